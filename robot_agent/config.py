@@ -1,0 +1,185 @@
+"""Typed configuration, loaded from the same YAML files the ROS nodes take as parameters.
+
+The files use the ROS 2 parameter layout::
+
+    /robot_agent:
+      ros__parameters:
+        memory.kb_dir: ~/.robot_agent/kb
+        policy.backend: local
+
+Dotted names map onto the nested dataclasses below (``memory.kb_dir`` ->
+``AgentConfig.memory.kb_dir``). Every field is validated in ``__post_init__``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from robot_agent.errors import ConfigError
+
+#: node name whose parameters hold the agent config
+AGENT_NODE = "robot_agent"
+
+
+def _require(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+@dataclass
+class SafetyConfig:
+    """Robot-wide motion limits, checked below every skill. Never widened at run time."""
+
+    workspace_min: list[float] = field(default_factory=lambda: [0.15, -0.55, 0.0])  # m, base frame
+    workspace_max: list[float] = field(default_factory=lambda: [0.85, 0.55, 0.65])  # m, base frame
+    min_tool_height: float = 0.005   # m above the table for the fingertip tool point
+    max_joint_speed: float = 1.5     # rad/s, per joint, at speed fraction 1.0
+    max_cartesian_step: float = 0.3  # m: largest single move_by a correction may ask for
+    joint_state_timeout: float = 0.5  # s: watchdog halts the arm when joint states are older
+
+    def __post_init__(self) -> None:
+        _require(len(self.workspace_min) == 3 and len(self.workspace_max) == 3,
+                 "safety.workspace_min/max must have 3 numbers")
+        _require(all(a < b for a, b in zip(self.workspace_min, self.workspace_max)),
+                 f"safety.workspace_min {self.workspace_min} must be below workspace_max {self.workspace_max}")
+        _require(0.0 < self.max_joint_speed <= 3.0, "safety.max_joint_speed must be in (0, 3] rad/s")
+        _require(0.0 <= self.min_tool_height < 0.2, "safety.min_tool_height must be in [0, 0.2) m")
+        _require(0.0 < self.max_cartesian_step <= 1.0, "safety.max_cartesian_step must be in (0, 1] m")
+        _require(0.0 < self.joint_state_timeout <= 5.0, "safety.joint_state_timeout must be in (0, 5] s")
+
+
+@dataclass
+class SimConfig:
+    """PyBullet world settings."""
+
+    gui: bool = False                 # open the PyBullet GUI instead of DIRECT
+    physics_hz: float = 240.0         # physics steps per second
+    control_hz: float = 60.0          # control ticks per second (skills check cancel each tick)
+    camera_width: int = 320           # px
+    camera_height: int = 240          # px
+
+    def __post_init__(self) -> None:
+        _require(self.physics_hz >= self.control_hz > 0, "sim.physics_hz must be >= sim.control_hz > 0")
+        _require(abs(self.physics_hz / self.control_hz - round(self.physics_hz / self.control_hz)) < 1e-9,
+                 "sim.physics_hz must be a whole multiple of sim.control_hz")
+        _require(16 <= self.camera_width <= 1920 and 16 <= self.camera_height <= 1080,
+                 "sim.camera_width/height out of range")
+
+
+@dataclass
+class MemoryConfig:
+    """Knowledge base settings."""
+
+    kb_dir: str = "~/.robot_agent/kb"      # directory of the knowledge base
+    text_model: str = "minilm"             # text embedder: "minilm" (embedded all-MiniLM-L6-v2)
+    image_model: str = "ViT-B-32"          # open_clip architecture name
+    image_weights: str = ""                # local open_clip checkpoint; empty = text-only retrieval
+    text_weight: float = 0.5               # weight of text similarity in skill retrieval
+    image_weight: float = 0.5              # weight of visual similarity (when images are available)
+    skill_threshold: float = 0.55          # minimum combined similarity to apply skill knowledge
+    plan_threshold: float = 0.35           # minimum text similarity to use plan knowledge
+    approx_above: int = 20000              # switch from exact to approximate search above this size
+
+    def __post_init__(self) -> None:
+        _require(self.text_weight >= 0 and self.image_weight >= 0 and self.text_weight + self.image_weight > 0,
+                 "memory.text_weight/image_weight must be >= 0 and not both 0")
+        for name in ("skill_threshold", "plan_threshold"):
+            v = getattr(self, name)
+            _require(-1.0 <= v <= 1.0, f"memory.{name} must be in [-1, 1]")
+        _require(self.approx_above >= 1000, "memory.approx_above must be >= 1000")
+
+    @property
+    def kb_path(self) -> Path:
+        return Path(os.path.expanduser(self.kb_dir))
+
+
+@dataclass
+class AgentConfig:
+    """Everything the agent needs, one section per component."""
+
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "AgentConfig":
+        """Build from a flat dict of dotted ROS parameter names.
+
+        Raises:
+            ConfigError: an unknown section or field, or an invalid value.
+        """
+        sections: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            if "." not in key:
+                continue  # node-level parameters (topic names...) belong to the ROS layer
+            section, name = key.split(".", 1)
+            sections.setdefault(section, {})[name] = value
+        kwargs = {}
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for section, values in sections.items():
+            if section not in known:
+                continue
+            sec_cls = known[section].default_factory()  # type: ignore[misc]
+            valid = {f.name for f in dataclasses.fields(sec_cls)}
+            unknown = sorted(set(values) - valid)
+            if unknown:
+                raise ConfigError(f"unknown parameter(s) {', '.join(section + '.' + u for u in unknown)}; "
+                                  f"valid: {', '.join(sorted(valid))}")
+            try:
+                kwargs[section] = type(sec_cls)(**values)
+            except TypeError as exc:
+                raise ConfigError(f"bad value in section {section!r}: {exc}") from exc
+        return cls(**kwargs)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, node: str = AGENT_NODE) -> "AgentConfig":
+        """Load the ``/node`` parameters of a ROS parameter YAML file (default: config/agent.yaml)."""
+        return cls.from_params(load_node_params(path or default_config_path("agent.yaml"), node))
+
+
+def load_node_params(path: str | Path, node: str) -> dict[str, Any]:
+    """The ``ros__parameters`` of ``node`` in a ROS 2 parameter file.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or has no such node.
+    """
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such parameter file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping of node names")
+    for key in (f"/{node}", node, "/**"):
+        if key in data:
+            block = data[key]
+            if not isinstance(block, dict) or not isinstance(block.get("ros__parameters"), dict):
+                raise ConfigError(f"{p}: {key} has no ros__parameters mapping")
+            return dict(block["ros__parameters"])
+    raise ConfigError(f"{p}: no parameters for node /{node} (found: {', '.join(map(str, data))})")
+
+
+def default_config_path(name: str) -> Path:
+    """Where a shipped config file lives: the source tree, else the installed share dir."""
+    here = Path(__file__).resolve().parent.parent / "config" / name
+    if here.exists():
+        return here
+    for prefix in (sys.prefix, *os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        cand = Path(prefix) / "share" / "robot_agent" / "config" / name
+        if prefix and cand.exists():
+            return cand
+    return here
+
+
+def finite(x: float) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
