@@ -62,6 +62,8 @@ class Robot(ABC):
     control_dt: float = 1.0 / 60.0
     #: joint names, arm only (no fingers)
     joint_names: tuple[str, ...] = ()
+    #: joint positions of the home (ready) pose
+    home_q: np.ndarray = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
 
     # -- lifecycle -----------------------------------------------------------
     def connect(self) -> None:  # noqa: B027 - optional hook
@@ -116,6 +118,15 @@ class Robot(ABC):
     def joint_limits(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper joint position limits (rad)."""
 
+    def in_collision(self, q: np.ndarray) -> str | None:
+        """What the arm at ``q`` would hit, or None.
+
+        The default only checks that the tool point stays above the table plane;
+        implementations with a world model (the simulator, a planning scene) do better.
+        """
+        p = self.forward_kinematics(q)
+        return "the tool point would go below the table" if p[2] < 0.0 else None
+
     # -- commands --------------------------------------------------------------
     @abstractmethod
     def step(self, q_target: np.ndarray) -> None:
@@ -130,7 +141,7 @@ class Robot(ABC):
         """Move the fingers toward ``width`` (m) for up to ``ticks`` ticks; return the final width."""
 
     @abstractmethod
-    def grasp(self, object_name: str) -> bool:
+    def grasp(self, object_name: str, cancel: CancelToken | None = None) -> bool:
         """Close on ``object_name``; True if it is now held (both fingers in contact)."""
 
     @abstractmethod
