@@ -17,6 +17,8 @@ from typing import Sequence
 COMMAND_MODULES = (
     "sim.check",
     "memory.cli",
+    "robot_agent.logs_cli",
+    "robot_agent.understand_cli",
 )
 
 
