@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "memory.cli",
     "robot_agent.logs_cli",
     "robot_agent.understand_cli",
+    "robot_agent.ros.console",
+    "robot_agent.ros.up",
 )
 
 
