@@ -16,6 +16,7 @@ from typing import Sequence
 #: modules that contribute subcommands, each with ``register(subparsers)``
 COMMAND_MODULES = (
     "sim.check",
+    "robot_agent.run_cli",
     "memory.cli",
     "robot_agent.logs_cli",
     "robot_agent.understand_cli",

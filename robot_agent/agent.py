@@ -1,0 +1,569 @@
+"""The hierarchical agent loop: plan -> execute skills -> take corrections -> distill.
+
+The same loop serves the CLI, the ROS node and the benchmark:
+
+1. Retrieve plan knowledge for the task text and plan with the high-level policy.
+2. For each skill call: retrieve skill knowledge (skill + object description + object
+   crop), apply it to the call's parameters, and execute the skill with a fresh
+   cancel token, checked at every control tick.
+3. Corrections arrive at any time, from any thread, through :meth:`Agent.submit_correction`
+   (typed, spoken, ROS topic) or from an in-loop observer (the simulated operator).
+   ``stop`` halts the arm within one tick; any other correction also interrupts the
+   running skill at once, then is understood: skill-level -> adjust that skill's
+   parameters and retry; plan-level -> replan the remaining steps from the current
+   state with the correction as a constraint; unclear -> ask, never guess.
+4. At the end, the episode's corrections are distilled into knowledge items and
+   merged into the knowledge base; outcomes of the knowledge used are recorded.
+
+Nothing here knows about hidden scenario requirements: the simulated operator is
+passed in as an :class:`Observer` and speaks only words.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol
+
+from robot_agent.config import AgentConfig
+from robot_agent.corrections import (Correction, CorrectionContext, CorrectionKind, CorrectionParser,
+                                     apply_parameter_changes, is_stop)
+from robot_agent.errors import ParameterError, PolicyError
+from skills.library import get_skill
+from skills.params import validate_params
+from skills.result import SkillResult, SkillStatus
+from skills.robot import CancelToken, Robot
+from skills.safety import SafetyChecker
+from skills.types import ObjectInfo
+
+log = logging.getLogger(__name__)
+
+#: memory modes compared by the benchmark
+MEMORY_MODES = ("full", "no-memory", "raw-memory", "text-only")
+
+
+class AgentState(enum.Enum):
+    IDLE = "idle"
+    PLANNING = "planning"
+    EXECUTING = "executing"
+    WAITING = "waiting"      # asked the operator a question / waiting for input
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+class Observer(Protocol):
+    """Something that watches the robot and may speak (the simulated operator)."""
+
+    def before_call(self, call: Any, objects: Mapping[str, ObjectInfo]) -> Any: ...
+
+    def after_call(self, call: Any, result: SkillResult, objects: Mapping[str, ObjectInfo]) -> Any: ...
+
+
+@dataclass
+class CorrectionRecord:
+    """One utterance received during an episode, and what became of it."""
+
+    text: str
+    source: str
+    received_at: float
+    understood: dict[str, Any]
+    step: int
+    call: dict[str, Any] | None
+    outcome: str = ""  # "applied" | "replanned" | "stopped" | "asked" | "refused" | "confirmed" | "dropped: ..."
+
+
+@dataclass
+class StepRecord:
+    """One executed skill call."""
+
+    call: dict[str, Any]
+    status: str
+    reason: str
+    facts: dict[str, Any]
+    knowledge: list[str] = field(default_factory=list)  # ids of items applied
+    started_at: float = 0.0
+    ended_at: float = 0.0
+
+
+@dataclass
+class EpisodeResult:
+    """What happened in one episode."""
+
+    episode_id: str
+    task: str
+    state: AgentState
+    success: bool
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+    corrections: list[CorrectionRecord] = field(default_factory=list)
+    knowledge_used: list[dict[str, Any]] = field(default_factory=list)
+    knowledge_distilled: list[dict[str, Any]] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    reason: str = ""
+
+    @property
+    def n_corrections(self) -> int:
+        """Corrections that asked for a change (confirmations and dropped messages excluded)."""
+        return sum(1 for c in self.corrections if c.understood.get("kind") not in ("confirm",)
+                   and not c.outcome.startswith("dropped"))
+
+    def succeeded_calls(self) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
+        return [(s.call["skill"], dict(s.call["args"]), dict(s.facts.get("params", s.call.get("params", {}))))
+                for s in self.steps if s.status == SkillStatus.SUCCEEDED.value]
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        d = asdict(self)
+        d["state"] = self.state.value
+        d["n_corrections"] = self.n_corrections
+        return d
+
+
+@dataclass
+class _Call:
+    """A skill call being executed (duck-compatible with the policy's SkillCall)."""
+
+    skill: str
+    args: dict[str, str]
+    params: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"skill": self.skill, "args": dict(self.args), "params": dict(self.params)}
+
+
+class Agent:
+    """Runs tasks on a robot with a planner, a knowledge base and a correction parser.
+
+    Args:
+        robot: the arm (PyBullet or ROS).
+        policy: the high-level planner (``plan``/``replan``, see ``robot_agent.policy``).
+        kb: the knowledge base, or None to run without memory.
+        parser: understands corrections.
+        config: the agent configuration.
+        camera: optional camera with ``object_crops()`` for visual retrieval.
+        on_event: called with every event dict (status, plan, understood, knowledge, ...).
+        observer: an in-loop watcher that may speak corrections (the simulated operator).
+        memory_mode: one of :data:`MEMORY_MODES`.
+        max_attempts: retries of one step after failures before giving up.
+    """
+
+    def __init__(self, robot: Robot, policy: Any, kb: Any, parser: CorrectionParser, config: AgentConfig, *,
+                 camera: Any = None, on_event: Callable[[dict[str, Any]], None] | None = None,
+                 observer: Observer | None = None, memory_mode: str = "full", max_attempts: int = 3,
+                 max_corrections: int = 12, episode_logger: Any = None) -> None:
+        if memory_mode not in MEMORY_MODES:
+            raise ValueError(f"memory_mode {memory_mode!r}; valid: {', '.join(MEMORY_MODES)}")
+        self.robot = robot
+        self.policy = policy
+        self.kb = kb if memory_mode != "no-memory" else None
+        self.parser = parser
+        self.config = config
+        self.camera = camera
+        self.on_event = on_event
+        self.observer = observer
+        self.memory_mode = memory_mode
+        self.max_attempts = max_attempts
+        self.max_corrections = max_corrections
+        self.episode_logger = episode_logger
+        self.safety = SafetyChecker(config.safety)
+        self.state = AgentState.IDLE
+        self._inbox: queue.Queue[tuple[str, str, float]] = queue.Queue(maxsize=256)
+        self._cancel = CancelToken()
+        self._stop_requested = threading.Event()
+        self._lock = threading.Lock()
+        self.dropped = 0
+        self._last_correction: Correction | None = None
+
+    # -- thread-safe inputs ----------------------------------------------------------------
+    def submit_correction(self, text: str, source: str = "typed") -> None:
+        """Queue an utterance from any thread. A stop halts the arm within one control tick.
+
+        Any correction interrupts the running skill at once (the operator is telling the
+        robot that what it is doing is wrong); it is understood in the agent's thread.
+        """
+        now = time.monotonic()
+        if not isinstance(text, str):
+            text = str(text)
+        if is_stop(text):
+            self.stop(f"operator: {text[:80]}")
+        else:
+            self._cancel.cancel("correction received")
+        try:
+            self._inbox.put_nowait((text, source, now))
+        except queue.Full:
+            self.dropped += 1
+            self._emit({"type": "dropped", "text": text[:200], "reason": "correction queue full"})
+
+    def stop(self, reason: str = "stop") -> None:
+        """Halt the arm within one control tick and end the current task."""
+        self._stop_requested.set()
+        self._cancel.cancel(reason)
+
+    def reset(self) -> None:
+        """Clear a stop and any queued corrections, ready for the next task."""
+        self._stop_requested.clear()
+        self._cancel.reset()
+        while True:
+            try:
+                self._inbox.get_nowait()
+            except queue.Empty:
+                break
+        self.state = AgentState.IDLE
+
+    # -- events --------------------------------------------------------------------------------
+    def _emit(self, event: dict[str, Any]) -> None:
+        event.setdefault("t", time.time())
+        if self.episode_logger is not None:
+            try:
+                self.episode_logger.log_event(event)
+            except Exception:  # noqa: BLE001 - logging must never stop the arm
+                log.exception("episode log write failed")
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:  # noqa: BLE001
+                log.exception("event callback failed")
+
+    def _set_state(self, state: AgentState, **extra: Any) -> None:
+        self.state = state
+        self._emit({"type": "status", "state": state.value, **extra})
+
+    # -- knowledge ------------------------------------------------------------------------------
+    def _crop(self, name: str) -> Any:
+        if self.camera is None or self.memory_mode == "text-only":
+            return None
+        try:
+            return self.camera.object_crops().get(name)
+        except Exception:  # noqa: BLE001 - a camera fault costs visual retrieval, not the task
+            log.warning("camera crop failed; retrieving by text only", exc_info=True)
+            return None
+
+    def _plan_knowledge(self, task: str, result: EpisodeResult) -> list[Any]:
+        if self.kb is None:
+            return []
+        try:
+            hits = self.kb.retrieve_for_task(task, k=5)
+        except Exception as exc:  # noqa: BLE001 - an embedder fault means planning without memory
+            log.warning("plan knowledge retrieval failed: %s", exc)
+            self._emit({"type": "knowledge", "event": "error", "error": str(exc)})
+            return []
+        out = []
+        for item, score in hits:
+            if self.memory_mode == "raw-memory":
+                if item.kind != "raw":
+                    continue
+                out.extend(item.provenance.get("corrections", []))
+            else:
+                if item.kind != "plan":
+                    continue
+                out.append(item.parameters.get("constraint") or item.rule)
+            rec = {"event": "used", "id": item.id, "kind": item.kind, "rule": item.rule, "score": round(score, 3)}
+            result.knowledge_used.append(rec)
+            self._emit({"type": "knowledge", **rec})
+        return out
+
+    def _skill_knowledge(self, call: _Call, objects: Mapping[str, ObjectInfo]) -> tuple[dict[str, Any], list[Any]]:
+        if self.kb is None or self.memory_mode == "raw-memory":
+            return {}, []
+        name = call.args.get("object")
+        if not name or name not in objects:
+            return {}, []
+        obj = objects[name]
+        try:
+            hits = self.kb.retrieve_for_skill(call.skill, obj.description(), image=self._crop(name), k=1,
+                                              category=obj.category)
+        except TypeError:
+            hits = self.kb.retrieve_for_skill(call.skill, obj.description(), image=self._crop(name), k=1)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("skill knowledge retrieval failed: %s", exc)
+            return {}, []
+        if not hits:
+            return {}, []
+        item, score = hits[0]
+        return dict(item.parameters), [(item, score)]
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run_task(self, task: str, episode_id: str | None = None) -> EpisodeResult:
+        """Plan and execute ``task`` until done, failed or stopped. Blocking."""
+        if not isinstance(task, str) or not task.strip():
+            raise ValueError("task must be a non-empty sentence")
+        t0 = time.monotonic()
+        result = EpisodeResult(episode_id or uuid.uuid4().hex[:12], task.strip(), AgentState.PLANNING, False)
+        self._episode = result
+        self._last_correction: Correction | None = None
+        self._picked_from: dict[str, tuple[float, float, float]] = {}
+        self._stop_requested.clear()
+        self._cancel.reset()
+        try:
+            self._run(result)
+        except PolicyError as exc:
+            result.state, result.reason = AgentState.FAILED, f"planning failed: {exc}"
+            self.robot.hold()
+        finally:
+            result.duration_s = time.monotonic() - t0
+        if self.kb is not None:
+            self._after_episode(result)
+        self._set_state(result.state, reason=result.reason, success=result.success)
+        return result
+
+    def _objects(self) -> dict[str, ObjectInfo]:
+        return self.robot.perceive()
+
+    def _run(self, result: EpisodeResult) -> None:
+        task = result.task
+        self._set_state(AgentState.PLANNING)
+        knowledge = self._plan_knowledge(task, result)
+        constraints: list[Any] = list(knowledge)
+        plan = self._make_plan(task, constraints, done=[])
+        result.plan = [c.to_dict() for c in plan]
+        self._emit({"type": "plan", "plan": result.plan, "constraints": [str(c) for c in constraints]})
+        adjustments: dict[tuple[str, str], dict[str, Any]] = {}  # (skill, object) -> params set in this episode
+        done: list[_Call] = []
+        i = 0
+        attempts = 0
+        while i < len(plan):
+            if self._stop_requested.is_set():
+                result.state, result.reason = AgentState.STOPPED, self._cancel.reason or "stopped"
+                self.robot.hold()
+                return
+            if result.n_corrections >= self.max_corrections:
+                result.state, result.reason = AgentState.FAILED, "too many corrections"
+                return
+            call = plan[i]
+            objects = self._objects()
+            learned, items = self._skill_knowledge(call, objects)
+            key = (call.skill, call.args.get("object", ""))
+            try:
+                params = validate_params(call.skill, {**learned, **call.params, **adjustments.get(key, {})})
+            except ParameterError as exc:
+                log.warning("knowledge parameters refused (%s); using the plan's", exc)
+                params = validate_params(call.skill, {**call.params, **adjustments.get(key, {})})
+            for item, score in items:
+                rec = {"event": "used", "id": item.id, "kind": item.kind, "rule": item.rule, "score": round(score, 3),
+                       "skill": call.skill, "object": call.args.get("object")}
+                result.knowledge_used.append(rec)
+                self._emit({"type": "knowledge", **rec})
+            run_call = _Call(call.skill, dict(call.args), params)
+            if run_call.skill == "pick" and run_call.args.get("object") in objects:
+                self._picked_from[run_call.args["object"]] = objects[run_call.args["object"]].pose.position
+            self._set_state(AgentState.EXECUTING, step=i, skill=run_call.to_dict())
+            # The observer (simulated operator) sees the motion start.
+            if self.observer is not None:
+                said = self.observer.before_call(run_call, objects)
+                if said is not None:
+                    self.submit_correction(said.text, "simulated")
+            res = self._execute(run_call, result, items)
+            if self.observer is not None and not self._inbox.qsize():
+                said = self.observer.after_call(run_call, res, self._objects())
+                if said is not None:
+                    self.submit_correction(said.text, "simulated")
+            # Corrections first: they may change what "next" means.
+            outcome = self._drain_corrections(result, run_call, i, adjustments, constraints)
+            if outcome == "stop":
+                result.state, result.reason = AgentState.STOPPED, self._cancel.reason or "stopped"
+                self.robot.hold()
+                return
+            if outcome == "replan":
+                plan = self._make_plan(task, constraints, done=done)
+                result.plan = [c.to_dict() for c in plan]
+                self._emit({"type": "plan", "plan": result.plan, "replanned": True,
+                            "constraints": [str(c) for c in constraints]})
+                i, attempts = 0, 0
+                continue
+            if outcome == "retry":
+                attempts = 0
+                continue
+            if res.status is SkillStatus.SUCCEEDED:
+                done.append(run_call)
+                if items and self.kb is not None:
+                    self._record(items, True)
+                i += 1
+                attempts = 0
+                continue
+            if res.status is SkillStatus.INTERRUPTED:
+                continue  # a correction interrupted it and was handled (or dropped): try again
+            attempts += 1
+            if items and self.kb is not None:
+                self._record(items, False)
+            if attempts >= self.max_attempts:
+                result.state, result.reason = AgentState.FAILED, f"{call.skill} failed: {res.reason}"
+                return
+        result.state = AgentState.DONE
+        result.success = all(s.status == "succeeded" for s in result.steps[-len(plan):]) if plan else True
+
+    def _make_plan(self, task: str, constraints: list[Any], done: list[_Call]) -> list[_Call]:
+        objects = list(self._objects().values())
+        holding = self.robot.holding()
+        if done or holding is not None:
+            raw = self.policy.replan(task, objects, done_steps=done, constraints=constraints, holding=holding)
+        else:
+            raw = self.policy.plan(task, objects, constraints)
+        calls = getattr(raw, "calls", raw)
+        return [_Call(c.skill, dict(c.args), dict(getattr(c, "params", {}) or {})) for c in calls]
+
+    def _execute(self, call: _Call, result: EpisodeResult, items: list[Any]) -> SkillResult:
+        if self._cancel.cancelled and not self._stop_requested.is_set():
+            # A correction arrived before the motion started: do not start it.
+            res = SkillResult(SkillStatus.INTERRUPTED, "interrupted before start: correction received", {"ticks": 0})
+        else:
+            started = time.monotonic()
+            res = get_skill(call.skill).execute(self.robot, call.args, call.params, self._cancel, self.safety)
+            step = StepRecord(call.to_dict(), res.status.value, res.reason,
+                              {k: v for k, v in res.facts.items() if k != "path"},
+                              [it.id for it, _ in items], started, time.monotonic())
+            result.steps.append(step)
+            self._emit({"type": "skill_result", "call": call.to_dict(), "status": res.status.value,
+                        "reason": res.reason})
+        if not self._stop_requested.is_set():
+            self._cancel.reset()
+        return res
+
+    def _context(self, call: _Call | None, corr_last: Correction | None) -> CorrectionContext:
+        objs = list(self._objects().values())
+        if call is None:
+            return CorrectionContext(objects=objs, last=corr_last)
+        return CorrectionContext(objects=objs, skill=call.skill, object=call.args.get("object"),
+                                 target=call.args.get("target"), params=dict(call.params), last=corr_last)
+
+    def _drain_corrections(self, result: EpisodeResult, call: _Call, step: int,
+                           adjustments: dict[tuple[str, str], dict[str, Any]], constraints: list[Any]) -> str:
+        """Understand and act on every queued utterance. Returns "", "retry", "replan" or "stop"."""
+        outcome = ""
+        last: Correction | None = self._last_correction
+        while True:
+            try:
+                text, source, received = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                corr = self.parser.parse(text, self._context(call, last))
+            except Exception as exc:  # noqa: BLE001 - a parser bug must not move the arm
+                log.exception("correction parser failed")
+                corr = Correction(text, CorrectionKind.UNCLEAR, question=f"I could not understand that ({exc}).")
+            last = self._last_correction = corr
+            rec = CorrectionRecord(text, source, received, corr.to_dict(), step, call.to_dict())
+            result.corrections.append(rec)
+            if corr.kind is CorrectionKind.STOP:
+                rec.outcome = "stopped"
+                outcome = "stop"
+            elif corr.refusal:
+                rec.outcome = "refused"
+                result.questions.append(f"I won't do that: {corr.refusal}")
+            elif corr.kind is CorrectionKind.UNCLEAR:
+                rec.outcome = "asked"
+                result.questions.append(corr.question or "Could you say that differently?")
+            elif corr.kind is CorrectionKind.CONFIRM:
+                rec.outcome = "confirmed"
+            elif corr.kind is CorrectionKind.PLAN and corr.plan is not None:
+                constraints.append(self._complete_constraint(corr.plan, call))
+                rec.understood["plan"] = constraints[-1]
+                rec.outcome = "replanned"
+                if corr.parameters:  # "no, the blue one, and slower": the skill part applies too
+                    self._apply_skill_correction(corr, call, adjustments)
+                if outcome != "stop":
+                    outcome = "replan"
+            elif corr.kind is CorrectionKind.SKILL:
+                rec.outcome = self._apply_skill_correction(corr, call, adjustments)
+                if rec.outcome == "applied" and outcome not in ("stop", "replan"):
+                    outcome = "retry"
+            else:
+                rec.outcome = "asked"
+            self._emit({"type": "understood", "text": text, "source": source, "kind": corr.kind.value,
+                        "summary": corr.describe(), "outcome": rec.outcome, "question": corr.question,
+                        "refusal": corr.refusal})
+        if outcome in ("retry", "replan"):
+            self._undo_partial(call, outcome)
+        return outcome
+
+    @staticmethod
+    def _complete_constraint(plan: Mapping[str, Any], call: _Call) -> dict[str, Any]:
+        """An order constraint said during a call ("open the drawer first") is about that call."""
+        out = dict(plan)
+        if out.get("type") == "order" and not out.get("then"):
+            out["then"] = {"skill": call.skill, **{k: v for k, v in call.args.items() if k in ("object", "target")}}
+            if call.skill == "place":  # "first X" during a place is about placing into that target
+                out["then"].pop("object", None)
+        return out
+
+    def _apply_skill_correction(self, corr: Correction, call: _Call,
+                                adjustments: dict[tuple[str, str], dict[str, Any]]) -> str:
+        skill = corr.skill or call.skill
+        obj = call.args.get("object", "") if skill == call.skill else (corr.object or "")
+        key = (skill, obj)
+        if not corr.parameters and corr.delta_m is not None:
+            # A bare displacement ("2 cm to the left" with no skill offset to adjust): move the gripper.
+            res = get_skill("move_by").execute(self.robot, {}, {"delta": corr.delta_m}, self._cancel, self.safety)
+            self._cancel.reset()
+            return "applied" if res.ok else f"refused: {res.reason}"
+        base = call.params if skill == call.skill else {}
+        try:
+            new = apply_parameter_changes(skill, {**base, **adjustments.get(key, {})}, corr.parameters)
+        except (ParameterError, KeyError) as exc:
+            return f"refused: {exc}"
+        changed = {k: new[k] for k in corr.parameters}
+        adjustments[key] = {**adjustments.get(key, {}), **changed}
+        return "applied"
+
+    def _undo_partial(self, call: _Call, outcome: str) -> None:
+        """Before a retry or a replan, put a held object back where it was picked up.
+
+        A retried pick starts from an empty hand, and a replan ("open the drawer first") may
+        need the hand free; the object goes back to its original spot, so the new plan starts
+        from a scene the planner knows.
+        """
+        held = self.robot.holding()
+        if held is None or (call.skill != "pick" and outcome != "replan"):
+            return
+        origin = self._picked_from.get(held)
+        from skills.motion import Motion
+
+        motion = Motion(self.robot, self.safety, CancelToken())
+        tool, yaw = self.robot.ee_pose()
+        try:
+            obj_z = self.robot.object_pose(held).position[2]
+            hand_above_base = tool[2] - obj_z
+            if origin is not None:
+                above = [origin[0] + tool[0] - self.robot.object_pose(held).position[0],
+                         origin[1] + tool[1] - self.robot.object_pose(held).position[1], max(tool[2], 0.2)]
+                motion.move_to(above, yaw, 0.4)
+                motion.move_to([above[0], above[1], origin[2] + hand_above_base + 0.01], yaw, 0.3)
+            else:
+                motion.move_to([tool[0], tool[1], max(hand_above_base + 0.01, 0.03)], yaw, 0.3)
+        except Exception as exc:  # noqa: BLE001 - releasing where it is still leaves the arm safe
+            log.info("could not carry %s back before releasing: %s", held, exc)
+        self.robot.release()
+        self._emit({"type": "put_back", "object": held})
+
+    def _record(self, items: list[Any], success: bool) -> None:
+        for item, _ in items:
+            try:
+                self.kb.record_outcome(item.id, success)
+            except Exception:  # noqa: BLE001
+                log.warning("could not record the outcome of %s", item.id, exc_info=True)
+
+    def _after_episode(self, result: EpisodeResult) -> None:
+        from robot_agent.distill import distill_episode
+
+        try:
+            objects = self._objects()
+            from memory.item import KnowledgeItem
+
+            items = [KnowledgeItem.from_dict(d) for d in distill_episode(result, objects, mode=self.memory_mode)]
+            for item in items:
+                crop = self._crop(item.scope.get("object_name", "")) if item.kind == "skill" else None
+                stored = self.kb.add(item, image=crop)
+                rec = {"event": "distilled", "id": getattr(stored, "id", item.id), "kind": item.kind,
+                       "rule": item.rule}
+                result.knowledge_distilled.append(rec)
+                self._emit({"type": "knowledge", **rec})
+        except Exception as exc:  # noqa: BLE001 - never lose the episode over a KB fault
+            log.error("distillation failed: %s", exc, exc_info=True)
+            self._emit({"type": "knowledge", "event": "error", "error": str(exc)})

@@ -1,0 +1,228 @@
+"""Distillation: an episode's corrections become generalizable knowledge items.
+
+Two kinds come out (DROC's plan-level / skill-level split):
+
+* **plan** items: a plan-level correction ("open the drawer first") becomes a constraint
+  in which object *names* are replaced by *categories* (``cabinet``), so it applies to
+  any instance; :func:`ground_constraint` maps it back onto a new scene's objects.
+  The rule text says it in words ("open the cabinet before placing something in the
+  cabinet").
+* **skill** items: a skill-level correction ("grasp it by the handle", "pull harder")
+  becomes the *final* parameter values of the call it corrected, taken from the
+  successful execution after the correction, restricted to the parameters the
+  corrections changed. Object-relative values (grasp offsets, pull axes) are already in
+  the object's frame, so they transfer to the same kind of object anywhere. The item is
+  scoped to the skill and the object's category, and described by the object's
+  appearance for text and visual retrieval.
+
+In ``raw-memory`` mode (a benchmark baseline) the raw correction texts are stored as
+plan items with no distillation at all.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from typing import Any, Mapping
+
+from skills.params import default_params
+from skills.types import ObjectInfo
+
+NAME_KEYS = ("object", "target", "destination")
+
+
+def generalize_constraint(constraint: Mapping[str, Any], objects: Mapping[str, ObjectInfo]) -> dict[str, Any]:
+    """Replace scene object names by their categories, recursively (keeps the names as ``instance``)."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, Mapping):
+            out: dict[str, Any] = {}
+            for k, v in node.items():
+                if k in NAME_KEYS and isinstance(v, str) and v in objects:
+                    out[f"{k}_category"] = objects[v].category
+                    out.setdefault("instances", {})[k] = v
+                elif k == "description":
+                    continue  # the operator's words for this instance: kept in provenance
+                else:
+                    out[k] = walk(v)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(constraint)
+
+
+def ground_constraint(generic: Mapping[str, Any], objects: Mapping[str, ObjectInfo]) -> dict[str, Any] | None:
+    """Map a generalized constraint onto a scene: each ``<key>_category`` becomes the name of the
+    scene's object of that category (the one named before, if present). None if a category is absent."""
+    by_cat: dict[str, list[str]] = {}
+    for name, o in objects.items():
+        by_cat.setdefault(o.category, []).append(name)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, Mapping):
+            out: dict[str, Any] = {}
+            inst = node.get("instances", {}) if isinstance(node.get("instances"), Mapping) else {}
+            for k, v in node.items():
+                if k == "instances":
+                    continue
+                if k.endswith("_category") and k[: -len("_category")] in NAME_KEYS:
+                    base = k[: -len("_category")]
+                    names = by_cat.get(v, [])
+                    if not names:
+                        raise LookupError(v)
+                    out[base] = inst.get(base) if inst.get(base) in names else sorted(names)[0]
+                else:
+                    out[k] = walk(v)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    try:
+        return walk(generic)
+    except LookupError:
+        return None
+
+
+def _words(cat: str) -> str:
+    return cat.replace("_", " ")
+
+
+def rule_text(generic: Mapping[str, Any]) -> str:
+    """A plain-language rule for a generalized constraint."""
+    t = generic.get("type")
+
+    def call(c: Mapping[str, Any] | None) -> str:
+        if not c:
+            return "the next step"
+        what = c.get("skill", "act")
+        if c.get("target_category") and what == "place":
+            return f"placing something in or on the {_words(c['target_category'])}"
+        if c.get("object_category"):
+            return f"{what} the {_words(c['object_category'])}"
+        return what
+
+    if t == "order":
+        return f"{call(generic.get('first'))} before {call(generic.get('then'))}"
+    if t == "target":
+        dest = generic.get("destination_category") or generic.get("target_category")
+        obj = generic.get("object_category")
+        if obj and dest:
+            return f"put the {_words(obj)} {generic.get('relation') or 'in'} the {_words(dest)}"
+        if dest:
+            return f"use the {_words(dest)} as the destination"
+        if obj:
+            return f"use the {_words(obj)}"
+    if t == "preference":
+        sel = " ".join(str(v) for v in dict(generic.get("selector") or {}).values()) or "objects"
+        tgt = generic.get("target_category") or generic.get("target") or generic.get("target_description")
+        return f"{sel} go {generic.get('relation', 'in')} the {_words(str(tgt))}"
+    if t == "avoid":
+        return f"keep away from the {_words(str(generic.get('object_category') or generic.get('object')))}"
+    return str(generic.get("text") or generic)
+
+
+def _task_family(task: str) -> str:
+    words = re.findall(r"[a-z]+", task.lower())
+    return " ".join(w for w in words if w not in {"the", "a", "an", "please", "it", "to", "of"})[:80]
+
+
+def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = "full") -> list[dict[str, Any]]:
+    """Knowledge items (as plain dicts ready for :class:`memory.KnowledgeItem`) from one episode.
+
+    Args:
+        result: the :class:`robot_agent.agent.EpisodeResult`.
+        objects: the scene objects (for categories and descriptions).
+        mode: the agent's memory mode; ``raw-memory`` stores raw correction texts.
+
+    Returns:
+        A list of dicts with ``kind``, ``rule``, ``scope``, ``parameters``, ``provenance``.
+    """
+    now = time.time()
+    corrections = [c for c in result.corrections if c.outcome in ("replanned", "applied")]
+    if not corrections:
+        return []
+    if mode == "raw-memory":
+        return [{"kind": "plan", "rule": c.text, "scope": {"task_family": _task_family(result.task), "raw": True},
+                 "parameters": {"raw_text": c.text},
+                 "provenance": {"episode_ids": [result.episode_id], "corrections": [c.text], "timestamps": [now]}}
+                for c in corrections]
+    items: list[dict[str, Any]] = []
+    seen_rules: set[str] = set()
+    for c in corrections:
+        if c.outcome != "replanned":
+            continue
+        plan = c.understood.get("plan")
+        if not isinstance(plan, Mapping):
+            continue
+        generic = generalize_constraint(plan, objects)
+        rule = rule_text(generic)
+        if rule in seen_rules:
+            continue
+        seen_rules.add(rule)
+        cats = sorted({v for k, v in _flatten(generic) if k.endswith("_category")})
+        items.append({
+            "kind": "plan", "rule": rule,
+            "scope": {"task_family": _task_family(result.task), "object_categories": cats},
+            "parameters": {"constraint": generic},
+            "provenance": {"episode_ids": [result.episode_id], "corrections": [c.text], "timestamps": [now],
+                           "task": result.task},
+        })
+    # Skill knowledge: per (skill, object) the parameters corrections changed, at their final successful values.
+    changed: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in corrections:
+        if c.outcome != "applied" or not c.call:
+            continue
+        skill = c.understood.get("skill") or c.call["skill"]
+        obj = c.call["args"].get("object", "")
+        entry = changed.setdefault((skill, obj), {"names": set(), "texts": []})
+        entry["names"].update(dict(c.understood.get("parameters") or {}).keys())
+        entry["texts"].append(c.text)
+    for (skill, obj), entry in changed.items():
+        final = None
+        for step in reversed(result.steps):
+            if step.call["skill"] == skill and step.call["args"].get("object", "") == obj and step.status == "succeeded":
+                final = step.facts.get("params", step.call.get("params"))
+                break
+        if final is None or obj not in objects or not entry["names"]:
+            continue
+        defaults = default_params(skill)
+        params = {n: copy.deepcopy(final[n]) for n in sorted(entry["names"]) if n in final and final[n] != defaults.get(n)}
+        if not params:
+            continue
+        o = objects[obj]
+        rule = f"{skill} the {o.category}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
+        items.append({
+            "kind": "skill", "rule": rule,
+            "scope": {"skill": skill, "object_category": o.category, "object_description": o.description(),
+                      "object_name": obj, "task_family": _task_family(result.task)},
+            "parameters": params,
+            "provenance": {"episode_ids": [result.episode_id], "corrections": entry["texts"], "timestamps": [now],
+                           "task": result.task},
+        })
+    return items
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+def _flatten(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    if isinstance(node, Mapping):
+        for k, v in node.items():
+            if isinstance(v, (Mapping, list)):
+                out.extend(_flatten(v, k))
+            else:
+                out.append((k, v))
+    elif isinstance(node, list):
+        for v in node:
+            out.extend(_flatten(v, prefix))
+    return out
