@@ -223,15 +223,15 @@ class KnowledgeBase:
     # -- indexes ------------------------------------------------------------------------------
     def _rows_for(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         if name == "plan_text":
-            q = "SELECT rid, text_emb FROM items WHERE kind='plan' AND superseded_by IS NULL"
+            q = "SELECT rid, text_emb FROM items WHERE kind='plan'"
             dim = self.text.dim
         elif name == "skill_text":
-            q = "SELECT rid, text_emb FROM items WHERE kind='skill' AND superseded_by IS NULL"
+            q = "SELECT rid, text_emb FROM items WHERE kind='skill'"
             dim = self.text.dim
         else:
             if self.image is None:
                 return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-            q = ("SELECT rid, image_emb FROM items WHERE kind='skill' AND superseded_by IS NULL "
+            q = ("SELECT rid, image_emb FROM items WHERE kind='skill' "
                  f"AND image_emb IS NOT NULL AND image_model = '{self.image.name.replace(chr(39), '')}'")
             dim = self.image.dim
         ids, vecs = [], []
@@ -284,6 +284,9 @@ class KnowledgeBase:
                         why = f"stale ({index.ntotal} vectors, {count} items)"
                     elif index.d != self._dim(name):
                         why = f"dimension {index.d} != {self._dim(name)}"
+                    elif (count > self.cfg.approx_above) != ("HNSW" in type(
+                            self.faiss.downcast_index(index.index)).__name__):
+                        why = f"{count} items: switching between exact and approximate search"
                     else:
                         return index
         index = self._build(name)
@@ -388,10 +391,9 @@ class KnowledgeBase:
                 old.superseded_by = item.id
                 cur.execute("UPDATE items SET superseded_by=?, data=? WHERE id=?",
                             (item.id, json.dumps(old.to_dict()), old.id))
-        if olds:
-            self._refresh(self._index_names(item))
-        else:
-            self._add_to_index(item, rid, temb, iemb)
+        # Superseded items stay in the indexes (their history is searchable by id) and are
+        # filtered out at query time, so a merge never forces an index rebuild.
+        self._add_to_index(item, rid, temb, iemb)
         return item
 
     def _index_names(self, item: KnowledgeItem) -> list[str]:
@@ -424,15 +426,29 @@ class KnowledgeBase:
         with self._tx() as cur:
             cur.execute("UPDATE items SET data=?, text_emb=?, skill=?, updated=? WHERE id=?",
                         (json.dumps(new.to_dict()), _blob(temb), new.scope.get("skill"), new.updated, item_id))
-        self._refresh(self._index_names(new))
+            rid = cur.execute("SELECT rid FROM items WHERE id=?", (item_id,)).fetchone()[0]
+        name = "plan_text" if new.kind == "plan" else "skill_text"
+        self._remove_rid(name, rid)
+        self._indexes[name].add_with_ids(np.asarray([temb], dtype=np.float32), np.asarray([rid], dtype=np.int64))
+        self._dirty.add(name)
         return new
 
     def delete(self, item_id: str) -> None:
         """Remove an item (and from the indexes)."""
         item = self.get(item_id)
         with self._tx() as cur:
+            rid = cur.execute("SELECT rid FROM items WHERE id=?", (item_id,)).fetchone()[0]
             cur.execute("DELETE FROM items WHERE id=?", (item_id,))
-        self._refresh(self._index_names(item))
+        for name in self._index_names(item):
+            self._remove_rid(name, rid)
+
+    def _remove_rid(self, name: str, rid: int) -> None:
+        """Drop one vector; approximate indexes that cannot remove are rebuilt."""
+        try:
+            self._indexes[name].remove_ids(np.asarray([rid], dtype=np.int64))
+        except RuntimeError:
+            self._indexes[name] = self._build(name)
+        self._dirty.add(name)
 
     def merge(self, item: KnowledgeItem | dict[str, Any], image: np.ndarray | None = None) -> KnowledgeItem:
         """Add ``item``, superseding same-scope items (alias of ``add(merge=True)``)."""
