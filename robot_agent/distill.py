@@ -39,6 +39,8 @@ def generalize_constraint(constraint: Mapping[str, Any], objects: Mapping[str, O
         if isinstance(node, Mapping):
             out: dict[str, Any] = {}
             for k, v in node.items():
+                if v is None:
+                    continue  # unset roles say nothing
                 if k in NAME_KEYS and isinstance(v, str) and v in objects:
                     out[f"{k}_category"] = objects[v].category
                     out.setdefault("instances", {})[k] = v
