@@ -1,0 +1,37 @@
+"""``robot-agent run`` as a user runs it: a real process, the simulated or a typing operator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sim.scenario import SCENARIOS_DIR
+
+EXE = str(Path(sys.executable).with_name("robot-agent"))
+MUG = str(SCENARIOS_DIR / "demo" / "mug_train.yaml")
+
+
+def test_run_two_rounds_with_the_simulated_operator(tmp_path: Path) -> None:
+    out = subprocess.run([EXE, "run", "--scenario", MUG, "--rounds", "2", "--kb", str(tmp_path / "kb"), "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    last = json.loads(out.stdout.strip().splitlines()[-1])
+    assert last == {"rounds": [{"corrections": 1, "success": True}, {"corrections": 0, "success": True}]}
+
+
+def test_human_operator_types_a_correction(tmp_path: Path) -> None:
+    out = subprocess.run([EXE, "run", "--scenario", MUG, "--operator", "human", "--kb", str(tmp_path / "kb")],
+                         input="grasp it by the handle\n", capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert 'operator (typed): "grasp it by the handle"' in out.stdout
+    assert "grasp_region = handle [applied]" in out.stdout
+    assert "knowledge distilled: [skill] pick the mug: grasp_region=handle" in out.stdout
+
+
+def test_bad_scenario_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: do it\nscene: {objects: [{name: x, type: dragon, pose: {position: [0.5, 0]}}]}\n")
+    out = subprocess.run([EXE, "run", "--scenario", str(bad)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "objects[0].type" in out.stderr and "dragon" in out.stderr
