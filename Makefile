@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test check bench clean
+.PHONY: venv sysdeps demo test bench clean
 
 $(STAMP): requirements.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,10 +22,15 @@ $(STAMP): requirements.txt setup.py
 
 venv: $(STAMP)
 
+# Test speech is synthesized with Debian's espeak-ng (root on the dev and CI machines).
+sysdeps:
+	@command -v espeak-ng >/dev/null || { (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) \
+	  || echo "warning: could not install espeak-ng; speech tests need it"; }
+
 demo: venv
 	$(VENV)/bin/robot-agent demo
 
-test: venv
+test: venv sysdeps
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv

@@ -139,6 +139,52 @@ class PolicyConfig:
         return Path(os.path.expanduser(self.cache_dir))
 
 
+#: speech recognizer backends :func:`robot_agent.speech.make_recognizer` accepts
+SPEECH_BACKENDS = ("pocketsphinx", "whisper")
+#: microphone listening modes
+SPEECH_MODES = ("push_to_talk", "continuous")
+
+
+@dataclass
+class SpeechConfig:
+    """Spoken corrections (robot_agent.speech); see docs/speech.md."""
+
+    backend: str = "pocketsphinx"          # "pocketsphinx" (embedded, grammar-constrained) or "whisper"
+    whisper_model_path: str = ""           # whisper backend: local transformers model dir (never downloaded)
+    whisper_device: str = "cpu"            # whisper backend: torch device
+    mode: str = "push_to_talk"             # microphone: "push_to_talk" or "continuous"
+    wake_word: str = "robot"               # continuous mode: corrections start with it ("" = none); stops never
+    stop_keyphrase: str = "stop"           # spotted in the live stream for an immediate stop ("" = off)
+    stop_threshold: float = 1.0e-12        # keyphrase-spotting threshold (smaller = more sensitive)
+    noise_floor: float = 10.0              # 16-bit LSB of noise added before decoding (0 = none)
+    vad_threshold_db: float = 12.0         # segmenter: speech is this many dB above the noise floor
+    end_silence_s: float = 0.5             # segmenter: this much silence ends an utterance
+    max_utterance_s: float = 10.0          # segmenter: longer speech is cut into pieces
+    min_confidence: float = 0.0            # drop transcripts below this recognizer confidence (0 = keep all)
+    device: str = ""                       # microphone: sounddevice input name or index ("" = default)
+
+    def __post_init__(self) -> None:
+        _require(self.backend in SPEECH_BACKENDS,
+                 f"speech.backend {self.backend!r} is unknown; valid: {', '.join(SPEECH_BACKENDS)}")
+        _require(self.mode in SPEECH_MODES, f"speech.mode {self.mode!r} is unknown; valid: {', '.join(SPEECH_MODES)}")
+        _require(isinstance(self.wake_word, str) and len(self.wake_word.split()) <= 1,
+                 "speech.wake_word must be one word or empty")
+        _require(finite(self.stop_threshold) and 0.0 < self.stop_threshold < 1.0,
+                 "speech.stop_threshold must be in (0, 1)")
+        _require(finite(self.noise_floor) and 0.0 <= self.noise_floor <= 1000.0,
+                 "speech.noise_floor must be in [0, 1000] LSB")
+        _require(finite(self.vad_threshold_db) and 3.0 <= self.vad_threshold_db <= 40.0,
+                 "speech.vad_threshold_db must be in [3, 40] dB")
+        _require(finite(self.end_silence_s) and 0.1 <= self.end_silence_s <= 5.0,
+                 "speech.end_silence_s must be in [0.1, 5] s")
+        _require(finite(self.max_utterance_s) and self.end_silence_s < self.max_utterance_s <= 60.0,
+                 "speech.max_utterance_s must be above speech.end_silence_s and at most 60 s")
+        _require(finite(self.min_confidence) and 0.0 <= self.min_confidence <= 1.0,
+                 "speech.min_confidence must be in [0, 1]")
+        _require(self.backend != "whisper" or bool(self.whisper_model_path.strip()),
+                 "speech.whisper_model_path must name a local model directory when speech.backend is 'whisper'")
+
+
 @dataclass
 class AgentConfig:
     """Everything the agent needs, one section per component."""
@@ -147,6 +193,7 @@ class AgentConfig:
     sim: SimConfig = field(default_factory=SimConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "AgentConfig":
