@@ -200,7 +200,10 @@ class Agent:
             self._inbox.put_nowait((text, source, now))
         except queue.Full:
             self.dropped += 1
-            self._emit({"type": "dropped", "text": text[:200], "reason": "correction queue full"})
+            self._emit({"type": "dropped", "text": text[:200], "source": source, "reason": "correction queue full"})
+            return
+        # Logged on receipt, whatever becomes of it later.
+        self._emit({"type": "correction", "text": text, "source": source})
 
     def stop(self, reason: str = "stop") -> None:
         """Halt the arm within one control tick and end the current task."""
@@ -421,7 +424,7 @@ class Agent:
                               [it.id for it, _ in items], started, time.monotonic())
             result.steps.append(step)
             self._emit({"type": "skill_result", "call": call.to_dict(), "status": res.status.value,
-                        "reason": res.reason})
+                        "reason": res.reason, "facts": step.facts})
         if not self._stop_requested.is_set():
             self._cancel.reset()
         return res

@@ -106,7 +106,7 @@ TOPIC_TYPES: dict[str, str] = {
     IMAGE_TOPIC: IMAGE_TYPE,
 }
 #: how a correction can reach the robot
-CORRECTION_SOURCES = ("typed", "spoken")
+CORRECTION_SOURCES = ("typed", "spoken", "simulated")
 
 #: the file that marks a log as being recorded; the writer holds an flock on it
 LOCK_NAME = "recording.lock"

@@ -64,7 +64,7 @@ def build_components(config: Any, kb_dir: str | Path | None, *, memory: bool = T
 
 def run_rounds(scenarios_per_round: list[list[Any]], *, config: Any, kb_dir: Path, seed: int = 0,
                memory_mode: str = "full", operator: str = "sim", gui: bool = False, quiet: bool = False,
-               components: tuple[Any, Any, Any] | None = None) -> list[list[Any]]:
+               components: tuple[Any, Any, Any] | None = None, log_dir: str | Path | None = None) -> list[list[Any]]:
     """Run rounds of scenarios with one knowledge base; returns outcomes per round."""
     from sim.runner import run_scenario
 
@@ -78,7 +78,8 @@ def run_rounds(scenarios_per_round: list[list[Any]], *, config: Any, kb_dir: Pat
                 if not quiet:
                     print(f"\n== round {r}: {sc.name} ({sc.split}) — task: \"{sc.task}\"")
                 o = run_scenario(sc, policy=policy, kb=kb, parser=parser, config=config, seed=seed,
-                                 memory_mode=memory_mode, operator=operator, gui=gui, on_event=printer)
+                                 memory_mode=memory_mode, operator=operator, gui=gui, on_event=printer,
+                                 log_dir=log_dir)
                 if not quiet:
                     verdict = "succeeded" if o.success else f"FAILED ({'; '.join(o.why_failed)})"
                     print(f"  => {verdict} with {o.corrections} correction(s) in {o.wall_s:.1f} s")
@@ -98,7 +99,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario)
     kb_dir = Path(args.kb) if args.kb else cfg.memory.kb_path
     rounds = run_rounds([[sc]] * args.rounds, config=cfg, kb_dir=kb_dir, seed=args.seed,
-                        memory_mode=args.memory, operator=args.operator, gui=args.gui, quiet=args.json)
+                        memory_mode=args.memory, operator=args.operator, gui=args.gui, quiet=args.json,
+                        log_dir=args.log_dir)
     summary = [{"corrections": o.corrections, "success": o.success} for outs in rounds for o in outs]
     if args.json:
         print(json.dumps({"rounds": summary}))
@@ -150,6 +152,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--params", help="parameter YAML (default: config/agent.yaml)")
     run.add_argument("--gui", action="store_true", help="show the PyBullet GUI")
     run.add_argument("--json", action="store_true", help="print only a JSON summary line")
+    run.add_argument("--log-dir", help="record each episode as a rosbag2 (MCAP) directory here")
     run.set_defaults(func=_cmd_run)
     demo = sub.add_parser("demo", help="the correction demo: drawer and mug, 2 rounds",
                           description="Drawer and mug scenarios for 2 rounds (round 2 on novel instances) with the "

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from robot_agent.agent import Agent, EpisodeResult
@@ -61,7 +62,7 @@ def _human_operator(agent: Agent, stream: TextIO, done: threading.Event) -> thre
 def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, config: AgentConfig,
                  seed: int = 0, memory_mode: str = "full", operator: str = "sim", gui: bool = False,
                  on_event: Callable[[dict[str, Any]], None] | None = None, episode_logger: Any = None,
-                 cap: int = 8, stdin: TextIO | None = None) -> EpisodeOutcome:
+                 cap: int = 8, stdin: TextIO | None = None, log_dir: str | Path | None = None) -> EpisodeOutcome:
     """Run one scenario once.
 
     Args:
@@ -73,6 +74,7 @@ def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, confi
         operator: ``"sim"`` (the simulated operator corrects) or ``"human"`` (type corrections on stdin).
         gui: show the PyBullet GUI.
         cap: most corrections the simulated operator gives per task.
+        log_dir: when given, the episode is recorded as a rosbag2 (MCAP) directory in it.
     """
     sim_cfg = config.sim
     if gui:
@@ -83,13 +85,21 @@ def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, confi
     with SimWorld(scenario.scene, sim_cfg, config.safety) as world:
         camera = Camera(world)
         op = SimulatedOperator(scenario, seed=seed, cap=cap) if operator == "sim" else None
+        episode_id = f"{scenario.name}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}-{int(time.time() * 1000) % 1000:03d}"
+        if log_dir is not None and episode_logger is None:
+            from robot_agent.recording import EpisodeRecorder
+
+            episode_logger = EpisodeRecorder(Path(log_dir) / episode_id, episode_id, task=scenario.task,
+                                             scene=scenario.public()["scene"], robot=world.robot, camera=camera,
+                                             meta={"scenario": scenario.name, "memory_mode": memory_mode,
+                                                   "operator": operator})
         agent = Agent(world.robot, policy, kb, parser, config, camera=camera, on_event=on_event, observer=op,
                       memory_mode=memory_mode, max_corrections=cap + 2, episode_logger=episode_logger)
         done = threading.Event()
         if operator == "human":
             _human_operator(agent, stdin or sys.stdin, done)
         try:
-            result = agent.run_task(scenario.task, episode_id=f"{scenario.name}-s{seed}-{int(time.time() * 1000) % 10**8}")
+            result = agent.run_task(scenario.task, episode_id=episode_id)
         finally:
             done.set()
         objects = world.robot.perceive()
@@ -97,6 +107,9 @@ def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, confi
         ok = ok and result.state.value == "done"
         if result.state.value != "done" and not why:
             why = [result.reason or result.state.value]
+        if episode_logger is not None and hasattr(episode_logger, "finish"):
+            episode_logger.finish(ok, corrections=result.n_corrections, reason="; ".join(why),
+                                  agent_state=result.state.value)
     n = result.n_corrections
     # A false transfer: a knowledge item was applied and the operator still corrected that same call.
     used_steps = {(k.get("skill"), k.get("object")) for k in result.knowledge_used if k.get("skill")}

@@ -35,3 +35,28 @@ def test_bad_scenario_file_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("task: do it\nscene: {objects: [{name: x, type: dragon, pose: {position: [0.5, 0]}}]}\n")
     out = subprocess.run([EXE, "run", "--scenario", str(bad)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "objects[0].type" in out.stderr and "dragon" in out.stderr
+
+
+def test_episode_is_recorded_as_a_rosbag(tmp_path: Path) -> None:
+    from rosbags.highlevel import AnyReader
+
+    from robot_agent.episode_log import EpisodeLogReader
+
+    out = subprocess.run([EXE, "run", "--scenario", MUG, "--kb", str(tmp_path / "kb"), "--log-dir",
+                          str(tmp_path / "logs"), "--json"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (bag,) = list((tmp_path / "logs").iterdir())
+    reader = EpisodeLogReader(bag)
+    kinds = [e.topic for e in reader.events()]
+    for topic in ("/episode/task", "/episode/plan", "/episode/skill_call", "/episode/skill_result",
+                  "/episode/correction", "/episode/understood", "/episode/knowledge", "/episode/outcome",
+                  "/joint_states", "/camera/image_raw"):
+        assert topic in kinds, topic
+    events = {e.topic: e.data for e in reader.events() if e.topic.startswith("/episode/")}
+    assert events["/episode/correction"]["source"] == "simulated"
+    assert events["/episode/understood"]["kind"] == "skill"
+    assert events["/episode/outcome"]["success"] is True and events["/episode/outcome"]["corrections"] == 1
+    # Standard tools read it too.
+    with AnyReader([bag]) as any_reader:
+        assert {c.topic for c in any_reader.connections} >= {"/joint_states", "/episode/plan"}
+        assert sum(1 for _ in any_reader.messages()) == len(kinds)
