@@ -35,6 +35,8 @@ setup(
     entry_points={
         "console_scripts": [
             "robot-agent = robot_agent.cli:main",
+            "sim_node = sim.ros.sim_node:main",
+            "agent_node = robot_agent.ros.agent_node:main",
         ],
     },
 )

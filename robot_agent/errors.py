@@ -63,3 +63,11 @@ class EpisodeLogError(RobotAgentError, ValueError):
 
 class SpeechError(RobotAgentError, RuntimeError):
     """Speech could not be captured or transcribed."""
+
+
+class RobotLinkError(SafetyError):
+    """The robot's state stream is missing or stale (joint-state watchdog); the arm was told to hold."""
+
+
+class MessageError(RobotAgentError, ValueError):
+    """A message payload (task, correction, scene JSON) is malformed; the message says what and where."""

@@ -1,0 +1,480 @@
+"""The agent node: a thin ROS 2 layer over :class:`robot_agent.agent.Agent` driving a :class:`RosRobot`.
+
+Inputs: ``~/task`` and ``~/correction`` (``std_msgs/String``, plain text or JSON, see
+:mod:`robot_agent.ros.messages`), joint states, the scene topic and the camera image
+(through :class:`RosRobot` and :class:`RosCamera`). Outputs: ``~/status`` (latched JSON
+state machine + current step), ``~/plan``, ``~/transcript`` (what each correction was
+understood as) and ``~/knowledge`` (items used / distilled). Services (``std_srvs/Trigger``):
+``~/stop`` (halts within one control tick), ``~/reset``, ``~/save_knowledge``.
+
+Parameters: every entry of ``config/agent.yaml`` (declared with those defaults, validated
+on change by :meth:`AgentConfig.from_params`; safety limits and model/topic choices are
+fixed at start-up), plus the ROS robot's ``topics.*`` and ``robot.*`` (see
+:class:`RosRobotConfig`). Tasks run in a worker thread, never in an executor callback,
+so stop, corrections and parameter changes are served while the arm moves.
+"""
+
+from __future__ import annotations
+
+import array
+import logging
+import queue
+import sys
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from robot_agent.config import AGENT_NODE, AgentConfig, default_config_path, load_node_params
+from robot_agent.corrections import is_stop
+from robot_agent.deps import require
+from robot_agent.errors import ConfigError, MessageError, RobotLinkError
+from robot_agent.ros import messages
+from skills.robot import Robot
+
+require("rclpy", "the agent node")
+
+import rclpy  # noqa: E402
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult  # noqa: E402
+from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+
+from robot_agent.ros import qos  # noqa: E402
+from robot_agent.ros.ros_robot import RosRobot, RosRobotConfig  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+#: node parameters beyond the agent config and the robot config
+NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
+    "topics.camera": ("/camera/image_raw", "sensor_msgs/Image in (rgb8 or bgr8)"),
+}
+#: parameters that may change while the node runs (read at each use); every other one is fixed at
+#: start-up: safety limits are never changed at run time, models and topics are set up once
+DYNAMIC = frozenset({"memory.text_weight", "memory.image_weight", "memory.skill_threshold", "memory.plan_threshold"})
+
+AgentFactory = Callable[[Robot, AgentConfig, Any], Any]
+
+
+def _plain(value: Any) -> Any:
+    """Parameter values as plain Python (rclpy may hand arrays back as ``array.array``)."""
+    if isinstance(value, (array.array, tuple)):
+        return list(value)
+    return value
+
+
+def agent_parameter_defaults(path: str | None = None) -> dict[str, Any]:
+    """Every parameter of the agent node with its default: ``config/agent.yaml``, the robot's, the node's."""
+    params = dict(load_node_params(path or default_config_path("agent.yaml"), AGENT_NODE))
+    for name, value in RosRobotConfig().to_params().items():
+        params.setdefault(name, value)
+    for name, (value, _) in NODE_PARAMETERS.items():
+        params.setdefault(name, value)
+    return params
+
+
+def _default_agent_factory(robot: Robot, config: AgentConfig, camera: Any) -> Any:
+    from robot_agent.agent import build_agent
+
+    return build_agent(robot, config, camera=camera)
+
+
+class RosCamera:
+    """The newest camera image from a ``sensor_msgs/Image`` topic.
+
+    ``object_crops()`` returns no crops: a ROS camera image has no segmentation mask and
+    no registered object boxes, so skill knowledge is retrieved by text only on this path
+    (the image is kept for logging and future use).
+    """
+
+    def __init__(self, node: Node, topic: str) -> None:
+        self.topic = topic
+        self._latest: tuple[float, np.ndarray] | None = None
+        self._lock = threading.Lock()
+        self.frames = 0
+        node.create_subscription(Image, topic, self._on_image, qos.IMAGES)
+
+    def _on_image(self, msg: Image) -> None:
+        if msg.encoding not in ("rgb8", "bgr8") or msg.step < msg.width * 3:
+            log.warning("camera image with encoding %s ignored (rgb8/bgr8 expected)", msg.encoding)
+            return
+        buf = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+        if buf.size < msg.height * msg.step:
+            return
+        rows = buf[: msg.height * msg.step].reshape(msg.height, msg.step)[:, : msg.width * 3]
+        rgb = rows.reshape(msg.height, msg.width, 3)
+        if msg.encoding == "bgr8":
+            rgb = rgb[:, :, ::-1]
+        with self._lock:
+            self._latest = (time.monotonic(), np.ascontiguousarray(rgb))
+            self.frames += 1
+
+    def latest_image(self) -> np.ndarray | None:
+        """The newest RGB frame (H, W, 3) uint8, or None before the first."""
+        with self._lock:
+            return None if self._latest is None else self._latest[1]
+
+    def object_crops(self) -> dict[str, np.ndarray]:
+        return {}
+
+
+class AgentNode(Node):
+    """The agent behind ROS topics and services (see the module docstring).
+
+    Args:
+        agent_factory: ``(robot, config, camera) -> Agent``; default
+            :func:`robot_agent.agent.build_agent` (policy, knowledge base and parser from config).
+        **kwargs: passed to :class:`rclpy.node.Node` (``cli_args`` for a parameter file).
+
+    Raises:
+        ConfigError: a parameter from the parameter file is invalid.
+    """
+
+    def __init__(self, *, agent_factory: AgentFactory | None = None, **kwargs: Any) -> None:
+        super().__init__(AGENT_NODE, **kwargs)
+        try:
+            self._setup(agent_factory)
+        except BaseException:
+            self.destroy_node()  # a half-built node must not linger in the graph
+            raise
+
+    def _setup(self, agent_factory: AgentFactory | None) -> None:
+        self._defaults = agent_parameter_defaults()
+        for name, value in self._defaults.items():
+            doc = NODE_PARAMETERS[name][1] if name in NODE_PARAMETERS else ""
+            self.declare_parameter(name, value, ParameterDescriptor(
+                description=doc + ("" if name in DYNAMIC else " (fixed at start-up)")))
+        flat = self.parameters_dict()
+        self.config = AgentConfig.from_params(flat)
+        self.robot_cfg = RosRobotConfig.from_params(flat)
+        self.robot = RosRobot(self, self.robot_cfg, self.config.safety)
+        self.camera = RosCamera(self, str(flat["topics.camera"]))
+        self._factory = agent_factory or _default_agent_factory
+        self.agent: Any = None
+        self._lock = threading.Lock()
+        self._status = messages.status_payload("idle", ready=False, reason="starting")
+        self._current: messages.TaskRequest | None = None
+        self._busy = False
+        self._ready = False
+        self._link_error = ""
+        self._tasks: queue.Queue[messages.TaskRequest] = queue.Queue(maxsize=1)
+        self._gate = threading.Lock()  # held while a task runs: the knowledge base is the agent thread's then
+        self._stopping = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="agent-worker", daemon=True)
+
+        group = ReentrantCallbackGroup()
+        self._status_pub = self.create_publisher(String, "~/status", qos.LATCHED)
+        self._plan_pub = self.create_publisher(String, "~/plan", qos.LATCHED)
+        self._transcript_pub = self.create_publisher(String, "~/transcript", qos.EVENTS)
+        self._knowledge_pub = self.create_publisher(String, "~/knowledge", qos.EVENTS)
+        self.create_subscription(String, "~/task", self._on_task, qos.COMMANDS, callback_group=group)
+        self.create_subscription(String, "~/correction", self._on_correction, qos.COMMANDS, callback_group=group)
+        self.create_service(Trigger, "~/stop", self._on_stop, callback_group=group)
+        self.create_service(Trigger, "~/reset", self._on_reset, callback_group=group)
+        self.create_service(Trigger, "~/save_knowledge", self._on_save_knowledge, callback_group=group)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.create_timer(0.25, self._watch_link, callback_group=group)
+
+        self._publish_status(reason=f"waiting for joint states on {self.robot_cfg.joint_states_topic}")
+
+    def parameters_dict(self) -> dict[str, Any]:
+        """Current values of every declared parameter, as plain Python."""
+        return {name: _plain(self.get_parameter(name).value) for name in self._defaults}
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker: connect to the robot, build the agent, then run tasks as they come."""
+        self._worker.start()
+
+    def shutdown(self) -> None:
+        """Stop any task, hold the arm, join the worker. Call before ``destroy_node``."""
+        self._stopping.set()
+        if self.agent is not None:
+            self.agent.stop("agent node shutting down")
+        self.robot.hold()
+        if self._worker.is_alive():
+            self._worker.join(timeout=15.0)
+        kb = getattr(self.agent, "kb", None)
+        if kb is not None and not self._worker.is_alive():
+            try:
+                kb.close()  # writes stale indexes and releases the writer lock
+            except Exception as exc:  # noqa: BLE001 - shutting down anyway
+                log.error("closing the knowledge base failed: %s", exc)
+        self.robot.disconnect()
+
+    def _work(self) -> None:
+        waited = 0.0
+        while not self._stopping.is_set():  # short tries, so that a shutdown is not kept waiting
+            try:
+                self.robot.connect(timeout=1.0)
+                break
+            except RobotLinkError as exc:
+                waited += 1.0
+                if waited >= self.robot_cfg.connect_timeout:  # say so once per connect_timeout
+                    waited = 0.0
+                    self._publish_status(ready=False, error=f"{exc} (still waiting)", reason="waiting for the robot")
+        if self._stopping.is_set():
+            return
+        self._publish_status(ready=False, reason="loading the agent (policy, knowledge base, parser)")
+        try:
+            self.agent = self._factory(self.robot, self.config, self.camera)
+        except Exception as exc:  # noqa: BLE001 - reported on ~/status; the node stays up for stop/params
+            log.exception("agent could not be built")
+            self._publish_status(ready=False, reason="the agent could not be built",
+                                 error=f"{type(exc).__name__}: {exc}")
+            return
+        self.agent.on_event = self._on_agent_event
+        with self._lock:
+            self._ready = True
+        self._publish_status(state="idle", ready=True, reason="ready")
+        while not self._stopping.is_set():
+            try:
+                req = self._tasks.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self._run(req)
+
+    def _run(self, req: messages.TaskRequest) -> None:
+        with self._gate:
+            self._run_locked(req)
+
+    def _run_locked(self, req: messages.TaskRequest) -> None:
+        with self._lock:
+            self._current = req
+        self._publish_status(state="planning", task_id=req.task_id, task=req.text, step=None, skill=None,
+                             result=None, reason="", success=None)
+        try:
+            result = self.agent.run_task(req.text)
+            state = getattr(result.state, "value", str(result.state))
+            self._publish_status(state=state, reason=result.reason, success=bool(result.success))
+        except Exception as exc:  # noqa: BLE001 - a bug in a task must not take the node (or the arm) down
+            log.exception("task %s failed with an exception", req.task_id)
+            self.robot.hold()
+            self._publish_status(state="failed", reason=f"internal error: {type(exc).__name__}: {exc}", success=False)
+        finally:
+            with self._lock:
+                self._busy = False
+                self._current = None
+
+    # -- outputs --------------------------------------------------------------------------------------
+    def _publish_status(self, *, error: str | None = None, **changes: Any) -> dict[str, Any]:
+        with self._lock:
+            st = dict(self._status)
+            st.update(changes)
+            st["error"] = None
+            self._status = st
+            out = messages.status_payload(st["state"], ready=st["ready"], task_id=st["task_id"], task=st["task"],
+                                          step=st["step"], skill=st["skill"], result=st["result"],
+                                          reason=st["reason"], success=st["success"], error=error)
+        if error:
+            self.get_logger().warning(error)
+        self._status_pub.publish(String(data=messages.dumps(out)))
+        return out
+
+    def status(self) -> dict[str, Any]:
+        """The latest status (what ``~/status`` last said, without the error)."""
+        with self._lock:
+            return dict(self._status)
+
+    def _task_id(self) -> str | None:
+        with self._lock:
+            return self._current.task_id if self._current else None
+
+    def _publish_event(self, pub: Any, payload: Mapping[str, Any]) -> None:
+        pub.publish(String(data=messages.dumps({"task_id": self._task_id(), "stamp": time.time(), **payload})))
+
+    def _on_agent_event(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("type")
+        body = {k: v for k, v in event.items() if k not in ("type", "t")}
+        if kind == "status":
+            changes: dict[str, Any] = {"state": str(event.get("state", "idle"))}
+            for key in ("step", "skill", "reason", "success"):
+                if key in event:
+                    changes[key] = event[key]
+            if changes["state"] == "planning":
+                changes.update(step=None, skill=None, result=None)
+            elif changes["state"] == "executing":
+                changes["result"] = None  # a new step: the last result belongs to the one before
+            self._publish_status(**changes)
+        elif kind == "skill_result":
+            self._publish_status(result={"skill": event.get("call"), "status": event.get("status"),
+                                         "reason": event.get("reason", "")})
+        elif kind == "plan":
+            self._publish_event(self._plan_pub, body)
+        elif kind == "understood":
+            self._publish_event(self._transcript_pub, body)
+        elif kind == "dropped":
+            self._publish_event(self._transcript_pub, {"text": event.get("text", ""), "source": "", "kind": "none",
+                                                       "outcome": f"dropped: {event.get('reason', '')}"})
+        elif kind == "knowledge":
+            self._publish_event(self._knowledge_pub, body)
+
+    # -- inputs ---------------------------------------------------------------------------------------
+    def _on_task(self, msg: String) -> None:
+        try:
+            req = messages.parse_task(msg.data)
+        except MessageError as exc:
+            self._publish_status(error=f"malformed task refused: {exc}")
+            return
+        with self._lock:
+            refusal = ""
+            if not self._ready:
+                refusal = f"not ready ({self._status['reason']})"
+            elif self._link_error:
+                refusal = self._link_error
+            elif self._busy:
+                cur = self._current
+                refusal = f"busy with task {cur.task_id if cur else '?'}; wait for it to end or call ~/stop"
+            else:
+                self._busy = True
+        if refusal:
+            self._publish_status(error=f"task {req.task_id} refused: {refusal}")
+            return
+        self._tasks.put(req)
+
+    def _on_correction(self, msg: String) -> None:
+        try:
+            req = messages.parse_correction(msg.data)
+        except MessageError as exc:
+            self._publish_status(error=f"malformed correction refused: {exc}")
+            return
+        with self._lock:
+            running = self._busy and self.agent is not None
+        if running:
+            if is_stop(req.text):
+                self.robot.hold()
+            self.agent.submit_correction(req.text, req.source)
+            return
+        if is_stop(req.text):
+            if self.agent is not None:
+                self.agent.stop(f"operator: {req.text[:80]}")
+            self.robot.hold()
+            self._publish_event(self._transcript_pub, {"text": req.text, "source": req.source, "kind": "stop",
+                                                       "summary": "stop", "outcome": "stopped"})
+            return
+        self._publish_event(self._transcript_pub, {"text": req.text, "source": req.source, "kind": "none",
+                                                   "summary": "", "outcome": "dropped: no task is running"})
+        self._publish_status(error=f"correction {req.text!r} ignored: no task is running")
+
+    def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.agent is not None:
+            self.agent.stop("stop service")
+        self.robot.hold()
+        task = self._task_id()
+        response.success = True
+        response.message = f"arm halted; task {task} is stopping" if task else "arm halted; no task was running"
+        return response
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._lock:
+            busy, ready = self._busy, self._ready
+        if not ready or self.agent is None:
+            response.success, response.message = False, "not ready: the agent is not built yet"
+        elif busy:
+            response.success, response.message = False, "a task is running: call ~/stop first"
+        else:
+            self.agent.reset()
+            self._publish_status(state="idle", task_id=None, task=None, step=None, skill=None, result=None,
+                                 reason="reset", success=None)
+            response.success, response.message = True, "agent reset: stop cleared, queued corrections dropped"
+        return response
+
+    def _on_save_knowledge(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        kb = getattr(self.agent, "kb", None)
+        if kb is None:
+            response.success = False
+            response.message = "no knowledge base: memory is disabled or the agent is not built yet"
+            return response
+        if not self._gate.acquire(blocking=False):
+            response.success = False
+            response.message = "a task is running and owns the knowledge base; call again when it has ended"
+            return response
+        try:
+            kb.save()
+        except Exception as exc:  # noqa: BLE001 - reported to the caller
+            response.success, response.message = False, f"saving the knowledge base failed: {exc}"
+            return response
+        finally:
+            self._gate.release()
+        response.success = True
+        response.message = f"knowledge base saved ({self.config.memory.kb_path})"
+        self._publish_event(self._knowledge_pub, {"event": "saved", "path": str(self.config.memory.kb_path)})
+        return response
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        candidate = self.parameters_dict()
+        for prm in params:
+            if prm.name not in DYNAMIC:
+                why = ("safety limits are never changed at run time" if prm.name.startswith("safety.")
+                       else "it is used when the node starts")
+                return SetParametersResult(successful=False, reason=(
+                    f"{prm.name} is fixed at start-up ({why}); restart the node with a new parameter file "
+                    f"(changeable now: {', '.join(sorted(DYNAMIC))})"))
+            candidate[prm.name] = _plain(prm.value)
+        try:
+            new = AgentConfig.from_params(candidate)
+        except ConfigError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        # Update the live config objects in place: whoever holds a section (the knowledge base
+        # holds memory) sees the new value at its next use.
+        for prm in params:
+            if "." in prm.name:
+                section, field_name = prm.name.split(".", 1)
+                live, fresh = getattr(self.config, section, None), getattr(new, section, None)
+                if live is not None and fresh is not None and hasattr(live, field_name):
+                    setattr(live, field_name, getattr(fresh, field_name))
+        return SetParametersResult(successful=True)
+
+    def _watch_link(self) -> None:
+        """Report a dead or recovered robot link on ``~/status`` even when no task is running."""
+        with self._lock:
+            ready = self._ready
+        if not ready:
+            return
+        age = self.robot.state_age()
+        limit = self.config.safety.joint_state_timeout
+        if age > limit and not self._link_error:
+            self._link_error = (f"joint-state watchdog: no joint state on {self.robot_cfg.joint_states_topic} for "
+                                f"{age:.1f} s (limit {limit:g} s); the arm is held and commands are refused")
+            self.robot.hold()
+            self._publish_status(ready=False, error=self._link_error)
+        elif age <= limit and self._link_error:
+            self._link_error = ""
+            self._publish_status(ready=True, reason="joint states are back")
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of the ``agent_node`` executable (``--ros-args --params-file config/agent.yaml ...``)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from robot_agent.ros.up import init_rclpy, spin_until_interrupted
+
+    init_rclpy(args)
+    node: AgentNode | None = None
+    executor = MultiThreadedExecutor(num_threads=4)
+    try:
+        node = AgentNode()
+        executor.add_node(node)
+        node.start()
+        spin_until_interrupted(executor)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ConfigError as exc:
+        log.error("agent node cannot start: %s", exc)
+        return 2
+    finally:
+        if node is not None:
+            node.shutdown()
+        executor.shutdown(timeout_sec=2.0)
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,552 @@
+"""A :class:`skills.robot.Robot` over standard ROS 2 interfaces: the same skills on a real arm or the sim node.
+
+Interfaces (all topic names are parameters, see :class:`RosRobotConfig`):
+
+* ``sensor_msgs/JointState`` in (``topics.joint_states``): arm joint positions, and the
+  finger joints when the gripper driver publishes them (the gripper width is their sum).
+* ``trajectory_msgs/JointTrajectory`` out (``topics.joint_trajectory``), the command topic of a
+  ros2_control ``joint_trajectory_controller`` (``/<controller>/joint_trajectory``). One
+  single-point trajectory per control tick, ``time_from_start = robot.trajectory_lead``;
+  each replaces the previous one, so the arm never holds a target more than one tick
+  ahead of what the skill last asked. A halt is a point at the current position.
+* ``std_msgs/Float64`` out (``topics.gripper_command``): the finger opening in metres.
+  Whether an object is held is judged from the measured width after closing (between
+  ``robot.grasp_min_width`` and nearly open), as on a real parallel gripper.
+* ``std_msgs/String`` in (``topics.scene``): perception, a JSON list of
+  :meth:`skills.types.ObjectInfo.to_dict` (:func:`robot_agent.ros.messages.parse_scene`).
+
+Kinematics: the arm driver offers no IK, so IK, FK, joint limits and table-collision
+checks come from a kinematic model: the Panda URDF in a headless PyBullet DIRECT
+instance (:class:`KinematicModel`) that is never stepped, only posed. It knows the arm
+and the table plane, not the objects on it.
+
+Watchdog: every command first checks the age of the newest joint state; older than
+``safety.joint_state_timeout`` and the arm is told to hold and :class:`RobotLinkError`
+(a :class:`SafetyError`, so a running skill ends with a clear reason) is raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from robot_agent.config import SafetyConfig, SimConfig
+from robot_agent.deps import require
+from robot_agent.errors import ConfigError, MessageError, RobotLinkError, SafetyError
+from robot_agent.ros import messages
+from skills.robot import CancelToken, Robot
+from skills.types import ObjectInfo
+
+require("rclpy", "the ROS robot")
+
+import rclpy  # noqa: E402
+from builtin_interfaces.msg import Duration  # noqa: E402
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+from std_msgs.msg import Float64, String  # noqa: E402
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
+
+from robot_agent.ros import qos  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+PANDA_JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))
+PANDA_FINGERS = ("panda_finger_joint1", "panda_finger_joint2")
+HOME_Q = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
+#: a width change below this per tick counts as "the fingers stopped" (m)
+_STILL = 2e-4
+
+
+def _require(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+@dataclass
+class RosRobotConfig:
+    """Topic names and gripper/timing settings of the ROS robot (parameters ``topics.*``, ``robot.*``)."""
+
+    joint_states_topic: str = "/joint_states"  # sensor_msgs/JointState in
+    joint_trajectory_topic: str = "/joint_trajectory_controller/joint_trajectory"  # JointTrajectory out
+    gripper_command_topic: str = "/gripper/command"  # std_msgs/Float64 out: finger opening (m)
+    scene_topic: str = "/scene/objects"  # std_msgs/String in: JSON list of objects
+    joint_names: list[str] = field(default_factory=lambda: list(PANDA_JOINTS))  # arm joints, kinematic order
+    finger_joint_names: list[str] = field(default_factory=lambda: list(PANDA_FINGERS))  # width = their sum
+    control_hz: float = 60.0  # command ticks per second
+    trajectory_lead: float = 0.05  # s: time_from_start of each streamed point
+    connect_timeout: float = 10.0  # s: wait for the first joint state (and scene) on connect
+    gripper_max_width: float = 0.08  # m: fully open
+    grasp_min_width: float = 0.003  # m: narrower after closing means the fingers closed on nothing
+    require_scene: bool = True  # connect() also waits for the first scene message
+
+    def __post_init__(self) -> None:
+        for name in ("joint_states_topic", "joint_trajectory_topic", "gripper_command_topic", "scene_topic"):
+            v = getattr(self, name)
+            _require(isinstance(v, str) and v.strip() != "" and " " not in v,
+                     f"topics.{_TOPIC_PARAMS[name]}: expected a topic name, got {v!r}")
+        _require(len(self.joint_names) == 7 and len(set(self.joint_names)) == 7
+                 and all(isinstance(n, str) and n for n in self.joint_names),
+                 f"robot.joint_names: expected 7 distinct joint names, got {self.joint_names!r}")
+        _require(all(isinstance(n, str) and n for n in self.finger_joint_names) and len(self.finger_joint_names) <= 2,
+                 f"robot.finger_joint_names: expected up to 2 joint names, got {self.finger_joint_names!r}")
+        _require(5.0 <= self.control_hz <= 1000.0, f"robot.control_hz must be in [5, 1000], got {self.control_hz}")
+        _require(0.0 < self.trajectory_lead <= 1.0,
+                 f"robot.trajectory_lead must be in (0, 1] s, got {self.trajectory_lead}")
+        _require(0.0 < self.connect_timeout <= 600.0,
+                 f"robot.connect_timeout must be in (0, 600] s, got {self.connect_timeout}")
+        _require(0.01 <= self.gripper_max_width <= 0.3, "robot.gripper_max_width must be in [0.01, 0.3] m")
+        _require(0.0 <= self.grasp_min_width < self.gripper_max_width / 2,
+                 "robot.grasp_min_width must be in [0, gripper_max_width / 2)")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "RosRobotConfig":
+        """Build from flat ROS parameters (``topics.joint_states``, ``robot.control_hz``, ...); others are ignored.
+
+        Raises:
+            ConfigError: an invalid value.
+        """
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            key = param_name(f.name)
+            if key in params:
+                v = params[key]
+                kwargs[f.name] = list(v) if isinstance(v, (list, tuple)) else v
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"bad robot parameter: {exc}") from exc
+
+    def to_params(self) -> dict[str, Any]:
+        """The flat ROS parameters with this config's values (the node declares these)."""
+        return {param_name(f.name): getattr(self, f.name) for f in fields(self)}
+
+
+_TOPIC_PARAMS = {"joint_states_topic": "joint_states", "joint_trajectory_topic": "joint_trajectory",
+                 "gripper_command_topic": "gripper_command", "scene_topic": "scene"}
+
+
+def param_name(field_name: str) -> str:
+    """ROS parameter name of a :class:`RosRobotConfig` field."""
+    if field_name in _TOPIC_PARAMS:
+        return f"topics.{_TOPIC_PARAMS[field_name]}"
+    return f"robot.{field_name}"
+
+
+class KinematicModel:
+    """Panda kinematics in a headless PyBullet DIRECT instance: IK, FK, limits, table collisions.
+
+    Nothing is simulated: the model is only posed (``resetJointState``) to answer queries,
+    under a lock so any thread may ask. It is the hardware's stand-in for a kinematics
+    library; the numbers are those of the direct PyBullet robot, so skills plan the same.
+    """
+
+    def __init__(self) -> None:
+        from sim.scene import SceneSpec
+        from sim.world import SimWorld
+
+        self._world = SimWorld(SceneSpec("kinematic_model", [], "arm and table only"), SimConfig(), SafetyConfig())
+        self._arm = self._world.robot
+        self._lock = threading.Lock()
+
+    def _pose_at(self, q: np.ndarray) -> None:
+        c = self._world.client
+        for j, v in enumerate(np.asarray(q, dtype=float)):
+            c.resetJointState(self._world.robot_id, j, float(v))
+
+    def ee_pose(self, q: np.ndarray) -> tuple[np.ndarray, float]:
+        """Tool point and yaw at ``q``."""
+        with self._lock:
+            self._pose_at(q)
+            return self._arm.ee_pose()
+
+    def forward_kinematics(self, q: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self._arm.forward_kinematics(np.asarray(q, dtype=float))
+
+    def inverse_kinematics(self, position: Sequence[float], yaw: float, seed: np.ndarray | None) -> np.ndarray:
+        with self._lock:
+            return self._arm.inverse_kinematics(position, yaw, seed=seed)
+
+    def in_collision(self, q: np.ndarray) -> str | None:
+        with self._lock:
+            return self._arm.in_collision(np.asarray(q, dtype=float))
+
+    def joint_limits(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._arm.joint_limits()
+
+    def close(self) -> None:
+        with self._lock:
+            self._world.close()
+
+
+def _duration(seconds: float) -> Duration:
+    sec = int(math.floor(seconds))
+    return Duration(sec=sec, nanosec=int(round((seconds - sec) * 1e9)))
+
+
+class RosRobot(Robot):
+    """The arm behind ROS topics. See the module docstring for the interfaces.
+
+    Args:
+        node: the node to create subscriptions and publishers on; it must be spun by an
+            executor in another thread (the agent node is). With None, :meth:`connect` makes
+            a private node and spins it itself (``rclpy.init()`` must have been called).
+        config: topics and gripper/timing settings.
+        safety: joint speed limit and watchdog timeout.
+        model: the kinematic model (a new one by default; share one between robots in a process).
+    """
+
+    home_q = HOME_Q
+
+    def __init__(self, node: Node | None = None, config: RosRobotConfig | None = None,
+                 safety: SafetyConfig | None = None, *, model: KinematicModel | None = None) -> None:
+        self.cfg = config or RosRobotConfig()
+        self.safety = safety or SafetyConfig()
+        self.control_dt = 1.0 / self.cfg.control_hz
+        self.joint_names = tuple(self.cfg.joint_names)
+        # Built now, in the constructing thread: building it silences stdout for a moment
+        # (pybullet prints on connect), which must not race with other threads' output.
+        self._owns_model = model is None
+        self._model: KinematicModel | None = model or KinematicModel()
+        self._node = node
+        self._own_node = node is None
+        self._executor: Any = None
+        self._spinning = False
+        self._spin_thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._positions: dict[str, float] = {}
+        self._q: np.ndarray | None = None
+        self._state_at = -math.inf  # monotonic time of the newest complete arm state
+        self._scene: dict[str, ObjectInfo] | None = None
+        self._scene_at = -math.inf
+        self.scene_error = ""
+        self._cmd: np.ndarray | None = None  # last commanded arm target
+        self._gripper_cmd = self.cfg.gripper_max_width
+        self._held: str | None = None
+        self._next_tick: float | None = None
+        self.halted_reason = ""
+        self.commands_sent = 0
+        if node is not None:
+            self._create_entities(node)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def _create_entities(self, node: Node) -> None:
+        group = MutuallyExclusiveCallbackGroup()
+        self._traj_pub = node.create_publisher(JointTrajectory, self.cfg.joint_trajectory_topic, qos.COMMANDS)
+        self._grip_pub = node.create_publisher(Float64, self.cfg.gripper_command_topic, qos.COMMANDS)
+        node.create_subscription(JointState, self.cfg.joint_states_topic, self._on_joint_state,
+                                 qos.JOINT_STATES_IN, callback_group=group)
+        node.create_subscription(String, self.cfg.scene_topic, self._on_scene, qos.SCENE_IN, callback_group=group)
+
+    def connect(self, timeout: float | None = None) -> None:
+        """Wait for the first joint state (and scene, if required).
+
+        Raises:
+            RobotLinkError: nothing arrived within ``timeout`` (default ``robot.connect_timeout``).
+        """
+        if self._model is None:
+            self._model, self._owns_model = KinematicModel(), True
+        if self._own_node and self._node is None:
+            from rclpy.executors import SingleThreadedExecutor
+
+            if not rclpy.ok():
+                raise RobotLinkError("rclpy is not initialized: call rclpy.init() before RosRobot.connect()")
+            self._node = Node("ros_robot")
+            self._create_entities(self._node)
+            self._executor = SingleThreadedExecutor()
+            self._executor.add_node(self._node)
+            self._spinning = True
+            self._spin_thread = threading.Thread(target=self._spin, name="ros-robot-spin", daemon=True)
+            self._spin_thread.start()
+        limit = self.cfg.connect_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            have_state = self.state_age() < self.safety.joint_state_timeout
+            have_scene = self._scene is not None or not self.cfg.require_scene
+            if have_state and have_scene:
+                with self._lock:
+                    self._cmd = None
+                    self.halted_reason = ""
+                log.info("ROS robot connected: joint states on %s, %d object(s) on %s", self.cfg.joint_states_topic,
+                         len(self._scene or {}), self.cfg.scene_topic)
+                return
+            time.sleep(0.02)
+        missing = []
+        if not self.state_age() < self.safety.joint_state_timeout:
+            missing.append(f"joint states on {self.cfg.joint_states_topic} (for joints {', '.join(self.joint_names)})")
+        if self._scene is None and self.cfg.require_scene:
+            missing.append(f"a scene on {self.cfg.scene_topic}" + (f" (last one refused: {self.scene_error})"
+                                                                   if self.scene_error else ""))
+        raise RobotLinkError(
+            f"no {' and no '.join(missing)} within {limit:g} s: is the arm driver (or `robot-agent up sim`) running "
+            f"with ROS_DOMAIN_ID={os.environ.get('ROS_DOMAIN_ID', '0')}?")
+
+    def _spin(self) -> None:
+        while self._spinning and rclpy.ok():
+            self._executor.spin_once(timeout_sec=0.05)
+
+    def disconnect(self) -> None:
+        """Hold the arm, stop a private spin thread and node, close the kinematic model if it is ours."""
+        if self._q is not None:
+            self.hold()
+        if self._own_node and self._node is not None:
+            self._spinning = False
+            if self._spin_thread is not None:
+                self._spin_thread.join(timeout=5.0)
+            if self._executor is not None:
+                self._executor.shutdown(timeout_sec=2.0)
+            self._node.destroy_node()
+            self._node = None
+            self._executor = self._spin_thread = None
+        if self._model is not None and self._owns_model:
+            self._model.close()
+            self._model = None
+
+    # -- callbacks ---------------------------------------------------------------------------------
+    def _on_joint_state(self, msg: JointState) -> None:
+        if len(msg.name) != len(msg.position):
+            log.warning("joint state with %d names and %d positions ignored", len(msg.name), len(msg.position))
+            return
+        now = time.monotonic()
+        with self._lock:
+            for name, pos in zip(msg.name, msg.position):
+                if math.isfinite(pos):
+                    self._positions[name] = float(pos)
+            names = set(msg.name)
+            if all(n in names for n in self.joint_names):
+                self._q = np.array([self._positions[n] for n in self.joint_names])
+                self._state_at = now
+
+    def _on_scene(self, msg: String) -> None:
+        try:
+            scene = messages.parse_scene(msg.data)
+        except MessageError as exc:
+            if str(exc) != self.scene_error:
+                log.warning("scene message refused: %s", exc)
+            self.scene_error = str(exc)
+            return
+        with self._lock:
+            self._scene = scene
+            self._scene_at = time.monotonic()
+            self.scene_error = ""
+
+    # -- watchdog and ticks ----------------------------------------------------------------------
+    def state_age(self) -> float:
+        """Seconds since the newest complete arm joint state (inf before the first)."""
+        return time.monotonic() - self._state_at
+
+    def scene_age(self) -> float:
+        """Seconds since the newest valid scene (inf before the first)."""
+        return time.monotonic() - self._scene_at
+
+    def _check_link(self) -> None:
+        age = self.state_age()
+        limit = self.safety.joint_state_timeout
+        if age <= limit:
+            if self.halted_reason:
+                log.info("joint states are back on %s", self.cfg.joint_states_topic)
+                self.halted_reason = ""
+            return
+        if math.isinf(age):
+            reason = f"joint-state watchdog: no joint state received on {self.cfg.joint_states_topic}; motion halted"
+        else:
+            reason = (f"joint-state watchdog: the newest joint state on {self.cfg.joint_states_topic} is {age:.2f} s "
+                      f"old (safety.joint_state_timeout = {limit:g} s); motion halted")
+        if not self.halted_reason:
+            log.error("%s", reason)
+        self.halted_reason = reason
+        self.hold()
+        raise RobotLinkError(reason)
+
+    def _wait_tick(self) -> None:
+        now = time.monotonic()
+        if self._next_tick is None or now - self._next_tick > 2 * self.control_dt:
+            self._next_tick = now  # fell behind (or first tick): resynchronise, never sprint to catch up
+        self._next_tick += self.control_dt
+        delay = self._next_tick - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+    def _publish_arm(self, q: np.ndarray) -> None:
+        msg = JointTrajectory()
+        msg.joint_names = list(self.joint_names)  # header.stamp zero: start now (controller time)
+        msg.points = [JointTrajectoryPoint(positions=[float(v) for v in q],
+                                           time_from_start=_duration(self.cfg.trajectory_lead))]
+        self._traj_pub.publish(msg)
+        self.commands_sent += 1
+
+    def _publish_gripper(self, width: float) -> None:
+        self._gripper_cmd = float(width)
+        self._grip_pub.publish(Float64(data=float(width)))
+
+    # -- state -------------------------------------------------------------------------------------
+    def joint_positions(self) -> np.ndarray:
+        with self._lock:
+            if self._q is None:
+                raise RobotLinkError(f"no joint state received on {self.cfg.joint_states_topic} yet")
+            return self._q.copy()
+
+    def ee_pose(self) -> tuple[np.ndarray, float]:
+        return self._kin().ee_pose(self.joint_positions())
+
+    def gripper_width(self) -> float:
+        """Sum of the finger joint positions; the last command if the driver does not publish them."""
+        with self._lock:
+            fingers = [self._positions.get(n) for n in self.cfg.finger_joint_names]
+        if fingers and all(f is not None for f in fingers):
+            total = float(sum(fingers))  # type: ignore[arg-type]
+            return total * (2.0 if len(fingers) == 1 else 1.0)
+        return self._gripper_cmd
+
+    def holding(self) -> str | None:
+        if self._held is None:
+            return None
+        return self._held if self.gripper_width() > self.cfg.grasp_min_width else None
+
+    def perceive(self) -> dict[str, ObjectInfo]:
+        """The newest scene from the perception topic (empty if none arrived and none is required)."""
+        with self._lock:
+            return dict(self._scene or {})
+
+    def last_command(self) -> np.ndarray | None:
+        """The last arm target sent (None before the first)."""
+        with self._lock:
+            return None if self._cmd is None else self._cmd.copy()
+
+    # -- kinematics ----------------------------------------------------------------------------------
+    def _kin(self) -> KinematicModel:
+        if self._model is None:
+            self._model, self._owns_model = KinematicModel(), True
+        return self._model
+
+    def inverse_kinematics(self, position: Sequence[float], yaw: float,
+                           seed: np.ndarray | None = None) -> np.ndarray:
+        return self._kin().inverse_kinematics(position, yaw, seed)
+
+    def forward_kinematics(self, q: np.ndarray) -> np.ndarray:
+        return self._kin().forward_kinematics(q)
+
+    def joint_limits(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._kin().joint_limits()
+
+    def in_collision(self, q: np.ndarray) -> str | None:
+        return self._kin().in_collision(q)
+
+    # -- commands ---------------------------------------------------------------------------------------
+    def step(self, q_target: np.ndarray) -> None:
+        """Stream one joint target (clamped to the limits and the speed limit) and wait one tick.
+
+        Raises:
+            RobotLinkError: joint states are stale (the arm was told to hold).
+            SafetyError: a non-finite or wrongly sized target.
+        """
+        self._check_link()
+        q = np.asarray(q_target, dtype=float)
+        if q.shape != (len(self.joint_names),) or not np.all(np.isfinite(q)):
+            raise SafetyError(f"joint target {q_target!r} is not {len(self.joint_names)} finite numbers")
+        lo, hi = self.joint_limits()
+        q = np.clip(q, lo, hi)
+        with self._lock:
+            base = self._cmd if self._cmd is not None else self._q
+            max_step = self.safety.max_joint_speed * self.control_dt
+            if base is not None:
+                q = base + np.clip(q - base, -max_step, max_step)
+            self._cmd = q
+            self._publish_arm(q)
+        self._wait_tick()
+
+    def hold(self) -> None:
+        """Command the arm to stay where it is now; never raises, callable from any thread.
+
+        With fresh joint states the hold point is the measured position; with stale ones it
+        is the last commanded target (where the controller is already converging).
+        """
+        with self._lock:
+            fresh = time.monotonic() - self._state_at <= self.safety.joint_state_timeout
+            q = self._q if (fresh and self._q is not None) else self._cmd
+            if q is None:
+                return
+            self._cmd = q.copy()
+            try:
+                self._publish_arm(q)
+            except Exception as exc:  # noqa: BLE001 - a torn-down node cannot publish; nothing else to do
+                log.warning("could not publish the hold command: %s", exc)
+
+    def set_gripper(self, width: float, ticks: int = 30, cancel: CancelToken | None = None) -> float:
+        """Command the finger opening and wait until it is reached, the fingers stop, or ``ticks`` pass."""
+        self._check_link()
+        w = float(np.clip(width, 0.0, self.cfg.gripper_max_width))
+        self._publish_gripper(w)
+        start = prev = self.gripper_width()
+        moved, still = False, 0
+        for i in range(ticks):
+            if cancel is not None and cancel.cancelled:
+                break
+            self._wait_tick()
+            self._check_link()
+            cur = self.gripper_width()
+            if abs(cur - w) < 0.002:
+                break
+            moved = moved or abs(cur - start) > 0.002
+            still = still + 1 if abs(cur - prev) < _STILL else 0
+            if still >= 5 and (moved or i >= 20):
+                break  # blocked (by an object) short of the target
+            prev = cur
+        return self.gripper_width()
+
+    def grasp(self, object_name: str, cancel: CancelToken | None = None) -> bool:
+        """Close the fingers; the object counts as held if they stop between closed and open.
+
+        ``object_name`` is recorded as what is held: the skill that calls this has already
+        aimed the fingers at it. A miss reopens the fingers (as the direct robot does).
+        """
+        self._check_link()
+        start = prev = self.gripper_width()
+        self._publish_gripper(0.0)
+        moved, still = False, 0
+        for i in range(60):
+            if cancel is not None and cancel.cancelled:
+                self.hold()
+                return False
+            self._wait_tick()
+            self._check_link()
+            cur = self.gripper_width()
+            moved = moved or abs(cur - start) > 0.002
+            still = still + 1 if abs(cur - prev) < _STILL else 0
+            # Judge only once the fingers have moved and stopped (the command takes a few ticks to act).
+            if still >= 6 and (moved or i >= 25):
+                break
+            prev = cur
+        width = self.gripper_width()
+        if self.cfg.grasp_min_width < width < self.cfg.gripper_max_width - 0.005:
+            self._held = object_name
+            return True
+        log.info("grasp of %s missed: the fingers stopped at %.4f m", object_name, width)
+        self._publish_gripper(self.cfg.gripper_max_width)
+        return False
+
+    def release(self) -> None:
+        """Open the fingers and forget what was held; never raises (opening is always allowed)."""
+        self._held = None
+        try:
+            self._publish_gripper(self.cfg.gripper_max_width)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not publish the gripper command: %s", exc)
+            return
+        for _ in range(15):
+            self._wait_tick()
+            if self.state_age() > self.safety.joint_state_timeout:
+                break
+            if abs(self.gripper_width() - self.cfg.gripper_max_width) < 0.002:
+                break
+
+
+__all__ = ["KinematicModel", "RosRobot", "RosRobotConfig", "PANDA_JOINTS", "PANDA_FINGERS", "param_name"]

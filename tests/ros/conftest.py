@@ -1,0 +1,209 @@
+"""Fixtures for the ROS 2 tests: an isolated DDS domain, the sim node as a real subprocess, spun nodes.
+
+Every test run gets its own ``ROS_DOMAIN_ID`` (from the pid, 1..100) and discovery stays on
+localhost, so parallel runs and other machines never cross-talk. Nodes are destroyed and
+their spin threads joined before ``rclpy.shutdown()``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 100)
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.pop("ROS_STATIC_PEERS", None)
+
+rclpy = pytest.importorskip("rclpy", reason="ROS 2 (rclpy) is not installed")
+
+ROOT = Path(__file__).resolve().parents[2]
+#: fast sim settings for tests: the camera at 1 Hz keeps the CPU for physics
+SIM_TEST_PARAMS = """
+/sim:
+  ros__parameters:
+    scene: tabletop
+    publish.camera_hz: 1.0
+    publish.scene_hz: 10.0
+"""
+
+
+#: sim topics (relative to a prefix; the defaults have none)
+TOPICS = {"joint_states": "joint_states", "joint_trajectory": "joint_trajectory_controller/joint_trajectory",
+          "gripper_command": "gripper/command", "scene": "scene/objects", "camera": "camera/image_raw"}
+
+
+def robot_topics(prefix: str) -> dict[str, str]:
+    """RosRobotConfig keyword arguments for the topics of a sim started with ``prefix``."""
+    return {f"{t}_topic": f"{prefix}/{TOPICS[t]}" for t in ("joint_states", "joint_trajectory", "gripper_command",
+                                                            "scene")}
+
+
+class SimProcess:
+    """The sim node in its own process (``python -m sim.ros.sim_node --ros-args --params-file ...``)."""
+
+    def __init__(self, params_file: Path, log_file: Path, prefix: str = "") -> None:
+        self.log_file = log_file
+        self.prefix = prefix
+        self.name = "sim" + prefix.replace("/", "_")
+        args = ["--ros-args", "--params-file", str(params_file)]
+        if prefix:  # a second sim beside the shared one: its own node name and topics
+            args += ["-r", f"__node:={self.name}", "-p", "publish.camera_hz:=0.0"]
+            args += [a for t in TOPICS for a in ("-p", f"topics.{t}:={prefix}/{TOPICS[t]}")]
+        self._log = open(log_file, "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "sim.ros.sim_node", *args],
+                                     cwd=ROOT, env=dict(os.environ), stdout=self._log, stderr=subprocess.STDOUT)
+
+    def robot_topics(self) -> dict[str, str]:
+        """RosRobotConfig keyword arguments for this sim's topics."""
+        return robot_topics(self.prefix)
+
+    def kill(self) -> None:
+        """SIGKILL: the sim dies without a word, as a crashed driver does."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+        return self.proc.returncode
+
+    def output(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_file.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def ros_context() -> Iterator[None]:
+    rclpy.init()
+    try:
+        yield
+    finally:
+        rclpy.try_shutdown()
+
+
+@pytest.fixture(scope="session")
+def sim_params_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ros") / "sim_test.yaml"
+    path.write_text(SIM_TEST_PARAMS)
+    return path
+
+
+@pytest.fixture
+def start_sim(sim_params_file: Path, tmp_path: Path) -> Iterator[Callable[..., SimProcess]]:
+    """Start a fresh sim process on its own topics (stopped at the end of the test)."""
+    started: list[SimProcess] = []
+
+    def start(prefix: str = "/private") -> SimProcess:
+        sim = SimProcess(sim_params_file, tmp_path / f"sim{len(started)}.log", prefix=f"{prefix}{len(started)}")
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture(scope="module")
+def sim_process(sim_params_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
+    """One sim process shared by a test module (reset between tests with ``~/reset``)."""
+    sim = SimProcess(sim_params_file, tmp_path_factory.mktemp("simlog") / "sim.log")
+    yield sim
+    code = sim.stop()
+    assert code in (0, -signal.SIGINT), f"sim node exited with {code}:\n{sim.output()[-3000:]}"
+
+
+class Spinner:
+    """Nodes spun by a multi-threaded executor in a background thread."""
+
+    def __init__(self) -> None:
+        from rclpy.executors import MultiThreadedExecutor
+
+        self.executor = MultiThreadedExecutor(num_threads=4)
+        self.nodes: list[Any] = []
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._spin, name="test-spin", daemon=True)
+
+    def _spin(self) -> None:
+        # Not executor.spin(): shutting a multi-threaded executor down while it spins races
+        # (its pool refuses new work). Stop the loop first, then shut the executor down.
+        while not self._stop.is_set() and rclpy.ok():
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def add(self, node: Any) -> Any:
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        if not self.thread.is_alive():
+            self.thread.start()
+        return node
+
+    def close(self) -> None:
+        for node in self.nodes:
+            shutdown = getattr(node, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+        self._stop.set()
+        if self.thread.ident is not None:
+            self.thread.join(timeout=10.0)
+        self.executor.shutdown(timeout_sec=5.0)
+        for node in self.nodes:
+            node.destroy_node()
+
+
+@pytest.fixture
+def spinner(ros_context: None) -> Iterator[Spinner]:
+    s = Spinner()
+    yield s
+    s.close()
+
+
+def wait_for(cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
+    """Poll ``cond`` until truthy; fail the test with ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def call_trigger(node: Any, service: str, timeout: float = 25.0, attempts: int = 3) -> Any:
+    """Call a std_srvs/Trigger service (every one used here is idempotent) from a spun node.
+
+    A request is retried when no answer comes: just after start-up, DDS may match the
+    request topic before the response topic, and the first response can then be lost.
+    """
+    from std_srvs.srv import Trigger
+
+    client = node.create_client(Trigger, service)
+    try:
+        assert client.wait_for_service(timeout_sec=10.0), f"service {service} not available"
+        for _ in range(attempts - 1):
+            future = client.call_async(Trigger.Request())
+            deadline = time.monotonic() + timeout / attempts
+            while time.monotonic() < deadline and not future.done():
+                time.sleep(0.02)
+            if future.done():
+                return future.result()
+            client.remove_pending_request(future)
+        future = client.call_async(Trigger.Request())
+        wait_for(future.done, timeout / attempts, f"{service} to answer ({attempts} tries)")
+        return future.result()
+    finally:
+        node.destroy_client(client)

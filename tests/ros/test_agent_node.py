@@ -1,0 +1,266 @@
+"""The agent node over real DDS: tasks, corrections, stop, parameters, faults; the sim in its own process.
+
+The agent node runs in the test process (the real Agent, the real correction parser and the
+RosRobot), spun by a multi-threaded executor; the operator side is the console's ``say`` and
+``run_task`` functions (their own ROS context) or raw publishers. The high-level policy is
+scripted: the LLM is a true boundary and is not what these tests are about.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from robot_agent.config import AgentConfig
+from robot_agent.policy.types import SkillCall
+
+from .conftest import call_trigger, wait_for
+
+rclpy = pytest.importorskip("rclpy")
+
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+
+from robot_agent.ros import console, messages, qos  # noqa: E402
+from robot_agent.ros.agent_node import AgentNode  # noqa: E402
+
+PLANS = {
+    "put the red block in the bowl": [SkillCall("pick", {"object": "red_block"}),
+                                      SkillCall("place", {"object": "red_block", "target": "bowl"})],
+    "put the purple unicorn in the bowl": [SkillCall("pick", {"object": "purple_unicorn"}),
+                                           SkillCall("place", {"object": "purple_unicorn", "target": "bowl"})],
+}
+
+
+class ScriptedPlanner:
+    """Stands in for the LLM: a fixed plan per task; a replan drops the steps already done."""
+
+    def plan(self, task: str, objects: Any, constraints: Any = ()) -> list[SkillCall]:
+        return [SkillCall(c.skill, dict(c.args), dict(c.params)) for c in PLANS[task]]
+
+    def replan(self, task: str, objects: Any, done_steps: Any = (), constraints: Any = ()) -> list[SkillCall]:
+        done = {SkillCall.coerce(d).key() for d in done_steps}
+        return [c for c in self.plan(task, objects) if c.key() not in done]
+
+
+def scripted_agent(robot: Any, config: AgentConfig, camera: Any) -> Any:
+    from robot_agent.agent import Agent
+    from robot_agent.corrections import CorrectionParser
+
+    return Agent(robot, ScriptedPlanner(), None, CorrectionParser(), config, camera=camera)
+
+
+class Listener:
+    """Collects the agent node's outputs (status is latched: the newest arrives on subscribe)."""
+
+    def __init__(self, node: Node, agent: str = "/robot_agent") -> None:
+        self.status: list[dict] = []
+        self.transcript: list[dict] = []
+        self.plans: list[dict] = []
+        node.create_subscription(String, f"{agent}/status",
+                                 lambda m: self.status.append(messages.parse_status(m.data)), qos.LATCHED_FOLLOW)
+        node.create_subscription(String, f"{agent}/transcript",
+                                 lambda m: self.transcript.append(messages.parse_event(m.data, "transcript")),
+                                 qos.EVENTS)
+        node.create_subscription(String, f"{agent}/plan",
+                                 lambda m: self.plans.append(messages.parse_event(m.data, "plan")), qos.LATCHED_FOLLOW)
+        self.task_pub = node.create_publisher(String, f"{agent}/task", qos.COMMANDS)
+        self.correction_pub = node.create_publisher(String, f"{agent}/correction", qos.COMMANDS)
+
+    def latest(self) -> dict:
+        return self.status[-1] if self.status else {}
+
+    def errors(self) -> list[str]:
+        return [s["error"] for s in self.status if s.get("error")]
+
+    def final(self, task_id: str) -> dict | None:
+        for s in self.status:
+            if s.get("task_id") == task_id and s["state"] in messages.TERMINAL_STATES:
+                return s
+        return None
+
+
+def start_agent(spinner, sim, **robot_params: Any) -> tuple[AgentNode, Node, Listener]:
+    overrides = [Parameter("robot.connect_timeout", value=30.0)]
+    if sim.prefix:
+        topics = sim.robot_topics()
+        overrides += [Parameter(f"topics.{k[:-len('_topic')]}", value=v) for k, v in topics.items()]
+    overrides += [Parameter(k, value=v) for k, v in robot_params.items()]
+    agent = AgentNode(agent_factory=scripted_agent, parameter_overrides=overrides)
+    spinner.add(agent)
+    agent.start()
+    client = spinner.add(Node("test_operator"))
+    listener = Listener(client)
+    wait_for(lambda: listener.latest().get("ready"), 40.0, "the agent to report ready")
+    wait_for(lambda: listener.task_pub.get_subscription_count() and listener.correction_pub.get_subscription_count(),
+             5.0, "the agent's subscriptions")
+    return agent, client, listener
+
+
+@pytest.fixture
+def agent_on_shared_sim(spinner, sim_process):
+    agent, client, listener = start_agent(spinner, sim_process)
+    res = call_trigger(client, "/sim/reset")
+    assert res.success, res.message
+    time.sleep(0.3)  # a scene from the fresh world
+    return agent, client, listener
+
+
+def test_malformed_inputs_give_an_error_status_not_a_crash(agent_on_shared_sim) -> None:
+    agent, client, listener = agent_on_shared_sim
+    for payload, expect in [('{"task": ', "malformed task refused"), ("   ", "malformed task refused"),
+                            ('{"task": "x", "priority": 3}', "unknown field(s) priority")]:
+        listener.task_pub.publish(String(data=payload))
+        wait_for(lambda expect=expect: any(expect in e for e in listener.errors()), 5.0,
+                 f"an error status for {payload!r}")
+    listener.correction_pub.publish(String(data='{"text": 5}'))
+    wait_for(lambda: any("malformed correction refused" in e for e in listener.errors()), 5.0, "correction error")
+    listener.correction_pub.publish(String(data="a bit to the left"))
+    wait_for(lambda: any(t["outcome"].startswith("dropped") for t in listener.transcript), 5.0, "a dropped correction")
+    assert listener.latest()["state"] == "idle" and listener.latest()["ready"]
+    assert agent._worker.is_alive()
+
+
+def test_task_with_spoken_style_correction_over_the_console(agent_on_shared_sim) -> None:
+    """``robot-agent task`` + ``robot-agent say`` (the console functions) complete a corrected task."""
+    agent, client, listener = agent_on_shared_sim
+    out = io.StringIO()
+    codes: list[int] = []
+    runner = threading.Thread(target=lambda: codes.append(
+        console.run_task("put the red block in the bowl", task_id="t-corrected", timeout=90.0, out=out)))
+    runner.start()
+    wait_for(lambda: listener.latest().get("task_id") == "t-corrected" and listener.latest().get("state") == "executing"
+             and agent.robot.commands_sent > 30, 20.0, "the pick to be under way")
+    said = io.StringIO()
+    code = console.say("a bit to the left", source="spoken", timeout=15.0, out=said)
+    assert code == console.OK, said.getvalue()
+    assert "understood as" in said.getvalue()
+    runner.join(timeout=120.0)
+    assert codes == [console.OK], out.getvalue()
+    text = out.getvalue()
+    assert "plan: pick(red_block) -> place(red_block, bowl)" in text
+    assert 'operator (spoken): "a bit to the left"' in text
+    heard = [t for t in listener.transcript if t["text"] == "a bit to the left"]
+    assert heard and heard[0]["task_id"] == "t-corrected" and heard[0]["kind"] == "skill", heard
+    final = wait_for(lambda: listener.final("t-corrected"), 5.0, "the final status on the test's own subscription")
+    assert final["state"] == "done" and final["success"] is True
+    scene = agent.robot.perceive()
+    local = scene["bowl"].pose.to_local(scene["red_block"].pose.position)
+    assert abs(local[0]) < 0.08 and abs(local[1]) < 0.08, local
+
+
+def test_stop_service_halts_the_arm_within_a_tick(agent_on_shared_sim) -> None:
+    agent, client, listener = agent_on_shared_sim
+    listener.task_pub.publish(String(data=messages.encode_task("put the red block in the bowl", "t-stop")))
+    wait_for(lambda: agent.robot.commands_sent > 40 and listener.latest().get("state") == "executing", 20.0,
+             "the arm to be moving")
+    res = call_trigger(client, "/robot_agent/stop")
+    at_stop = agent.robot.commands_sent
+    assert res.success and "halted" in res.message
+    wait_for(lambda: listener.final("t-stop"), 10.0, "the stopped status")
+    # At most the tick in progress and the skill's own hold went out after the service answered.
+    assert agent.robot.commands_sent - at_stop <= 2
+    assert listener.final("t-stop")["state"] == "stopped"
+    sent = agent.robot.commands_sent
+    held = agent.robot.last_command()
+    time.sleep(0.4)
+    assert agent.robot.commands_sent == sent  # nothing streamed after the stop
+    q = agent.robot.joint_positions()
+    assert np.max(np.abs(q - held)) < 0.05  # the arm stays at the hold point
+    busy_res = call_trigger(client, "/robot_agent/reset")
+    assert busy_res.success, busy_res.message
+    wait_for(lambda: listener.latest()["state"] == "idle", 5.0, "the idle status after the reset")
+
+
+def test_unknown_object_task_fails_with_a_clear_status(agent_on_shared_sim) -> None:
+    agent, client, listener = agent_on_shared_sim
+    sent = agent.robot.commands_sent
+    listener.task_pub.publish(String(data=messages.encode_task("put the purple unicorn in the bowl", "t-unknown")))
+    wait_for(lambda: listener.final("t-unknown"), 20.0, "the task to end")
+    final = listener.final("t-unknown")
+    assert final["state"] == "failed" and final["success"] is False
+    assert "purple_unicorn" in final["reason"], final
+    assert agent.robot.commands_sent - sent <= 2  # at most hold commands: the arm never moved toward it
+
+
+def test_agent_parameters_are_validated_on_change(agent_on_shared_sim) -> None:
+    from rclpy.parameter_client import AsyncParameterClient
+
+    agent, client, listener = agent_on_shared_sim
+    params = AsyncParameterClient(client, "robot_agent")
+    assert params.wait_for_services(timeout_sec=10.0)
+
+    def set_one(name: str, value: Any) -> tuple[bool, str]:
+        future = params.set_parameters([Parameter(name, value=value)])
+        wait_for(future.done, 10.0, f"set {name}")
+        r = future.result().results[0]
+        return r.successful, r.reason
+
+    ok, reason = set_one("safety.max_joint_speed", 50.0)
+    assert not ok and "fixed at start-up" in reason and "safety" in reason
+    ok, reason = set_one("memory.skill_threshold", 7.5)
+    assert not ok and "memory.skill_threshold" in reason
+    ok, reason = set_one("memory.skill_threshold", "very high")
+    assert not ok and reason
+    ok, reason = set_one("topics.joint_states", "/elsewhere")
+    assert not ok and "fixed at start-up" in reason
+    assert agent.config.memory.skill_threshold == pytest.approx(0.55)
+    ok, reason = set_one("memory.skill_threshold", 0.7)
+    assert ok, reason
+    assert agent.config.memory.skill_threshold == pytest.approx(0.7)
+    res = call_trigger(client, "/robot_agent/save_knowledge")  # this agent runs without memory
+    assert not res.success and "no knowledge base" in res.message
+
+
+def test_garbage_in_the_parameter_file_stops_the_node_with_a_reason(ros_context) -> None:
+    from robot_agent.errors import ConfigError, SceneError
+    from sim.ros.sim_node import SimNode
+
+    with pytest.raises(ConfigError, match="max_joint_speed"):
+        AgentNode(agent_factory=scripted_agent, parameter_overrides=[Parameter("safety.max_joint_speed", value=99.0)])
+    with pytest.raises(ConfigError, match="robot.control_hz"):
+        AgentNode(agent_factory=scripted_agent, parameter_overrides=[Parameter("robot.control_hz", value=0.5)])
+    with pytest.raises(SceneError, match="no built-in scene 'atlantis'"):
+        SimNode(parameter_overrides=[Parameter("scene", value="atlantis")])
+
+
+def test_sim_killed_mid_task_gives_failed_status_and_a_held_arm(spinner, start_sim) -> None:
+    sim = start_sim("/dies")
+    agent, client, listener = start_agent(spinner, sim)
+    listener.task_pub.publish(String(data=messages.encode_task("put the red block in the bowl", "t-killed")))
+    wait_for(lambda: agent.robot.commands_sent > 40, 20.0, "the arm to be moving")
+    sim.kill()
+    wait_for(lambda: listener.final("t-killed"), 15.0, "the task to end after the sim died")
+    final = listener.final("t-killed")
+    assert final["state"] == "failed" and "joint-state watchdog" in final["reason"], final
+    wait_for(lambda: any("joint-state watchdog" in e for e in listener.errors()) and not listener.latest()["ready"],
+             5.0, "the watchdog error on the status")
+    sent = agent.robot.commands_sent
+    time.sleep(0.5)
+    assert agent.robot.commands_sent - sent <= 1  # halted: no stream, at most a hold from the watchdog timer
+    listener.task_pub.publish(String(data=messages.encode_task("put the red block in the bowl", "t-after")))
+    wait_for(lambda: any("t-after refused" in e for e in listener.errors()), 5.0, "a refusal while the link is dead")
+    assert json.loads(json.dumps(listener.latest()))["state"] == "failed"
+
+
+def test_agent_started_before_the_sim_waits_then_becomes_ready(spinner, start_sim) -> None:
+    """A launch file starts both nodes at once: the agent must wait for the arm, saying so, not fail."""
+    from .conftest import robot_topics
+
+    overrides = [Parameter("robot.connect_timeout", value=1.0)] + [
+        Parameter(f"topics.{k[:-len('_topic')]}", value=v) for k, v in robot_topics("/late0").items()]
+    agent = spinner.add(AgentNode(agent_factory=scripted_agent, parameter_overrides=overrides))
+    agent.start()
+    listener = Listener(spinner.add(Node("test_late_operator")))
+    wait_for(lambda: any("no joint states" in e and "still waiting" in e for e in listener.errors()), 10.0,
+             "a 'waiting for the robot' status")
+    assert not listener.latest()["ready"]
+    assert start_sim("/late").prefix == "/late0"
+    wait_for(lambda: listener.latest().get("ready"), 40.0, "the agent to become ready once the sim is up")
