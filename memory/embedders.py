@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import os
+import pickle
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Sequence
@@ -108,11 +109,14 @@ class OpenClipImageEmbedder(ImageEmbedder):
                 raise ConfigError(f"image model config {cpath} is not JSON: {exc}") from None
             open_clip.add_model_config(cpath)
             model_name = cpath.stem
+        # open_clip reads the checkpoint with torch.load(weights_only=True): tensors only, no code.
         try:
             model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=str(wpath),
                                                                          device="cpu")
-        except RuntimeError as exc:
-            raise KnowledgeBaseError(f"cannot load open_clip {model_name} from {wpath}: {exc}") from None
+        except (RuntimeError, ValueError, KeyError, OSError, pickle.UnpicklingError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise KnowledgeBaseError(f"cannot load open_clip {model_name} from {wpath} (memory.image_weights): "
+                                     f"{first}") from None
         model.eval()
         self.model, self.preprocess, self.torch = model, preprocess, torch
         self.name = f"open_clip:{model_name}"

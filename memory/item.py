@@ -114,20 +114,48 @@ class KnowledgeItem:
         fam = self.scope.get("task_family", "")
         return f"{self.rule}. {fam}".strip(". ")
 
-    def merge_key(self) -> tuple[Any, ...]:
-        """Items with the same key cover the same ground: a newer one supersedes the older.
+    def merge_key(self) -> str:
+        """What the item is about; a newer item with the same key supersedes the older.
 
-        Skill items: same skill, object category and object description, and overlapping
-        parameter names (a new grasp region replaces the old one). Plan items: the same
-        constraint, or the same rule text.
+        Skill items: the same skill on the same object category and description (a new
+        grasp region for the white mug replaces the old one; parameters the newer item
+        does not set are carried over). Plan items with a structured constraint: the
+        same *rule target* (see :func:`rule_target`): "fruit goes in the bowl" and "fruit
+        goes on the plate" share one, so the newer wins. Other plan items: the same rule
+        text, up to case and spacing (near-duplicates by meaning are found by the store).
+
+        Returns:
+            A JSON string, stored and indexed in SQLite.
         """
         if self.kind == "skill":
-            return ("skill", self.scope.get("skill"), self.scope.get("object_category"),
-                    self.scope.get("object_description"))
-        c = self.parameters.get("constraint")
-        if isinstance(c, Mapping):
-            return ("plan", json.dumps(_strip_instances(c), sort_keys=True))
-        return ("plan", " ".join(self.rule.lower().split()))
+            key: list[Any] = ["skill", self.scope.get("skill"), self.scope.get("object_category"),
+                              self.scope.get("object_description")]
+        else:
+            c = self.parameters.get("constraint")
+            if isinstance(c, Mapping) and not self.scope.get("raw"):
+                key = ["plan", rule_target(c, str(self.scope.get("task_family", "")))]
+            else:
+                key = ["plan", "text", " ".join(self.rule.lower().split())]
+        return json.dumps(key, sort_keys=True, default=str)
+
+    def agrees_with(self, older: "KnowledgeItem") -> bool:
+        """True when ``older`` says nothing this item contradicts (a duplicate, or a subset).
+
+        Skill items agree when every parameter both set has the same value; plan items
+        when their constraints (instances ignored) or rule texts are equal.
+        """
+        if self.kind != older.kind:
+            return False
+        if self.kind == "skill":
+            return all(self.parameters[k] == v for k, v in older.parameters.items() if k in self.parameters)
+        mine, theirs = self.parameters.get("constraint"), older.parameters.get("constraint")
+        if isinstance(mine, Mapping) and isinstance(theirs, Mapping):
+            return _strip_instances(mine) == _strip_instances(theirs)
+        return " ".join(self.rule.lower().split()) == " ".join(older.rule.lower().split())
+
+    def copy(self) -> "KnowledgeItem":
+        """A deep copy (the store never changes the caller's item)."""
+        return KnowledgeItem.from_dict(json.loads(json.dumps(self.to_dict())))
 
     # -- serialization -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -166,6 +194,30 @@ class KnowledgeItem:
             return cls(**kw)
         except TypeError as exc:
             raise KnowledgeBaseError(f"knowledge item: {exc}") from None
+
+
+def rule_target(constraint: Mapping[str, Any], task_family: str = "") -> Any:
+    """What a plan constraint constrains, without the value it sets.
+
+    Two constraints with the same target and different values contradict each other:
+
+    * ``preference``: the selected objects ("fruit"), whatever destination they go to;
+    * ``order``: the pair of calls, in either order ("open before place" vs "place before open");
+    * ``sort`` and ``stack`` by a key: the task family (one sorting or stacking rule per task);
+    * ``target``: the role and the object category within the task family;
+    * anything else: the whole constraint (only an exact duplicate shares it).
+    """
+    g = _strip_instances(constraint)
+    kind = g.get("type")
+    if kind == "preference":
+        return ["preference", g.get("selector")]
+    if kind == "order":
+        return ["order", sorted(json.dumps(g.get(k), sort_keys=True) for k in ("first", "then"))]
+    if kind == "sort" or (kind == "stack" and g.get("key")):
+        return [kind, task_family]
+    if kind == "target":
+        return ["target", g.get("role"), g.get("object_category"), task_family]
+    return ["same", g]
 
 
 def _strip_instances(node: Any) -> Any:

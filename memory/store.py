@@ -3,32 +3,38 @@
 Layout of a knowledge-base directory::
 
     kb.sqlite            items, their embeddings and metadata (the source of truth)
-    plan_text.faiss      text index of plan items      } derived: rebuilt from kb.sqlite
-    skill_text.faiss     text index of skill items     } whenever missing, stale or corrupt
-    skill_image.faiss    image index of skill items    }
+    plan_text.faiss      text index of plan items      } derived: reconciled with kb.sqlite
+    skill_text.faiss     text index of skill items     } at every open, rebuilt from it when
+    skill_image.faiss    image index of skill items    } missing, corrupt or of the wrong kind
     writer.lock          held (flock) by the one process that may write
 
 Guarantees:
 
-* Every write is one SQLite transaction (WAL, synchronous=FULL): a process killed at any
-  point loses nothing already committed, and never leaves a half item.
-* Index files are written atomically (temp file, fsync, rename) with their checksum and
-  item count recorded in SQLite; at open a missing, truncated, corrupt or stale index is
-  detected, rebuilt from SQLite, and reported in the log and in ``open_report``.
-* A database that is not a valid SQLite file gives a :class:`KnowledgeBaseError` naming the
-  file; it is never overwritten.
+* Every write is one SQLite transaction (WAL, ``synchronous=FULL``): a process killed at
+  any point loses nothing already committed, and never leaves half an item.
+* Index files are written atomically (temp file, fsync, rename, fsync of the directory)
+  with their SHA-256 recorded in SQLite. At open a missing, truncated, corrupt or
+  foreign index is detected, rebuilt from SQLite, and reported (log and ``open_report``);
+  an intact index that lags behind the database (the writer was killed before it saved)
+  gets the missing vectors added from SQLite, also reported.
+* A database that is not a valid SQLite file, or is damaged, gives a
+  :class:`KnowledgeBaseError` naming the file; it is never overwritten.
 * One writer at a time: a second process opening the same directory for writing gets
   :class:`KnowledgeBaseLockedError`. Read-only opens take no lock.
-* The schema version is stored; a newer version is refused with a clear message.
+* The schema version is stored; version 1 stores are migrated in one transaction, newer
+  versions are refused with a clear message.
 
-Retrieval scores are cosine similarities. Skill retrieval (DROC: only from the same
-kind of task) searches items of the same skill and combines
-``score = (w_t * text + w_i * image) / (w_t + w_i)`` when both the query and the item
-have an image embedding, else ``score = text``; items under the threshold are not returned.
+Row ids (``rid``) are never reused (SQLite ``AUTOINCREMENT``), so a vector left in an index
+for a deleted or edited item can never be mistaken for another item: such leftovers are
+filtered at query time and dropped at the next rebuild. Retrieval scores are cosine
+similarities; see :meth:`KnowledgeBase.retrieve_for_skill` for how text and visual
+similarity are combined.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import fcntl
 import hashlib
 import json
@@ -36,28 +42,40 @@ import logging
 import os
 import sqlite3
 import tempfile
+import threading
 import time
+from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from memory.embedders import ImageEmbedder, TextEmbedder
+from memory.item import KINDS, KnowledgeItem
 from robot_agent.config import MemoryConfig
 from robot_agent.deps import require
 from robot_agent.errors import KnowledgeBaseError, KnowledgeBaseLockedError
-from memory.embedders import ImageEmbedder, TextEmbedder
-from memory.item import KINDS, KnowledgeItem
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "kb.sqlite"
 LOCK_NAME = "writer.lock"
 INDEXES = ("plan_text", "skill_text", "skill_image")
+#: HNSW build and search settings (recall@10 >= 0.99 at 100k items, see docs/memory.md)
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
+#: an approximate index with more leftover vectors than this fraction is rebuilt at open
+MAX_STALE_FRACTION = 0.2
+#: a filtered search that would need more candidates than this scores the candidates exactly
+MAX_FETCH = 4096
+_SQL_CHUNK = 900
+
+Hit = tuple[KnowledgeItem, float]
 
 
 def _blob(v: np.ndarray | None) -> bytes | None:
-    return None if v is None else np.asarray(v, dtype=np.float32).tobytes()
+    return None if v is None else np.ascontiguousarray(v, dtype=np.float32).tobytes()
 
 
 def _vec(b: bytes | None, dim: int) -> np.ndarray | None:
@@ -70,12 +88,21 @@ def _vec(b: bytes | None, dim: int) -> np.ndarray | None:
 class KnowledgeBase:
     """Distilled knowledge with text and visual retrieval.
 
+    Thread-safe: one lock serializes every public call (the ROS node saves from a timer
+    while the agent adds from its worker).
+
     Args:
         path: the knowledge-base directory (created if missing, unless read-only).
-        text_embedder: embeds rules and object descriptions.
+        text_embedder: embeds rules, object descriptions and queries.
         image_embedder: embeds object crops; None = text-only retrieval.
-        config: weights, thresholds and the approximate-index size.
+        config: weights, thresholds and the approximate-index size. Read at every call,
+            so a live change of ``text_weight`` or a threshold applies at the next query.
         read_only: open without the writer lock; writes raise.
+
+    Raises:
+        KnowledgeBaseLockedError: another process holds the store for writing.
+        KnowledgeBaseError: the database is missing (read-only), damaged, foreign, newer
+            than this code, or was built with another text model.
     """
 
     def __init__(self, path: str | os.PathLike[str], text_embedder: TextEmbedder,
@@ -83,26 +110,42 @@ class KnowledgeBase:
                  read_only: bool = False) -> None:
         self.faiss = require("faiss", "the knowledge base")
         self.path = Path(os.path.expanduser(str(path)))
+        self.db_path = self.path / DB_NAME
         self.text = text_embedder
         self.image = image_embedder
         self.cfg = config or MemoryConfig()
         self.read_only = read_only
+        #: what open found and repaired (rebuilt or caught-up indexes, a migration)
         self.open_report: list[str] = []
+        self._mutex = threading.RLock()
         self._lock_fd: int | None = None
+        self._closed = False
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._indexes: dict[str, Any] = {}
+        self._dirty: set[str] = set()
+        #: rid -> (kind, skill, object category) of every active (not superseded) item
+        self._active: dict[int, tuple[str, str | None, str | None]] = {}
+        #: a read-only open while a writer runs: index files lagging behind is normal then
+        self._writer_running = False
         if read_only:
-            if not (self.path / DB_NAME).exists():
+            if not self.db_path.exists():
                 raise KnowledgeBaseError(f"{self.path}: no knowledge base here ({DB_NAME} missing)")
+            self._writer_running = _writer_running(self.path / LOCK_NAME)
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             self._acquire_lock()
+        self.db: sqlite3.Connection | None = None
         try:
             self._open_db()
-            self._indexes: dict[str, Any] = {}
-            self._dirty: set[str] = set()
-            for name in INDEXES:
-                self._indexes[name] = self._load_or_rebuild(name)
-        except BaseException:
+            self._load_active()
+            for name in self._index_names():
+                self._indexes[name] = self._load_index(name)
+        except BaseException as exc:
+            if self.db is not None:
+                self.db.close()
             self._release_lock()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise self._damaged(exc) from None
             raise
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -111,12 +154,18 @@ class KnowledgeBase:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            holder = ""
+            try:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            except OSError:
+                pass
             os.close(fd)
+            who = f" (pid {holder})" if holder.isdigit() else ""
             raise KnowledgeBaseLockedError(
-                f"{self.path}: the knowledge base is locked by another writer process "
-                f"(open it read-only, or stop the other process)") from None
+                f"{self.path}: the knowledge base is locked by another writer process{who}; "
+                f"open it read-only, or stop the other process") from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
 
     def _release_lock(self) -> None:
@@ -127,92 +176,145 @@ class KnowledgeBase:
                 os.close(self._lock_fd)
                 self._lock_fd = None
 
+    def _damaged(self, exc: BaseException) -> KnowledgeBaseError:
+        return KnowledgeBaseError(
+            f"{self.db_path}: the knowledge-base database is damaged or not a database ({exc}); it was left "
+            f"untouched: restore it from a backup or an export (robot-agent kb import)")
+
+    def _sql(self, query: str, args: Sequence[Any] = ()) -> list[Any]:
+        """Run one statement and fetch every row; a damaged file becomes a KnowledgeBaseError naming it."""
+        if self.db is None:
+            raise KnowledgeBaseError(f"{self.path}: the knowledge base is closed")
+        try:
+            return self.db.execute(query, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError)):
+                raise
+            raise self._damaged(exc) from None
+
     def _open_db(self) -> None:
-        db = self.path / DB_NAME
-        uri = f"file:{db}?mode=ro" if self.read_only else f"file:{db}"
+        uri = f"file:{self.db_path}?mode=ro" if self.read_only else f"file:{self.db_path}"
         try:
             self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA busy_timeout=5000")
-            if not self.read_only:
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=FULL")
-            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        except sqlite3.DatabaseError as exc:
-            raise KnowledgeBaseError(f"{db}: not a usable knowledge-base database ({exc}); "
-                                     f"it was left untouched") from None
+        except sqlite3.Error as exc:
+            raise KnowledgeBaseError(f"{self.db_path}: cannot open ({exc})") from None
+        self._sql("PRAGMA busy_timeout=5000")
+        if not self.read_only:
+            self._sql("PRAGMA journal_mode=WAL")
+            self._sql("PRAGMA synchronous=FULL")
+        tables = {r[0] for r in self._sql("SELECT name FROM sqlite_master WHERE type='table'")}
         if not tables:
             if self.read_only:
-                raise KnowledgeBaseError(f"{db}: empty database")
+                raise KnowledgeBaseError(f"{self.db_path}: empty database, not a knowledge base")
             self._create_schema()
         elif not {"meta", "items"} <= tables:
-            raise KnowledgeBaseError(f"{db}: a SQLite file, but not a knowledge base (tables: {sorted(tables)}); "
-                                     f"it was left untouched")
+            raise KnowledgeBaseError(f"{self.db_path}: a SQLite file, but not a knowledge base "
+                                     f"(tables: {', '.join(sorted(tables))}); it was left untouched")
         meta = self._meta()
-        version = int(meta.get("schema_version", "0") or 0)
+        try:
+            version = int(meta.get("schema_version", "0") or 0)
+        except ValueError:
+            version = 0
         if version > SCHEMA_VERSION:
-            raise KnowledgeBaseError(f"{db}: schema version {version} is newer than this robot_agent supports "
-                                     f"({SCHEMA_VERSION}); upgrade robot_agent")
+            raise KnowledgeBaseError(f"{self.db_path}: schema version {version} is newer than this robot_agent "
+                                     f"supports ({SCHEMA_VERSION}); upgrade robot_agent")
         if version < 1:
-            raise KnowledgeBaseError(f"{db}: no schema version recorded; not a robot_agent knowledge base")
+            raise KnowledgeBaseError(f"{self.db_path}: no schema version recorded; not a robot_agent knowledge base")
+        if version < SCHEMA_VERSION:
+            if self.read_only:
+                raise KnowledgeBaseError(
+                    f"{self.db_path}: schema version {version} must be migrated to {SCHEMA_VERSION}, which needs "
+                    f"write access; run `robot-agent kb migrate --kb {self.path}` (or open it for writing once)")
+            self._migrate(version)
         dim = int(meta.get("text_dim", self.text.dim))
         if dim != self.text.dim or meta.get("text_model", self.text.name) != self.text.name:
             raise KnowledgeBaseError(
-                f"{db}: built with text model {meta.get('text_model')} ({dim}-d) but {self.text.name} "
-                f"({self.text.dim}-d) is configured; use the same model or rebuild the knowledge base")
-        if self.image is not None and meta.get("image_model") not in (None, "", self.image.name) \
-                and not self.read_only:
-            log.warning("%s: image embeddings were made with %s, %s is configured: visual scores of old items "
-                        "are ignored", db, meta.get("image_model"), self.image.name)
+                f"{self.db_path}: built with text model {meta.get('text_model')} ({dim}-d) but {self.text.name} "
+                f"({self.text.dim}-d) is configured; use the same model, or export and re-import elsewhere")
+        if self.image is None:
+            log.debug("%s: no image embedder: skill knowledge is retrieved by text only", self.path)
 
     def _create_schema(self) -> None:
         with self._tx() as cur:
             cur.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             cur.execute("CREATE TABLE items (rid INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, "
-                        "kind TEXT NOT NULL, skill TEXT, data TEXT NOT NULL, text_emb BLOB NOT NULL, "
-                        "image_emb BLOB, image_model TEXT, superseded_by TEXT, updated REAL NOT NULL)")
+                        "kind TEXT NOT NULL, skill TEXT, category TEXT, merge_key TEXT NOT NULL, data TEXT NOT NULL, "
+                        "text_emb BLOB NOT NULL, image_emb BLOB, image_model TEXT, superseded_by TEXT, "
+                        "updated REAL NOT NULL)")
             cur.execute("CREATE INDEX items_kind ON items(kind, skill)")
+            cur.execute("CREATE INDEX items_merge ON items(merge_key)")
             rows = [("schema_version", str(SCHEMA_VERSION)), ("text_model", self.text.name),
-                    ("text_dim", str(self.text.dim)), ("created", str(time.time())),
-                    ("image_model", self.image.name if self.image else "")]
+                    ("text_dim", str(self.text.dim)), ("created", str(time.time()))]
             cur.executemany("INSERT INTO meta VALUES (?, ?)", rows)
 
-    def _tx(self):  # noqa: ANN202
-        kb = self
+    def _migrate(self, version: int) -> None:
+        """Bring an older schema up to date, in one transaction (all or nothing)."""
+        if version == 1:
+            with self._tx() as cur:
+                cur.execute("ALTER TABLE items ADD COLUMN category TEXT")
+                cur.execute("ALTER TABLE items ADD COLUMN merge_key TEXT NOT NULL DEFAULT ''")
+                for rid, data in list(cur.execute("SELECT rid, data FROM items")):
+                    item = self._item(data)
+                    cur.execute("UPDATE items SET category=?, merge_key=? WHERE rid=?",
+                                (item.scope.get("object_category"), item.merge_key(), rid))
+                cur.execute("CREATE INDEX items_merge ON items(merge_key)")
+                cur.execute("DELETE FROM meta WHERE key LIKE '%.count' OR key = 'image_model'")
+                cur.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+            msg = f"{DB_NAME}: migrated schema version 1 to {SCHEMA_VERSION}"
+            log.warning("%s: %s", self.path, msg)
+            self.open_report.append(msg)
 
-        class _Tx:
-            def __enter__(self) -> sqlite3.Cursor:
-                if kb.read_only:
-                    raise KnowledgeBaseError(f"{kb.path}: opened read-only")
-                kb.db.execute("BEGIN IMMEDIATE")
-                self.cur = kb.db.cursor()
-                return self.cur
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Cursor]:
+        """One write transaction: committed on success, rolled back on any error."""
+        if self.read_only:
+            raise KnowledgeBaseError(f"{self.path}: opened read-only; open it for writing to change it")
+        if self.db is None:
+            raise KnowledgeBaseError(f"{self.path}: the knowledge base is closed")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
+        try:
+            yield self.db.cursor()
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise KnowledgeBaseError(f"{self.db_path}: write refused, nothing changed: {exc}") from None
+            if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc):
+                raise self._damaged(exc) from None
+            if isinstance(exc, sqlite3.Error):
+                raise KnowledgeBaseError(f"{self.db_path}: write failed, nothing changed: {exc}") from None
+            raise
 
-            def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
-                if exc_type is None:
-                    try:
-                        kb.db.execute("COMMIT")
-                    except sqlite3.Error as err:
-                        kb.db.execute("ROLLBACK")
-                        raise KnowledgeBaseError(f"{kb.path / DB_NAME}: write failed, nothing changed: {err}") from None
-                else:
-                    kb.db.execute("ROLLBACK")
-                    if isinstance(exc, sqlite3.Error):
-                        raise KnowledgeBaseError(f"{kb.path / DB_NAME}: write failed, nothing changed: {exc}") from exc
-
-        return _Tx()
+    def _one(self, query: str, args: Sequence[Any] = ()) -> Any:
+        rows = self._sql(query, args)
+        return rows[0] if rows else None
 
     def _meta(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT key, value FROM meta"))
+        return dict(self._sql("SELECT key, value FROM meta"))
 
     def close(self) -> None:
-        """Save stale indexes atomically and release the writer lock."""
-        try:
-            if not self.read_only:
-                for name in list(self._dirty):
-                    self._save_index(name)
-            self.db.close()
-        finally:
-            self._release_lock()
+        """Save changed indexes atomically, close the database and release the writer lock.
+
+        Calling it twice is harmless.
+        """
+        with self._mutex:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                if not self.read_only and self.db is not None:
+                    self._save_all()
+            finally:
+                try:
+                    if self.db is not None:
+                        self.db.close()
+                        self.db = None
+                finally:
+                    self._release_lock()
 
     def __enter__(self) -> "KnowledgeBase":
         return self
@@ -221,388 +323,739 @@ class KnowledgeBase:
         self.close()
 
     # -- indexes ------------------------------------------------------------------------------
-    def _rows_for(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+    def _index_names(self) -> tuple[str, ...]:
+        # Without an image embedder the image index is neither loaded nor rewritten: its
+        # file stays as it is for the next run that has one.
+        return INDEXES if self.image is not None else INDEXES[:2]
+
+    def _where(self, name: str) -> tuple[str, list[Any]]:
+        # Indexes hold active items only; superseded ones are history, found by id.
         if name == "plan_text":
-            q = "SELECT rid, text_emb FROM items WHERE kind='plan'"
-            dim = self.text.dim
-        elif name == "skill_text":
-            q = "SELECT rid, text_emb FROM items WHERE kind='skill'"
-            dim = self.text.dim
-        else:
-            if self.image is None:
-                return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-            q = ("SELECT rid, image_emb FROM items WHERE kind='skill' "
-                 f"AND image_emb IS NOT NULL AND image_model = '{self.image.name.replace(chr(39), '')}'")
-            dim = self.image.dim
-        ids, vecs = [], []
-        for rid, blob in self.db.execute(q):
-            v = _vec(blob, dim)
-            if v is not None:
-                ids.append(rid)
-                vecs.append(v)
-        return np.asarray(ids, dtype=np.int64), (np.vstack(vecs) if vecs else np.zeros((0, dim), dtype=np.float32))
+            return "kind='plan' AND superseded_by IS NULL", []
+        if name == "skill_text":
+            return "kind='skill' AND superseded_by IS NULL", []
+        return ("kind='skill' AND superseded_by IS NULL AND image_emb IS NOT NULL AND image_model=?",
+                [self.image.name if self.image else ""])
+
+    def _column(self, name: str) -> str:
+        return "image_emb" if name == "skill_image" else "text_emb"
 
     def _dim(self, name: str) -> int:
-        return self.image.dim if name == "skill_image" and self.image else self.text.dim
+        return self.image.dim if name == "skill_image" and self.image is not None else self.text.dim
+
+    def _rids(self, name: str) -> np.ndarray:
+        where, args = self._where(name)
+        rows = self._sql(f"SELECT rid FROM items WHERE {where} ORDER BY rid", args)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def _vectors(self, name: str, rids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings of one index's items (all, or the given rids) from SQLite."""
+        where, args = self._where(name)
+        col, dim = self._column(name), self._dim(name)
+        chunks: list[list[Any]] = ([[None]] if rids is None else
+                                   [list(map(int, rids[i:i + _SQL_CHUNK])) for i in range(0, len(rids), _SQL_CHUNK)])
+        ids: list[int] = []
+        vecs: list[np.ndarray] = []
+        for chunk in chunks:
+            q, a = f"SELECT rid, {col} FROM items WHERE {where}", list(args)
+            if rids is not None:
+                q += f" AND rid IN ({','.join('?' * len(chunk))})"
+                a += chunk
+            for rid, blob in self._sql(q + " ORDER BY rid", a):
+                v = _vec(blob, dim)
+                if v is not None:
+                    ids.append(rid)
+                    vecs.append(v)
+        return (np.asarray(ids, dtype=np.int64),
+                np.vstack(vecs) if vecs else np.zeros((0, dim), dtype=np.float32))
+
+    def _approximate(self, n: int) -> bool:
+        return n > self.cfg.approx_above
+
+    def _is_approximate(self, index: Any) -> bool:
+        return isinstance(self.faiss.downcast_index(index.index), self.faiss.IndexHNSW)
 
     def _new_index(self, dim: int, n: int) -> Any:
+        """Exact inner-product search up to ``approx_above`` items, HNSW above; ids = rids."""
         f = self.faiss
-        if n > self.cfg.approx_above:
-            inner = f.IndexHNSWFlat(dim, 32, f.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = 80
-            inner.hnsw.efSearch = 128
+        if self._approximate(n):
+            inner = f.IndexHNSWFlat(dim, HNSW_M, f.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            inner.hnsw.efSearch = HNSW_EF_SEARCH
         else:
             inner = f.IndexFlatIP(dim)
         return f.IndexIDMap2(inner)
 
     def _build(self, name: str) -> Any:
-        ids, vecs = self._rows_for(name)
+        ids, vecs = self._vectors(name)
         index = self._new_index(self._dim(name), len(ids))
         if len(ids):
-            index.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), ids)
+            index.add_with_ids(vecs, ids)
         return index
 
-    def _load_or_rebuild(self, name: str) -> Any:
+    def _report(self, msg: str) -> None:
+        if self._writer_running:
+            log.info("%s: %s (a writer is running; repaired in memory only)", self.path, msg)
+            return
+        log.warning("%s: %s", self.path, msg)
+        self.open_report.append(msg)
+
+    def _load_index(self, name: str) -> Any:
+        """Load an index file and make it agree with SQLite, or rebuild it."""
         file = self.path / f"{name}.faiss"
         meta = self._meta()
-        count = self._count_for(name)
-        why = ""
-        if not file.exists():
-            why = "missing" if count else ""
-        else:
-            data = file.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            if meta.get(f"{name}.sha256") != digest:
-                why = "checksum mismatch (truncated, corrupt or written by another process)"
-            else:
+        db_rids = self._rids(name)
+        index, why = None, ""
+        if file.exists():
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                data, why = b"", f"unreadable ({exc})"
+            if not why and meta.get(f"{name}.sha256") != hashlib.sha256(data).hexdigest():
+                why = "checksum mismatch (truncated, corrupt, or not the file this database saved)"
+            if not why:
                 try:
                     index = self.faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
                 except RuntimeError as exc:
-                    why = f"unreadable ({exc})"
+                    why = f"unreadable ({str(exc).splitlines()[0]})"
                 else:
-                    if index.ntotal != count or int(meta.get(f"{name}.count", -1)) != count:
-                        why = f"stale ({index.ntotal} vectors, {count} items)"
+                    if not isinstance(index, self.faiss.IndexIDMap2):
+                        why, index = "not a knowledge-base index", None
                     elif index.d != self._dim(name):
-                        why = f"dimension {index.d} != {self._dim(name)}"
-                    elif (count > self.cfg.approx_above) != ("HNSW" in type(
-                            self.faiss.downcast_index(index.index)).__name__):
-                        why = f"{count} items: switching between exact and approximate search"
-                    else:
-                        return index
-        index = self._build(name)
-        if why:
-            msg = f"{file.name}: {why}; rebuilt from {DB_NAME} ({index.ntotal} items)"
-            log.warning("%s: %s", self.path, msg)
-            self.open_report.append(msg)
-            if not self.read_only:
+                        why, index = f"dimension {index.d}, expected {self._dim(name)}", None
+                    elif name == "skill_image" and meta.get(f"{name}.model") != self.image.name:  # type: ignore[union-attr]
+                        log.info("%s: %s was made with %s; rebuilding for %s", self.path, file.name,
+                                 meta.get(f"{name}.model"), self.image.name)  # type: ignore[union-attr]
+                        index = None
+        elif len(db_rids):
+            why = "missing"
+        if index is not None and self._is_approximate(index) != self._approximate(len(db_rids)):
+            log.info("%s: %s: %d items, switching to %s search", self.path, file.name, len(db_rids),
+                     "approximate" if self._approximate(len(db_rids)) else "exact")
+            index = None
+        if index is None:
+            index = self._build(name)
+            if why:
+                self._report(f"{file.name}: {why}; rebuilt from {DB_NAME} ({index.ntotal} items)")
+            if not self.read_only and (why or file.exists() or index.ntotal):
                 self._dirty.add(name)
+            return index
+        # An intact file: add what was committed after it was saved, drop what was deleted.
+        have = self.faiss.vector_to_array(index.id_map).astype(np.int64)
+        missing = np.setdiff1d(db_rids, have, assume_unique=True)
+        extra = np.setdiff1d(have, db_rids, assume_unique=True)
+        if len(missing):
+            ids, vecs = self._vectors(name, missing)
+            if len(ids):
+                index.add_with_ids(vecs, ids)
+            self._report(f"{file.name}: {len(missing)} item(s) committed after the last save (the writer did not "
+                         f"close cleanly); added from {DB_NAME}")
+            self._dirty.add(name)
+        if len(extra):
+            if not self._is_approximate(index):
+                index.remove_ids(extra)
+                self._dirty.add(name)
+            elif len(extra) > MAX_STALE_FRACTION * max(index.ntotal, 1):
+                log.info("%s: %s: %d stale vectors; rebuilding", self.path, file.name, len(extra))
+                index = self._build(name)
+                self._dirty.add(name)
+        if self.read_only:
+            self._dirty.discard(name)
         return index
 
-    def _count_for(self, name: str) -> int:
-        ids, _ = self._rows_for(name)
-        return int(len(ids))
-
     def _save_index(self, name: str) -> None:
-        """Atomic write: temp file, fsync, rename; checksum and count recorded in SQLite."""
+        """Atomic write: temp file, fsync, rename, fsync the directory; checksum kept in SQLite."""
         index = self._indexes[name]
         data = self.faiss.serialize_index(index).tobytes()
         final = self.path / f"{name}.faiss"
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=self.path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.path)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
+            _fsync_dir(self.path)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
             raise KnowledgeBaseError(f"{final}: could not save the index ({exc}); {DB_NAME} is intact and the "
                                      f"index will be rebuilt at the next open") from None
+        rows = [(f"{name}.sha256", hashlib.sha256(data).hexdigest()), (f"{name}.count", str(index.ntotal))]
+        if name == "skill_image" and self.image is not None:
+            rows.append((f"{name}.model", self.image.name))
         with self._tx() as cur:
-            cur.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                            [(f"{name}.sha256", hashlib.sha256(data).hexdigest()),
-                             (f"{name}.count", str(index.ntotal))])
+            cur.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
         self._dirty.discard(name)
 
-    def save(self) -> None:
-        """Write every stale index now (close() does it too)."""
-        for name in list(self._dirty):
+    def _save_all(self) -> None:
+        for name in sorted(self._dirty):
             self._save_index(name)
 
-    def _refresh(self, names: Iterable[str]) -> None:
-        for name in set(names):
-            self._indexes[name] = self._build(name)
-            self._dirty.add(name)
+    def save(self) -> None:
+        """Write every changed index now (``close()`` does it too). Items are durable without it."""
+        with self._mutex:
+            self._check_open()
+            if not self.read_only:
+                self._save_all()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise KnowledgeBaseError(f"{self.path}: the knowledge base is closed")
+
+    def _drop_from_indexes(self, rids: Sequence[int]) -> None:
+        """Remove vectors from exact indexes; approximate ones keep them (filtered at query time)."""
+        arr = np.asarray(list(rids), dtype=np.int64)
+        for name, index in self._indexes.items():
+            if len(arr) and not self._is_approximate(index):
+                if index.remove_ids(arr):
+                    self._dirty.add(name)
+
+    # -- active-item map (query-time filter) --------------------------------------------------
+    def _load_active(self) -> None:
+        rows = self._sql("SELECT rid, kind, skill, category FROM items WHERE superseded_by IS NULL")
+        self._active = {rid: (kind, skill, cat) for rid, kind, skill, cat in rows}
+
+    # -- embeddings ---------------------------------------------------------------------------
+    def _embed_query(self, text: str) -> np.ndarray:
+        """Query embedding, cached: the agent asks the same questions again and again."""
+        v = self._query_cache.get(text)
+        if v is None:
+            v = self._checked(self.text.embed([text]), self.text.dim, "text embedder")[0]
+            self._query_cache[text] = v
+            if len(self._query_cache) > 512:
+                self._query_cache.popitem(last=False)
+        else:
+            self._query_cache.move_to_end(text)
+        return v
+
+    @staticmethod
+    def _checked(vecs: Any, dim: int, what: str) -> np.ndarray:
+        arr = np.asarray(vecs, dtype=np.float32)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != dim or not np.all(np.isfinite(arr)):
+            raise KnowledgeBaseError(f"{what}: expected finite {dim}-d vectors, got shape {arr.shape}")
+        return arr
 
     # -- writes ---------------------------------------------------------------------------------
-    def _embed_text(self, item: KnowledgeItem) -> np.ndarray:
-        return self.text.embed([item.embedding_text()])[0]
-
-    def _embed_image(self, image: np.ndarray | None) -> np.ndarray | None:
-        if image is None or self.image is None:
-            return None
-        return self.image.embed([image])[0]
-
-    def add(self, item: KnowledgeItem | dict[str, Any], image: np.ndarray | None = None, *,
+    def add(self, item: KnowledgeItem | Mapping[str, Any], image: np.ndarray | None = None, *,
             merge: bool = True, text_emb: np.ndarray | None = None,
             image_emb: np.ndarray | None = None) -> KnowledgeItem:
-        """Store an item (with the object's crop for skill items).
+        """Store an item (with the object's crop for skill items); durable when it returns.
 
-        With ``merge`` (default), an active item of the same scope (see
-        :meth:`KnowledgeItem.merge_key`) is superseded: it stays in the store with
-        ``superseded_by`` set, its provenance and counts are carried into the new item,
-        and the new item's parameters override its values (a newer correction wins).
+        With ``merge`` (default), active items of the same scope are superseded (see
+        :meth:`KnowledgeItem.merge_key`, and near-duplicate plan rules by meaning, see
+        ``memory.merge_threshold``): they stay in the store with ``superseded_by`` set,
+        their provenance is carried into the new item, and for skill items the parameters
+        the new item does not set are carried over (a newer correction wins). Use and
+        success counts are carried only from items the new one agrees with: the record of
+        a contradicted rule is history, not evidence for its replacement.
+
+        Args:
+            item: the item (not changed; the stored copy is returned) or its dict.
+            image: an (H, W, 3) uint8 crop of the object, for skill items.
+            merge: supersede same-scope items (False: store as is, e.g. for imports).
+            text_emb / image_emb: precomputed embeddings (benchmarks, imports).
 
         Returns:
-            The stored item.
+            The stored item, as retrieval will return it.
+
+        Raises:
+            KnowledgeBaseError: an invalid item, an existing id, a read-only store, or a
+                failed write (nothing is stored then).
         """
-        if not isinstance(item, KnowledgeItem):
-            item = KnowledgeItem.from_dict(item)
-        item.validate()
-        temb = text_emb if text_emb is not None else self._embed_text(item)
-        iemb = image_emb if image_emb is not None else (self._embed_image(image) if item.kind == "skill" else None)
-        olds = self._same_scope(item) if merge else []
-        if olds:
-            params: dict[str, Any] = {}
-            prov: dict[str, list[Any]] = {}
-            for old in olds:
-                params.update(old.parameters if old.kind == "skill" else {})
-                for k, v in old.provenance.items():
-                    prov.setdefault(k, []).extend(v if isinstance(v, list) else [v])
+        return self.add_many([item], [image], merge=merge,
+                             text_embs=None if text_emb is None else [text_emb],
+                             image_embs=None if image_emb is None else [image_emb])[0]
+
+    def add_many(self, items: Sequence[KnowledgeItem | Mapping[str, Any]],
+                 images: Sequence[np.ndarray | None] | None = None, *, merge: bool = True,
+                 text_embs: Sequence[np.ndarray] | np.ndarray | None = None,
+                 image_embs: Sequence[np.ndarray | None] | None = None) -> list[KnowledgeItem]:
+        """Store several items in one transaction (all or nothing); see :meth:`add`."""
+        with self._mutex:
+            self._check_open()
+            if self.read_only:
+                raise KnowledgeBaseError(f"{self.path}: opened read-only; open it for writing to change it")
+            batch = [i.copy() if isinstance(i, KnowledgeItem) else KnowledgeItem.from_dict(i) for i in items]
+            if not batch:
+                return []
+            for name, seq in (("images", images), ("text_embs", text_embs), ("image_embs", image_embs)):
+                if seq is not None and len(seq) != len(batch):
+                    raise KnowledgeBaseError(f"{name} has {len(seq)} entries for {len(batch)} items")
+            temb = (self._checked(text_embs, self.text.dim, "text_emb") if text_embs is not None else
+                    self._checked(self.text.embed([i.embedding_text() for i in batch]), self.text.dim,
+                                  "text embedder"))
+            iemb: list[np.ndarray | None] = [None] * len(batch)
+            if self.image is not None:
+                if image_embs is not None:
+                    for n, v in enumerate(image_embs):
+                        if v is not None and batch[n].kind == "skill":
+                            iemb[n] = self._checked(v, self.image.dim, "image_emb")[0]
+                elif images is not None:
+                    todo = [n for n, img in enumerate(images) if img is not None and batch[n].kind == "skill"]
+                    if todo:
+                        vecs = self._checked(self.image.embed([images[n] for n in todo]), self.image.dim,
+                                             "image embedder")
+                        for n, v in zip(todo, vecs):
+                            iemb[n] = v
+            ids = [i.id for i in batch]
+            if len(set(ids)) != len(ids):
+                raise KnowledgeBaseError("the same item id appears twice in one batch")
+            for chunk in (ids[i:i + _SQL_CHUNK] for i in range(0, len(ids), _SQL_CHUNK)):
+                clash = self._one(f"SELECT id FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+                if clash:
+                    raise KnowledgeBaseError(f"item {clash[0]} already exists in {self.path}; use update() to change "
+                                             f"it")
+            added: list[tuple[int, KnowledgeItem, np.ndarray, np.ndarray | None]] = []
+            superseded: list[int] = []
+            with self._tx() as cur:
+                pending: list[tuple[KnowledgeItem, np.ndarray]] = []
+                for item, t, i in zip(batch, temb, iemb):
+                    olds = self._same_scope(cur, item, t, pending, superseded) if merge else []
+                    if olds:
+                        self._absorb(item, [o for _, o in olds])
+                    cur.execute("INSERT INTO items (id, kind, skill, category, merge_key, data, text_emb, image_emb, "
+                                "image_model, superseded_by, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                (item.id, item.kind, item.scope.get("skill"), item.scope.get("object_category"),
+                                 item.merge_key(), json.dumps(item.to_dict()), _blob(t), _blob(i),
+                                 self.image.name if (self.image is not None and i is not None) else None,
+                                 item.superseded_by, item.updated))
+                    rid = int(cur.lastrowid)  # type: ignore[arg-type]
+                    for old_rid, old in olds:
+                        old.superseded_by = item.id
+                        cur.execute("UPDATE items SET superseded_by=?, data=? WHERE rid=?",
+                                    (item.id, json.dumps(old.to_dict()), old_rid))
+                        superseded.append(old_rid)
+                    added.append((rid, item, t, i))
+                    pending.append((item, t))
+            # Committed: now the in-memory views (never before: a rolled-back rid could be reused).
+            for rid in superseded:
+                self._active.pop(rid, None)
+            self._drop_from_indexes(superseded)
+            for rid, item, _, _ in added:
+                if item.superseded_by is None:
+                    self._active[rid] = (item.kind, item.scope.get("skill"), item.scope.get("object_category"))
+            self._index_add(added)
+            return [item for _, item, _, _ in added]
+
+    def _index_add(self, added: Sequence[tuple[int, KnowledgeItem, np.ndarray, np.ndarray | None]]) -> None:
+        groups: dict[str, tuple[list[int], list[np.ndarray]]] = {}
+        for rid, item, t, i in added:
+            if item.superseded_by is not None:
+                continue  # history (an import of superseded items): stored, never retrieved
+            name = "plan_text" if item.kind == "plan" else "skill_text"
+            groups.setdefault(name, ([], []))[0].append(rid)
+            groups[name][1].append(t)
+            if i is not None and "skill_image" in self._indexes:
+                groups.setdefault("skill_image", ([], []))[0].append(rid)
+                groups["skill_image"][1].append(i)
+        for name, (rids, vecs) in groups.items():
+            self._indexes[name].add_with_ids(np.vstack(vecs).astype(np.float32), np.asarray(rids, dtype=np.int64))
+            self._dirty.add(name)
+
+    def _same_scope(self, cur: sqlite3.Cursor, item: KnowledgeItem, temb: np.ndarray,
+                    pending: Sequence[tuple[KnowledgeItem, np.ndarray]],
+                    superseded: Sequence[int]) -> list[tuple[int, KnowledgeItem]]:
+        """Active items the new one supersedes: same merge key, or a plan rule of the same meaning."""
+        if item.superseded_by is not None:
+            return []
+        found = {rid: self._item(data) for rid, data in cur.execute(
+            "SELECT rid, data FROM items WHERE merge_key=? AND superseded_by IS NULL", (item.merge_key(),))}
+        if _free_text_plan(item) and self.cfg.merge_threshold < 1.0:
+            # Near-duplicates: free-text rules of the same task family whose *rule texts* are
+            # at least merge_threshold alike (the shared family words would inflate the
+            # indexed similarity). The index proposes, the rule texts decide.
+            family = item.scope.get("task_family", "")
+            gone = set(superseded)
+            cands: dict[int, KnowledgeItem] = {}
+            proposed = [r for r, s in self._search("plan_text", temb, 16, lambda r: r not in gone and self._active.get(
+                r, ("",))[0] == "plan") if s >= self.cfg.merge_threshold - 0.2]
+            for p, _ in pending:  # earlier items of this batch are not in the index yet
+                row = cur.execute("SELECT rid FROM items WHERE id=?", (p.id,)).fetchone()
+                if row is not None:
+                    proposed.append(row[0])
+            for rid in proposed:
+                row = cur.execute("SELECT data FROM items WHERE rid=? AND superseded_by IS NULL", (rid,)).fetchone()
+                if row is None or rid in found:
+                    continue
+                other = self._item(row[0])
+                if _free_text_plan(other) and other.scope.get("task_family", "") == family:
+                    cands[rid] = other
+            if cands:
+                vecs = self._checked(self.text.embed([item.rule] + [o.rule for o in cands.values()]), self.text.dim,
+                                     "text embedder")
+                for (rid, other), v in zip(cands.items(), vecs[1:]):
+                    if float(np.dot(v, vecs[0])) >= self.cfg.merge_threshold:
+                        found[rid] = other
+        return sorted(found.items(), key=lambda kv: kv[0])
+
+    @staticmethod
+    def _absorb(item: KnowledgeItem, olds: Sequence[KnowledgeItem]) -> None:
+        """Fold superseded items into the new one (oldest first, so newer values win)."""
+        carried: dict[str, Any] = {}
+        prov: dict[str, list[Any]] = {}
+        for old in olds:
             if item.kind == "skill":
-                item.parameters = {**params, **item.parameters}
-                item.rule = _skill_rule(item)
-            for k, v in item.provenance.items():
+                carried.update(old.parameters)
+            for k, v in old.provenance.items():
                 prov.setdefault(k, []).extend(v if isinstance(v, list) else [v])
-            item.provenance = {k: _dedupe(v) for k, v in prov.items()}
-            item.provenance.setdefault("supersedes", [])
-            item.provenance["supersedes"] = _dedupe(item.provenance["supersedes"] + [o.id for o in olds])
-            item.use_count += sum(o.use_count for o in olds)
-            item.success_count += sum(o.success_count for o in olds)
-            item.updated = time.time()
-            item.validate()
-        with self._tx() as cur:
-            cur.execute("INSERT INTO items (id, kind, skill, data, text_emb, image_emb, image_model, superseded_by, "
-                        "updated) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                        (item.id, item.kind, item.scope.get("skill"), json.dumps(item.to_dict()), _blob(temb),
-                         _blob(iemb), self.image.name if (self.image and iemb is not None) else None, item.updated))
-            rid = cur.lastrowid
-            for old in olds:
-                old.superseded_by = item.id
-                cur.execute("UPDATE items SET superseded_by=?, data=? WHERE id=?",
-                            (item.id, json.dumps(old.to_dict()), old.id))
-        # Superseded items stay in the indexes (their history is searchable by id) and are
-        # filtered out at query time, so a merge never forces an index rebuild.
-        self._add_to_index(item, rid, temb, iemb)
-        return item
+            if item.agrees_with(old):
+                item.use_count += old.use_count
+                item.success_count += old.success_count
+        if item.kind == "skill":
+            extra = {k: v for k, v in carried.items() if k not in item.parameters}
+            if extra:
+                item.parameters = {**item.parameters, **extra}
+                item.rule = _skill_rule(item)
+        for k, v in item.provenance.items():
+            prov.setdefault(k, []).extend(v if isinstance(v, list) else [v])
+        prov["supersedes"] = prov.get("supersedes", []) + [o.id for o in olds]
+        item.provenance = {k: _dedupe(v) for k, v in prov.items()}
+        item.updated = time.time()
+        item.validate()
 
-    def _index_names(self, item: KnowledgeItem) -> list[str]:
-        return ["plan_text"] if item.kind == "plan" else ["skill_text", "skill_image"]
-
-    def _add_to_index(self, item: KnowledgeItem, rid: int, temb: np.ndarray, iemb: np.ndarray | None) -> None:
-        ids = np.asarray([rid], dtype=np.int64)
-        name = "plan_text" if item.kind == "plan" else "skill_text"
-        self._indexes[name].add_with_ids(np.asarray([temb], dtype=np.float32), ids)
-        self._dirty.add(name)
-        if iemb is not None and item.kind == "skill":
-            self._indexes["skill_image"].add_with_ids(np.asarray([iemb], dtype=np.float32), ids)
-            self._dirty.add("skill_image")
-
-    def _same_scope(self, item: KnowledgeItem) -> list[KnowledgeItem]:
-        key = item.merge_key()
-        return [o for o in self.list(kind=item.kind) if o.merge_key() == key and o.id != item.id]
-
-    def update(self, item_id: str, **fields: Any) -> KnowledgeItem:
-        """Change fields of an item (``rule``, ``scope``, ``parameters``, ``provenance``); re-embeds the text."""
-        item = self.get(item_id)
-        data = item.to_dict()
-        for k, v in fields.items():
-            if k not in ("rule", "scope", "parameters", "provenance"):
-                raise KnowledgeBaseError(f"cannot edit {k!r}; editable: rule, scope, parameters, provenance")
-            data[k] = v
-        data["updated"] = time.time()
-        new = KnowledgeItem.from_dict(data)
-        temb = self._embed_text(new)
-        with self._tx() as cur:
-            cur.execute("UPDATE items SET data=?, text_emb=?, skill=?, updated=? WHERE id=?",
-                        (json.dumps(new.to_dict()), _blob(temb), new.scope.get("skill"), new.updated, item_id))
-            rid = cur.execute("SELECT rid FROM items WHERE id=?", (item_id,)).fetchone()[0]
-        name = "plan_text" if new.kind == "plan" else "skill_text"
-        self._remove_rid(name, rid)
-        self._indexes[name].add_with_ids(np.asarray([temb], dtype=np.float32), np.asarray([rid], dtype=np.int64))
-        self._dirty.add(name)
-        return new
-
-    def delete(self, item_id: str) -> None:
-        """Remove an item (and from the indexes)."""
-        item = self.get(item_id)
-        with self._tx() as cur:
-            rid = cur.execute("SELECT rid FROM items WHERE id=?", (item_id,)).fetchone()[0]
-            cur.execute("DELETE FROM items WHERE id=?", (item_id,))
-        for name in self._index_names(item):
-            self._remove_rid(name, rid)
-
-    def _remove_rid(self, name: str, rid: int) -> None:
-        """Drop one vector; approximate indexes that cannot remove are rebuilt."""
-        try:
-            self._indexes[name].remove_ids(np.asarray([rid], dtype=np.int64))
-        except RuntimeError:
-            self._indexes[name] = self._build(name)
-        self._dirty.add(name)
-
-    def merge(self, item: KnowledgeItem | dict[str, Any], image: np.ndarray | None = None) -> KnowledgeItem:
-        """Add ``item``, superseding same-scope items (alias of ``add(merge=True)``)."""
+    def merge(self, item: KnowledgeItem | Mapping[str, Any], image: np.ndarray | None = None) -> KnowledgeItem:
+        """Add ``item``, superseding same-scope items: an alias of ``add(item, image, merge=True)``."""
         return self.add(item, image, merge=True)
 
+    def update(self, item_id: str, **fields: Any) -> KnowledgeItem:
+        """Change fields of an item (an operator's edit); the text is embedded again.
+
+        Args:
+            item_id: the item.
+            **fields: any of ``rule``, ``scope``, ``parameters``, ``provenance``
+                (each replaces the whole field).
+
+        Returns:
+            The updated item.
+
+        Raises:
+            KnowledgeBaseError: an unknown item or field, or a value that does not validate
+                (nothing changes then).
+        """
+        with self._mutex:
+            self._check_open()
+            item = self.get(item_id)
+            data = item.to_dict()
+            for k, v in fields.items():
+                if k not in ("rule", "scope", "parameters", "provenance"):
+                    raise KnowledgeBaseError(f"cannot edit {k!r}; editable: rule, scope, parameters, provenance")
+                data[k] = v
+            data["updated"] = time.time()
+            new = KnowledgeItem.from_dict(data)
+            if new.kind != item.kind:
+                raise KnowledgeBaseError("the kind of an item cannot change")
+            temb = self._checked(self.text.embed([new.embedding_text()]), self.text.dim, "text embedder")[0]
+            with self._tx() as cur:
+                old_rid, iblob, imodel = cur.execute("SELECT rid, image_emb, image_model FROM items WHERE id=?",
+                                                     (item_id,)).fetchone()
+                # A new rid for the new text: the old vector can never be mistaken for it.
+                cur.execute("DELETE FROM items WHERE rid=?", (old_rid,))
+                cur.execute("INSERT INTO items (id, kind, skill, category, merge_key, data, text_emb, image_emb, "
+                            "image_model, superseded_by, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (new.id, new.kind, new.scope.get("skill"), new.scope.get("object_category"),
+                             new.merge_key(), json.dumps(new.to_dict()), _blob(temb), iblob, imodel,
+                             new.superseded_by, new.updated))
+                rid = int(cur.lastrowid)  # type: ignore[arg-type]
+            self._active.pop(old_rid, None)
+            self._drop_from_indexes([old_rid])
+            iemb = None
+            if self.image is not None and imodel == self.image.name:
+                iemb = _vec(iblob, self.image.dim)
+            if new.superseded_by is None:
+                self._active[rid] = (new.kind, new.scope.get("skill"), new.scope.get("object_category"))
+            self._index_add([(rid, new, temb, iemb)])
+            return new
+
+    def delete(self, item_id: str) -> None:
+        """Remove an item for good (items it superseded stay superseded).
+
+        Raises:
+            KnowledgeBaseError: no such item.
+        """
+        with self._mutex:
+            self._check_open()
+            with self._tx() as cur:
+                row = cur.execute("SELECT rid FROM items WHERE id=?", (item_id,)).fetchone()
+                if row is None:
+                    raise KnowledgeBaseError(f"no knowledge item {item_id!r} in {self.path}")
+                cur.execute("DELETE FROM items WHERE rid=?", (row[0],))
+            self._active.pop(row[0], None)
+            self._drop_from_indexes([row[0]])
+
     def record_outcome(self, item_id: str, success: bool) -> KnowledgeItem:
-        """Count one use of an item, and whether it went well."""
-        item = self.get(item_id)
-        item.use_count += 1
-        item.success_count += int(bool(success))
-        item.updated = time.time()
-        with self._tx() as cur:
-            cur.execute("UPDATE items SET data=?, updated=? WHERE id=?", (json.dumps(item.to_dict()), item.updated,
-                                                                          item_id))
-        return item
+        """Count one use of an item, and whether the skill or plan then succeeded.
+
+        Returns:
+            The item with its new counts.
+        """
+        with self._mutex:
+            self._check_open()
+            with self._tx() as cur:
+                row = cur.execute("SELECT data FROM items WHERE id=?", (item_id,)).fetchone()
+                if row is None:
+                    raise KnowledgeBaseError(f"no knowledge item {item_id!r} in {self.path}")
+                item = self._item(row[0])
+                item.use_count += 1
+                item.success_count += int(bool(success))
+                item.updated = time.time()
+                cur.execute("UPDATE items SET data=?, updated=? WHERE id=?",
+                            (json.dumps(item.to_dict()), item.updated, item_id))
+            return item
 
     # -- reads ----------------------------------------------------------------------------------
     def _item(self, data: str) -> KnowledgeItem:
         try:
             return KnowledgeItem.from_dict(json.loads(data))
         except (ValueError, KnowledgeBaseError) as exc:
-            raise KnowledgeBaseError(f"{self.path / DB_NAME}: a stored item is unreadable: {exc}") from None
+            raise KnowledgeBaseError(f"{self.db_path}: a stored item is unreadable: {exc}") from None
 
     def get(self, item_id: str) -> KnowledgeItem:
-        row = self.db.execute("SELECT data FROM items WHERE id=?", (item_id,)).fetchone()
-        if row is None:
-            raise KnowledgeBaseError(f"no knowledge item {item_id!r} in {self.path}")
-        return self._item(row[0])
+        """One item by id (superseded ones too).
+
+        Raises:
+            KnowledgeBaseError: no such item.
+        """
+        with self._mutex:
+            self._check_open()
+            row = self._one("SELECT data FROM items WHERE id=?", (item_id,))
+            if row is None:
+                raise KnowledgeBaseError(f"no knowledge item {item_id!r} in {self.path}")
+            return self._item(row[0])
 
     def list(self, kind: str | None = None, skill: str | None = None, include_superseded: bool = False,
-             category: str | None = None) -> list[KnowledgeItem]:
-        """Items, newest first, filtered."""
+             category: str | None = None, task_family: str | None = None) -> list[KnowledgeItem]:
+        """Items, most recently updated first.
+
+        Args:
+            kind: ``"plan"`` or ``"skill"``.
+            skill: only skill items of this skill.
+            include_superseded: also the history.
+            category: items about this object category (``object_category`` or one of
+                ``object_categories``).
+            task_family: items of this task family.
+        """
         if kind is not None and kind not in KINDS:
-            raise KnowledgeBaseError(f"kind must be one of {', '.join(KINDS)}")
+            raise KnowledgeBaseError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         q = "SELECT data FROM items WHERE 1=1"
         args: list[Any] = []
-        if kind:
-            q += " AND kind=?"
-            args.append(kind)
-        if skill:
-            q += " AND skill=?"
-            args.append(skill)
+        for col, val in (("kind", kind), ("skill", skill)):
+            if val:
+                q += f" AND {col}=?"
+                args.append(val)
         if not include_superseded:
             q += " AND superseded_by IS NULL"
         q += " ORDER BY updated DESC, rid DESC"
-        out = [self._item(r[0]) for r in self.db.execute(q, args)]
+        with self._mutex:
+            self._check_open()
+            out = [self._item(r[0]) for r in self._sql(q, args)]
         if category:
             out = [i for i in out if i.scope.get("object_category") == category
                    or category in (i.scope.get("object_categories") or [])]
+        if task_family:
+            out = [i for i in out if i.scope.get("task_family") == task_family]
         return out
 
     def __len__(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM items WHERE superseded_by IS NULL").fetchone()[0])
+        """Number of active (not superseded) items."""
+        with self._mutex:
+            return len(self._active)
+
+    def _search(self, name: str, query: np.ndarray, k: int,
+                accept: Callable[[int], bool]) -> list[tuple[int, float]]:
+        """Top ``k`` accepted (rid, cosine) of one index, fetching more while filters reject."""
+        index = self._indexes.get(name)
+        if index is None or index.ntotal == 0 or k <= 0:
+            return []
+        n = int(index.ntotal)
+        fetch = min(n, max(4 * k, 32))
+        q = np.ascontiguousarray(query, dtype=np.float32)[None, :]
+        while True:
+            if fetch > MAX_FETCH and self._is_approximate(index):
+                return self._exact(name, query, k, accept)
+            scores, ids = index.search(q, fetch)
+            out = [(int(r), float(s)) for r, s in zip(ids[0], scores[0]) if r >= 0 and accept(int(r))]
+            if len(out) >= k or fetch >= n:
+                return out[:k]
+            fetch = min(n, fetch * 4)
+
+    def _exact(self, name: str, query: np.ndarray, k: int, accept: Callable[[int], bool]) -> list[tuple[int, float]]:
+        """Exact scores over the accepted active items (a very selective filter on a large index)."""
+        rids = [r for r in self._active if accept(r)]
+        ids, vecs = self._vectors(name, sorted(rids))
+        if not len(ids):
+            return []
+        scores = vecs @ np.asarray(query, dtype=np.float32)
+        top = np.argsort(-scores)[:k]
+        return [(int(ids[i]), float(scores[i])) for i in top]
 
     def _by_rids(self, rids: Sequence[int]) -> dict[int, KnowledgeItem]:
         if not len(rids):
             return {}
         marks = ",".join("?" * len(rids))
-        rows = self.db.execute(f"SELECT rid, data FROM items WHERE superseded_by IS NULL AND rid IN ({marks})",
-                               [int(r) for r in rids])
+        rows = self._sql(f"SELECT rid, data FROM items WHERE superseded_by IS NULL AND rid IN ({marks})",
+                         [int(r) for r in rids])
         return {rid: self._item(d) for rid, d in rows}
 
-    def _search(self, name: str, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        index = self._indexes[name]
-        if index.ntotal == 0:
-            return []
-        scores, ids = index.search(np.asarray([query], dtype=np.float32), min(k, index.ntotal))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    def search(self, text: str, k: int = 10, kind: str | None = None) -> list[Hit]:
+        """Free-text search over active items (the operator's ``kb search``), best first, no threshold."""
+        with self._mutex:
+            self._check_open()
+            return self.search_embedding(self._embed_query(text), k, kind)
 
-    def search(self, text: str, k: int = 10, kind: str | None = None) -> list[tuple[KnowledgeItem, float]]:
-        """Free-text search over every item (the operator's ``kb search``)."""
-        q = self.text.embed([text])[0]
-        hits: list[tuple[int, float]] = []
-        for name in (["plan_text"] if kind == "plan" else ["skill_text"] if kind == "skill"
-                     else ["plan_text", "skill_text"]):
-            hits += self._search(name, q, k)
-        items = self._by_rids([r for r, _ in hits])
-        out = [(items[r], s) for r, s in hits if r in items]
-        return sorted(out, key=lambda t: -t[1])[:k]
+    def search_embedding(self, vector: np.ndarray, k: int = 10, kind: str | None = None) -> list[Hit]:
+        """Like :meth:`search`, for an already-embedded query (a unit vector of the text model)."""
+        if kind is not None and kind not in KINDS:
+            raise KnowledgeBaseError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        q = self._checked(vector, self.text.dim, "query vector")[0]
+        with self._mutex:
+            self._check_open()
+            hits: list[tuple[int, float]] = []
+            for name, want in (("plan_text", "plan"), ("skill_text", "skill")):
+                if kind in (None, want):
+                    hits += self._search(name, q, k, lambda r, w=want: self._active.get(r, ("",))[0] == w)
+            hits.sort(key=lambda t: -t[1])
+            hits = hits[:k]
+            items = self._by_rids([r for r, _ in hits])
+            return [(items[r], s) for r, s in hits if r in items]
 
-    def retrieve_for_task(self, task: str, k: int = 5) -> list[tuple[KnowledgeItem, float]]:
-        """Plan knowledge relevant to a task text, best first, above ``plan_threshold``."""
-        q = self.text.embed([task])[0]
-        hits = self._search("plan_text", q, max(k * 4, 20))
-        items = self._by_rids([r for r, _ in hits])
-        out = [(items[r], s) for r, s in hits if r in items and s >= self.cfg.plan_threshold]
-        return out[:k]
+    def retrieve_for_task(self, task: str, k: int = 5) -> list[Hit]:
+        """Plan knowledge for a task, best first.
+
+        Args:
+            task: the operator's task sentence.
+            k: at most this many items.
+
+        Returns:
+            (item, cosine similarity of the task and the item's rule + task family), only
+            items at or above ``memory.plan_threshold``.
+        """
+        with self._mutex:
+            self._check_open()
+            q = self._embed_query(task)
+            hits = self._search("plan_text", q, k, lambda r: self._active.get(r, ("",))[0] == "plan")
+            hits = [(r, s) for r, s in hits if s >= self.cfg.plan_threshold]
+            items = self._by_rids([r for r, _ in hits])
+            return [(items[r], s) for r, s in hits if r in items]
 
     def retrieve_for_skill(self, skill: str, object_description: str, image: np.ndarray | None = None,
-                           k: int = 3, category: str | None = None) -> list[tuple[KnowledgeItem, float]]:
-        """Skill knowledge for one skill on one object, best first, above ``skill_threshold``.
+                           k: int = 3, category: str | None = None) -> list[Hit]:
+        """Skill knowledge for one skill on one object, best first.
 
-        Only items of the same skill are considered. Text similarity compares
-        "<skill> the <description>"; visual similarity compares the object's crop with the
-        crops stored with items (when an image embedder is configured and both have one).
+        Only items of the same skill are considered (DROC: knowledge of opening is not
+        knowledge of placing); with ``category``, only items about that object category.
+        Each candidate is scored
+
+        ``score = (w_t * s_text + w_i * s_image) / (w_t + w_i)`` when the query and the item
+        both have an image embedding (and ``w_i > 0``), else ``score = s_text``,
+
+        where ``s_text`` is the cosine of "<skill> the <object description>" and the
+        item's "<skill> the <its object description>", ``s_image`` the cosine of the two
+        crops, ``w_t``/``w_i`` are ``memory.text_weight``/``memory.image_weight``. Items
+        under ``memory.skill_threshold`` are not returned, so knowledge does not transfer
+        to unrelated objects. Candidates are the best text matches and the best visual
+        matches; each is then scored exactly from its stored embeddings.
+
+        Args:
+            skill: the skill about to run.
+            object_description: the object in words (``ObjectInfo.description()``).
+            image: the object's (H, W, 3) uint8 crop, or None.
+            k: at most this many items.
+            category: restrict to this object category (None: any).
+
+        Returns:
+            (item, score) pairs.
         """
-        q = self.text.embed([f"{skill} the {object_description}"])[0]
-        text_hits = dict(self._search("skill_text", q, 256))
-        img_hits: dict[int, float] = {}
-        if image is not None and self.image is not None:
-            img_hits = dict(self._search("skill_image", self.image.embed([image])[0], 256))
-        items = self._by_rids(list(text_hits))
-        wt, wi = self.cfg.text_weight, self.cfg.image_weight
-        out = []
-        for rid, ts in text_hits.items():
-            item = items.get(rid)
-            if item is None or item.scope.get("skill") != skill:
-                continue
-            if rid in img_hits and wi > 0:
-                score = (wt * ts + wi * img_hits[rid]) / (wt + wi)
-            else:
-                score = ts
-            if score >= self.cfg.skill_threshold:
-                out.append((item, float(score)))
-        out.sort(key=lambda t: -t[1])
-        return out[:k]
+        with self._mutex:
+            self._check_open()
+
+            def accept(r: int) -> bool:
+                a = self._active.get(r)
+                return a is not None and a[0] == "skill" and a[1] == skill and (category is None or a[2] == category)
+
+            qt = self._embed_query(f"{skill} the {object_description}")
+            n_cand = max(4 * k, 32)
+            cands = {r for r, _ in self._search("skill_text", qt, n_cand, accept)}
+            qi = None
+            if image is not None and self.image is not None and self.cfg.image_weight > 0:
+                qi = self._checked(self.image.embed([image]), self.image.dim, "image embedder")[0]
+                cands |= {r for r, _ in self._search("skill_image", qi, n_cand, accept)}
+            if not cands:
+                return []
+            marks = ",".join("?" * len(cands))
+            rows = self._sql(f"SELECT rid, data, text_emb, image_emb, image_model FROM items WHERE rid IN ({marks})",
+                             sorted(cands))
+            wt, wi = float(self.cfg.text_weight), float(self.cfg.image_weight)
+            out: list[Hit] = []
+            for rid, data, tblob, iblob, imodel in rows:
+                tv = _vec(tblob, self.text.dim)
+                if tv is None:
+                    continue
+                score = float(np.dot(qt, tv))
+                if qi is not None and imodel == self.image.name:  # type: ignore[union-attr]
+                    iv = _vec(iblob, self.image.dim)  # type: ignore[union-attr]
+                    if iv is not None:
+                        score = (wt * score + wi * float(np.dot(qi, iv))) / (wt + wi)
+                if score >= self.cfg.skill_threshold:
+                    out.append((self._item(data), score))
+            out.sort(key=lambda t: -t[1])
+            return out[:k]
 
     def stats(self) -> dict[str, Any]:
-        rows = self.db.execute("SELECT kind, COUNT(*), SUM(superseded_by IS NOT NULL) FROM items GROUP BY kind")
-        by_kind = {k: {"active": int(n - (s or 0)), "superseded": int(s or 0)} for k, n, s in rows}
-        return {"path": str(self.path), "items": len(self), "by_kind": by_kind,
-                "text_model": self.text.name, "image_model": self.image.name if self.image else None,
-                "indexes": {n: int(self._indexes[n].ntotal) for n in INDEXES},
-                "schema_version": int(self._meta().get("schema_version", 0))}
+        """Counts, models, index sizes and kinds, schema version."""
+        with self._mutex:
+            self._check_open()
+            rows = self._sql("SELECT kind, COUNT(*), SUM(superseded_by IS NOT NULL) FROM items GROUP BY kind")
+            by_kind = {k: {"active": int(n - (s or 0)), "superseded": int(s or 0)} for k, n, s in rows}
+            indexes = {}
+            for name, index in self._indexes.items():
+                indexes[name] = {"vectors": int(index.ntotal),
+                                 "type": "hnsw" if self._is_approximate(index) else "flat"}
+            return {"path": str(self.path), "items": len(self._active), "by_kind": by_kind,
+                    "text_model": self.text.name, "image_model": self.image.name if self.image else None,
+                    "indexes": indexes, "schema_version": int(self._meta().get("schema_version", 0)),
+                    "read_only": self.read_only}
 
     # -- export / import --------------------------------------------------------------------------
     def export(self, path: str | os.PathLike[str]) -> int:
-        """Write every item (superseded ones too) with its embeddings to a JSON-lines file."""
-        import base64
+        """Write every item (superseded ones too) with its embeddings to a JSON-lines file.
 
-        out = Path(path)
-        n = 0
-        tmp = out.with_name(out.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps({"robot_agent_kb_export": SCHEMA_VERSION, "text_model": self.text.name,
-                                 "text_dim": self.text.dim}) + "\n")
-            for data, temb, iemb, imodel in self.db.execute(
-                    "SELECT data, text_emb, image_emb, image_model FROM items ORDER BY rid"):
-                rec = {"item": json.loads(data), "text_emb": base64.b64encode(temb).decode(),
-                       "image_emb": base64.b64encode(iemb).decode() if iemb else None, "image_model": imodel}
-                fh.write(json.dumps(rec) + "\n")
-                n += 1
-        os.replace(tmp, out)
-        return n
+        The file is written atomically. Returns the number of items.
+        """
+        with self._mutex:
+            self._check_open()
+            out = Path(path)
+            n = 0
+            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"robot_agent_kb_export": SCHEMA_VERSION, "text_model": self.text.name,
+                                         "text_dim": self.text.dim}) + "\n")
+                    for data, temb, iemb, imodel in self._sql(
+                            "SELECT data, text_emb, image_emb, image_model FROM items ORDER BY rid"):
+                        rec = {"item": json.loads(data), "text_emb": base64.b64encode(temb).decode(),
+                               "image_emb": base64.b64encode(iemb).decode() if iemb else None, "image_model": imodel}
+                        fh.write(json.dumps(rec) + "\n")
+                        n += 1
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, out)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            return n
 
     def import_file(self, path: str | os.PathLike[str]) -> int:
-        """Add every item of an export file, all or nothing.
+        """Add every item of an export file as it is (no merging), all or nothing.
+
+        Returns:
+            The number of items added.
 
         Raises:
-            KnowledgeBaseError: naming the file and line of the first bad record; nothing is added.
+            KnowledgeBaseError: naming the file and line of the first bad record, or an id
+                that already exists; nothing is added then.
         """
-        import base64
-        import binascii
-
         p = Path(path)
         try:
             lines = p.read_text(encoding="utf-8").splitlines()
@@ -616,12 +1069,11 @@ class KnowledgeBase:
             head = None
         if not isinstance(head, dict) or "robot_agent_kb_export" not in head:
             raise KnowledgeBaseError(f"{p}:1: not a robot_agent knowledge-base export")
-        if head.get("robot_agent_kb_export") != SCHEMA_VERSION or head.get("text_model") != self.text.name:
+        if head.get("robot_agent_kb_export") not in (1, SCHEMA_VERSION) or head.get("text_model") != self.text.name:
             raise KnowledgeBaseError(f"{p}:1: export of schema {head.get('robot_agent_kb_export')} with text model "
                                      f"{head.get('text_model')}; this knowledge base uses {SCHEMA_VERSION} / "
                                      f"{self.text.name}")
         records = []
-        existing = {r[0] for r in self.db.execute("SELECT id FROM items")}
         for no, line in enumerate(lines[1:], 2):
             if not line.strip():
                 continue
@@ -631,22 +1083,73 @@ class KnowledgeBase:
                 temb = np.frombuffer(base64.b64decode(rec["text_emb"], validate=True), dtype=np.float32)
                 iemb = (np.frombuffer(base64.b64decode(rec["image_emb"], validate=True), dtype=np.float32)
                         if rec.get("image_emb") else None)
+                imodel = rec.get("image_model")
             except (ValueError, KeyError, TypeError, binascii.Error, KnowledgeBaseError) as exc:
                 raise KnowledgeBaseError(f"{p}:{no}: bad record: {exc}") from None
             if temb.size != self.text.dim or not np.all(np.isfinite(temb)):
                 raise KnowledgeBaseError(f"{p}:{no}: text embedding has {temb.size} values, expected {self.text.dim}")
-            if item.id in existing:
-                raise KnowledgeBaseError(f"{p}:{no}: item {item.id} already exists in {self.path}")
-            existing.add(item.id)
-            records.append((item, temb, iemb, rec.get("image_model")))
-        with self._tx() as cur:
-            for item, temb, iemb, imodel in records:
-                cur.execute("INSERT INTO items (id, kind, skill, data, text_emb, image_emb, image_model, "
-                            "superseded_by, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (item.id, item.kind, item.scope.get("skill"), json.dumps(item.to_dict()), _blob(temb),
-                             _blob(iemb), imodel, item.superseded_by, item.updated))
-        self._refresh(INDEXES)
-        return len(records)
+            if iemb is not None and (not isinstance(imodel, str) or not np.all(np.isfinite(iemb))):
+                raise KnowledgeBaseError(f"{p}:{no}: image embedding without a valid image_model")
+            records.append((item, temb, iemb, imodel))
+        if not records:
+            return 0
+        with self._mutex:
+            self._check_open()
+            ids = [r[0].id for r in records]
+            dup = {i for i in ids if ids.count(i) > 1} if len(set(ids)) != len(ids) else set()
+            if dup:
+                raise KnowledgeBaseError(f"{p}: item {sorted(dup)[0]} appears twice")
+            for chunk in (ids[i:i + _SQL_CHUNK] for i in range(0, len(ids), _SQL_CHUNK)):
+                clash = self._one(f"SELECT id FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+                if clash:
+                    raise KnowledgeBaseError(f"{p}: item {clash[0]} already exists in {self.path}")
+            added: list[tuple[int, KnowledgeItem, np.ndarray, np.ndarray | None]] = []
+            with self._tx() as cur:
+                for item, temb, iemb, imodel in records:
+                    cur.execute("INSERT INTO items (id, kind, skill, category, merge_key, data, text_emb, image_emb, "
+                                "image_model, superseded_by, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                (item.id, item.kind, item.scope.get("skill"), item.scope.get("object_category"),
+                                 item.merge_key(), json.dumps(item.to_dict()), _blob(temb), _blob(iemb), imodel,
+                                 item.superseded_by, item.updated))
+                    usable = (iemb if self.image is not None and imodel == self.image.name
+                              and iemb is not None and iemb.size == self.image.dim else None)
+                    added.append((int(cur.lastrowid), item, temb, usable))  # type: ignore[arg-type]
+            for rid, item, _, _ in added:
+                if item.superseded_by is None:
+                    self._active[rid] = (item.kind, item.scope.get("skill"), item.scope.get("object_category"))
+            self._index_add(added)
+            return len(added)
+
+
+def _free_text_plan(item: KnowledgeItem) -> bool:
+    """A plan rule in words only (no structured constraint, not a raw-memory record)."""
+    return item.kind == "plan" and not item.scope.get("raw") and not isinstance(item.parameters.get("constraint"),
+                                                                                 Mapping)
+
+
+def _writer_running(lock_file: Path) -> bool:
+    """Whether another process holds the writer lock (probed without keeping it)."""
+    try:
+        fd = os.open(lock_file, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing the descriptor releases a lock we did get
+    return False
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _dedupe(values: list[Any]) -> list[Any]:
@@ -659,15 +1162,24 @@ def _dedupe(values: list[Any]) -> list[Any]:
 
 def _skill_rule(item: KnowledgeItem) -> str:
     params = ", ".join(f"{k}={v}" for k, v in item.parameters.items())
-    return f"{item.scope.get('skill')} the {item.scope.get('object_category', 'object')}: {params}"
+    return f"{item.scope.get('skill')} the {item.scope.get('object_category') or 'object'}: {params}"
 
 
 def open_knowledge_base(config: MemoryConfig, *, read_only: bool = False,
-                        text_embedder: TextEmbedder | None = None) -> KnowledgeBase:
-    """A knowledge base from config, with the configured embedders."""
+                        text_embedder: TextEmbedder | None = None,
+                        image_embedder: ImageEmbedder | None = None) -> KnowledgeBase:
+    """A knowledge base at ``config.kb_dir`` with the configured embedders.
+
+    Args:
+        config: the memory section of the agent config.
+        read_only: open without the writer lock.
+        text_embedder / image_embedder: already-loaded embedders to reuse; by default
+            they are made from ``memory.text_model`` and ``memory.image_weights`` (no
+            image weights: text-only retrieval, said once in the log).
+    """
     from memory.embedders import make_image_embedder, make_text_embedder
 
     text = text_embedder or make_text_embedder(config.text_model)
-    image = make_image_embedder(config.image_model, config.image_weights,
-                                getattr(config, "image_model_config", ""))
+    image = image_embedder or make_image_embedder(config.image_model, config.image_weights,
+                                                  config.image_model_config)
     return KnowledgeBase(config.kb_path, text, image, config, read_only=read_only)

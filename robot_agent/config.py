@@ -88,6 +88,7 @@ class MemoryConfig:
     skill_threshold: float = 0.55          # minimum combined similarity to apply skill knowledge
     plan_threshold: float = 0.45           # minimum text similarity to use plan knowledge
     approx_above: int = 20000              # switch from exact to approximate search above this size
+    merge_threshold: float = 0.9           # a plan rule this similar (same task family) supersedes the older one
 
     def __post_init__(self) -> None:
         _require(self.text_weight >= 0 and self.image_weight >= 0 and self.text_weight + self.image_weight > 0,
@@ -95,7 +96,10 @@ class MemoryConfig:
         for name in ("skill_threshold", "plan_threshold"):
             v = getattr(self, name)
             _require(-1.0 <= v <= 1.0, f"memory.{name} must be in [-1, 1]")
-        _require(self.approx_above >= 1000, "memory.approx_above must be >= 1000")
+        _require(isinstance(self.approx_above, int) and self.approx_above >= 1000,
+                 "memory.approx_above must be an integer >= 1000")
+        _require(finite(self.merge_threshold) and 0.5 <= self.merge_threshold <= 1.0,
+                 "memory.merge_threshold must be in [0.5, 1] (1 = merge identical rules only)")
 
     @property
     def kb_path(self) -> Path:
