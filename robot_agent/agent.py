@@ -571,3 +571,15 @@ class Agent:
         except Exception as exc:  # noqa: BLE001 - never lose the episode over a KB fault
             log.error("distillation failed: %s", exc, exc_info=True)
             self._emit({"type": "knowledge", "event": "error", "error": str(exc)})
+
+
+def build_agent(robot: Robot, config: AgentConfig, *, camera: Any = None,
+                on_event: Callable[[dict[str, Any]], None] | None = None, **kwargs: Any) -> Agent:
+    """An agent with the default components from config: the planner (``policy.*``), the
+    knowledge base (``memory.*``, opened for writing) and the correction parser."""
+    from memory import open_knowledge_base
+    from robot_agent.policy import make_planner
+
+    policy = make_planner(config)
+    kb = open_knowledge_base(config.memory)
+    return Agent(robot, policy, kb, CorrectionParser(), config, camera=camera, on_event=on_event, **kwargs)
