@@ -13,7 +13,7 @@ import os
 import pickle
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -124,7 +124,7 @@ class OpenClipImageEmbedder(ImageEmbedder):
             probe = self._tensor([np.zeros((8, 8, 3), dtype=np.uint8)])
             self.dim = int(model.encode_image(probe).shape[-1])
 
-    def _tensor(self, images: Sequence[np.ndarray]):  # noqa: ANN202
+    def _tensor(self, images: Sequence[np.ndarray]) -> Any:
         from PIL import Image
 
         batch = []

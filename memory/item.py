@@ -78,7 +78,8 @@ class KnowledgeItem:
                 raise KnowledgeBaseError(f"{where}: {name} must be a mapping")
         unknown = sorted(set(self.scope) - set(SCOPE_KEYS))
         if unknown:
-            raise KnowledgeBaseError(f"{where}: unknown scope key(s) {', '.join(unknown)}; valid: {', '.join(SCOPE_KEYS)}")
+            raise KnowledgeBaseError(f"{where}: unknown scope key(s) {', '.join(unknown)}; "
+                                     f"valid: {', '.join(SCOPE_KEYS)}")
         if self.kind == "skill":
             skill = self.scope.get("skill")
             if skill not in SKILL_PARAMS:
@@ -110,7 +111,8 @@ class KnowledgeItem:
     def embedding_text(self) -> str:
         """What the text embedder sees: for skill items the skill and the object, else the rule."""
         if self.kind == "skill":
-            return f"{self.scope.get('skill', '')} the {self.scope.get('object_description') or self.scope.get('object_category', '')}"
+            obj = self.scope.get("object_description") or self.scope.get("object_category", "")
+            return f"{self.scope.get('skill', '')} the {obj}"
         fam = self.scope.get("task_family", "")
         return f"{self.rule}. {fam}".strip(". ")
 

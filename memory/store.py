@@ -335,7 +335,10 @@ class KnowledgeBase:
         if name == "skill_text":
             return "kind='skill' AND superseded_by IS NULL", []
         return ("kind='skill' AND superseded_by IS NULL AND image_emb IS NOT NULL AND image_model=?",
-                [self.image.name if self.image else ""])
+                [self._image_name()])
+
+    def _image_name(self) -> str:
+        return self.image.name if self.image is not None else ""
 
     def _column(self, name: str) -> str:
         return "image_emb" if name == "skill_image" else "text_emb"
@@ -423,9 +426,9 @@ class KnowledgeBase:
                         why, index = "not a knowledge-base index", None
                     elif index.d != self._dim(name):
                         why, index = f"dimension {index.d}, expected {self._dim(name)}", None
-                    elif name == "skill_image" and meta.get(f"{name}.model") != self.image.name:  # type: ignore[union-attr]
+                    elif name == "skill_image" and meta.get(f"{name}.model") != self._image_name():
                         log.info("%s: %s was made with %s; rebuilding for %s", self.path, file.name,
-                                 meta.get(f"{name}.model"), self.image.name)  # type: ignore[union-attr]
+                                 meta.get(f"{name}.model"), self._image_name())
                         index = None
         elif len(db_rids):
             why = "missing"
@@ -506,9 +509,8 @@ class KnowledgeBase:
         """Remove vectors from exact indexes; approximate ones keep them (filtered at query time)."""
         arr = np.asarray(list(rids), dtype=np.int64)
         for name, index in self._indexes.items():
-            if len(arr) and not self._is_approximate(index):
-                if index.remove_ids(arr):
-                    self._dirty.add(name)
+            if len(arr) and not self._is_approximate(index) and index.remove_ids(arr):
+                self._dirty.add(name)
 
     # -- active-item map (query-time filter) --------------------------------------------------
     def _load_active(self) -> None:
@@ -599,45 +601,53 @@ class KnowledgeBase:
                                              "image embedder")
                         for n, v in zip(todo, vecs):
                             iemb[n] = v
-            ids = [i.id for i in batch]
-            if len(set(ids)) != len(ids):
-                raise KnowledgeBaseError("the same item id appears twice in one batch")
-            for chunk in (ids[i:i + _SQL_CHUNK] for i in range(0, len(ids), _SQL_CHUNK)):
-                clash = self._one(f"SELECT id FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-                if clash:
-                    raise KnowledgeBaseError(f"item {clash[0]} already exists in {self.path}; use update() to change "
-                                             f"it")
+            self._check_new_ids([i.id for i in batch], "this batch")
             added: list[tuple[int, KnowledgeItem, np.ndarray, np.ndarray | None]] = []
             superseded: list[int] = []
             with self._tx() as cur:
                 pending: list[tuple[KnowledgeItem, np.ndarray]] = []
+                in_batch: dict[int, KnowledgeItem] = {}
                 for item, t, i in zip(batch, temb, iemb):
                     olds = self._same_scope(cur, item, t, pending, superseded) if merge else []
                     if olds:
                         self._absorb(item, [o for _, o in olds])
-                    cur.execute("INSERT INTO items (id, kind, skill, category, merge_key, data, text_emb, image_emb, "
-                                "image_model, superseded_by, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                (item.id, item.kind, item.scope.get("skill"), item.scope.get("object_category"),
-                                 item.merge_key(), json.dumps(item.to_dict()), _blob(t), _blob(i),
-                                 self.image.name if (self.image is not None and i is not None) else None,
-                                 item.superseded_by, item.updated))
-                    rid = int(cur.lastrowid)  # type: ignore[arg-type]
+                    rid = _insert(cur, item, _blob(t), _blob(i),
+                                  self.image.name if (self.image is not None and i is not None) else None)
                     for old_rid, old in olds:
                         old.superseded_by = item.id
                         cur.execute("UPDATE items SET superseded_by=?, data=? WHERE rid=?",
                                     (item.id, json.dumps(old.to_dict()), old_rid))
                         superseded.append(old_rid)
+                        if old_rid in in_batch:  # superseded by a later item of the same batch
+                            in_batch[old_rid].superseded_by = item.id
                     added.append((rid, item, t, i))
+                    in_batch[rid] = item
                     pending.append((item, t))
             # Committed: now the in-memory views (never before: a rolled-back rid could be reused).
             for rid in superseded:
                 self._active.pop(rid, None)
             self._drop_from_indexes(superseded)
             for rid, item, _, _ in added:
-                if item.superseded_by is None:
-                    self._active[rid] = (item.kind, item.scope.get("skill"), item.scope.get("object_category"))
+                self._activate(rid, item)
             self._index_add(added)
             return [item for _, item, _, _ in added]
+
+    def _check_new_ids(self, ids: Sequence[str], where: str) -> None:
+        seen: set[str] = set()
+        for i in ids:
+            if i in seen:
+                raise KnowledgeBaseError(f"{where}: item {i} appears twice")
+            seen.add(i)
+        for s in range(0, len(ids), _SQL_CHUNK):
+            chunk = list(ids[s:s + _SQL_CHUNK])
+            clash = self._one(f"SELECT id FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            if clash:
+                raise KnowledgeBaseError(f"{where}: item {clash[0]} already exists in {self.path} "
+                                         f"(update() changes an item)")
+
+    def _activate(self, rid: int, item: KnowledgeItem) -> None:
+        if item.superseded_by is None:
+            self._active[rid] = (item.kind, item.scope.get("skill"), item.scope.get("object_category"))
 
     def _index_add(self, added: Sequence[tuple[int, KnowledgeItem, np.ndarray, np.ndarray | None]]) -> None:
         groups: dict[str, tuple[list[int], list[np.ndarray]]] = {}
@@ -752,19 +762,13 @@ class KnowledgeBase:
                                                      (item_id,)).fetchone()
                 # A new rid for the new text: the old vector can never be mistaken for it.
                 cur.execute("DELETE FROM items WHERE rid=?", (old_rid,))
-                cur.execute("INSERT INTO items (id, kind, skill, category, merge_key, data, text_emb, image_emb, "
-                            "image_model, superseded_by, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (new.id, new.kind, new.scope.get("skill"), new.scope.get("object_category"),
-                             new.merge_key(), json.dumps(new.to_dict()), _blob(temb), iblob, imodel,
-                             new.superseded_by, new.updated))
-                rid = int(cur.lastrowid)  # type: ignore[arg-type]
+                rid = _insert(cur, new, _blob(temb), iblob, imodel)
             self._active.pop(old_rid, None)
             self._drop_from_indexes([old_rid])
             iemb = None
             if self.image is not None and imodel == self.image.name:
                 iemb = _vec(iblob, self.image.dim)
-            if new.superseded_by is None:
-                self._active[rid] = (new.kind, new.scope.get("skill"), new.scope.get("object_category"))
+            self._activate(rid, new)
             self._index_add([(rid, new, temb, iemb)])
             return new
 
@@ -975,32 +979,43 @@ class KnowledgeBase:
                 return a is not None and a[0] == "skill" and a[1] == skill and (category is None or a[2] == category)
 
             qt = self._embed_query(f"{skill} the {object_description}")
-            n_cand = max(4 * k, 32)
-            cands = {r for r, _ in self._search("skill_text", qt, n_cand, accept)}
             qi = None
             if image is not None and self.image is not None and self.cfg.image_weight > 0:
                 qi = self._checked(self.image.embed([image]), self.image.dim, "image embedder")[0]
-                cands |= {r for r, _ in self._search("skill_image", qi, n_cand, accept)}
-            if not cands:
-                return []
-            marks = ",".join("?" * len(cands))
-            rows = self._sql(f"SELECT rid, data, text_emb, image_emb, image_model FROM items WHERE rid IN ({marks})",
-                             sorted(cands))
-            wt, wi = float(self.cfg.text_weight), float(self.cfg.image_weight)
-            out: list[Hit] = []
-            for rid, data, tblob, iblob, imodel in rows:
-                tv = _vec(tblob, self.text.dim)
-                if tv is None:
-                    continue
-                score = float(np.dot(qt, tv))
-                if qi is not None and imodel == self.image.name:  # type: ignore[union-attr]
-                    iv = _vec(iblob, self.image.dim)  # type: ignore[union-attr]
-                    if iv is not None:
-                        score = (wt * score + wi * float(np.dot(qi, iv))) / (wt + wi)
-                if score >= self.cfg.skill_threshold:
-                    out.append((self._item(data), score))
-            out.sort(key=lambda t: -t[1])
-            return out[:k]
+            # Text-only: the index scores are the final scores. With an image, the visual
+            # score can reorder, so take more candidates from both indexes and rescore them.
+            n_cand = k if qi is None else max(4 * k, 32)
+            text_hits = self._search("skill_text", qt, n_cand, accept)
+            if qi is None:
+                scored = [(r, s) for r, s in text_hits if s >= self.cfg.skill_threshold]
+            else:
+                cands = {r for r, _ in text_hits} | {r for r, _ in self._search("skill_image", qi, n_cand, accept)}
+                scored = self._combined(sorted(cands), qt, qi)
+                scored = [(r, s) for r, s in scored if s >= self.cfg.skill_threshold]
+            scored.sort(key=lambda t: -t[1])
+            scored = scored[:k]
+            items = self._by_rids([r for r, _ in scored])
+            return [(items[r], s) for r, s in scored if r in items]
+
+    def _combined(self, rids: Sequence[int], qt: np.ndarray, qi: np.ndarray) -> list[tuple[int, float]]:
+        """The documented text + visual score of each candidate, from its stored embeddings."""
+        if not rids:
+            return []
+        marks = ",".join("?" * len(rids))
+        rows = self._sql(f"SELECT rid, text_emb, image_emb, image_model FROM items WHERE rid IN ({marks})",
+                         list(rids))
+        wt, wi = float(self.cfg.text_weight), float(self.cfg.image_weight)
+        out = []
+        for rid, tblob, iblob, imodel in rows:
+            tv = _vec(tblob, self.text.dim)
+            if tv is None:
+                continue
+            score = float(np.dot(qt, tv))
+            iv = _vec(iblob, self.image.dim) if self.image is not None and imodel == self.image.name else None
+            if iv is not None:
+                score = (wt * score + wi * float(np.dot(qi, iv))) / (wt + wi)
+            out.append((int(rid), score))
+        return out
 
     def stats(self) -> dict[str, Any]:
         """Counts, models, index sizes and kinds, schema version."""
@@ -1095,30 +1110,28 @@ class KnowledgeBase:
             return 0
         with self._mutex:
             self._check_open()
-            ids = [r[0].id for r in records]
-            dup = {i for i in ids if ids.count(i) > 1} if len(set(ids)) != len(ids) else set()
-            if dup:
-                raise KnowledgeBaseError(f"{p}: item {sorted(dup)[0]} appears twice")
-            for chunk in (ids[i:i + _SQL_CHUNK] for i in range(0, len(ids), _SQL_CHUNK)):
-                clash = self._one(f"SELECT id FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-                if clash:
-                    raise KnowledgeBaseError(f"{p}: item {clash[0]} already exists in {self.path}")
+            self._check_new_ids([r[0].id for r in records], str(p))
             added: list[tuple[int, KnowledgeItem, np.ndarray, np.ndarray | None]] = []
             with self._tx() as cur:
                 for item, temb, iemb, imodel in records:
-                    cur.execute("INSERT INTO items (id, kind, skill, category, merge_key, data, text_emb, image_emb, "
-                                "image_model, superseded_by, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                (item.id, item.kind, item.scope.get("skill"), item.scope.get("object_category"),
-                                 item.merge_key(), json.dumps(item.to_dict()), _blob(temb), _blob(iemb), imodel,
-                                 item.superseded_by, item.updated))
+                    rid = _insert(cur, item, _blob(temb), _blob(iemb), imodel)
                     usable = (iemb if self.image is not None and imodel == self.image.name
                               and iemb is not None and iemb.size == self.image.dim else None)
-                    added.append((int(cur.lastrowid), item, temb, usable))  # type: ignore[arg-type]
+                    added.append((rid, item, temb, usable))
             for rid, item, _, _ in added:
-                if item.superseded_by is None:
-                    self._active[rid] = (item.kind, item.scope.get("skill"), item.scope.get("object_category"))
+                self._activate(rid, item)
             self._index_add(added)
             return len(added)
+
+
+def _insert(cur: sqlite3.Cursor, item: KnowledgeItem, text_blob: bytes | None, image_blob: bytes | None,
+            image_model: str | None) -> int:
+    """One items row; returns its rid (fresh, never reused)."""
+    cur.execute("INSERT INTO items (id, kind, skill, category, merge_key, data, text_emb, image_emb, image_model, "
+                "superseded_by, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (item.id, item.kind, item.scope.get("skill"), item.scope.get("object_category"), item.merge_key(),
+                 json.dumps(item.to_dict()), text_blob, image_blob, image_model, item.superseded_by, item.updated))
+    return int(cur.lastrowid)  # type: ignore[arg-type]
 
 
 def _free_text_plan(item: KnowledgeItem) -> bool:

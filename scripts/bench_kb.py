@@ -1,14 +1,28 @@
 #!/usr/bin/env python3
 """Knowledge-base retrieval benchmark: latency p50/p99, recall@10, build time and memory.
 
-Usage: python scripts/bench_kb.py [--sizes 1000,100000,1000000] [--queries 200] [--json]
+Usage::
 
-Synthetic unit vectors (384-d text, 512-d image) stand in for embeddings; the indexes are
-the ones the knowledge base builds (``memory.store.KnowledgeBase._new_index``): exact
-inner-product search (flat) and HNSW (M=32, efSearch=128) wrapped in an ID map.
-Recall@10 is measured against exact search on the same vectors. Query embedding time is
-not included (MiniLM takes about 5-10 ms per query on this machine, measured separately
-below as `embed_ms`).
+    python scripts/bench_kb.py                      # 1k and 100k items (about 5 min on 2 cores)
+    python scripts/bench_kb.py --full               # adds 1M items (about 1 h on 2 cores, ~8 GB RAM)
+    python scripts/bench_kb.py --sizes 1000 --kb-sizes 1000 --json
+
+Two parts:
+
+1. **Indexes** (``--sizes``): synthetic unit vectors, 384-d (text) and 512-d (image),
+   clustered like real embeddings, in the two index kinds the store builds
+   (:meth:`memory.store.KnowledgeBase._new_index`): exact inner product (flat) and HNSW
+   (M=32, efConstruction=80, efSearch=128), both in an ID map. Recall@10 is measured
+   against exact search on the same vectors; queries are perturbed copies of stored vectors.
+2. **Store** (``--kb-sizes``): a real :class:`memory.store.KnowledgeBase` on disk with that
+   many plan items and as many skill items (bulk-added with precomputed vectors), closed
+   and opened again (the index kind follows the size at open), then ``retrieve_for_task``
+   and ``retrieve_for_skill`` timed end to end: index search, filters, SQLite reads and item
+   parsing. The query embedding is excluded here (the store caches it); the MiniLM
+   embedding time of a fresh query is measured separately at the end (``embed_ms``).
+
+Searches run on one thread (one query at a time, as the agent asks); builds use
+``--build-threads`` (default: every core).
 """
 
 from __future__ import annotations
@@ -18,90 +32,227 @@ import json
 import os
 import platform
 import resource
+import shutil
+import tempfile
 import time
+from typing import Any, Sequence
 
 import numpy as np
 
 
-def unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-    x = rng.standard_normal((n, d), dtype=np.float32)
-    # Clustered like real embeddings: mix in a few shared directions.
-    centers = rng.standard_normal((64, d), dtype=np.float32)
-    x += 2.0 * centers[rng.integers(0, 64, n)]
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    return x
+def unit(rng: np.random.Generator, n: int, d: int, centers: np.ndarray | None = None) -> np.ndarray:
+    """Unit vectors around 64 shared directions (real embeddings are clustered, not uniform)."""
+    if centers is None:
+        centers = rng.standard_normal((64, d), dtype=np.float32)
+    out = np.empty((n, d), dtype=np.float32)
+    for s in range(0, n, 100_000):  # in chunks: bounded temporary memory at 1M
+        m = min(100_000, n - s)
+        x = rng.standard_normal((m, d), dtype=np.float32)
+        x += 2.0 * centers[rng.integers(0, len(centers), m)]
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        out[s:s + m] = x
+    return out
 
 
-def build(faiss, kind: str, d: int, vecs: np.ndarray):  # noqa: ANN001, ANN201
+def queries_near(rng: np.random.Generator, vecs: np.ndarray, n: int) -> np.ndarray:
+    q = vecs[rng.integers(0, len(vecs), n)] + 0.05 * rng.standard_normal((n, vecs.shape[1]), dtype=np.float32)
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
+def build(faiss: Any, kind: str, vecs: np.ndarray) -> Any:
+    from memory.store import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
+
+    d = vecs.shape[1]
     if kind == "flat":
         inner = faiss.IndexFlatIP(d)
     else:
-        inner = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efConstruction = 80
-        inner.hnsw.efSearch = 128
+        inner = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        inner.hnsw.efSearch = HNSW_EF_SEARCH
     index = faiss.IndexIDMap2(inner)
     index.add_with_ids(vecs, np.arange(len(vecs), dtype=np.int64))
     return index
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="1000,100000,1000000")
-    ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--kinds", default="flat,hnsw")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    import faiss
+def percentiles(ms: Sequence[float]) -> tuple[float, float]:
+    return round(float(np.percentile(ms, 50)), 3), round(float(np.percentile(ms, 99)), 3)
 
-    faiss.omp_set_num_threads(1)  # one query at a time, as the agent asks
-    rng = np.random.default_rng(0)
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_indexes(faiss: Any, sizes: Sequence[int], kinds: Sequence[str], n_queries: int, build_threads: int,
+                  rng: np.random.Generator) -> list[dict[str, Any]]:
     rows = []
-    for n in [int(s) for s in args.sizes.split(",")]:
+    for n in sizes:
         for d, what in ((384, "text"), (512, "image")):
             vecs = unit(rng, n, d)
-            queries = vecs[rng.integers(0, n, args.queries)] + 0.05 * unit(rng, args.queries, d)
-            queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+            queries = queries_near(rng, vecs, n_queries)
             truth = None
-            for kind in args.kinds.split(","):
-                rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            for kind in kinds:
+                faiss.omp_set_num_threads(build_threads)
                 t0 = time.perf_counter()
-                index = build(faiss, kind, d, vecs)
+                index = build(faiss, kind, vecs)
                 build_s = time.perf_counter() - t0
-                lat = []
-                found = []
+                faiss.omp_set_num_threads(1)
+                lat, found = [], []
                 for q in queries:
                     t = time.perf_counter()
                     _, ids = index.search(q[None, :], 10)
                     lat.append((time.perf_counter() - t) * 1000)
                     found.append(ids[0])
-                if kind == "flat":
-                    truth = found
-                recall = (float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
-                          if truth is not None else float("nan"))
-                mem_mb = len(faiss.serialize_index(index)) / 2**20
-                row = {"items": n, "modality": what, "dim": d, "index": kind, "build_s": round(build_s, 2),
-                       "p50_ms": round(float(np.percentile(lat, 50)), 3), "p99_ms": round(float(np.percentile(lat, 99)), 3),
-                       "recall_at_10": round(recall, 4), "index_mb": round(mem_mb, 1),
-                       "peak_rss_mb": round(max(rss0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024, 0)}
+                if truth is None:
+                    if kind != "flat":  # recall needs the exact answer
+                        flat = build(faiss, "flat", vecs)
+                        truth = [flat.search(q[None, :], 10)[1][0] for q in queries]
+                        del flat
+                    else:
+                        truth = found
+                recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
+                p50, p99 = percentiles(lat)
+                row = {"part": "index", "items": n, "modality": what, "dim": d, "index": kind,
+                       "build_s": round(build_s, 2), "p50_ms": p50, "p99_ms": p99, "recall_at_10": round(recall, 4),
+                       "index_mb": round(len(faiss.serialize_index(index)) / 2**20, 1), "peak_rss_mb": round(rss_mb())}
                 rows.append(row)
-                print(f"{n:>8} {what:<5} {kind:<5} build {build_s:7.2f} s  p50 {row['p50_ms']:8.3f} ms  "
-                      f"p99 {row['p99_ms']:8.3f} ms  recall@10 {row['recall_at_10']:.3f}  index {mem_mb:8.1f} MB",
+                print(f"{n:>8} {what:<5} {kind:<5} build {build_s:8.2f} s  p50 {p50:8.3f} ms  p99 {p99:8.3f} ms  "
+                      f"recall@10 {recall:.3f}  index {row['index_mb']:8.1f} MB  peak RSS {row['peak_rss_mb']} MB",
                       flush=True)
                 del index
             del vecs
+    return rows
+
+
+def _table_embedder() -> Any:
+    from memory.embedders import TextEmbedder
+
+    class TableTextEmbedder(TextEmbedder):
+        """Stands in for MiniLM in the store benchmark: queries map to precomputed vectors."""
+
+        name = "all-MiniLM-L6-v2"
+        dim = 384
+
+        def __init__(self) -> None:
+            self.table: dict[str, np.ndarray] = {}
+
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            return np.vstack([self.table[t] for t in texts])
+
+    return TableTextEmbedder()
+
+
+
+def bench_store(faiss: Any, sizes: Sequence[int], n_queries: int, build_threads: int,
+                rng: np.random.Generator) -> list[dict[str, Any]]:
+    from memory import KnowledgeBase, KnowledgeItem
+    from robot_agent.config import MemoryConfig
+
+    rows = []
+    skills = ("pick", "place", "push", "open", "close")
+    for n in sizes:
+        tmp = tempfile.mkdtemp(prefix="bench_kb_")
+        try:
+            emb = _table_embedder()
+            plan_vecs, skill_vecs = unit(rng, n, 384), unit(rng, n, 384)
+            cfg = MemoryConfig(plan_threshold=-1.0, skill_threshold=-1.0)  # time the search, not the threshold
+            faiss.omp_set_num_threads(build_threads)
+            t0 = time.perf_counter()
+            with KnowledgeBase(tmp, emb, config=cfg) as kb:
+                for s in range(0, n, 20_000):
+                    m = min(20_000, n - s)
+                    kb.add_many([KnowledgeItem("plan", f"synthetic rule {s + i}", scope={"task_family": "bench"})
+                                 for i in range(m)], merge=False, text_embs=plan_vecs[s:s + m])
+                    kb.add_many([KnowledgeItem("skill", f"synthetic skill rule {s + i}",
+                                               scope={"skill": skills[(s + i) % 5], "object_category": "thing",
+                                                      "object_description": f"thing {s + i}"},
+                                               parameters={"speed": 0.5}) for i in range(m)],
+                                merge=False, text_embs=skill_vecs[s:s + m])
+            insert_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            KnowledgeBase(tmp, emb, config=cfg).close()  # first open: builds the right index kind and saves it
+            first_open_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            kb = KnowledgeBase(tmp, emb, config=cfg)
+            open_s = time.perf_counter() - t0
+            faiss.omp_set_num_threads(1)
+            try:
+                kind = kb.stats()["indexes"]["plan_text"]["type"]
+                tq, sq = queries_near(rng, plan_vecs, n_queries), queries_near(rng, skill_vecs, n_queries)
+                for i in range(n_queries):
+                    emb.table[f"task {i}"] = tq[i]
+                    emb.table[f"pick the thing {i}"] = sq[i]
+                    kb.retrieve_for_task(f"task {i}", k=5)  # warm the query cache: embedding is timed apart
+                    kb.retrieve_for_skill("pick", f"thing {i}", k=3)
+                task_ms, skill_ms, recall = [], [], []
+                for i in range(n_queries):
+                    t = time.perf_counter()
+                    hits = kb.retrieve_for_task(f"task {i}", k=10)
+                    task_ms.append((time.perf_counter() - t) * 1000)
+                    t = time.perf_counter()
+                    kb.retrieve_for_skill("pick", f"thing {i}", k=3)
+                    skill_ms.append((time.perf_counter() - t) * 1000)
+                    exact = set(np.argsort(-(plan_vecs @ tq[i]))[:10].tolist())
+                    got = {int(h.rule.rsplit(" ", 1)[1]) for h, _ in hits}
+                    recall.append(len(exact & got) / 10)
+            finally:
+                kb.close()
+            size_mb = sum(f.stat().st_size for f in os.scandir(tmp) if f.is_file()) / 2**20
+            for what, lat in (("retrieve_for_task", task_ms), ("retrieve_for_skill", skill_ms)):
+                p50, p99 = percentiles(lat)
+                row = {"part": "store", "items": 2 * n, "call": what, "index": kind, "p50_ms": p50, "p99_ms": p99,
+                       "recall_at_10": round(float(np.mean(recall)), 4) if what == "retrieve_for_task" else None,
+                       "insert_s": round(insert_s, 1), "first_open_s": round(first_open_s, 1),
+                       "open_s": round(open_s, 2), "disk_mb": round(size_mb, 1), "peak_rss_mb": round(rss_mb())}
+                rows.append(row)
+                print(f"store {2 * n:>8} items ({kind}) {what:<18} p50 {p50:7.3f} ms  p99 {p99:7.3f} ms  "
+                      f"recall@10 {row['recall_at_10']}  insert {insert_s:.1f} s  first open {first_open_s:.1f} s  "
+                      f"open {open_s:.2f} s  disk {size_mb:.0f} MB", flush=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def bench_embedding(n: int = 50) -> float:
     from memory.embedders import MiniLMTextEmbedder
 
     emb = MiniLMTextEmbedder()
     emb.embed(["warm up"])
     t = time.perf_counter()
-    for i in range(50):
+    for i in range(n):
         emb.embed([f"pick the blue tall mug number {i}"])
-    embed_ms = (time.perf_counter() - t) / 50 * 1000
-    print(f"MiniLM query embedding: {embed_ms:.1f} ms per query")
-    out = {"rows": rows, "embed_ms": round(embed_ms, 2),
-           "machine": f"{platform.machine()} {os.cpu_count()} cores, faiss {faiss.__version__}"}
+    ms = (time.perf_counter() - t) / n * 1000
+    print(f"MiniLM query embedding: {ms:.1f} ms per query", flush=True)
+    return ms
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,100000", help="index part: item counts (default 1000,100000)")
+    ap.add_argument("--kb-sizes", default="1000,50000",
+                    help="store part: plan items (as many skill items again) (default 1000,50000 = 2k and 100k "
+                         "items in all)")
+    ap.add_argument("--full", action="store_true", help="add 1,000,000 items to the index part (about 1 h, ~8 GB)")
+    ap.add_argument("--kinds", default="flat,hnsw", help="index kinds (default flat,hnsw)")
+    ap.add_argument("--queries", type=int, default=200, help="queries per configuration (default 200)")
+    ap.add_argument("--build-threads", type=int, default=os.cpu_count() or 1, help="threads for index builds")
+    ap.add_argument("--no-embed", action="store_true", help="skip the MiniLM embedding timing")
+    ap.add_argument("--json", action="store_true", help="print every figure as one JSON object at the end")
+    args = ap.parse_args(argv)
+    import faiss
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    rng = np.random.default_rng(0)
+    sizes = [int(s) for s in args.sizes.split(",") if s] + ([1_000_000] if args.full else [])
+    kb_sizes = [int(s) for s in args.kb_sizes.split(",") if s]
+    rows = bench_indexes(faiss, sizes, args.kinds.split(","), args.queries, args.build_threads, rng)
+    rows += bench_store(faiss, kb_sizes, args.queries, args.build_threads, rng)
+    embed_ms = None if args.no_embed else round(bench_embedding(), 2)
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
+               f"faiss {faiss.__version__}, build threads {args.build_threads}")
+    print(f"machine: {machine}")
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps({"rows": rows, "embed_ms": embed_ms, "machine": machine}))
     return 0
 
 

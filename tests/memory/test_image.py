@@ -97,7 +97,7 @@ def test_missing_or_bad_weights_are_clear_errors(tmp_path: Path, tiny_clip) -> N
 
 
 def test_no_weights_means_text_only_said_once(caplog, monkeypatch) -> None:
-    import memory.embedders as embedders
+    from memory import embedders
 
     monkeypatch.setattr(embedders, "_WARNED_TEXT_ONLY", False)  # as in a fresh process
     with caplog.at_level(logging.WARNING, logger="memory.embedders"):
@@ -144,4 +144,5 @@ def test_crop_of_the_same_object_ranks_first(tiny_clip, crops, tmp_path: Path, t
         assert kb.image is None and len(kb.retrieve_for_skill("pick", "toy block", image=crops["red_block"][1])) == 2
     assert (tmp_path / "kb" / "skill_image.faiss").read_bytes() == saved
     with KnowledgeBase(tmp_path / "kb", text_embedder, image, mcfg) as kb:
-        assert kb.open_report == [] and kb.retrieve_for_skill("pick", "toy block", image=crops["blue_block"][1])[0][0].id == b.id
+        assert kb.open_report == []
+        assert kb.retrieve_for_skill("pick", "toy block", image=crops["blue_block"][1])[0][0].id == b.id

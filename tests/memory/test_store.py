@@ -23,7 +23,7 @@ from robot_agent.errors import KnowledgeBaseError, KnowledgeBaseLockedError
 WRITER = Path(__file__).with_name("kb_writer.py")
 
 
-def _writer_module():  # noqa: ANN202
+def _writer_module():
     spec = importlib.util.spec_from_file_location("kb_writer", WRITER)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)  # type: ignore[union-attr]
@@ -336,9 +336,9 @@ def test_second_writer_gets_locked_error(tmp_path: Path, text_embedder) -> None:
         embedder = _writer_module().HashTextEmbedder()
         with pytest.raises(KnowledgeBaseLockedError, match=f"locked by another writer process \\(pid {proc.pid}\\)"):
             KnowledgeBase(tmp_path / "kb", embedder)
-        with KnowledgeBase(tmp_path / "kb", embedder, read_only=True) as ro:  # readers are welcome
-            with pytest.raises(KnowledgeBaseError, match="read-only"):
-                ro.add(KnowledgeItem("plan", "x"))
+        with KnowledgeBase(tmp_path / "kb", embedder, read_only=True) as ro, \
+                pytest.raises(KnowledgeBaseError, match="read-only"):  # readers are welcome, writes are not
+            ro.add(KnowledgeItem("plan", "x"))
     finally:
         proc.kill()
         proc.wait()
@@ -386,8 +386,8 @@ def test_export_import_round_trip(tmp_path: Path, text_embedder) -> None:
 @pytest.mark.parametrize("content, words", [
     ("", "empty file"), ("hello\n", "not a robot_agent knowledge-base export"),
     ('{"robot_agent_kb_export": 2, "text_model": "all-MiniLM-L6-v2", "text_dim": 384}\n{"item": 5}\n', ":2: bad"),
-    ('{"robot_agent_kb_export": 2, "text_model": "all-MiniLM-L6-v2", "text_dim": 384}\n'
-     '{"item": {"kind": "plan", "rule": "x"}, "text_emb": "AAAAAAAAAAA="}\n', ":2: text embedding has 2 values"),
+    (('{"robot_agent_kb_export": 2, "text_model": "all-MiniLM-L6-v2", "text_dim": 384}\n'
+      '{"item": {"kind": "plan", "rule": "x"}, "text_emb": "AAAAAAAAAAA="}\n'), ":2: text embedding has 2 values"),
     ('{"robot_agent_kb_export": 2, "text_model": "other-model", "text_dim": 384}\n', "other-model"),
 ])
 def test_bad_import_files_are_refused_whole(kb: KnowledgeBase, tmp_path: Path, content: str, words: str) -> None:
@@ -426,3 +426,12 @@ def test_approximate_index_above_threshold(tmp_path: Path, text_embedder) -> Non
         assert len(hits) == 5 and items[0].id not in {i.id for i, _ in hits}
     with KnowledgeBase(d, text_embedder, config=cfg) as kb:
         assert kb.open_report == [] and len(kb) == 1499
+
+
+def test_batch_merges_within_itself(kb: KnowledgeBase) -> None:
+    first, second = kb.add_many([skill_item("white mug", {"grasp_region": "rim"}),
+                                 skill_item("white mug", {"grasp_region": "handle"})])
+    assert first.superseded_by == second.id and second.superseded_by is None
+    assert [i.id for i in kb.list()] == [second.id] and len(kb) == 1
+    assert [h[0].id for h in kb.retrieve_for_skill("pick", "white mug")] == [second.id]
+    assert kb.stats()["indexes"]["skill_text"]["vectors"] == 1
