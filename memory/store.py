@@ -63,8 +63,9 @@ SCHEMA_VERSION = 2
 DB_NAME = "kb.sqlite"
 LOCK_NAME = "writer.lock"
 INDEXES = ("plan_text", "skill_text", "skill_image")
-#: HNSW build and search settings (recall@10 >= 0.99 at 100k items, see docs/memory.md)
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
+#: HNSW graph settings; the search breadth is ``memory.hnsw_ef_search`` (512: recall@10 0.98-0.99 at
+#: 100k synthetic items with paraphrase-far queries, where 128 gave 0.91-0.92; docs/memory.md)
+HNSW_M, HNSW_EF_CONSTRUCTION = 32, 80
 #: an approximate index with more leftover vectors than this fraction is rebuilt at open
 MAX_STALE_FRACTION = 0.2
 #: a filtered search that would need more candidates than this scores the candidates exactly
@@ -376,7 +377,11 @@ class KnowledgeBase:
         return n > self.cfg.approx_above
 
     def _is_approximate(self, index: Any) -> bool:
-        return isinstance(self.faiss.downcast_index(index.index), self.faiss.IndexHNSW)
+        return self._hnsw(index) is not None
+
+    def _hnsw(self, index: Any) -> Any | None:
+        inner = self.faiss.downcast_index(index.index)
+        return inner if isinstance(inner, self.faiss.IndexHNSW) else None
 
     def _new_index(self, dim: int, n: int) -> Any:
         """Exact inner-product search up to ``approx_above`` items, HNSW above; ids = rids."""
@@ -384,7 +389,6 @@ class KnowledgeBase:
         if self._approximate(n):
             inner = f.IndexHNSWFlat(dim, HNSW_M, f.METRIC_INNER_PRODUCT)
             inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-            inner.hnsw.efSearch = HNSW_EF_SEARCH
         else:
             inner = f.IndexFlatIP(dim)
         return f.IndexIDMap2(inner)
@@ -875,9 +879,12 @@ class KnowledgeBase:
         n = int(index.ntotal)
         fetch = min(n, max(4 * k, 32))
         q = np.ascontiguousarray(query, dtype=np.float32)[None, :]
+        hnsw = self._hnsw(index)
         while True:
-            if fetch > MAX_FETCH and self._is_approximate(index):
+            if fetch > MAX_FETCH and hnsw is not None:
                 return self._exact(name, query, k, accept)
+            if hnsw is not None:  # read at every search: the operator's setting, not the file's
+                hnsw.hnsw.efSearch = max(int(self.cfg.hnsw_ef_search), fetch)
             scores, ids = index.search(q, fetch)
             out = [(int(r), float(s)) for r, s in zip(ids[0], scores[0]) if r >= 0 and accept(int(r))]
             if len(out) >= k or fetch >= n:

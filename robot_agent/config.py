@@ -89,6 +89,7 @@ class MemoryConfig:
     plan_threshold: float = 0.45           # minimum text similarity to use plan knowledge
     approx_above: int = 20000              # switch from exact to approximate search above this size
     merge_threshold: float = 0.9           # a plan rule this similar (same task family) supersedes the older one
+    hnsw_ef_search: int = 512              # HNSW search breadth: higher = better recall, slower (see docs/memory.md)
 
     def __post_init__(self) -> None:
         _require(self.text_weight >= 0 and self.image_weight >= 0 and self.text_weight + self.image_weight > 0,
@@ -100,6 +101,8 @@ class MemoryConfig:
                  "memory.approx_above must be an integer >= 1000")
         _require(finite(self.merge_threshold) and 0.5 <= self.merge_threshold <= 1.0,
                  "memory.merge_threshold must be in [0.5, 1] (1 = merge identical rules only)")
+        _require(isinstance(self.hnsw_ef_search, int) and 16 <= self.hnsw_ef_search <= 8192,
+                 "memory.hnsw_ef_search must be an integer in [16, 8192]")
 
     @property
     def kb_path(self) -> Path:

@@ -12,8 +12,9 @@ Two parts:
 1. **Indexes** (``--sizes``): synthetic unit vectors, 384-d (text) and 512-d (image),
    clustered like real embeddings, in the two index kinds the store builds
    (:meth:`memory.store.KnowledgeBase._new_index`): exact inner product (flat) and HNSW
-   (M=32, efConstruction=80, efSearch=128), both in an ID map. Recall@10 is measured
-   against exact search on the same vectors; queries are perturbed copies of stored vectors.
+   (M=32, efConstruction=80; efSearch from ``--ef-search``, default ``memory.hnsw_ef_search``),
+   both in an ID map. Recall@10 is measured against exact search on the same vectors; each
+   query is a stored vector moved to cosine ~0.7 from it, about as far as a paraphrase.
 2. **Store** (``--kb-sizes``): a real :class:`memory.store.KnowledgeBase` on disk with that
    many plan items and as many skill items (bulk-added with precomputed vectors), closed
    and opened again (the index kind follows the size at open), then ``retrieve_for_task``
@@ -55,12 +56,19 @@ def unit(rng: np.random.Generator, n: int, d: int, centers: np.ndarray | None = 
 
 
 def queries_near(rng: np.random.Generator, vecs: np.ndarray, n: int) -> np.ndarray:
-    q = vecs[rng.integers(0, len(vecs), n)] + 0.05 * rng.standard_normal((n, vecs.shape[1]), dtype=np.float32)
+    """Queries about as far from their nearest item as a paraphrase: cosine ~0.7 to a stored vector.
+
+    (MiniLM: "how should I pick up the cup?" vs "grasp the mug by its handle" is 0.58.) A query
+    that nearly repeats a stored vector would make approximate search look better than it is.
+    """
+    noise = rng.standard_normal((n, vecs.shape[1]), dtype=np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    q = vecs[rng.integers(0, len(vecs), n)] + noise
     return q / np.linalg.norm(q, axis=1, keepdims=True)
 
 
 def build(faiss: Any, kind: str, vecs: np.ndarray) -> Any:
-    from memory.store import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
+    from memory.store import HNSW_EF_CONSTRUCTION, HNSW_M
 
     d = vecs.shape[1]
     if kind == "flat":
@@ -68,7 +76,6 @@ def build(faiss: Any, kind: str, vecs: np.ndarray) -> Any:
     else:
         inner = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        inner.hnsw.efSearch = HNSW_EF_SEARCH
     index = faiss.IndexIDMap2(inner)
     index.add_with_ids(vecs, np.arange(len(vecs), dtype=np.int64))
     return index
@@ -83,10 +90,11 @@ def rss_mb() -> float:
 
 
 def bench_indexes(faiss: Any, sizes: Sequence[int], kinds: Sequence[str], n_queries: int, build_threads: int,
-                  rng: np.random.Generator) -> list[dict[str, Any]]:
+                  rng: np.random.Generator, ef_values: Sequence[int],
+                  modalities: Sequence[str] = ("text", "image")) -> list[dict[str, Any]]:
     rows = []
     for n in sizes:
-        for d, what in ((384, "text"), (512, "image")):
+        for d, what in [m for m in ((384, "text"), (512, "image")) if m[1] in modalities]:
             vecs = unit(rng, n, d)
             queries = queries_near(rng, vecs, n_queries)
             truth = None
@@ -96,28 +104,31 @@ def bench_indexes(faiss: Any, sizes: Sequence[int], kinds: Sequence[str], n_quer
                 index = build(faiss, kind, vecs)
                 build_s = time.perf_counter() - t0
                 faiss.omp_set_num_threads(1)
-                lat, found = [], []
-                for q in queries:
-                    t = time.perf_counter()
-                    _, ids = index.search(q[None, :], 10)
-                    lat.append((time.perf_counter() - t) * 1000)
-                    found.append(ids[0])
-                if truth is None:
-                    if kind != "flat":  # recall needs the exact answer
-                        flat = build(faiss, "flat", vecs)
-                        truth = [flat.search(q[None, :], 10)[1][0] for q in queries]
-                        del flat
-                    else:
-                        truth = found
-                recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
-                p50, p99 = percentiles(lat)
-                row = {"part": "index", "items": n, "modality": what, "dim": d, "index": kind,
-                       "build_s": round(build_s, 2), "p50_ms": p50, "p99_ms": p99, "recall_at_10": round(recall, 4),
-                       "index_mb": round(len(faiss.serialize_index(index)) / 2**20, 1), "peak_rss_mb": round(rss_mb())}
-                rows.append(row)
-                print(f"{n:>8} {what:<5} {kind:<5} build {build_s:8.2f} s  p50 {p50:8.3f} ms  p99 {p99:8.3f} ms  "
-                      f"recall@10 {recall:.3f}  index {row['index_mb']:8.1f} MB  peak RSS {row['peak_rss_mb']} MB",
-                      flush=True)
+                if truth is None:  # recall needs the exact answer
+                    flat = index if kind == "flat" else build(faiss, "flat", vecs)
+                    truth = [flat.search(q[None, :], 10)[1][0] for q in queries]
+                    del flat
+                for ef in ([0] if kind == "flat" else ef_values):
+                    if ef:
+                        faiss.downcast_index(index.index).hnsw.efSearch = ef
+                    lat, found = [], []
+                    for q in queries:
+                        t = time.perf_counter()
+                        _, ids = index.search(q[None, :], 10)
+                        lat.append((time.perf_counter() - t) * 1000)
+                        found.append(ids[0])
+                    recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
+                    p50, p99 = percentiles(lat)
+                    row = {"part": "index", "items": n, "modality": what, "dim": d, "index": kind,
+                           "ef_search": ef or None, "build_s": round(build_s, 2), "p50_ms": p50, "p99_ms": p99,
+                           "recall_at_10": round(recall, 4),
+                           "index_mb": round(len(faiss.serialize_index(index)) / 2**20, 1),
+                           "peak_rss_mb": round(rss_mb())}
+                    rows.append(row)
+                    label = f"{kind} ef{ef}" if ef else kind
+                    print(f"{n:>8} {what:<5} {label:<10} build {build_s:8.2f} s  p50 {p50:8.3f} ms  p99 {p99:8.3f} ms  "
+                          f"recall@10 {recall:.3f}  index {row['index_mb']:8.1f} MB  peak RSS {row['peak_rss_mb']} MB",
+                          flush=True)
                 del index
             del vecs
     return rows
@@ -234,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--full", action="store_true", help="add 1,000,000 items to the index part (about 1 h, ~8 GB)")
     ap.add_argument("--kinds", default="flat,hnsw", help="index kinds (default flat,hnsw)")
     ap.add_argument("--queries", type=int, default=200, help="queries per configuration (default 200)")
+    ap.add_argument("--ef-search", default="", help="HNSW efSearch values to compare (default: the store's)")
+    ap.add_argument("--modalities", default="text,image", help="index part: text, image or both (default)")
     ap.add_argument("--build-threads", type=int, default=os.cpu_count() or 1, help="threads for index builds")
     ap.add_argument("--no-embed", action="store_true", help="skip the MiniLM embedding timing")
     ap.add_argument("--json", action="store_true", help="print every figure as one JSON object at the end")
@@ -245,7 +258,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     sizes = [int(s) for s in args.sizes.split(",") if s] + ([1_000_000] if args.full else [])
     kb_sizes = [int(s) for s in args.kb_sizes.split(",") if s]
-    rows = bench_indexes(faiss, sizes, args.kinds.split(","), args.queries, args.build_threads, rng)
+    from robot_agent.config import MemoryConfig
+
+    ef_values = [int(e) for e in args.ef_search.split(",") if e] or [MemoryConfig().hnsw_ef_search]
+    rows = bench_indexes(faiss, sizes, args.kinds.split(","), args.queries, args.build_threads, rng, ef_values,
+                         args.modalities.split(","))
     rows += bench_store(faiss, kb_sizes, args.queries, args.build_threads, rng)
     embed_ms = None if args.no_embed else round(bench_embedding(), 2)
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "

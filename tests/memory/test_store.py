@@ -411,11 +411,14 @@ def test_approximate_index_above_threshold(tmp_path: Path, text_embedder) -> Non
         assert kb.stats()["indexes"]["plan_text"]["type"] == "flat"  # the type follows the size at open
     with KnowledgeBase(d, text_embedder, config=cfg) as kb:
         assert kb.stats()["indexes"]["plan_text"]["type"] == "hnsw" and kb.open_report == []
-        exact = vecs @ vecs[:60].T
+        # Queries as far from the items as a paraphrase (cosine ~0.7), not copies of them.
+        noise = rng.normal(size=(60, 384)).astype(np.float32)
+        queries = vecs[:60] + noise / np.linalg.norm(noise, axis=1, keepdims=True)
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
         recall = []
-        for q in range(60):
-            truth = {items[j].id for j in np.argsort(-exact[:, q])[:10]}
-            got = {i.id for i, _ in kb.search_embedding(vecs[q], k=10)}
+        for q in queries:
+            truth = {items[j].id for j in np.argsort(-(vecs @ q))[:10]}
+            got = {i.id for i, _ in kb.search_embedding(q, k=10)}
             recall.append(len(truth & got) / 10)
         assert np.mean(recall) >= 0.95
         # Deleting from the approximate index does not rebuild it; the item is gone from results at once.
@@ -435,3 +438,11 @@ def test_batch_merges_within_itself(kb: KnowledgeBase) -> None:
     assert [i.id for i in kb.list()] == [second.id] and len(kb) == 1
     assert [h[0].id for h in kb.retrieve_for_skill("pick", "white mug")] == [second.id]
     assert kb.stats()["indexes"]["skill_text"]["vectors"] == 1
+
+
+def test_memory_config_validation() -> None:
+    from robot_agent.errors import ConfigError
+
+    for bad in ({"hnsw_ef_search": 4}, {"merge_threshold": 0.2}, {"approx_above": 10}, {"skill_threshold": 3}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            MemoryConfig(**bad)
