@@ -68,7 +68,13 @@ class MiniLMTextEmbedder(TextEmbedder):
         path = Path(model_dir)
         if not path.is_dir():
             raise ConfigError(f"text embedding model directory {path} does not exist")
-        self.model = st.SentenceTransformer(str(path), device="cpu")
+        try:
+            self.model = st.SentenceTransformer(str(path), device="cpu")
+        except Exception as exc:  # noqa: BLE001 - a broken, partial or foreign model directory, whatever
+            # library raises it (transformers, safetensors, tokenizers, json): name the directory.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise KnowledgeBaseError(f"cannot load the text embedding model from {path} (memory.text_model): "
+                                     f"{type(exc).__name__}: {first}") from None
         getdim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(getdim() or 384)
 
@@ -113,7 +119,9 @@ class OpenClipImageEmbedder(ImageEmbedder):
         try:
             model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=str(wpath),
                                                                          device="cpu")
-        except (RuntimeError, ValueError, KeyError, OSError, pickle.UnpicklingError) as exc:
+        except (RuntimeError, ValueError, KeyError, OSError, EOFError, TypeError, AttributeError, IndexError,
+                NotImplementedError, ImportError, pickle.UnpicklingError) as exc:
+            # A missing, truncated, foreign or mismatched checkpoint: say which file and why.
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise KnowledgeBaseError(f"cannot load open_clip {model_name} from {wpath} (memory.image_weights): "
                                      f"{first}") from None

@@ -526,13 +526,23 @@ class KnowledgeBase:
         """Query embedding, cached: the agent asks the same questions again and again."""
         v = self._query_cache.get(text)
         if v is None:
-            v = self._checked(self.text.embed([text]), self.text.dim, "text embedder")[0]
+            v = self._checked(self._call_embedder(self.text, [text]), self.text.dim, "text embedder")[0]
             self._query_cache[text] = v
             if len(self._query_cache) > 512:
                 self._query_cache.popitem(last=False)
         else:
             self._query_cache.move_to_end(text)
         return v
+
+    def _call_embedder(self, embedder: Any, inputs: Sequence[Any]) -> Any:
+        """Run an embedder; any fault in it becomes a KnowledgeBaseError (nothing is written then)."""
+        try:
+            return embedder.embed(inputs)
+        except KnowledgeBaseError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a model fault of any kind: report it, change nothing
+            raise KnowledgeBaseError(f"{self.path}: the {getattr(embedder, 'name', 'embedding')} embedder failed "
+                                     f"({type(exc).__name__}: {exc}); nothing was changed") from None
 
     @staticmethod
     def _checked(vecs: Any, dim: int, what: str) -> np.ndarray:
@@ -590,8 +600,8 @@ class KnowledgeBase:
                 if seq is not None and len(seq) != len(batch):
                     raise KnowledgeBaseError(f"{name} has {len(seq)} entries for {len(batch)} items")
             temb = (self._checked(text_embs, self.text.dim, "text_emb") if text_embs is not None else
-                    self._checked(self.text.embed([i.embedding_text() for i in batch]), self.text.dim,
-                                  "text embedder"))
+                    self._checked(self._call_embedder(self.text, [i.embedding_text() for i in batch]),
+                                  self.text.dim, "text embedder"))
             iemb: list[np.ndarray | None] = [None] * len(batch)
             if self.image is not None:
                 if image_embs is not None:
@@ -601,8 +611,8 @@ class KnowledgeBase:
                 elif images is not None:
                     todo = [n for n, img in enumerate(images) if img is not None and batch[n].kind == "skill"]
                     if todo:
-                        vecs = self._checked(self.image.embed([images[n] for n in todo]), self.image.dim,
-                                             "image embedder")
+                        vecs = self._checked(self._call_embedder(self.image, [images[n] for n in todo]),
+                                             self.image.dim, "image embedder")
                         for n, v in zip(todo, vecs):
                             iemb[n] = v
             self._check_new_ids([i.id for i in batch], "this batch")
@@ -697,8 +707,8 @@ class KnowledgeBase:
                 if _free_text_plan(other) and other.scope.get("task_family", "") == family:
                     cands[rid] = other
             if cands:
-                vecs = self._checked(self.text.embed([item.rule] + [o.rule for o in cands.values()]), self.text.dim,
-                                     "text embedder")
+                rules = [item.rule] + [o.rule for o in cands.values()]
+                vecs = self._checked(self._call_embedder(self.text, rules), self.text.dim, "text embedder")
                 for (rid, other), v in zip(cands.items(), vecs[1:]):
                     if float(np.dot(v, vecs[0])) >= self.cfg.merge_threshold:
                         found[rid] = other
@@ -760,7 +770,8 @@ class KnowledgeBase:
             new = KnowledgeItem.from_dict(data)
             if new.kind != item.kind:
                 raise KnowledgeBaseError("the kind of an item cannot change")
-            temb = self._checked(self.text.embed([new.embedding_text()]), self.text.dim, "text embedder")[0]
+            temb = self._checked(self._call_embedder(self.text, [new.embedding_text()]), self.text.dim,
+                                 "text embedder")[0]
             with self._tx() as cur:
                 old_rid, iblob, imodel = cur.execute("SELECT rid, image_emb, image_model FROM items WHERE id=?",
                                                      (item_id,)).fetchone()
@@ -988,7 +999,7 @@ class KnowledgeBase:
             qt = self._embed_query(f"{skill} the {object_description}")
             qi = None
             if image is not None and self.image is not None and self.cfg.image_weight > 0:
-                qi = self._checked(self.image.embed([image]), self.image.dim, "image embedder")[0]
+                qi = self._checked(self._call_embedder(self.image, [image]), self.image.dim, "image embedder")[0]
             # Text-only: the index scores are the final scores. With an image, the visual
             # score can reorder, so take more candidates from both indexes and rescore them.
             n_cand = k if qi is None else max(4 * k, 32)

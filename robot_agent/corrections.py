@@ -222,7 +222,8 @@ _STOP_RE = re.compile(
 _STOP_NEG = re.compile(
     r"(?:\b(?:don'?t|do not|never|no need to|needn'?t|won'?t|shouldn'?t|not|without|didn'?t|"
     r"no reason to)|\bnon) (?:\w+ )?$|\bnon ?$")
-_NO_NO = re.compile(r"^\W*no(?:\W+no)+\W*$")
+#: "no" alone (or "no no", "nope"): the operator rejects what the arm is doing; halting is the safe side
+_NO_NO = re.compile(r"^\W*(?:no+|nope|nah)(?:\W+no+)*\W*$")
 _STOP_TRANS = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "-": " ", "\u2013": " ", "\u2014": " "})
 
 
@@ -235,7 +236,7 @@ def _stop_match(text: str) -> re.Match[str] | None:
 
 
 def is_stop(text: object) -> bool:
-    """True when ``text`` asks the arm to stop now ("stop", "halt", "wait", "no no").
+    """True when ``text`` asks the arm to stop now ("stop", "halt", "wait", "no", "no no").
 
     Cheap (one regular-expression search, a few microseconds): meant to run on every
     incoming utterance before full parsing. Negated forms ("don't stop") are not
@@ -547,6 +548,8 @@ _INJECTION_RE = re.compile("|".join([
     r"(?: \S+){0,2} (?:the )?(?:limits?|allowed|maximum|max|permitted|safe(?:ty)? (?:limits?|speed|zone)|"
     r"workspace|boundar(?:y|ies)|speed limit)\b",
     r"\bno (?:limits?|safety|restrictions?|rules?)\b",
+    r"\b(?:twice|double|triple|thrice|\S+ times) as \w+ as (?:is |it's |you're |you are )?"
+    r"(?:allowed|permitted|safe|the limit|the max(?:imum)?|your limit|your max(?:imum)?)\b",
     r"\bwithout (?:any |the )?(?:limits?|safety|restrictions?|checks?)\b",
     r"\bunlimited\b", r"\bunsafe(?:ly)?\b", r"\bdangerous(?:ly)?\b",
     r"\b(?:print|reveal|show|repeat|output|tell me|dump|leak)\b(?: \S+){0,4} "
@@ -567,8 +570,9 @@ _DIR_WORD = {"left": "left", "leftward": "left", "leftwards": "left", "right": "
              "down": "down", "downward": "down", "downwards": "down", "lower": "down", "high": "up",
              "low": "down"}
 _DIR_RE = re.compile(
-    r"\b(?P<me>(?:towards?|closer to|nearer to|to) me|(?:back )?towards? myself)\b|"
-    r"\b(?P<away_me>away from me)\b|"
+    r"\b(?P<me>(?:towards?|closer to|nearer to|to) me\b|(?:back )?towards? myself\b|"
+    r"(?:closer|nearer)(?! (?:to|towards?|than)\b)(?= *(?:$|[,.!?;]|please|now|again)))|"
+    r"\b(?P<away_me>away from me\b|(?:further|farther) away(?! from\b)(?= *(?:$|[,.!?;]|please|now|again)))|"
     r"\b(?P<you>(?:towards?|closer to|nearer to) (?:you(?:rself)?|the robot|the base|your base))\b|"
     r"\b(?P<away_you>away from (?:you(?:rself)?|the robot|the base|your base))\b|"
     r"\b(?:(?:to|on|towards?) (?:the |your |my |its |the robot's |robot's )?)?"
@@ -703,6 +707,8 @@ _AVOID_RE = re.compile(
 _LEAVE_RE = re.compile(r"\bleave\b(?P<rest>.*?)\b(?:alone|be|where (?:it|they) (?:is|are)|as (?:it|they) (?:is|are))\b")
 _FORBID_RE = re.compile(r"\b(?:don't|do not|never|no need to|(?:you )?don't need to|(?:you )?do not need to|"
                         r"don't bother to|you shouldn't|you should not|there's no need to)\b")
+#: a negation right before a step phrase ("don't ", "please never ", "no need to just ")
+_NEG_BEFORE_RE = re.compile(r"(?:" + _FORBID_RE.pattern + r") *(?:(?:ever|yet|just|now|bother to|try to) )*$")
 _SORT_RE = re.compile(r"\b(?:sort|sorted|group|grouped|organi[sz]e|arrange|separate|order)\b(?: \S+){0,4}? by "
                       r"(?P<k>colors?|size|sizes|type|types|kind|kinds|category|categories|shape|shapes|height)\b|"
                       r"\b(?P<same>same|matching) (?P<k2>colors?|shapes?|types?|kinds?) "
@@ -1852,8 +1858,11 @@ class _Parse:
         found = self.find(_GO_HOME_RE)
         if not found:
             return None
-        return {"type": "step", "call": {"skill": "go_home", "object": None, "target": None,
-                                         "description": "go home"}, "position": "next"}
+        call = {"skill": "go_home", "object": None, "target": None, "description": "go home"}
+        # "don't go home", "no need to go back home": a negated step is a prohibition, not a step.
+        if _NEG_BEFORE_RE.search(self.s[:found[0].start()]):
+            return {"type": "forbid", "call": call}
+        return {"type": "step", "call": call, "position": "next"}
 
     def plan_retry(self) -> dict[str, Any] | None:
         if not self.find(_RETRY_RE):

@@ -91,14 +91,14 @@ def parse_object(data: Any, where: str) -> ObjectSpec:
     if not isinstance(name, str) or not _NAME.match(name):
         raise SceneError(f"{where}.name: expected a lower-case identifier like 'red_block', got {name!r}")
     typ = data.get("type")
-    if typ not in CATEGORIES:
+    if not isinstance(typ, str) or typ not in CATEGORIES:
         raise SceneError(f"{where}.type: unknown object type {typ!r}; valid types: {', '.join(sorted(CATEGORIES))}")
     cat = category(typ)
     shape = data.get("shape", cat.shapes[0])
-    if shape not in cat.shapes:
+    if not isinstance(shape, str) or shape not in cat.shapes:
         raise SceneError(f"{where}.shape: {shape!r} is not a {typ} shape; valid: {', '.join(cat.shapes)}")
     color = data.get("color", cat.default_color)
-    if color not in COLORS:
+    if not isinstance(color, str) or color not in COLORS:
         raise SceneError(f"{where}.color: unknown colour {color!r}; valid: {', '.join(sorted(COLORS))}")
     size_raw = data.get("size", list(cat.default_size[shape]))
     if not isinstance(size_raw, (list, tuple)) or len(size_raw) != 3:
@@ -177,6 +177,8 @@ def load_yaml(path: str | Path) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SceneError(f"{p}: not valid YAML: {exc}") from None
+    except RecursionError:  # thousands of nested brackets
+        raise SceneError(f"{p}: not valid YAML: nested too deeply") from None
 
 
 def load_scene(path: str | Path) -> SceneSpec:

@@ -16,7 +16,8 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from robot_agent.errors import ParameterError, SafetyError, UnknownObjectError, UnknownSkillError, UnreachableError
+from robot_agent.errors import (ParameterError, RobotLinkError, SafetyError, UnknownObjectError, UnknownSkillError,
+                                 UnreachableError)
 from skills.motion import Collision, Interrupted, Motion, wrap_grip_yaw
 from skills.params import SKILL_ARGS, validate_params
 from skills.result import SkillResult, SkillStatus
@@ -72,6 +73,8 @@ class Skill(ABC):
             status, reason = SkillStatus.COLLISION, str(exc)
         except UnreachableError as exc:
             status, reason = SkillStatus.UNREACHABLE, str(exc)
+        except RobotLinkError as exc:  # the watchdog halted the arm mid-motion (stale joint states)
+            status, reason = SkillStatus.FAILED, str(exc)
         except SafetyError as exc:
             status, reason = SkillStatus.UNREACHABLE, str(exc)
         except (ParameterError, ValueError) as exc:

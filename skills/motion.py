@@ -12,7 +12,7 @@ import numpy as np
 
 from robot_agent.errors import SafetyError, UnreachableError
 from skills.robot import CancelToken, Robot
-from skills.safety import SafetyChecker
+from skills.safety import SafetyChecker, StaleStateError
 
 #: Cartesian segments are split into IK waypoints at most this far apart (m)
 WAYPOINT_SPACING = 0.03
@@ -22,6 +22,8 @@ YAW_SPACING = 0.15
 MAX_WAYPOINT_JUMP = 0.6
 #: wrist angle minus hand yaw at the home pose (rad), for choosing a symmetric grasp yaw
 WRIST_HOME = 0.785
+#: joint-space moves are collision-checked at configurations at most this far apart (rad)
+JOINT_CHECK_SPACING = 0.1
 #: joint error (rad) at which a move counts as arrived
 ARRIVE_TOL = 0.01
 
@@ -66,9 +68,22 @@ class Motion:
     max_speed_fraction: float = 0.0
 
     def check_cancel(self) -> None:
+        """Every tick: hold and raise when cancelled, or when joint states went stale (the watchdog).
+
+        Raises:
+            Interrupted: the cancel token was set.
+            StaleStateError: the newest joint state is older than ``safety.joint_state_timeout``.
+        """
         if self.cancel.cancelled:
             self.robot.hold()
             raise Interrupted(self.cancel.reason or "cancelled")
+        age = self.robot.joint_state_age()
+        if age > 0.0 or age != age:  # cheap path for robots that read their state directly
+            try:
+                self.safety.check_fresh(age)
+            except SafetyError:
+                self.robot.hold()
+                raise
 
     def plan_cartesian(self, waypoints: Sequence[Sequence[float]], yaw: float) -> list[list[np.ndarray]]:
         """IK for a polyline of tool positions, every target and configuration checked first.
@@ -165,9 +180,22 @@ class Motion:
             self.follow(seg, speed)
 
     def move_joints(self, q: np.ndarray, speed: float) -> None:
+        """Joint-space move to ``q``, checked before it starts: limits, then collisions along the way.
+
+        Raises:
+            SafetyError: ``q`` is outside the joint limits.
+            Collision: a configuration on the straight joint-space path would hit the table or a fixture.
+        """
         lo, hi = self.robot.joint_limits()
-        self.safety.check_joints(np.asarray(q), lo, hi)
-        self.follow([np.asarray(q, dtype=float)], speed)
+        goal = np.asarray(q, dtype=float)
+        self.safety.check_joints(goal, lo, hi)
+        start = self.robot.joint_positions()
+        n = max(1, int(math.ceil(float(np.max(np.abs(goal - start))) / JOINT_CHECK_SPACING)))
+        for k in range(1, n + 1):
+            hit = self.robot.in_collision(start + (goal - start) * k / n)
+            if hit:
+                raise Collision(f"joint move refused: {hit}")
+        self.follow([goal], speed)
 
     def gripper(self, width: float, ticks: int = 25) -> float:
         self.check_cancel()
@@ -182,4 +210,4 @@ class Motion:
             self.path.append([round(float(v), 4) for v in self.robot.ee_pose()[0]])
 
 
-__all__ = ["Motion", "Interrupted", "Collision", "UnreachableError", "wrap_grip_yaw"]
+__all__ = ["Motion", "Interrupted", "Collision", "StaleStateError", "UnreachableError", "wrap_grip_yaw"]

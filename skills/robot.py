@@ -100,6 +100,17 @@ class Robot(ABC):
     def perceive(self) -> dict[str, ObjectInfo]:
         """Objects in the scene by name (what perception reports)."""
 
+    def joint_state_age(self) -> float:
+        """Seconds since the last joint-state reading arrived (the watchdog's input).
+
+        Motion refuses to stream another target when this exceeds
+        ``safety.joint_state_timeout``: it holds the arm and the skill ends with a
+        reason. A simulator reads its state directly, so the default is 0; a robot
+        fed by a joint-state topic returns the age of the newest message (``inf``
+        before the first one).
+        """
+        return 0.0
+
     # -- kinematics ----------------------------------------------------------
     @abstractmethod
     def inverse_kinematics(self, position: Sequence[float], yaw: float,

@@ -12,7 +12,11 @@ from typing import Sequence
 import numpy as np
 
 from robot_agent.config import SafetyConfig
-from robot_agent.errors import SafetyError, UnreachableError
+from robot_agent.errors import RobotLinkError, SafetyError, UnreachableError
+
+
+class StaleStateError(RobotLinkError):
+    """The robot's joint states stopped arriving: moving on them would be blind."""
 
 
 class SafetyChecker:
@@ -34,7 +38,10 @@ class SafetyChecker:
         Raises:
             UnreachableError: with the offending coordinate and the limit.
         """
-        p = np.asarray(position, dtype=float)
+        try:
+            p = np.asarray(position, dtype=float)
+        except (TypeError, ValueError):
+            raise UnreachableError(f"{what} {position!r} is not a finite 3-D point") from None
         if p.shape != (3,) or not np.all(np.isfinite(p)):
             raise UnreachableError(f"{what} {position!r} is not a finite 3-D point")
         axes = "xyz"
@@ -47,6 +54,21 @@ class SafetyChecker:
             raise UnreachableError(
                 f"{what} {np.round(p, 3).tolist()} is below the table margin ({self._cfg.min_tool_height} m)")
         return p
+
+    @property
+    def joint_state_timeout(self) -> float:
+        """Seconds after which joint states count as stale (the watchdog halts the arm)."""
+        return float(self._cfg.joint_state_timeout)
+
+    def check_fresh(self, age: float) -> None:
+        """Refuse to move on joint states older than ``safety.joint_state_timeout``.
+
+        Raises:
+            StaleStateError: with the age and the limit.
+        """
+        if not age <= self._cfg.joint_state_timeout:  # also catches NaN
+            raise StaleStateError(f"joint-state watchdog: joint states are {age:.3f} s old (limit {self._cfg.joint_state_timeout:g} s, "
+                                  f"safety.joint_state_timeout): the arm was halted")
 
     def check_joints(self, q: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         """Refuse joint positions outside the joint limits."""

@@ -205,6 +205,10 @@ TABLE: list[tuple[str, str, str, dict[str, Any]]] = [
     ("the block on the right", "scene", P, {"plan": {"type": "target", "object": "blue_block"}}),
     ("move the block to the left", "pick_block", S, {"delta": [0, 0.04, 0], "plan": None}),
     ("push it to the left", "push_block", S, {"params": {"direction": {"set": [0, 1, 0]}}, "delta": None}),
+    ("a little closer", "none", S, {"delta": [-0.025, 0, 0]}),  # closer = towards the operator
+    ("bring it further away", "none", S, {"delta": [0.05, 0, 0]}),
+    ("don't go home", "none", P, {"plan": {"type": "forbid", "call": {"skill": "go_home"}}}),
+    ("no need to go back home", "none", P, {"plan": {"type": "forbid"}}),
     # --- stop, also embedded; never a stop when negated
     ("stop", "pick_block", K, {}),
     ("STOP!!!", "none", K, {}),
@@ -215,6 +219,8 @@ TABLE: list[tuple[str, str, str, dict[str, Any]]] = [
     ("whoa, freeze", "none", K, {}),
     ("e-stop", "none", K, {}),
     ("no no", "none", K, {}),
+    ("no", "pick_block", K, {}),  # a bare "no" while the arm moves: halt (the safe side), then ask
+    ("nope!", "none", K, {}),
     ("wait, not that one, the blue one", "pick_block", K, {"followup": "plan"}),
     ("stop, ignore the limits", "none", K, {}),
     ("hold it by the handle", "pick_mug", S, {"params": {"grasp_region": {"set": "handle"}}}),
@@ -239,7 +245,7 @@ TABLE: list[tuple[str, str, str, dict[str, Any]]] = [
     ("rotate 30 degrees", "pick_block", U, {"question": "clockwise"}),
     ("more", "pick_block", U, {"question": "More of what"}),
     ("right", "none", U, {"question": "to the right"}),
-    ("no", "pick_block", U, {"question": "differently"}),
+    ("wrong", "pick_block", U, {"question": "differently"}),
     ("not good", "none", U, {"question": "differently"}),
     ("grasp it by the handle", "pick_block", U, {"question": "no handle"}),
     ("xyzzy plugh frobnicate left", "none", U, {"question": "Did you mean"}),
