@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import array
 import logging
+import math
+import os
 import queue
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -37,7 +40,7 @@ require("rclpy", "the agent node")
 
 import rclpy  # noqa: E402
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult  # noqa: E402
-from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup  # noqa: E402
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
@@ -53,6 +56,9 @@ log = logging.getLogger(__name__)
 #: node parameters beyond the agent config and the robot config
 NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
     "topics.camera": ("/camera/image_raw", "sensor_msgs/Image in (rgb8 or bgr8)"),
+    "log_dir": ("", "record every episode as a rosbag2 (MCAP) directory in it; empty = off"),
+    "log_image_hz": (2.0, "camera frames per second in the episode log; 0 = none"),
+    "log_joint_state_hz": (50.0, "joint states per second in the episode log (sampled at each control tick)"),
 }
 #: parameters that may change while the node runs (read at each use); every other one is fixed at
 #: start-up: safety limits are never changed at run time, models and topics are set up once
@@ -97,6 +103,8 @@ class RosCamera:
         self._latest: tuple[float, np.ndarray] | None = None
         self._lock = threading.Lock()
         self.frames = 0
+        #: called with each new RGB frame (the episode log while a task is recorded); None = nobody
+        self.on_frame: Callable[[np.ndarray], Any] | None = None
         node.create_subscription(Image, topic, self._on_image, qos.IMAGES)
 
     def _on_image(self, msg: Image) -> None:
@@ -113,6 +121,12 @@ class RosCamera:
         with self._lock:
             self._latest = (time.monotonic(), np.ascontiguousarray(rgb))
             self.frames += 1
+            frame, sink = self._latest[1], self.on_frame
+        if sink is not None:
+            try:
+                sink(frame)
+            except Exception:  # noqa: BLE001 - a log write must never cost the camera stream
+                log.warning("recording a camera frame failed", exc_info=True)
 
     def latest_image(self) -> np.ndarray | None:
         """The newest RGB frame (H, W, 3) uint8, or None before the first."""
@@ -121,6 +135,24 @@ class RosCamera:
 
     def object_crops(self) -> dict[str, np.ndarray]:
         return {}
+
+
+
+def _log_params(flat: Mapping[str, Any]) -> tuple[str, float, float]:
+    """(log_dir, image_hz, joint_state_hz) from the node parameters.
+
+    Raises:
+        ConfigError: a rate that is not a finite number in range.
+    """
+    log_dir = str(flat.get("log_dir", "") or "").strip()
+    rates = []
+    for name, lo, hi in (("log_image_hz", 0.0, 60.0), ("log_joint_state_hz", 0.1, 1000.0)):
+        v = flat.get(name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)) \
+                or not lo <= float(v) <= hi:
+            raise ConfigError(f"{name} must be a number in [{lo:g}, {hi:g}], got {v!r}")
+        rates.append(float(v))
+    return (os.path.expanduser(log_dir) if log_dir else ""), rates[0], rates[1]
 
 
 class AgentNode(Node):
@@ -144,6 +176,10 @@ class AgentNode(Node):
             raise
 
     def _setup(self, agent_factory: AgentFactory | None) -> None:
+        # Stop latency is bounded by how soon the service thread gets the GIL back from threads busy in
+        # Python (a correction flood, the agent parsing). The default 5 ms switch interval measured up to
+        # 20 ms from a stop request to the hold command during a flood; 1 ms keeps it within one tick.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self._defaults = agent_parameter_defaults()
         for name, value in self._defaults.items():
             doc = NODE_PARAMETERS[name][1] if name in NODE_PARAMETERS else ""
@@ -152,6 +188,16 @@ class AgentNode(Node):
         flat = self.parameters_dict()
         self.config = AgentConfig.from_params(flat)
         self.robot_cfg = RosRobotConfig.from_params(flat)
+        self.log_dir, self.log_image_hz, self.log_joint_state_hz = _log_params(flat)
+        #: corrections received on ~/correction and dropped (with a reason on ~/transcript), since start
+        self.counts = {"received": 0, "dropped": 0}
+        #: monotonic time the last ~/stop request was served (flood test figures)
+        self.last_stop_at = -math.inf
+        #: arm commands sent when the ~/stop service had halted the arm
+        self.commands_at_stop = 0
+        self._last_drop_error = -math.inf
+        #: the episode log directory of the task running now, or of the last one
+        self.last_log: Path | None = None
         self.robot = RosRobot(self, self.robot_cfg, self.config.safety)
         self.camera = RosCamera(self, str(flat["topics.camera"]))
         self._factory = agent_factory or _default_agent_factory
@@ -163,6 +209,7 @@ class AgentNode(Node):
         self._ready = False
         self._link_error = ""
         self._tasks: queue.Queue[messages.TaskRequest] = queue.Queue(maxsize=1)
+        self._submit_lock = threading.Lock()  # a correction is submitted to a running task, or not at all
         self._gate = threading.Lock()  # held while a task runs: the knowledge base is the agent thread's then
         self._stopping = threading.Event()
         self._worker = threading.Thread(target=self._work, name="agent-worker", daemon=True)
@@ -173,7 +220,10 @@ class AgentNode(Node):
         self._transcript_pub = self.create_publisher(String, "~/transcript", qos.EVENTS)
         self._knowledge_pub = self.create_publisher(String, "~/knowledge", qos.EVENTS)
         self.create_subscription(String, "~/task", self._on_task, qos.COMMANDS, callback_group=group)
-        self.create_subscription(String, "~/correction", self._on_correction, qos.COMMANDS, callback_group=group)
+        # Corrections get a group of their own: a flood keeps at most one executor thread busy, so
+        # ~/stop, ~/task and the watchdog timer are always served by the others.
+        self.create_subscription(String, "~/correction", self._on_correction, qos.CORRECTIONS_IN,
+                                 callback_group=MutuallyExclusiveCallbackGroup())
         self.create_service(Trigger, "~/stop", self._on_stop, callback_group=group)
         self.create_service(Trigger, "~/reset", self._on_reset, callback_group=group)
         self.create_service(Trigger, "~/save_knowledge", self._on_save_knowledge, callback_group=group)
@@ -248,8 +298,11 @@ class AgentNode(Node):
             self._current = req
         self._publish_status(state="planning", task_id=req.task_id, task=req.text, step=None, skill=None,
                              result=None, reason="", success=None)
+        recorder = self._start_recording(req)
+        result: Any = None
         try:
-            result = self.agent.run_task(req.text)
+            self._discard_pending("it arrived before this task started")
+            result = self.agent.run_task(req.text, episode_id=req.task_id)
             state = getattr(result.state, "value", str(result.state))
             self._publish_status(state=state, reason=result.reason, success=bool(result.success))
         except Exception as exc:  # noqa: BLE001 - a bug in a task must not take the node (or the arm) down
@@ -257,9 +310,58 @@ class AgentNode(Node):
             self.robot.hold()
             self._publish_status(state="failed", reason=f"internal error: {type(exc).__name__}: {exc}", success=False)
         finally:
+            with self._submit_lock, self._lock:
+                self._busy = False  # from here on, corrections are answered "no task is running"
+            # What came in while the task was ending: accounted for (and in this episode's log).
+            self._discard_pending("the task ended before it was understood")
+            if recorder is not None:
+                self._finish_recording(recorder, result)
             with self._lock:
-                self._busy = False
                 self._current = None
+
+    def _discard_pending(self, reason: str) -> None:
+        discard = getattr(self.agent, "discard_pending", None)
+        if callable(discard):
+            discard(reason)
+
+    # -- episode log ----------------------------------------------------------------------------------
+    def _start_recording(self, req: messages.TaskRequest) -> Any:
+        """An :class:`EpisodeRecorder` hooked into the agent for this task, or None (off, or it failed)."""
+        if not self.log_dir:
+            return None
+        from robot_agent.recording import EpisodeRecorder
+
+        path = Path(self.log_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}_{req.task_id}"
+        scene = {name: obj.to_dict() for name, obj in self.robot.perceive().items()}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            recorder = EpisodeRecorder(path, req.task_id, task=req.text, scene=scene, robot=self.robot,
+                                       camera=None, image_hz=self.log_image_hz or None,
+                                       joint_state_hz=self.log_joint_state_hz,
+                                       meta={"source": "ros", "node": self.get_fully_qualified_name(),
+                                             "joint_states_topic": self.robot_cfg.joint_states_topic})
+        except Exception as exc:  # noqa: BLE001 - no log is a loss to report, not a reason to refuse the task
+            self._publish_status(error=f"episode log {path} could not be created ({type(exc).__name__}: {exc}); "
+                                       f"the task runs unrecorded")
+            return None
+        self.last_log = path
+        self.agent.episode_logger = recorder
+        if self.log_image_hz > 0:
+            # Frames are pushed as they arrive from the topic; the writer keeps at most log_image_hz.
+            self.camera.on_frame = recorder.writer.image
+        return recorder
+
+    def _finish_recording(self, recorder: Any, result: Any) -> None:
+        self.agent.episode_logger = None
+        self.camera.on_frame = None
+        try:
+            if result is None:
+                recorder.finish(False, corrections=0, reason="internal error")
+            else:
+                recorder.finish(bool(result.success), corrections=int(result.n_corrections),
+                                reason=str(result.reason or ""))
+        except Exception as exc:  # noqa: BLE001 - reported; `robot-agent logs recover` repairs the bag
+            self._publish_status(error=f"episode log {self.last_log} could not be closed: {exc}")
 
     # -- outputs --------------------------------------------------------------------------------------
     def _publish_status(self, *, error: str | None = None, **changes: Any) -> dict[str, Any]:
@@ -270,7 +372,8 @@ class AgentNode(Node):
             self._status = st
             out = messages.status_payload(st["state"], ready=st["ready"], task_id=st["task_id"], task=st["task"],
                                           step=st["step"], skill=st["skill"], result=st["result"],
-                                          reason=st["reason"], success=st["success"], error=error)
+                                          reason=st["reason"], success=st["success"], error=error,
+                                          corrections=self.counts)
         if error:
             self.get_logger().warning(error)
         self._status_pub.publish(String(data=messages.dumps(out)))
@@ -309,8 +412,12 @@ class AgentNode(Node):
         elif kind == "understood":
             self._publish_event(self._transcript_pub, body)
         elif kind == "dropped":
-            self._publish_event(self._transcript_pub, {"text": event.get("text", ""), "source": "", "kind": "none",
-                                                       "outcome": f"dropped: {event.get('reason', '')}"})
+            with self._lock:
+                self.counts["dropped"] += 1
+            self._publish_event(self._transcript_pub, {"text": event.get("text", ""),
+                                                       "source": event.get("source", ""), "kind": "none",
+                                                       "outcome": f"dropped: {event.get('reason', '')}",
+                                                       "dropped_total": self.counts["dropped"]})
         elif kind == "knowledge":
             self._publish_event(self._knowledge_pub, body)
 
@@ -338,18 +445,24 @@ class AgentNode(Node):
         self._tasks.put(req)
 
     def _on_correction(self, msg: String) -> None:
+        with self._lock:
+            self.counts["received"] += 1
         try:
             req = messages.parse_correction(msg.data)
         except MessageError as exc:
-            self._publish_status(error=f"malformed correction refused: {exc}")
+            with self._lock:
+                self.counts["dropped"] += 1
+            self._drop_error(f"malformed correction refused: {exc}")
             return
-        with self._lock:
-            running = self._busy and self.agent is not None
-        if running:
-            if is_stop(req.text):
-                self.robot.hold()
-            self.agent.submit_correction(req.text, req.source)
-            return
+        with self._submit_lock:  # the task cannot end between the check and the submit (see _run_locked)
+            with self._lock:
+                running = self._busy and self.agent is not None
+            if running:
+                if is_stop(req.text):
+                    self.agent.stop(f"operator: {req.text[:80]}")  # cancel, then hold: no further target
+                    self.robot.hold()
+                self.agent.submit_correction(req.text, req.source)
+                return
         if is_stop(req.text):
             if self.agent is not None:
                 self.agent.stop(f"operator: {req.text[:80]}")
@@ -357,14 +470,33 @@ class AgentNode(Node):
             self._publish_event(self._transcript_pub, {"text": req.text, "source": req.source, "kind": "stop",
                                                        "summary": "stop", "outcome": "stopped"})
             return
+        with self._lock:
+            self.counts["dropped"] += 1
         self._publish_event(self._transcript_pub, {"text": req.text, "source": req.source, "kind": "none",
-                                                   "summary": "", "outcome": "dropped: no task is running"})
-        self._publish_status(error=f"correction {req.text!r} ignored: no task is running")
+                                                   "summary": "", "outcome": "dropped: no task is running",
+                                                   "dropped_total": self.counts["dropped"]})
+        self._drop_error(f"correction {req.text!r} ignored: no task is running")
+
+    def _drop_error(self, error: str) -> None:
+        """A dropped correction on ~/status (and the log), at most once a second with the running count,
+        so that a flood of bad or untimely corrections does not become a flood of status messages."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last_drop_error < 1.0:
+                return
+            self._last_drop_error = now
+            total = self.counts["dropped"]
+        self._publish_status(error=f"{error} ({total} correction(s) dropped since start)")
 
     def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self.last_stop_at = time.monotonic()
         if self.agent is not None:
-            self.agent.stop("stop service")
-        self.robot.hold()
+            self.agent.stop("stop service")  # cancel first, so the skill streams no further target
+        # The class's hold, not the instance attribute: while a task is recorded, the recorder wraps the
+        # latter to sample a joint state afterwards, and that waits for the log's lock (held during the
+        # fsync of a flood's correction events). The skill's own hold, a tick later, is sampled.
+        RosRobot.hold(self.robot)
+        self.commands_at_stop = self.robot.commands_sent
         task = self._task_id()
         response.success = True
         response.message = f"arm halted; task {task} is stopping" if task else "arm halted; no task was running"

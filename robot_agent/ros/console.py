@@ -114,7 +114,11 @@ def say(text: str, *, source: str = "typed", agent: str = "/robot_agent", timeou
         0 when it was published (and, with ``wait``, understood), 1 when it was dropped,
         refused or not answered, 2 when no agent node is listening.
     """
-    payload = messages.encode_correction(text, source)
+    try:
+        payload = messages.encode_correction(text, source)
+    except messages.MessageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return FAILED
     req = messages.parse_correction(payload)
     s = _Session(agent)
     try:
@@ -296,7 +300,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Publish a correction on the agent node's ~/correction topic and print what "
                                    "it was understood as. The agent must be running (robot-agent up).")
     p.add_argument("text", nargs="+", help='the correction, e.g. "a bit to the left" or "stop"')
-    p.add_argument("--source", default="typed", help="where it came from (typed, spoken, ...)")
+    p.add_argument("--source", default="typed", choices=messages.CORRECTION_SOURCES,
+                   help="where it came from (default: typed)")
     p.add_argument("--agent", default="/robot_agent", help="agent node name (default: /robot_agent)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the transcript")
     p.add_argument("--no-wait", action="store_true", help="publish and return without waiting for the transcript")

@@ -43,8 +43,10 @@ TERMINAL_STATES = frozenset({"done", "failed", "stopped"})
 STATES = ("idle", "planning", "executing", "waiting", "done", "failed", "stopped")
 #: identifier of the status payload layout; bump on incompatible change
 STATUS_SCHEMA_ID = "robot_agent/status/1"
+#: where a correction may come from; the episode log (robot_agent.episode_log.CORRECTION_SOURCES)
+#: records exactly these, so the node refuses others rather than lose them at the log
+CORRECTION_SOURCES = ("typed", "spoken", "simulated")
 
-_SOURCE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -68,7 +70,7 @@ CORRECTION_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "text": {"type": "string", "minLength": 1, "maxLength": MAX_CORRECTION_CHARS},
-        "source": {"type": "string", "pattern": _SOURCE.pattern, "default": "typed"},
+        "source": {"enum": list(CORRECTION_SOURCES), "default": "typed"},
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
     },
 }
@@ -93,6 +95,8 @@ STATUS_SCHEMA: dict[str, Any] = {
         "success": {"type": ["boolean", "null"]},
         "error": {"type": ["string", "null"],
                   "description": "a refused input or a robot fault; the state is unchanged by it"},
+        "corrections": {"type": "object", "description": "counts since the node started: received, dropped "
+                                                         "(each drop is also on ~/transcript with its reason)"},
     },
 }
 
@@ -152,10 +156,11 @@ class TaskRequest:
 
 @dataclass(frozen=True)
 class CorrectionRequest:
-    """A validated correction: the utterance and where it came from."""
+    """A validated correction: the utterance, where it came from, and the recognizer's confidence."""
 
     text: str
     source: str = "typed"
+    confidence: float | None = None
 
 
 def new_task_id() -> str:
@@ -175,6 +180,22 @@ def _clean_text(value: Any, what: str, limit: int) -> str:
     return text
 
 
+def _loads(payload: str, what: str, prefix: str = "not JSON") -> Any:
+    """``json.loads`` whose every failure is a :class:`MessageError` naming ``what``.
+
+    Deeply nested input ("[[[[...") exhausts the decoder's recursion, and a number with
+    thousands of digits is refused by ``int``: both are bad input, not crashes.
+    """
+    try:
+        return json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise MessageError(f"{what}: {prefix}: {exc.msg} at char {exc.pos}") from None
+    except RecursionError:
+        raise MessageError(f"{what}: {prefix}: nested too deeply") from None
+    except (TypeError, ValueError) as exc:
+        raise MessageError(f"{what}: {prefix}: {exc}") from None
+
+
 def _object_payload(payload: str, what: str) -> Any:
     """The payload as JSON when it looks like JSON (starts with ``{`` or ``[``), else None."""
     if len(payload.encode("utf-8", "replace")) > MAX_COMMAND_BYTES:
@@ -182,10 +203,7 @@ def _object_payload(payload: str, what: str) -> Any:
     head = payload.lstrip()[:1]
     if head not in ("{", "["):
         return None
-    try:
-        data = json.loads(payload)
-    except json.JSONDecodeError as exc:
-        raise MessageError(f"{what}: looks like JSON but does not parse: {exc.msg} at char {exc.pos}") from None
+    data = _loads(payload, what, "looks like JSON but does not parse")
     if not isinstance(data, dict):
         raise MessageError(f"{what}: expected a JSON object, got {type(data).__name__}")
     return data
@@ -243,19 +261,29 @@ def parse_correction(payload: str) -> CorrectionRequest:
     _check_keys(data, CORRECTION_SCHEMA, "correction")
     text = _clean_text(data["text"], "correction.text", MAX_CORRECTION_CHARS)
     source = data.get("source", "typed")
-    if not isinstance(source, str) or not _SOURCE.match(source):
-        raise MessageError(f"correction.source: expected a short lower-case word like 'spoken', got {source!r}")
+    if not isinstance(source, str) or source not in CORRECTION_SOURCES:
+        raise MessageError(f"correction.source: expected one of {', '.join(CORRECTION_SOURCES)}, got {source!r}")
     conf = data.get("confidence")
     if conf is not None and (isinstance(conf, bool) or not isinstance(conf, (int, float))
-                             or not 0.0 <= float(conf) <= 1.0):
+                             or not math.isfinite(float(conf)) or not 0.0 <= float(conf) <= 1.0):
         raise MessageError(f"correction.confidence: expected a number in [0, 1], got {conf!r}")
-    return CorrectionRequest(text, source)
+    return CorrectionRequest(text, source, None if conf is None else float(conf))
 
 
-def encode_correction(text: str, source: str = "typed") -> str:
-    """The ``~/correction`` payload (validated the way the node will)."""
-    req = parse_correction(json.dumps({"text": text, "source": source}))
-    return json.dumps({"text": req.text, "source": req.source})
+def encode_correction(text: str, source: str = "typed", confidence: float | None = None) -> str:
+    """The ``~/correction`` payload (validated the way the node will).
+
+    Raises:
+        MessageError: the text, source or confidence would be refused by the node.
+    """
+    body: dict[str, Any] = {"text": text, "source": source}
+    if confidence is not None:
+        body["confidence"] = confidence
+    req = parse_correction(json.dumps(body))
+    out: dict[str, Any] = {"text": req.text, "source": req.source}
+    if req.confidence is not None:
+        out["confidence"] = req.confidence
+    return json.dumps(out)
 
 
 # -- outputs -----------------------------------------------------------------------------------------
@@ -291,7 +319,8 @@ def dumps(obj: Any) -> str:
 def status_payload(state: str, *, ready: bool = True, task_id: str | None = None, task: str | None = None,
                    step: int | None = None, skill: Mapping[str, Any] | None = None,
                    result: Mapping[str, Any] | None = None, reason: str = "", success: bool | None = None,
-                   error: str | None = None, stamp: float | None = None) -> dict[str, Any]:
+                   error: str | None = None, stamp: float | None = None,
+                   corrections: Mapping[str, int] | None = None) -> dict[str, Any]:
     """A status dict following :data:`STATUS_SCHEMA`.
 
     Raises:
@@ -303,7 +332,8 @@ def status_payload(state: str, *, ready: bool = True, task_id: str | None = None
             "ready": bool(ready), "task_id": task_id, "task": task, "step": step,
             "skill": dict(skill) if skill is not None else None,
             "result": dict(result) if result is not None else None, "reason": str(reason or ""),
-            "success": success, "error": error}
+            "success": success, "error": error,
+            "corrections": {str(k): int(v) for k, v in (corrections or {}).items()}}
 
 
 def parse_status(payload: str) -> dict[str, Any]:
@@ -312,10 +342,9 @@ def parse_status(payload: str) -> dict[str, Any]:
     Raises:
         MessageError: not JSON, not an object, another schema, or an unknown state.
     """
-    try:
-        data = json.loads(payload)
-    except (TypeError, json.JSONDecodeError) as exc:
-        raise MessageError(f"status: not JSON: {exc}") from None
+    if not isinstance(payload, str):
+        raise MessageError(f"status: expected a string payload, got {type(payload).__name__}")
+    data = _loads(payload, "status")
     if not isinstance(data, dict):
         raise MessageError("status: expected a JSON object")
     if data.get("schema") != STATUS_SCHEMA_ID:
@@ -337,10 +366,9 @@ def parse_event(payload: str, kind: str) -> dict[str, Any]:
     schema = EVENT_SCHEMAS.get(kind)
     if schema is None:
         raise MessageError(f"unknown event kind {kind!r}; valid: {', '.join(EVENT_SCHEMAS)}")
-    try:
-        data = json.loads(payload)
-    except (TypeError, json.JSONDecodeError) as exc:
-        raise MessageError(f"{kind}: not JSON: {exc}") from None
+    if not isinstance(payload, str):
+        raise MessageError(f"{kind}: expected a string payload, got {type(payload).__name__}")
+    data = _loads(payload, kind)
     if not isinstance(data, dict):
         raise MessageError(f"{kind}: expected a JSON object")
     missing = [k for k in schema["required"] if k not in data]
@@ -366,10 +394,7 @@ def parse_scene(payload: str) -> dict[str, ObjectInfo]:
         raise MessageError(f"scene: expected a string payload, got {type(payload).__name__}")
     if len(payload) > MAX_SCENE_BYTES:
         raise MessageError(f"scene: payload larger than {MAX_SCENE_BYTES} bytes")
-    try:
-        data = json.loads(payload)
-    except json.JSONDecodeError as exc:
-        raise MessageError(f"scene: not JSON: {exc.msg} at char {exc.pos}") from None
+    data = _loads(payload, "scene")
     if not isinstance(data, list):
         raise MessageError(f"scene: expected a JSON list of objects, got {type(data).__name__}")
     out: dict[str, ObjectInfo] = {}
@@ -413,7 +438,8 @@ def _numbers(value: Any, n: int) -> bool:
 
 
 __all__ = [
-    "CORRECTION_SCHEMA", "CorrectionRequest", "EVENT_SCHEMAS", "MAX_CORRECTION_CHARS", "MAX_TASK_CHARS",
+    "CORRECTION_SCHEMA", "CORRECTION_SOURCES", "CorrectionRequest", "EVENT_SCHEMAS", "MAX_CORRECTION_CHARS",
+    "MAX_TASK_CHARS",
     "SCENE_SCHEMA", "STATES", "STATUS_SCHEMA", "STATUS_SCHEMA_ID", "TASK_SCHEMA", "TERMINAL_STATES",
     "TaskRequest", "dumps", "encode_correction", "encode_scene", "encode_task", "new_task_id", "parse_correction",
     "parse_event", "parse_scene", "parse_status", "parse_task", "status_payload",

@@ -20,6 +20,13 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile,  # noqa: E40
 COMMANDS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.VOLATILE)
 
+#: the agent node's ~/correction subscription: as COMMANDS, with a reader queue deep enough to absorb
+#: a burst (1000 corrections published back to back) while one executor thread drains it; bounded, so a
+#: flood costs at most depth x MAX_COMMAND_BYTES of memory. What the agent cannot queue is dropped
+#: with a reason on ~/transcript and in the episode log, never silently.
+CORRECTIONS_IN = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+                            durability=DurabilityPolicy.VOLATILE)
+
 #: state that a late joiner needs at once (status, plan, sim scene): reliable, latched, latest only.
 LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)

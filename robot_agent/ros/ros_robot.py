@@ -27,6 +27,7 @@ Watchdog: every command first checks the age of the newest joint state; older th
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import os
@@ -234,6 +235,8 @@ class RosRobot(Robot):
         self._next_tick: float | None = None
         self.halted_reason = ""
         self.commands_sent = 0
+        #: monotonic times of the newest hold commands published (stop-latency figures)
+        self.hold_times: collections.deque[float] = collections.deque(maxlen=32)
         if node is not None:
             self._create_entities(node)
 
@@ -342,6 +345,10 @@ class RosRobot(Robot):
     def state_age(self) -> float:
         """Seconds since the newest complete arm joint state (inf before the first)."""
         return time.monotonic() - self._state_at
+
+    def joint_state_age(self) -> float:
+        """The core watchdog's input (:meth:`skills.robot.Robot.joint_state_age`): the state's age."""
+        return self.state_age()
 
     def scene_age(self) -> float:
         """Seconds since the newest valid scene (inf before the first)."""
@@ -477,6 +484,7 @@ class RosRobot(Robot):
             self._cmd = q.copy()
             try:
                 self._publish_arm(q)
+                self.hold_times.append(time.monotonic())
             except Exception as exc:  # noqa: BLE001 - a torn-down node cannot publish; nothing else to do
                 log.warning("could not publish the hold command: %s", exc)
 
