@@ -1,4 +1,4 @@
-"""``robot-agent kb``: list, show, search, edit, delete, export, import and inspect the knowledge base.
+"""``robot-agent kb``: list, show, search, edit, delete, export, import, rebuild and inspect the knowledge base.
 
 Every subcommand takes ``--kb DIR`` (default: ``memory.kb_dir`` of the parameter file) and
 ``--json`` (machine-readable output). Reading commands open the store read-only, so they
@@ -13,7 +13,7 @@ import json
 import shutil
 from typing import Any, Sequence
 
-WRITES = frozenset({"edit", "delete", "import", "migrate"})
+WRITES = frozenset({"edit", "delete", "import", "migrate", "rebuild"})
 EDITABLE = ("rule", "scope", "parameters", "provenance")
 
 
@@ -135,6 +135,10 @@ def edit_fields(item: Any, sets: Sequence[str], unsets: Sequence[str], rule: str
 
 def _cmd(args: argparse.Namespace) -> int:
     action = args.kb_command
+    if action == "rebuild":
+        from robot_agent.export import collect_logs
+
+        collect_logs(args.logs)  # a bad --logs fails before the models load
     kb = _open(args, read_only=action not in WRITES)
     try:
         out = _run(kb, args)
@@ -172,6 +176,14 @@ def _run(kb: Any, args: argparse.Namespace) -> str:
     if action == "import":
         n = kb.import_file(args.file)
         return json.dumps({"imported": n}) if args.json else f"imported {n} item(s) from {args.file}"
+    if action == "rebuild":
+        report = rebuild_from_logs(kb, args.logs)
+        if args.json:
+            return json.dumps(report)
+        lines = [f"skipped {s}" for s in report["skipped"]]
+        lines.append(f"re-distilled {report['episodes']} episode(s) from {report['logs']} log(s): "
+                     f"{report['added']} item(s) added, {report['active']} active")
+        return "\n".join(lines)
     if action == "migrate":
         done = list(kb.open_report)
         if args.json:
@@ -189,6 +201,43 @@ def _run(kb: Any, args: argparse.Namespace) -> str:
     for name, ix in st["indexes"].items():
         lines.append(f"  {name:<12} {ix['vectors']} vectors ({ix['type']})")
     return "\n".join(lines)
+
+
+def rebuild_from_logs(kb: Any, logs: Sequence[str]) -> dict[str, Any]:
+    """Re-distil every episode log under ``logs`` into ``kb`` (which must be empty), oldest first.
+
+    Each episode is distilled as the agent distilled it after the task (same corrections,
+    same final scene, same memory mode) and added with the same merging, so the active items
+    come out as in the live run. Episodes run without memory added nothing live and add
+    nothing here. Not rebuilt: use/success counts, and image embeddings of skill items.
+
+    Raises:
+        ValueError: ``kb`` is not empty, or a log is unreadable (the message names it).
+    """
+    from memory.item import KnowledgeItem
+    from robot_agent.distill import distill_episode
+    from robot_agent.episode_log import EpisodeLogReader
+    from robot_agent.export import collect_logs, episode_from_log
+
+    present = kb.list(include_superseded=True)
+    if present:
+        raise ValueError(f"{kb.path}: kb rebuild fills an empty knowledge base, and this one holds "
+                         f"{len(present)} item(s); give a new --kb DIR")
+    paths = collect_logs(logs)
+    dated = sorted((int(EpisodeLogReader(p).meta.get("start_time_ns") or 0), str(p)) for p in paths)
+    report: dict[str, Any] = {"logs": len(paths), "episodes": 0, "added": 0, "skipped": [], "items": []}
+    for _t, p in dated:
+        result, objects, mode = episode_from_log(p)
+        if mode == "no-memory":
+            report["skipped"].append(f"{p}: run without memory")
+            continue
+        report["episodes"] += 1
+        for d in distill_episode(result, objects, mode=mode):
+            stored = kb.add(KnowledgeItem.from_dict(d))
+            report["added"] += 1
+            report["items"].append({"id": stored.id, "kind": stored.kind, "rule": stored.rule, "log": p})
+    report["active"] = len(kb.list())
+    return report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -231,5 +280,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = common("import", "import a file", "Import an export file as it is, all or nothing.")
     p.add_argument("file")
     common("stats", "counts, models and indexes", "Counts, models, index sizes and kinds.")
+    p = common("rebuild", "re-distil knowledge from episode logs",
+               "Recreate a knowledge base from episode logs alone: every logged episode (oldest first) is "
+               "distilled again and merged as the agent did after the task. The --kb directory must be new or empty.")
+    p.add_argument("--logs", nargs="+", required=True, metavar="DIR", help="episode logs, or directories holding them")
     common("migrate", "upgrade an old store", "Migrate a knowledge base made by an older robot_agent "
                                               "(needs the writer lock).")

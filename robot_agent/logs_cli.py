@@ -127,7 +127,9 @@ def _describe(event: Any) -> str:
     if kind == "correction":
         return f"[{d.get('source')}] \"{d.get('text')}\""
     if kind == "understood":
-        details = {k: v for k, v in d.items() if k not in ("schema", "text", "kind")}
+        # The full parse and the call are for export and kb rebuild; the summary says it in brief.
+        details = {k: v for k, v in d.items() if k not in ("schema", "text", "kind", "correction", "call", "step")
+                   and v is not None}
         extra = f" {json.dumps(details, ensure_ascii=False)}" if details else ""
         return f"{d.get('kind')}-level: \"{d.get('text')}\"{extra}"
     if kind == "knowledge":

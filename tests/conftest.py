@@ -8,3 +8,25 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.pop("DISPLAY", None)  # tests never open windows
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def recorded_episodes(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Round 1 of the demo (drawer: a plan- and a skill-level correction; mug: a skill-level
+    one) run in PyBullet with the simulated operator, a fresh knowledge base, and every
+    episode logged: shared by the replay, export, training and kb rebuild tests."""
+    from robot_agent.config import AgentConfig
+    from robot_agent.run_cli import run_rounds
+    from sim.scenario import SCENARIOS_DIR, load_scenario
+
+    root = tmp_path_factory.mktemp("recorded")
+    cfg = AgentConfig.load()
+    cfg.policy.backend = "symbolic"  # every demo step is forced: the plans are the local model's too
+    scenarios = [load_scenario(SCENARIOS_DIR / "demo" / f"{n}.yaml") for n in ("drawer_train", "mug_train")]
+    rounds = run_rounds([scenarios], config=cfg, kb_dir=root / "kb", quiet=True, log_dir=root / "logs")
+    logs = {o.scenario: next((root / "logs").glob(f"{o.scenario}-*")) for o in rounds[0]}
+    return {"root": root, "kb": root / "kb", "logs_dir": root / "logs", "logs": logs, "outcomes": rounds[0],
+            "config": cfg}

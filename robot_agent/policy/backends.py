@@ -201,6 +201,26 @@ def _content(msg: Any) -> str:
     return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in c)
 
 
+def _with_adapter(model: Any, adapter_path: str) -> Any:
+    """``model`` with a LoRA adapter (from ``robot-agent train``) merged into its weights.
+
+    Merged, the model is a plain causal LM again: the prefix KV cache and batched scoring of
+    :meth:`LocalChatModel.score_continuations` work unchanged, at the base model's speed.
+
+    Raises:
+        PolicyError: no adapter there, or one that does not fit the model.
+    """
+    path = Path(os.path.expanduser(adapter_path))
+    if not (path / "adapter_config.json").is_file():
+        raise PolicyError(f"{path}: not a LoRA adapter (no adapter_config.json); "
+                          f"policy.adapter_path must name the --out directory of `robot-agent train`")
+    peft = require("peft", "policy.adapter_path (LoRA adapters)")
+    try:
+        return peft.PeftModel.from_pretrained(model, str(path)).merge_and_unload()
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise PolicyError(f"{path}: cannot load the adapter onto the model: {exc}") from exc
+
+
 class LocalChatModel(BaseChatModel):
     """A local Hugging Face causal LM as a LangChain chat model, with candidate scoring.
 
@@ -214,6 +234,8 @@ class LocalChatModel(BaseChatModel):
         threads: CPU threads torch uses during this model's passes (0 = leave torch's
             setting). One thread is the default: a 135M model gains little from more,
             and on a shared CPU extra OpenMP threads mostly wait on each other.
+        adapter_path: a LoRA adapter directory (``robot-agent train --out``) merged into the
+            weights on load; "" for none.
     """
 
     model_path: str = ""
@@ -221,6 +243,7 @@ class LocalChatModel(BaseChatModel):
     timeout_s: float = 10.0
     max_new_tokens: int = 128
     threads: int = 1
+    adapter_path: str = ""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -270,6 +293,8 @@ class LocalChatModel(BaseChatModel):
                 model = transformers.AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32)
             except (OSError, ValueError, KeyError, RuntimeError) as exc:
                 raise PolicyError(f"{d}: cannot load the model: {exc}") from exc
+            if self.adapter_path:
+                model = _with_adapter(model, self.adapter_path)
             model.eval()
             if tok.pad_token_id is None:
                 tok.pad_token = tok.eos_token
@@ -656,11 +681,19 @@ def make_backend(config: PolicyConfig | AgentConfig, *, load: bool = True) -> Po
     cfg = policy_config(config)
     if cfg.backend not in POLICY_BACKENDS:
         raise ConfigError(f"unknown policy backend {cfg.backend!r}; valid: {', '.join(POLICY_BACKENDS)}")
+    if getattr(cfg, "on_failure", "fallback") == "stop" and cfg.backend != "symbolic":
+        from robot_agent.policy.resilience import ResilientBackend
+
+        plain = copy.copy(cfg)
+        plain.on_failure = "fallback"
+        inner = make_backend(plain, load=load)
+        return ResilientBackend(inner, retries=cfg.retries, backoff_s=cfg.retry_backoff_s)
     if cfg.backend == "symbolic":
         return SymbolicBackend()
     if cfg.backend == "local":
         model = LocalChatModel(model_path=cfg.model_path, cache_dir=cfg.cache_dir, timeout_s=cfg.timeout_s,
-                               max_new_tokens=cfg.max_new_tokens, threads=cfg.threads)
+                               max_new_tokens=cfg.max_new_tokens, threads=cfg.threads,
+                               adapter_path=getattr(cfg, "adapter_path", ""))
         if load:
             model.load()
         return LocalBackend(model, cfg.score)

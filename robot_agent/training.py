@@ -1,0 +1,392 @@
+"""Retraining the high-level policy on episode logs: ``robot-agent export`` and ``robot-agent train``.
+
+``export`` writes the SFT examples of :mod:`robot_agent.export` as JSONL. ``train`` exports
+the logs it is given and fine-tunes the local policy model (SmolLM2-135M by default) with a
+LoRA adapter (peft) on the CPU: the loss is the negative log-likelihood of the target step
+(and its closing newline) after the prompt the planner renders, the very quantity the
+planner ranks candidates by (:meth:`LocalChatModel.score_continuations`).
+
+The out directory holds the adapter (``adapter_config.json``, ``adapter_model.safetensors``:
+set ``policy.adapter_path`` to the directory to plan with it), ``training.json`` (what was
+trained on, losses, time), the exported data under ``data/``, and ``checkpoint/`` (adapter,
+optimizer state, step). Running ``train`` again with the same out continues from the
+checkpoint; with ``--steps`` larger than what is done, it trains the difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+from robot_agent.deps import require
+from robot_agent.export import EXPORT_FORMATS, SFTExample, export_sft, read_examples
+
+log = logging.getLogger(__name__)
+
+#: modules LoRA adapts (attention projections of the Llama-style SmolLM2)
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
+CHECKPOINT = "checkpoint"
+STATE_NAME = "state.json"
+
+
+@dataclass
+class TrainSettings:
+    """Hyper-parameters of one training run.
+
+    Attributes:
+        steps: optimizer steps in all (0: ``epochs`` passes over the data).
+        epochs: passes over the training examples when ``steps`` is 0.
+        batch_size: examples per step.
+        lr: AdamW learning rate.
+        rank / alpha: LoRA rank and scale.
+        correction_weight: how many times each ``correction`` example is repeated per epoch
+            (they are few, and they are what the policy must learn).
+        seed: data order and LoRA initialisation.
+        save_every: write the checkpoint every N steps (and at the end).
+        threads: torch CPU threads (0: leave torch's setting).
+    """
+
+    steps: int = 0
+    epochs: int = 3
+    batch_size: int = 4
+    lr: float = 2e-4
+    rank: int = 8
+    alpha: int = 16
+    correction_weight: int = 3
+    seed: int = 0
+    save_every: int = 20
+    threads: int = 0
+
+    def check(self) -> None:
+        """Raises ValueError naming the first bad setting."""
+        if self.steps < 0 or self.epochs < 1 or self.batch_size < 1 or self.rank < 1 or self.alpha < 1:
+            raise ValueError("steps must be >= 0; epochs, batch_size, rank and alpha >= 1")
+        if not (math.isfinite(self.lr) and 0 < self.lr < 1):
+            raise ValueError(f"lr must be in (0, 1), got {self.lr!r}")
+        if self.correction_weight < 1 or self.save_every < 1 or self.threads < 0:
+            raise ValueError("correction_weight and save_every must be >= 1, threads >= 0")
+
+
+def render_prompt(tokenizer: Any, messages: Sequence[tuple[str, str]]) -> str:
+    """The chat prompt exactly as :class:`LocalChatModel` renders it (assistant turn opened)."""
+    msgs = [{"role": r, "content": c} for r, c in messages]
+    if tokenizer.chat_template:
+        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    return "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant: "
+
+
+def encode_example(tokenizer: Any, ex: SFTExample) -> tuple[list[int], list[int]]:
+    """(input ids, labels): labels are -100 on the prompt, the target's ids on the step + newline.
+
+    Tokenized the way scoring tokenizes it: the whole text at once, the candidate being the
+    tokens after the prompt's.
+    """
+    prompt = render_prompt(tokenizer, ex.messages) + ex.prefix
+    p_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    full = list(tokenizer(prompt + ex.completion + "\n", add_special_tokens=False)["input_ids"])
+    if full[:len(p_ids)] != p_ids:  # a merge across the boundary: score it as scoring would
+        full = p_ids + list(tokenizer(ex.completion + "\n", add_special_tokens=False)["input_ids"])
+    labels = [-100] * len(p_ids) + full[len(p_ids):]
+    return full, labels
+
+
+def _data_digest(examples: Sequence[SFTExample]) -> str:
+    h = hashlib.sha256()
+    for ex in examples:
+        h.update(json.dumps(ex.to_dict(), sort_keys=True).encode("utf8"))
+    return h.hexdigest()[:16]
+
+
+def _order(n_examples: int, weights: Sequence[int], seed: int, epoch: int) -> list[int]:
+    idx = [i for i in range(n_examples) for _ in range(weights[i])]
+    random.Random(seed * 1_000_003 + epoch).shuffle(idx)
+    return idx
+
+
+def _batches(examples: Sequence[SFTExample], settings: TrainSettings) -> tuple[list[list[int]], int]:
+    """Every step's example indices (deterministic: a resumed run sees the same batches)."""
+    weights = [settings.correction_weight if ex.kind == "correction" else 1 for ex in examples]
+    per_epoch = math.ceil(sum(weights) / settings.batch_size)
+    total = settings.steps or per_epoch * settings.epochs
+    out: list[list[int]] = []
+    epoch = 0
+    while len(out) < total:
+        order = _order(len(examples), weights, settings.seed, epoch)
+        out += [order[i:i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
+        epoch += 1
+    return out[:total], total
+
+
+def _loss(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]], pad_id: int) -> Any:
+    """Mean token NLL of the targets in one right-padded batch."""
+    width = max(len(ids) for ids, _ in encoded)
+    ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(encoded), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for i, (x, y) in enumerate(encoded):
+        ids[i, :len(x)] = torch.tensor(x)
+        labels[i, :len(y)] = torch.tensor(y)
+        mask[i, :len(x)] = 1
+    return model(input_ids=ids, attention_mask=mask, labels=labels).loss
+
+
+def _eval_loss(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]], pad_id: int,
+               batch: int = 8) -> float | None:
+    """Mean over examples of each example's mean target-token NLL (batched, no gradients)."""
+    if not encoded:
+        return None
+    model.eval()
+    per_example: list[float] = []
+    with torch.no_grad():
+        for b0 in range(0, len(encoded), batch):
+            group = encoded[b0:b0 + batch]
+            width = max(len(ids) for ids, _ in group)
+            ids = torch.full((len(group), width), pad_id, dtype=torch.long)
+            labels = torch.full((len(group), width), -100, dtype=torch.long)
+            mask = torch.zeros((len(group), width), dtype=torch.long)
+            for i, (x, y) in enumerate(group):
+                ids[i, :len(x)] = torch.tensor(x)
+                labels[i, :len(y)] = torch.tensor(y)
+                mask[i, :len(x)] = 1
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+            target = labels[:, 1:]
+            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100,
+                                                    reduction="none")
+            counts = (target != -100).sum(dim=1).clamp(min=1)
+            per_example += (nll.sum(dim=1) / counts).tolist()
+    model.train()
+    return sum(per_example) / len(per_example)
+
+
+def _save_checkpoint(torch: Any, out: Path, model: Any, optimizer: Any, state: dict[str, Any]) -> None:
+    """Write the checkpoint next to the old one and swap it in: an interruption while
+    saving leaves the previous checkpoint whole."""
+    tmp = out / (CHECKPOINT + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(str(tmp))
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    (tmp / STATE_NAME).write_text(json.dumps(state, indent=2), encoding="utf8")
+    final = out / CHECKPOINT
+    old = out / (CHECKPOINT + ".old")
+    if final.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        final.rename(old)
+    tmp.rename(final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def train_policy(train: Sequence[SFTExample], out_dir: str | Path, *, config: Any = None,
+                 val: Sequence[SFTExample] = (), settings: TrainSettings | None = None,
+                 progress: bool = True, stream: TextIO | None = None) -> dict[str, Any]:
+    """Fine-tune the local policy model on SFT examples with LoRA, resuming a checkpoint in ``out_dir``.
+
+    Args:
+        train / val: examples (``val`` only measured, before and after).
+        out_dir: where the adapter, checkpoint and ``training.json`` go.
+        config: the agent (or policy) config naming the base model; default ``config/agent.yaml``.
+        settings: hyper-parameters.
+        progress: show a tqdm progress bar (on ``stream``, default stderr).
+
+    Returns:
+        The report also written to ``training.json``.
+
+    Raises:
+        ValueError: no training examples, bad settings, or a checkpoint from other data or settings.
+        PolicyError: the base model cannot be loaded.
+    """
+    from robot_agent.config import AgentConfig
+    from robot_agent.errors import PolicyError
+    from robot_agent.policy.backends import policy_config, resolve_model_dir
+
+    settings = settings or TrainSettings()
+    settings.check()
+    if not train:
+        raise ValueError("no training examples: the logs hold no executed plan step")
+    torch = require("torch", "training the policy")
+    transformers = require("transformers", "training the policy")
+    peft = require("peft", "training the policy (LoRA)")
+    tqdm = require("tqdm", "the training progress bar").tqdm
+    pcfg = policy_config(config or AgentConfig.load())
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.monotonic()
+    base_dir = resolve_model_dir(pcfg.model_path, pcfg.cache_path)
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(str(base_dir))
+        base = transformers.AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise PolicyError(f"{base_dir}: cannot load the model: {exc}") from exc
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    digest = _data_digest(train)
+    batches, total = _batches(train, settings)
+    ckpt = out / CHECKPOINT
+    start = 0
+    fingerprint = {"data": digest, "rank": settings.rank, "alpha": settings.alpha, "batch_size": settings.batch_size,
+                   "seed": settings.seed, "correction_weight": settings.correction_weight, "base": str(base_dir)}
+    torch.manual_seed(settings.seed)
+    if (ckpt / STATE_NAME).is_file():
+        state = json.loads((ckpt / STATE_NAME).read_text(encoding="utf8"))
+        if state.get("fingerprint") != fingerprint:
+            diff = sorted(k for k in fingerprint if state.get("fingerprint", {}).get(k) != fingerprint[k])
+            raise ValueError(f"{ckpt}: the checkpoint was trained with other {', '.join(diff)}; "
+                             f"use a new --out directory (or delete {ckpt}) to start over")
+        model = peft.PeftModel.from_pretrained(base, str(ckpt), is_trainable=True)
+        start = int(state["step"])
+    else:
+        lora = peft.LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=0.0,
+                               target_modules=list(LORA_TARGETS), task_type="CAUSAL_LM")
+        model = peft.get_peft_model(base, lora)
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
+    if start and (ckpt / "optimizer.pt").is_file():
+        # weights_only: a state dict of tensors and numbers, nothing executable.
+        optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+    encoded = [encode_example(tok, ex) for ex in train]
+    val_enc = [encode_example(tok, ex) for ex in val]
+    prev = json.loads((out / "training.json").read_text(encoding="utf8")) if (out / "training.json").is_file() else {}
+    val_before = prev.get("val_loss_before") if start else _eval_loss(torch, model, val_enc, pad_id)
+    train_before = prev.get("train_loss_before") if start else _eval_loss(torch, model, encoded, pad_id)
+    losses: list[float] = []
+    bar = tqdm(total=total, initial=start, desc="training policy (LoRA)", unit="step", disable=not progress,
+               file=stream or sys.stderr)
+    try:
+        for step in range(start, total):
+            loss = _loss(torch, model, [encoded[i] for i in batches[step]], pad_id)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            if (step + 1) % settings.save_every == 0 or step + 1 == total:
+                _save_checkpoint(torch, out, model, optimizer, {"step": step + 1, "total": total,
+                                                                "fingerprint": fingerprint})
+    finally:
+        bar.close()
+    model.save_pretrained(str(out))
+    train_s = time.monotonic() - t_start
+    report = {
+        "base_model": str(base_dir), "examples": len(train), "val_examples": len(val),
+        "corrections": sum(ex.kind == "correction" for ex in train), "steps": total, "resumed_from": start,
+        "settings": settings.__dict__, "train_loss_before": train_before,
+        "train_loss_after": _eval_loss(torch, model, encoded, pad_id),
+        "val_loss_before": val_before, "val_loss_after": _eval_loss(torch, model, val_enc, pad_id),
+        "last_losses": [round(v, 4) for v in losses[-5:]],
+        "seconds": round(train_s + float(prev.get("seconds", 0.0) if start else 0.0), 1),
+        "seconds_this_run": round(train_s, 1), "cpu_threads": torch.get_num_threads(),
+    }
+    (out / "training.json").write_text(json.dumps(report, indent=2), encoding="utf8")
+    return report
+
+
+# --------------------------------------------------------------------------- CLI
+
+def _cmd_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    errors: list[str] = []
+    counts = export_sft(args.logs, args.out, val_fraction=args.val_fraction, errors=errors)
+    for e in errors:
+        print(f"skipped: {e}", file=sys.stderr)
+    print(f"{args.out}: {counts['train']} train and {counts['val']} held-out examples "
+          f"({counts['correction']} corrections, {counts['step']} executed steps) from {counts['logs']} logs",
+          file=out)
+    if counts["train"] + counts["val"] == 0:
+        print("error: no examples: the logs hold no executed plan step", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from robot_agent.config import AgentConfig
+
+    out = out or sys.stdout
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    cfg = AgentConfig.load(args.params) if args.params else AgentConfig.load()
+    dest = Path(args.out)
+    data = dest / "data"
+    if args.data:
+        train_ex = read_examples(Path(args.data) / "train.jsonl")
+        val_path = Path(args.data) / "val.jsonl"
+        val_ex = read_examples(val_path) if val_path.is_file() else []
+    else:
+        if not args.logs:
+            print("error: give --logs DIR (episode logs) or --data DIR (from `robot-agent export`)", file=sys.stderr)
+            return 2
+        errors: list[str] = []
+        counts = export_sft(args.logs, data, val_fraction=args.val_fraction, errors=errors)
+        for e in errors:
+            print(f"skipped: {e}", file=sys.stderr)
+        print(f"exported {counts['train']} train / {counts['val']} held-out examples "
+              f"({counts['correction']} corrections) from {counts['logs']} logs to {data}", file=out)
+        train_ex = read_examples(data / "train.jsonl")
+        val_ex = read_examples(data / "val.jsonl")
+    settings = TrainSettings(steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                             rank=args.rank, alpha=args.alpha, correction_weight=args.correction_weight,
+                             seed=args.seed, save_every=args.save_every, threads=args.threads)
+    report = train_policy(train_ex, dest, config=cfg, val=val_ex, settings=settings, progress=not args.quiet)
+    if report["resumed_from"]:
+        print(f"resumed from the checkpoint at step {report['resumed_from']}", file=out)
+
+    def fmt(v: Any) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    print(f"trained {report['steps']} steps on {report['examples']} examples in {report['seconds_this_run']:.1f} s "
+          f"(train loss {fmt(report['train_loss_before'])} -> {fmt(report['train_loss_after'])}, held-out "
+          f"{fmt(report['val_loss_before'])} -> {fmt(report['val_loss_after'])})", file=out)
+    print(f"adapter: {dest}  (plan with it: policy.adapter_path: {dest.resolve()})", file=out)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``export`` and ``train`` to the ``robot-agent`` parser."""
+    ex = subparsers.add_parser(
+        "export", help="write training examples for the high-level policy from episode logs",
+        description="From episode logs, write SFT examples (JSONL): for each plan-level correction the prompt "
+                    "the planner had before it and the corrected step, and for each executed plan step its "
+                    "prompt and the step. Episodes are split into train.jsonl and val.jsonl.")
+    ex.add_argument("logs", nargs="+", metavar="LOGS", help="episode logs, or directories holding them")
+    ex.add_argument("--format", choices=EXPORT_FORMATS, default="sft-jsonl")
+    ex.add_argument("--out", required=True, help="output directory (train.jsonl, val.jsonl)")
+    ex.add_argument("--val-fraction", type=float, default=0.2, help="share of episodes held out (default 0.2)")
+    ex.set_defaults(func=_cmd_export)
+
+    tr = subparsers.add_parser(
+        "train", help="fine-tune the local high-level policy on episode logs (LoRA, CPU)",
+        description="Export the logs (see `export`) and fine-tune the local policy model with a LoRA adapter "
+                    "on the CPU. Resumable: run it again with the same --out to continue from the last "
+                    "checkpoint. Set policy.adapter_path to --out to plan with the adapter.")
+    tr.add_argument("--logs", nargs="+", metavar="DIR", help="episode logs, or directories holding them")
+    tr.add_argument("--data", help="a directory from `robot-agent export` instead of --logs")
+    tr.add_argument("--out", required=True, metavar="ADAPTER", help="adapter / checkpoint directory")
+    tr.add_argument("--steps", type=int, default=0, help="optimizer steps in all (default: --epochs passes)")
+    tr.add_argument("--epochs", type=int, default=3)
+    tr.add_argument("--batch-size", type=int, default=4)
+    tr.add_argument("--lr", type=float, default=2e-4)
+    tr.add_argument("--rank", type=int, default=8, help="LoRA rank")
+    tr.add_argument("--alpha", type=int, default=16, help="LoRA alpha")
+    tr.add_argument("--correction-weight", type=int, default=3,
+                    help="repeats of each correction example per epoch (default 3)")
+    tr.add_argument("--val-fraction", type=float, default=0.2)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--save-every", type=int, default=20, help="checkpoint every N steps")
+    tr.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    tr.add_argument("--params", help="parameter YAML naming the base model (default: config/agent.yaml)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(func=_cmd_train)
