@@ -33,7 +33,15 @@ NAME_KEYS = ("object", "target", "destination")
 
 
 def generalize_constraint(constraint: Mapping[str, Any], objects: Mapping[str, ObjectInfo]) -> dict[str, Any]:
-    """Replace scene object names by their categories, recursively (keeps the names as ``instance``)."""
+    """Replace scene object names by their categories, recursively (keeps the names as ``instances``).
+
+    When the scene held several objects of that category, the category alone did not say
+    which one was meant ("the blue bin" of two bins), so the object's colour is kept as
+    ``<key>_color`` and a new scene's object of the same category and colour is chosen.
+    """
+    per_category: dict[str, int] = {}
+    for o in objects.values():
+        per_category[o.category] = per_category.get(o.category, 0) + 1
 
     def walk(node: Any) -> Any:
         if isinstance(node, Mapping):
@@ -43,6 +51,8 @@ def generalize_constraint(constraint: Mapping[str, Any], objects: Mapping[str, O
                     continue  # unset roles say nothing
                 if k in NAME_KEYS and isinstance(v, str) and v in objects:
                     out[f"{k}_category"] = objects[v].category
+                    if per_category.get(objects[v].category, 0) > 1 and objects[v].color:
+                        out[f"{k}_color"] = objects[v].color
                     out.setdefault("instances", {})[k] = v
                 elif k == "description":
                     continue  # the operator's words for this instance: kept in provenance
@@ -70,9 +80,14 @@ def ground_constraint(generic: Mapping[str, Any], objects: Mapping[str, ObjectIn
             for k, v in node.items():
                 if k == "instances":
                     continue
+                if k.endswith("_color") and k[: -len("_color")] in NAME_KEYS:
+                    continue  # used with its category below
                 if k.endswith("_category") and k[: -len("_category")] in NAME_KEYS:
                     base = k[: -len("_category")]
                     names = by_cat.get(v, [])
+                    color = node.get(f"{base}_color")
+                    if color:
+                        names = [n for n in names if objects[n].color == color]
                     if not names:
                         raise LookupError(v)
                     out[base] = inst.get(base) if inst.get(base) in names else sorted(names)[0]
@@ -121,10 +136,33 @@ def rule_text(generic: Mapping[str, Any]) -> str:
     if t == "preference":
         sel = " ".join(str(v) for v in dict(generic.get("selector") or {}).values()) or "objects"
         tgt = generic.get("target_category") or generic.get("target") or generic.get("target_description")
+        if generic.get("target_category") and generic.get("target_color"):
+            tgt = f"{generic['target_color']} {tgt}"
         return f"{sel} go {generic.get('relation', 'in')} the {_words(str(tgt))}"
+    if t == "stack":
+        if generic.get("bottom"):
+            return f"stack with the {generic['bottom']} at the bottom"
+        return f"the {_words(str(generic.get('object_category') or 'object'))} goes at the {generic.get('position')}"
     if t == "avoid":
         return f"keep away from the {_words(str(generic.get('object_category') or generic.get('object')))}"
     return str(generic.get("text") or generic)
+
+
+def skill_object_description(skill: str, args: Mapping[str, str], objects: Mapping[str, ObjectInfo]) -> str:
+    """How a skill item's object is described for retrieval: the object, and for ``place`` its target.
+
+    Placing knowledge depends on where the object goes as much as on the object (release
+    low on a plate, at the left side of a shelf), so "place the mug onto the shelf" and
+    "place the mug onto the plate" must not find each other's items at the same score.
+    """
+    obj = objects.get(args.get("object", ""))
+    if obj is None:
+        return ""
+    text = obj.description()
+    tgt = objects.get(args.get("target", "")) if skill == "place" else None
+    if tgt is not None:
+        text = f"{text} onto the {tgt.description()}"
+    return text
 
 
 def _task_family(task: str) -> str:
@@ -180,7 +218,7 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
             continue
         skill = c.understood.get("skill") or c.call["skill"]
         obj = c.call["args"].get("object", "")
-        entry = changed.setdefault((skill, obj), {"names": set(), "texts": []})
+        entry = changed.setdefault((skill, obj), {"names": set(), "texts": [], "args": dict(c.call["args"])})
         entry["names"].update(dict(c.understood.get("parameters") or {}).keys())
         entry["texts"].append(c.text)
     for (skill, obj), entry in changed.items():
@@ -199,7 +237,8 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
         rule = f"{skill} the {o.category}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
         items.append({
             "kind": "skill", "rule": rule,
-            "scope": {"skill": skill, "object_category": o.category, "object_description": o.description(),
+            "scope": {"skill": skill, "object_category": o.category,
+                      "object_description": skill_object_description(skill, entry["args"], objects) or o.description(),
                       "object_name": obj, "task_family": _task_family(result.task)},
             "parameters": params,
             "provenance": {"episode_ids": [result.episode_id], "corrections": entry["texts"], "timestamps": [now],

@@ -64,7 +64,7 @@ CATEGORIES: dict[str, Category] = {c.name: c for c in (
               "banana": (0.045, 0.12, 0.04)},
              "red", 0.10, doc="a piece of (toy) fruit"),
     Category("mug", ("standard", "tall", "wide"),
-             {"standard": (0.07, 0.07, 0.09), "tall": (0.06, 0.06, 0.11), "wide": (0.08, 0.08, 0.075)},
+             {"standard": (0.07, 0.07, 0.09), "tall": (0.06, 0.06, 0.11), "wide": (0.076, 0.076, 0.075)},
              "white", 0.20, doc="a mug with a handle on its +y side"),
     Category("glass", ("tumbler", "flute"),
              {"tumbler": (0.06, 0.06, 0.09), "flute": (0.05, 0.05, 0.12)},

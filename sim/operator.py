@@ -38,6 +38,14 @@ PHRASES: dict[str, list[str]] = {
     "target": ["{category} goes in the {target}", "no, put the {noun} in the {target}",
                "the {category} belongs in the {target}"],
     "target_on": ["{category} goes on the {target}", "no, put the {noun} on the {target}"],
+    "target_color": ["{color} {plural} go in the {target}", "{color} {plural} belong in the {target}",
+                     "always put {color} {plural} in the {target}"],
+    "target_color_on": ["{color} {plural} go on the {target}", "always put {color} {plural} on the {target}"],
+    "stack_largest": ["the biggest {noun} goes at the bottom", "bigger {plural} go at the bottom",
+                      "put the big one at the bottom", "the small {noun} goes on top"],
+    "stack_smallest": ["the smallest {noun} goes at the bottom", "smaller {plural} go at the bottom"],
+    "near": ["more to the {dir}", "put it more to the {dir}", "further {dir}", "place it further to the {dir}"],
+    "near_small": ["a bit more to the {dir}", "a little further {dir}"],
     "avoid": ["don't go over the {obj}", "keep away from the {obj}", "avoid passing over the {obj}"],
     "retry": ["that didn't work, try again"],
 }
@@ -63,9 +71,28 @@ def _matches(req_obj: Mapping[str, Any], name: str | None, objects: Mapping[str,
         return False
     if "object" in req_obj:
         return req_obj["object"] == name
+    if "color" in req_obj and (name not in objects or objects[name].color != req_obj["color"]):
+        return False
     if "category" in req_obj:
         return name in objects and objects[name].category == req_obj["category"]
     return True
+
+
+def _area(o: ObjectInfo) -> float:
+    return float(o.size[0] * o.size[1])
+
+
+def _near_direction(err_target: Sequence[float], target: ObjectInfo) -> str:
+    """The operator's word for the main horizontal direction of an error given in the target's frame.
+
+    The operator stands behind the robot (the parser's default frame): +x of the base is
+    "forward", +y "left".
+    """
+    c, s_ = np.cos(target.pose.yaw), np.sin(target.pose.yaw)
+    ex, ey = c * err_target[0] - s_ * err_target[1], s_ * err_target[0] + c * err_target[1]
+    if abs(ey) >= abs(ex):
+        return "left" if ey > 0 else "right"
+    return "forward" if ex > 0 else "back"
 
 
 class SimulatedOperator:
@@ -94,6 +121,15 @@ class SimulatedOperator:
         self.said.append(u)
         return u
 
+    def _described(self, name: str, objects: Mapping[str, ObjectInfo]) -> str:
+        """``blue tray`` when the scene has several trays, else ``tray``."""
+        o = objects.get(name)
+        if o is None:
+            return name.replace("_", " ")
+        noun = SPOKEN.get(o.category, o.category)
+        twins = sum(1 for x in objects.values() if x.category == o.category)
+        return f"{o.color} {noun}" if twins > 1 and o.color else noun
+
     def _noun(self, name: str, objects: Mapping[str, ObjectInfo]) -> str:
         o = objects.get(name)
         return SPOKEN.get(o.category, o.category) if o else name.replace("_", " ")
@@ -120,10 +156,34 @@ class SimulatedOperator:
                 return self._say(key, req, "before", first=self._noun(first["object"], objects),
                                  first_skill=first["skill"])
             if t == "target" and call.skill == "place" and _matches(req, obj, objects) and target != req["target"]:
-                rel = "target" if objects[req["target"]].category in ("bowl", "tray", "cabinet") else "target_on"
+                inside = objects[req["target"]].category in ("bowl", "tray", "cabinet")
                 cat = req.get("category") or self._noun(obj, objects)
-                return self._say(rel, req, "before", category=cat, noun=self._noun(obj, objects),
-                                 target=self._noun(req["target"], objects))
+                if "color" in req:
+                    # A rule by colour: the destination is named by its colour when it has look-alikes.
+                    return self._say("target_color" if inside else "target_color_on", req, "before",
+                                     color=req["color"], plural=f"{SPOKEN.get(cat, cat)}s",
+                                     target=self._described(req["target"], objects))
+                return self._say("target" if inside else "target_on", req, "before", category=cat,
+                                 noun=self._noun(obj, objects), target=self._noun(req["target"], objects))
+            if (t == "stack" and call.skill == "place" and _matches(req, obj, objects)
+                    and _matches(req, target, objects)):
+                a, b = objects[obj], objects[target]
+                wrong = _area(b) < _area(a) if req["bottom"] == "largest" else _area(b) > _area(a)
+                if wrong:
+                    noun = self._noun(obj, objects)
+                    return self._say(f"stack_{req['bottom']}", req, "before", noun=noun, plural=f"{noun}s")
+            if t == "param_near" and call.skill == req.get("skill") and _matches(req, obj, objects):
+                value = call.params.get(req["param"])
+                if value is None or target not in objects:
+                    continue
+                err = np.asarray(req["value"], float) - np.asarray(value, float)
+                if np.linalg.norm(err[:2]) > req["tolerance"]:
+                    ref = objects[target] if req.get("frame") == "target" else None
+                    direction = _near_direction(err, ref) if ref is not None else (
+                        ("left" if err[1] > 0 else "right") if abs(err[1]) >= abs(err[0]) else
+                        ("forward" if err[0] > 0 else "back"))
+                    key = "near_small" if np.linalg.norm(err[:2]) < 2 * req["tolerance"] else "near"
+                    return self._say(key, req, "before", dir=direction)
             if t == "grasp_region" and call.skill == "pick" and _matches(req, obj, objects):
                 if call.params.get("grasp_region") != req["region"]:
                     return self._say("grasp_region", req, "before", region=req["region"])
@@ -209,4 +269,12 @@ def check_success(scenario: Scenario, objects: Mapping[str, ObjectInfo],
                     why.append(f"{skill}.{req['param']}={params.get(req['param'])} above {req['value']}")
                 elif req["type"] == "param_min" and params.get(req["param"], 1e9) < req["value"] - 1e-9:
                     why.append(f"{skill}.{req['param']}={params.get(req['param'])} below {req['value']}")
+        if req["type"] == "param_near":
+            for skill, args, params in calls:
+                if skill != req.get("skill") or not _matches(req, args.get("object"), objects):
+                    continue
+                v = params.get(req["param"])
+                if v is None or np.linalg.norm(np.asarray(v, float)[:2] - np.asarray(req["value"], float)[:2]) \
+                        > req["tolerance"] + 1e-9:
+                    why.append(f"{skill}.{req['param']}={v} not within {req['tolerance']} of {req['value']}")
     return not why, why

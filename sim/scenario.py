@@ -24,8 +24,12 @@ Requirement types:
 - ``grasp_region``: picks of ``category`` must use ``region``.
 - ``param_max`` / ``param_min``: a skill's parameter on objects of ``category`` (or ``object``)
   must stay at most / at least ``value`` (``speed``, ``place_height``, ``pull_distance``...).
-- ``param_near``: a vector parameter must be within ``tolerance`` of ``value``.
+- ``param_near``: a vector parameter must be within ``tolerance`` of ``value`` (``frame: target``: the
+  value is in the place target's frame, as ``place_offset`` is).
 - ``avoid``: the gripper's path must not pass over ``object`` (xy within its footprint + margin).
+- ``stack``: when stacking objects of ``category``, the ``largest`` (or ``smallest``) goes at the
+  ``bottom`` (``key: size``, the footprint area).
+``target`` and the ``param_*`` types may narrow ``category`` by ``color`` ("red blocks go in the blue bin").
 Success conditions: ``in`` / ``on`` (object within target), ``state`` (object state key == value),
 ``stacked`` (object on top of another).
 """
@@ -40,7 +44,7 @@ from robot_agent.errors import SceneError
 from sim.scene import SceneSpec, load_yaml, parse_scene
 from skills.params import SKILL_PARAMS
 
-REQUIREMENT_TYPES = {"order", "target", "grasp_region", "param_max", "param_min", "param_near", "avoid"}
+REQUIREMENT_TYPES = {"order", "target", "grasp_region", "param_max", "param_min", "param_near", "avoid", "stack"}
 SUCCESS_TYPES = {"in", "on", "state", "stacked"}
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 
@@ -80,9 +84,9 @@ def _check_ref(ref: Any, where: str, scene: SceneSpec, keys: tuple[str, ...]) ->
     if not isinstance(ref, Mapping):
         raise SceneError(f"{where}: expected a mapping with {', '.join(keys)}")
     for k in ("object", "target"):
-        if k in ref and ref[k] not in {o.name for o in scene.objects}:
+        if k in ref and (not isinstance(ref[k], str) or ref[k] not in {o.name for o in scene.objects}):
             raise SceneError(f"{where}.{k}: unknown object {ref[k]!r}")
-    if "skill" in ref and ref["skill"] not in SKILL_PARAMS:
+    if "skill" in ref and (not isinstance(ref["skill"], str) or ref["skill"] not in SKILL_PARAMS):
         raise SceneError(f"{where}.skill: unknown skill {ref['skill']!r}")
 
 
@@ -109,17 +113,31 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
         raise SceneError(f"{source}: hidden.requirements and hidden.success must be lists")
     for i, r in enumerate(reqs):
         where = f"{source}: hidden.requirements[{i}]"
-        if not isinstance(r, Mapping) or r.get("type") not in REQUIREMENT_TYPES:
+        if not isinstance(r, Mapping) or not isinstance(r.get("type"), str) or r["type"] not in REQUIREMENT_TYPES:
             raise SceneError(f"{where}.type: expected one of {', '.join(sorted(REQUIREMENT_TYPES))}")
         _check_ref(r, where, scene, ("type",))
         for k in ("first", "then"):
             if k in r:
                 _check_ref(r[k], f"{where}.{k}", scene, ("skill", "object"))
-        if r["type"].startswith("param_") and (r.get("param") not in {p.name for ps in SKILL_PARAMS.values() for p in ps}):
+        if r["type"].startswith("param_") and (not isinstance(r.get("param"), str) or r["param"] not in
+                                               {p.name for ps in SKILL_PARAMS.values() for p in ps}):
             raise SceneError(f"{where}.param: unknown parameter {r.get('param')!r}")
+        if r["type"] == "param_near":
+            v = r.get("value")
+            if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v)):
+                raise SceneError(f"{where}.value: expected [x, y, z] in metres, got {v!r}")
+            if not isinstance(r.get("tolerance"), (int, float)) or r["tolerance"] <= 0:
+                raise SceneError(f"{where}.tolerance: expected a positive number of metres, got {r.get('tolerance')!r}")
+            if r.get("frame", "base") not in ("base", "target"):
+                raise SceneError(f"{where}.frame: expected base or target, got {r.get('frame')!r}")
+        if r["type"] == "stack" and (r.get("key", "size") != "size" or r.get("bottom") not in ("largest", "smallest")):
+            raise SceneError(f"{where}: expected key: size and bottom: largest or smallest, got "
+                             f"key={r.get('key')!r}, bottom={r.get('bottom')!r}")
+        if r["type"] in ("target", "avoid") and not (r.get("target") or r.get("object")):
+            raise SceneError(f"{where}: {r['type']} needs {'target' if r['type'] == 'target' else 'object'}")
     for i, s in enumerate(succ):
         where = f"{source}: hidden.success[{i}]"
-        if not isinstance(s, Mapping) or s.get("type") not in SUCCESS_TYPES:
+        if not isinstance(s, Mapping) or not isinstance(s.get("type"), str) or s["type"] not in SUCCESS_TYPES:
             raise SceneError(f"{where}.type: expected one of {', '.join(sorted(SUCCESS_TYPES))} "
                              f"(quote \"on\": YAML reads a bare on as true), got {s.get('type') if isinstance(s, Mapping) else s!r}")
         _check_ref(s, where, scene, ("type", "object"))
@@ -142,3 +160,19 @@ def load_suite(directory: str | Path) -> list[Scenario]:
     if not out:
         raise SceneError(f"{d}: no scenario files (*.yaml)")
     return out
+
+
+def load_split(directory: str | Path) -> dict[str, dict[str, list[Scenario]]]:
+    """A suite's scenarios by family and split: ``{family: {"train": [...], "novel": [...]}}``.
+
+    The benchmark runs round 1 on the ``train`` lists and later rounds on the ``novel`` ones;
+    training scripts (``scripts/bench_train.py``) fit on ``train`` and evaluate on ``novel``.
+    Each list is sorted by scenario name, so the split is the same on every machine.
+
+    Raises:
+        SceneError: the directory is missing, holds no scenario, or a file is invalid.
+    """
+    out: dict[str, dict[str, list[Scenario]]] = {}
+    for sc in load_suite(directory):
+        out.setdefault(sc.family, {"train": [], "novel": []})[sc.split].append(sc)
+    return dict(sorted(out.items()))

@@ -8,6 +8,7 @@ Kinds (``PlanConstraint.kind``):
 * ``avoid``: do not act on an object, or not with a given skill ("don't touch the glass").
 * ``require_step``: a call must be in the plan, next, last or anywhere ("go home at the end").
 * ``param``: a call on matching objects carries given parameters ("grasp mugs by the handle").
+* ``stack``: a stacking order ("the biggest block goes at the bottom", "the red block goes on top").
 
 Constraints refer to objects by :class:`ObjectRef` (name or description), so knowledge
 distilled on one scene resolves again on another. They come from dicts (the corrections
@@ -85,7 +86,8 @@ def _ref_from_call(call: Mapping[str, Any], role: str) -> ObjectRef | None:
     cat = call.get(f"{role}_category") or (call.get("category") if role == "object" else None)
     if desc or cat:
         base = ObjectRef.from_mention(parse_mention(str(desc))) if desc else ObjectRef()
-        return ObjectRef(base.name, str(cat or base.category), base.color, base.shape, base.text)
+        color = str(call.get(f"{role}_color") or base.color)
+        return ObjectRef(base.name, str(cat or base.category), color, base.shape, base.text)
     return None
 
 
@@ -251,8 +253,36 @@ class ParamConstraint(PlanConstraint):
         return {"skill": self.skill, "object": _rd(self.object), "params": dict(self.params)}
 
 
+@dataclass
+class StackConstraint(PlanConstraint):
+    """A stacking order: what may be placed on what.
+
+    With ``bottom`` (``largest`` or ``smallest``, by footprint area): an object fitting
+    ``selector`` (None = any) may only be placed on a larger (or smaller) one. With ``object``
+    and ``position``: ``top`` means nothing is placed on ``object``; ``bottom`` means
+    ``object`` is placed on no other graspable object.
+    """
+
+    kind: ClassVar[str] = "stack"
+    bottom: str = ""  # "largest" | "smallest" | ""
+    selector: ObjectRef | None = None
+    object: ObjectRef | None = None
+    position: str = ""  # "top" | "bottom" | ""
+
+    def describe(self) -> str:
+        if self.bottom:
+            what = self.selector.describe() if self.selector else "objects"
+            return f"stack {what} with the {self.bottom} at the bottom"
+        return f"{self.object.describe() if self.object else 'it'} goes at the {self.position}"
+
+    def _body(self) -> dict[str, Any]:
+        return {"bottom": self.bottom, "selector": _rd(self.selector), "object": _rd(self.object),
+                "position": self.position}
+
+
 KINDS: dict[str, type[PlanConstraint]] = {c.kind: c for c in (
-    OrderConstraint, TargetConstraint, PreferenceConstraint, AvoidConstraint, RequireStepConstraint, ParamConstraint)}
+    OrderConstraint, TargetConstraint, PreferenceConstraint, AvoidConstraint, RequireStepConstraint, ParamConstraint,
+    StackConstraint)}
 
 
 def _rd(ref: ObjectRef | None) -> dict[str, str] | None:
@@ -267,7 +297,9 @@ def _ref_key(data: Mapping[str, Any], key: str) -> ObjectRef | None:
     """``data[key]`` (a name, phrase or ref dict), else ``data[key + "_category"]`` (the distiller's form)."""
     ref = _ref(data.get(key))
     if ref is None and data.get(f"{key}_category"):
-        ref = ObjectRef(category=str(data[f"{key}_category"]))
+        # The distiller keeps the colour when the category alone was ambiguous on its scene
+        # ("the blue bin" of two bins), so the ref finds the same-coloured one again.
+        ref = ObjectRef(category=str(data[f"{key}_category"]), color=str(data.get(f"{key}_color") or ""))
     return ref
 
 
@@ -281,7 +313,8 @@ def constraint_from_dict(data: Mapping[str, Any]) -> PlanConstraint | None:
     ``{"type": "order", "first": "open", "object": "drawer"}``,
     ``{"type": "target", "object": "blue_block"}``,
     ``{"type": "preference", "category": "fruit", "target": "bowl"}``,
-    ``{"type": "avoid", "object": "glass"}``. Kinds it cannot check (sort, stack, free
+    ``{"type": "avoid", "object": "glass"}``, ``{"type": "stack", "key": "size", "bottom": "largest"}``.
+    Kinds it cannot check (sort, free
     "constraint" text) give None: the caller keeps their words as a prompt hint.
 
     Raises:
@@ -356,6 +389,21 @@ def constraint_from_dict(data: Mapping[str, Any]) -> PlanConstraint | None:
         if position not in ("next", "last", "any"):
             raise PolicyError(f"required step position {position!r}; valid: next, last, any")
         return RequireStepConstraint(call=call, position=position, **meta)
+    if kind == "stack":
+        bottom = str(data.get("bottom") or "")
+        if bottom:
+            if bottom not in ("largest", "smallest") or str(data.get("key") or "size") != "size":
+                raise PolicyError(f"stack constraint: bottom must be largest or smallest (key size): {dict(data)!r}")
+            sel = data.get("selector")
+            selector = ObjectRef.from_value(sel) if sel else (
+                ObjectRef(category=str(data["category"])) if data.get("category") else None)
+            return StackConstraint(bottom=bottom, selector=selector, **meta)
+        position = str(data.get("position") or "")
+        obj = _ref_key(data, "object")
+        if position not in ("top", "bottom") or obj is None:
+            raise PolicyError(f"stack constraint needs bottom (largest/smallest) or object and position "
+                              f"(top/bottom): {dict(data)!r}")
+        return StackConstraint(object=obj, position=position, **meta)
     if kind in ("param", "params", "parameter"):
         params = data.get("params")
         if params is None and "param" in data:
@@ -652,7 +700,7 @@ def compile_knowledge(items: Iterable[Any] | None, *, source: str = "") -> tuple
                 continue
             if c is None:
                 text = str(item.get("text") or item.get("description") or item.get("rule") or "")
-                c = parse_rule(text, source=source) if text else None
+                c = parse_rule(text, source=str(item.get("source") or source)) if text else None
                 if c is None:
                     if text:
                         hints.append(text)

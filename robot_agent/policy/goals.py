@@ -92,12 +92,21 @@ class Goal:
 
 
 _VERBS_PLACE = ("put|place|move|set|drop|stack|transfer|bring|load|store|insert|pack|return|get|take|lay|"
-                "carry|deliver|relocate|slide")
+                "carry|deliver|relocate|slide|sort")
 _PREP = r"inside of|inside|into|in to|within|in|on top of|onto|on to|on|to|at|over|onto the top of"
 _LEAD = (r"^(?:(?:please|can you|could you|would you|will you|robot|now|then|and|first|next|finally|"
          r"i want you to|i would like you to|go and|try to)\s+)*")
 _VERB_START = re.compile(rf"^(?:{_VERBS_PLACE}|pick|grab|grasp|lift|hold|open|close|shut|push|nudge|shove|"
-                         r"go|return|come|head|tidy|clean)\b")
+                         r"go|return|come|head|tidy|clean|pile|make)\b")
+
+# "stack the blocks", "pile the cubes on each other", "make a stack of the two blocks",
+# "put one block on top of the other": the objects end up on one another, in an order the
+# task leaves open (a stacking-order constraint or the LLM picks it).
+_STACK = (re.compile(r"^(?:stack|pile)\s+(?:up\s+)?(?P<o>.+?)(?:\s+(?:on|onto|on top of)\s+"
+                     r"(?:each other|one another))?$"),
+          re.compile(r"^(?:make|build)\s+(?:a|one)\s+(?:stack|pile|tower)\s+(?:of|with|from|out of)\s+(?P<o>.+)$"),
+          re.compile(rf"^(?:{_VERBS_PLACE})\s+one\s+(?P<o>[a-z]+)\s+(?:on top of|onto|on)\s+(?:the\s+)?other"
+                     r"(?:\s+one)?$"))
 
 
 def _clauses(task: str) -> list[str]:
@@ -176,6 +185,20 @@ def parse_goal(task: str, objects: Sequence[ObjectInfo]) -> Goal | None:
         if re.match(r"^(?:go|return|move|come|head|get)\s+(?:back\s+)?(?:to\s+)?(?:the\s+)?home(?:\s+position)?$",
                     clause) or clause in ("home", "go back"):
             atoms.append(Atom("home", text=clause))
+            understood = True
+            continue
+        stack = next((mm for mm in (r.match(clause) for r in _STACK) if mm), None)
+        explicit_target = rf"\s(?:{_PREP})\s+(?!each other|one another|top of the other|the other)"
+        if stack is not None and not re.search(explicit_target, stack.group("o")):
+            what = stack.group("o")
+            if re.fullmatch(r"[a-z]+", what):  # "one block on the other": every block of that kind
+                what = f"the {what}s"
+            names = tuple(n for grp in g.names(what, "object") for n in grp)
+            if len(set(names)) < 2:
+                raise PolicyError(f"{clause!r}: stacking needs at least two objects, the scene has "
+                                  f"{', '.join(names) or 'none'} for {stack.group('o')!r}")
+            # With n objects, n - 1 of them must end up on another one of them.
+            atoms.extend(Atom("at", names, names, text=clause) for _ in range(len(names) - 1))
             understood = True
             continue
         m = re.match(rf"^(?:{_VERBS_PLACE})\s+(?P<o>.+?)\s+(?:back\s+|down\s+)?(?P<p>{_PREP})\s+(?P<t>.+)$", clause)

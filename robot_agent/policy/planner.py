@@ -32,7 +32,7 @@ from robot_agent.errors import ParameterError, PolicyError, UnknownSkillError
 from robot_agent.policy.backends import PolicyBackend, RankRequest, policy_config, make_backend
 from robot_agent.policy.constraints import (
     AvoidConstraint, NamePattern, OrderConstraint, ParamConstraint, PlanConstraint, PreferenceConstraint,
-    RequireStepConstraint, skill_word, compile_knowledge, parse_call_phrase, resolve_pattern)
+    RequireStepConstraint, StackConstraint, skill_word, compile_knowledge, parse_call_phrase, resolve_pattern)
 from robot_agent.policy.goals import Goal, parse_goal, rewrite_goal
 from robot_agent.policy.grounding import ground, parse_mention
 from robot_agent.policy.prompts import DONE, PromptContext, object_lines
@@ -56,6 +56,33 @@ Key = tuple[str, tuple[tuple[str, str], ...]]
 
 # --------------------------------------------------------------------------- compiled constraints
 
+def _stack_pairs(c: StackConstraint, objects: Sequence[ObjectInfo]) -> frozenset[tuple[str, str]]:
+    """The (object, target) place calls a stacking-order constraint forbids on this scene."""
+    movable = [o for o in objects if o.category in GRASPABLE]
+    out: set[tuple[str, str]] = set()
+    if c.bottom:
+        sel = {o.name for o in c.selector.resolve(movable)} if c.selector is not None else {o.name for o in movable}
+
+        def area(o: ObjectInfo) -> float:
+            return float(o.size[0] * o.size[1])
+
+        for a in movable:
+            for b in movable:
+                if a.name == b.name or a.name not in sel or b.name not in sel:
+                    continue
+                # bottom=largest: a may go on b only when b is larger (and the other way round)
+                if (c.bottom == "largest" and area(b) < area(a)) or (c.bottom == "smallest" and area(b) > area(a)):
+                    out.add((a.name, b.name))
+    elif c.object is not None:
+        named = {o.name for o in c.object.resolve(movable)}
+        for n in named:
+            for b in movable:
+                if b.name == n:
+                    continue
+                out.add((b.name, n) if c.position == "top" else (n, b.name))
+    return frozenset(out)
+
+
 class CompiledConstraints:
     """Constraints resolved on one scene: names instead of refs, ready to check calls quickly."""
 
@@ -66,6 +93,8 @@ class CompiledConstraints:
         self.prefs: list[tuple[PreferenceConstraint, frozenset[str], frozenset[str]]] = []
         self.required: list[tuple[RequireStepConstraint, NamePattern]] = []
         self.params: list[tuple[ParamConstraint, frozenset[str] | None]] = []
+        # (constraint, forbidden (object, target) place pairs)
+        self.stacks: list[tuple[StackConstraint, frozenset[tuple[str, str]]]] = []
         for c in constraints:
             if isinstance(c, OrderConstraint):
                 first = resolve_pattern(c.first, objects)
@@ -98,6 +127,10 @@ class CompiledConstraints:
                     warnings.append(f"required step '{c.describe()}': no such object in this scene")
                     continue
                 self.required.append((c, pat))
+            elif isinstance(c, StackConstraint):
+                pairs = _stack_pairs(c, objects)
+                if pairs:
+                    self.stacks.append((c, pairs))
             elif isinstance(c, ParamConstraint):
                 try:
                     validate_params(c.skill, c.params)
@@ -165,6 +198,9 @@ class CompiledConstraints:
             obj, tgt = call.args.get("object"), call.args.get("target")
             for c, sel, tgts in self.prefs:
                 if obj in sel and tgt not in tgts:
+                    return c.describe()
+            for c, pairs in self.stacks:
+                if (obj, tgt) in pairs:
                     return c.describe()
         for i, (c, first, then) in enumerate(self.orders):
             if first.matches(call):
@@ -504,7 +540,7 @@ class Planner:
             goal = rewrite_goal(goal, constraints, objs, warnings)
         cc = CompiledConstraints(constraints, objs, warnings)
         if goal is not None:
-            _check_goal_conflicts(goal, cc)
+            _check_goal_conflicts(goal, cc, warnings)
         state = initial_state(objs, done, holding)
         flags, req = cc.history(done)
         search = _Search(goal, cc, objs, state, self.max_steps) if goal is not None else None
@@ -589,13 +625,26 @@ class Planner:
                 f"under the constraints ({rules})")
 
 
-def _check_goal_conflicts(goal: Goal, cc: CompiledConstraints) -> None:
-    """Refuse a goal whose every alternative object is one a constraint says to keep off."""
+def _check_goal_conflicts(goal: Goal, cc: CompiledConstraints, warnings: list[str] | None = None) -> None:
+    """Refuse a goal whose every alternative object is one a constraint says to keep off.
+
+    A remembered constraint (``source == "memory"``) yields instead: the operator's task
+    names the object now, and knowledge generalized from another scene ("keep away from
+    glasses" learned while moving a block past a glass) must not veto it. It is dropped
+    with a warning. The operator's own words in this episode still refuse the goal.
+    """
     for a in goal.atoms:
         if not a.objects:
             continue
-        for c, pat, any_role in cc.avoids:
+        for entry in list(cc.avoids):
+            c, pat, any_role = entry
             if any_role and pat.objects and set(a.objects) <= pat.objects:
+                if c.source == "memory":
+                    cc.avoids.remove(entry)
+                    if warnings is not None:
+                        warnings.append(f"remembered '{c.describe()}' not applied: the task asks for "
+                                        f"{', '.join(a.objects)}")
+                    continue
                 raise PolicyError(f"the task needs {', '.join(a.objects)} but a constraint says: {c.describe()}")
 
 

@@ -81,7 +81,10 @@ def server() -> Iterator[FakeOpenAI]:
 
 
 def _planner(server: FakeOpenAI, timeout: float = 5.0) -> Planner:
-    cfg = PolicyConfig(backend="openai", base_url=server.url, model="tiny-test", api_key="sk-test", timeout_s=timeout)
+    # on_failure=fallback: these tests are about the plain backend; retry-then-stop (the default)
+    # is covered in tests/reliability/test_faults.py.
+    cfg = PolicyConfig(backend="openai", base_url=server.url, model="tiny-test", api_key="sk-test", timeout_s=timeout,
+                       on_failure="fallback")
     return make_planner(cfg)
 
 
