@@ -34,6 +34,7 @@ from robot_agent.config import AgentConfig
 from robot_agent.corrections import (Correction, CorrectionContext, CorrectionKind, CorrectionParser,
                                      apply_parameter_changes, is_stop)
 from robot_agent.errors import ParameterError, PolicyError
+from robot_agent.policy.resilience import BackendUnavailableError
 from skills.library import get_skill
 from skills.params import validate_params
 from skills.result import SkillResult, SkillStatus
@@ -177,6 +178,7 @@ class Agent:
         self.state = AgentState.IDLE
         self._inbox: queue.Queue[tuple[str, str, float]] = queue.Queue(maxsize=256)
         self._cancel = CancelToken()
+        self._aux_cancel = CancelToken()  # motions outside a skill (putting an object back)
         self._stop_requested = threading.Event()
         self._lock = threading.Lock()
         self.dropped = 0
@@ -200,7 +202,10 @@ class Agent:
             self._inbox.put_nowait((text, source, now))
         except queue.Full:
             self.dropped += 1
-            self._emit({"type": "dropped", "text": text[:200], "source": source, "reason": "correction queue full"})
+            reason = "correction queue full"
+            if is_stop(text):  # acted on already: the arm is halting; only the parsing is skipped
+                reason = "correction queue full; the stop was acted on at once"
+            self._emit({"type": "dropped", "text": text[:200], "source": source, "reason": reason})
             return
         # Logged on receipt, whatever becomes of it later.
         self._emit({"type": "correction", "text": text, "source": source})
@@ -209,17 +214,42 @@ class Agent:
         """Halt the arm within one control tick and end the current task."""
         self._stop_requested.set()
         self._cancel.cancel(reason)
+        self._aux_cancel.cancel(reason)
 
     def reset(self) -> None:
         """Clear a stop and any queued corrections, ready for the next task."""
         self._stop_requested.clear()
         self._cancel.reset()
+        self._aux_cancel.reset()
         while True:
             try:
-                self._inbox.get_nowait()
+                text, source, _ = self._inbox.get_nowait()
             except queue.Empty:
                 break
+            # Logged when it arrived; say what became of it.
+            self._emit({"type": "understood", "text": text, "source": source, "kind": "unparsed",
+                        "summary": "not handled", "outcome": "dropped: cleared by reset before it was handled",
+                        "question": None, "refusal": None})
         self.state = AgentState.IDLE
+
+    def discard_pending(self, reason: str) -> int:
+        """Drop every queued, not yet understood correction, each with a ``dropped`` event naming ``reason``.
+
+        For callers that run tasks back to back (the ROS node): an utterance that arrived as a
+        task ended must be accounted for, and must not be applied to the next task.
+
+        Returns:
+            how many were dropped.
+        """
+        n = 0
+        while True:
+            try:
+                text, source, _ = self._inbox.get_nowait()
+            except queue.Empty:
+                return n
+            n += 1
+            self.dropped += 1
+            self._emit({"type": "dropped", "text": text[:200], "source": source, "reason": reason})
 
     # -- events --------------------------------------------------------------------------------
     def _emit(self, event: dict[str, Any]) -> None:
@@ -261,13 +291,16 @@ class Agent:
         out = []
         for item, score in hits:
             if self.memory_mode == "raw-memory":
-                if item.kind != "raw":
+                # raw items are plan items marked scope.raw (memory.item.KINDS has no "raw" kind)
+                if not item.scope.get("raw"):
                     continue
-                out.extend(item.provenance.get("corrections", []))
+                out.extend({"text": t, "source": "memory"} for t in item.provenance.get("corrections", []))
             else:
                 if item.kind != "plan":
                     continue
-                out.append(item.parameters.get("constraint") or item.rule)
+                c = item.parameters.get("constraint")
+                # Tagged so the planner can tell remembered rules from this episode's corrections.
+                out.append({**c, "source": "memory"} if isinstance(c, Mapping) else item.rule)
             rec = {"event": "used", "id": item.id, "kind": item.kind, "rule": item.rule, "score": round(score, 3)}
             result.knowledge_used.append(rec)
             self._emit({"type": "knowledge", **rec})
@@ -280,11 +313,13 @@ class Agent:
         if not name or name not in objects:
             return {}, []
         obj = objects[name]
+        from robot_agent.distill import skill_object_description
+
+        desc = skill_object_description(call.skill, call.args, objects) or obj.description()
         try:
-            hits = self.kb.retrieve_for_skill(call.skill, obj.description(), image=self._crop(name), k=1,
-                                              category=obj.category)
+            hits = self.kb.retrieve_for_skill(call.skill, desc, image=self._crop(name), k=1, category=obj.category)
         except TypeError:
-            hits = self.kb.retrieve_for_skill(call.skill, obj.description(), image=self._crop(name), k=1)
+            hits = self.kb.retrieve_for_skill(call.skill, desc, image=self._crop(name), k=1)
         except Exception as exc:  # noqa: BLE001
             log.warning("skill knowledge retrieval failed: %s", exc)
             return {}, []
@@ -307,15 +342,42 @@ class Agent:
         self._cancel.reset()
         try:
             self._run(result)
+        except BackendUnavailableError as exc:
+            # The language model kept failing: hold the arm and hand the decision to the operator.
+            self.robot.hold()
+            question = (f"My planner's language model is not answering ({exc}). I have stopped the arm. "
+                        "Should I try again, or will you check the policy backend first?")
+            result.state, result.reason = AgentState.STOPPED, f"planning stopped: {exc}"
+            result.questions.append(question)
+            self._emit({"type": "question", "question": question, "reason": result.reason})
         except PolicyError as exc:
             result.state, result.reason = AgentState.FAILED, f"planning failed: {exc}"
             self.robot.hold()
         finally:
             result.duration_s = time.monotonic() - t0
+            self._flush_inbox(result)
         if self.kb is not None:
             self._after_episode(result)
         self._set_state(result.state, reason=result.reason, success=result.success)
         return result
+
+    def _flush_inbox(self, result: EpisodeResult) -> None:
+        """Account for corrections still queued when the episode ends: none is lost silently.
+
+        Each becomes a record with outcome ``dropped: ...`` and an ``understood`` event
+        saying why it was not acted on (its receipt was logged when it arrived).
+        """
+        why = f"the task ended ({result.state.value}) before it was handled"
+        while True:
+            try:
+                text, source, received = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            rec = CorrectionRecord(text, source, received, {"kind": "unparsed"}, len(result.steps), None,
+                                   outcome=f"dropped: {why}")
+            result.corrections.append(rec)
+            self._emit({"type": "understood", "text": text, "source": source, "kind": "unparsed",
+                        "summary": "not handled", "outcome": rec.outcome, "question": None, "refusal": None})
 
     def _objects(self) -> dict[str, ObjectInfo]:
         return self.robot.perceive()
@@ -332,6 +394,7 @@ class Agent:
         done: list[_Call] = []
         i = 0
         attempts = 0
+        regrasps = 0
         while i < len(plan):
             if self._stop_requested.is_set():
                 result.state, result.reason = AgentState.STOPPED, self._cancel.reason or "stopped"
@@ -381,6 +444,20 @@ class Agent:
                             "constraints": [str(c) for c in constraints]})
                 i, attempts = 0, 0
                 continue
+            if (outcome == "retry" or res.status is not SkillStatus.SUCCEEDED) and self._let_go_of(run_call):
+                # Corrected or cut short after the fingers opened: the same place cannot work again
+                # (nothing in the hand). Plan from where things are now, which picks the object up
+                # again; bounded, like retries, so an object that keeps slipping ends the task.
+                regrasps += 1
+                if regrasps > self.max_attempts:
+                    result.state, result.reason = AgentState.FAILED, f"{call.skill} failed: the object keeps leaving the hand"
+                    return
+                plan = self._make_plan(task, constraints, done=done)
+                result.plan = [c.to_dict() for c in plan]
+                self._emit({"type": "plan", "plan": result.plan, "replanned": True, "why": "object no longer held",
+                            "constraints": [str(c) for c in constraints]})
+                i, attempts = 0, 0
+                continue
             if outcome == "retry":
                 attempts = 0
                 continue
@@ -402,6 +479,15 @@ class Agent:
         # Every call of the final plan succeeded (a failed call is retried or ends the episode above).
         result.state = AgentState.DONE
         result.success = True
+
+    def _let_go_of(self, call: _Call) -> bool:
+        """True when ``call`` is a place whose object is no longer in the hand."""
+        if call.skill != "place":
+            return False
+        try:
+            return self.robot.holding() != call.args.get("object")
+        except Exception:  # noqa: BLE001 - no answer from the robot: let the normal retry path decide
+            return False
 
     def _make_plan(self, task: str, constraints: list[Any], done: list[_Call]) -> list[_Call]:
         objects = list(self._objects().values())
@@ -482,7 +568,8 @@ class Agent:
                 rec.outcome = "asked"
             self._emit({"type": "understood", "text": text, "source": source, "kind": corr.kind.value,
                         "summary": corr.describe(), "outcome": rec.outcome, "question": corr.question,
-                        "refusal": corr.refusal})
+                        "refusal": corr.refusal, "correction": rec.understood, "call": call.to_dict(),
+                        "step": step})
         if outcome in ("retry", "replan"):
             self._undo_partial(call, outcome)
         return outcome
@@ -505,7 +592,8 @@ class Agent:
         if not corr.parameters and corr.delta_m is not None:
             # A bare displacement ("2 cm to the left" with no skill offset to adjust): move the gripper.
             res = get_skill("move_by").execute(self.robot, {}, {"delta": corr.delta_m}, self._cancel, self.safety)
-            self._cancel.reset()
+            if not self._stop_requested.is_set():  # a stop during the nudge must stay in force
+                self._cancel.reset()
             return "applied" if res.ok else f"refused: {res.reason}"
         base = call.params if skill == call.skill else {}
         try:
@@ -529,7 +617,11 @@ class Agent:
         origin = self._picked_from.get(held)
         from skills.motion import Motion
 
-        motion = Motion(self.robot, self.safety, CancelToken())
+        if self._stop_requested.is_set():
+            return
+        # Its own token (the step's may be reset meanwhile), which a stop cancels too.
+        self._aux_cancel = CancelToken()
+        motion = Motion(self.robot, self.safety, self._aux_cancel)
         tool, yaw = self.robot.ee_pose()
         try:
             obj_z = self.robot.object_pose(held).position[2]
@@ -543,6 +635,8 @@ class Agent:
                 motion.move_to([tool[0], tool[1], max(hand_above_base + 0.01, 0.03)], yaw, 0.3)
         except Exception as exc:  # noqa: BLE001 - releasing where it is still leaves the arm safe
             log.info("could not carry %s back before releasing: %s", held, exc)
+        if self._stop_requested.is_set():
+            return  # stopped on the way: keep holding, nothing else moves
         self.robot.release()
         self._emit({"type": "put_back", "object": held})
 

@@ -17,10 +17,14 @@ from typing import Sequence
 COMMAND_MODULES = (
     "sim.check",
     "robot_agent.run_cli",
+    "robot_agent.bench_cli",
     "memory.cli",
     "robot_agent.logs_cli",
+    "robot_agent.replay",
+    "robot_agent.training",
     "robot_agent.understand_cli",
     "robot_agent.ros.console",
+    "robot_agent.ros.listen",
     "robot_agent.ros.up",
 )
 

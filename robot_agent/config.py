@@ -128,6 +128,11 @@ class PolicyConfig:
     max_steps: int = 12                    # longest plan the planner will produce
     max_new_tokens: int = 128              # chat generation length (LangChain invoke on the local model)
     threads: int = 1                       # CPU threads for the local model's passes (0 = torch's default)
+    adapter_path: str = ""                 # local backend: LoRA adapter dir from `robot-agent train` ("" = none)
+    on_failure: str = "stop"               # no usable LLM answer: "stop" (retry with backoff, then hold the
+    #                                        arm and ask the operator) or "fallback" (the symbolic order)
+    retries: int = 2                       # on_failure=stop: extra tries of a failed ranking request
+    retry_backoff_s: float = 0.2           # on_failure=stop: first wait between tries, doubled each time (s)
 
     def __post_init__(self) -> None:
         _require(self.backend in POLICY_BACKENDS,
@@ -138,6 +143,10 @@ class PolicyConfig:
         _require(isinstance(self.max_new_tokens, int) and 1 <= self.max_new_tokens <= 4096,
                  "policy.max_new_tokens must be in [1, 4096]")
         _require(isinstance(self.threads, int) and 0 <= self.threads <= 256, "policy.threads must be in [0, 256]")
+        _require(self.on_failure in ("fallback", "stop"), "policy.on_failure must be 'fallback' or 'stop'")
+        _require(isinstance(self.retries, int) and 0 <= self.retries <= 10, "policy.retries must be in [0, 10]")
+        _require(finite(self.retry_backoff_s) and 0.0 <= self.retry_backoff_s <= 10.0,
+                 "policy.retry_backoff_s must be in [0, 10] s")
         _require(self.backend != "openai" or bool(self.model), "policy.model must name the server's model "
                  "when policy.backend is 'openai'")
 

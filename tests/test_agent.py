@@ -16,6 +16,7 @@ from robot_agent.agent import Agent, AgentState
 from robot_agent.config import AgentConfig
 from robot_agent.corrections import CorrectionParser
 from robot_agent.policy import make_planner
+from sim.operator import check_success
 from sim.runner import run_scenario
 from sim.scenario import SCENARIOS_DIR, load_scenario
 from sim.world import SimWorld
@@ -193,3 +194,31 @@ def test_embedder_failure_plans_without_memory(planner, parser, kb) -> None:
         result = agent.run_task(sc.task)
         assert result.state is AgentState.DONE
         assert any(e["type"] == "knowledge" and e.get("event") == "error" for e in events)
+
+
+def test_correction_after_the_fingers_opened_picks_the_object_up_again(planner, parser) -> None:
+    """A place corrected once the object is already released cannot simply be retried: the
+    agent plans from where things are (pick it up again), then places with the correction."""
+    sc = scenario("mug_train")
+    with SimWorld(sc.scene) as world:
+        robot = world.robot
+        agent = _agent(world, planner, None, parser)
+        inner = robot.release
+        said: list[str] = []
+
+        def release() -> None:
+            inner()
+            if not said:  # the first place has just let go of the mug
+                said.append("place it a bit lower")
+                agent.submit_correction(said[0], "typed")
+
+        robot.release = release  # type: ignore[method-assign]
+        events: list[dict] = []
+        agent.on_event = events.append
+        result = agent.run_task(sc.task)
+        assert said, "the mug was never released"
+        assert result.state is AgentState.DONE, result.reason
+        assert not any("not holding" in (s.reason or "") for s in result.steps)
+        assert any(e["type"] == "plan" and e.get("why") == "object no longer held" for e in events)
+        # Released over the plate, it is already where the task wants it: nothing left to redo.
+        assert check_success(sc, robot.perceive())[0]
