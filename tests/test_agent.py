@@ -4,7 +4,6 @@ base, real correction parser, the simulated operator as the only stand-in for a 
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -134,10 +133,18 @@ def test_stop_mid_skill_halts_within_one_tick(planner, parser) -> None:
 def test_stop_from_another_thread(planner, parser) -> None:
     sc = scenario("drawer_train")
     with SimWorld(sc.scene) as world:
+        robot = world.robot
         agent = _agent(world, planner, None, parser)
-        ev = threading.Event()
-        agent.on_event = lambda e: ev.set() if e.get("state") == "executing" else None
-        threading.Thread(target=lambda: (ev.wait(10), time.sleep(0.05), agent.stop("operator"))).start()
+        start, inner = robot.ticks, robot.step
+
+        def step(q):
+            inner(q)
+            if robot.ticks == start + 20:  # mid-motion, in sim time (wall time would race on a busy CPU)
+                t = threading.Thread(target=agent.stop, args=("operator",))
+                t.start()
+                t.join()
+
+        robot.step = step  # type: ignore[method-assign]
         result = agent.run_task(sc.task)
         assert result.state is AgentState.STOPPED and "operator" in result.reason
         assert any(s.status == "interrupted" for s in result.steps)
