@@ -65,6 +65,7 @@ class SimConfig:
     control_hz: float = 60.0          # control ticks per second (skills check cancel each tick)
     camera_width: int = 320           # px
     camera_height: int = 240          # px
+    real_time: bool = False           # pace control ticks to the wall clock (a person watching/typing)
 
     def __post_init__(self) -> None:
         _require(self.physics_hz >= self.control_hz > 0, "sim.physics_hz must be >= sim.control_hz > 0")
@@ -129,6 +130,8 @@ class PolicyConfig:
     max_new_tokens: int = 128              # chat generation length (LangChain invoke on the local model)
     threads: int = 1                       # CPU threads for the local model's passes (0 = torch's default)
     adapter_path: str = ""                 # local backend: LoRA adapter dir from `robot-agent train` ("" = none)
+    detour_penalty: float = 0.3            # score taken off a candidate per step its plan is longer than the
+    #                                        shortest (open-the-drawer-first; docs/policy.md)
     on_failure: str = "stop"               # no usable LLM answer: "stop" (retry with backoff, then hold the
     #                                        arm and ask the operator) or "fallback" (the symbolic order)
     retries: int = 2                       # on_failure=stop: extra tries of a failed ranking request
@@ -144,6 +147,8 @@ class PolicyConfig:
                  "policy.max_new_tokens must be in [1, 4096]")
         _require(isinstance(self.threads, int) and 0 <= self.threads <= 256, "policy.threads must be in [0, 256]")
         _require(self.on_failure in ("fallback", "stop"), "policy.on_failure must be 'fallback' or 'stop'")
+        _require(finite(self.detour_penalty) and 0.0 <= self.detour_penalty <= 100.0,
+                 "policy.detour_penalty must be in [0, 100]")
         _require(isinstance(self.retries, int) and 0 <= self.retries <= 10, "policy.retries must be in [0, 10]")
         _require(finite(self.retry_backoff_s) and 0.0 <= self.retry_backoff_s <= 10.0,
                  "policy.retry_backoff_s must be in [0, 10] s")

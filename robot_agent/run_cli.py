@@ -142,9 +142,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run a scenario with a simulated or human operator",
                          description="Run a scenario in PyBullet. The simulated operator corrects the robot "
                                      "when it breaks the scenario's hidden requirements; with --operator human, "
-                                     "type corrections while the robot moves.")
+                                     "type corrections while the robot moves (the sim then runs at wall-clock speed).")
     run.add_argument("--scenario", required=True, help="scenario YAML file")
-    run.add_argument("--operator", choices=("sim", "human"), default="sim")
+    run.add_argument("--operator", choices=("sim", "human"), default="sim",
+                     help="sim: the simulated operator; human: type corrections on stdin, sim in real time")
     run.add_argument("--rounds", type=int, default=1, help="run the scenario N times with one knowledge base")
     run.add_argument("--kb", help="knowledge base directory (default: memory.kb_dir from config)")
     run.add_argument("--memory", choices=("full", "no-memory", "raw-memory", "text-only"), default="full")

@@ -9,7 +9,7 @@ import logging
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
@@ -78,9 +78,10 @@ def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, confi
     """
     sim_cfg = config.sim
     if gui:
-        from dataclasses import replace
-
-        sim_cfg = replace(config.sim, gui=True)
+        sim_cfg = replace(sim_cfg, gui=True)
+    if operator == "human":
+        # A person has to see the arm move and type in time: the sim runs at wall-clock speed.
+        sim_cfg = replace(sim_cfg, real_time=True)
     t0 = time.perf_counter()
     with SimWorld(scenario.scene, sim_cfg, config.safety) as world:
         camera = Camera(world)

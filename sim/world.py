@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -243,6 +244,7 @@ class PyBulletRobot(Robot):
         self._target = self.joint_positions()
         self._finger_target = GRIPPER_MAX / 2
         self._held: tuple[str, int] | None = None  # (object name, constraint id)
+        self._next_tick: float | None = None  # wall-clock deadline of the next tick (sim.real_time)
         self.ticks = 0
         self._command(self._target)
 
@@ -363,12 +365,27 @@ class PyBulletRobot(Robot):
         self._command(q)
         self.world.step_physics(self._substeps)
         self.ticks += 1
+        self._pace()
 
     def hold(self) -> None:
         self._target = self.joint_positions()
         self._command(self._target)
         self.world.step_physics(self._substeps)
         self.ticks += 1
+        self._pace()
+
+    def _pace(self) -> None:
+        """With ``sim.real_time``, wait until this tick's wall-clock time: a person watching the
+        arm (or typing a correction) sees it move at its real speed, not 25 times faster."""
+        if not self.world.sim_cfg.real_time:
+            return
+        now = time.perf_counter()
+        if self._next_tick is None or now - self._next_tick > 0.25:
+            self._next_tick = now  # first tick, or after a pause (planning): do not catch up in a burst
+        self._next_tick += self.control_dt
+        delay = self._next_tick - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
 
     def set_gripper(self, width: float, ticks: int = 30, cancel: CancelToken | None = None) -> float:
         self._finger_target = float(np.clip(width, 0.0, GRIPPER_MAX)) / 2
