@@ -942,12 +942,15 @@ class KnowledgeBase:
             items = self._by_rids([r for r, _ in hits])
             return [(items[r], s) for r, s in hits if r in items]
 
-    def retrieve_for_task(self, task: str, k: int = 5) -> list[Hit]:
+    def retrieve_for_task(self, task: str, k: int = 5, also: Sequence[str] = ()) -> list[Hit]:
         """Plan knowledge for a task, best first.
 
         Args:
             task: the operator's task sentence.
             k: at most this many items.
+            also: more texts for the same task (e.g. the task written with object categories,
+                :func:`robot_agent.distill.task_queries`); an item's score is its best cosine
+                over ``task`` and these.
 
         Returns:
             (item, cosine similarity of the task and the item's rule + task family), only
@@ -955,8 +958,12 @@ class KnowledgeBase:
         """
         with self._mutex:
             self._check_open()
-            q = self._embed_query(task)
-            hits = self._search("plan_text", q, k, lambda r: self._active.get(r, ("",))[0] == "plan")
+            best: dict[int, float] = {}
+            for text in dict.fromkeys([task, *also]):
+                q = self._embed_query(text)
+                for r, s in self._search("plan_text", q, k, lambda r: self._active.get(r, ("",))[0] == "plan"):
+                    best[r] = max(s, best.get(r, -1.0))
+            hits = sorted(best.items(), key=lambda rs: -rs[1])[:k]
             hits = [(r, s) for r, s in hits if s >= self.cfg.plan_threshold]
             items = self._by_rids([r for r, _ in hits])
             return [(items[r], s) for r, s in hits if r in items]

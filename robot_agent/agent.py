@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping, Protocol
 from robot_agent.config import AgentConfig
 from robot_agent.corrections import (Correction, CorrectionContext, CorrectionKind, CorrectionParser,
                                      apply_parameter_changes, is_stop)
+from robot_agent.distill import task_queries
 from robot_agent.errors import ParameterError, PolicyError
 from robot_agent.policy.resilience import BackendUnavailableError
 from skills.library import get_skill
@@ -283,7 +284,8 @@ class Agent:
         if self.kb is None:
             return []
         try:
-            hits = self.kb.retrieve_for_task(task, k=5)
+            queries = task_queries(task, self._objects())
+            hits = self.kb.retrieve_for_task(queries[0], k=5, also=queries[1:])
         except Exception as exc:  # noqa: BLE001 - an embedder fault means planning without memory
             log.warning("plan knowledge retrieval failed: %s", exc)
             self._emit({"type": "knowledge", "event": "error", "error": str(exc)})

@@ -26,6 +26,8 @@ import re
 import time
 from typing import Any, Mapping
 
+from robot_agent.policy.goals import parse_goal
+from skills.library import CONTAINERS as CONTAINER_CATEGORIES
 from skills.params import default_params
 from skills.types import ObjectInfo
 
@@ -168,6 +170,50 @@ def skill_object_description(skill: str, args: Mapping[str, str], objects: Mappi
 def _task_family(task: str) -> str:
     words = re.findall(r"[a-z]+", task.lower())
     return " ".join(w for w in words if w not in {"the", "a", "an", "please", "it", "to", "of"})[:80]
+
+
+def task_queries(task: str, objects: Mapping[str, ObjectInfo]) -> list[str]:
+    """Texts plan knowledge is retrieved by: the task as said, and the task in categories.
+
+    Operators phrase the same task many ways ("could you put the purple block into the
+    drawer", "store the orange cube in the cabinet"), and a rule learned on one phrasing scored
+    under ``memory.plan_threshold`` on another. The grounded goal, written with the objects'
+    categories ("put the block in the cabinet"), is the same for all of them; retrieval takes
+    the better of the two scores per item. Tasks the goal parser does not understand (or
+    that name something absent) are retrieved by their words alone.
+
+    Args:
+        task: the operator's task sentence.
+        objects: the perceived scene.
+
+    Returns:
+        The task, then the category form when it differs.
+    """
+    out = [task]
+    try:
+        goal = parse_goal(task, list(objects.values()))
+    except Exception:  # noqa: BLE001 - an ungroundable task is the planner's error to report, not retrieval's
+        return out
+    phrases = []
+    for atom in goal.atoms if goal is not None else []:
+        cats = [objects[n].category for n in atom.objects if n in objects]
+        if not cats:
+            continue
+        if atom.kind == "at":
+            tgts = [objects[n] for n in atom.targets if n in objects]
+            if tgts:
+                prep = "in" if tgts[0].category in CONTAINER_CATEGORIES else "on"
+                phrases.append(f"put the {cats[0]} {prep} the {tgts[0].category}")
+        elif atom.kind == "drawer":
+            phrases.append(f"{'open' if atom.open else 'close'} the {cats[0]}")
+        elif atom.kind == "holding":
+            phrases.append(f"pick up the {cats[0]}")
+        elif atom.kind == "pushed":
+            phrases.append(f"push the {cats[0]}")
+    canon = " and ".join(dict.fromkeys(phrases))
+    if canon and canon != task.strip().lower():
+        out.append(canon)
+    return out
 
 
 def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = "full") -> list[dict[str, Any]]:
