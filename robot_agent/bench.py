@@ -57,7 +57,10 @@ class BenchSettings:
         rounds: round 1 on training instances, the rest on novel ones (at least 1).
         methods: memory modes to compare.
         seeds: seeds 0 .. seeds-1 (instance choice and the operator's phrasing).
-        per_round: instances per family per round.
+        per_round: novel instances per family per round (rounds 2 and later).
+        train_per_round: training instances per family in round 1; 0 (the default) runs every
+            training instance, as DROC's first round does: each rule the operator states there is
+            a rule the later rounds can reuse.
         cap: most corrections the operator gives per task.
         families: only these families (empty: all).
     """
@@ -67,6 +70,7 @@ class BenchSettings:
     methods: tuple[str, ...] = METHODS
     seeds: int = 2
     per_round: int = 1
+    train_per_round: int = 0
     cap: int = 8
     families: tuple[str, ...] = ()
 
@@ -78,6 +82,8 @@ class BenchSettings:
             raise ValueError(f"--seeds must be at least 1, got {self.seeds}")
         if self.per_round < 1:
             raise ValueError(f"--per-round must be at least 1, got {self.per_round}")
+        if self.train_per_round < 0:
+            raise ValueError(f"--train-instances must be 0 (all) or more, got {self.train_per_round}")
         if self.cap < 1:
             raise ValueError(f"--cap must be at least 1, got {self.cap}")
         bad = [m for m in self.methods if m not in METHODS]
@@ -85,11 +91,13 @@ class BenchSettings:
             raise ValueError(f"unknown method(s) {', '.join(bad) or '(none given)'}; valid: {', '.join(METHODS)}")
 
 
-def plan_rounds(split: dict[str, dict[str, list[Any]]], rounds: int, seed: int, per_round: int = 1) -> list[list[Any]]:
+def plan_rounds(split: dict[str, dict[str, list[Any]]], rounds: int, seed: int, per_round: int = 1,
+                train_per_round: int = 1) -> list[list[Any]]:
     """The scenarios of each round: round 1 from ``train``, later rounds from ``novel``.
 
-    Per family, the instances are a seeded permutation of that split; round r takes the next
-    ``per_round`` of them (cycling when the split is shorter), so rounds 2 and 3 see different
+    Per family, the instances are a seeded permutation of that split. Round 1 takes
+    ``train_per_round`` training instances (0: all of them); round r > 1 takes the next
+    ``per_round`` novel ones (cycling when the split is shorter), so rounds 2 and 3 see different
     novel instances whenever the family has enough. Families without novel (or training)
     instances are skipped in those rounds. The result depends only on the suite and the seed.
     """
@@ -100,7 +108,7 @@ def plan_rounds(split: dict[str, dict[str, list[Any]]], rounds: int, seed: int, 
         novel = list(parts.get("novel", []))
         rng.shuffle(train)
         rng.shuffle(novel)
-        for k in range(per_round):
+        for k in range(train_per_round or len(train)):
             if train:
                 out[0].append(train[k % len(train)])
         for r in range(1, rounds):
@@ -307,7 +315,7 @@ def run_bench(settings: BenchSettings, config: Any, *, components: tuple[Any, An
     t0 = time.perf_counter()
     for method in settings.methods:
         for seed in range(settings.seeds):
-            rounds = plan_rounds(split, settings.rounds, seed, settings.per_round)
+            rounds = plan_rounds(split, settings.rounds, seed, settings.per_round, settings.train_per_round)
             with tempfile.TemporaryDirectory(prefix="robot-agent-bench-") as tmp:
                 kb = None
                 if method != "no-memory":

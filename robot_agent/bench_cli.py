@@ -57,7 +57,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     families = tuple(f.strip() for f in args.families.split(",") if f.strip()) if args.families else ()
     settings = BenchSettings(suite=args.suite, rounds=args.rounds, methods=methods, seeds=args.seeds,
-                             per_round=args.per_round, cap=args.cap, families=families)
+                             per_round=args.per_round, train_per_round=args.train_instances, cap=args.cap, families=families)
     try:
         result = run_bench(settings, cfg, progress=print)
     except (ValueError, SceneError) as exc:
@@ -181,7 +181,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--rounds", type=int, default=3, help="rounds: 1 on training instances, the rest novel (default 3)")
     b.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated (default: {','.join(METHODS)})")
     b.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1 (default 2)")
-    b.add_argument("--per-round", type=int, default=1, help="instances per family per round (default 1)")
+    b.add_argument("--per-round", type=int, default=1,
+                   help="novel instances per family in each round after the first (default 1)")
+    b.add_argument("--train-instances", type=int, default=0,
+                   help="training instances per family in round 1 (default 0: all of them)")
     b.add_argument("--cap", type=int, default=8, help="most corrections per task (default 8)")
     b.add_argument("--families", default="", help="only these families (comma-separated; default all)")
     b.add_argument("--backend", default="", help="policy backend (default: policy.backend from config)")

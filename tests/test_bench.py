@@ -37,6 +37,10 @@ def test_rounds_are_seeded_train_first_then_different_novel_instances() -> None:
         assert x.family == y.family and x.name != y.name  # rounds 2 and 3 see different novel instances
     other = plan_rounds(split, 3, seed=2)
     assert [s.name for r in a for s in r] != [s.name for r in other for s in r]
+    # The benchmark's default round 1: every training instance of every family, novel rounds unchanged.
+    full = plan_rounds(split, 3, seed=1, train_per_round=0)
+    assert sorted(s.name for s in full[0]) == sorted(s.name for p in split.values() for s in p["train"])
+    assert [[s.name for s in r] for r in full[1:]] == [[s.name for s in r] for r in a[1:]]
 
 
 def test_mean_and_95_percent_interval() -> None:
@@ -62,6 +66,8 @@ def test_bad_settings_are_named() -> None:
         BenchSettings(methods=("full", "bogus")).validate()
     with pytest.raises(ValueError, match="--rounds"):
         BenchSettings(rounds=0).validate()
+    with pytest.raises(ValueError, match="--train-instances"):
+        BenchSettings(train_per_round=-1).validate()
 
 
 def test_cli_rejects_a_missing_suite_with_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
