@@ -184,6 +184,7 @@ class Agent:
         self._lock = threading.Lock()
         self.dropped = 0
         self._last_correction: Correction | None = None
+        self._keep_out: list[str] = []  # objects the tool must not pass over (from avoid constraints)
 
     # -- thread-safe inputs ----------------------------------------------------------------
     def submit_correction(self, text: str, source: str = "typed") -> None:
@@ -384,6 +385,22 @@ class Agent:
     def _objects(self) -> dict[str, ObjectInfo]:
         return self.robot.perceive()
 
+    @staticmethod
+    def _keep_out_names(constraints: list[Any], objects: Mapping[str, ObjectInfo]) -> list[str]:
+        """Objects named by the avoid constraints without a skill or target ("keep away from the glass").
+
+        The planner keeps calls off them; this list keeps the arm's path off them too: every
+        skill gets it as its keep-out list (this episode's corrections and remembered rules alike).
+        """
+        from robot_agent.policy.constraints import AvoidConstraint, compile_knowledge
+
+        names: list[str] = []
+        for c in compile_knowledge(constraints)[0]:
+            if (isinstance(c, AvoidConstraint) and c.object is not None and not c.object.is_empty()
+                    and not c.skill and c.target is None):
+                names += [o.name for o in c.object.resolve(list(objects.values()))]
+        return list(dict.fromkeys(names))
+
     def _run(self, result: EpisodeResult) -> None:
         task = result.task
         self._set_state(AgentState.PLANNING)
@@ -428,6 +445,7 @@ class Agent:
                 said = self.observer.before_call(run_call, objects)
                 if said is not None:
                     self.submit_correction(said.text, "simulated")
+            self._keep_out = self._keep_out_names(constraints, objects)
             res = self._execute(run_call, result, items)
             if self.observer is not None and not self._inbox.qsize():
                 said = self.observer.after_call(run_call, res, self._objects())
@@ -507,7 +525,8 @@ class Agent:
             res = SkillResult(SkillStatus.INTERRUPTED, "interrupted before start: correction received", {"ticks": 0})
         else:
             started = time.monotonic()
-            res = get_skill(call.skill).execute(self.robot, call.args, call.params, self._cancel, self.safety)
+            res = get_skill(call.skill).execute(self.robot, call.args, call.params, self._cancel, self.safety,
+                                                keep_out=self._keep_out)
             step = StepRecord(call.to_dict(), res.status.value, res.reason,
                               {k: v for k, v in res.facts.items() if k != "path"},
                               [it.id for it, _ in items], started, time.monotonic())

@@ -2,9 +2,10 @@
 
 The scene comes from the log's ``/episode/meta`` (the public scene the agent saw); the
 commands are the recorded skill calls with the parameters actually used (after knowledge and
-corrections), run in the recorded order, plus the put-backs the agent made before a retry or
-a replan. Nothing is planned or understood again: replay checks that the recorded commands
-lead to the recorded outcome, skill by skill and in the final scene.
+corrections) and the keep-out objects each kept off, run in the recorded order, plus the
+put-backs the agent made before a retry or a replan and the bare moves ("2 cm to the left")
+it made while understanding corrections. Nothing is planned or understood again: replay checks
+that the recorded commands lead to the recorded outcome, skill by skill and in the final scene.
 
 A call the agent never started (a correction arrived first: no ``/episode/skill_result``
 follows it) is not run either. A skill the operator interrupted mid-motion is run up to the
@@ -84,32 +85,53 @@ class _Command:
     put_back_before: list[str]
     recorded: str | None = None          # None: the agent never started it
     ticks: int | None = None
+    keep_out: list[str] = field(default_factory=list)  # objects the tool kept off, as recorded
+    nudges_before: list[dict[str, Any]] = field(default_factory=list)  # bare moves ("2 cm left") first
 
 
 def load_commands(reader: EpisodeLogReader) -> tuple[list[_Command], dict[str, Any] | None]:
     """The recorded skill calls in order (with their results) and the outcome event."""
     commands: list[_Command] = []
     pending_put_back: list[str] = []
+    pending_nudges: list[dict[str, Any]] = []
     outcome: dict[str, Any] | None = None
     where = str(reader.mcap_path)
     for event in reader.events(EVENT_TOPICS):
         d = event.data
         if event.topic == PLAN_TOPIC:
             pending_put_back += [str(o) for o in d.get("put_back") or []]
+            pending_nudges += _nudges(d, where, event.t_ns)
         elif event.topic == SKILL_CALL_TOPIC:
             if not isinstance(d.get("skill"), str) or not isinstance(d.get("args"), dict) \
                     or not isinstance(d.get("params"), dict):
                 raise EpisodeLogError(f"{where}: skill_call at t={event.t_ns} lacks skill, args or params")
             pending_put_back += [str(o) for o in d.get("put_back") or []]
-            commands.append(_Command(d["skill"], dict(d["args"]), dict(d["params"]), pending_put_back))
-            pending_put_back = []
+            pending_nudges += _nudges(d, where, event.t_ns)
+            commands.append(_Command(d["skill"], dict(d["args"]), dict(d["params"]), pending_put_back,
+                                     nudges_before=pending_nudges))
+            pending_put_back, pending_nudges = [], []
         elif event.topic == SKILL_RESULT_TOPIC and commands and commands[-1].recorded is None:
             commands[-1].recorded = str(d.get("status"))
             facts = d.get("facts") or {}
             commands[-1].ticks = facts.get("ticks") if isinstance(facts.get("ticks"), int) else None
+            keep_out = facts.get("keep_out")
+            commands[-1].keep_out = [str(n) for n in keep_out] if isinstance(keep_out, list) else []
         elif event.topic == OUTCOME_TOPIC:
             outcome = d
     return commands, outcome
+
+
+def _nudges(d: dict[str, Any], where: str, t_ns: int) -> list[dict[str, Any]]:
+    """The bare moves logged with a call or plan, checked: a 3-vector of metres and a status."""
+    out = []
+    for n in d.get("nudges") or []:
+        delta = n.get("delta") if isinstance(n, dict) else None
+        if not (isinstance(delta, list) and len(delta) == 3
+                and all(isinstance(v, (int, float)) and math.isfinite(v) for v in delta)):
+            raise EpisodeLogError(f"{where}: event at t={t_ns} has a nudge without a 3-vector delta: {n!r}")
+        out.append({"delta": [float(v) for v in delta], "status": str(n.get("status")),
+                    "ticks": n.get("ticks") if isinstance(n.get("ticks"), int) else None})
+    return out
 
 
 class _TickLimit:
@@ -235,6 +257,17 @@ def replay(log_path: str | Path, config: Any = None, *, gui: bool = False, speed
         safety = SafetyChecker(cfg.safety)
         picked_from: dict[str, tuple[float, float, float]] = {}
         for i, cmd in enumerate(commands):
+            for nudge in cmd.nudges_before:
+                cancel_n: Any = CancelToken()
+                if nudge["status"] == "interrupted" and nudge["ticks"]:
+                    cancel_n = _TickLimit(robot, nudge["ticks"])
+                res = get_skill("move_by").execute(robot, {}, {"delta": nudge["delta"]}, cancel_n, safety)
+                check = StepCheck(i, "move_by", {}, nudge["status"], res.status.value, res.reason)
+                report.steps.append(check)
+                if out is not None:
+                    mark = "ok" if check.matches else f"MISMATCH (recorded {check.recorded})"
+                    print(f"  move_by({', '.join(f'{v:+.3f}' for v in nudge['delta'])}) [nudge]: "
+                          f"{check.replayed}  {mark}", file=out)
             for name in cmd.put_back_before:
                 _put_back(robot, cfg, name, picked_from.get(name))
             if cmd.recorded is None:
@@ -245,7 +278,7 @@ def replay(log_path: str | Path, config: Any = None, *, gui: bool = False, speed
             cancel: Any = CancelToken()
             if cmd.recorded == "interrupted" and cmd.ticks:
                 cancel = _TickLimit(robot, cmd.ticks)
-            res = get_skill(cmd.skill).execute(robot, cmd.args, cmd.params, cancel, safety)
+            res = get_skill(cmd.skill).execute(robot, cmd.args, cmd.params, cancel, safety, keep_out=cmd.keep_out)
             check = StepCheck(i, cmd.skill, cmd.args, cmd.recorded, res.status.value, res.reason)
             report.steps.append(check)
             if out is not None:

@@ -3,7 +3,8 @@
 Each skill's docstring is the text the planner and the operator see. Every skill:
 validates its arguments and parameters before any motion (INVALID), plans every
 target through the safety checker (UNREACHABLE / COLLISION refused before motion),
-checks the cancel token at every control tick (INTERRUPTED within one tick), and
+checks the cancel token at every control tick (INTERRUPTED within one tick), keeps
+the tool off the keep-out objects it is given (their footprints are routed around), and
 reports measured facts.
 """
 
@@ -12,13 +13,13 @@ from __future__ import annotations
 import logging
 import math
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
 from robot_agent.errors import (ParameterError, RobotLinkError, SafetyError, UnknownObjectError, UnknownSkillError,
                                  UnreachableError)
-from skills.motion import Collision, Interrupted, Motion, wrap_grip_yaw
+from skills.motion import Collision, Interrupted, KeepOut, Motion, wrap_grip_yaw
 from skills.params import SKILL_ARGS, validate_params
 from skills.result import SkillResult, SkillStatus
 from skills.robot import CancelToken, Robot
@@ -44,8 +45,22 @@ class Skill(ABC):
         return SKILL_ARGS[self.name]
 
     def execute(self, robot: Robot, args: Mapping[str, str] | None, params: Mapping[str, Any] | None,
-                cancel: CancelToken | None, safety: SafetyChecker) -> SkillResult:
-        """Run the skill; never raises for expected failures, returns a :class:`SkillResult`."""
+                cancel: CancelToken | None, safety: SafetyChecker, keep_out: Sequence[str] = ()) -> SkillResult:
+        """Run the skill; never raises for expected failures, returns a :class:`SkillResult`.
+
+        Args:
+            robot: the arm.
+            args: object names by role (``object``, ``target``).
+            params: skill parameters (validated here; defaults fill the rest).
+            cancel: checked at every control tick (None: never cancelled).
+            safety: the limit checker.
+            keep_out: names of objects the tool must not pass over ("don't go over the glass"):
+                their footprints plus :data:`skills.motion.KEEP_OUT_MARGIN` become keep-out regions
+                of every move. Names not in the scene are ignored with a warning; the skill's own
+                objects and the held object never are keep-outs (you cannot pick what you avoid).
+                ``facts["keep_out"]`` records the names applied, ``facts["detoured"]`` those a
+                move went around.
+        """
         cancel = cancel or CancelToken()
         args = dict(args or {})
         missing = [a for a in self.args if a not in args]
@@ -63,8 +78,8 @@ class Skill(ABC):
                                              f"{', '.join(sorted(objects))}")
         except (ParameterError, UnknownObjectError) as exc:
             return SkillResult(SkillStatus.INVALID, str(exc), {"ticks": 0})
-        motion = Motion(robot, safety, cancel)
-        facts: dict[str, Any] = {}
+        motion = Motion(robot, safety, cancel, keep_out=_keep_out_regions(self.name, keep_out, args, objects, robot))
+        facts: dict[str, Any] = {"keep_out": [k.name for k in motion.keep_out]}
         try:
             status, reason = self._run(robot, motion, {k: objects[v] for k, v in args.items()}, p, facts)
         except Interrupted as exc:
@@ -79,6 +94,8 @@ class Skill(ABC):
             status, reason = SkillStatus.UNREACHABLE, str(exc)
         except (ParameterError, ValueError) as exc:
             status, reason = SkillStatus.INVALID, str(exc)
+        if motion.detours:
+            facts["detoured"] = list(motion.detours)
         facts.update(ticks=motion.ticks, path=motion.path, max_speed_fraction=round(motion.max_speed_fraction, 3),
                      gripper_width=round(robot.gripper_width(), 4), holding=robot.holding(), params=p)
         for role, name in args.items():
@@ -94,6 +111,24 @@ class Skill(ABC):
     def _run(self, robot: Robot, motion: Motion, objs: dict[str, ObjectInfo], p: dict[str, Any],
              facts: dict[str, Any]) -> tuple[SkillStatus, str]:
         """Do the motion; return (status, reason)."""
+
+
+def _keep_out_regions(skill: str, names: Sequence[str], args: Mapping[str, str], objects: Mapping[str, ObjectInfo],
+                      robot: Robot) -> list[KeepOut]:
+    """Keep-out regions for the named objects, minus the call's own objects and the held one."""
+    if isinstance(names, str):  # one name, not its letters
+        names = [names]
+    own = set(args.values()) | {robot.holding()}
+    out: list[KeepOut] = []
+    for name in dict.fromkeys(str(n) for n in names or ()):
+        if name in own:
+            continue
+        if name not in objects:
+            log.warning("%s: keep-out %r ignored: no such object in the scene (%s)", skill, name,
+                        ", ".join(sorted(objects)))
+            continue
+        out.append(KeepOut.around(objects[name]))
+    return out
 
 
 def _part(obj: ObjectInfo, region: str) -> np.ndarray:
