@@ -613,6 +613,9 @@ class Agent:
         if not corr.parameters and corr.delta_m is not None:
             # A bare displacement ("2 cm to the left" with no skill offset to adjust): move the gripper.
             res = get_skill("move_by").execute(self.robot, {}, {"delta": corr.delta_m}, self._cancel, self.safety)
+            # Logged (with the next call or plan) so that replay moves the arm the same way.
+            self._emit({"type": "nudge", "delta": [float(v) for v in corr.delta_m], "status": res.status.value,
+                        "reason": res.reason, "ticks": res.facts.get("ticks")})
             if not self._stop_requested.is_set():  # a stop during the nudge must stay in force
                 self._cancel.reset()
             return "applied" if res.ok else f"refused: {res.reason}"

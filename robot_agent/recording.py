@@ -71,6 +71,7 @@ class EpisodeRecorder:
         self._step = 0
         self._last_frame_ns: int | None = None
         self._put_back: list[str] = []
+        self._nudges: list[dict[str, Any]] = []  # bare "2 cm to the left" moves since the last call or plan
         if robot is not None:
             self._wrap(robot)
 
@@ -121,8 +122,13 @@ class EpisodeRecorder:
             return None
 
     def _take_put_back(self) -> dict[str, Any]:
-        out = {"put_back": list(self._put_back)} if self._put_back else {}
+        # What the agent did between two logged calls: nudges (always first: they are made while
+        # corrections are understood) and put-backs (after them, before a retry or a replan).
+        out: dict[str, Any] = {"put_back": list(self._put_back)} if self._put_back else {}
+        if self._nudges:
+            out["nudges"] = list(self._nudges)
         self._put_back.clear()
+        self._nudges.clear()
         return out
 
     def log_event(self, e: dict[str, Any]) -> None:
@@ -156,6 +162,8 @@ class EpisodeRecorder:
         elif t == "put_back":
             # Logged with the next call or plan: replay puts the object back before running it.
             self._put_back.append(str(e.get("object")))
+        elif t == "nudge":
+            self._nudges.append({k: e.get(k) for k in ("delta", "status", "reason", "ticks")})
         elif t == "knowledge":
             if e.get("event") == "used":
                 w.knowledge(used=[{k: v for k, v in e.items() if k not in ("type", "t")}])

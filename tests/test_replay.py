@@ -135,3 +135,48 @@ def test_killed_run_leaves_a_readable_log_that_replays(tmp_path, recorded_episod
     assert summary.skill_calls >= 1 and reader.topics["/episode/skill_result"] >= 1
     report = replay(log, recorded_episodes["config"])
     assert report.steps and report.matches and not report.final_checked
+
+
+def test_a_bare_nudge_is_logged_and_replayed(tmp_path):
+    """"5 cm up" said while the arm goes home has no skill parameter to adjust: the agent moves the
+    arm with move_by. The nudge is logged with the next call, and replay runs it before that call."""
+    from robot_agent.agent import Agent
+    from robot_agent.config import AgentConfig
+    from robot_agent.corrections import CorrectionParser
+    from robot_agent.policy import make_planner
+    from robot_agent.recording import EpisodeRecorder
+    from sim.world import SimWorld
+
+    class SaysOnceBeforeGoHome:  # the operator, scripted
+        said = False
+
+        def before_call(self, call, objects):
+            if call.skill == "go_home" and not self.said:
+                self.said = True
+                return type("Utterance", (), {"text": "5 cm up"})()
+            return None
+
+        def after_call(self, call, result, objects):
+            return None
+
+    cfg = AgentConfig.load()
+    cfg.policy.backend = "symbolic"
+    scen = load_scenario(SCENARIOS_DIR / "demo" / "mug_train.yaml")
+    log = tmp_path / "nudge"
+    with SimWorld(scen.scene, cfg.sim, cfg.safety) as world:
+        world.robot.step(world.robot.joint_positions() + 0.2)  # off home, so go_home has to move
+        rec = EpisodeRecorder(log, "nudge-1", task="go home", scene=scen.public()["scene"], robot=world.robot)
+        agent = Agent(world.robot, make_planner(cfg.policy), None, CorrectionParser(), cfg,
+                      observer=SaysOnceBeforeGoHome(), episode_logger=rec)
+        result = agent.run_task("go home", episode_id="nudge-1")
+        rec.finish(result.success, corrections=result.n_corrections, agent_state=result.state.value)
+    assert result.success, result.reason
+    (corr,) = result.corrections
+    assert corr.outcome == "applied" and corr.understood["delta_m"] == [0.0, 0.0, 0.05]
+    calls = [e.data for e in EpisodeLogReader(log).events(["/episode/skill_call"])]
+    assert [c["skill"] for c in calls] == ["go_home", "go_home"]
+    (nudge,) = calls[1]["nudges"]
+    assert nudge["delta"] == [0.0, 0.0, 0.05] and nudge["status"] == "succeeded"
+    report = replay(log, cfg)
+    assert [(s.skill, s.replayed) for s in report.steps] == [("move_by", "succeeded"), ("go_home", "succeeded")]
+    assert report.matches, report.to_dict()
