@@ -6,6 +6,7 @@ Models are loaded in constructors, never at import time.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -13,7 +14,7 @@ import os
 import pickle
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -27,6 +28,25 @@ def _normalize(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     n = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.maximum(n, 1e-12)
+
+
+#: up to this many inputs are embedded on one thread (see MiniLMTextEmbedder.embed)
+SMALL_BATCH = 8
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch threads (0: leave as is), then restore the process setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n and n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 class TextEmbedder(ABC):
@@ -81,8 +101,12 @@ class MiniLMTextEmbedder(TextEmbedder):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = self.model.encode(list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
-                                show_progress_bar=False)
+        # A query or two is too small to split across threads; with the cores busy (the simulator,
+        # the LLM, another process) torch's spinning worker threads made one query take 350 ms
+        # instead of 25 ms on this 2-core machine. Batches (re-indexing) keep every thread.
+        with _torch_threads(1 if len(texts) <= SMALL_BATCH else 0):
+            out = self.model.encode(list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
+                                    show_progress_bar=False)
         return _normalize(out)
 
 

@@ -467,3 +467,21 @@ def test_memory_config_validation() -> None:
     for bad in ({"hnsw_ef_search": 4}, {"merge_threshold": 0.2}, {"approx_above": 10}, {"skill_threshold": 3}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             MemoryConfig(**bad)
+
+
+def test_small_queries_run_on_one_thread_and_leave_torch_as_it_was(text_embedder) -> None:
+    """One query is embedded on a single torch thread (a busy 2-core machine made the spinning
+    pool 15x slower); the process-wide setting is restored, and batches give the same vectors."""
+    import torch
+
+    before = torch.get_num_threads()
+    seen: list[int] = []
+    hook = text_embedder.model.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
+    try:
+        one = text_embedder.embed(["put the block in the cabinet"])
+        many = text_embedder.embed(["put the block in the cabinet"] + [f"filler {i}" for i in range(20)])
+    finally:
+        hook.remove()
+    assert seen[0] == 1 and seen[-1] == before
+    assert torch.get_num_threads() == before
+    assert np.allclose(one[0], many[0], atol=1e-5)
