@@ -11,8 +11,18 @@ the step that should follow:
   done when it came, the rules the planner had then, without the correction), the target
   the first step of the corrected plan. A policy trained on them picks that step without
   being told.
+  The step the planner had chosen there is kept as ``rejected`` (for a pairwise loss).
 * ``step`` examples: the steps of the executed plans that succeeded, with the prompt the
   planner rendered for them (the uncorrected behaviour to keep).
+* ``hindsight`` examples: after a successful episode with a plan-level correction, the steps
+  that were actually executed, less the picks that were undone (put back before the next
+  call that needs an empty hand), form the plan that should have been made at the start.
+  Each of its steps from the first one where it departs from the first plan is an example
+  on the first plan's prompt; the first of them has the first plan's step as ``rejected``.
+  This puts what the operator taught at the decision where it would have avoided the
+  correction ("open the drawer first": ``open(cabinet)`` before ``pick(red_block)``), not
+  only at the moment it was said. Examples identical to a ``correction`` or ``step`` one are
+  not repeated.
 
 Examples are split into train and held-out sets by episode (a hash of the episode id),
 so no episode is in both.
@@ -24,11 +34,12 @@ import ast
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from robot_agent.episode_log import (EVENT_TOPICS, PLAN_TOPIC, SKILL_RESULT_TOPIC, TASK_TOPIC, UNDERSTOOD_TOPIC,
+from robot_agent.episode_log import (EVENT_TOPICS, OUTCOME_TOPIC, PLAN_TOPIC, SKILL_RESULT_TOPIC, TASK_TOPIC, UNDERSTOOD_TOPIC,
                                      EpisodeLogError, EpisodeLogReader, find_episode_logs)
 
 log = logging.getLogger(__name__)
@@ -48,6 +59,8 @@ class SFTExample:
         kind: ``correction`` or ``step``.
         episode_id / log / t_ns: where it comes from.
         correction: the operator's words, for ``correction`` examples.
+        rejected: the step the planner had chosen instead (``correction`` examples, and the
+            first ``hindsight`` example), or None.
     """
 
     messages: list[tuple[str, str]]
@@ -60,12 +73,13 @@ class SFTExample:
     task: str
     correction: str | None = None
     split: str = "train"
+    rejected: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": SFT_SCHEMA, "kind": self.kind, "split": self.split, "task": self.task,
                 "messages": [{"role": r, "content": c} for r, c in self.messages], "prefix": self.prefix,
-                "completion": self.completion, "correction": self.correction, "episode_id": self.episode_id,
-                "log": self.log, "t_ns": self.t_ns}
+                "completion": self.completion, "rejected": self.rejected, "correction": self.correction,
+                "episode_id": self.episode_id, "log": self.log, "t_ns": self.t_ns}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "<memory>") -> "SFTExample":
@@ -78,8 +92,12 @@ class SFTExample:
             raise ValueError(f"{where}: not a {SFT_SCHEMA} record")
         try:
             msgs = [(str(m["role"]), str(m["content"])) for m in d["messages"]]
+            rejected = d.get("rejected")
+            if rejected is not None and not isinstance(rejected, str):
+                raise TypeError(f"rejected must be a string or null, got {type(rejected).__name__}")
             return cls(msgs, str(d["prefix"]), str(d["completion"]), str(d["kind"]), str(d["episode_id"]),
-                       str(d["log"]), int(d["t_ns"]), str(d["task"]), d.get("correction"), str(d.get("split", "train")))
+                       str(d["log"]), int(d["t_ns"]), str(d["task"]), d.get("correction"), str(d.get("split", "train")),
+                       rejected)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{where}: malformed example ({type(exc).__name__}: {exc})") from None
 
@@ -157,6 +175,8 @@ def examples_from_log(path: str | Path) -> list[SFTExample]:
     ctx: _PlanContext | None = None
     plan_steps: list[str] = []
     pending: tuple[str, int] | None = None  # a plan-level correction waiting for its replan
+    first: tuple[_PlanContext, list[str]] | None = None  # the episode's first plan and its context
+    success, end_ns = False, 0
     redo = 0  # leading steps of the current plan that pick up again what was put back
     for event in reader.events(EVENT_TOPICS):
         d = event.data
@@ -172,6 +192,8 @@ def examples_from_log(path: str | Path) -> list[SFTExample]:
                 raise EpisodeLogError(f"{where}: plan at t={event.t_ns} is malformed ({exc})") from None
             constraints = [_constraint(c) for c in d.get("constraints") or []]
             new = _PlanContext(objects, constraints, list(done))
+            if first is None:
+                first = (new, steps)
             # The agent put back what it held before replanning; picking it up again redoes a
             # step already in the history, not a choice the correction taught.
             put_back = {f"pick({o})" for o in d.get("put_back") or []}
@@ -185,7 +207,7 @@ def examples_from_log(path: str | Path) -> list[SFTExample]:
                     # The prompt the planner rendered when it chose the wrong step, and the right one.
                     messages, prefix = _prompt(task, ctx, ctx.constraints, ctx.done_texts + plan_steps[:max(k, 0)])
                     out.append(SFTExample(messages, prefix, steps[n_redo], "correction", reader.episode_id,
-                                          str(reader.path), pending[1], task, pending[0]))
+                                          str(reader.path), pending[1], task, pending[0], rejected=wrong))
             pending = None
             ctx, plan_steps, redo = new, steps, n_redo
         elif event.topic == UNDERSTOOD_TOPIC and d.get("outcome") == "replanned":
@@ -203,9 +225,79 @@ def examples_from_log(path: str | Path) -> list[SFTExample]:
             else:
                 log.info("%s: a %s result at t=%d is not the plan's next step; no example",
                          where, d.get("skill"), event.t_ns)
+        elif event.topic == OUTCOME_TOPIC:
+            success, end_ns = bool(d.get("success")), event.t_ns
     if not task:
         raise EpisodeLogError(f"{where}: the log has no task")
+    if success and first is not None and any(ex.kind == "correction" for ex in out):
+        out += _hindsight(task, first[0], first[1], done, out, reader.episode_id, str(reader.path), end_ns)
     return out
+
+
+#: calls that need an empty hand: a pick followed by one of them was undone (put back) in between
+_EMPTY_HAND = ("pick", "open", "close", "push")
+
+
+def undo_put_back(done: Sequence[str]) -> list[str]:
+    """The executed steps without the picks that were undone.
+
+    When a correction came while the robot held something, the agent put it back before
+    replanning; the log shows ``pick(x)`` followed by a call that needs an empty hand. Those
+    picks are dropped: the rest is the plan that did the task.
+    """
+    out: list[str] = []
+    for i, step in enumerate(done):
+        nxt = done[i + 1].split("(")[0] if i + 1 < len(done) else ""
+        if step.startswith("pick(") and nxt in _EMPTY_HAND:
+            continue
+        out.append(step)
+    return out
+
+
+def _hindsight(task: str, ctx: _PlanContext, first_plan: Sequence[str], done: Sequence[str],
+               existing: Sequence[SFTExample], episode_id: str, log_path: str, t_ns: int) -> list[SFTExample]:
+    """The ``hindsight`` examples of a corrected, successful episode (see the module docs)."""
+    from robot_agent.policy.state import initial_state, precondition_failure
+    from robot_agent.policy.types import SkillCall
+
+    executed = undo_put_back(list(done))
+    if ctx.done_texts or not executed:
+        return []  # the first plan started mid-episode: no clean start to relabel
+    # The relabelled plan must be valid from the first plan's state (an undone pick is
+    # recognised only by what follows it; anything else stays out rather than teach nonsense).
+    by_name = {o.name: o for o in ctx.objects}
+    state = initial_state(ctx.objects)
+    for step in executed:
+        m = _STEP_RE.match(step)
+        if m is None:
+            return []
+        skill, args = m.group(1), [a.strip() for a in m.group(2).split(",") if a.strip()]
+        roles = {"pick": ("object",), "place": ("object", "target"), "open": ("object",), "close": ("object",),
+                 "push": ("object",), "go_home": ()}.get(skill)
+        if roles is None or len(roles) != len(args):
+            return []
+        call = SkillCall(skill, dict(zip(roles, args)))
+        if precondition_failure(call, state, by_name) is not None:
+            return []
+        state = state.apply(call)
+    seen = {(tuple(ex.messages), ex.prefix, ex.completion) for ex in existing}
+    out: list[SFTExample] = []
+    diverged = False
+    for i, step in enumerate(executed):
+        wrong = first_plan[i] if i < len(first_plan) else None
+        if not diverged and step == wrong:
+            continue
+        messages, prefix = _prompt(task, ctx, ctx.constraints, executed[:i])
+        rejected = wrong if not diverged and wrong != step else None
+        diverged = True
+        if (tuple(messages), prefix, step) in seen:
+            continue
+        out.append(SFTExample(messages, prefix, step, "hindsight", episode_id, log_path, t_ns, task,
+                                rejected=rejected))
+    return out
+
+
+_STEP_RE = re.compile(r"^(\w+)\((.*)\)$")
 
 
 def split_of(episode_id: str, val_fraction: float) -> str:
@@ -241,7 +333,7 @@ def export_sft(paths: Iterable[str | Path], out_dir: str | Path, *, val_fraction
             first one raises.
 
     Returns:
-        Counts: ``logs``, ``train``, ``val``, ``correction``, ``step``.
+        Counts: ``logs``, ``train``, ``val``, ``correction``, ``step``, ``hindsight``.
 
     Raises:
         EpisodeLogError: an unreadable log (unless ``errors`` is given), or no log at all.
@@ -252,7 +344,7 @@ def export_sft(paths: Iterable[str | Path], out_dir: str | Path, *, val_fraction
     logs = collect_logs(paths)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    counts = {"logs": 0, "train": 0, "val": 0, "correction": 0, "step": 0}
+    counts = {"logs": 0, "train": 0, "val": 0, "correction": 0, "step": 0, "hindsight": 0}
     with (out / "train.jsonl").open("w", encoding="utf8") as ftrain, \
             (out / "val.jsonl").open("w", encoding="utf8") as fval:
         for p in logs:

@@ -4,7 +4,13 @@
 the logs it is given and fine-tunes the local policy model (SmolLM2-135M by default) with a
 LoRA adapter (peft) on the CPU: the loss is the negative log-likelihood of the target step
 (and its closing newline) after the prompt the planner renders, the very quantity the
-planner ranks candidates by (:meth:`LocalChatModel.score_continuations`).
+planner ranks candidates by (:meth:`LocalChatModel.score_continuations`). Examples that
+carry the step the policy had chosen instead (``rejected``: corrections, and the first
+hindsight step) add a pairwise term, ``-log sigmoid(beta * (mean log-prob of the target -
+mean log-prob of the rejected step))``: the planner ranks candidates by exactly that mean,
+so the term trains the decision itself. ``--rename`` adds copies of each example with the
+scene's object names replaced consistently (prompt, plan so far, target, rejected step), so
+the model learns from the object descriptions and rules rather than memorising names.
 
 The out directory holds the adapter (``adapter_config.json``, ``adapter_model.safetensors``:
 set ``policy.adapter_path`` to the directory to plan with it), ``training.json`` (what was
@@ -50,8 +56,12 @@ class TrainSettings:
         batch_size: examples per step.
         lr: AdamW learning rate.
         rank / alpha: LoRA rank and scale.
-        correction_weight: how many times each ``correction`` example is repeated per epoch
-            (they are few, and they are what the policy must learn).
+        correction_weight: how many times each ``correction`` or ``hindsight`` example is
+            repeated per epoch (they are few, and they are what the policy must learn).
+        pairwise_weight: weight of the pairwise term for examples with a ``rejected`` step
+            (0: plain SFT).
+        beta: scale of the mean log-prob difference inside the pairwise term.
+        rename: renamed copies of each example per epoch (0: none).
         seed: data order and LoRA initialisation.
         save_every: write the checkpoint every N steps (and at the end).
         threads: torch CPU threads (0: leave torch's setting).
@@ -64,6 +74,9 @@ class TrainSettings:
     rank: int = 8
     alpha: int = 16
     correction_weight: int = 3
+    pairwise_weight: float = 1.0
+    beta: float = 5.0
+    rename: int = 0
     seed: int = 0
     save_every: int = 20
     threads: int = 0
@@ -76,6 +89,12 @@ class TrainSettings:
             raise ValueError(f"lr must be in (0, 1), got {self.lr!r}")
         if self.correction_weight < 1 or self.save_every < 1 or self.threads < 0:
             raise ValueError("correction_weight and save_every must be >= 1, threads >= 0")
+        if not (math.isfinite(self.pairwise_weight) and self.pairwise_weight >= 0):
+            raise ValueError(f"pairwise_weight must be >= 0, got {self.pairwise_weight!r}")
+        if not (math.isfinite(self.beta) and self.beta > 0):
+            raise ValueError(f"beta must be > 0, got {self.beta!r}")
+        if not 0 <= self.rename <= 16:
+            raise ValueError(f"rename must be in [0, 16], got {self.rename!r}")
 
 
 def render_prompt(tokenizer: Any, messages: Sequence[tuple[str, str]]) -> str:
@@ -86,19 +105,87 @@ def render_prompt(tokenizer: Any, messages: Sequence[tuple[str, str]]) -> str:
     return "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant: "
 
 
-def encode_example(tokenizer: Any, ex: SFTExample) -> tuple[list[int], list[int]]:
+def encode_example(tokenizer: Any, ex: SFTExample, completion: str | None = None) -> tuple[list[int], list[int]]:
     """(input ids, labels): labels are -100 on the prompt, the target's ids on the step + newline.
 
     Tokenized the way scoring tokenizes it: the whole text at once, the candidate being the
     tokens after the prompt's.
+
+    Args:
+        completion: the step to encode (default ``ex.completion``; the rejected step for the
+            pairwise term).
     """
+    step = ex.completion if completion is None else completion
     prompt = render_prompt(tokenizer, ex.messages) + ex.prefix
     p_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    full = list(tokenizer(prompt + ex.completion + "\n", add_special_tokens=False)["input_ids"])
+    full = list(tokenizer(prompt + step + "\n", add_special_tokens=False)["input_ids"])
     if full[:len(p_ids)] != p_ids:  # a merge across the boundary: score it as scoring would
-        full = p_ids + list(tokenizer(ex.completion + "\n", add_special_tokens=False)["input_ids"])
+        full = p_ids + list(tokenizer(step + "\n", add_special_tokens=False)["input_ids"])
     labels = [-100] * len(p_ids) + full[len(p_ids):]
     return full, labels
+
+
+#: neutral tags renamed objects get in place of their first word(s) ("red_block" -> "block_c")
+_RENAME_TAGS = ("a", "b", "c", "d", "1", "2", "3", "4", "left", "right", "front", "back", "x", "y", "one", "two")
+
+
+def scene_names(ex: SFTExample) -> list[str]:
+    """Object names of an example's scene: the ``name: description`` lines of the user turn."""
+    user = "\n".join(c for r, c in ex.messages if r == "user")
+    names: list[str] = []
+    inside = False
+    for line in user.splitlines():
+        if line == "Objects:":
+            inside = True
+        elif inside and (line.startswith("Task:") or line == "Rules:"):
+            break
+        elif inside and ": " in line:
+            names.append(line.split(": ", 1)[0].strip())
+    return [n for n in names if n]
+
+
+def rename_example(ex: SFTExample, rng: random.Random) -> SFTExample:
+    """``ex`` with every object name replaced by a fresh one, consistently in the messages,
+    the plan so far, the target and the rejected step.
+
+    A new name keeps the old one's last word (its kind: ``block``, ``bin``, ``cabinet``) with a
+    neutral tag (``block_c``, ``right_bin``), so colour words in names carry no signal and the
+    object lines' descriptions (``red cube block``) are what tells the objects apart.
+    """
+    import re
+
+    names = scene_names(ex)
+    if not names:
+        return ex
+    taken = set(names)
+    mapping: dict[str, str] = {}
+    for n in names:
+        kind = n.rsplit("_", 1)[-1] if "_" in n else n
+        for _ in range(64):
+            tag = rng.choice(_RENAME_TAGS)
+            new = f"{kind}_{tag}" if rng.random() < 0.5 else f"{tag}_{kind}"
+            if new not in taken:
+                break
+        else:
+            new = f"{kind}_{len(taken)}"
+        taken.add(new)
+        mapping[n] = new
+    pattern = re.compile(r"(?<![\w])(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+                         + r")(?![\w])")
+
+    def sub(text: str) -> str:
+        return pattern.sub(lambda m: mapping[m.group(1)], text)
+
+    def sub_user(text: str) -> str:
+        # Only from the object lines on: the skill lines are the skills' own words ("a drawer's
+        # handle"), and a scene object called "drawer" must not rewrite them.
+        head, sep, tail = text.partition("Objects:\n")
+        return head + sep + sub(tail) if sep else sub(text)
+
+    messages = [(r, sub_user(c) if r == "user" else c) for r, c in ex.messages]
+    return SFTExample(messages, sub(ex.prefix), sub(ex.completion), ex.kind,
+                      ex.episode_id, ex.log, ex.t_ns, ex.task, ex.correction, ex.split,
+                      sub(ex.rejected) if ex.rejected is not None else None)
 
 
 def _data_digest(examples: Sequence[SFTExample]) -> str:
@@ -108,28 +195,45 @@ def _data_digest(examples: Sequence[SFTExample]) -> str:
     return h.hexdigest()[:16]
 
 
-def _order(n_examples: int, weights: Sequence[int], seed: int, epoch: int) -> list[int]:
-    idx = [i for i in range(n_examples) for _ in range(weights[i])]
+#: an item of a batch: (example index, variant); variant 0 is the example as exported, k > 0 its
+#: k-th renamed copy
+Item = tuple[int, int]
+
+
+def _order(n_examples: int, weights: Sequence[int], seed: int, epoch: int, rename: int = 0) -> list[Item]:
+    idx = [(i, v) for i in range(n_examples) for _ in range(weights[i]) for v in range(rename + 1)]
     random.Random(seed * 1_000_003 + epoch).shuffle(idx)
     return idx
 
 
-def _batches(examples: Sequence[SFTExample], settings: TrainSettings) -> tuple[list[list[int]], int]:
-    """Every step's example indices (deterministic: a resumed run sees the same batches)."""
-    weights = [settings.correction_weight if ex.kind == "correction" else 1 for ex in examples]
-    per_epoch = math.ceil(sum(weights) / settings.batch_size)
+def _weight(ex: SFTExample, settings: TrainSettings) -> int:
+    return settings.correction_weight if ex.kind in ("correction", "hindsight") else 1
+
+
+def _batches(examples: Sequence[SFTExample], settings: TrainSettings) -> tuple[list[list[Item]], int]:
+    """Every step's items (deterministic: a resumed run sees the same batches)."""
+    weights = [_weight(ex, settings) for ex in examples]
+    per_epoch = math.ceil(sum(weights) * (settings.rename + 1) / settings.batch_size)
     total = settings.steps or per_epoch * settings.epochs
-    out: list[list[int]] = []
+    out: list[list[Item]] = []
     epoch = 0
     while len(out) < total:
-        order = _order(len(examples), weights, settings.seed, epoch)
+        order = _order(len(examples), weights, settings.seed, epoch, settings.rename)
         out += [order[i:i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
         epoch += 1
     return out[:total], total
 
 
-def _loss(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]], pad_id: int) -> Any:
-    """Mean token NLL of the targets in one right-padded batch."""
+def _variant(examples: Sequence[SFTExample], item: Item, seed: int) -> SFTExample:
+    """The example an item names (a renamed copy is a function of the seed, index and variant)."""
+    i, v = item
+    if v == 0:
+        return examples[i]
+    return rename_example(examples[i], random.Random(f"{seed}/{i}/{v}"))
+
+
+def _mean_logprobs(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]], pad_id: int) -> Any:
+    """Each row's mean target-token log-prob (what the planner ranks by), one right-padded pass."""
     width = max(len(ids) for ids, _ in encoded)
     ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
     labels = torch.full((len(encoded), width), -100, dtype=torch.long)
@@ -138,7 +242,56 @@ def _loss(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]]
         ids[i, :len(x)] = torch.tensor(x)
         labels[i, :len(y)] = torch.tensor(y)
         mask[i, :len(x)] = 1
-    return model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+    target = labels[:, 1:]
+    logp = torch.log_softmax(logits, dim=-1)
+    picked = logp.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    valid = (target != -100).float()
+    return (picked * valid).sum(dim=1) / valid.sum(dim=1).clamp(min=1.0)
+
+
+def batch_loss(torch: Any, model: Any, tok: Any, batch: Sequence[SFTExample], pad_id: int,
+               settings: TrainSettings) -> tuple[Any, dict[str, float]]:
+    """The training loss of one batch: SFT (mean over examples of the target's mean token NLL)
+    plus ``pairwise_weight`` times the pairwise term over the examples with a rejected step.
+
+    Returns:
+        (loss tensor, parts: ``sft`` and ``pairwise`` (None-free floats; 0 when absent)).
+    """
+    chosen = [encode_example(tok, ex) for ex in batch]
+    paired = [ex for ex in batch if ex.rejected and ex.rejected != ex.completion] if settings.pairwise_weight else []
+    rows = chosen + [encode_example(tok, ex) for ex in paired] + \
+        [encode_example(tok, ex, ex.rejected) for ex in paired]
+    lp = _mean_logprobs(torch, model, rows, pad_id)
+    n, k = len(chosen), len(paired)
+    sft = -lp[:n].mean()
+    loss = sft
+    parts = {"sft": float(sft.detach()), "pairwise": 0.0}
+    if k:
+        diff = lp[n:n + k] - lp[n + k:]
+        pair = -torch.nn.functional.logsigmoid(settings.beta * diff).mean()
+        loss = loss + settings.pairwise_weight * pair
+        parts["pairwise"] = float(pair.detach())
+    return loss, parts
+
+
+def pairwise_margin(torch: Any, model: Any, tok: Any, examples: Sequence[SFTExample], pad_id: int) -> float | None:
+    """Mean over examples with a rejected step of (mean log-prob of the target - of the rejected step)."""
+    paired = [ex for ex in examples if ex.rejected and ex.rejected != ex.completion]
+    if not paired:
+        return None
+    was_training = model.training
+    model.eval()
+    diffs: list[float] = []
+    with torch.no_grad():
+        for b0 in range(0, len(paired), 8):
+            group = paired[b0:b0 + 8]
+            lp = _mean_logprobs(torch, model, [encode_example(tok, ex) for ex in group] +
+                                [encode_example(tok, ex, ex.rejected) for ex in group], pad_id)
+            diffs += (lp[:len(group)] - lp[len(group):]).tolist()
+    if was_training:
+        model.train()
+    return sum(diffs) / len(diffs)
 
 
 def _eval_loss(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]], pad_id: int,
@@ -238,7 +391,8 @@ def train_policy(train: Sequence[SFTExample], out_dir: str | Path, *, config: An
     ckpt = out / CHECKPOINT
     start = 0
     fingerprint = {"data": digest, "rank": settings.rank, "alpha": settings.alpha, "batch_size": settings.batch_size,
-                   "seed": settings.seed, "correction_weight": settings.correction_weight, "base": str(base_dir)}
+                   "seed": settings.seed, "correction_weight": settings.correction_weight, "base": str(base_dir),
+                   "pairwise_weight": settings.pairwise_weight, "beta": settings.beta, "rename": settings.rename}
     torch.manual_seed(settings.seed)
     if (ckpt / STATE_NAME).is_file():
         state = json.loads((ckpt / STATE_NAME).read_text(encoding="utf8"))
@@ -262,12 +416,14 @@ def train_policy(train: Sequence[SFTExample], out_dir: str | Path, *, config: An
     prev = json.loads((out / "training.json").read_text(encoding="utf8")) if (out / "training.json").is_file() else {}
     val_before = prev.get("val_loss_before") if start else _eval_loss(torch, model, val_enc, pad_id)
     train_before = prev.get("train_loss_before") if start else _eval_loss(torch, model, encoded, pad_id)
+    margin_before = prev.get("pairwise_margin_before") if start else pairwise_margin(torch, model, tok, train, pad_id)
     losses: list[float] = []
     bar = tqdm(total=total, initial=start, desc="training policy (LoRA)", unit="step", disable=not progress,
                file=stream or sys.stderr)
     try:
         for step in range(start, total):
-            loss = _loss(torch, model, [encoded[i] for i in batches[step]], pad_id)
+            loss, _parts = batch_loss(torch, model, tok, [_variant(train, it, settings.seed) for it in batches[step]],
+                                      pad_id, settings)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -283,10 +439,14 @@ def train_policy(train: Sequence[SFTExample], out_dir: str | Path, *, config: An
     train_s = time.monotonic() - t_start
     report = {
         "base_model": str(base_dir), "examples": len(train), "val_examples": len(val),
-        "corrections": sum(ex.kind == "correction" for ex in train), "steps": total, "resumed_from": start,
+        "corrections": sum(ex.kind == "correction" for ex in train),
+        "hindsight": sum(ex.kind == "hindsight" for ex in train), "steps": total, "resumed_from": start,
         "settings": settings.__dict__, "train_loss_before": train_before,
         "train_loss_after": _eval_loss(torch, model, encoded, pad_id),
         "val_loss_before": val_before, "val_loss_after": _eval_loss(torch, model, val_enc, pad_id),
+        "pairwise_examples": sum(bool(ex.rejected and ex.rejected != ex.completion) for ex in train),
+        "pairwise_margin_before": margin_before,
+        "pairwise_margin_after": pairwise_margin(torch, model, tok, train, pad_id),
         "last_losses": [round(v, 4) for v in losses[-5:]],
         "seconds": round(train_s + float(prev.get("seconds", 0.0) if start else 0.0), 1),
         "seconds_this_run": round(train_s, 1), "cpu_threads": torch.get_num_threads(),
@@ -304,7 +464,8 @@ def _cmd_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
     for e in errors:
         print(f"skipped: {e}", file=sys.stderr)
     print(f"{args.out}: {counts['train']} train and {counts['val']} held-out examples "
-          f"({counts['correction']} corrections, {counts['step']} executed steps) from {counts['logs']} logs",
+          f"({counts['correction']} corrections, {counts['hindsight']} hindsight, {counts['step']} executed steps) "
+          f"from {counts['logs']} logs",
           file=out)
     if counts["train"] + counts["val"] == 0:
         print("error: no examples: the logs hold no executed plan step", file=sys.stderr)
@@ -339,6 +500,7 @@ def _cmd_train(args: argparse.Namespace, out: TextIO | None = None) -> int:
         val_ex = read_examples(data / "val.jsonl")
     settings = TrainSettings(steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                              rank=args.rank, alpha=args.alpha, correction_weight=args.correction_weight,
+                             pairwise_weight=args.pairwise_weight, beta=args.beta, rename=args.rename,
                              seed=args.seed, save_every=args.save_every, threads=args.threads)
     report = train_policy(train_ex, dest, config=cfg, val=val_ex, settings=settings, progress=not args.quiet)
     if report["resumed_from"]:
@@ -382,7 +544,14 @@ def register(subparsers: Any) -> None:
     tr.add_argument("--rank", type=int, default=8, help="LoRA rank")
     tr.add_argument("--alpha", type=int, default=16, help="LoRA alpha")
     tr.add_argument("--correction-weight", type=int, default=3,
-                    help="repeats of each correction example per epoch (default 3)")
+                    help="repeats of each correction and hindsight example per epoch (default 3)")
+    tr.add_argument("--pairwise-weight", type=float, default=1.0,
+                    help="weight of the pairwise term (target over the rejected step) for examples that have "
+                         "one (default 1; 0: plain SFT)")
+    tr.add_argument("--beta", type=float, default=5.0,
+                    help="scale of the mean log-prob difference in the pairwise term (default 5)")
+    tr.add_argument("--rename", type=int, default=0,
+                    help="renamed copies of each example per epoch (object names replaced consistently; default 0)")
     tr.add_argument("--val-fraction", type=float, default=0.2)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--save-every", type=int, default=20, help="checkpoint every N steps")

@@ -4,7 +4,8 @@
    episode logged (rosbag2 / MCAP). By default without memory (``--round1-memory``), so every
    instance is a first encounter and is corrected as such.
 2. Export the logs (SFT examples: the context before each plan-level correction and the
-   corrected step, plus the executed steps) and train a LoRA adapter on the CPU (timed).
+   corrected step, the hindsight relabelling of corrected episodes, plus the executed steps)
+   and train a LoRA adapter on the CPU (timed; SFT plus the pairwise term, see docs/training.md).
 3. Run every *novel* instance with the knowledge base switched off (memory mode
    ``no-memory``), once with the untrained policy and once with the adapter, and count
    plan-level corrections (those the agent answered by replanning), all corrections and
@@ -75,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=0, help="optimizer steps (default: --epochs passes)")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--correction-weight", type=int, default=6, help="repeats of each correction example per epoch")
+    ap.add_argument("--correction-weight", type=int, default=6,
+                    help="repeats of each correction and hindsight example per epoch")
+    ap.add_argument("--pairwise-weight", type=float, default=1.0, help="weight of the pairwise term (0: plain SFT)")
+    ap.add_argument("--beta", type=float, default=5.0, help="scale inside the pairwise term")
+    ap.add_argument("--rename", type=int, default=1, help="renamed copies of each example per epoch")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads for training (0: torch's default)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -103,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
 
     counts = export_sft([logs], work / "data", val_fraction=0.0)
     examples = read_examples(work / "data" / "train.jsonl")
-    print(f"exported {counts['train']} examples ({counts['correction']} corrections)", flush=True)
+    print(f"exported {counts['train']} examples ({counts['correction']} corrections, "
+          f"{counts['hindsight']} hindsight)", flush=True)
     settings = TrainSettings(steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                             correction_weight=args.correction_weight, seed=args.seed)
+                             correction_weight=args.correction_weight, pairwise_weight=args.pairwise_weight,
+                             beta=args.beta, rename=args.rename, seed=args.seed, threads=args.threads)
     report = train_policy(examples, work / "adapter", config=cfg, settings=settings, progress=True)
     print(f"trained {report['steps']} steps in {report['seconds']:.0f} s "
           f"(loss {report['train_loss_before']:.3f} -> {report['train_loss_after']:.3f})", flush=True)

@@ -24,7 +24,9 @@ def recorded_episodes(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     root = tmp_path_factory.mktemp("recorded")
     cfg = AgentConfig.load()
-    cfg.policy.backend = "symbolic"  # every demo step is forced: the plans are the local model's too
+    # Symbolic: the shortest plans, which the untrained local model also picks on these scenes
+    # (its one free choice, open-first in the drawer, stays under policy.detour_penalty; docs/policy.md).
+    cfg.policy.backend = "symbolic"
     scenarios = [load_scenario(SCENARIOS_DIR / "demo" / f"{n}.yaml") for n in ("drawer_train", "mug_train")]
     rounds = run_rounds([scenarios], config=cfg, kb_dir=root / "kb", quiet=True, log_dir=root / "logs")
     logs = {o.scenario: next((root / "logs").glob(f"{o.scenario}-*")) for o in rounds[0]}

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from robot_agent.errors import PolicyError
-from robot_agent.export import examples_from_log, export_sft, read_examples
+from robot_agent.export import examples_from_log, export_sft, read_examples, undo_put_back
 from robot_agent.policy.backends import LocalChatModel
-from robot_agent.training import TrainSettings, encode_example, render_prompt, train_policy
+from robot_agent.training import (TrainSettings, encode_example, rename_example, render_prompt, scene_names,
+                                  train_policy)
 
 EXE = str(Path(sys.executable).with_name("robot-agent"))
 
@@ -27,9 +28,16 @@ def test_export_gives_the_correction_and_the_executed_steps(recorded_episodes):
         ("step", "pick(red_block)\n", "open(cabinet)"),
         ("step", "pick(red_block)\nopen(cabinet)\n", "pick(red_block)"),
         ("step", "pick(red_block)\nopen(cabinet)\npick(red_block)\n", "place(red_block, cabinet)"),
+        # In hindsight (the put-back pick dropped), the plan that should have been made at the start.
+        ("hindsight", "", "open(cabinet)"),
+        ("hindsight", "open(cabinet)\n", "pick(red_block)"),
+        ("hindsight", "open(cabinet)\npick(red_block)\n", "place(red_block, cabinet)"),
     ]
     corr = ex[1]
     assert corr.correction and "open" in corr.correction
+    # What the policy had chosen where it was corrected, and at the start.
+    assert [e.rejected for e in ex] == [None, "place(red_block, cabinet)", None, None, None, "pick(red_block)", None, None]
+    assert ex[5].messages == ex[0].messages  # the first plan's prompt: no rule yet
     user = dict(corr.messages)["user"]
     assert "Task: put the red block in the drawer" in user and "cabinet: wood drawer cabinet, drawer closed" in user
     assert "Rules:" not in user  # the context before the correction
@@ -87,12 +95,12 @@ def test_export_cli_splits_by_episode(recorded_episodes, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [json.loads(line) for f in ("train.jsonl", "val.jsonl") for line in (tmp_path / "sft" / f).open()]
-    assert len(rows) == 7 and sum(r["kind"] == "correction" for r in rows) == 1
+    assert len(rows) == 10 and sum(r["kind"] == "correction" for r in rows) == 1
     by_episode = {}
     for r in rows:
         by_episode.setdefault(r["episode_id"], set()).add(r["split"])
     assert all(len(s) == 1 for s in by_episode.values())  # no episode in both splits
-    assert "(1 corrections, 6 executed steps) from 2 logs" in out.stdout
+    assert "(1 corrections, 3 hindsight, 6 executed steps) from 2 logs" in out.stdout
     bad = subprocess.run([EXE, "export", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "nowhere" in bad.stderr and "Traceback" not in bad.stderr
@@ -129,7 +137,11 @@ def test_training_is_resumable(trained):
     assert (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()
     assert trained["second"]["train_loss_after"] < trained["second"]["train_loss_before"]
     report = json.loads((out / "training.json").read_text())
-    assert report["seconds"] > 0 and report["examples"] == 5 and report["corrections"] == 1
+    assert report["seconds"] > 0 and report["examples"] == 8 and report["corrections"] == 1
+    # The pairwise term (target over the rejected step, for the correction and the first hindsight step)
+    # pulled the two apart: its loss, -log sigmoid(beta * margin), went down.
+    assert report["pairwise_examples"] == 2 and report["hindsight"] == 3
+    assert report["pairwise_margin_after"] > report["pairwise_margin_before"]
 
 
 def test_resuming_with_other_data_is_refused(trained):
@@ -177,7 +189,38 @@ def test_train_without_examples_is_a_clear_error(tmp_path):
 
 def test_export_sft_counts(recorded_episodes, tmp_path):
     counts = export_sft([recorded_episodes["logs_dir"]], tmp_path / "d", val_fraction=0.0)
-    assert counts == {"logs": 2, "train": 7, "val": 0, "correction": 1, "step": 6}
+    assert counts == {"logs": 2, "train": 10, "val": 0, "correction": 1, "step": 6, "hindsight": 3}
+    rows = [json.loads(line) for line in (tmp_path / "d" / "train.jsonl").open()]
+    assert read_examples(tmp_path / "d" / "train.jsonl")[1].rejected == rows[1]["rejected"] == "place(red_block, cabinet)"
+
+
+def test_undo_put_back_drops_the_picks_that_were_undone():
+    assert undo_put_back(["pick(a)", "open(c)", "pick(a)", "place(a, c)"]) == ["open(c)", "pick(a)", "place(a, c)"]
+    assert undo_put_back(["pick(a)", "pick(b)", "place(b, t)"]) == ["pick(b)", "place(b, t)"]
+    assert undo_put_back(["pick(a)", "place(a, t)", "push(b)"]) == ["pick(a)", "place(a, t)", "push(b)"]
+
+
+def test_renamed_examples_are_consistent(recorded_episodes):
+    import random
+
+    ex = examples_from_log(recorded_episodes["logs"]["drawer_train"])[1]
+    assert scene_names(ex) == ["red_block", "cabinet"]
+    new = rename_example(ex, random.Random(3))
+    user = dict(new.messages)["user"]
+    assert "red_block" not in user + new.prefix + new.completion + new.rejected
+    (block, _desc), = [ln.split(": ", 1) for ln in user.splitlines() if ln.endswith("red cube block")]
+    (cab, _d2), = [ln.split(": ", 1) for ln in user.splitlines() if "drawer cabinet" in ln]
+    assert "block" in block and "cabinet" in cab and block != cab
+    assert (new.prefix, new.completion, new.rejected) == (f"pick({block})\n", f"open({cab})", f"place({block}, {cab})")
+    assert "Task: put the red block in the drawer" in user  # the task's words are not names
+    assert user.split("Objects:")[0] == dict(ex.messages)["user"].split("Objects:")[0]  # skill lines untouched
+    assert dict(new.messages)["system"] == dict(ex.messages)["system"]
+
+
+def test_bad_training_settings_are_refused():
+    for bad in ({"beta": 0.0}, {"pairwise_weight": -1.0}, {"rename": 99}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            TrainSettings(**bad).check()
 
 
 def test_export_skips_the_re_pick_after_a_put_back(tmp_path):

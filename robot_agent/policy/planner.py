@@ -6,7 +6,9 @@ At each step the planner
 2. keeps those whose preconditions hold on the symbolic state (the affordance),
 3. drops those a hard constraint forbids (order, avoid, preference, required-last),
 4. when the task's goal was understood, keeps the calls that start a shortest plan to
-   it (a breadth-first search over the symbolic state, under the same constraints),
+   it (a breadth-first search over the symbolic state, under the same constraints), plus
+   preparatory calls that start a valid plan one step longer (``open`` of a closed drawer
+   the goal puts something into), ranked with ``detour_penalty`` off their score,
 5. asks the LLM backend to rank what is left when more than one call remains (the
    likelihood of each call as the next line of the plan, after a prompt with the task,
    scene, rules and steps so far), and takes the best,
@@ -47,6 +49,9 @@ log = logging.getLogger(__name__)
 
 #: search nodes expanded before the planner gives up on one step
 SEARCH_LIMIT = 50_000
+#: score taken off a candidate per step its plan is longer than the shortest (the local backend's
+#: scores are mean token log-probs; see docs/policy.md for how this value was measured)
+DETOUR_PENALTY = 0.3
 #: goal clauses the search looks ahead (a task's clauses are reached in order, so a long task
 #: is planned a couple of clauses at a time instead of searching its whole length at every step)
 LOOKAHEAD = 2
@@ -345,6 +350,38 @@ class _Search:
             out.append(SkillCall("go_home"))
         return out
 
+    def preparatory(self, state: SymbolicState, stage: int, flags: frozenset[tuple[int, str]],
+                    req: frozenset[int], depth: int, allowed: Sequence[SkillCall],
+                    firsts: frozenset[Key]) -> list[SkillCall]:
+        """Opening calls worth offering next to the shortest plans' first calls.
+
+        The goal puts something into a cabinet whose drawer is closed. The symbolic state
+        lets ``place`` into a closed drawer (only the operator knows it must be opened), so
+        ``open`` is on no shortest plan; but a plan that opens the drawer first is valid and
+        one step longer, and it is often what the operator wants. It is offered so the
+        backend can choose it (the planner charges it ``detour_penalty`` per extra step).
+
+        Returns:
+            ``open(cabinet)`` calls that are allowed now, are not already first steps of a
+            shortest plan, and start a valid plan of ``depth + 1`` steps or fewer.
+        """
+        pending = {t for i, a in enumerate(self.atoms) if i >= stage and a.kind == "at" and not a.holds(state)
+                   for t in a.targets}
+        by_key = {c.key(): c for c in allowed}
+        out: list[SkillCall] = []
+        for cab in self.cabinets:
+            if cab not in pending or state.drawer_open(cab):
+                continue
+            call = by_key.get(SkillCall("open", {"object": cab}).key())
+            if call is None or call.key() in firsts:
+                continue
+            after = state.apply(call)
+            found = self.first_steps(after, self.advance(stage, after, call), flags | self.cc.new_flags(call),
+                                     req | self.cc.new_required(call))
+            if found is not None and found[0] + 1 <= depth + 1:
+                out.append(call)
+        return out
+
     def first_steps(self, state: SymbolicState, stage: int, flags: frozenset[tuple[int, str]],
                     req: frozenset[int]) -> tuple[int, frozenset[Key]] | None:
         """(length of the shortest plan through the next ``LOOKAHEAD`` goal clauses (and, at the
@@ -412,18 +449,23 @@ class Planner:
         timeout_s: LLM time budget per planning call.
     """
 
-    def __init__(self, backend: PolicyBackend, *, max_steps: int = 12, timeout_s: float = 10.0) -> None:
+    def __init__(self, backend: PolicyBackend, *, max_steps: int = 12, timeout_s: float = 10.0,
+                 detour_penalty: float = DETOUR_PENALTY) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be >= 1")
+        if not (detour_penalty >= 0.0 and detour_penalty != float("inf")):
+            raise ValueError(f"detour_penalty must be a finite number >= 0, got {detour_penalty!r}")
         self.backend = backend
         self.max_steps = max_steps
         self.timeout_s = timeout_s
+        self.detour_penalty = detour_penalty
 
     @classmethod
     def from_config(cls, config: PolicyConfig | AgentConfig, *, backend: PolicyBackend | None = None) -> "Planner":
         """A planner with the configured backend (loaded now) and limits."""
         cfg = policy_config(config)
-        return cls(backend or make_backend(cfg), max_steps=cfg.max_steps, timeout_s=cfg.timeout_s)
+        return cls(backend or make_backend(cfg), max_steps=cfg.max_steps, timeout_s=cfg.timeout_s,
+                   detour_penalty=float(getattr(cfg, "detour_penalty", DETOUR_PENALTY)))
 
     # -- public API -----------------------------------------------------------------------
     def plan(self, task: str, objects: Sequence[ObjectInfo] | Mapping[str, ObjectInfo],
@@ -568,6 +610,10 @@ class Planner:
                 depth, firsts = found
                 tier = [c for c in allowed if c.key() in firsts]
                 steps_to_goal = {c.key(): depth for c in tier}
+                # Longer by a step, after the shortest ones: the symbolic order still picks a shortest plan.
+                for c in search.preparatory(state, stage, flags, req, depth, allowed, firsts):
+                    tier.append(c)
+                    steps_to_goal[c.key()] = depth + 1
             else:
                 tier = [c for c in allowed if state.apply(c).core() not in seen]
             texts = [c.text() for c in tier]
@@ -575,7 +621,11 @@ class Planner:
                 texts.append(DONE)
             if not texts:
                 break
-            how, idx, scores = self._choose(ctx, steps, texts, deadline, plan, open_ended=search is None)
+            shortest = min(steps_to_goal.values()) if steps_to_goal else 0
+            extra = [steps_to_goal.get(tier[i].key(), shortest) - shortest if i < len(tier) else 0
+                     for i in range(len(texts))]
+            how, idx, scores = self._choose(ctx, steps, texts, deadline, plan, open_ended=search is None,
+                                            extra_steps=extra)
             plan.trace.append(StepTrace(
                 texts[idx], how,
                 [ScoredCandidate(t, steps_to_goal.get(tier[i].key()) if i < len(tier) else None,
@@ -603,7 +653,9 @@ class Planner:
         return plan
 
     def _choose(self, ctx: PromptContext, steps: list[str], texts: list[str], deadline: float, plan: Plan,
-                open_ended: bool) -> tuple[str, int, list[float] | None]:
+                open_ended: bool, extra_steps: Sequence[int] = ()) -> tuple[str, int, list[float] | None]:
+        """(how, index of the chosen text, the backend's raw scores). A candidate that starts a plan
+        longer than the shortest by k steps ranks with ``k * detour_penalty`` taken off its score."""
         if len(texts) == 1:
             return "forced", 0, None
         res = self.backend.rank(RankRequest(ctx, list(steps), list(texts), deadline))
@@ -615,7 +667,9 @@ class Planner:
             # Symbolic order: the generation order; with no goal, stopping is the safe default.
             idx = texts.index(DONE) if open_ended and DONE in texts else 0
             return ("fallback" if res.method == "fallback" else "symbolic"), idx, None
-        best = max(range(len(texts)), key=lambda i: (res.scores[i], -i))  # type: ignore[index]
+        extra = list(extra_steps) or [0] * len(texts)
+        ranked = [res.scores[i] - self.detour_penalty * extra[i] for i in range(len(texts))]  # type: ignore[index]
+        best = max(range(len(texts)), key=lambda i: (ranked[i], -i))
         return ("llm" if res.method == "loglik" else "choice"), best, list(res.scores)
 
     @staticmethod
