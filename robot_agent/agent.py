@@ -592,6 +592,8 @@ class Agent:
                         "refusal": corr.refusal, "correction": rec.understood, "call": call.to_dict(),
                         "step": step})
         if outcome in ("retry", "replan"):
+            # The carry-back obeys what was just said too ("don't go over the glass" mid-transfer).
+            self._keep_out = self._keep_out_names(constraints, self._objects())
             self._undo_partial(call, outcome)
         return outcome
 
@@ -633,19 +635,22 @@ class Agent:
 
         A retried pick starts from an empty hand, and a replan ("open the drawer first") may
         need the hand free; the object goes back to its original spot, so the new plan starts
-        from a scene the planner knows.
+        from a scene the planner knows. The carry-back goes around the keep-out objects in force,
+        like any skill.
         """
         held = self.robot.holding()
         if held is None or (call.skill != "pick" and outcome != "replan"):
             return
         origin = self._picked_from.get(held)
-        from skills.motion import Motion
+        from skills.motion import KeepOut, Motion
 
         if self._stop_requested.is_set():
             return
         # Its own token (the step's may be reset meanwhile), which a stop cancels too.
         self._aux_cancel = CancelToken()
-        motion = Motion(self.robot, self.safety, self._aux_cancel)
+        objects = self._objects()
+        keep_out = [KeepOut.around(objects[n]) for n in self._keep_out if n in objects and n != held]
+        motion = Motion(self.robot, self.safety, self._aux_cancel, keep_out=keep_out)
         tool, yaw = self.robot.ee_pose()
         try:
             obj_z = self.robot.object_pose(held).position[2]
@@ -658,6 +663,7 @@ class Agent:
             else:
                 motion.move_to([tool[0], tool[1], max(hand_above_base + 0.01, 0.03)], yaw, 0.3)
         except Exception as exc:  # noqa: BLE001 - releasing where it is still leaves the arm safe
+            # (a keep-out with no way around refuses before moving: the object is set down here)
             log.info("could not carry %s back before releasing: %s", held, exc)
         if self._stop_requested.is_set():
             return  # stopped on the way: keep holding, nothing else moves

@@ -237,3 +237,43 @@ def test_the_agent_keeps_off_what_it_was_told_to_avoid_and_remembers_it(tmp_path
     assert commands and all(c.keep_out == ["wine_glass"] for c in commands)
     report = replay(log, cfg)
     assert report.matches, report.to_dict()
+
+
+def test_carrying_back_after_a_mid_transfer_correction_goes_around_too() -> None:
+    """"Don't go over the glass" said while the block is carried past the glass: the agent carries
+    it back to where it was picked up (before replanning) around the glass, not over it again."""
+    from robot_agent.agent import Agent
+    from robot_agent.corrections import CorrectionParser
+    from robot_agent.policy import make_planner
+    from sim.operator import check_success
+
+    cfg = AgentConfig.from_params({"policy.backend": "symbolic"})
+    sc = keep_away("train_1")  # block at y=+0.22, glass at y=0, bowl at y=-0.22
+    with SimWorld(sc.scene, cfg.sim, cfg.safety) as world:
+        robot = world.robot
+        glass = robot.perceive()["glass"]
+        operator_box = KeepOut.around(glass, margin=0.03)  # the operator's own test
+        agent = Agent(robot, make_planner(cfg), None, CorrectionParser(), cfg)
+        trace: list[tuple[bool, np.ndarray]] = []  # (after the correction?, tool point) at every tick
+        said: list[bool] = []
+        inner_step = robot.step
+
+        def step(q):  # instrument the real robot: watch the tool, speak once it is past the glass
+            inner_step(q)
+            tool = np.asarray(robot.ee_pose()[0], dtype=float)
+            trace.append((bool(said), tool))
+            if not said and robot.holding() == "red_block" and tool[1] < -0.08:
+                said.append(True)
+                agent.submit_correction("don't go over the glass", "typed")
+
+        robot.step = step
+        result = agent.run_task(sc.task)
+        ok, why = check_success(sc, robot.perceive(), result.succeeded_calls())
+    assert said, "the block was never carried past the glass"
+    assert result.success and ok, (result.reason, why)
+    assert [c.outcome for c in result.corrections] == ["replanned"]
+    before = [p for after, p in trace if not after]
+    after = [p for after, p in trace if after]
+    assert any(operator_box.contains(p) for p in before)  # the first transfer went straight over it
+    assert after and not any(operator_box.contains(p) for p in after), "passed over the glass after being told"
+    assert any(p[1] > 0.15 for p in after)  # it did carry the block back to the block's side
