@@ -232,8 +232,9 @@ def _variant(examples: Sequence[SFTExample], item: Item, seed: int) -> SFTExampl
     return rename_example(examples[i], random.Random(f"{seed}/{i}/{v}"))
 
 
-def _mean_logprobs(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]], pad_id: int) -> Any:
-    """Each row's mean target-token log-prob (what the planner ranks by), one right-padded pass."""
+def _shifted_logits(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]],
+                    pad_id: int) -> tuple[Any, Any]:
+    """One right-padded forward pass: (logits predicting each next token, their labels; -100 = ignore)."""
     width = max(len(ids) for ids, _ in encoded)
     ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
     labels = torch.full((len(encoded), width), -100, dtype=torch.long)
@@ -243,7 +244,12 @@ def _mean_logprobs(torch: Any, model: Any, encoded: Sequence[tuple[list[int], li
         labels[i, :len(y)] = torch.tensor(y)
         mask[i, :len(x)] = 1
     logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-    target = labels[:, 1:]
+    return logits, labels[:, 1:]
+
+
+def _mean_logprobs(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]], pad_id: int) -> Any:
+    """Each row's mean target-token log-prob (what the planner ranks by), one right-padded pass."""
+    logits, target = _shifted_logits(torch, model, encoded, pad_id)
     logp = torch.log_softmax(logits, dim=-1)
     picked = logp.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
     valid = (target != -100).float()
@@ -303,17 +309,7 @@ def _eval_loss(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[i
     per_example: list[float] = []
     with torch.no_grad():
         for b0 in range(0, len(encoded), batch):
-            group = encoded[b0:b0 + batch]
-            width = max(len(ids) for ids, _ in group)
-            ids = torch.full((len(group), width), pad_id, dtype=torch.long)
-            labels = torch.full((len(group), width), -100, dtype=torch.long)
-            mask = torch.zeros((len(group), width), dtype=torch.long)
-            for i, (x, y) in enumerate(group):
-                ids[i, :len(x)] = torch.tensor(x)
-                labels[i, :len(y)] = torch.tensor(y)
-                mask[i, :len(x)] = 1
-            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-            target = labels[:, 1:]
+            logits, target = _shifted_logits(torch, model, encoded[b0:b0 + batch], pad_id)
             nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100,
                                                     reduction="none")
             counts = (target != -100).sum(dim=1).clamp(min=1)
@@ -522,7 +518,8 @@ def register(subparsers: Any) -> None:
         "export", help="write training examples for the high-level policy from episode logs",
         description="From episode logs, write SFT examples (JSONL): for each plan-level correction the prompt "
                     "the planner had before it and the corrected step, and for each executed plan step its "
-                    "prompt and the step. Episodes are split into train.jsonl and val.jsonl.")
+                    "prompt and the step, and for corrected episodes that succeeded the steps that would have avoided "
+                    "the correction (hindsight). Episodes are split into train.jsonl and val.jsonl.")
     ex.add_argument("logs", nargs="+", metavar="LOGS", help="episode logs, or directories holding them")
     ex.add_argument("--format", choices=EXPORT_FORMATS, default="sft-jsonl")
     ex.add_argument("--out", required=True, help="output directory (train.jsonl, val.jsonl)")
