@@ -6,10 +6,7 @@ an error, or too late) and records every request it got.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any, Iterator
 
@@ -18,60 +15,7 @@ import pytest
 from robot_agent.config import AgentConfig, PolicyConfig
 from robot_agent.errors import ConfigError
 from robot_agent.policy import OpenAIBackend, Planner, make_backend, make_planner
-
-
-class FakeOpenAI:
-    """A tiny OpenAI-compatible server: ``replies`` is a queue of str (content), int (HTTP error)
-    or ("sleep", seconds, content)."""
-
-    def __init__(self) -> None:
-        self.replies: list[Any] = []
-        self.requests: list[dict[str, Any]] = []
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output clean
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                outer.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-                reply = outer.replies.pop(0) if outer.replies else "1"
-                if isinstance(reply, tuple):
-                    _, seconds, reply = reply
-                    outer.release.wait(seconds)
-                if isinstance(reply, int):
-                    data = json.dumps({"error": {"message": "boom", "type": "server_error"}}).encode()
-                    self.send_response(reply)
-                else:
-                    data = json.dumps({
-                        "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body.get("model"),
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
-                                     "finish_reason": "stop"}],
-                        "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}}).encode()
-                    self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "FakeOpenAI":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+from tests.fake_openai import FakeOpenAI
 
 
 @pytest.fixture

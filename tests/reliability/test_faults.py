@@ -13,16 +13,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -40,6 +37,7 @@ from robot_agent.policy.backends import PolicyBackend, RankRequest, RankResult
 from robot_agent.policy.resilience import BackendUnavailableError, ResilientBackend
 from robot_agent.recording import EpisodeRecorder
 from sim.world import SimWorld
+from tests.fake_openai import FakeOpenAI
 from tests.reliability.helpers import Script, demo_scenario, figure, make_agent
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,63 +45,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 # --------------------------------------------------------------------------- the LLM server
 
-class ChatServer:
-    """An OpenAI-compatible chat server on 127.0.0.1. ``replies``: str content, int HTTP
-    status, or ("sleep", seconds, content); when it runs out it repeats ``default``."""
-
-    def __init__(self, default: Any = "1") -> None:
-        self.replies: list[Any] = []
-        self.default = default
-        self.requests = 0
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                outer.requests += 1
-                reply = outer.replies.pop(0) if outer.replies else outer.default
-                if isinstance(reply, tuple):
-                    outer.release.wait(reply[1])
-                    reply = reply[2]
-                if isinstance(reply, int):
-                    data = json.dumps({"error": {"message": "boom", "type": "server_error"}}).encode()
-                    self.send_response(reply)
-                else:
-                    data = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": body.get("model"),
-                                       "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
-                                                    "finish_reason": "stop"}]}).encode()
-                    self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def chat() -> Iterator[ChatServer]:
-    s = ChatServer()
-    yield s
-    s.close()
+def chat() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as s:
+        yield s
 
 
-def _stop_planner(server: ChatServer, timeout: float = 5.0, retries: int = 2) -> Any:
+def _stop_planner(server: FakeOpenAI, timeout: float = 5.0, retries: int = 2) -> Any:
     cfg = PolicyConfig(backend="openai", base_url=server.url, model="m", api_key="k", timeout_s=timeout,
                        on_failure="stop", retries=retries, retry_backoff_s=0.05)
     return make_planner(cfg)
@@ -134,7 +82,7 @@ def blocks() -> list[Any]:
     ("empty answer", [""] * 6),
     ("timeout", [("sleep", 3.0, "1")] * 3),
 ])
-def test_llm_faults_are_retried_with_backoff_then_raise(chat: ChatServer, blocks: list[Any], fault: str,
+def test_llm_faults_are_retried_with_backoff_then_raise(chat: FakeOpenAI, blocks: list[Any], fault: str,
                                                         replies: list[Any]) -> None:
     chat.replies = list(replies)
     planner = _stop_planner(chat, timeout=0.4 if fault == "timeout" else 5.0)
@@ -152,11 +100,11 @@ def test_llm_faults_are_retried_with_backoff_then_raise(chat: ChatServer, blocks
     figure("faults: LLM faults injected (server error, garbage, empty, timeout)", err.value.attempts)
 
 
-def test_llm_recovers_when_a_retry_succeeds(chat: ChatServer, blocks: list[Any]) -> None:
+def test_llm_recovers_when_a_retry_succeeds(chat: FakeOpenAI, blocks: list[Any]) -> None:
     chat.replies = [500, "2"]
     plan = _stop_planner(chat).plan(TASK, blocks)
     assert plan.trace[0].how == "choice" and plan.calls[0].args["object"] == "blue_block"
-    assert chat.requests == 2
+    assert len(chat.requests) == 2
     figure("faults: LLM faults injected (server error, garbage, empty, timeout)", 1)
 
 
@@ -194,7 +142,7 @@ def test_resilient_backend_contract() -> None:
     figure("faults: LLM faults injected (server error, garbage, empty, timeout)", 2 + 4 + 1)
 
 
-def test_agent_holds_the_arm_and_asks_when_the_llm_keeps_failing(chat: ChatServer, parser: Any,
+def test_agent_holds_the_arm_and_asks_when_the_llm_keeps_failing(chat: FakeOpenAI, parser: Any,
                                                                   symbolic_config: AgentConfig) -> None:
     chat.default = 500
     events: list[dict[str, Any]] = []
@@ -203,7 +151,7 @@ def test_agent_holds_the_arm_and_asks_when_the_llm_keeps_failing(chat: ChatServe
         agent = make_agent(world, _stop_planner(chat, retries=1), parser, symbolic_config, events)
         result = agent.run_task(TASK)
         assert np.allclose(world.robot.joint_positions(), q0, atol=2e-3)  # held: nothing moved
-    assert chat.requests == 2  # one try and one retry (policy.retries: 1)
+    assert len(chat.requests) == 2  # one try and one retry (policy.retries: 1)
     assert result.state is AgentState.STOPPED and result.reason.startswith("planning stopped")
     assert result.questions and "Should I try again" in result.questions[0]
     asked = [e for e in events if e["type"] == "question"]
