@@ -121,7 +121,7 @@ class EpisodeRecorder:
             log.warning("perceiving the scene for the log failed", exc_info=True)
             return None
 
-    def _take_put_back(self) -> dict[str, Any]:
+    def _take_between_calls(self) -> dict[str, Any]:
         # What the agent did between two logged calls: nudges (always first: they are made while
         # corrections are understood) and put-backs (after them, before a retry or a replan).
         out: dict[str, Any] = {"put_back": list(self._put_back)} if self._put_back else {}
@@ -138,11 +138,11 @@ class EpisodeRecorder:
         if t == "plan":
             # Objects and constraints as the planner had them: export renders the exact prompt.
             w.plan(e["plan"], reason="correction" if e.get("replanned") else "initial",
-                   constraints=e.get("constraints", []), objects=self._objects(), **self._take_put_back())
+                   constraints=e.get("constraints", []), objects=self._objects(), **self._take_between_calls())
         elif t == "status" and e.get("state") == "executing":
             self._step = int(e.get("step", 0))
             sk = e["skill"]
-            w.skill_call(sk["skill"], sk["args"], sk["params"], step=self._step, **self._take_put_back())
+            w.skill_call(sk["skill"], sk["args"], sk["params"], step=self._step, **self._take_between_calls())
         elif t == "skill_result":
             w.skill_result(e["call"]["skill"], {"status": e["status"], "reason": e["reason"],
                                                 "facts": e.get("facts", {})}, step=self._step)
