@@ -117,8 +117,16 @@ class EpisodeResult:
                    and not c.outcome.startswith("dropped"))
 
     def succeeded_calls(self) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
-        return [(s.call["skill"], dict(s.call["args"]), dict(s.facts.get("params", s.call.get("params", {}))))
-                for s in self.steps if s.status == SkillStatus.SUCCEEDED.value]
+        """(skill, args, params) of the successful calls whose effects stand, in order.
+
+        A call that succeeded and was then done again on the same arguments (a correction that
+        came after the motion finished, "no, grasp it by the handle", redoes the pick) is
+        superseded by the redo: the final scene is the redo's work, so only the redo counts.
+        """
+        calls = [(s.call["skill"], dict(s.call["args"]), dict(s.facts.get("params", s.call.get("params", {}))))
+                 for s in self.steps if s.status == SkillStatus.SUCCEEDED.value]
+        last = {(skill, tuple(sorted(args.items()))): i for i, (skill, args, _) in enumerate(calls)}
+        return [c for i, c in enumerate(calls) if last[(c[0], tuple(sorted(c[1].items())))] == i]
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict

@@ -229,3 +229,29 @@ def test_correction_after_the_fingers_opened_picks_the_object_up_again(planner, 
         assert any(e["type"] == "plan" and e.get("why") == "object no longer held" for e in events)
         # Released over the plate, it is already where the task wants it: nothing left to redo.
         assert check_success(sc, robot.perceive())[0]
+
+
+def test_a_redone_call_supersedes_the_earlier_success() -> None:
+    """A correction that arrives after the pick finished redoes it; the hidden check counts the redo."""
+    from robot_agent.agent import EpisodeResult, StepRecord
+
+    def step(skill: str, args: dict, region: str, status: str = "succeeded") -> StepRecord:
+        call = {"skill": skill, "args": args, "params": {"grasp_region": region}}
+        return StepRecord(call, status, "", {"params": dict(call["params"])})
+
+    res = EpisodeResult("e", "put the mug on the plate", AgentState.DONE, True)
+    res.steps = [step("pick", {"object": "white_mug"}, "center"),
+                 step("place", {"object": "white_mug", "target": "plate"}, "", status="interrupted"),
+                 step("pick", {"object": "white_mug"}, "handle"),
+                 step("place", {"object": "white_mug", "target": "plate"}, "")]
+    calls = res.succeeded_calls()
+    assert [(s, p.get("grasp_region")) for s, _, p in calls] == [("pick", "handle"), ("place", "")]
+    sc = load_scenario(DEMO / "mug_train.yaml")
+    objs = {o.name: o for o in sc.objects}
+    from skills.types import Pose
+
+    objs["white_mug"].pose = Pose((objs["plate"].pose.position[0], objs["plate"].pose.position[1], 0.015))
+    assert check_success(sc, objs, calls) == (True, [])
+    # Without the redo, the first grasp stands and the requirement fails.
+    res.steps = res.steps[:2]
+    assert not check_success(sc, objs, res.succeeded_calls())[0]
