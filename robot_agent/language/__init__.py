@@ -1,0 +1,9 @@
+"""Understanding tasks and corrections: the grammar as a fast path, the embedded models beyond it.
+
+See ``docs/understanding.md``.
+"""
+
+from robot_agent.language.layer import MODES, LanguageLayer
+from robot_agent.language.types import Choice, Understanding
+
+__all__ = ["MODES", "Choice", "LanguageLayer", "Understanding"]

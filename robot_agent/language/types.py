@@ -1,0 +1,74 @@
+"""What the understanding layer returns: one typed result for tasks and corrections alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from robot_agent.corrections import Correction
+
+#: what the agent should do with an utterance
+DECISIONS = ("act", "ask", "refuse", "stop")
+
+
+@dataclass
+class Choice:
+    """One meaning offered in a clarifying question ("1. open the drawer further").
+
+    Attributes:
+        label: the words shown and spoken to the operator.
+        canonical: the meaning in the grammar's own words, on scene names (the grammar parses
+            it exactly: "pull it further", "put green_apple in cabinet").
+        score: the model's similarity of the utterance to this meaning (0..1).
+    """
+
+    label: str
+    canonical: str
+    score: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "canonical": self.canonical, "score": round(float(self.score), 3)}
+
+
+@dataclass
+class Understanding:
+    """How one utterance (a task or a correction) was understood, and what to do with it.
+
+    Attributes:
+        text: the utterance as received.
+        what: ``"task"`` or ``"correction"``.
+        decision: ``"act"`` (do it), ``"ask"`` (``question`` and ``choices``; nothing moves),
+            ``"refuse"`` (``reason``; nothing moves) or ``"stop"`` (halt now).
+        correction: for a correction: the grounded :class:`Correction` (for ``ask``, an
+            ``unclear`` one carrying the question).
+        task: for a task: the canonical task text the goal parser understands (scene names).
+        goal: for a task: the goal in words ("green_apple in/on cabinet").
+        question: what to ask the operator (``ask``), else None.
+        choices: the meanings offered with the question, best first (answer by number or words).
+        reason: why nothing is done (``refuse``), or why a question is asked.
+        confidence: 0..1, how sure the layer is of the meaning it acts on.
+        source: what decided: ``"grammar"``, ``"model"``, ``"exemplar"`` (a phrase the operator
+            taught earlier), ``"llm"`` (the OpenAI backend), ``"answer"`` (an answer to a question).
+        latency_ms: time spent understanding.
+    """
+
+    text: str
+    what: str
+    decision: str
+    correction: Correction | None = None
+    task: str | None = None
+    goal: str | None = None
+    question: str | None = None
+    choices: list[Choice] = field(default_factory=list)
+    reason: str = ""
+    confidence: float = 0.0
+    source: str = "grammar"
+    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "what": self.what, "decision": self.decision,
+                "correction": None if self.correction is None else self.correction.to_dict(),
+                "task": self.task, "goal": self.goal, "question": self.question,
+                "choices": [c.to_dict() for c in self.choices], "reason": self.reason,
+                "confidence": round(float(self.confidence), 3), "source": self.source,
+                "latency_ms": round(float(self.latency_ms), 2)}
