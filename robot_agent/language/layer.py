@@ -24,6 +24,21 @@ def _decision(c: Correction) -> str:
     return "act"
 
 
+def goal_atoms(goal: Any) -> list[dict[str, Any]]:
+    """A :class:`robot_agent.policy.goals.Goal`'s atoms as data (see :attr:`Understanding.atoms`)."""
+    out: list[dict[str, Any]] = []
+    for a in goal.atoms:
+        d: dict[str, Any] = {"kind": a.kind}
+        if a.kind != "home":
+            d["objects"] = list(a.objects)
+        if a.kind == "at":
+            d["targets"] = list(a.targets)
+        if a.kind == "drawer":
+            d["open"] = bool(a.open)
+        out.append(d)
+    return out
+
+
 class LanguageLayer:
     """Understands operator utterances in the context of the scene, the skill and the plan.
 
@@ -60,7 +75,8 @@ class LanguageLayer:
             why = "I could not tell what the task asks for"
             return Understanding(text, "task", "ask", question=f"{why}. Could you say it in other words?",
                                  reason=why, latency_ms=(time.perf_counter() - t0) * 1e3)
-        return Understanding(text, "task", "act", task=text, goal=goal.describe(), confidence=1.0,
+        return Understanding(text, "task", "act", task=text, goal=goal.describe(), atoms=goal_atoms(goal),
+                             confidence=1.0,
                              source="grammar", latency_ms=(time.perf_counter() - t0) * 1e3)
 
     def parse(self, text: str, ctx: CorrectionContext | None = None) -> Correction:

@@ -20,14 +20,18 @@ class Choice:
         canonical: the meaning in the grammar's own words, on scene names (the grammar parses
             it exactly: "pull it further", "put green_apple in cabinet").
         score: the model's similarity of the utterance to this meaning (0..1).
+        meaning: the meaning as data: a correction's ``Correction.to_dict()``, or for a task
+            ``{"atoms": [...]}`` as in :attr:`Understanding.atoms`.
     """
 
     label: str
     canonical: str
     score: float = 0.0
+    meaning: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "canonical": self.canonical, "score": round(float(self.score), 3)}
+        return {"label": self.label, "canonical": self.canonical, "score": round(float(self.score), 3),
+                "meaning": self.meaning}
 
 
 @dataclass
@@ -43,6 +47,10 @@ class Understanding:
             ``unclear`` one carrying the question).
         task: for a task: the canonical task text the goal parser understands (scene names).
         goal: for a task: the goal in words ("green_apple in/on cabinet").
+        atoms: for a task: the goal's conditions as data, in order: ``{"kind": "at", "objects":
+            [...], "targets": [...]}`` (any of ``objects`` in/on any of ``targets``), ``{"kind":
+            "holding", "objects": [...]}``, ``{"kind": "drawer", "objects": [...], "open": bool}``,
+            ``{"kind": "pushed", "objects": [...]}``, ``{"kind": "home"}``.
         question: what to ask the operator (``ask``), else None.
         choices: the meanings offered with the question, best first (answer by number or words).
         reason: why nothing is done (``refuse``), or why a question is asked.
@@ -58,6 +66,7 @@ class Understanding:
     correction: Correction | None = None
     task: str | None = None
     goal: str | None = None
+    atoms: list[dict[str, Any]] = field(default_factory=list)
     question: str | None = None
     choices: list[Choice] = field(default_factory=list)
     reason: str = ""
@@ -68,7 +77,7 @@ class Understanding:
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "what": self.what, "decision": self.decision,
                 "correction": None if self.correction is None else self.correction.to_dict(),
-                "task": self.task, "goal": self.goal, "question": self.question,
+                "task": self.task, "goal": self.goal, "atoms": self.atoms, "question": self.question,
                 "choices": [c.to_dict() for c in self.choices], "reason": self.reason,
                 "confidence": round(float(self.confidence), 3), "source": self.source,
                 "latency_ms": round(float(self.latency_ms), 2)}
