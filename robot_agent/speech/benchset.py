@@ -1,0 +1,107 @@
+"""The in-grammar spoken-correction benchmark set (scripts/bench_speech.py, the tests)."""
+
+from __future__ import annotations
+
+#: scene of the spoken-correction benchmark (scripts/bench_speech.py, tests/test_speech.py)
+BENCH_OBJECTS = ("red_block", "blue_cup", "drawer", "mug", "plate", "green_bowl")
+#: spoken-correction benchmark: (utterance, the CorrectionKind value it should be understood as),
+#: spoken while the robot picks up the mug
+BENCH_UTTERANCES: tuple[tuple[str, str], ...] = (
+    ("stop", "stop"),
+    ("stop now", "stop"),
+    ("a bit to the left", "skill"),
+    ("move five centimeters to the right", "skill"),
+    ("go higher", "skill"),
+    ("a little lower", "skill"),
+    ("move it two inches forward", "skill"),
+    ("go back a bit", "skill"),
+    ("slower", "skill"),
+    ("go a bit faster", "skill"),
+    ("pull harder", "skill"),
+    ("push it a bit further", "skill"),
+    ("grasp it by the handle", "skill"),
+    ("pick it up from the side", "skill"),
+    ("rotate it ninety degrees clockwise", "skill"),
+    ("turn it a bit to the left", "skill"),
+    ("open the drawer first", "plan"),
+    ("put it on the plate instead", "plan"),
+    ("pick up the red block first", "plan"),
+    ("don't push the blue cup", "plan"),
+    ("use the green bowl instead", "plan"),
+    ("close the drawer", "plan"),
+    ("yes", "confirm"),
+    ("that's right", "confirm"),
+)
+
+
+#: everyday spoken corrections, phrased freely (none is a sentence of the grammar), said while
+#: the robot picks up the mug in the BENCH_OBJECTS scene; what each means is what the
+#: understanding layer makes of the same words typed (scripts/bench_speech.py --open-set)
+EVERYDAY_CORRECTIONS: tuple[str, ...] = (
+    "a little more to the right please",
+    "move it left a bit",
+    "go up a little",
+    "lower it slightly",
+    "too high, come down",
+    "slow down please",
+    "you're going too fast",
+    "faster please",
+    "be gentler when you put it down",
+    "no, I meant the green one",
+    "grab the mug by its handle",
+    "take it from the top",
+    "put it in the bowl instead",
+    "place it on the plate",
+    "first open the drawer",
+    "open the drawer before that",
+    "close that drawer please",
+    "don't touch the blue cup",
+    "rotate it a quarter turn",
+    "turn it the other way",
+    "that is the wrong cup",
+    "pick up the red block instead",
+    "leave the plate alone",
+    "a tiny bit further forward",
+    "back off a little",
+    "that looks good",
+    "yes exactly like that",
+    "perfect, keep going",
+    "try again from the side",
+    "you missed it, go a bit left",
+    "higher than that",
+    "much lower",
+    "not so fast",
+    "easy does it",
+    "move over to the right",
+    "shift it forward two centimeters",
+    "bring it back toward me",
+    "use the cup instead",
+    "the bowl, not the plate",
+    "put the block in the drawer",
+    "grip it in the middle",
+    "turn it clockwise a little",
+    "go home",
+    "that's too far to the left",
+)
+
+#: stop-like utterances, phrased freely: each must halt the arm and never be heard as a motion
+STOP_UTTERANCES: tuple[str, ...] = (
+    "freeze",
+    "wait",
+    "wait, don't move",
+    "hold on",
+    "hold on a second",
+    "whoa",
+    "whoa whoa",
+    "abort",
+    "abort abort",
+    "don't move",
+    "no no no",
+    "halt",
+    "stop right there",
+    "stop stop stop",
+    "please stop",
+    "wait a moment",
+    "freeze right now",
+    "stop, that's wrong",
+)
