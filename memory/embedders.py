@@ -109,6 +109,32 @@ class MiniLMTextEmbedder(TextEmbedder):
                                     show_progress_bar=False)
         return _normalize(out)
 
+    def embed_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Sentence vectors and, per sentence, its word-piece vectors (contextual, unit rows).
+
+        One forward pass gives both: the sentence vector is the mean of the token states, as
+        :meth:`embed` computes it (same numbers up to float rounding), and the token states
+        themselves let a caller align words ("leftward" with "left") where whole-sentence
+        similarity blurs them. Special tokens are left out of the token rows.
+        """
+        import torch
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        tok = self.model.tokenizer
+        auto = self.model[0].auto_model
+        with _torch_threads(1 if len(texts) <= SMALL_BATCH else 0), torch.inference_mode():
+            enc = tok(list(texts), padding=True, truncation=True, max_length=128, return_tensors="pt")
+            states = auto(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
+            sent = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        sent_np = _normalize(sent.numpy())
+        rows: list[np.ndarray] = []
+        for i in range(len(texts)):
+            n = int(enc["attention_mask"][i].sum())
+            rows.append(_normalize(states[i, 1:max(n - 1, 1)].numpy()))
+        return sent_np, rows
+
 
 class OpenClipImageEmbedder(ImageEmbedder):
     """An open_clip image tower from a LOCAL checkpoint (no downloads).

@@ -175,6 +175,9 @@ class Agent:
         self.policy = policy
         self.kb = kb if memory_mode != "no-memory" else None
         self.parser = parser
+        # The understanding layer (robot_agent.language) when the parser is one: tasks are understood
+        # through it too, and its questions carry choices the operator answers.
+        self.language = parser if hasattr(parser, "understand_task") else None
         self.config = config
         self.camera = camera
         self.on_event = on_event
@@ -409,8 +412,70 @@ class Agent:
                 names += [o.name for o in c.object.resolve(list(objects.values()))]
         return list(dict.fromkeys(names))
 
+    def _understand_task(self, result: EpisodeResult) -> str | None:
+        """The task in words the planner reads, or None (the episode then says why).
+
+        Without an understanding layer the task goes to the planner as said. With one, a task
+        it cannot read with confidence gets a question (with choices); the answer, from the
+        simulated operator or any input (typed, spoken, ROS), continues the task.
+        """
+        if self.language is None:
+            return result.task
+        u = self.language.understand_task(result.task, list(self._objects().values()))
+        self._emit({"type": "task_understood", **u.to_dict()})
+        asked = 0
+        while u.decision == "ask" and asked < 3:
+            asked += 1
+            question = u.question or "What should I do?"
+            result.questions.append(question)
+            self._set_state(AgentState.WAITING, question=question)
+            self._emit({"type": "question", "question": question, "about": "task", "reason": u.reason,
+                        "choices": [c.to_dict() for c in u.choices]})
+            answer = self._await_answer(question, u.choices)
+            if answer is None:
+                result.reason = f"the task was not understood ({u.reason or 'no clear meaning'}); asked: {question} " \
+                                "- no answer"
+                return None
+            text, source = answer
+            result.corrections.append(CorrectionRecord(text, source, time.monotonic(), {"kind": "answer"}, 0, None,
+                                                       outcome="answered"))
+            u = self.language.understand_task(text, list(self._objects().values()))
+            self._emit({"type": "task_understood", **u.to_dict(), "answer_to": question})
+        if u.decision != "act" or not u.task:
+            result.reason = f"the task was not understood: {u.reason or u.question or 'no clear meaning'}"
+            return None
+        if u.task != result.task:
+            self._emit({"type": "note", "text": f"task understood as: {u.goal} ({u.source})"})
+        return u.task
+
+    def _await_answer(self, question: str, choices: list[Any]) -> tuple[str, str] | None:
+        """An answer to ``question``: the simulated operator's, or the next utterance received
+        within ``language.answer_timeout_s`` (a stop ends the wait)."""
+        answer_fn = getattr(self.observer, "answer", None)
+        if answer_fn is not None:
+            said = answer_fn(question, [c.to_dict() for c in choices])
+            return None if said is None else (said.text, "simulated")
+        timeout = float(getattr(getattr(self.config, "language", None), "answer_timeout_s", 0.0))
+        deadline = time.monotonic() + timeout
+        while not self._stop_requested.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                text, source, _ = self._inbox.get(timeout=min(left, 0.1))
+            except queue.Empty:
+                continue
+            self._cancel.reset()
+            return text, source
+        return None
+
     def _run(self, result: EpisodeResult) -> None:
-        task = result.task
+        task = self._understand_task(result)
+        if task is None:
+            result.state = AgentState.STOPPED if self._stop_requested.is_set() else AgentState.FAILED
+            if result.state is AgentState.STOPPED:
+                result.reason = self._cancel.reason or "stopped"
+            return
         self._set_state(AgentState.PLANNING)
         knowledge = self._plan_knowledge(task, result)
         constraints: list[Any] = list(knowledge)
@@ -579,6 +644,14 @@ class Agent:
             elif corr.kind is CorrectionKind.UNCLEAR:
                 rec.outcome = "asked"
                 result.questions.append(corr.question or "Could you say that differently?")
+                choices = self._pending_choices()
+                if choices:
+                    rec.understood["choices"] = [c.to_dict() for c in choices]
+                answer_fn = getattr(self.observer, "answer", None)
+                if answer_fn is not None:
+                    said = answer_fn(corr.question or "", [c.to_dict() for c in choices])
+                    if said is not None:
+                        self.submit_correction(said.text, "simulated")
             elif corr.kind is CorrectionKind.CONFIRM:
                 rec.outcome = "confirmed"
             elif corr.kind is CorrectionKind.PLAN and corr.plan is not None:
@@ -597,6 +670,7 @@ class Agent:
                 rec.outcome = "asked"
             self._emit({"type": "understood", "text": text, "source": source, "kind": corr.kind.value,
                         "summary": corr.describe(), "outcome": rec.outcome, "question": corr.question,
+                        "choices": rec.understood.get("choices", []),
                         "refusal": corr.refusal, "correction": rec.understood, "call": call.to_dict(),
                         "step": step})
         if outcome in ("retry", "replan"):
@@ -604,6 +678,10 @@ class Agent:
             self._keep_out = self._keep_out_names(constraints, self._objects())
             self._undo_partial(call, outcome)
         return outcome
+
+    def _pending_choices(self) -> list[Any]:
+        pending = getattr(self.language, "pending_question", None) if self.language is not None else None
+        return list(pending.choices) if pending is not None else []
 
     @staticmethod
     def _complete_constraint(plan: Mapping[str, Any], call: _Call) -> dict[str, Any]:
@@ -712,6 +790,9 @@ def build_agent(robot: Robot, config: AgentConfig, *, camera: Any = None,
     from memory import open_knowledge_base
     from robot_agent.policy import make_planner
 
+    from robot_agent.language import make_language_layer
+
     policy = make_planner(config)
     kb = open_knowledge_base(config.memory)
-    return Agent(robot, policy, kb, CorrectionParser(), config, camera=camera, on_event=on_event, **kwargs)
+    layer = make_language_layer(config, embedder=getattr(kb, "text", None))
+    return Agent(robot, policy, kb, layer, config, camera=camera, on_event=on_event, **kwargs)

@@ -206,6 +206,32 @@ class SpeechConfig:
                  "speech.whisper_model_path must name a local model directory when speech.backend is 'whisper'")
 
 
+LANGUAGE_MODES = ("grammar", "full")
+
+
+@dataclass
+class LanguageConfig:
+    """How operator utterances are understood (``robot_agent.language``, docs/understanding.md)."""
+
+    mode: str = "full"                     # "full": grammar, then the embedded models, then a question;
+                                           # "grammar": the word-list grammar alone (as before)
+    act_threshold: float = 0.62            # model path: the best meaning's score needed to act
+    margin: float = 0.05                   # ... and its lead over the next meaning
+    ask_threshold: float = 0.40            # below this, no meaning is offered as a choice
+    answer_timeout_s: float = 60.0         # how long a question about the task waits for an answer (s)
+    learn_phrases: bool = True             # keep answered clarifications as phrase knowledge (kb list)
+
+    def __post_init__(self) -> None:
+        _require(self.mode in LANGUAGE_MODES,
+                 f"language.mode {self.mode!r} is unknown; valid: {', '.join(LANGUAGE_MODES)}")
+        for name in ("act_threshold", "margin", "ask_threshold"):
+            v = getattr(self, name)
+            _require(finite(v) and 0.0 <= v <= 1.0, f"language.{name} must be in [0, 1]")
+        _require(self.ask_threshold <= self.act_threshold, "language.ask_threshold must not exceed act_threshold")
+        _require(finite(self.answer_timeout_s) and 0.0 <= self.answer_timeout_s <= 3600.0,
+                 "language.answer_timeout_s must be in [0, 3600] s")
+
+
 @dataclass
 class AgentConfig:
     """Everything the agent needs, one section per component."""
@@ -215,6 +241,7 @@ class AgentConfig:
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
+    language: LanguageConfig = field(default_factory=LanguageConfig)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "AgentConfig":

@@ -1,17 +1,76 @@
-"""The understanding layer: one entry point for tasks and corrections (grammar first, models next)."""
+"""The understanding layer: one entry point for tasks and corrections.
+
+1. **Stop first.** A stop-like utterance halts the arm; nothing else is consulted.
+2. **The grammar** (:class:`CorrectionParser`, :func:`parse_goal`) is the fast path when it is
+   confident: every word accounted for, and its reading one of the meanings the context allows.
+3. **The models** otherwise: the meanings the scene, skill and plan allow are enumerated
+   (:mod:`robot_agent.language.candidates`), rendered as sentences, and the utterance is scored
+   against all of them with the embedded sentence model in one batch (:class:`Scorer`). Polarity
+   ("too fast" against "faster") is read from the words themselves (:mod:`polarity`), since a
+   sentence embedding barely separates opposites.
+4. **A calibrated decision**: act when the best meaning clears an absolute score and a margin over
+   the next one; otherwise ask, naming the best two or three ("Do you mean: 1. ..., 2. ...?").
+   The answer (a number or words) goes through the same layer.
+
+Thresholds were tuned on the dev split of ``sim/corpus/understanding.yaml`` only
+(``docs/understanding.md``).
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from robot_agent.corrections import Correction, CorrectionContext, CorrectionKind, CorrectionParser
+from robot_agent.corrections import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
 from robot_agent.errors import PolicyError
-from robot_agent.language.types import Understanding
+from robot_agent.language import polarity, structure
+from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
+from robot_agent.language.meaning import ENUMERATED, correction_keys, family, goal_keys
+from robot_agent.language.types import Choice, Understanding
+from skills.params import SKILL_PARAMS
 from skills.types import ObjectInfo
 
+log = logging.getLogger(__name__)
+
 MODES = ("grammar", "full")
+
+
+@dataclass
+class Thresholds:
+    """The decision's calibration (tuned on the corpus's dev split).
+
+    Attributes:
+        act: the best meaning's score needed to act on it.
+        margin: how far ahead of the next meaning it must be.
+        ask: below this nothing is close enough to offer as a choice.
+        task_margin: a task the grammar read is overruled only when the model prefers another
+            goal by more than this.
+        answer: the score a worded answer needs against one offered choice.
+    """
+
+    act: float = 0.62
+    margin: float = 0.05
+    ask: float = 0.40
+    task_margin: float = 0.08
+    answer: float = 0.45
+
+
+@dataclass
+class _Pending:
+    """A question asked and not answered yet."""
+
+    what: str
+    text: str
+    choices: list[Choice]
+    cands: list[Candidate]
+    ctx: CorrectionContext | None
+    objects: list[ObjectInfo] = field(default_factory=list)
+    at: float = field(default_factory=time.monotonic)
 
 
 def _decision(c: Correction) -> str:
@@ -39,48 +98,371 @@ def goal_atoms(goal: Any) -> list[dict[str, Any]]:
     return out
 
 
+_NUM_WORDS = {"one": 1, "first": 1, "two": 2, "second": 2, "three": 3, "third": 3, "four": 4, "fourth": 4,
+              "1st": 1, "2nd": 2, "3rd": 3}
+_ANSWER_NUM = re.compile(r"^\W*(?:(?:number|option|choice|the)\s+)?(\d|one|two|three|four|first|second|third|"
+                         r"fourth|1st|2nd|3rd)(?:\s+(?:one|option|choice))?\W*(?:please)?\W*$")
+_ANSWER_NONE = re.compile(r"^\W*(?:neither|none|none of (?:them|those|these)|no,? neither|no,? none|nothing)\b")
+_ANSWER_YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right|exactly|that one|sure)\W*$")
+_MAG = re.compile(r"(?:\d+(?:[.,]\d+)?|\b(?:half|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                  r"fifteen|twenty|thirty|a couple of|a few)\b)(?:\s+(?:and a half|point \w+))?\s*"
+                  r"(?:mm|cm|m|millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|inch(?:es)?|\")(?=\W|$)")
+
+
+#: negation, excess and contrast: where a word-list reading most often gets the polarity or the
+#: referent wrong; such utterances are checked by the models even when the grammar is sure
+_HEDGED = re.compile(r"\b(?:not|no|never|too|overly|enough|instead|wrong|other|rather|than)\b|n't\b")
+
+
 class LanguageLayer:
     """Understands operator utterances in the context of the scene, the skill and the plan.
 
     Args:
-        parser: the grammar (:class:`CorrectionParser`), the fast path.
+        parser: the grammar (:class:`CorrectionParser`), the fast path and the executor of
+            canonical meanings.
         embedder: a text embedder (``memory.embedders``) for the model path; None = grammar only.
-        mode: ``"grammar"`` (the grammar alone, as before) or ``"full"``.
+        mode: ``"grammar"`` (the grammar alone) or ``"full"`` (grammar, models, questions).
+        thresholds: the decision's calibration.
+        question_ttl_s: how long an unanswered question stays open.
     """
 
-    def __init__(self, parser: CorrectionParser | None = None, embedder: Any = None, mode: str = "full") -> None:
+    def __init__(self, parser: CorrectionParser | None = None, embedder: Any = None, mode: str = "full",
+                 thresholds: Thresholds | None = None, question_ttl_s: float = 120.0) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "full" and embedder is None:
+            raise ValueError("mode 'full' needs a text embedder (memory.embedders.make_text_embedder)")
         self.parser = parser or CorrectionParser()
         self.embedder = embedder
         self.mode = mode
+        self.th = thresholds or Thresholds()
+        self.question_ttl_s = question_ttl_s
+        self._pending: _Pending | None = None
+        self._lock = threading.RLock()
+        self.scorer = None
+        if embedder is not None:
+            from robot_agent.language.scorer import Scorer
+
+            self.scorer = Scorer(embedder)
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def pending_question(self) -> Understanding | None:
+        """The question waiting for an answer, if any."""
+        p = self._pending_now()
+        if p is None:
+            return None
+        return Understanding(p.text, p.what, "ask", question=self._question(p.choices), choices=list(p.choices))
+
+    def forget_question(self) -> None:
+        with self._lock:
+            self._pending = None
 
     def understand_correction(self, text: str, ctx: CorrectionContext | None = None) -> Understanding:
+        """What a correction asks for, in ``ctx``; see the module doc for the steps."""
         t0 = time.perf_counter()
-        c = self.parser.parse(text, ctx)
-        return Understanding(text, "correction", _decision(c), correction=c, question=c.question,
-                             reason=c.refusal or "", confidence=c.confidence, source="grammar",
-                             latency_ms=(time.perf_counter() - t0) * 1e3)
+        with self._lock:
+            u = self._correction(text if isinstance(text, str) else str(text), ctx or CorrectionContext())
+        u.latency_ms = (time.perf_counter() - t0) * 1e3
+        return u
 
     def understand_task(self, text: str, objects: Sequence[ObjectInfo]) -> Understanding:
-        from robot_agent.policy.goals import parse_goal
-
+        """The goal a task asks for on ``objects``, or a question / reason."""
         t0 = time.perf_counter()
-        try:
-            goal = parse_goal(text, list(objects))
-        except PolicyError as exc:
-            return Understanding(text, "task", "ask", question=f"{exc}. What should I do?", reason=str(exc),
-                                 latency_ms=(time.perf_counter() - t0) * 1e3)
-        if goal is None or not goal.atoms:
-            why = "I could not tell what the task asks for"
-            return Understanding(text, "task", "ask", question=f"{why}. Could you say it in other words?",
-                                 reason=why, latency_ms=(time.perf_counter() - t0) * 1e3)
-        return Understanding(text, "task", "act", task=text, goal=goal.describe(), atoms=goal_atoms(goal),
-                             confidence=1.0,
-                             source="grammar", latency_ms=(time.perf_counter() - t0) * 1e3)
+        with self._lock:
+            u = self._task(text if isinstance(text, str) else str(text), list(objects))
+        u.latency_ms = (time.perf_counter() - t0) * 1e3
+        return u
 
     def parse(self, text: str, ctx: CorrectionContext | None = None) -> Correction:
-        """Drop-in for :meth:`CorrectionParser.parse`: the correction the agent acts on."""
+        """Drop-in for :meth:`CorrectionParser.parse`: the correction to act on (an ``unclear``
+        one carrying the question when the layer asks)."""
         u = self.understand_correction(text, ctx)
         assert u.correction is not None
         return u.correction
+
+    # ------------------------------------------------------------------ corrections
+
+    def _correction(self, text: str, ctx: CorrectionContext) -> Understanding:
+        if is_stop(text):
+            c = self.parser.parse(text, ctx)
+            if c.kind is CorrectionKind.STOP:
+                self._pending = None
+                return Understanding(text, "correction", "stop", correction=c, confidence=1.0, source="grammar")
+        g = self.parser.parse(_clean(text), ctx)
+        g.text = text
+        if self.mode == "grammar":
+            return self._from_grammar(text, g)
+        if g.refusal:
+            self._pending = None
+            return self._from_grammar(text, g)
+        pending = self._pending_now()
+        if pending is not None and pending.what == "correction":
+            ans = self._answer(text, pending)
+            if ans is not None:
+                return ans
+        cands = correction_candidates(ctx)
+        defaults = self._defaults(ctx)
+        gkeys = correction_keys(g, defaults) if g.kind is not CorrectionKind.UNCLEAR else set()
+        cand_keys = {c.key for c in cands}
+        allowed = bool(gkeys) and all(k in cand_keys or family(k) not in ENUMERATED for k in gkeys)
+        if gkeys and allowed and g.confidence >= 0.999 and not _HEDGED.search(text.lower()):
+            return self._from_grammar(text, g)
+        ranked = self._rank(text, cands, ctx)
+        if gkeys and allowed:
+            # The grammar read something allowed but left words unexplained: keep its reading when
+            # the models do not prefer another meaning clearly.
+            best_g = max((s for c, s in ranked if c.key in gkeys), default=None)
+            if best_g is not None and best_g >= ranked[0][1] - self.th.margin:
+                return self._from_grammar(text, g, source="grammar+model", confidence=min(g.confidence, best_g))
+        if not ranked:
+            return self._ask(text, "correction", [], ctx, g)
+        top, s1 = ranked[0]
+        s2 = next((s for c, s in ranked[1:] if c.key != top.key), 0.0)
+        if s1 >= self.th.act and s1 - s2 >= self.th.margin:
+            c = self._build(text, top, ctx)
+            if c is not None and c.kind is not CorrectionKind.UNCLEAR:
+                return Understanding(text, "correction", _decision(c), correction=c, confidence=float(s1),
+                                     source="model", reason=c.refusal or "")
+        close = [(c, s) for c, s in ranked[:3] if s >= self.th.ask and s >= s1 - 3 * self.th.margin]
+        return self._ask(text, "correction", close, ctx, g)
+
+    def _rank(self, text: str, cands: list[Candidate], ctx: CorrectionContext | None,
+              objects: Sequence[ObjectInfo] | None = None) -> list[tuple[Candidate, float]]:
+        """Candidates by score, best first (polarity families resolved by the words)."""
+        if not cands or self.scorer is None:
+            return []
+        sentences = [r for c in cands for r in c.renderings]
+        q = self.scorer.query(_clean(text))
+        flat = self.scorer.scores(q, sentences)
+        scores: list[float] = []
+        i = 0
+        for c in cands:
+            n = len(c.renderings)
+            scores.append(float(flat[i:i + n].max()) if n else 0.0)
+            i += n
+        scores = polarity.adjust(text, q, cands, scores, self.scorer)
+        if objects is not None:
+            scores = structure.rescore_tasks(_clean(text), objects, cands, scores, self.scorer)
+        else:
+            scores = structure.rescore_parts(_clean(text), cands, scores, self.scorer)
+        order = sorted(range(len(cands)), key=lambda k: -scores[k])
+        return [(cands[k], scores[k]) for k in order]
+
+    def _build(self, text: str, cand: Candidate, ctx: CorrectionContext | None) -> Correction | None:
+        """The correction a chosen candidate means, built by the grammar from its canonical words."""
+        canonical = cand.canonical
+        if cand.family == "move":
+            m = _MAG.search(text.lower())
+            mag = m.group(0) if m else polarity.magnitude_words(text)
+            canonical = re.sub(r"\ba bit\b", mag, canonical, count=1)
+        c = self.parser.parse(canonical, ctx)
+        if c.kind is CorrectionKind.UNCLEAR and cand.family == "move" and canonical != cand.canonical:
+            c = self.parser.parse(cand.canonical, ctx)
+        c.text = text
+        if c.kind is CorrectionKind.UNCLEAR:
+            log.info("candidate %s (%r) did not parse: %s", cand.key, canonical, c.question)
+            return None
+        return c
+
+    def _from_grammar(self, text: str, g: Correction, source: str = "grammar",
+                      confidence: float | None = None) -> Understanding:
+        d = _decision(g)
+        if d != "ask":
+            self._pending = None
+        return Understanding(text, "correction", d, correction=g, question=g.question, reason=g.refusal or "",
+                             confidence=g.confidence if confidence is None else confidence, source=source)
+
+    @staticmethod
+    def _defaults(ctx: CorrectionContext) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if ctx.skill in SKILL_PARAMS:
+            out = {p.name: p.default for p in SKILL_PARAMS[ctx.skill]}
+        out.update(ctx.params or {})
+        return out
+
+    # ------------------------------------------------------------------ tasks
+
+    def _task(self, text: str, objects: list[ObjectInfo]) -> Understanding:
+        from robot_agent.policy.goals import parse_goal
+
+        if not text.strip():
+            return Understanding(text, "task", "ask", question="What should I do?", reason="the task is empty")
+        pending = self._pending_now()
+        if pending is not None and pending.what == "task" and self.mode == "full":
+            ans = self._answer(text, pending)
+            if ans is not None:
+                return ans
+        why = ""
+        goal = None
+        try:
+            goal = parse_goal(text, objects)
+        except PolicyError as exc:
+            why = str(exc)
+        atoms = goal_atoms(goal) if goal is not None else []
+        if self.mode == "grammar":
+            if atoms:
+                return Understanding(text, "task", "act", task=text, goal=goal.describe(), atoms=atoms,
+                                     confidence=1.0, source="grammar")
+            why = why or "I could not tell what the task asks for"
+            return Understanding(text, "task", "ask", question=f"{why}. Could you say it in other words?",
+                                 reason=why)
+        cands = task_candidates(objects)
+        ranked = self._rank(text, cands, None, objects)
+        cats = {o.name: o.category for o in objects}
+        if atoms:
+            gk = goal_keys(atoms, cats)
+            best_g = max((s for c, s in ranked if c.key in gk), default=None)
+            if not gk or best_g is None or not ranked or best_g >= ranked[0][1] - self.th.task_margin:
+                self._pending = None
+                return Understanding(text, "task", "act", task=text, goal=goal.describe(), atoms=atoms,
+                                     confidence=1.0 if best_g is None else float(best_g), source="grammar")
+            # The grammar's goal and the models disagree: ask, offering both.
+            top = ranked[0]
+            mine = next(((c, s) for c, s in ranked if c.key in gk))
+            return self._ask(text, "task", [top, mine], None, None, objects=objects)
+        if ranked:
+            top, s1 = ranked[0]
+            s2 = next((s for c, s in ranked[1:] if c.key != top.key), 0.0)
+            if s1 >= self.th.act and s1 - s2 >= self.th.margin:
+                u = self._task_from(text, top, objects, float(s1), "model")
+                if u is not None:
+                    return u
+            close = [(c, s) for c, s in ranked[:3] if s >= self.th.ask and s >= s1 - 3 * self.th.margin]
+            if close:
+                return self._ask(text, "task", close, None, None, objects=objects, reason=why)
+        why = why or "I could not match the task to anything I can do with the objects here"
+        names = ", ".join(o.name for o in objects)
+        return Understanding(text, "task", "ask", reason=why,
+                             question=f"{why}. I can see: {names}. What should I do?")
+
+    def _task_from(self, text: str, cand: Candidate, objects: list[ObjectInfo], score: float,
+                   source: str) -> Understanding | None:
+        from robot_agent.policy.goals import parse_goal
+
+        try:
+            goal = parse_goal(cand.canonical, objects)
+        except PolicyError as exc:
+            log.info("candidate %s (%r) did not parse: %s", cand.key, cand.canonical, exc)
+            return None
+        if goal is None:
+            return None
+        self._pending = None
+        return Understanding(text, "task", "act", task=cand.canonical, goal=goal.describe(), atoms=goal_atoms(goal),
+                             confidence=score, source=source)
+
+    # ------------------------------------------------------------------ questions and answers
+
+    @staticmethod
+    def _question(choices: Sequence[Choice]) -> str:
+        if len(choices) == 1:
+            return f"Did you mean: {choices[0].label}? (yes or no)"
+        listed = ", ".join(f"{i}. {c.label}" for i, c in enumerate(choices, 1))
+        return f"Do you mean: {listed}? (say a number, or say it in other words)"
+
+    def _ask(self, text: str, what: str, close: list[tuple[Candidate, float]], ctx: CorrectionContext | None,
+             g: Correction | None, objects: Sequence[ObjectInfo] = (), reason: str = "") -> Understanding:
+        choices = []
+        seen: set[str] = set()
+        for c, s in close:
+            if c.key in seen:
+                continue
+            seen.add(c.key)
+            meaning: dict[str, Any] = {}
+            if what == "correction":
+                built = self._build(text, c, ctx)
+                if built is None:
+                    continue
+                meaning = built.to_dict()
+            else:
+                meaning = {"atoms": c.atoms}
+            choices.append(Choice(c.label, c.canonical, float(s), meaning))
+        if choices:
+            q = self._question(choices)
+            self._pending = _Pending(what, text, choices, [c for c, _ in close if c.key in seen], ctx, list(objects))
+            corr = Correction(text, CorrectionKind.UNCLEAR, question=q, confidence=0.0) if what == "correction" else None
+            return Understanding(text, what, "ask", correction=corr, question=q, choices=choices,
+                                 reason=reason or "more than one meaning fits", confidence=float(close[0][1]),
+                                 source="model")
+        self._pending = None
+        if g is not None and g.kind is CorrectionKind.UNCLEAR and g.question and not g.question.startswith("Sorry"):
+            q = g.question  # the grammar's own, specific question ("2 what: ...?", "Which block ...?")
+        else:
+            q = (f"Sorry, I didn't understand {text.strip()!r}. You can tell me a direction and how far, "
+                 "slower or faster, which part to grasp, which object or place you meant, or what to do first.")
+        corr = Correction(text, CorrectionKind.UNCLEAR, question=q, confidence=0.0) if what == "correction" else None
+        return Understanding(text, what, "ask", correction=corr, question=q, reason=reason or "nothing fits well enough",
+                             source="model")
+
+    def _pending_now(self) -> _Pending | None:
+        p = self._pending
+        if p is not None and time.monotonic() - p.at > self.question_ttl_s:
+            self._pending = None
+            return None
+        return p
+
+    def _answer(self, text: str, p: _Pending) -> Understanding | None:
+        """``text`` as an answer to the pending question, or None when it is not one."""
+        low = text.lower().strip()
+        idx: int | None = None
+        m = _ANSWER_NUM.match(low)
+        if m:
+            tok = m.group(1)
+            idx = int(tok) if tok.isdigit() else _NUM_WORDS.get(tok)
+            if idx is not None:
+                idx -= 1
+        elif _ANSWER_YES.match(low) and len(p.choices) == 1:
+            idx = 0
+        elif _ANSWER_NONE.match(low):
+            self._pending = None
+            q = "What did you mean, then? Please say it in other words."
+            corr = Correction(text, CorrectionKind.UNCLEAR, question=q, confidence=0.0) if p.what == "correction" \
+                else None
+            return Understanding(text, p.what, "ask", correction=corr, question=q, reason="none of the choices",
+                                 source="answer")
+        elif self.scorer is not None and p.cands:
+            ranked = self._rank(text, p.cands, p.ctx, p.objects if p.what == "task" else None)
+            if ranked and ranked[0][1] >= self.th.answer and (len(ranked) == 1 or
+                                                               ranked[0][1] - ranked[1][1] >= self.th.margin):
+                idx = next(i for i, c in enumerate(p.choices) if c.canonical == ranked[0][0].canonical)
+        if idx is None or not 0 <= idx < len(p.choices):
+            return None
+        choice = p.choices[idx]
+        cand = next(c for c in p.cands if c.canonical == choice.canonical)
+        self._pending = None
+        if p.what == "task":
+            u = self._task_from(p.text, cand, p.objects, 1.0, "answer")
+            if u is not None:
+                u.text = text
+            return u
+        c = self._build(p.text, cand, p.ctx)
+        if c is None:
+            return None
+        return Understanding(text, "correction", _decision(c), correction=c, confidence=1.0, source="answer",
+                             reason=f"answer to: {p.text}")
+
+
+def _clean(text: str) -> str:
+    """Fillers and repeated words out ("uh, a bit, um, left" -> "a bit, left")."""
+    t = re.sub(r"\b(?:u+h+|u+m+|e+r+m*|hmm+|you know)\b[,.]?", " ", text,
+               flags=re.IGNORECASE)
+    t = re.sub(r"\b(\w+)(?:\s+\1\b)+", r"\1", t, flags=re.IGNORECASE)
+    return re.sub(r"\s+", " ", t).strip(" ,") or text
+
+
+def make_language_layer(config: Any, embedder: Any = None, safety: Any = None) -> LanguageLayer:
+    """The layer ``config.language`` describes (``config``: an :class:`AgentConfig`).
+
+    Args:
+        embedder: the text embedder to share (the knowledge base's, so MiniLM loads once);
+            made from ``config.memory.text_model`` when None and the mode needs one.
+    """
+    lc = config.language
+    if lc.mode == "full" and embedder is None:
+        from memory.embedders import make_text_embedder
+
+        embedder = make_text_embedder(config.memory.text_model)
+    th = Thresholds(act=lc.act_threshold, margin=lc.margin, ask=lc.ask_threshold)
+    return LanguageLayer(CorrectionParser(safety=safety or config.safety), embedder if lc.mode == "full" else None,
+                         mode=lc.mode, thresholds=th)

@@ -1,0 +1,91 @@
+"""Which way: the value of a meaning family read from the words themselves.
+
+Sentence embeddings place "go faster" and "go slower" almost on top of each other: they are
+about the same thing. The direction of a change is carried by a few words (left, higher,
+quick, further) and by how the sentence frames them: a request ("quicker, please") asks for
+the word, a complaint ("that's too quick", "not so fast") asks for its opposite. Here each
+value of a family has anchor words; the utterance's own word vectors (contextual, from the
+same model) are matched against them, so "leftward", "quickly" or "lower down" find their
+anchor without being listed, and an excess marker flips the value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+#: family -> value -> anchor words
+ANCHORS: dict[str, dict[str, tuple[str, ...]]] = {
+    "move": {"left": ("left",), "right": ("right",), "forward": ("forward", "ahead"),
+             "back": ("back", "backward"), "up": ("up", "high", "higher", "raise"), "down": ("down", "low", "lower")},
+    "speed": {"slower": ("slow", "slower", "slowly"), "faster": ("fast", "faster", "quick", "quickly")},
+    "pull": {"more": ("more", "further", "wider"), "less": ("less",)},
+    "push": {"more": ("more", "further", "farther"), "less": ("less",)},
+    "place_height": {"lower": ("low", "lower", "down"), "higher": ("high", "higher", "up")},
+    "rotate": {"clockwise": ("clockwise",), "counterclockwise": ("counterclockwise", "anticlockwise")},
+}
+OPPOSITE = {"left": "right", "right": "left", "forward": "back", "back": "forward", "up": "down", "down": "up",
+            "slower": "faster", "faster": "slower", "more": "less", "less": "more", "lower": "higher",
+            "higher": "lower", "clockwise": "counterclockwise", "counterclockwise": "clockwise"}
+#: a word this close to an anchor counts as saying it
+WORD_MATCH = 0.72
+#: and this much closer than to any other value's anchor
+WORD_MARGIN = 0.06
+#: what the chosen value gains over its family's best rendering, and the other values lose
+BONUS, PENALTY = 0.05, 0.12
+
+_EXCESS = re.compile(r"\b(?:too|overly|excessively|not so|not that|way over)\b")
+_LARGE = re.compile(r"\b(?:a lot|lots|loads|heaps|way|much|far|significantly|considerably|a good bit)\b")
+_TINY = re.compile(r"\b(?:tiny|teeny|hair|smidge|smidgen|barely|fraction|slightest|ever so)\b")
+
+
+def magnitude_words(text: str) -> str:
+    """The grammar's amount words for how much the utterance asks ("a bit" when it does not say)."""
+    low = text.lower()
+    if _TINY.search(low):
+        return "a tiny bit"
+    if _LARGE.search(low):
+        return "a lot"
+    return "a bit"
+
+
+def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
+    """The value of family ``fam`` the words ask for, or None when they do not say clearly."""
+    values = ANCHORS[fam]
+    words = [w for v in values for w in values[v]]
+    sims = scorer.word_match(query, words)
+    best: dict[str, float] = {}
+    k = 0
+    for v, ws in values.items():
+        best[v] = float(max(sims[k:k + len(ws)]))
+        k += len(ws)
+    ranked = sorted(best.items(), key=lambda x: -x[1])
+    (v1, s1), s2 = ranked[0], ranked[1][1] if len(ranked) > 1 else 0.0
+    if s1 < WORD_MATCH or s1 - s2 < WORD_MARGIN:
+        return None
+    if _EXCESS.search(text.lower()):
+        return OPPOSITE.get(v1, v1)
+    return v1
+
+
+def adjust(text: str, query: Any, cands: Sequence[Any], scores: list[float], scorer: Any) -> list[float]:
+    """Scores with each polarity family's value set by the words (see the module doc)."""
+    out = list(scores)
+    fams: dict[str, list[int]] = {}
+    for i, c in enumerate(cands):
+        if c.family in ANCHORS:
+            fams.setdefault(c.family, []).append(i)
+    read = {fam: read_value(text, query, fam, scorer) for fam in fams}
+    said = any(v is not None for v in read.values())
+    for fam, idx in fams.items():
+        value = read[fam]
+        if value is None:
+            if said:  # another family's words were said ("too high"), not this one's
+                for i in idx:
+                    out[i] -= PENALTY / 2
+            continue
+        top = max(out[i] for i in idx)
+        for i in idx:
+            out[i] = top + BONUS if cands[i].value == value else out[i] - PENALTY
+    return out

@@ -1,0 +1,92 @@
+"""Scoring an utterance against rendered meanings with the embedded sentence model (MiniLM).
+
+Two measures from one forward pass of the utterance: whole-sentence cosine similarity (what
+the sentence is about) and a word alignment (each word's best match in the rendering, and
+back, as BERTScore does), which keeps the specific words ("handle" against "rim", "leftward"
+against "left") from being averaged away. Renderings are embedded once and cached, so a scene's
+candidates cost one batch when the scene is first seen and nothing after.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+#: weight of the word alignment against the sentence cosine
+ALIGN_WEIGHT = 0.5
+#: most renderings kept embedded
+CACHE_SIZE = 20000
+
+
+class Scorer:
+    """Similarity of utterances to sentences, with a cache of the sentences' embeddings.
+
+    Args:
+        embedder: a :class:`memory.embedders.TextEmbedder`; with ``embed_tokens`` (MiniLM) the
+            word alignment is used, else the sentence cosine alone.
+    """
+
+    def __init__(self, embedder: object) -> None:
+        self.embedder = embedder
+        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._tokens = hasattr(embedder, "embed_tokens")
+
+    def _embed(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        if self._tokens:
+            sent, toks = self.embedder.embed_tokens(list(texts))  # type: ignore[attr-defined]
+            return [(sent[i], toks[i]) for i in range(len(texts))]
+        sent = self.embedder.embed(list(texts))  # type: ignore[attr-defined]
+        return [(sent[i], None) for i in range(len(texts))]
+
+    def warm(self, sentences: Sequence[str]) -> None:
+        """Embed the sentences not cached yet (one batch)."""
+        with self._lock:
+            missing = list(dict.fromkeys(s for s in sentences if s not in self._cache))
+        if not missing:
+            return
+        vecs = []
+        for i in range(0, len(missing), 256):
+            vecs += self._embed(missing[i:i + 256])
+        with self._lock:
+            for s, v in zip(missing, vecs):
+                self._cache[s] = v
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+
+    def query(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """The utterance's sentence vector and word vectors (not cached: utterances rarely repeat)."""
+        return self._embed([text])[0]
+
+    def scores(self, query: tuple[np.ndarray, np.ndarray | None], sentences: Sequence[str]) -> np.ndarray:
+        """Similarity of the query to each sentence (0..1-ish; higher is closer)."""
+        self.warm(sentences)
+        qv, qt = query
+        out = np.empty(len(sentences), dtype=np.float32)
+        with self._lock:
+            rows = [self._cache[s] for s in sentences]
+        sent = np.stack([r[0] for r in rows]) @ qv
+        for i, (_, toks) in enumerate(rows):
+            if qt is None or toks is None or not len(qt) or not len(toks):
+                out[i] = sent[i]
+                continue
+            sim = qt @ toks.T
+            recall = max(float(sim.max(axis=1).mean()), 0.0)
+            precision = max(float(sim.max(axis=0).mean()), 0.0)
+            f1 = 2 * recall * precision / max(recall + precision, 1e-9)
+            out[i] = (1 - ALIGN_WEIGHT) * sent[i] + ALIGN_WEIGHT * f1
+        return out
+
+    def word_match(self, query: tuple[np.ndarray, np.ndarray | None], words: Sequence[str]) -> np.ndarray:
+        """For each anchor word, its best similarity to any word of the query (word vectors)."""
+        self.warm(words)
+        qv, qt = query
+        with self._lock:
+            rows = [self._cache[w] for w in words]
+        if qt is None or not len(qt):
+            return np.stack([r[0] for r in rows]) @ qv
+        return np.array([float((qt @ r[1].T).max()) if r[1] is not None and len(r[1]) else float(r[0] @ qv)
+                         for r in rows], dtype=np.float32)
