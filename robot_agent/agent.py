@@ -634,6 +634,9 @@ class Agent:
                 corr = Correction(text, CorrectionKind.UNCLEAR, question=f"I could not understand that ({exc}).")
             last = self._last_correction = corr
             rec = CorrectionRecord(text, source, received, corr.to_dict(), step, call.to_dict())
+            understood_by = getattr(getattr(self.language, "last", None), "source", None)
+            if understood_by:
+                rec.understood["understood_by"] = understood_by
             result.corrections.append(rec)
             if corr.kind is CorrectionKind.STOP:
                 rec.outcome = "stopped"

@@ -228,7 +228,8 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
         A list of dicts with ``kind``, ``rule``, ``scope``, ``parameters``, ``provenance``.
     """
     now = time.time()
-    corrections = [c for c in result.corrections if c.outcome in ("replanned", "applied")]
+    acted = [c for c in result.corrections if c.outcome in ("replanned", "applied")]
+    corrections = [c for c in acted if trusted(c, result)]
     if not corrections:
         return []
     if mode == "raw-memory":
@@ -246,6 +247,7 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
             continue
         generic = generalize_constraint(plan, objects)
         rule = rule_text(generic)
+        conf = _confidence(c)
         if rule in seen_rules:
             continue
         seen_rules.add(rule)
@@ -255,7 +257,8 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
             "scope": {"task_family": _task_family(result.task), "object_categories": cats},
             "parameters": {"constraint": generic},
             "provenance": {"episode_ids": [result.episode_id], "corrections": [c.text], "timestamps": [now],
-                           "task": result.task},
+                           "task": result.task, "confidences": [conf],
+                           "understood_by": [c.understood.get("understood_by", "grammar")]},
         })
     # Skill knowledge: per (skill, object) the parameters corrections changed, at their final successful values.
     changed: dict[tuple[str, str], dict[str, Any]] = {}
@@ -264,9 +267,11 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
             continue
         skill = c.understood.get("skill") or c.call["skill"]
         obj = c.call["args"].get("object", "")
-        entry = changed.setdefault((skill, obj), {"names": set(), "texts": [], "args": dict(c.call["args"])})
+        entry = changed.setdefault((skill, obj), {"names": set(), "texts": [], "args": dict(c.call["args"]),
+                                                  "confidences": []})
         entry["names"].update(dict(c.understood.get("parameters") or {}).keys())
         entry["texts"].append(c.text)
+        entry["confidences"].append(_confidence(c))
     for (skill, obj), entry in changed.items():
         final = None
         for step in reversed(result.steps):
@@ -288,9 +293,55 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
                       "object_name": obj, "task_family": _task_family(result.task)},
             "parameters": params,
             "provenance": {"episode_ids": [result.episode_id], "corrections": entry["texts"], "timestamps": [now],
-                           "task": result.task},
+                           "task": result.task, "confidences": entry["confidences"]},
         })
     return items
+
+
+#: a correction understood at least this surely is distilled without further evidence
+DISTILL_CONFIDENCE = 0.8
+
+
+def _confidence(c: Any) -> float:
+    try:
+        return round(float(c.understood.get("confidence", 1.0)), 3)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _about(c: Any) -> tuple[Any, ...]:
+    """What a correction is about: its kind (and plan type) and the call it was said during."""
+    call = c.call or {}
+    plan = c.understood.get("plan") if isinstance(c.understood.get("plan"), Mapping) else {}
+    return (c.understood.get("kind"), plan.get("type"), call.get("skill"), call.get("args", {}).get("object"))
+
+
+def trusted(c: Any, result: Any) -> bool:
+    """May this acted-on correction become knowledge?
+
+    Yes when it was an answer to the robot's own question, or confirmed afterwards, or
+    understood surely (:data:`DISTILL_CONFIDENCE`), or followed by progress: no further
+    correction of the same thing before a step succeeded. A correction the operator had to
+    follow at once with another about the same thing was not what they meant (a misreading,
+    or not enough): the later one is what is learned. An unsure reading followed by any other
+    correction during the same call is not learned either.
+    """
+    later = [x for x in result.corrections if x.received_at > c.received_at]
+    if c.understood.get("understood_by") == "answer":
+        return True
+    if any(x.understood.get("kind") == "confirm" for x in later):
+        return True
+    unsure = _confidence(c) < DISTILL_CONFIDENCE
+    for x in later:
+        if x.outcome not in ("replanned", "applied") or _about(x)[2:] != _about(c)[2:]:
+            continue
+        progressed = any(s.status == "succeeded" and c.received_at < s.ended_at <= x.received_at
+                         for s in result.steps)
+        if not progressed and (unsure or _about(x) == _about(c)):
+            return False
+    if _confidence(c) >= DISTILL_CONFIDENCE:
+        return True
+    return bool(getattr(result, "success", False))
 
 
 def _fmt(v: Any) -> str:

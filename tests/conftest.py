@@ -32,3 +32,11 @@ def recorded_episodes(tmp_path_factory: pytest.TempPathFactory) -> dict:
     logs = {o.scenario: next((root / "logs").glob(f"{o.scenario}-*")) for o in rounds[0]}
     return {"root": root, "kb": root / "kb", "logs_dir": root / "logs", "logs": logs, "outcomes": rounds[0],
             "config": cfg}
+
+
+@pytest.fixture(scope="session")
+def text_embedder():
+    """all-MiniLM-L6-v2, loaded once for the session (the understanding layer and knowledge bases)."""
+    from memory.embedders import make_text_embedder
+
+    return make_text_embedder("minilm")

@@ -138,6 +138,7 @@ class LanguageLayer:
         self.th = thresholds or Thresholds()
         self.question_ttl_s = question_ttl_s
         self._pending: _Pending | None = None
+        self.last: Understanding | None = None  # the latest correction understood (its source, for the logs)
         self._lock = threading.RLock()
         self.scorer = None
         if embedder is not None:
@@ -164,6 +165,9 @@ class LanguageLayer:
         t0 = time.perf_counter()
         with self._lock:
             u = self._correction(text if isinstance(text, str) else str(text), ctx or CorrectionContext())
+            if u.correction is not None and u.decision == "act":
+                u.correction.confidence = float(u.confidence)  # what distillation reads
+            self.last = u
         u.latency_ms = (time.perf_counter() - t0) * 1e3
         return u
 

@@ -1,0 +1,119 @@
+"""The understanding layer with the real grammar and the real embedded sentence model (MiniLM)."""
+
+from __future__ import annotations
+
+import pytest
+
+from robot_agent.corrections import CorrectionContext, CorrectionKind
+from robot_agent.language import LanguageLayer
+from sim.scenario import SCENARIOS_DIR, load_scenario
+
+DEMO = SCENARIOS_DIR / "demo"
+
+
+@pytest.fixture(scope="module")
+def layer(text_embedder):
+    return LanguageLayer(embedder=text_embedder)
+
+
+@pytest.fixture(autouse=True)
+def _no_open_question(layer):
+    layer.forget_question()
+    yield
+    layer.forget_question()
+
+
+def objects(name: str) -> list:
+    return list(load_scenario(DEMO / f"{name}.yaml").objects)
+
+
+def test_grammar_is_the_fast_path_when_it_is_sure(layer) -> None:
+    u = layer.understand_correction("move 2 cm to the left", CorrectionContext(objects("mug_train"), "pick", "white_mug"))
+    assert u.decision == "act" and u.source == "grammar"
+    assert u.correction.delta_m == pytest.approx([0.0, 0.02, 0.0])
+
+
+def test_a_reading_the_scene_does_not_allow_is_overruled(layer) -> None:
+    # While the drawer is being opened, "open it first" is no possible meaning: the grammar's
+    # missing-step reading is dropped and the models find "pull further".
+    ctx = CorrectionContext(objects("drawer_train"), "open", "cabinet")
+    u = layer.understand_correction("the drawer isn't open enough", ctx)
+    assert u.decision == "act", u.to_dict()
+    assert u.correction.plan is None
+    assert u.correction.parameters["pull_distance"]["add"] > 0
+
+
+def test_excess_words_turn_the_value_around(layer) -> None:
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    for text in ("not so quick", "that's way too fast"):
+        u = layer.understand_correction(text, ctx)
+        layer.forget_question()
+        if u.decision == "act":
+            ((op, v),) = u.correction.parameters["speed"].items()
+            assert (op == "scale" and v < 1) or (op == "set" and v < 0.5), (text, u.to_dict())
+        else:
+            assert u.decision == "ask" and "slower" in u.question, (text, u.to_dict())
+
+
+def test_a_task_with_an_unfamiliar_verb_is_grounded(layer) -> None:
+    for text in ("pop the red cube into the cabinet drawer", "keep the red cube in the cabinet"):
+        u = layer.understand_task(text, objects("drawer_train"))
+        assert u.decision == "act", (text, u.to_dict())
+        assert u.atoms == [{"kind": "at", "objects": ["red_block"], "targets": ["cabinet"]}]
+        assert u.task  # a task the planner's goal parser reads
+
+
+def test_something_not_in_the_scene_gets_a_question_never_an_action(layer) -> None:
+    u = layer.understand_task("put the vase on the plate", objects("mug_train"))
+    assert u.decision == "ask" and u.question
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    for text in ("blorp the wibble", "zorp it over to the frobnicator"):
+        c = layer.understand_correction(text, ctx)
+        assert c.decision in ("ask", "refuse"), (text, c.to_dict())
+        assert c.correction.kind is CorrectionKind.UNCLEAR and c.correction.question
+        assert not c.correction.parameters and c.correction.delta_m is None and c.correction.plan is None
+
+
+def test_a_stop_is_a_stop_whatever_else_is_pending(layer) -> None:
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    layer.understand_correction("take it by the ear", ctx)
+    for text in ("freeze", "whoa whoa", "hold on", "wait, don't move"):
+        assert layer.understand_correction(text, ctx).decision == "stop", text
+
+
+def test_a_question_is_answered_by_number_or_in_words(layer) -> None:
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    asked = layer.understand_correction("take it by the ear", ctx)
+    assert asked.decision == "ask" and len(asked.choices) >= 2, asked.to_dict()
+    assert asked.correction.kind is CorrectionKind.UNCLEAR
+    labels = [c.label for c in asked.choices]
+    assert all(f"{i}." in asked.question for i in range(1, len(labels) + 1))
+    second = asked.choices[1]
+    got = layer.understand_correction("2", ctx)
+    assert got.decision == "act" and got.source == "answer"
+    assert got.correction.to_dict()["parameters"] == second.meaning["parameters"]
+    assert layer.pending_question is None
+    # In words: the answer goes through the same scoring, restricted to the choices offered.
+    asked = layer.understand_correction("take it by the ear", ctx)
+    handle = next((c for c in asked.choices if "handle" in c.label), None)
+    if handle is not None:
+        got = layer.understand_correction("the handle", ctx)
+        assert got.source == "answer" and got.correction.parameters["grasp_region"] == {"set": "handle"}
+
+
+def test_neither_closes_the_question_without_acting(layer) -> None:
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    asked = layer.understand_correction("take it by the ear", ctx)
+    assert asked.decision == "ask"
+    got = layer.understand_correction("neither", ctx)
+    assert got.decision == "ask" and not got.correction.actionable
+    assert layer.pending_question is None
+
+
+def test_grammar_mode_is_the_old_parser() -> None:
+    g = LanguageLayer(mode="grammar")
+    u = g.understand_correction("the drawer isn't open enough", CorrectionContext(objects("drawer_train"), "open",
+                                                                                 "cabinet"))
+    assert u.source == "grammar" and u.correction.plan is not None  # the misreading the full layer fixes
+    with pytest.raises(ValueError):
+        LanguageLayer(mode="full")  # needs an embedder
