@@ -25,7 +25,7 @@ from typing import Any, Mapping
 from robot_agent.errors import KnowledgeBaseError, ParameterError, UnknownSkillError
 from skills.params import SKILL_PARAMS, spec
 
-KINDS = ("plan", "skill")
+KINDS = ("plan", "skill", "phrase")
 SCOPE_KEYS = ("task_family", "skill", "object_category", "object_description", "object_name",
               "object_categories", "raw")
 MAX_RULE_CHARS = 2000
@@ -80,6 +80,12 @@ class KnowledgeItem:
         if unknown:
             raise KnowledgeBaseError(f"{where}: unknown scope key(s) {', '.join(unknown)}; "
                                      f"valid: {', '.join(SCOPE_KEYS)}")
+        if self.kind == "phrase":
+            utt, meaning = self.parameters.get("utterance"), self.parameters.get("meaning")
+            if not isinstance(utt, str) or not utt.strip() or not isinstance(meaning, Mapping) \
+                    or not isinstance(meaning.get("family"), str):
+                raise KnowledgeBaseError(f"{where}: a phrase item needs parameters.utterance (text) and "
+                                         f"parameters.meaning (with a family)")
         if self.kind == "skill":
             skill = self.scope.get("skill")
             if skill not in SKILL_PARAMS:
@@ -113,6 +119,8 @@ class KnowledgeItem:
         if self.kind == "skill":
             obj = self.scope.get("object_description") or self.scope.get("object_category", "")
             return f"{self.scope.get('skill', '')} the {obj}"
+        if self.kind == "phrase":
+            return str(self.parameters.get("utterance", self.rule))
         fam = self.scope.get("task_family", "")
         return f"{self.rule}. {fam}".strip(". ")
 
@@ -132,6 +140,10 @@ class KnowledgeItem:
         if self.kind == "skill":
             key: list[Any] = ["skill", self.scope.get("skill"), self.scope.get("object_category"),
                               self.scope.get("object_description")]
+        elif self.kind == "phrase":
+            # The same words in the same situation: the operator's latest meaning for them wins.
+            key = ["phrase", " ".join(str(self.parameters.get("utterance", "")).lower().split()),
+                   self.scope.get("skill"), self.scope.get("object_category")]
         else:
             c = self.parameters.get("constraint")
             if isinstance(c, Mapping) and not self.scope.get("raw"):

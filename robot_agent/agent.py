@@ -441,6 +441,7 @@ class Agent:
                                                        outcome="answered"))
             u = self.language.understand_task(text, list(self._objects().values()))
             self._emit({"type": "task_understood", **u.to_dict(), "answer_to": question})
+            self._report_learned(result)
         if u.decision != "act" or not u.task:
             result.reason = f"the task was not understood: {u.reason or u.question or 'no clear meaning'}"
             return None
@@ -671,6 +672,7 @@ class Agent:
                     outcome = "retry"
             else:
                 rec.outcome = "asked"
+            self._report_learned(result)
             self._emit({"type": "understood", "text": text, "source": source, "kind": corr.kind.value,
                         "summary": corr.describe(), "outcome": rec.outcome, "question": corr.question,
                         "choices": rec.understood.get("choices", []),
@@ -681,6 +683,14 @@ class Agent:
             self._keep_out = self._keep_out_names(constraints, self._objects())
             self._undo_partial(call, outcome)
         return outcome
+
+    def _report_learned(self, result: EpisodeResult) -> None:
+        """Phrases the understanding layer kept (an answered question): knowledge, reported as such."""
+        take = getattr(self.language, "take_learned", None)
+        for item in (take() if take is not None else []):
+            rec = {"event": "distilled", "id": item.id, "kind": item.kind, "rule": item.rule}
+            result.knowledge_distilled.append(rec)
+            self._emit({"type": "knowledge", **rec})
 
     def _pending_choices(self) -> list[Any]:
         pending = getattr(self.language, "pending_question", None) if self.language is not None else None
@@ -797,5 +807,5 @@ def build_agent(robot: Robot, config: AgentConfig, *, camera: Any = None,
 
     policy = make_planner(config)
     kb = open_knowledge_base(config.memory)
-    layer = make_language_layer(config, embedder=getattr(kb, "text", None))
+    layer = make_language_layer(config, embedder=getattr(kb, "text", None), kb=kb)
     return Agent(robot, policy, kb, layer, config, camera=camera, on_event=on_event, **kwargs)

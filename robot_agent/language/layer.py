@@ -124,10 +124,12 @@ class LanguageLayer:
         mode: ``"grammar"`` (the grammar alone) or ``"full"`` (grammar, models, questions).
         thresholds: the decision's calibration.
         question_ttl_s: how long an unanswered question stays open.
+        phrases: a :class:`robot_agent.language.phrases.PhraseMemory`: answered questions are
+            kept there and its exemplars are scored like renderings; None = nothing learned.
     """
 
     def __init__(self, parser: CorrectionParser | None = None, embedder: Any = None, mode: str = "full",
-                 thresholds: Thresholds | None = None, question_ttl_s: float = 120.0) -> None:
+                 thresholds: Thresholds | None = None, question_ttl_s: float = 120.0, phrases: Any = None) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode == "full" and embedder is None:
@@ -139,6 +141,8 @@ class LanguageLayer:
         self.question_ttl_s = question_ttl_s
         self._pending: _Pending | None = None
         self.last: Understanding | None = None  # the latest correction understood (its source, for the logs)
+        self.phrases = phrases
+        self.learned: list[Any] = []  # phrase items kept since the caller last took them
         self._lock = threading.RLock()
         self.scorer = None
         if embedder is not None:
@@ -246,6 +250,8 @@ class LanguageLayer:
             n = len(c.renderings)
             scores.append(float(flat[i:i + n].max()) if n else 0.0)
             i += n
+        scores = self._exemplars(q, cands, scores, objects if objects is not None else (ctx.objects if ctx else []),
+                                 "task" if objects is not None else "correction")
         scores = polarity.adjust(text, q, cands, scores, self.scorer)
         if objects is not None:
             scores = structure.rescore_tasks(_clean(text), objects, cands, scores, self.scorer)
@@ -253,6 +259,38 @@ class LanguageLayer:
             scores = structure.rescore_parts(_clean(text), cands, scores, self.scorer)
         order = sorted(range(len(cands)), key=lambda k: -scores[k])
         return [(cands[k], scores[k]) for k in order]
+
+    def _exemplars(self, q: Any, cands: list[Candidate], scores: list[float], objects: Sequence[ObjectInfo],
+                   what: str) -> list[float]:
+        """Scores raised by the operator's own earlier words for the same meaning (phrase items)."""
+        if self.phrases is None:
+            return scores
+        found = self.phrases.exemplars(q[0], what)
+        if not found:
+            return scores
+        sims = self.scorer.scores(q, [u for u, _ in found])
+        out = list(scores)
+        for (_, meaning), sim in zip(found, sims):
+            for i, c in enumerate(cands):
+                if self.phrases.applies(meaning, c, objects):
+                    out[i] = max(out[i], float(sim))
+        return out
+
+    def _learn(self, text: str, cand: Candidate, p: _Pending) -> None:
+        if self.phrases is None:
+            return
+        objs = list(p.objects) if p.what == "task" else list(p.ctx.objects if p.ctx else [])
+        cat = None
+        if p.ctx is not None and p.ctx.object:
+            cat = next((o.category for o in objs if o.name == p.ctx.object), None)
+        item = self.phrases.learn(text, cand, objs, p.ctx.skill if p.ctx else None, cat)
+        if item is not None:
+            self.learned.append(item)
+
+    def take_learned(self) -> list[Any]:
+        """The phrase items kept since the last call (the agent reports them as knowledge)."""
+        out, self.learned = self.learned, []
+        return out
 
     def _build(self, text: str, cand: Candidate, ctx: CorrectionContext | None) -> Correction | None:
         """The correction a chosen candidate means, built by the grammar from its canonical words."""
@@ -435,6 +473,7 @@ class LanguageLayer:
         choice = p.choices[idx]
         cand = next(c for c in p.cands if c.canonical == choice.canonical)
         self._pending = None
+        self._learn(p.text, cand, p)
         if p.what == "task":
             u = self._task_from(p.text, cand, p.objects, 1.0, "answer")
             if u is not None:
@@ -455,12 +494,14 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", t).strip(" ,") or text
 
 
-def make_language_layer(config: Any, embedder: Any = None, safety: Any = None) -> LanguageLayer:
+def make_language_layer(config: Any, embedder: Any = None, safety: Any = None, kb: Any = None) -> LanguageLayer:
     """The layer ``config.language`` describes (``config``: an :class:`AgentConfig`).
 
     Args:
         embedder: the text embedder to share (the knowledge base's, so MiniLM loads once);
             made from ``config.memory.text_model`` when None and the mode needs one.
+        kb: the knowledge base answered questions are kept in as phrase items
+            (``language.learn_phrases``); None = nothing learned.
     """
     lc = config.language
     if lc.mode == "full" and embedder is None:
@@ -468,5 +509,10 @@ def make_language_layer(config: Any, embedder: Any = None, safety: Any = None) -
 
         embedder = make_text_embedder(config.memory.text_model)
     th = Thresholds(act=lc.act_threshold, margin=lc.margin, ask=lc.ask_threshold)
+    phrases = None
+    if kb is not None and lc.learn_phrases and lc.mode == "full" and not getattr(kb, "read_only", False):
+        from robot_agent.language.phrases import PhraseMemory
+
+        phrases = PhraseMemory(kb)
     return LanguageLayer(CorrectionParser(safety=safety or config.safety), embedder if lc.mode == "full" else None,
-                         mode=lc.mode, thresholds=th)
+                         mode=lc.mode, thresholds=th, phrases=phrases)

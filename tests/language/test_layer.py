@@ -117,3 +117,30 @@ def test_grammar_mode_is_the_old_parser() -> None:
     assert u.source == "grammar" and u.correction.plan is not None  # the misreading the full layer fixes
     with pytest.raises(ValueError):
         LanguageLayer(mode="full")  # needs an embedder
+
+
+def test_an_answered_question_is_learned_and_used_next_time(tmp_path, text_embedder) -> None:
+    from memory import KnowledgeBase
+    from robot_agent.language.phrases import PhraseMemory
+
+    with KnowledgeBase(tmp_path / "kb", text_embedder) as kb:
+        layer = LanguageLayer(embedder=text_embedder, phrases=PhraseMemory(kb))
+        ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+        asked = layer.understand_correction("take it by the ear", ctx)
+        assert asked.decision == "ask"
+        n = next(i for i, c in enumerate(asked.choices, 1) if "handle" in c.label)
+        got = layer.understand_correction(str(n), ctx)
+        assert got.correction.parameters["grasp_region"] == {"set": "handle"}
+        (item,) = kb.list(kind="phrase")
+        assert item.parameters["utterance"] == "take it by the ear" and "handle" in item.rule
+        assert layer.take_learned() and not layer.take_learned()
+        # Another mug, another scene: the same words now act, with no question.
+        novel = list(load_scenario(DEMO / "mug_novel.yaml").objects)
+        mug = next(o.name for o in novel if o.category == "mug")
+        again = layer.understand_correction("take it by the ear", CorrectionContext(novel, "pick", mug))
+        assert again.decision == "act", again.to_dict()
+        assert again.correction.parameters["grasp_region"] == {"set": "handle"}
+        # Deleted like any knowledge: the question comes back.
+        kb.delete(item.id)
+        layer.forget_question()
+        assert layer.understand_correction("take it by the ear", CorrectionContext(novel, "pick", mug)).decision == "ask"
