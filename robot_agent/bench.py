@@ -10,7 +10,8 @@ Protocol (issue 7, after DROC's evaluation):
   which order, is a seeded choice (:func:`plan_rounds`), the same for every method.
 * The simulated operator (``SimulatedOperator`` in ``sim/operator.py``, seeded, driven by
   :func:`sim.runner.run_scenario`) corrects on every
-  violation of the scenario's hidden requirements, up to ``cap`` corrections per task.
+  violation of the scenario's hidden requirements, up to ``cap`` corrections per task, in the
+  words of a phrase bank (``settings.phrases``; bank A by default; the output names the bank).
 * Methods (:data:`METHODS`) are the agent's memory modes: ``full`` (distillation, text and
   visual retrieval), ``no-memory`` (corrections used only within the episode), ``raw-memory``
   (raw correction texts retrieved by text, no distillation), ``text-only`` (full without
@@ -63,6 +64,8 @@ class BenchSettings:
             a rule the later rounds can reuse.
         cap: most corrections the operator gives per task.
         families: only these families (empty: all).
+        phrases: the simulated operator's phrase bank: a YAML file, or the name of a shipped one
+            (``bank_b``: ``sim/phrases/bank_b.yaml``); empty: the built-in bank A.
     """
 
     suite: str = str(DEFAULT_SUITE)
@@ -73,6 +76,7 @@ class BenchSettings:
     train_per_round: int = 0
     cap: int = 8
     families: tuple[str, ...] = ()
+    phrases: str = ""
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad setting."""
@@ -217,7 +221,9 @@ def markdown_table(result: dict[str, Any]) -> str:
     head = "| method | " + " | ".join(f"round {r} corrections/task" for r in range(1, rounds + 1)) + \
         " | " + " | ".join(f"round {r} success" for r in range(1, rounds + 1)) + \
         " | zero-correction tasks | false transfers | wall s/episode |"
-    lines = [head, "|" + "---|" * (1 + 2 * rounds + 3)]
+    bank = result.get("phrase_bank") or {}
+    lines = [f"Operator phrase bank: {bank.get('name', '?')} ({bank.get('path', '?')})", "",
+             head, "|" + "---|" * (1 + 2 * rounds + 3)]
     for m, d in methods.items():
         cells = []
         for r in range(rounds):
@@ -289,10 +295,13 @@ def run_bench(settings: BenchSettings, config: Any, *, components: tuple[Any, An
     from memory import open_knowledge_base
     from memory.embedders import make_image_embedder, make_text_embedder
     from robot_agent.run_cli import build_components
+    from sim.phrases import DEFAULT_BANK, load_phrase_bank
     from sim.runner import run_scenario
     from sim.scenario import load_split
 
     settings.validate()
+    # A bad phrase bank fails here, before the models load.
+    bank = load_phrase_bank(settings.phrases) if settings.phrases else DEFAULT_BANK
     split = load_split(settings.suite)
     if settings.families:
         unknown = sorted(set(settings.families) - set(split))
@@ -327,7 +336,7 @@ def run_bench(settings: BenchSettings, config: Any, *, components: tuple[Any, An
                     for r, scenarios in enumerate(rounds, 1):
                         for sc in scenarios:
                             o = run_scenario(sc, policy=policy, kb=kb, parser=parser, config=config, seed=seed,
-                                             memory_mode=method, cap=settings.cap)
+                                             memory_mode=method, cap=settings.cap, phrases=bank)
                             s = o.summary()
                             e = Episode(method, seed, r, sc.name, sc.family, sc.split, o.corrections, o.success,
                                         o.false_transfers, round(o.wall_s, 3), list(o.why_failed),
@@ -341,7 +350,7 @@ def run_bench(settings: BenchSettings, config: Any, *, components: tuple[Any, An
                         kb.close()
     methods = summarize(episodes, settings.methods, settings.rounds, settings.seeds)
     return {"settings": {**asdict(settings), "methods": list(settings.methods), "families": sorted(split)},
-            "backend": config.policy.backend,
+            "backend": config.policy.backend, "phrase_bank": bank.describe(),
             "visual_retrieval": bool(config.memory.image_weights),
             "models_load_s": round(load_s, 2), "episodes_wall_s": round(time.perf_counter() - t0, 1),
             "methods": methods, "targets": check_targets(methods),
@@ -353,4 +362,5 @@ def summary_line(result: dict[str, Any]) -> str:
     keep = ("corrections_per_round", "corrections_ci95", "success_per_round", "zero_correction_share_per_round",
             "false_transfers_per_round", "corrections_total", "wall_s_per_episode")
     return json.dumps({"methods": {m: {k: d[k] for k in keep} for m, d in result["methods"].items()},
-                       "targets": result["targets"], "backend": result["backend"]})
+                       "targets": result["targets"], "backend": result["backend"],
+                       "phrase_bank": result.get("phrase_bank")})

@@ -57,7 +57,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     families = tuple(f.strip() for f in args.families.split(",") if f.strip()) if args.families else ()
     settings = BenchSettings(suite=args.suite, rounds=args.rounds, methods=methods, seeds=args.seeds,
-                             per_round=args.per_round, train_per_round=args.train_instances, cap=args.cap, families=families)
+                             per_round=args.per_round, train_per_round=args.train_instances, cap=args.cap, families=families,
+                             phrases=args.phrases)
     try:
         result = run_bench(settings, cfg, progress=print)
     except (ValueError, SceneError) as exc:
@@ -187,6 +188,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="training instances per family in round 1 (default 0: all of them)")
     b.add_argument("--cap", type=int, default=8, help="most corrections per task (default 8)")
     b.add_argument("--families", default="", help="only these families (comma-separated; default all)")
+    b.add_argument("--phrases", default="",
+                   help="the simulated operator's phrase bank: a YAML file or a shipped bank's name (bank_a, bank_b; "
+                        "default: bank_a, built in)")
     b.add_argument("--backend", default="", help="policy backend (default: policy.backend from config)")
     b.add_argument("--params", help="parameter YAML (default: config/agent.yaml)")
     b.add_argument("--out", help="write bench.json, bench.md and bench_corrections.png here")

@@ -64,8 +64,10 @@ def build_components(config: Any, kb_dir: str | Path | None, *, memory: bool = T
 
 def run_rounds(scenarios_per_round: list[list[Any]], *, config: Any, kb_dir: Path, seed: int = 0,
                memory_mode: str = "full", operator: str = "sim", gui: bool = False, quiet: bool = False,
-               components: tuple[Any, Any, Any] | None = None, log_dir: str | Path | None = None) -> list[list[Any]]:
-    """Run rounds of scenarios with one knowledge base; returns outcomes per round."""
+               components: tuple[Any, Any, Any] | None = None, log_dir: str | Path | None = None,
+               phrases: Any = None) -> list[list[Any]]:
+    """Run rounds of scenarios with one knowledge base; returns outcomes per round (``phrases``: the
+    simulated operator's phrase bank, ``sim.phrases.PhraseBank``; None: the built-in one)."""
     from sim.runner import run_scenario
 
     policy, kb, parser = components or build_components(config, kb_dir, memory=memory_mode != "no-memory")
@@ -79,7 +81,7 @@ def run_rounds(scenarios_per_round: list[list[Any]], *, config: Any, kb_dir: Pat
                     print(f"\n== round {r}: {sc.name} ({sc.split}) — task: \"{sc.task}\"")
                 o = run_scenario(sc, policy=policy, kb=kb, parser=parser, config=config, seed=seed,
                                  memory_mode=memory_mode, operator=operator, gui=gui, on_event=printer,
-                                 log_dir=log_dir)
+                                 log_dir=log_dir, phrases=phrases)
                 if not quiet:
                     verdict = "succeeded" if o.success else f"FAILED ({'; '.join(o.why_failed)})"
                     print(f"  => {verdict} with {o.corrections} correction(s) in {o.wall_s:.1f} s")
@@ -93,14 +95,20 @@ def run_rounds(scenarios_per_round: list[list[Any]], *, config: Any, kb_dir: Pat
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from robot_agent.config import AgentConfig
+    from sim.phrases import PhraseBankError, load_phrase_bank
     from sim.scenario import load_scenario
 
     cfg = AgentConfig.load(args.params) if args.params else AgentConfig.load()
     sc = load_scenario(args.scenario)
+    try:
+        bank = load_phrase_bank(args.phrases) if args.phrases else None
+    except PhraseBankError as exc:
+        print(f"robot-agent run: {exc}", file=sys.stderr)
+        return 2
     kb_dir = Path(args.kb) if args.kb else cfg.memory.kb_path
     rounds = run_rounds([[sc]] * args.rounds, config=cfg, kb_dir=kb_dir, seed=args.seed,
                         memory_mode=args.memory, operator=args.operator, gui=args.gui, quiet=args.json,
-                        log_dir=args.log_dir)
+                        log_dir=args.log_dir, phrases=bank)
     summary = [{"corrections": o.corrections, "success": o.success} for outs in rounds for o in outs]
     if args.json:
         print(json.dumps({"rounds": summary}))
@@ -154,6 +162,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--gui", action="store_true", help="show the PyBullet GUI")
     run.add_argument("--json", action="store_true", help="print only a JSON summary line")
     run.add_argument("--log-dir", help="record each episode as a rosbag2 (MCAP) directory here")
+    run.add_argument("--phrases", help="the simulated operator's phrase bank: a YAML file or a shipped bank's name "
+                                       "(bank_a, bank_b; default: bank_a)")
     run.set_defaults(func=_cmd_run)
     demo = sub.add_parser("demo", help="the correction demo: drawer and mug, 2 rounds",
                           description="Drawer and mug scenarios for 2 rounds (round 2 on novel instances) with the "

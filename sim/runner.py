@@ -17,6 +17,7 @@ from robot_agent.agent import Agent, EpisodeResult
 from robot_agent.config import AgentConfig
 from sim.camera import Camera
 from sim.operator import SimulatedOperator, check_success
+from sim.phrases import PhraseBank
 from sim.scenario import Scenario
 from sim.world import SimWorld
 
@@ -62,7 +63,8 @@ def _human_operator(agent: Agent, stream: TextIO, done: threading.Event) -> thre
 def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, config: AgentConfig,
                  seed: int = 0, memory_mode: str = "full", operator: str = "sim", gui: bool = False,
                  on_event: Callable[[dict[str, Any]], None] | None = None, episode_logger: Any = None,
-                 cap: int = 8, stdin: TextIO | None = None, log_dir: str | Path | None = None) -> EpisodeOutcome:
+                 cap: int = 8, stdin: TextIO | None = None, log_dir: str | Path | None = None,
+                 phrases: PhraseBank | None = None) -> EpisodeOutcome:
     """Run one scenario once.
 
     Args:
@@ -75,6 +77,7 @@ def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, confi
         gui: show the PyBullet GUI.
         cap: most corrections the simulated operator gives per task.
         log_dir: when given, the episode is recorded as a rosbag2 (MCAP) directory in it.
+        phrases: the simulated operator's phrase bank (default: the built-in bank A).
     """
     sim_cfg = config.sim
     if gui:
@@ -85,7 +88,7 @@ def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, confi
     t0 = time.perf_counter()
     with SimWorld(scenario.scene, sim_cfg, config.safety) as world:
         camera = Camera(world)
-        op = SimulatedOperator(scenario, seed=seed, cap=cap) if operator == "sim" else None
+        op = SimulatedOperator(scenario, seed=seed, cap=cap, phrases=phrases) if operator == "sim" else None
         episode_id = f"{scenario.name}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}-{int(time.time() * 1000) % 1000:03d}"
         if log_dir is not None and episode_logger is None:
             from robot_agent.recording import EpisodeRecorder

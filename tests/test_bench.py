@@ -121,3 +121,54 @@ def test_perf_summary_names_every_figure_and_prints_strict_json() -> None:
         assert want in text, want
     line = json.dumps(_finite(results), allow_nan=False)  # raises on NaN
     assert json.loads(line)["policy"]["results"][0]["llm_cases_p95_s"] is None
+
+
+def test_bench_speaks_from_the_phrase_bank_it_names(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--phrases: the operator's words come from that bank, and every output says which bank it was."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    for name in ("mug/mug_train_1", "mug/mug_novel_1"):
+        shutil.copy(DEFAULT_SUITE / f"{name}.yaml", suite)
+    out = tmp_path / "out"
+    rc = main(["bench", "--suite", str(suite), "--rounds", "1", "--methods", "no-memory", "--seeds", "1",
+               "--cap", "2", "--backend", "symbolic", "--phrases", "bank_b", "--out", str(out), "--json"])
+    text = capsys.readouterr().out
+    assert rc == 0, text[-3000:]
+    last = json.loads(text.strip().splitlines()[-1])
+    assert last["phrase_bank"]["name"] == "bank_b" and last["phrase_bank"]["path"].endswith("bank_b.yaml")
+    assert "Operator phrase bank: bank_b" in text and "bank_b" in (out / "bench.md").read_text()
+    assert json.loads((out / "bench.json").read_text())["phrase_bank"]["name"] == "bank_b"
+
+
+def test_bench_rejects_a_bad_phrase_bank_before_running(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "bank.yaml"
+    bad.write_text("max_speed: [slower]\n")
+    assert main(["bench", "--backend", "symbolic", "--phrases", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "missing key(s)" in err and "order_open" in err
+
+
+def test_run_with_the_second_phrase_bank_end_to_end(tmp_path: Path) -> None:
+    """robot-agent run --phrases: a real process; the operator's words in the transcript are bank B's."""
+    import os
+    import subprocess
+    import sys
+
+    from sim.phrases import PHRASES_DIR, load_phrase_bank
+
+    exe = str(Path(sys.executable).with_name("robot-agent"))
+    mug, bank = str(DEFAULT_SUITE.parent / "demo" / "mug_train.yaml"), str(PHRASES_DIR / "bank_b.yaml")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([exe, "run", "--scenario", mug, "--phrases", bank, "--kb", str(tmp_path / "kb"), "--json"],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode in (0, 1), out.stderr[-2000:]
+    rounds = json.loads(out.stdout.strip().splitlines()[-1])["rounds"]
+    assert len(rounds) == 1 and rounds[0]["corrections"] >= 1  # the mug was not grasped by the handle at first
+    shown = subprocess.run([exe, "run", "--scenario", mug, "--phrases", "bank_b", "--memory", "no-memory"],
+                           capture_output=True, text=True, timeout=600, env=env)
+    said = [ln.split('"')[1] for ln in shown.stdout.splitlines() if ln.strip().startswith("operator (simulated)")]
+    assert said, shown.stdout[-2000:]
+    assert set(said) <= {t.format(region="handle") for t in load_phrase_bank(bank)["grasp_region"]}
+    bad = subprocess.run([exe, "run", "--scenario", mug, "--phrases", str(tmp_path / "none.yaml")],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert bad.returncode == 2 and "no such phrase bank" in bad.stderr
