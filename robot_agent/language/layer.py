@@ -126,10 +126,14 @@ class LanguageLayer:
         question_ttl_s: how long an unanswered question stays open.
         phrases: a :class:`robot_agent.language.phrases.PhraseMemory`: answered questions are
             kept there and its exemplars are scored like renderings; None = nothing learned.
+        llm: a :class:`robot_agent.language.llm.LLMChooser` (``policy.backend: openai``): where the
+            grammar is not sure, the served model picks among the meanings; on any failure the
+            embedded decision stands.
     """
 
     def __init__(self, parser: CorrectionParser | None = None, embedder: Any = None, mode: str = "full",
-                 thresholds: Thresholds | None = None, question_ttl_s: float = 120.0, phrases: Any = None) -> None:
+                 thresholds: Thresholds | None = None, question_ttl_s: float = 120.0, phrases: Any = None,
+                 llm: Any = None) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode == "full" and embedder is None:
@@ -142,6 +146,7 @@ class LanguageLayer:
         self._pending: _Pending | None = None
         self.last: Understanding | None = None  # the latest correction understood (its source, for the logs)
         self.phrases = phrases
+        self.llm = llm
         self.learned: list[Any] = []  # phrase items kept since the caller last took them
         self._lock = threading.RLock()
         self.scorer = None
@@ -226,6 +231,15 @@ class LanguageLayer:
                 return self._from_grammar(text, g, source="grammar+model", confidence=min(g.confidence, best_g))
         if not ranked:
             return self._ask(text, "correction", [], ctx, g)
+        judged = self._judge(text, "correction", _situation(ctx), ranked)
+        if judged is not None:
+            cand, conf = judged
+            if cand is None:
+                return self._ask(text, "correction", [], ctx, g)
+            c = self._build(text, cand, ctx)
+            if c is not None:
+                return Understanding(text, "correction", _decision(c), correction=c, confidence=conf, source="llm",
+                                     reason=c.refusal or "")
         top, s1 = ranked[0]
         s2 = next((s for c, s in ranked[1:] if c.key != top.key), 0.0)
         if s1 >= self.th.act and s1 - s2 >= self.th.margin:
@@ -259,6 +273,22 @@ class LanguageLayer:
             scores = structure.rescore_parts(_clean(text), cands, scores, self.scorer)
         order = sorted(range(len(cands)), key=lambda k: -scores[k])
         return [(cands[k], scores[k]) for k in order]
+
+    def _judge(self, text: str, what: str, situation: str,
+               ranked: list[tuple[Candidate, float]]) -> tuple[Candidate | None, float] | None:
+        """The served model's pick among the best-scored meanings: (candidate or None for "none
+        fits", confidence); None when there is no model or it failed (the embedded path decides)."""
+        if self.llm is None:
+            return None
+        from robot_agent.language.llm import MAX_SHOWN, LLMUnusable
+
+        shown = [c for c, _ in ranked[:MAX_SHOWN]]
+        try:
+            idx, conf = self.llm.choose(text, what, situation, [c.label for c in shown])
+        except LLMUnusable as exc:
+            log.warning("understanding falls back to the embedded models: %s", exc)
+            return None
+        return (None if idx is None else shown[idx]), conf
 
     def _exemplars(self, q: Any, cands: list[Candidate], scores: list[float], objects: Sequence[ObjectInfo],
                    what: str) -> list[float]:
@@ -364,6 +394,11 @@ class LanguageLayer:
             top = ranked[0]
             mine = next(((c, s) for c, s in ranked if c.key in gk))
             return self._ask(text, "task", [top, mine], None, None, objects=objects)
+        judged = self._judge(text, "task", _situation(None, objects), ranked) if ranked else None
+        if judged is not None and judged[0] is not None:
+            u = self._task_from(text, judged[0], objects, judged[1], "llm")
+            if u is not None:
+                return u
         if ranked:
             top, s1 = ranked[0]
             s2 = next((s for c, s in ranked[1:] if c.key != top.key), 0.0)
@@ -486,6 +521,16 @@ class LanguageLayer:
                              reason=f"answer to: {p.text}")
 
 
+def _situation(ctx: CorrectionContext | None, objects: Sequence[ObjectInfo] = ()) -> str:
+    objs = list(ctx.objects) if ctx is not None else list(objects)
+    seen = "; ".join(f"{o.name} ({' '.join(w for w in (o.color, o.shape, o.category) if w)})" for o in objs)
+    doing = ""
+    if ctx is not None and ctx.skill:
+        doing = f"The robot is running {ctx.skill}" + (f" on {ctx.object}" if ctx.object else "") + \
+                (f" into/onto {ctx.target}" if ctx.target else "") + ". "
+    return f"{doing}Objects on the table: {seen or 'none'}."
+
+
 def _clean(text: str) -> str:
     """Fillers and repeated words out ("uh, a bit, um, left" -> "a bit, left")."""
     t = re.sub(r"\b(?:u+h+|u+m+|e+r+m*|hmm+|you know)\b[,.]?", " ", text,
@@ -514,5 +559,10 @@ def make_language_layer(config: Any, embedder: Any = None, safety: Any = None, k
         from robot_agent.language.phrases import PhraseMemory
 
         phrases = PhraseMemory(kb)
+    llm = None
+    if lc.mode == "full" and getattr(config.policy, "backend", "") == "openai":
+        from robot_agent.language.llm import make_chooser
+
+        llm = make_chooser(config.policy)
     return LanguageLayer(CorrectionParser(safety=safety or config.safety), embedder if lc.mode == "full" else None,
-                         mode=lc.mode, thresholds=th, phrases=phrases)
+                         mode=lc.mode, thresholds=th, phrases=phrases, llm=llm)

@@ -10,8 +10,10 @@ candidates cost one batch when the scene is first seen and nothing after.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +21,7 @@ import numpy as np
 ALIGN_WEIGHT = 0.5
 #: most renderings kept embedded
 CACHE_SIZE = 20000
+_CACHES: weakref.WeakKeyDictionary[Any, tuple[OrderedDict[str, Any], threading.Lock]] = weakref.WeakKeyDictionary()
 
 
 class Scorer:
@@ -31,8 +34,11 @@ class Scorer:
 
     def __init__(self, embedder: object) -> None:
         self.embedder = embedder
-        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
-        self._lock = threading.Lock()
+        # One cache per embedder, shared by every scorer on it (layers made per task or per test).
+        try:
+            self._cache, self._lock = _CACHES.setdefault(embedder, (OrderedDict(), threading.Lock()))
+        except TypeError:  # an embedder that cannot be weakly referenced: a cache of its own
+            self._cache, self._lock = OrderedDict(), threading.Lock()
         self._tokens = hasattr(embedder, "embed_tokens")
 
     def _embed(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray | None]]:
