@@ -15,7 +15,8 @@ setup(
     version="0.1.0",
     packages=find_packages(include=["robot_agent", "robot_agent.*", "skills", "skills.*",
                                     "memory", "memory.*", "sim", "sim.*"]),
-    package_data={"sim": ["scenes/*.yaml", "scenarios/*.yaml", "scenarios/*/*.yaml", "scenarios/*/*/*.yaml"],
+    package_data={"sim": ["scenes/*.yaml", "scenarios/*.yaml", "scenarios/*/*.yaml", "scenarios/*/*/*.yaml",
+                          "corpus/*.yaml"],
                   "sim.phrases": ["*.yaml"]},
     include_package_data=True,
     data_files=[

@@ -40,6 +40,10 @@ def _machine() -> str:
 def _cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "perf":
         return _cmd_perf(args)
+    if args.what == "understanding":
+        from robot_agent.language.bench import cmd_understanding
+
+        return cmd_understanding(args)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from robot_agent.bench import BenchSettings, markdown_table, run_bench, summary_line, write_plot
@@ -175,8 +179,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "round 1 on training instances, later rounds on novel ones, the simulated "
                                    "operator correcting every violation. 'robot-agent bench perf' runs the "
                                    "performance suite instead.")
-    b.add_argument("what", nargs="?", choices=("corrections", "perf"), default="corrections",
-                   help="corrections (default) or perf")
+    b.add_argument("what", nargs="?", choices=("corrections", "perf", "understanding"), default="corrections",
+                   help="corrections (default), perf, or understanding (the language layer on the labelled corpus)")
     b.add_argument("--suite", default=str(DEFAULT_SUITE),
                    help="directory of scenario files (default: the public suite)")
     b.add_argument("--rounds", type=int, default=3, help="rounds: 1 on training instances, the rest novel (default 3)")
@@ -200,4 +204,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--base-url", default="",
                    help="an OpenAI-compatible endpoint: the benchmark's backend; perf: timed too")
     b.add_argument("--model", default="", help="the endpoint's model name (with --base-url)")
+    from robot_agent.language.bench import add_arguments as add_understanding_arguments
+
+    add_understanding_arguments(b)
     b.set_defaults(func=_cmd_bench)

@@ -47,12 +47,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sim
 from robot_agent.corrections import CorrectionContext, CorrectionKind
 from robot_agent.errors import SceneError
 from robot_agent.language.types import DECISIONS, Understanding
 from skills.params import SKILL_ARGS, SKILL_PARAMS, default_params
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "sim" / "corpus" / "understanding.yaml"
+DEFAULT_CORPUS = Path(sim.__file__).resolve().parent / "corpus" / "understanding.yaml"
 #: kinds of right answer, in table order
 CATEGORIES = ("task", "skill", "plan", "stop", "confirm", "unclear", "refuse")
 CORRECTION_KINDS = ("stop", "confirm", "unclear", "refuse", "skill", "plan")
@@ -592,6 +593,8 @@ def describe(u: Understanding) -> str:
         return f"ask: {u.question or u.reason or '(nothing said)'}"
     if u.decision == "refuse":
         return f"refuse: {u.reason}"
+    if u.decision == "stop" and (u.correction is None or u.source == "speech"):
+        return f"stop: {u.reason or 'halt'}"
     if u.what == "task":
         return f"{u.decision}: {u.goal or u.atoms}"
     return f"{u.decision}: {u.correction.describe() if u.correction is not None else '(no correction)'}"
