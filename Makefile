@@ -10,7 +10,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv sysdeps demo test bench clean
+.PHONY: all venv interfaces sysdeps demo test bench clean
+.DEFAULT_GOAL := all
 
 $(STAMP): requirements.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,33 @@ $(STAMP): requirements.txt setup.py
 
 venv: $(STAMP)
 
+all: venv interfaces
+
+# The ROS 2 interface package (robot_agent_interfaces: RunTask action, typed messages) is built
+# with CMake against the wheel-installed ROS in the venv and installed into it (the wheels treat
+# the venv as an ament prefix). Rebuilt when its files change, the ROS pins change
+# (requirements.txt) or the venv is recreated; see ../shared/ROS_INTERFACES.md and docs/ros.md.
+IFACE := robot_agent_interfaces
+IFACE_STAMP := $(VENV)/.interfaces
+IFACE_FILES := $(IFACE)/package.xml $(IFACE)/CMakeLists.txt \
+	$(wildcard $(IFACE)/msg/*.msg $(IFACE)/srv/*.srv $(IFACE)/action/*.action)
+IFACE_BUILD := build/$(IFACE)
+
+$(IFACE_STAMP): $(STAMP) requirements.txt $(IFACE_FILES)
+	@command -v cmake >/dev/null && command -v g++ >/dev/null || { (apt-get update -qq && \
+	  apt-get install -y -qq cmake g++ make >/dev/null) || echo "warning: could not install cmake/g++"; }
+	rm -rf $(IFACE_BUILD) && mkdir -p $(IFACE_BUILD)
+	cd $(IFACE_BUILD) && export AMENT_PREFIX_PATH=$(abspath $(VENV)) CMAKE_PREFIX_PATH=$(abspath $(VENV)) \
+	    PATH=$(abspath $(VENV))/bin:$$PATH && \
+	  cmake $(abspath $(IFACE)) -DCMAKE_INSTALL_PREFIX=$(abspath $(VENV)) -DCMAKE_BUILD_TYPE=Release \
+	    -DPython3_EXECUTABLE=$(abspath $(VENV))/bin/python3 -DBUILD_TESTING=OFF >cmake.log 2>&1 && \
+	  $(MAKE) -j2 >build.log 2>&1 && $(MAKE) install >install.log 2>&1 || \
+	  { tail -40 cmake.log build.log install.log 2>/dev/null; exit 1; }
+	cd / && $(abspath $(PY)) -c "from robot_agent_interfaces.action import RunTask"
+	touch $@
+
+interfaces: $(IFACE_STAMP)
+
 # Test speech is synthesized with Debian's espeak-ng (root on the dev and CI machines).
 sysdeps:
 	@command -v espeak-ng >/dev/null || { (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) \
@@ -30,7 +58,7 @@ sysdeps:
 demo: venv
 	$(VENV)/bin/robot-agent demo
 
-test: venv sysdeps
+test: venv interfaces sysdeps
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv

@@ -1,15 +1,22 @@
 """Simulation: the PyBullet sim node and the agent node.
 
-    ros2 launch robot_agent sim.launch.py [params_file:=/path/to/overrides.yaml]
+    ros2 launch robot_agent sim.launch.py [namespace:=robot1] [params_file:=FILE] [log_level:=debug]
+        [use_sim_time:=false]
 
-Same nodes and parameter files as ``robot-agent up sim`` (robot_agent/ros/up.py, LAUNCH_PLANS).
+The nodes, their parameter files (in order) and remappings come from
+``robot_agent.ros.up.LAUNCH_PLANS["sim"]``, which ``robot-agent up sim`` starts too.
 """
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
+from launch_ros.descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
+
+from robot_agent.ros.up import LAUNCH_PLANS
+
+MODE = "sim"
 
 
 def _config(name):
@@ -17,23 +24,26 @@ def _config(name):
 
 
 def generate_launch_description():
-    params_file = LaunchConfiguration("params_file")
-    return LaunchDescription([
-        DeclareLaunchArgument(
-            "params_file", default_value=_config("sim.yaml"),
-            description="extra parameter file applied last to every node (overrides)"),
+    args = [
+        DeclareLaunchArgument("namespace", default_value="", description="namespace of every node and topic"),
+        DeclareLaunchArgument("params_file", default_value=_config(f"{MODE}.yaml"),
+                              description="extra parameter file applied last to every node (overrides)"),
+        DeclareLaunchArgument("log_level", default_value="info", description="debug, info, warn, error or fatal"),
+        DeclareLaunchArgument("use_sim_time", default_value="false", description="use /clock"),
+    ]
+    use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
+    nodes = [
         Node(
-            package="robot_agent",
-            executable="sim_node",
-            name="sim",
+            package=spec.package,
+            executable=spec.executable,
+            name=spec.name,
+            namespace=LaunchConfiguration("namespace"),
             output="screen",
-            parameters=[_config("sim.yaml"), params_file],
-        ),
-        Node(
-            package="robot_agent",
-            executable="agent_node",
-            name="robot_agent",
-            output="screen",
-            parameters=[_config("agent.yaml"), _config("sim.yaml"), params_file],
-        ),
-    ])
+            parameters=[*(_config(f) for f in spec.param_files), LaunchConfiguration("params_file"),
+                        {"use_sim_time": use_sim_time}],
+            remappings=list(spec.remappings),
+            arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
+        )
+        for spec in LAUNCH_PLANS[MODE]
+    ]
+    return LaunchDescription(args + nodes)

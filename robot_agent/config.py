@@ -294,7 +294,7 @@ def load_node_params(path: str | Path, node: str) -> dict[str, Any]:
         raise ConfigError(f"{p}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a mapping of node names")
-    for key in (f"/{node}", node, "/**"):
+    for key in (f"/{node}", node, f"/**/{node}", "/**"):
         if key in data:
             block = data[key]
             if not isinstance(block, dict) or not isinstance(block.get("ros__parameters"), dict):

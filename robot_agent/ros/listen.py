@@ -4,7 +4,7 @@ Audio comes from WAV files (``--wav FILE...``), an audio topic (``--topic``) or 
 microphone (push-to-talk or continuous with a wake word, ``speech.mode``). Every
 utterance goes through :class:`robot_agent.speech.SpeechListener` (grammar-constrained
 pocketsphinx, built from the scene the agent sees), and each transcript is published on
-the agent's ``~/correction`` as ``{"text", "source": "spoken", "confidence"}``. A spoken
+the agent's ``~/correction`` as a ``Correction`` (``source`` "spoken", the recognizer's ``confidence``). A spoken
 "stop" (spotted in the stream before the utterance ends, or transcribed) calls ``~/stop``
 at once and is also published as a correction, so it is in the transcript and the episode
 log; the second report of the same stop (spotter, then recognizer) is not sent again.
@@ -26,7 +26,7 @@ from typing import Any, Iterable, TextIO
 
 from robot_agent.errors import ConfigError, MessageError, SpeechError
 from robot_agent.ros import messages
-from robot_agent.ros.console import FAILED, NO_AGENT, OK, _no_agent, _Session
+from robot_agent.ros.console import FAILED, NO_AGENT, OK, _no_agent, _Session, add_agent_options, agent_path
 
 #: seconds within which a second "stop" is taken as the same one (spotter, then recognizer)
 STOP_DEBOUNCE_S = 2.0
@@ -45,7 +45,7 @@ class SpokenCorrections:
 
         self.s = session
         self.out = out
-        self.pub = session.publisher("correction")
+        self.pub = session.correction_publisher()
         self._stop_client: Any = session.node.create_client(Trigger, session.topic("stop"))
         self._stop_futures: list[Any] = []
         self._last_stop = -float("inf")
@@ -54,20 +54,22 @@ class SpokenCorrections:
         self.sent: list[str] = []
         self.stops = 0
         self.failed = 0
-        session.subscribe("transcript", self._on_transcript)
+        from robot_agent_interfaces.msg import TranscriptEvent
+
+        session.subscribe(TranscriptEvent, "transcript", self._on_transcript)
 
     def wait_for_agent(self, timeout: float) -> bool:
         """Until the agent subscribes to ``~/correction`` (DDS discovery)."""
         return self.s.wait_for_agent(self.pub, timeout)
 
-    def _on_transcript(self, data: str) -> None:
-        try:
-            ev = messages.parse_event(data, "transcript")
-        except MessageError:
-            return
-        text = str(ev.get("text", "")).strip().lower()
+    def _on_transcript(self, msg: Any) -> None:
+        if msg.type not in ("understood", "dropped", "stop"):
+            return  # a question follows its utterance's own answer
+        ev = {"text": msg.text, "kind": msg.kind, "summary": msg.summary, "outcome": msg.outcome,
+              "question": msg.question, "choices": list(msg.choices), "source": msg.source}
+        text = msg.text.strip().lower()
         for i, (want, sent_at) in enumerate(self._pending):
-            if text == want and float(ev.get("stamp", 0.0)) >= sent_at:
+            if text == want and messages.from_time(msg.stamp) >= sent_at:
                 del self._pending[i]
                 self.answers.append(ev)
                 outcome = str(ev.get("outcome", ""))
@@ -84,8 +86,6 @@ class SpokenCorrections:
 
     def handle(self, transcript: Any) -> None:
         """Act on one transcript (a :class:`robot_agent.speech.Transcript`): stop at once, or publish it."""
-        from std_msgs.msg import String
-
         if transcript.is_stop:
             now = time.monotonic()
             if now - self._last_stop < STOP_DEBOUNCE_S:
@@ -97,20 +97,20 @@ class SpokenCorrections:
 
                 self._stop_futures.append(self._stop_client.call_async(Trigger.Request()))
             # The correction too (it also stops): the transcript and the episode log show the spoken stop.
-            self._send(String, "stop", None, f"heard: stop ({transcript.source or 'recognizer'}) -> stopping the arm")
+            self._send("stop", None, f"heard: stop ({transcript.source or 'recognizer'}) -> stopping the arm")
             return
         try:
-            self._send(String, transcript.text, transcript.confidence, f"heard: \"{transcript.text}\"")
+            self._send(transcript.text, transcript.confidence, f"heard: \"{transcript.text}\"")
         except MessageError as exc:
             self.failed += 1
             print(f"  not sent: {exc}", file=self.out)
 
-    def _send(self, msg_type: Any, text: str, confidence: float | None, line: str) -> None:
+    def _send(self, text: str, confidence: float | None, line: str) -> None:
         conf = None if confidence is None else min(1.0, max(0.0, float(confidence)))
-        payload = messages.encode_correction(text, "spoken", conf)
+        msg = messages.correction_msg(text, "spoken", conf)
         print(line, file=self.out)
-        self._pending.append((messages.parse_correction(payload).text.lower(), time.time() - 0.05))
-        self.pub.publish(msg_type(data=payload))
+        self._pending.append((msg.text.lower(), time.time() - 0.05))
+        self.pub.publish(msg)
         self.sent.append(text)
 
     def settle(self, timeout: float) -> bool:
@@ -132,26 +132,27 @@ class SpokenCorrections:
 
 def _scene_objects(session: _Session, topic: str, timeout: float) -> list[str]:
     """Object names from the perception topic, for the grammar (empty when none arrives in time)."""
-    from std_msgs.msg import String
+    from robot_agent_interfaces.msg import Scene
 
     from robot_agent.ros import qos
 
     names: list[str] = []
 
-    def on_scene(msg: String) -> None:
+    def on_scene(msg: Scene) -> None:
         try:
-            names[:] = sorted(messages.parse_scene(msg.data))
+            names[:] = sorted(messages.parse_scene(msg))
         except MessageError:
             pass  # the agent reports a bad scene on its own status; the grammar just lacks the objects
 
-    sub = session.node.create_subscription(String, topic, on_scene, qos.SCENE_IN)
+    sub = session.node.create_subscription(Scene, topic, on_scene, qos.SCENE_IN)
     session.spin_until(lambda: bool(names), timeout)
     session.node.destroy_subscription(sub)
     return names
 
 
-def listen(*, wavs: Iterable[str | Path] = (), topic: str = "", mic: bool = False, agent: str = "/robot_agent",
-           objects: Iterable[str] | None = None, scene_topic: str = "/scene/objects", scene_timeout: float = 3.0,
+def listen(*, wavs: Iterable[str | Path] = (), topic: str = "", mic: bool = False, agent: str = "robot_agent",
+           namespace: str = "", objects: Iterable[str] | None = None, scene_topic: str = "scene/objects",
+           scene_timeout: float = 3.0,
            timeout: float = 15.0, duration: float = 0.0, audio_rate: int = 16000, audio_channels: int = 1,
            audio_format: str = "S16LE", mode: str | None = None, config_path: str | None = None,
            out: TextIO = sys.stdout) -> int:
@@ -190,7 +191,7 @@ def listen(*, wavs: Iterable[str | Path] = (), topic: str = "", mic: bool = Fals
     except (SpeechError, ConfigError, ImportError) as exc:  # ImportError: sounddevice, with its install hint
         print(f"error: {exc}", file=sys.stderr)
         return FAILED
-    s = _Session(agent)
+    s = _Session(agent_path(agent, namespace), namespace)
     spoken: SpokenCorrections | None = None
     try:
         spoken = SpokenCorrections(s, out)
@@ -199,7 +200,8 @@ def listen(*, wavs: Iterable[str | Path] = (), topic: str = "", mic: bool = Fals
             return NO_AGENT
         names = list(objects) if objects is not None else _scene_objects(s, scene_topic, scene_timeout)
         if not names:
-            print(f"  (no scene on {scene_topic}: object names are not in the grammar)", file=out)
+            print(f"  (no scene on {s.node.resolve_topic_name(scene_topic)}: object names are not in the grammar)",
+                  file=out)
         try:
             recognizer = make_recognizer(speech_cfg, names)
             listener = make_listener(speech_cfg, recognizer)
@@ -323,7 +325,8 @@ def _listen_mic(s: _Session, spoken: SpokenCorrections, listener: Any, recognize
 
 def _cmd_listen(args: argparse.Namespace) -> int:
     objects = [o.strip() for o in args.objects.split(",") if o.strip()] if args.objects is not None else None
-    return listen(wavs=args.wav or (), topic=args.topic or "", mic=args.mic, agent=args.agent, objects=objects,
+    return listen(wavs=args.wav or (), topic=args.topic or "", mic=args.mic, agent=args.agent,
+                  namespace=args.namespace, objects=objects,
                   scene_topic=args.scene_topic, timeout=args.timeout, duration=args.duration,
                   audio_rate=args.audio_rate, audio_channels=args.audio_channels, audio_format=args.audio_format,
                   mode=args.mode, config_path=args.config)
@@ -340,9 +343,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--topic", help="audio topic (std_msgs/UInt8MultiArray of interleaved PCM)")
     src.add_argument("--mic", action="store_true", help="the microphone (needs sounddevice and PortAudio)")
     p.add_argument("--mode", choices=("push_to_talk", "continuous"), help="microphone mode (default: speech.mode)")
-    p.add_argument("--agent", default="/robot_agent", help="agent node name (default: /robot_agent)")
+    add_agent_options(p)
     p.add_argument("--objects", help="comma-separated object names for the grammar (default: from the scene topic)")
-    p.add_argument("--scene-topic", default="/scene/objects", help="perception topic with the scene objects")
+    p.add_argument("--scene-topic", default="scene/objects",
+                   help="perception topic (robot_agent_interfaces/Scene), relative to the namespace")
     p.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the agent's answer to each")
     p.add_argument("--duration", type=float, default=0.0, help="topic / continuous mic: seconds to listen (0 = "
                                                                 "until Ctrl-C)")

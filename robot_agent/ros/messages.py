@@ -1,154 +1,68 @@
-"""JSON payloads carried in ``std_msgs/String`` by the agent and sim nodes: schemas, encoders, validators.
+"""The typed messages of the agent and sim nodes (``robot_agent_interfaces``): builders, validators, readers.
 
-Pure Python (no rclpy), so the rules are tested without ROS and shared by the nodes
-and the operator console. Every parser either returns a validated value or raises
-:class:`robot_agent.errors.MessageError` with a message that says what was wrong;
-the nodes turn that into an error status, never a crash.
+No rclpy here: the generated message classes are plain Python, so the rules are tested
+without a ROS graph and shared by the nodes, the operator console and ``listen``. Every
+reader of an incoming message either returns a validated value or raises
+:class:`robot_agent.errors.MessageError` saying what was wrong; the nodes turn that into an
+error status (or a logged refusal), never a crash.
 
-Topics and their payloads (``docs/ros.md`` has the full table):
+Interfaces (``docs/ros.md`` has every field):
 
-* ``~/task`` (in): plain text, or ``{"task": str, "id": str}``.
-* ``~/correction`` (in): plain text, or ``{"text": str, "source": str}``.
-* ``~/status`` (out): :data:`STATUS_SCHEMA`.
-* ``~/plan``, ``~/transcript``, ``~/knowledge`` (out): one JSON object per event.
-* the scene topic: a JSON list of :meth:`skills.types.ObjectInfo.to_dict` objects.
+* ``~/run_task`` (``RunTask`` action): goal ``task``, ``id`` (:func:`parse_goal`).
+* ``~/correction`` (``Correction``): :func:`correction_msg`, :func:`parse_correction`.
+* ``~/status`` (``AgentStatus``): :func:`status_msg`, :func:`status_dict`.
+* ``~/plan`` (``Plan``), ``~/transcript`` (``TranscriptEvent``), ``~/knowledge`` (``KnowledgeEvent``).
+* the scene topic (``Scene`` of ``SceneObject``): :func:`scene_msg`, :func:`parse_scene`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import json
 import math
 import re
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from robot_agent.errors import MessageError
-from skills.types import ObjectInfo
+from skills.types import ObjectInfo, Pose
+
+try:
+    import robot_agent_interfaces  # noqa: F401
+except ImportError as exc:  # built from robot_agent_interfaces/ by CMake, not by pip
+    raise ImportError("robot_agent_interfaces is not installed: build it into this environment with "
+                      "`make interfaces` (or colcon, see docs/ros.md)") from exc
+
+from builtin_interfaces.msg import Time  # noqa: E402
+from geometry_msgs.msg import Point, Pose as PoseMsg, Quaternion, Vector3  # noqa: E402
+from robot_agent_interfaces.msg import (AgentStatus, Correction, KnowledgeEvent, KnowledgeItem,  # noqa: E402
+                                        NamedValue, ObjectPart, Plan, PlanStep, Scene, SceneObject,
+                                        TranscriptEvent)
 
 #: longest task sentence accepted (characters)
 MAX_TASK_CHARS = 1000
 #: longest correction accepted (characters)
 MAX_CORRECTION_CHARS = 500
-#: largest task/correction payload accepted (bytes, before parsing)
-MAX_COMMAND_BYTES = 16 * 1024
-#: largest scene payload accepted (bytes)
-MAX_SCENE_BYTES = 4 * 1024 * 1024
+#: most objects accepted in one scene message
+MAX_SCENE_OBJECTS = 500
 #: agent states after which a task is over
 TERMINAL_STATES = frozenset({"done", "failed", "stopped"})
 #: every state the status topic reports (robot_agent.agent.AgentState values)
 STATES = ("idle", "planning", "executing", "waiting", "done", "failed", "stopped")
-#: identifier of the status payload layout; bump on incompatible change
-STATUS_SCHEMA_ID = "robot_agent/status/1"
 #: where a correction may come from; the episode log (robot_agent.episode_log.CORRECTION_SOURCES)
 #: records exactly these, so the node refuses others rather than lose them at the log
 CORRECTION_SOURCES = ("typed", "spoken", "simulated")
+#: transcript event types
+TRANSCRIPT_TYPES = ("understood", "question", "dropped", "stop")
 
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-TASK_SCHEMA: dict[str, Any] = {
-    "title": "task (~/task)",
-    "description": "Plain text, or a JSON object. An id lets a client follow its own task on ~/status.",
-    "type": "object",
-    "required": ["task"],
-    "additionalProperties": False,
-    "properties": {
-        "task": {"type": "string", "minLength": 1, "maxLength": MAX_TASK_CHARS},
-        "id": {"type": "string", "pattern": _TASK_ID.pattern},
-    },
-}
-
-CORRECTION_SCHEMA: dict[str, Any] = {
-    "title": "correction (~/correction)",
-    "description": "Plain text, or a JSON object naming where it came from (typed, spoken, ...).",
-    "type": "object",
-    "required": ["text"],
-    "additionalProperties": False,
-    "properties": {
-        "text": {"type": "string", "minLength": 1, "maxLength": MAX_CORRECTION_CHARS},
-        "source": {"enum": list(CORRECTION_SOURCES), "default": "typed"},
-        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-    },
-}
-
-STATUS_SCHEMA: dict[str, Any] = {
-    "title": "status (~/status)",
-    "description": "The agent's state machine and current step; latched (transient local, depth 1).",
-    "type": "object",
-    "required": ["schema", "stamp", "state", "ready", "task_id", "task", "step", "skill", "reason", "success",
-                 "error"],
-    "properties": {
-        "schema": {"const": STATUS_SCHEMA_ID},
-        "stamp": {"type": "number", "description": "seconds since the epoch"},
-        "state": {"enum": list(STATES)},
-        "ready": {"type": "boolean", "description": "connected to a live robot and the agent is built"},
-        "task_id": {"type": ["string", "null"]},
-        "task": {"type": ["string", "null"]},
-        "step": {"type": ["integer", "null"], "description": "index of the plan step being executed"},
-        "skill": {"type": ["object", "null"], "description": "{skill, args, params} of that step"},
-        "result": {"type": ["object", "null"], "description": "{status, reason} of the last skill run"},
-        "reason": {"type": "string", "description": "why the state is what it is (failures, stops)"},
-        "success": {"type": ["boolean", "null"]},
-        "error": {"type": ["string", "null"],
-                  "description": "a refused input or a robot fault; the state is unchanged by it"},
-        "corrections": {"type": "object", "description": "counts since the node started: received, dropped "
-                                                         "(each drop is also on ~/transcript with its reason)"},
-    },
-}
-
-SCENE_SCHEMA: dict[str, Any] = {
-    "title": "scene (perception topic)",
-    "type": "array",
-    "items": {
-        "type": "object",
-        "required": ["name", "category", "pose", "size"],
-        "properties": {
-            "name": {"type": "string"}, "category": {"type": "string"},
-            "pose": {"type": "object", "required": ["position"],
-                     "properties": {"position": {"type": "array", "items": {"type": "number"}, "minItems": 3,
-                                                 "maxItems": 3},
-                                    "yaw": {"type": "number"}}},
-            "size": {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3},
-            "color": {"type": "string"}, "shape": {"type": "string"},
-            "state": {"type": "object"}, "parts": {"type": "object"},
-        },
-    },
-}
-
-EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
-    "plan": {"title": "plan (~/plan)", "type": "object", "required": ["task_id", "plan"],
-             "properties": {"task_id": {"type": ["string", "null"]}, "stamp": {"type": "number"},
-                            "plan": {"type": "array", "items": {"type": "object",
-                                                                "required": ["skill", "args", "params"]}},
-                            "replanned": {"type": "boolean"}, "constraints": {"type": "array"}}},
-    "transcript": {"title": "transcript (~/transcript)", "type": "object",
-                   "required": ["task_id", "text", "source", "kind", "outcome"],
-                   "properties": {"task_id": {"type": ["string", "null"]}, "stamp": {"type": "number"},
-                                  "text": {"type": "string"},
-                                  "source": {"type": "string"},
-                                  "kind": {"type": "string", "description": "stop|skill|plan|confirm|unclear|none"},
-                                  "summary": {"type": "string", "description": "what it was understood as"},
-                                  "outcome": {"type": "string",
-                                              "description": "applied|replanned|stopped|asked|refused|confirmed|"
-                                                             "dropped: <why>"},
-                                  "question": {"type": ["string", "null"]},
-                                  "refusal": {"type": ["string", "null"]}}},
-    "knowledge": {"title": "knowledge (~/knowledge)", "type": "object", "required": ["task_id", "event"],
-                  "properties": {"task_id": {"type": ["string", "null"]}, "stamp": {"type": "number"},
-                                 "event": {"enum": ["used", "distilled", "error", "saved"]},
-                                 "id": {"type": "string"}, "kind": {"type": "string"}, "rule": {"type": "string"},
-                                 "score": {"type": "number"}}},
-}
 
 
 # -- inputs ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TaskRequest:
-    """A validated task: the sentence and the id its status messages will carry."""
+    """A validated task: the sentence and the id its status and feedback will carry."""
 
     text: str
     task_id: str
@@ -168,11 +82,15 @@ def new_task_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def _clean_text(value: Any, what: str, limit: int) -> str:
+def clean_text(value: Any, what: str, limit: int) -> str:
+    """Control characters blanked, whitespace collapsed, then checked for emptiness and length.
+
+    Raises:
+        MessageError: not a string, empty, or longer than ``limit`` characters.
+    """
     if not isinstance(value, str):
         raise MessageError(f"{what}: expected a string, got {type(value).__name__}")
-    text = _CONTROL.sub(" ", value).strip()
-    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+", " ", _CONTROL.sub(" ", value)).strip()
     if not text:
         raise MessageError(f"{what}: empty")
     if len(text) > limit:
@@ -180,267 +98,323 @@ def _clean_text(value: Any, what: str, limit: int) -> str:
     return text
 
 
-def _loads(payload: str, what: str, prefix: str = "not JSON") -> Any:
-    """``json.loads`` whose every failure is a :class:`MessageError` naming ``what``.
-
-    Deeply nested input ("[[[[...") exhausts the decoder's recursion, and a number with
-    thousands of digits is refused by ``int``: both are bad input, not crashes.
-    """
-    try:
-        return json.loads(payload)
-    except json.JSONDecodeError as exc:
-        raise MessageError(f"{what}: {prefix}: {exc.msg} at char {exc.pos}") from None
-    except RecursionError:
-        raise MessageError(f"{what}: {prefix}: nested too deeply") from None
-    except (TypeError, ValueError) as exc:
-        raise MessageError(f"{what}: {prefix}: {exc}") from None
-
-
-def _object_payload(payload: str, what: str) -> Any:
-    """The payload as JSON when it looks like JSON (starts with ``{`` or ``[``), else None."""
-    if len(payload.encode("utf-8", "replace")) > MAX_COMMAND_BYTES:
-        raise MessageError(f"{what}: payload larger than {MAX_COMMAND_BYTES} bytes")
-    head = payload.lstrip()[:1]
-    if head not in ("{", "["):
-        return None
-    data = _loads(payload, what, "looks like JSON but does not parse")
-    if not isinstance(data, dict):
-        raise MessageError(f"{what}: expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _check_keys(data: Mapping[str, Any], schema: Mapping[str, Any], what: str) -> None:
-    allowed = set(schema["properties"])
-    extra = sorted(set(data) - allowed)
-    if extra:
-        raise MessageError(f"{what}: unknown field(s) {', '.join(map(str, extra))}; "
-                           f"allowed: {', '.join(sorted(allowed))}")
-    missing = [k for k in schema["required"] if k not in data]
-    if missing:
-        raise MessageError(f"{what}: missing field(s) {', '.join(missing)}")
-
-
-def parse_task(payload: str) -> TaskRequest:
-    """Validate a ``~/task`` payload (plain text or :data:`TASK_SCHEMA`).
+def check_task_id(value: str, what: str = "goal.id") -> str:
+    """``value`` when it is a valid task id (empty = a new one).
 
     Raises:
-        MessageError: empty, too long, bad JSON, unknown fields or a malformed id.
+        MessageError: not 1-64 characters of ``[A-Za-z0-9_.:-]``.
     """
-    if not isinstance(payload, str):
-        raise MessageError(f"task: expected a string payload, got {type(payload).__name__}")
-    data = _object_payload(payload, "task")
-    if data is None:
-        return TaskRequest(_clean_text(payload, "task", MAX_TASK_CHARS), new_task_id())
-    _check_keys(data, TASK_SCHEMA, "task")
-    text = _clean_text(data["task"], "task.task", MAX_TASK_CHARS)
-    task_id = data.get("id", None)
-    if task_id is None:
-        task_id = new_task_id()
-    elif not isinstance(task_id, str) or not _TASK_ID.match(task_id):
-        raise MessageError(f"task.id: expected 1-64 characters of [A-Za-z0-9_.:-], got {task_id!r}")
-    return TaskRequest(text, task_id)
+    if not isinstance(value, str):
+        raise MessageError(f"{what}: expected a string, got {type(value).__name__}")
+    if value == "":
+        return new_task_id()
+    if not _TASK_ID.match(value):
+        raise MessageError(f"{what}: expected 1-64 characters of [A-Za-z0-9_.:-], got {value[:80]!r}")
+    return value
 
 
-def encode_task(text: str, task_id: str | None = None) -> str:
-    """The ``~/task`` payload for a sentence (validated the way the node will)."""
-    req = parse_task(json.dumps({"task": text, **({"id": task_id} if task_id else {})}))
-    return json.dumps({"task": req.text, "id": req.task_id})
-
-
-def parse_correction(payload: str) -> CorrectionRequest:
-    """Validate a ``~/correction`` payload (plain text or :data:`CORRECTION_SCHEMA`).
+def parse_goal(goal: Any) -> TaskRequest:
+    """Validate a ``RunTask`` goal (``task``, ``id``).
 
     Raises:
-        MessageError: empty, too long, bad JSON, unknown fields or a malformed source.
+        MessageError: empty or over-long task, or a malformed id.
     """
-    if not isinstance(payload, str):
-        raise MessageError(f"correction: expected a string payload, got {type(payload).__name__}")
-    data = _object_payload(payload, "correction")
-    if data is None:
-        return CorrectionRequest(_clean_text(payload, "correction", MAX_CORRECTION_CHARS))
-    _check_keys(data, CORRECTION_SCHEMA, "correction")
-    text = _clean_text(data["text"], "correction.text", MAX_CORRECTION_CHARS)
-    source = data.get("source", "typed")
-    if not isinstance(source, str) or source not in CORRECTION_SOURCES:
-        raise MessageError(f"correction.source: expected one of {', '.join(CORRECTION_SOURCES)}, got {source!r}")
-    conf = data.get("confidence")
-    if conf is not None and (isinstance(conf, bool) or not isinstance(conf, (int, float))
-                             or not math.isfinite(float(conf)) or not 0.0 <= float(conf) <= 1.0):
+    return TaskRequest(clean_text(goal.task, "goal.task", MAX_TASK_CHARS), check_task_id(goal.id))
+
+
+def parse_correction(msg: Correction) -> CorrectionRequest:
+    """Validate a ``Correction`` message.
+
+    Raises:
+        MessageError: empty or over-long text, an unknown source, or a confidence outside [0, 1].
+    """
+    text = clean_text(msg.text, "correction.text", MAX_CORRECTION_CHARS)
+    source = msg.source or "typed"
+    if source not in CORRECTION_SOURCES:
+        raise MessageError(f"correction.source: expected one of {', '.join(CORRECTION_SOURCES)}, "
+                           f"got {source[:40]!r}")
+    conf = float(msg.confidence)
+    if not math.isfinite(conf) or not 0.0 <= conf <= 1.0:
         raise MessageError(f"correction.confidence: expected a number in [0, 1], got {conf!r}")
-    return CorrectionRequest(text, source, None if conf is None else float(conf))
+    return CorrectionRequest(text, source, conf)
 
 
-def encode_correction(text: str, source: str = "typed", confidence: float | None = None) -> str:
-    """The ``~/correction`` payload (validated the way the node will).
+def correction_msg(text: str, source: str = "typed", confidence: float | None = None,
+                   stamp: float | None = None) -> Correction:
+    """A ``Correction`` the node will accept (validated the way the node does).
 
     Raises:
         MessageError: the text, source or confidence would be refused by the node.
     """
-    body: dict[str, Any] = {"text": text, "source": source}
-    if confidence is not None:
-        body["confidence"] = confidence
-    req = parse_correction(json.dumps(body))
-    out: dict[str, Any] = {"text": req.text, "source": req.source}
-    if req.confidence is not None:
-        out["confidence"] = req.confidence
-    return json.dumps(out)
+    conf = 1.0 if confidence is None else float(confidence)
+    text = clean_text(text, "correction.text", MAX_CORRECTION_CHARS)
+    if source not in CORRECTION_SOURCES:
+        raise MessageError(f"correction.source: expected one of {', '.join(CORRECTION_SOURCES)}, "
+                           f"got {str(source)[:40]!r}")
+    if not math.isfinite(conf) or not 0.0 <= conf <= 1.0:
+        raise MessageError(f"correction.confidence: expected a number in [0, 1], got {conf!r}")
+    return Correction(text=text, source=source, confidence=conf,
+                      stamp=to_time(time.time() if stamp is None else stamp))
 
 
-# -- outputs -----------------------------------------------------------------------------------------
-def _jsonable(value: Any) -> Any:
-    """Turn numpy scalars/arrays, enums and dataclasses into plain JSON values."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):  # numpy arrays and scalars
-        return tolist()
-    return str(value)
+# -- time --------------------------------------------------------------------------------------------
+def to_time(seconds: float) -> Time:
+    """A ``builtin_interfaces/Time`` from seconds since the epoch."""
+    sec = int(math.floor(seconds))
+    return Time(sec=sec, nanosec=min(999_999_999, int(round((seconds - sec) * 1e9))))
 
 
-def _finite(value: Any) -> Any:
-    """Replace NaN/inf (not valid JSON) by None, recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+def from_time(stamp: Time) -> float:
+    """Seconds since the epoch of a ``builtin_interfaces/Time``."""
+    return stamp.sec + stamp.nanosec * 1e-9
 
 
-def dumps(obj: Any) -> str:
-    """Compact, strict JSON (numpy values, enums and dataclasses converted; NaN becomes null)."""
-    return json.dumps(_finite(json.loads(json.dumps(obj, default=_jsonable))), separators=(",", ":"),
-                      allow_nan=False)
+# -- plan steps ---------------------------------------------------------------------------------------
+def named_value(name: str, value: Any) -> NamedValue:
+    """A ``NamedValue``: numbers in ``values`` (a scalar or a vector), anything else as ``text``."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, bool):
+        return NamedValue(name=str(name), text="true" if value else "false")
+    if isinstance(value, (int, float)):
+        return NamedValue(name=str(name), values=[float(value)])
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return NamedValue(name=str(name), values=[float(v) for v in value])
+    return NamedValue(name=str(name), text="" if value is None else str(value))
 
 
-def status_payload(state: str, *, ready: bool = True, task_id: str | None = None, task: str | None = None,
-                   step: int | None = None, skill: Mapping[str, Any] | None = None,
-                   result: Mapping[str, Any] | None = None, reason: str = "", success: bool | None = None,
-                   error: str | None = None, stamp: float | None = None,
-                   corrections: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """A status dict following :data:`STATUS_SCHEMA`.
+def value_of(nv: NamedValue) -> Any:
+    """The Python value of a ``NamedValue``: a float, a list of floats, or the text."""
+    values = [float(v) for v in nv.values]
+    if not values:
+        return nv.text
+    return values[0] if len(values) == 1 else values
+
+
+def _call_dict(call: Any) -> dict[str, Any]:
+    to_dict = getattr(call, "to_dict", None)
+    if callable(to_dict):
+        call = to_dict()
+    return dict(call) if isinstance(call, Mapping) else {"skill": str(call)}
+
+
+def plan_step(call: Any) -> PlanStep:
+    """A ``PlanStep`` from a skill call (a ``SkillCall`` or its ``to_dict()``); None gives an empty step."""
+    if call is None:
+        return PlanStep()
+    d = _call_dict(call)
+    return PlanStep(skill=str(d.get("skill", "")),
+                    args=[named_value(k, v) for k, v in dict(d.get("args") or {}).items()],
+                    params=[named_value(k, v) for k, v in dict(d.get("params") or {}).items()])
+
+
+def step_dict(step: PlanStep) -> dict[str, Any]:
+    """``{skill, args, params}`` of a ``PlanStep`` (the form ``SkillCall.from_dict`` reads)."""
+    return {"skill": step.skill, "args": {a.name: a.text for a in step.args},
+            "params": {p.name: value_of(p) for p in step.params}}
+
+
+def format_step(step: PlanStep) -> str:
+    """``pick(red_block)``: the skill and its object arguments."""
+    if not step.skill:
+        return ""
+    return f"{step.skill}({', '.join(a.text for a in step.args)})"
+
+
+def plan_msg(task_id: str | None, plan: Iterable[Any], *, replanned: bool = False, why: str = "",
+             constraints: Iterable[Any] = (), stamp: float | None = None) -> Plan:
+    """A ``Plan`` event."""
+    return Plan(stamp=to_time(time.time() if stamp is None else stamp), task_id=task_id or "",
+                steps=[plan_step(c) for c in plan], replanned=bool(replanned), why=str(why or ""),
+                constraints=[str(c) for c in constraints])
+
+
+# -- status ------------------------------------------------------------------------------------------
+def status_msg(state: str, *, ready: bool = True, task_id: str | None = None, task: str | None = None,
+               step: int | None = None, skill: Any = None, result: Mapping[str, Any] | None = None,
+               reason: str = "", success: bool | None = None, error: str | None = None,
+               stamp: float | None = None, corrections: Mapping[str, int] | None = None) -> AgentStatus:
+    """An ``AgentStatus``.
 
     Raises:
         MessageError: ``state`` is not one of :data:`STATES`.
     """
     if state not in STATES:
         raise MessageError(f"status.state: {state!r} is not one of {', '.join(STATES)}")
-    return {"schema": STATUS_SCHEMA_ID, "stamp": time.time() if stamp is None else float(stamp), "state": state,
-            "ready": bool(ready), "task_id": task_id, "task": task, "step": step,
-            "skill": dict(skill) if skill is not None else None,
-            "result": dict(result) if result is not None else None, "reason": str(reason or ""),
-            "success": success, "error": error,
-            "corrections": {str(k): int(v) for k, v in (corrections or {}).items()}}
+    counts = dict(corrections or {})
+    return AgentStatus(stamp=to_time(time.time() if stamp is None else stamp), state=state, ready=bool(ready),
+                       task_id=task_id or "", task=task or "", step=-1 if step is None else int(step),
+                       skill=plan_step(skill), result_status=str((result or {}).get("status") or ""),
+                       result_reason=str((result or {}).get("reason") or ""), reason=str(reason or ""),
+                       finished=state in TERMINAL_STATES and success is not None, success=bool(success),
+                       error=error or "", corrections_received=max(0, int(counts.get("received", 0))),
+                       corrections_dropped=max(0, int(counts.get("dropped", 0))))
 
 
-def parse_status(payload: str) -> dict[str, Any]:
-    """Read a ``~/status`` payload back (the console does).
-
-    Raises:
-        MessageError: not JSON, not an object, another schema, or an unknown state.
-    """
-    if not isinstance(payload, str):
-        raise MessageError(f"status: expected a string payload, got {type(payload).__name__}")
-    data = _loads(payload, "status")
-    if not isinstance(data, dict):
-        raise MessageError("status: expected a JSON object")
-    if data.get("schema") != STATUS_SCHEMA_ID:
-        raise MessageError(f"status: schema {data.get('schema')!r}, expected {STATUS_SCHEMA_ID!r}")
-    missing = [k for k in STATUS_SCHEMA["required"] if k not in data]
-    if missing:
-        raise MessageError(f"status: missing field(s) {', '.join(missing)}")
-    if data["state"] not in STATES:
-        raise MessageError(f"status.state: {data['state']!r} is not one of {', '.join(STATES)}")
-    return data
+def status_dict(msg: AgentStatus) -> dict[str, Any]:
+    """An ``AgentStatus`` as a plain dict (what the console and the tests read)."""
+    return {"stamp": from_time(msg.stamp), "state": msg.state, "ready": bool(msg.ready),
+            "task_id": msg.task_id or None, "task": msg.task or None, "step": None if msg.step < 0 else msg.step,
+            "skill": step_dict(msg.skill) if msg.skill.skill else None,
+            "result": ({"status": msg.result_status, "reason": msg.result_reason} if msg.result_status else None),
+            "reason": msg.reason, "success": bool(msg.success) if msg.finished else None,
+            "error": msg.error or None,
+            "corrections": {"received": int(msg.corrections_received), "dropped": int(msg.corrections_dropped)}}
 
 
-def parse_event(payload: str, kind: str) -> dict[str, Any]:
-    """Read a ``~/plan``, ``~/transcript`` or ``~/knowledge`` payload back.
+# -- events ------------------------------------------------------------------------------------------
+def _choice_label(choice: Any) -> str:
+    if isinstance(choice, Mapping):
+        return str(choice.get("label") or choice.get("canonical") or "")
+    label = getattr(choice, "label", None)
+    return str(label) if label is not None else str(choice)
 
-    Raises:
-        MessageError: not a JSON object or a required field missing.
-    """
-    schema = EVENT_SCHEMAS.get(kind)
-    if schema is None:
-        raise MessageError(f"unknown event kind {kind!r}; valid: {', '.join(EVENT_SCHEMAS)}")
-    if not isinstance(payload, str):
-        raise MessageError(f"{kind}: expected a string payload, got {type(payload).__name__}")
-    data = _loads(payload, kind)
-    if not isinstance(data, dict):
-        raise MessageError(f"{kind}: expected a JSON object")
-    missing = [k for k in schema["required"] if k not in data]
-    if missing:
-        raise MessageError(f"{kind}: missing field(s) {', '.join(missing)}")
-    return data
+
+def _float(value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return v if math.isfinite(v) and abs(v) < 3e38 else 0.0
+
+
+def _int(value: Any, low: int, high: int, default: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    if isinstance(value, float) and not math.isfinite(value):
+        return default
+    return min(high, max(low, int(value)))
+
+
+def transcript_msg(event: Mapping[str, Any], task_id: str | None, *, type_: str = "understood",
+                   stamp: float | None = None) -> TranscriptEvent:
+    """A ``TranscriptEvent`` from an agent event (``understood``, ``question``) or the node's own
+    (``dropped``, ``stop``)."""
+    choices = event.get("choices")
+    return TranscriptEvent(
+        stamp=to_time(time.time() if stamp is None else stamp), task_id=task_id or "", type=type_,
+        text=str(event.get("text") or ""), source=str(event.get("source") or ""),
+        kind=str(event.get("kind") or ""), summary=str(event.get("summary") or ""),
+        outcome=str(event.get("outcome") or ""), decision=str(event.get("decision") or ""),
+        confidence=_float(event.get("confidence", 0.0)), question=str(event.get("question") or ""),
+        choices=[_choice_label(c) for c in choices] if isinstance(choices, (list, tuple)) else [],
+        refusal=str(event.get("refusal") or ""),
+        step=_int(event.get("step"), -1, 2**31 - 1, -1),
+        dropped_total=_int(event.get("dropped_total"), 0, 2**32 - 1, 0))
+
+
+def knowledge_msg(event: Mapping[str, Any], task_id: str | None, stamp: float | None = None) -> KnowledgeEvent:
+    """A ``KnowledgeEvent`` from the agent's ``{"event": used|distilled|error|saved, ...}``."""
+    detail = event.get("error") or event.get("path") or ""
+    return KnowledgeEvent(stamp=to_time(time.time() if stamp is None else stamp), task_id=task_id or "",
+                          event=str(event.get("event") or ""), id=str(event.get("id") or ""),
+                          kind=str(event.get("kind") or ""), rule=str(event.get("rule") or ""),
+                          score=_float(event.get("score", 0.0)), detail=str(detail))
+
+
+def knowledge_item_msg(item: Any, score: float) -> KnowledgeItem:
+    """A ``KnowledgeItem`` from a :class:`memory.item.KnowledgeItem` and its search score."""
+    scope = dict(getattr(item, "scope", {}) or {})
+    params = dict(getattr(item, "parameters", {}) or {})
+    return KnowledgeItem(id=str(item.id), kind=str(item.kind), rule=str(item.rule), score=_float(score),
+                         skill=str(scope.get("skill") or ""),
+                         object_category=str(scope.get("object_category") or ""),
+                         task_family=str(scope.get("task_family") or ""),
+                         parameters=[named_value(k, v) for k, v in params.items() if k != "constraint"],
+                         use_count=max(0, int(getattr(item, "use_count", 0))),
+                         success_count=max(0, int(getattr(item, "success_count", 0))))
 
 
 # -- scene -------------------------------------------------------------------------------------------
-def encode_scene(objects: Iterable[ObjectInfo]) -> str:
-    """The scene payload: a JSON list of :meth:`ObjectInfo.to_dict`."""
-    return dumps([o.to_dict() for o in objects])
+def _yaw_quaternion(yaw: float) -> Quaternion:
+    return Quaternion(x=0.0, y=0.0, z=math.sin(yaw / 2.0), w=math.cos(yaw / 2.0))
 
 
-def parse_scene(payload: str) -> dict[str, ObjectInfo]:
-    """Objects by name from a scene payload (:data:`SCENE_SCHEMA`).
+def scene_object_msg(obj: ObjectInfo) -> SceneObject:
+    """A ``SceneObject`` from an :class:`ObjectInfo`."""
+    x, y, z = obj.pose.position
+    return SceneObject(
+        name=obj.name, category=obj.category, colour=obj.color or "", shape=obj.shape or "",
+        pose=PoseMsg(position=Point(x=float(x), y=float(y), z=float(z)), orientation=_yaw_quaternion(obj.pose.yaw)),
+        size=Vector3(x=float(obj.size[0]), y=float(obj.size[1]), z=float(obj.size[2])),
+        parts=[ObjectPart(name=str(k), position=Point(x=float(v[0]), y=float(v[1]), z=float(v[2])))
+               for k, v in obj.parts.items()],
+        state=[named_value(k, v) for k, v in obj.state.items()])
+
+
+def scene_msg(objects: Iterable[ObjectInfo], frame_id: str, stamp: Time | None = None) -> Scene:
+    """A ``Scene`` of the objects, in ``frame_id``."""
+    msg = Scene(objects=[scene_object_msg(o) for o in objects])
+    msg.header.frame_id = frame_id
+    if stamp is not None:
+        msg.header.stamp = stamp
+    return msg
+
+
+def _finite(values: Sequence[float]) -> bool:
+    return all(math.isfinite(float(v)) for v in values)
+
+
+def _state_value(nv: NamedValue) -> Any:
+    if nv.values:
+        return value_of(nv)
+    return {"true": True, "false": False}.get(nv.text, nv.text)
+
+
+def parse_scene(msg: Scene) -> dict[str, ObjectInfo]:
+    """Objects by name from a ``Scene``.
 
     Raises:
-        MessageError: not JSON, not a list, an object with missing or non-numeric fields,
-            or a duplicate name; the message names the offending entry.
+        MessageError: too many objects, an empty or duplicate name, non-finite numbers, a negative
+            size, or a rotation that is not about z alone; the message names the offending object.
     """
-    if not isinstance(payload, str):
-        raise MessageError(f"scene: expected a string payload, got {type(payload).__name__}")
-    if len(payload) > MAX_SCENE_BYTES:
-        raise MessageError(f"scene: payload larger than {MAX_SCENE_BYTES} bytes")
-    data = _loads(payload, "scene")
-    if not isinstance(data, list):
-        raise MessageError(f"scene: expected a JSON list of objects, got {type(data).__name__}")
+    if len(msg.objects) > MAX_SCENE_OBJECTS:
+        raise MessageError(f"scene: {len(msg.objects)} objects, the limit is {MAX_SCENE_OBJECTS}")
     out: dict[str, ObjectInfo] = {}
-    for i, item in enumerate(data):
-        where = f"scene[{i}]"
-        if not isinstance(item, dict):
-            raise MessageError(f"{where}: expected an object, got {type(item).__name__}")
-        missing = [k for k in SCENE_SCHEMA["items"]["required"] if k not in item]
-        if missing:
-            raise MessageError(f"{where}: missing field(s) {', '.join(missing)}")
-        name = item.get("name")
-        if not isinstance(name, str) or not name:
-            raise MessageError(f"{where}.name: expected a non-empty string, got {name!r}")
-        where = f"scene[{i}] ({name})"
-        pose = item.get("pose")
-        if not isinstance(pose, dict) or not _numbers(pose.get("position"), 3):
-            raise MessageError(f"{where}.pose.position: expected 3 finite numbers, got "
-                               f"{pose.get('position') if isinstance(pose, dict) else pose!r}")
-        if "yaw" in pose and not _numbers([pose["yaw"]], 1):
-            raise MessageError(f"{where}.pose.yaw: expected a finite number, got {pose['yaw']!r}")
-        if not _numbers(item.get("size"), 3):
-            raise MessageError(f"{where}.size: expected 3 finite numbers, got {item.get('size')!r}")
-        parts = item.get("parts", {})
-        if not isinstance(parts, dict) or not all(_numbers(v, 3) for v in parts.values()):
-            raise MessageError(f"{where}.parts: expected a mapping of part name to 3 numbers")
-        if not isinstance(item.get("state", {}), dict):
-            raise MessageError(f"{where}.state: expected a mapping")
-        if name in out:
-            raise MessageError(f"{where}: duplicate object name {name!r}")
-        try:
-            out[name] = ObjectInfo.from_dict(item)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MessageError(f"{where}: {exc}") from None
+    for i, o in enumerate(msg.objects):
+        where = f"scene.objects[{i}]"
+        if not o.name or not o.name.strip() or len(o.name) > 200:
+            raise MessageError(f"{where}.name: expected a non-empty name of at most 200 characters")
+        where = f"{where} ({o.name})"
+        if not o.category:
+            raise MessageError(f"{where}.category: empty")
+        p, q = o.pose.position, o.pose.orientation
+        if not _finite((p.x, p.y, p.z)):
+            raise MessageError(f"{where}.pose.position: not finite")
+        if not _finite((q.x, q.y, q.z, q.w)):
+            raise MessageError(f"{where}.pose.orientation: not finite")
+        norm = math.sqrt(q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w)
+        if abs(norm - 1.0) > 1e-3 or abs(q.x) > 1e-3 or abs(q.y) > 1e-3:
+            raise MessageError(f"{where}.pose.orientation: expected a unit quaternion about z alone, "
+                               f"got ({q.x:g}, {q.y:g}, {q.z:g}, {q.w:g})")
+        size = (o.size.x, o.size.y, o.size.z)
+        if not _finite(size) or min(size) < 0.0:
+            raise MessageError(f"{where}.size: expected 3 finite extents >= 0, got {size}")
+        parts: dict[str, list[float]] = {}
+        for part in o.parts:
+            xyz = [part.position.x, part.position.y, part.position.z]
+            if not part.name or not _finite(xyz):
+                raise MessageError(f"{where}.parts: a part needs a name and a finite position")
+            parts[part.name] = [float(v) for v in xyz]
+        state: dict[str, Any] = {}
+        for entry in o.state:
+            if not entry.name or not _finite(entry.values):
+                raise MessageError(f"{where}.state: an entry needs a name and finite values")
+            state[entry.name] = _state_value(entry)
+        if o.name in out:
+            raise MessageError(f"{where}: duplicate object name {o.name!r}")
+        yaw = 2.0 * math.atan2(q.z, q.w)
+        yaw = math.atan2(math.sin(yaw), math.cos(yaw))
+        out[o.name] = ObjectInfo(o.name, o.category, Pose((p.x, p.y, p.z), yaw),
+                                 (float(size[0]), float(size[1]), float(size[2])), o.colour, o.shape, state, parts)
     return out
 
 
-def _numbers(value: Any, n: int) -> bool:
-    return (isinstance(value, (list, tuple)) and len(value) == n
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
-                    for v in value))
-
-
 __all__ = [
-    "CORRECTION_SCHEMA", "CORRECTION_SOURCES", "CorrectionRequest", "EVENT_SCHEMAS", "MAX_CORRECTION_CHARS",
-    "MAX_TASK_CHARS",
-    "SCENE_SCHEMA", "STATES", "STATUS_SCHEMA", "STATUS_SCHEMA_ID", "TASK_SCHEMA", "TERMINAL_STATES",
-    "TaskRequest", "dumps", "encode_correction", "encode_scene", "encode_task", "new_task_id", "parse_correction",
-    "parse_event", "parse_scene", "parse_status", "parse_task", "status_payload",
+    "CORRECTION_SOURCES", "CorrectionRequest", "MAX_CORRECTION_CHARS", "MAX_SCENE_OBJECTS", "MAX_TASK_CHARS",
+    "STATES", "TERMINAL_STATES", "TRANSCRIPT_TYPES", "TaskRequest", "check_task_id", "clean_text",
+    "correction_msg", "format_step", "from_time", "knowledge_item_msg", "knowledge_msg", "named_value",
+    "new_task_id", "parse_correction", "parse_goal", "parse_scene", "plan_msg", "plan_step", "scene_msg",
+    "scene_object_msg", "status_dict", "status_msg", "step_dict", "to_time", "transcript_msg", "value_of",
 ]

@@ -1,19 +1,20 @@
 """A :class:`skills.robot.Robot` over standard ROS 2 interfaces: the same skills on a real arm or the sim node.
 
-Interfaces (all topic names are parameters, see :class:`RosRobotConfig`):
+Interfaces, on names relative to the node's namespace (remap them to the arm's topics, as
+``launch/hardware.launch.py`` does):
 
-* ``sensor_msgs/JointState`` in (``topics.joint_states``): arm joint positions, and the
+* ``sensor_msgs/JointState`` in (``joint_states``): arm joint positions, and the
   finger joints when the gripper driver publishes them (the gripper width is their sum).
-* ``trajectory_msgs/JointTrajectory`` out (``topics.joint_trajectory``), the command topic of a
-  ros2_control ``joint_trajectory_controller`` (``/<controller>/joint_trajectory``). One
+* ``trajectory_msgs/JointTrajectory`` out (``joint_trajectory_controller/joint_trajectory``), the
+  command topic of a ros2_control ``joint_trajectory_controller``. One
   single-point trajectory per control tick, ``time_from_start = robot.trajectory_lead``;
   each replaces the previous one, so the arm never holds a target more than one tick
   ahead of what the skill last asked. A halt is a point at the current position.
-* ``std_msgs/Float64`` out (``topics.gripper_command``): the finger opening in metres.
+* ``std_msgs/Float64`` out (``gripper/command``): the finger opening in metres.
   Whether an object is held is judged from the measured width after closing (between
   ``robot.grasp_min_width`` and nearly open), as on a real parallel gripper.
-* ``std_msgs/String`` in (``topics.scene``): perception, a JSON list of
-  :meth:`skills.types.ObjectInfo.to_dict` (:func:`robot_agent.ros.messages.parse_scene`).
+* ``robot_agent_interfaces/Scene`` in (``scene/objects``): perception
+  (:func:`robot_agent.ros.messages.parse_scene`).
 
 Kinematics: the arm driver offers no IK, so IK, FK, joint limits and table-collision
 checks come from a kinematic model: the Panda URDF in a headless PyBullet DIRECT
@@ -28,7 +29,6 @@ Watchdog: every command first checks the age of the newest joint state; older th
 from __future__ import annotations
 
 import collections
-import logging
 import math
 import os
 import threading
@@ -50,14 +50,21 @@ require("rclpy", "the ROS robot")
 import rclpy  # noqa: E402
 from builtin_interfaces.msg import Duration  # noqa: E402
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup  # noqa: E402
+from rclpy.logging import get_logger  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
-from std_msgs.msg import Float64, String  # noqa: E402
+from robot_agent_interfaces.msg import Scene  # noqa: E402
+from std_msgs.msg import Float64  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
 
 from robot_agent.ros import qos  # noqa: E402
 
-log = logging.getLogger(__name__)
+#: topic names, relative to the node's namespace (remapped to the arm's topics in the launch files)
+JOINT_STATES = "joint_states"
+JOINT_TRAJECTORY = "joint_trajectory_controller/joint_trajectory"
+GRIPPER_COMMAND = "gripper/command"
+SCENE = "scene/objects"
+CAMERA = "camera/image_raw"
 
 PANDA_JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))
 PANDA_FINGERS = ("panda_finger_joint1", "panda_finger_joint2")
@@ -73,12 +80,8 @@ def _require(cond: bool, msg: str) -> None:
 
 @dataclass
 class RosRobotConfig:
-    """Topic names and gripper/timing settings of the ROS robot (parameters ``topics.*``, ``robot.*``)."""
+    """Joint names and gripper/timing settings of the ROS robot (parameters ``robot.*``)."""
 
-    joint_states_topic: str = "/joint_states"  # sensor_msgs/JointState in
-    joint_trajectory_topic: str = "/joint_trajectory_controller/joint_trajectory"  # JointTrajectory out
-    gripper_command_topic: str = "/gripper/command"  # std_msgs/Float64 out: finger opening (m)
-    scene_topic: str = "/scene/objects"  # std_msgs/String in: JSON list of objects
     joint_names: list[str] = field(default_factory=lambda: list(PANDA_JOINTS))  # arm joints, kinematic order
     finger_joint_names: list[str] = field(default_factory=lambda: list(PANDA_FINGERS))  # width = their sum
     control_hz: float = 60.0  # command ticks per second
@@ -89,10 +92,6 @@ class RosRobotConfig:
     require_scene: bool = True  # connect() also waits for the first scene message
 
     def __post_init__(self) -> None:
-        for name in ("joint_states_topic", "joint_trajectory_topic", "gripper_command_topic", "scene_topic"):
-            v = getattr(self, name)
-            _require(isinstance(v, str) and v.strip() != "" and " " not in v,
-                     f"topics.{_TOPIC_PARAMS[name]}: expected a topic name, got {v!r}")
         _require(len(self.joint_names) == 7 and len(set(self.joint_names)) == 7
                  and all(isinstance(n, str) and n for n in self.joint_names),
                  f"robot.joint_names: expected 7 distinct joint names, got {self.joint_names!r}")
@@ -109,7 +108,7 @@ class RosRobotConfig:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "RosRobotConfig":
-        """Build from flat ROS parameters (``topics.joint_states``, ``robot.control_hz``, ...); others are ignored.
+        """Build from flat ROS parameters (``robot.control_hz``, ...); others are ignored.
 
         Raises:
             ConfigError: an invalid value.
@@ -130,14 +129,8 @@ class RosRobotConfig:
         return {param_name(f.name): getattr(self, f.name) for f in fields(self)}
 
 
-_TOPIC_PARAMS = {"joint_states_topic": "joint_states", "joint_trajectory_topic": "joint_trajectory",
-                 "gripper_command_topic": "gripper_command", "scene_topic": "scene"}
-
-
 def param_name(field_name: str) -> str:
     """ROS parameter name of a :class:`RosRobotConfig` field."""
-    if field_name in _TOPIC_PARAMS:
-        return f"topics.{_TOPIC_PARAMS[field_name]}"
     return f"robot.{field_name}"
 
 
@@ -219,6 +212,8 @@ class RosRobot(Robot):
         self._model: KinematicModel | None = model or KinematicModel()
         self._node = node
         self._own_node = node is None
+        self.joint_states_topic, self.scene_topic = JOINT_STATES, SCENE
+        self.joint_trajectory_topic, self.gripper_command_topic = JOINT_TRAJECTORY, GRIPPER_COMMAND
         self._executor: Any = None
         self._spinning = False
         self._spin_thread: threading.Thread | None = None
@@ -240,14 +235,22 @@ class RosRobot(Robot):
         if node is not None:
             self._create_entities(node)
 
+    @property
+    def logger(self) -> Any:
+        """The logger of the node this robot is on (``ros_robot`` before it has one)."""
+        return self._node.get_logger() if self._node is not None else get_logger("ros_robot")
+
     # -- lifecycle -------------------------------------------------------------------------------
     def _create_entities(self, node: Node) -> None:
         group = MutuallyExclusiveCallbackGroup()
-        self._traj_pub = node.create_publisher(JointTrajectory, self.cfg.joint_trajectory_topic, qos.COMMANDS)
-        self._grip_pub = node.create_publisher(Float64, self.cfg.gripper_command_topic, qos.COMMANDS)
-        node.create_subscription(JointState, self.cfg.joint_states_topic, self._on_joint_state,
-                                 qos.JOINT_STATES_IN, callback_group=group)
-        node.create_subscription(String, self.cfg.scene_topic, self._on_scene, qos.SCENE_IN, callback_group=group)
+        self._traj_pub = node.create_publisher(JointTrajectory, JOINT_TRAJECTORY, qos.COMMANDS)
+        self._grip_pub = node.create_publisher(Float64, GRIPPER_COMMAND, qos.COMMANDS)
+        js = node.create_subscription(JointState, JOINT_STATES, self._on_joint_state, qos.JOINT_STATES_IN,
+                                      callback_group=group)
+        sc = node.create_subscription(Scene, SCENE, self._on_scene, qos.SCENE_IN, callback_group=group)
+        # the names after namespace and remapping, for messages and logs
+        self.joint_states_topic, self.scene_topic = js.topic_name, sc.topic_name
+        self.joint_trajectory_topic, self.gripper_command_topic = self._traj_pub.topic_name, self._grip_pub.topic_name
 
     def connect(self, timeout: float | None = None) -> None:
         """Wait for the first joint state (and scene, if required).
@@ -278,15 +281,15 @@ class RosRobot(Robot):
                 with self._lock:
                     self._cmd = None
                     self.halted_reason = ""
-                log.info("ROS robot connected: joint states on %s, %d object(s) on %s", self.cfg.joint_states_topic,
-                         len(self._scene or {}), self.cfg.scene_topic)
+                self.logger.info(f"ROS robot connected: joint states on {self.joint_states_topic}, "
+                                 f"{len(self._scene or {})} object(s) on {self.scene_topic}")
                 return
             time.sleep(0.02)
         missing = []
         if not self.state_age() < self.safety.joint_state_timeout:
-            missing.append(f"joint states on {self.cfg.joint_states_topic} (for joints {', '.join(self.joint_names)})")
+            missing.append(f"joint states on {self.joint_states_topic} (for joints {', '.join(self.joint_names)})")
         if self._scene is None and self.cfg.require_scene:
-            missing.append(f"a scene on {self.cfg.scene_topic}" + (f" (last one refused: {self.scene_error})"
+            missing.append(f"a scene on {self.scene_topic}" + (f" (last one refused: {self.scene_error})"
                                                                    if self.scene_error else ""))
         raise RobotLinkError(
             f"no {' and no '.join(missing)} within {limit:g} s: is the arm driver (or `robot-agent up sim`) running "
@@ -316,7 +319,8 @@ class RosRobot(Robot):
     # -- callbacks ---------------------------------------------------------------------------------
     def _on_joint_state(self, msg: JointState) -> None:
         if len(msg.name) != len(msg.position):
-            log.warning("joint state with %d names and %d positions ignored", len(msg.name), len(msg.position))
+            self.logger.warning(f"joint state with {len(msg.name)} names and {len(msg.position)} positions ignored",
+                                throttle_duration_sec=5.0)
             return
         now = time.monotonic()
         with self._lock:
@@ -328,12 +332,12 @@ class RosRobot(Robot):
                 self._q = np.array([self._positions[n] for n in self.joint_names])
                 self._state_at = now
 
-    def _on_scene(self, msg: String) -> None:
+    def _on_scene(self, msg: Scene) -> None:
         try:
-            scene = messages.parse_scene(msg.data)
+            scene = messages.parse_scene(msg)
         except MessageError as exc:
             if str(exc) != self.scene_error:
-                log.warning("scene message refused: %s", exc)
+                self.logger.warning(f"scene message refused: {exc}")
             self.scene_error = str(exc)
             return
         with self._lock:
@@ -359,16 +363,16 @@ class RosRobot(Robot):
         limit = self.safety.joint_state_timeout
         if age <= limit:
             if self.halted_reason:
-                log.info("joint states are back on %s", self.cfg.joint_states_topic)
+                self.logger.info(f"joint states are back on {self.joint_states_topic}")
                 self.halted_reason = ""
             return
         if math.isinf(age):
-            reason = f"joint-state watchdog: no joint state received on {self.cfg.joint_states_topic}; motion halted"
+            reason = f"joint-state watchdog: no joint state received on {self.joint_states_topic}; motion halted"
         else:
-            reason = (f"joint-state watchdog: the newest joint state on {self.cfg.joint_states_topic} is {age:.2f} s "
+            reason = (f"joint-state watchdog: the newest joint state on {self.joint_states_topic} is {age:.2f} s "
                       f"old (safety.joint_state_timeout = {limit:g} s); motion halted")
         if not self.halted_reason:
-            log.error("%s", reason)
+            self.logger.error(reason)
         self.halted_reason = reason
         self.hold()
         raise RobotLinkError(reason)
@@ -398,7 +402,7 @@ class RosRobot(Robot):
     def joint_positions(self) -> np.ndarray:
         with self._lock:
             if self._q is None:
-                raise RobotLinkError(f"no joint state received on {self.cfg.joint_states_topic} yet")
+                raise RobotLinkError(f"no joint state received on {self.joint_states_topic} yet")
             return self._q.copy()
 
     def ee_pose(self) -> tuple[np.ndarray, float]:
@@ -486,7 +490,7 @@ class RosRobot(Robot):
                 self._publish_arm(q)
                 self.hold_times.append(time.monotonic())
             except Exception as exc:  # noqa: BLE001 - a torn-down node cannot publish; nothing else to do
-                log.warning("could not publish the hold command: %s", exc)
+                self.logger.warning(f"could not publish the hold command: {exc}")
 
     def set_gripper(self, width: float, ticks: int = 30, cancel: CancelToken | None = None) -> float:
         """Command the finger opening and wait until it is reached, the fingers stop, or ``ticks`` pass."""
@@ -537,7 +541,7 @@ class RosRobot(Robot):
         if self.cfg.grasp_min_width < width < self.cfg.gripper_max_width - 0.005:
             self._held = object_name
             return True
-        log.info("grasp of %s missed: the fingers stopped at %.4f m", object_name, width)
+        self.logger.info(f"grasp of {object_name} missed: the fingers stopped at {width:.4f} m")
         self._publish_gripper(self.cfg.gripper_max_width)
         return False
 
@@ -547,7 +551,7 @@ class RosRobot(Robot):
         try:
             self._publish_gripper(self.cfg.gripper_max_width)
         except Exception as exc:  # noqa: BLE001
-            log.warning("could not publish the gripper command: %s", exc)
+            self.logger.warning(f"could not publish the gripper command: {exc}")
             return
         for _ in range(15):
             self._wait_tick()

@@ -1,23 +1,26 @@
-"""``robot-agent up sim|hardware [--params FILE]``: the launch files' nodes, in one process.
+"""``robot-agent up sim|hardware``: the launch files' nodes, in one process.
 
 ROS 2's ``launch`` package is not on PyPI, so this command starts the very nodes that
-``launch/sim.launch.py`` and ``launch/hardware.launch.py`` start, with the same parameter
-files in the same order (:data:`LAUNCH_PLANS`; a test reads the launch files and checks
-that they agree), in one process with a multi-threaded executor. ``--params FILE`` is
-applied last to every node, as the launch files' ``params_file`` argument is.
+``launch/sim.launch.py`` and ``launch/hardware.launch.py`` start. Both read :data:`LAUNCH_PLANS`
+(package, executable, node name, parameter files in order, remappings), so they cannot drift
+apart; ``up`` composes the nodes from it (:func:`compose`) and spins them in one process with a
+multi-threaded executor. Its options are the launch files' arguments: ``--namespace``
+(``namespace``), ``--params`` (``params_file``, applied last to every node), ``--log-level``
+(``log_level``) and ``--use-sim-time`` (``use_sim_time``).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-
-log = logging.getLogger(__name__)
+from typing import Any
 
 PACKAGE = "robot_agent"
+LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,19 @@ class NodeSpec:
 
     package: str
     executable: str  #: console_scripts name (setup.py), installed to lib/robot_agent
-    name: str  #: node name, the key of its section in the parameter files
+    name: str  #: node name; parameter files key their sections ``/**/<name>``
     param_files: tuple[str, ...]  #: files in config/ (share/robot_agent/config), applied in order
+    #: (from, to) topic remappings; relative names on both sides, so they follow the namespace
+    remappings: tuple[tuple[str, str], ...] = field(default=())
 
+
+#: where a ros2_control Panda (franka_ros2) and its perception offer what the agent's robot uses
+HARDWARE_REMAPPINGS = (
+    ("joint_trajectory_controller/joint_trajectory", "panda_arm_controller/joint_trajectory"),
+    ("gripper/command", "panda_gripper/width_command"),
+    ("scene/objects", "perception/objects"),
+    ("camera/image_raw", "camera/color/image_raw"),
+)
 
 #: what each launch file starts; ``robot-agent up`` starts the same
 LAUNCH_PLANS: dict[str, tuple[NodeSpec, ...]] = {
@@ -37,7 +50,7 @@ LAUNCH_PLANS: dict[str, tuple[NodeSpec, ...]] = {
         NodeSpec(PACKAGE, "agent_node", "robot_agent", ("agent.yaml", "sim.yaml")),
     ),
     "hardware": (
-        NodeSpec(PACKAGE, "agent_node", "robot_agent", ("agent.yaml", "hardware.yaml")),
+        NodeSpec(PACKAGE, "agent_node", "robot_agent", ("agent.yaml", "hardware.yaml"), HARDWARE_REMAPPINGS),
     ),
 }
 
@@ -46,6 +59,22 @@ NODE_CLASSES = {
     "sim_node": ("sim.ros.sim_node", "SimNode"),
     "agent_node": ("robot_agent.ros.agent_node", "AgentNode"),
 }
+
+_NAMESPACE = re.compile(r"^/?([A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*)?/?$")
+
+
+def check_namespace(namespace: str) -> str:
+    """``/robot1`` from ``robot1``, ``/robot1``, ``robot1/``; ``/`` from an empty one.
+
+    Raises:
+        ValueError: not a valid ROS namespace (letters, digits and underscores, each token
+            starting with a letter).
+    """
+    ns = (namespace or "").strip()
+    if not _NAMESPACE.match(ns) or "//" in ns:
+        raise ValueError(f"namespace {namespace!r} is not valid: tokens of letters, digits and underscores, "
+                         f"each starting with a letter, separated by '/'")
+    return "/" + ns.strip("/") if ns.strip("/") else "/"
 
 
 def init_rclpy(args: list[str] | None = None) -> None:
@@ -67,6 +96,35 @@ def init_rclpy(args: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+
+
+class RosLogHandler(logging.Handler):
+    """Python logging records to the ROS logger of the same name (console, ``/rosout``, log files).
+
+    The agent's core (planner, skills, knowledge base) logs through Python's ``logging``; in a
+    ROS process those records go where the nodes' own messages go, at the matching severity.
+    """
+
+    _SEVERITY = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR", "CRITICAL": "FATAL"}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rclpy.logging import LoggingSeverity, get_logger
+
+        try:
+            severity = LoggingSeverity[self._SEVERITY.get(record.levelname, "INFO")]
+            get_logger(record.name).log(self.format(record), severity)
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller
+            self.handleError(record)
+
+
+def forward_python_logging(level: int = logging.INFO) -> None:
+    """Send the root Python logger's records to ROS loggers (:class:`RosLogHandler`), once."""
+    root = logging.getLogger()
+    if not any(isinstance(h, RosLogHandler) for h in root.handlers):
+        handler = RosLogHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
 
 
 def spin_until_interrupted(executor: object, period: float = 0.2) -> None:
@@ -95,41 +153,89 @@ def param_files(spec: NodeSpec, extra: str | Path | None = None) -> list[Path]:
     return files
 
 
-def up(mode: str, params: str | Path | None = None) -> int:
-    """Start the nodes of ``mode`` and spin until Ctrl-C or SIGTERM.
+def node_arguments(spec: NodeSpec, params: str | Path | None = None, *, use_sim_time: bool = False) -> list[str]:
+    """The ``--ros-args`` a node of the plan gets: parameter files in order, ``use_sim_time``, remappings.
 
     Raises:
-        ValueError: an unknown mode.
         FileNotFoundError: a parameter file is missing.
+    """
+    args = ["--ros-args"]
+    for f in param_files(spec, params):
+        args += ["--params-file", str(f)]
+    args += ["-p", f"use_sim_time:={'true' if use_sim_time else 'false'}"]
+    for src, dst in spec.remappings:
+        args += ["-r", f"{src}:={dst}"]
+    return args
+
+
+def compose(mode: str, params: str | Path | None = None, *, namespace: str = "", use_sim_time: bool = False,
+            **node_kwargs: Any) -> list[Any]:
+    """Build (not start) the nodes of ``mode`` as the launch file does; ``rclpy.init`` must have run.
+
+    ``node_kwargs`` go to every node (``context`` for a private ROS context).
+
+    Raises:
+        ValueError: an unknown mode or a bad namespace.
+        FileNotFoundError: a parameter file is missing.
+        ConfigError, SceneError: a node refused its parameters (the nodes built so far are destroyed).
     """
     import importlib
 
-    from robot_agent.deps import require
-
     if mode not in LAUNCH_PLANS:
         raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(LAUNCH_PLANS)}")
+    ns = check_namespace(namespace)
     plan = LAUNCH_PLANS[mode]
-    files = {spec.name: param_files(spec, params) for spec in plan}
-    require("rclpy", "robot-agent up")
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-
-    init_rclpy(args=[])
-    nodes = []
-    executor = MultiThreadedExecutor(num_threads=6)
+    args = {spec.name: node_arguments(spec, params, use_sim_time=use_sim_time) for spec in plan}
+    nodes: list[Any] = []
     try:
         for spec in plan:
             module, cls_name = NODE_CLASSES[spec.executable]
             cls = getattr(importlib.import_module(module), cls_name)
-            cli = ["--ros-args"] + [a for f in files[spec.name] for a in ("--params-file", str(f))]
-            node = cls(cli_args=cli)
-            nodes.append(node)
+            nodes.append(cls(cli_args=args[spec.name], namespace=ns, **node_kwargs))
+    except BaseException:
+        for node in nodes:
+            node.destroy_node()
+        raise
+    return nodes
+
+
+def up(mode: str, params: str | Path | None = None, *, namespace: str = "", log_level: str = "info",
+       use_sim_time: bool = False) -> int:
+    """Start the nodes of ``mode`` and spin until Ctrl-C or SIGTERM.
+
+    Raises:
+        ValueError: an unknown mode, namespace or log level.
+        FileNotFoundError: a parameter file is missing.
+    """
+    from robot_agent.deps import require
+
+    if mode not in LAUNCH_PLANS:
+        raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(LAUNCH_PLANS)}")
+    if log_level not in LOG_LEVELS:
+        raise ValueError(f"unknown log level {log_level!r}; valid: {', '.join(LOG_LEVELS)}")
+    ns = check_namespace(namespace)
+    for spec in LAUNCH_PLANS[mode]:
+        param_files(spec, params)  # a missing file is reported before anything starts
+    require("rclpy", "robot-agent up")
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    init_rclpy(args=["--ros-args", "--log-level", log_level])
+    forward_python_logging(getattr(logging, {"warn": "WARNING", "fatal": "CRITICAL"}.get(log_level,
+                                                                                          log_level.upper())))
+    nodes: list[Any] = []
+    executor = MultiThreadedExecutor(num_threads=6)
+    try:
+        nodes = compose(mode, params, namespace=ns, use_sim_time=use_sim_time)
+        for node in nodes:
             executor.add_node(node)
-            log.info("started /%s with %s", spec.name, ", ".join(map(str, files[spec.name])))
+            node.get_logger().info(f"started {node.get_fully_qualified_name()}")
         for node in nodes:
             node.start()
-        print(f"robot-agent up {mode}: {', '.join('/' + s.name for s in plan)} running "
-              f"(Ctrl-C to stop); try: robot-agent task \"put the red block in the bowl\"", flush=True)
+        names = ", ".join(n.get_fully_qualified_name() for n in nodes)
+        print(f"robot-agent up {mode}: {names} running (Ctrl-C to stop); try: robot-agent task "
+              f"{'--namespace ' + ns.strip('/') + ' ' if ns != '/' else ''}\"put the red block in the bowl\"",
+              flush=True)
         spin_until_interrupted(executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
@@ -137,8 +243,8 @@ def up(mode: str, params: str | Path | None = None) -> int:
         for node in reversed(nodes):  # the agent first: it holds the arm while the sim still runs
             try:
                 node.shutdown()
-            except Exception:  # noqa: BLE001 - keep shutting the others down
-                log.exception("shutting down %s failed", node.get_name())
+            except Exception as exc:  # noqa: BLE001 - keep shutting the others down
+                node.get_logger().error(f"shutting down failed: {exc}")
         executor.shutdown(timeout_sec=2.0)
         for node in nodes:
             node.destroy_node()
@@ -147,7 +253,12 @@ def up(mode: str, params: str | Path | None = None) -> int:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    return up(args.mode, args.params)
+    try:
+        return up(args.mode, args.params, namespace=args.namespace, log_level=args.log_level,
+                  use_sim_time=args.use_sim_time)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -155,19 +266,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("up", help="start the ROS 2 nodes of sim.launch.py or hardware.launch.py in one process",
                        description="Start the nodes that launch/sim.launch.py (sim node + agent node) or "
                                    "launch/hardware.launch.py (agent node only) start, with the same parameter "
-                                   "files, in one process. Then drive it with `robot-agent task` and "
+                                   "files and remappings, in one process. Then drive it with `robot-agent task` and "
                                    "`robot-agent say` from another shell on the same ROS_DOMAIN_ID.")
     p.add_argument("mode", choices=sorted(LAUNCH_PLANS), help="sim: PyBullet sim node + agent; hardware: agent only")
-    p.add_argument("--params", help="extra parameter file, applied last to every node (overrides)")
+    p.add_argument("--params", help="extra parameter file, applied last to every node (launch: params_file)")
+    p.add_argument("--namespace", default="", help="namespace of every node and topic, e.g. robot1 (launch: "
+                                                   "namespace; default: none)")
+    p.add_argument("--log-level", default="info", choices=LOG_LEVELS, help="log level (launch: log_level)")
+    p.add_argument("--use-sim-time", action="store_true", help="nodes use /clock (launch: use_sim_time)")
     p.set_defaults(func=_cmd_up)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m robot_agent.ros.up sim|hardware [--params FILE]`` (same as ``robot-agent up``)."""
+    """``python -m robot_agent.ros.up sim|hardware [options]`` (same as ``robot-agent up``)."""
     parser = argparse.ArgumentParser(prog="robot-agent")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["up", *(sys.argv[1:] if argv is None else argv)])
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     return int(args.func(args))
 
 

@@ -1,19 +1,20 @@
 """The sim node: the PyBullet world behind exactly the interfaces a real arm offers.
 
-Published and subscribed (topic names are parameters ``topics.*``):
+Published and subscribed, on names relative to the node's namespace (``robot1/joint_states``
+for a sim started in namespace ``robot1``):
 
-* ``sensor_msgs/JointState`` out, every control tick (``sim.control_hz``): the 7 arm joints
+* ``joint_states`` (``sensor_msgs/JointState``) out, every control tick (``sim.control_hz``): the 7 arm joints
   and the 2 finger joints, as ros2_control's joint_state_broadcaster would publish them.
-* ``trajectory_msgs/JointTrajectory`` in: followed as a joint trajectory controller does.
+* ``joint_trajectory_controller/joint_trajectory`` (``trajectory_msgs/JointTrajectory``) in: followed as a joint trajectory controller does.
   A new message replaces the current trajectory; the first point is reached from the
   measured position, points in between are interpolated linearly in time. Messages with
   missing/unknown joints, bad sizes, non-increasing times or no points are refused (logged).
-* ``std_msgs/Float64`` in: finger opening (m). Closing near a graspable object (or a drawer
+* ``gripper/command`` (``std_msgs/Float64``) in: finger opening (m). Closing near a graspable object (or a drawer
   handle) runs the sim's grasp assist (``grasp_on_close``); opening releases.
-* ``sensor_msgs/Image`` out (rgb8, ``publish.camera_hz``, best effort) from the fixed camera.
-* ``std_msgs/String`` out (``publish.scene_hz``, latched): the scene as perception would
-  report it, a JSON list of :meth:`skills.types.ObjectInfo.to_dict` (names, categories,
-  poses, sizes, states, parts).
+* ``camera/image_raw`` (``sensor_msgs/Image``) out (rgb8, ``publish.camera_hz``, best effort) from the fixed camera.
+* ``scene/objects`` (``robot_agent_interfaces/Scene``) out (``publish.scene_hz``, latched): the
+  scene as perception would report it (names, categories, colours, shapes, poses, sizes, named
+  parts, states) in ``scene_frame_id``.
 * ``~/reset`` (``std_srvs/Trigger``): rebuild the world from the ``scene`` parameter.
 
 Physics runs in its own thread at wall-clock pace (each control tick is ``physics_hz /
@@ -22,7 +23,6 @@ control_hz`` physics steps and then waits for its slot), so the ROS robot sees a
 
 from __future__ import annotations
 
-import logging
 import math
 import sys
 import threading
@@ -44,18 +44,20 @@ from sim.world import FINGER_JOINTS, GRIPPER_MAX, PyBulletRobot, SimWorld
 require("rclpy", "the sim node")
 
 import rclpy  # noqa: E402
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult  # noqa: E402
+from rcl_interfaces.msg import SetParametersResult  # noqa: E402
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor  # noqa: E402
+from rclpy.logging import get_logger  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
-from std_msgs.msg import Float64, String  # noqa: E402
+from std_msgs.msg import Float64  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from robot_agent.ros import qos  # noqa: E402
-
-log = logging.getLogger(__name__)
+from robot_agent_interfaces.msg import Scene  # noqa: E402
+from robot_agent.ros.params import declare_all  # noqa: E402
+from robot_agent.ros.ros_robot import CAMERA, GRIPPER_COMMAND, JOINT_STATES, JOINT_TRAJECTORY, SCENE  # noqa: E402
 
 NODE_NAME = "sim"
 ARM_JOINT_NAMES = PyBulletRobot.joint_names
@@ -75,15 +77,17 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "publish.scene_hz": (10.0, "scene (perception) messages per second"),
     "publish.camera_hz": (2.0, "camera images per second; 0 turns the camera off"),
     "grasp_on_close": (True, "closing the fingers at an object runs the grasp assist"),
-    "topics.joint_states": ("/joint_states", "sensor_msgs/JointState out"),
-    "topics.joint_trajectory": ("/joint_trajectory_controller/joint_trajectory", "trajectory_msgs/JointTrajectory in"),
-    "topics.gripper_command": ("/gripper/command", "std_msgs/Float64 in: finger opening (m)"),
-    "topics.scene": ("/scene/objects", "std_msgs/String out: JSON list of objects"),
-    "topics.camera": ("/camera/image_raw", "sensor_msgs/Image out (rgb8)"),
     "camera.frame_id": ("camera", "frame_id of the camera images"),
+    "scene_frame_id": ("panda_link0", "frame_id of the scene messages: the robot base frame"),
 }
-#: parameters that may change while the node runs (the rest are fixed at start-up)
+#: parameters that may change while the node runs (the rest are read-only: fixed at start-up)
 DYNAMIC = frozenset({"scene", "publish.scene_hz", "publish.camera_hz", "grasp_on_close"})
+#: closed ranges ROS enforces (the rates' own checks below also refuse a zero scene rate)
+RANGES: dict[str, tuple[float, float]] = {
+    "sim.physics_hz": (1.0, 10000.0), "sim.control_hz": (1.0, 1000.0), "sim.camera_width": (16, 1920),
+    "sim.camera_height": (16, 1080), "safety.max_joint_speed": (0.0, 3.0), "publish.scene_hz": (0.0, 100.0),
+    "publish.camera_hz": (0.0, 30.0),
+}
 
 
 def resolve_scene(value: str) -> SceneSpec:
@@ -201,9 +205,8 @@ class SimNode(Node):
             raise
 
     def _setup(self) -> None:
-        for name, (default, doc) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(
-                description=doc + ("" if name in DYNAMIC else " (fixed at start-up)")))
+        declare_all(self, {n: d for n, (d, _) in PARAMETERS.items()}, {n: doc for n, (_, doc) in PARAMETERS.items()},
+                    DYNAMIC, RANGES)
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
         self.sim_cfg = SimConfig(physics_hz=float(p["sim.physics_hz"]), control_hz=float(p["sim.control_hz"]),
                                  camera_width=int(p["sim.camera_width"]), camera_height=int(p["sim.camera_height"]),
@@ -218,7 +221,7 @@ class SimNode(Node):
         self.camera_hz = float(p["publish.camera_hz"])
         self.grasp_on_close = bool(p["grasp_on_close"])
         self.frame_id = str(p["camera.frame_id"])
-        self.topics = {k.split(".", 1)[1]: str(v) for k, v in p.items() if k.startswith("topics.")}
+        self.scene_frame_id = str(p["scene_frame_id"])
 
         self._lock = threading.Lock()
         self._pending_traj: tuple[float, np.ndarray, np.ndarray] | None = None
@@ -236,18 +239,18 @@ class SimNode(Node):
         self.camera: Any = None
         self._build_world(self.scene_spec)
 
-        self._js_pub = self.create_publisher(JointState, self.topics["joint_states"], qos.JOINT_STATES_OUT)
-        self._scene_pub = self.create_publisher(String, self.topics["scene"], qos.LATCHED)
-        self._image_pub = self.create_publisher(Image, self.topics["camera"], qos.IMAGES)
-        self.create_subscription(JointTrajectory, self.topics["joint_trajectory"], self._on_trajectory, qos.COMMANDS)
-        self.create_subscription(Float64, self.topics["gripper_command"], self._on_gripper, qos.COMMANDS)
+        self._js_pub = self.create_publisher(JointState, JOINT_STATES, qos.JOINT_STATES_OUT)
+        self._scene_pub = self.create_publisher(Scene, SCENE, qos.LATCHED)
+        self._image_pub = self.create_publisher(Image, CAMERA, qos.IMAGES)
+        traj = self.create_subscription(JointTrajectory, JOINT_TRAJECTORY, self._on_trajectory, qos.COMMANDS)
+        self.create_subscription(Float64, GRIPPER_COMMAND, self._on_gripper, qos.COMMANDS)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._thread = threading.Thread(target=self._physics_loop, name="sim-physics", daemon=True)
         self.get_logger().info(
             f"sim: scene {self.scene_spec.name!r} ({len(self.scene_spec.objects)} objects), "
-            f"{self.sim_cfg.control_hz:g} Hz control; joint states on {self.topics['joint_states']}, "
-            f"trajectories on {self.topics['joint_trajectory']}")
+            f"{self.sim_cfg.control_hz:g} Hz control; joint states on {self._js_pub.topic_name}, "
+            f"trajectories on {traj.topic_name}")
 
     # -- world -----------------------------------------------------------------------------------
     def _build_world(self, scene: SceneSpec) -> None:
@@ -352,8 +355,9 @@ class SimNode(Node):
             try:
                 self._physics_tick()
             except Exception:  # noqa: BLE001 - keep the world alive; the log says what broke
-                self.get_logger().error("physics tick failed", throttle_duration_sec=2.0)
-                log.exception("physics tick failed")
+                import traceback
+
+                self.get_logger().error(f"physics tick failed: {traceback.format_exc()}", throttle_duration_sec=2.0)
                 time.sleep(0.05)
 
     def _physics_tick(self) -> None:
@@ -451,7 +455,8 @@ class SimNode(Node):
         self._js_pub.publish(msg)
 
     def _publish_scene(self, world: SimWorld) -> None:
-        self._scene_pub.publish(String(data=messages.encode_scene(world.object_info(n) for n in world.objects)))
+        self._scene_pub.publish(messages.scene_msg((world.object_info(n) for n in world.objects), self.scene_frame_id,
+                                                   self.get_clock().now().to_msg()))
 
     def _publish_image(self) -> None:
         frame = self.camera.render()
@@ -468,10 +473,10 @@ class SimNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of the ``sim_node`` executable (``--ros-args --params-file config/sim.yaml``)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from robot_agent.ros.up import init_rclpy, spin_until_interrupted
+    from robot_agent.ros.up import forward_python_logging, init_rclpy, spin_until_interrupted
 
     init_rclpy(args)
+    forward_python_logging()
     node: SimNode | None = None
     executor = MultiThreadedExecutor(num_threads=2)
     try:
@@ -482,7 +487,7 @@ def main(args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ConfigError, SceneError) as exc:
-        log.error("sim node cannot start: %s", exc)
+        get_logger(NODE_NAME).error(f"sim node cannot start: {exc}")
         return 2
     finally:
         executor.shutdown(timeout_sec=2.0)

@@ -27,7 +27,7 @@ rclpy = pytest.importorskip("rclpy", reason="ROS 2 (rclpy) is not installed")
 ROOT = Path(__file__).resolve().parents[2]
 #: fast sim settings for tests: the camera at 1 Hz keeps the CPU for physics
 SIM_TEST_PARAMS = """
-/sim:
+/**/sim:
   ros__parameters:
     scene: tabletop
     publish.camera_hz: 1.0
@@ -35,35 +35,22 @@ SIM_TEST_PARAMS = """
 """
 
 
-#: sim topics (relative to a prefix; the defaults have none)
-TOPICS = {"joint_states": "joint_states", "joint_trajectory": "joint_trajectory_controller/joint_trajectory",
-          "gripper_command": "gripper/command", "scene": "scene/objects", "camera": "camera/image_raw"}
-
-
-def robot_topics(prefix: str) -> dict[str, str]:
-    """RosRobotConfig keyword arguments for the topics of a sim started with ``prefix``."""
-    return {f"{t}_topic": f"{prefix}/{TOPICS[t]}" for t in ("joint_states", "joint_trajectory", "gripper_command",
-                                                            "scene")}
-
-
 class SimProcess:
-    """The sim node in its own process (``python -m sim.ros.sim_node --ros-args --params-file ...``)."""
+    """The sim node in its own process (``python -m sim.ros.sim_node --ros-args --params-file ...``).
 
-    def __init__(self, params_file: Path, log_file: Path, prefix: str = "") -> None:
+    With a ``namespace`` (``/kill0``) the node and all its topics live there (``/kill0/sim``,
+    ``/kill0/joint_states``), as ``robot-agent up sim --namespace kill0`` would put them.
+    """
+
+    def __init__(self, params_file: Path, log_file: Path, namespace: str = "") -> None:
         self.log_file = log_file
-        self.prefix = prefix
-        self.name = "sim" + prefix.replace("/", "_")
+        self.namespace = namespace
         args = ["--ros-args", "--params-file", str(params_file)]
-        if prefix:  # a second sim beside the shared one: its own node name and topics
-            args += ["-r", f"__node:={self.name}", "-p", "publish.camera_hz:=0.0"]
-            args += [a for t in TOPICS for a in ("-p", f"topics.{t}:={prefix}/{TOPICS[t]}")]
+        if namespace:  # a second sim beside the shared one, in its own namespace
+            args += ["-r", f"__ns:={namespace}", "-p", "publish.camera_hz:=0.0"]
         self._log = open(log_file, "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "sim.ros.sim_node", *args],
                                      cwd=ROOT, env=dict(os.environ), stdout=self._log, stderr=subprocess.STDOUT)
-
-    def robot_topics(self) -> dict[str, str]:
-        """RosRobotConfig keyword arguments for this sim's topics."""
-        return robot_topics(self.prefix)
 
     def kill(self) -> None:
         """SIGKILL: the sim dies without a word, as a crashed driver does."""
@@ -109,8 +96,8 @@ def start_sim(sim_params_file: Path, tmp_path: Path) -> Iterator[Callable[..., S
     """Start a fresh sim process on its own topics (stopped at the end of the test)."""
     started: list[SimProcess] = []
 
-    def start(prefix: str = "/private") -> SimProcess:
-        sim = SimProcess(sim_params_file, tmp_path / f"sim{len(started)}.log", prefix=f"{prefix}{len(started)}")
+    def start(namespace: str = "/private") -> SimProcess:
+        sim = SimProcess(sim_params_file, tmp_path / f"sim{len(started)}.log", namespace=f"{namespace}{len(started)}")
         started.append(sim)
         return sim
 
@@ -207,3 +194,27 @@ def call_trigger(node: Any, service: str, timeout: float = 25.0, attempts: int =
         return future.result()
     finally:
         node.destroy_client(client)
+
+
+def send_goal(node: Any, action: str, task: str, task_id: str, feedback: list | None = None,
+              timeout: float = 10.0) -> Any:
+    """Send a ``RunTask`` goal from a spun node; the goal handle (``accepted`` says whether it was)."""
+    from rclpy.action import ActionClient
+    from robot_agent_interfaces.action import RunTask
+
+    client = ActionClient(node, RunTask, action)
+    assert client.wait_for_server(timeout_sec=10.0), f"action server {action} not available"
+    future = client.send_goal_async(RunTask.Goal(task=task, id=task_id),
+                                    feedback_callback=None if feedback is None else feedback.append)
+    wait_for(future.done, timeout, f"the answer to goal {task_id}")
+    handle = future.result()
+    handle.client = client  # keep the client alive as long as the handle
+    return handle
+
+
+def goal_result(handle: Any, timeout: float) -> Any:
+    """Wait for a goal's result: ``(status, RunTask.Result)``."""
+    future = handle.get_result_async()
+    wait_for(future.done, timeout, "the goal's result")
+    res = future.result()
+    return res.status, res.result

@@ -9,7 +9,6 @@ scripted: the LLM is a true boundary and is not what these tests are about.
 from __future__ import annotations
 
 import io
-import json
 import threading
 import time
 from typing import Any
@@ -20,13 +19,14 @@ import pytest
 from robot_agent.config import AgentConfig
 from robot_agent.policy.types import SkillCall
 
-from .conftest import call_trigger, wait_for
+from .conftest import call_trigger, goal_result, send_goal, wait_for
 
 rclpy = pytest.importorskip("rclpy")
 
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from std_msgs.msg import String  # noqa: E402
+from robot_agent_interfaces.msg import AgentStatus, Correction, Plan, TranscriptEvent  # noqa: E402
+from robot_agent_interfaces.srv import SearchKnowledge  # noqa: E402
 
 from robot_agent.ros import console, messages, qos  # noqa: E402
 from robot_agent.ros.agent_node import AgentNode  # noqa: E402
@@ -34,6 +34,8 @@ from robot_agent.ros.agent_node import AgentNode  # noqa: E402
 PLANS = {
     "put the red block in the bowl": [SkillCall("pick", {"object": "red_block"}),
                                       SkillCall("place", {"object": "red_block", "target": "bowl"})],
+    "put the blue block on the plate": [SkillCall("pick", {"object": "blue_block"}),
+                                        SkillCall("place", {"object": "blue_block", "target": "plate"})],
     "put the purple unicorn in the bowl": [SkillCall("pick", {"object": "purple_unicorn"}),
                                            SkillCall("place", {"object": "purple_unicorn", "target": "bowl"})],
 }
@@ -58,21 +60,25 @@ def scripted_agent(robot: Any, config: AgentConfig, camera: Any) -> Any:
 
 
 class Listener:
-    """Collects the agent node's outputs (status is latched: the newest arrives on subscribe)."""
+    """Collects the agent node's outputs as plain dicts (status is latched: the newest arrives on subscribe)."""
 
     def __init__(self, node: Node, agent: str = "/robot_agent") -> None:
+        self.agent = agent
+        self.node = node
         self.status: list[dict] = []
-        self.transcript: list[dict] = []
-        self.plans: list[dict] = []
-        node.create_subscription(String, f"{agent}/status",
-                                 lambda m: self.status.append(messages.parse_status(m.data)), qos.LATCHED_FOLLOW)
-        node.create_subscription(String, f"{agent}/transcript",
-                                 lambda m: self.transcript.append(messages.parse_event(m.data, "transcript")),
-                                 qos.EVENTS)
-        node.create_subscription(String, f"{agent}/plan",
-                                 lambda m: self.plans.append(messages.parse_event(m.data, "plan")), qos.LATCHED_FOLLOW)
-        self.task_pub = node.create_publisher(String, f"{agent}/task", qos.COMMANDS)
-        self.correction_pub = node.create_publisher(String, f"{agent}/correction", qos.COMMANDS)
+        self.transcript: list[Any] = []
+        self.plans: list[Any] = []
+        node.create_subscription(AgentStatus, f"{agent}/status",
+                                 lambda m: self.status.append(messages.status_dict(m)), qos.LATCHED_FOLLOW)
+        node.create_subscription(TranscriptEvent, f"{agent}/transcript", self.transcript.append, qos.EVENTS)
+        node.create_subscription(Plan, f"{agent}/plan", self.plans.append, qos.LATCHED_FOLLOW)
+        self.correction_pub = node.create_publisher(Correction, f"{agent}/correction", qos.COMMANDS)
+
+    def send(self, task: str, task_id: str, feedback: list | None = None) -> Any:
+        return send_goal(self.node, f"{self.agent}/run_task", task, task_id, feedback)
+
+    def correct(self, text: str, source: str = "typed") -> None:
+        self.correction_pub.publish(messages.correction_msg(text, source))
 
     def latest(self) -> dict:
         return self.status[-1] if self.status else {}
@@ -88,19 +94,17 @@ class Listener:
 
 
 def start_agent(spinner, sim, **robot_params: Any) -> tuple[AgentNode, Node, Listener]:
+    """An agent node (scripted planner) in the sim's namespace, and an operator node listening to it."""
     overrides = [Parameter("robot.connect_timeout", value=30.0)]
-    if sim.prefix:
-        topics = sim.robot_topics()
-        overrides += [Parameter(f"topics.{k[:-len('_topic')]}", value=v) for k, v in topics.items()]
     overrides += [Parameter(k, value=v) for k, v in robot_params.items()]
-    agent = AgentNode(agent_factory=scripted_agent, parameter_overrides=overrides)
+    ns = sim.namespace or "/"
+    agent = AgentNode(agent_factory=scripted_agent, parameter_overrides=overrides, namespace=ns)
     spinner.add(agent)
     agent.start()
     client = spinner.add(Node("test_operator"))
-    listener = Listener(client)
+    listener = Listener(client, agent.get_fully_qualified_name())
     wait_for(lambda: listener.latest().get("ready"), 40.0, "the agent to report ready")
-    wait_for(lambda: listener.task_pub.get_subscription_count() and listener.correction_pub.get_subscription_count(),
-             5.0, "the agent's subscriptions")
+    wait_for(lambda: listener.correction_pub.get_subscription_count(), 5.0, "the agent's subscriptions")
     return agent, client, listener
 
 
@@ -115,21 +119,25 @@ def agent_on_shared_sim(spinner, sim_process):
 
 def test_malformed_inputs_give_an_error_status_not_a_crash(agent_on_shared_sim) -> None:
     agent, client, listener = agent_on_shared_sim
-    for payload, expect in [('{"task": ', "malformed task refused"), ("   ", "malformed task refused"),
-                            ('{"task": "x", "priority": 3}', "unknown field(s) priority")]:
-        listener.task_pub.publish(String(data=payload))
+    for task, task_id, expect in [("   ", "t-blank", "goal.task: empty"),
+                                  ("x" * 1001, "t-long", "the limit is 1000"),
+                                  ("open the drawer", "no spaces allowed", "goal.id")]:
+        handle = listener.send(task, task_id)
+        assert not handle.accepted
         wait_for(lambda expect=expect: any(expect in e for e in listener.errors()), 5.0,
-                 f"an error status for {payload!r}")
-    listener.correction_pub.publish(String(data='{"text": 5}'))
-    wait_for(lambda: any("malformed correction refused" in e for e in listener.errors()), 5.0, "correction error")
-    listener.correction_pub.publish(String(data="a bit to the left"))
-    wait_for(lambda: any(t["outcome"].startswith("dropped") for t in listener.transcript), 5.0, "a dropped correction")
+                 f"an error status for {task[:20]!r}")
+    listener.correction_pub.publish(Correction(text="left", source="Mic 1"))
+    wait_for(lambda: any("malformed correction refused" in e and "source" in e for e in listener.errors()), 5.0,
+             "correction error")
+    listener.correct("a bit to the left")
+    wait_for(lambda: any(t.outcome.startswith("dropped") and t.type == "dropped" for t in listener.transcript), 5.0,
+             "a dropped correction")
     assert listener.latest()["state"] == "idle" and listener.latest()["ready"]
-    assert agent._worker.is_alive()
+    assert agent._worker is not None
 
 
-def test_task_with_spoken_style_correction_over_the_console(agent_on_shared_sim) -> None:
-    """``robot-agent task`` + ``robot-agent say`` (the console functions) complete a corrected task."""
+def test_goal_gives_feedback_and_a_result_and_a_correction_is_applied(agent_on_shared_sim) -> None:
+    """``robot-agent task`` (an action client) + ``robot-agent say`` (a Correction) complete a corrected task."""
     agent, client, listener = agent_on_shared_sim
     out = io.StringIO()
     codes: list[int] = []
@@ -146,9 +154,11 @@ def test_task_with_spoken_style_correction_over_the_console(agent_on_shared_sim)
     assert codes == [console.OK], out.getvalue()
     text = out.getvalue()
     assert "plan: pick(red_block) -> place(red_block, bowl)" in text
+    assert "step 1: pick(red_block)" in text and "step 2: place(red_block, bowl)" in text, text
     assert 'operator (spoken): "a bit to the left"' in text
-    heard = [t for t in listener.transcript if t["text"] == "a bit to the left"]
-    assert heard and heard[0]["task_id"] == "t-corrected" and heard[0]["kind"] == "skill", heard
+    assert "task t-corrected: done" in text
+    heard = [t for t in listener.transcript if t.text == "a bit to the left"]
+    assert heard and heard[0].task_id == "t-corrected" and heard[0].kind == "skill" and heard[0].type == "understood"
     final = wait_for(lambda: listener.final("t-corrected"), 5.0, "the final status on the test's own subscription")
     assert final["state"] == "done" and final["success"] is True
     scene = agent.robot.perceive()
@@ -156,15 +166,53 @@ def test_task_with_spoken_style_correction_over_the_console(agent_on_shared_sim)
     assert abs(local[0]) < 0.08 and abs(local[1]) < 0.08, local
 
 
-def test_stop_service_halts_the_arm_within_a_tick(agent_on_shared_sim) -> None:
+def test_cancel_halts_the_arm_within_a_tick_and_a_second_goal_is_rejected(agent_on_shared_sim) -> None:
+    from action_msgs.msg import GoalStatus
+
     agent, client, listener = agent_on_shared_sim
-    listener.task_pub.publish(String(data=messages.encode_task("put the red block in the bowl", "t-stop")))
+    feedback: list = []
+    handle = listener.send("put the red block in the bowl", "t-cancel", feedback)
+    assert handle.accepted
+    wait_for(lambda: agent.robot.commands_sent > 40 and listener.latest().get("state") == "executing", 20.0,
+             "the arm to be moving")
+    second = listener.send("put the red block in the bowl", "t-second")
+    assert not second.accepted
+    wait_for(lambda: any("task t-second refused: busy with task t-cancel" in e for e in listener.errors()), 5.0,
+             "the rejection's reason on ~/status")
+    states = [f.feedback.state for f in feedback]
+    assert states[0] == "planning" and "executing" in states, states
+    assert feedback[-1].feedback.plan and feedback[-1].feedback.plan[0].skill == "pick"
+    cancel = handle.cancel_goal_async()
+    wait_for(cancel.done, 10.0, "the cancel answer")
+    assert cancel.result().goals_canceling
+    served, at_hold = agent.last_cancel_at, agent.commands_at_stop
+    hold = min(t for t in agent.robot.hold_times if t >= served)
+    status, result = goal_result(handle, 15.0)
+    assert status == GoalStatus.STATUS_CANCELED
+    assert result.state == "stopped" and not result.success and result.task_id == "t-cancel", result
+    tick = 1.0 / agent.robot_cfg.control_hz
+    assert hold - served < tick  # the hold left within the tick the cancel arrived in
+    assert agent.robot.commands_sent - at_hold <= 2  # at most the tick in progress and the skill's own hold
+    sent, held = agent.robot.commands_sent, agent.robot.last_command()
+    time.sleep(0.4)
+    assert agent.robot.commands_sent == sent  # nothing streamed after the cancel
+    assert np.max(np.abs(agent.robot.joint_positions() - held)) < 0.05  # the arm stays at the hold point
+    res = call_trigger(client, "/robot_agent/reset")
+    assert res.success, res.message
+
+
+def test_stop_service_halts_the_arm_within_a_tick(agent_on_shared_sim) -> None:
+    from action_msgs.msg import GoalStatus
+
+    agent, client, listener = agent_on_shared_sim
+    handle = listener.send("put the red block in the bowl", "t-stop")
     wait_for(lambda: agent.robot.commands_sent > 40 and listener.latest().get("state") == "executing", 20.0,
              "the arm to be moving")
     res = call_trigger(client, "/robot_agent/stop")
     at_stop = agent.robot.commands_sent
     assert res.success and "halted" in res.message
-    wait_for(lambda: listener.final("t-stop"), 10.0, "the stopped status")
+    status, result = goal_result(handle, 10.0)
+    assert status == GoalStatus.STATUS_ABORTED and result.state == "stopped", result
     # At most the tick in progress and the skill's own hold went out after the service answered.
     assert agent.robot.commands_sent - at_stop <= 2
     assert listener.final("t-stop")["state"] == "stopped"
@@ -179,18 +227,26 @@ def test_stop_service_halts_the_arm_within_a_tick(agent_on_shared_sim) -> None:
     wait_for(lambda: listener.latest()["state"] == "idle", 5.0, "the idle status after the reset")
 
 
-def test_unknown_object_task_fails_with_a_clear_status(agent_on_shared_sim) -> None:
+def test_unknown_object_task_fails_with_a_clear_result(agent_on_shared_sim) -> None:
+    from action_msgs.msg import GoalStatus
+
     agent, client, listener = agent_on_shared_sim
     sent = agent.robot.commands_sent
-    listener.task_pub.publish(String(data=messages.encode_task("put the purple unicorn in the bowl", "t-unknown")))
-    wait_for(lambda: listener.final("t-unknown"), 20.0, "the task to end")
+    handle = listener.send("put the purple unicorn in the bowl", "t-unknown")
+    status, result = goal_result(handle, 20.0)
+    assert status == GoalStatus.STATUS_ABORTED
+    assert result.state == "failed" and not result.success and "purple_unicorn" in result.reason, result
     final = listener.final("t-unknown")
     assert final["state"] == "failed" and final["success"] is False
-    assert "purple_unicorn" in final["reason"], final
     assert agent.robot.commands_sent - sent <= 2  # at most hold commands: the arm never moved toward it
+    search = client.create_client(SearchKnowledge, "/robot_agent/search_knowledge")
+    assert search.wait_for_service(timeout_sec=5.0)
+    future = search.call_async(SearchKnowledge.Request(query="red block"))
+    wait_for(future.done, 5.0, "the search answer")
+    assert not future.result().success and "no knowledge base" in future.result().message
 
 
-def test_agent_parameters_are_validated_on_change(agent_on_shared_sim) -> None:
+def test_agent_parameters_have_ranges_read_only_flags_and_are_validated(agent_on_shared_sim) -> None:
     from rclpy.parameter_client import AsyncParameterClient
 
     agent, client, listener = agent_on_shared_sim
@@ -203,14 +259,21 @@ def test_agent_parameters_are_validated_on_change(agent_on_shared_sim) -> None:
         r = future.result().results[0]
         return r.successful, r.reason
 
-    ok, reason = set_one("safety.max_joint_speed", 50.0)
-    assert not ok and "fixed at start-up" in reason and "safety" in reason
-    ok, reason = set_one("memory.skill_threshold", 7.5)
-    assert not ok and "memory.skill_threshold" in reason
+    future = params.describe_parameters(["safety.max_joint_speed", "memory.skill_threshold", "policy.max_steps"])
+    wait_for(future.done, 10.0, "the descriptors")
+    speed, threshold, steps = future.result().descriptors
+    assert speed.read_only and speed.floating_point_range[0].to_value == 3.0
+    assert not threshold.read_only and threshold.floating_point_range[0].from_value == -1.0
+    assert steps.read_only and (steps.integer_range[0].from_value, steps.integer_range[0].to_value) == (1, 50)
+    ok, reason = set_one("safety.max_joint_speed", 1.0)
+    assert not ok and "read-only" in reason
+    ok, reason = set_one("memory.skill_threshold", 7.5)  # outside the descriptor's range
+    assert not ok and reason
     ok, reason = set_one("memory.skill_threshold", "very high")
     assert not ok and reason
-    ok, reason = set_one("topics.joint_states", "/elsewhere")
-    assert not ok and "fixed at start-up" in reason
+    ok, reason = set_one("memory.text_weight", 0.0)
+    ok2, reason2 = set_one("memory.image_weight", 0.0)  # the config's own rule: the weights cannot both be 0
+    assert ok and not ok2 and "memory" in reason2, (reason, reason2)
     assert agent.config.memory.skill_threshold == pytest.approx(0.55)
     ok, reason = set_one("memory.skill_threshold", 0.7)
     assert ok, reason
@@ -227,40 +290,40 @@ def test_garbage_in_the_parameter_file_stops_the_node_with_a_reason(ros_context)
         AgentNode(agent_factory=scripted_agent, parameter_overrides=[Parameter("safety.max_joint_speed", value=99.0)])
     with pytest.raises(ConfigError, match="robot.control_hz"):
         AgentNode(agent_factory=scripted_agent, parameter_overrides=[Parameter("robot.control_hz", value=0.5)])
+    with pytest.raises(ConfigError, match="trajectory_lead"):
+        AgentNode(agent_factory=scripted_agent, parameter_overrides=[Parameter("robot.trajectory_lead", value=0.0)])
     with pytest.raises(SceneError, match="no built-in scene 'atlantis'"):
         SimNode(parameter_overrides=[Parameter("scene", value="atlantis")])
 
 
-def test_sim_killed_mid_task_gives_failed_status_and_a_held_arm(spinner, start_sim) -> None:
+def test_sim_killed_mid_task_gives_failed_result_and_a_held_arm(spinner, start_sim) -> None:
     sim = start_sim("/dies")
     agent, client, listener = start_agent(spinner, sim)
-    listener.task_pub.publish(String(data=messages.encode_task("put the red block in the bowl", "t-killed")))
+    handle = listener.send("put the red block in the bowl", "t-killed")
     wait_for(lambda: agent.robot.commands_sent > 40, 20.0, "the arm to be moving")
     sim.kill()
-    wait_for(lambda: listener.final("t-killed"), 15.0, "the task to end after the sim died")
-    final = listener.final("t-killed")
-    assert final["state"] == "failed" and "joint-state watchdog" in final["reason"], final
+    status, result = goal_result(handle, 15.0)
+    assert result.state == "failed" and "joint-state watchdog" in result.reason, result
     wait_for(lambda: any("joint-state watchdog" in e for e in listener.errors()) and not listener.latest()["ready"],
              5.0, "the watchdog error on the status")
     sent = agent.robot.commands_sent
     time.sleep(0.5)
     assert agent.robot.commands_sent - sent <= 1  # halted: no stream, at most a hold from the watchdog timer
-    listener.task_pub.publish(String(data=messages.encode_task("put the red block in the bowl", "t-after")))
-    wait_for(lambda: any("t-after refused" in e for e in listener.errors()), 5.0, "a refusal while the link is dead")
-    assert json.loads(json.dumps(listener.latest()))["state"] == "failed"
+    after = listener.send("put the red block in the bowl", "t-after")
+    assert not after.accepted
+    wait_for(lambda: any("t-after refused" in e and "watchdog" in e for e in listener.errors()), 5.0,
+             "a rejection while the link is dead")
+    assert listener.latest()["state"] == "failed"
 
 
 def test_agent_started_before_the_sim_waits_then_becomes_ready(spinner, start_sim) -> None:
     """A launch file starts both nodes at once: the agent must wait for the arm, saying so, not fail."""
-    from .conftest import robot_topics
-
-    overrides = [Parameter("robot.connect_timeout", value=1.0)] + [
-        Parameter(f"topics.{k[:-len('_topic')]}", value=v) for k, v in robot_topics("/late0").items()]
-    agent = spinner.add(AgentNode(agent_factory=scripted_agent, parameter_overrides=overrides))
+    overrides = [Parameter("robot.connect_timeout", value=1.0)]
+    agent = spinner.add(AgentNode(agent_factory=scripted_agent, parameter_overrides=overrides, namespace="/late0"))
     agent.start()
-    listener = Listener(spinner.add(Node("test_late_operator")))
-    wait_for(lambda: any("no joint states" in e and "still waiting" in e for e in listener.errors()), 10.0,
-             "a 'waiting for the robot' status")
+    listener = Listener(spinner.add(Node("test_late_operator")), "/late0/robot_agent")
+    wait_for(lambda: any("no joint states on /late0/joint_states" in e and "still waiting" in e
+                         for e in listener.errors()), 10.0, "a 'waiting for the robot' status")
     assert not listener.latest()["ready"]
-    assert start_sim("/late").prefix == "/late0"
+    assert start_sim("/late").namespace == "/late0"
     wait_for(lambda: listener.latest().get("ready"), 40.0, "the agent to become ready once the sim is up")

@@ -1,11 +1,12 @@
-"""The whole ROS 2 flow as a user runs it, in separate processes over real DDS (issue 5's "done when").
+"""The whole ROS 2 flow as a user runs it, in separate processes over real DDS (issues 5 and 15).
 
-``robot-agent up sim`` (sim node + agent node with the real embedded models: SmolLM2 planner,
-MiniLM embedder, a fresh knowledge base in a temporary directory, episode recording on), then
-``robot-agent task`` following the task, ``robot-agent say`` for a typed correction and
-``robot-agent listen --wav`` for a spoken one (a WAV made with espeak-ng). The task must
-complete, each correction must be understood, and the episode log must hold both with their
-sources. One flow, so the models load once.
+``robot-agent up sim --namespace e2e`` (sim node + agent node with the real embedded models:
+SmolLM2 planner, MiniLM embedder, a fresh knowledge base in a temporary directory, episode
+recording on), then ``robot-agent task`` (a RunTask action client) printing feedback until the
+result, ``robot-agent say`` for a typed correction and ``robot-agent listen --wav`` for a spoken one
+(a WAV made with espeak-ng), both applied mid-task. Then a second goal from the test's own action
+client is cancelled mid-motion: the goal ends canceled and the arm is held within a tick. One flow,
+so the models load once.
 """
 
 from __future__ import annotations
@@ -14,22 +15,29 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from .conftest import ROOT, Spinner, wait_for
+from .conftest import ROOT, Spinner, goal_result, send_goal, wait_for
 
 rclpy = pytest.importorskip("rclpy")
 
 EXE = str(Path(sys.executable).with_name("robot-agent"))
+NS = ["--namespace", "e2e"]
 
 
-def test_up_sim_task_say_and_listen_complete_a_corrected_task(tmp_path: Path, ros_context) -> None:
+def test_up_sim_task_say_listen_and_cancel_over_the_action(tmp_path: Path, ros_context) -> None:
+    from action_msgs.msg import GoalStatus
     from rclpy.node import Node
-    from std_msgs.msg import String
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from robot_agent_interfaces.msg import AgentStatus
+    from sensor_msgs.msg import JointState
+    from trajectory_msgs.msg import JointTrajectory
 
-    from robot_agent.episode_log import EpisodeLogReader, find_episode_logs
+    from robot_agent.logs import EpisodeLogReader, find_episode_logs
     from robot_agent.ros import messages, qos
     from robot_agent.speech import SpeechError, synthesize, write_wav
 
@@ -38,45 +46,80 @@ def test_up_sim_task_say_and_listen_complete_a_corrected_task(tmp_path: Path, ro
     except SpeechError as exc:
         pytest.skip(f"no speech synthesis: {exc}")
     params = tmp_path / "params.yaml"
-    params.write_text(f"/sim:\n  ros__parameters:\n    publish.camera_hz: 1.0\n"
-                      f"/robot_agent:\n  ros__parameters:\n    memory.kb_dir: {tmp_path / 'kb'}\n"
+    params.write_text(f"/**/sim:\n  ros__parameters:\n    publish.camera_hz: 1.0\n"
+                      f"/**/robot_agent:\n  ros__parameters:\n    memory.kb_dir: {tmp_path / 'kb'}\n"
                       f"    log_dir: {tmp_path / 'logs'}\n"
                       # A slow arm (the hardware file's limit): the pick lasts long enough for both
                       # corrections, each a process that starts up, to arrive during it even on a busy machine.
                       f"    safety.max_joint_speed: 0.5\n")
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     up_log = open(tmp_path / "up.log", "wb")
-    up = subprocess.Popen([EXE, "up", "sim", "--params", str(params)], cwd=ROOT, env=env, stdout=up_log,
+    up = subprocess.Popen([EXE, "up", "sim", "--params", str(params), *NS], cwd=ROOT, env=env, stdout=up_log,
                           stderr=subprocess.STDOUT)
     task: subprocess.Popen | None = None
     spinner = Spinner()
     try:
         probe = spinner.add(Node("test_e2e_probe"))
         status: list[dict] = []
-        probe.create_subscription(String, "/robot_agent/status", lambda m: status.append(messages.parse_status(m.data)),
-                                  qos.LATCHED_FOLLOW)
+        commands: list[tuple[float, JointTrajectory]] = []
+        joints: list[JointState] = []
+        probe.create_subscription(AgentStatus, "/e2e/robot_agent/status",
+                                  lambda m: status.append(messages.status_dict(m)), qos.LATCHED_FOLLOW)
+        probe.create_subscription(JointTrajectory, "/e2e/joint_trajectory_controller/joint_trajectory",
+                                  lambda m: commands.append((time.monotonic(), m)),
+                                  QoSProfile(depth=2000, reliability=ReliabilityPolicy.RELIABLE))
+        probe.create_subscription(JointState, "/e2e/joint_states", joints.append, qos.JOINT_STATES_IN)
         task = subprocess.Popen([EXE, "task", "put the red block in the bowl", "--id", "t-e2e", "--ready-timeout",
-                                 "240", "--timeout", "240"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                 "240", "--timeout", "240", *NS], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         wait_for(lambda: any(s["task_id"] == "t-e2e" and s["state"] == "executing" for s in status), 240.0,
                  "the agent (models loading) to start executing the task")
         # Typed first, and "slower": the retried pick takes longer, which leaves the spoken correction
         # (a process that starts, reads the scene and builds its recognizer) time to arrive mid-task.
-        said = subprocess.run([EXE, "say", "slower", "--timeout", "30"], cwd=ROOT, env=env,
+        said = subprocess.run([EXE, "say", "slower", "--timeout", "30", *NS], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=90)
         assert said.returncode == 0, said.stdout + said.stderr
         assert "understood as:" in said.stdout, said.stdout
-        heard = subprocess.run([EXE, "listen", "--wav", str(spoken_wav), "--timeout", "30"], cwd=ROOT, env=env,
-                               capture_output=True, text=True, timeout=90)
+        heard = subprocess.run([EXE, "listen", "--wav", str(spoken_wav), "--timeout", "30", *NS], cwd=ROOT,
+                               env=env, capture_output=True, text=True, timeout=90)
         assert heard.returncode == 0, heard.stdout + heard.stderr
         assert 'heard: "a bit to the left"' in heard.stdout and "understood as:" in heard.stdout, heard.stdout
         out, _ = task.communicate(timeout=240)
         assert task.returncode == 0, out
+        assert "step 1: pick(red_block)" in out, out  # printed from the action's feedback
         assert 'operator (typed): "slower"' in out, out
         assert 'operator (spoken): "a bit to the left"' in out, out
         assert "task t-e2e: done" in out, out
         final = [s for s in status if s["task_id"] == "t-e2e" and s["state"] in messages.TERMINAL_STATES]
         assert final and final[-1]["success"] is True
+
+        # A second goal, cancelled mid-motion.
+        feedback: list = []
+        handle = send_goal(probe, "/e2e/robot_agent/run_task", "put the blue block on the plate", "t-cancel",
+                           feedback)
+        assert handle.accepted
+        wait_for(lambda: any(f.feedback.state == "executing" for f in feedback), 120.0, "the second task to execute")
+        n0 = len(commands)
+        wait_for(lambda: len(commands) > n0 + 20, 30.0, "the arm to be moving")
+        asked = time.monotonic()
+        cancel = handle.cancel_goal_async()
+        wait_for(cancel.done, 10.0, "the cancel answer")
+        answered = time.monotonic()
+        assert cancel.result().goals_canceling
+        goal_status, result = goal_result(handle, 30.0)
+        assert goal_status == GoalStatus.STATUS_CANCELED and result.state == "stopped", result
+        time.sleep(0.6)
+        after = [(t, m) for t, m in commands if t > answered]
+        tick = 1.0 / 60.0
+        # The node holds the arm in the cancel callback, before it answers: at most the hold and one point of
+        # the tick in progress (or the skill's own hold) reach the arm after the answer, right after it.
+        assert len(after) <= 2, [t - answered for t, _ in after]
+        assert all(t - answered < 0.25 for t, _ in after), [t - answered for t, _ in after]
+        last = np.array(commands[-1][1].points[0].positions)
+        q = np.array(joints[-1].position[:7])
+        assert np.max(np.abs(q - last)) < 0.02, (q, last)  # the arm sits at the hold point
+        print(f"\ncancel: request->answer {1e3 * (answered - asked):.1f} ms, {len(after)} command(s) after the "
+              f"answer, control tick {1e3 * tick:.1f} ms")
     finally:
         if task is not None and task.poll() is None:
             task.kill()
@@ -91,7 +134,7 @@ def test_up_sim_task_say_and_listen_complete_a_corrected_task(tmp_path: Path, ro
         up_log.close()
     log_text = (tmp_path / "up.log").read_text(errors="replace")
     assert code == 0, log_text[-3000:]
-    logs = find_episode_logs(tmp_path / "logs")
+    logs = [p for p in find_episode_logs(tmp_path / "logs") if p.name.endswith("_t-e2e")]
     assert len(logs) == 1, logs
     events = list(EpisodeLogReader(logs[0]).events())
     corrections = [(e.data["text"], e.data["source"]) for e in events if e.kind == "correction"]

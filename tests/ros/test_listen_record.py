@@ -22,15 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, call_trigger, wait_for
+from .conftest import ROOT, call_trigger, goal_result, wait_for
 from .test_agent_node import start_agent
 
 rclpy = pytest.importorskip("rclpy")
 
-from std_msgs.msg import String  # noqa: E402
-
 from robot_agent.ros import listen as listen_mod  # noqa: E402
-from robot_agent.ros import messages  # noqa: E402
 
 TASK = "put the red block in the bowl"
 
@@ -48,7 +45,7 @@ def wavs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _events(path: Path) -> list:
-    from robot_agent.episode_log import EpisodeLogReader
+    from robot_agent.logs import EpisodeLogReader
 
     return list(EpisodeLogReader(path).events())
 
@@ -66,7 +63,7 @@ def test_spoken_correction_and_spoken_stop_are_recorded_live(spinner, sim_proces
     agent, client, listener = start_agent(spinner, sim_process, log_dir=str(logs), log_image_hz=2.0)
     _reset_sim(client)
 
-    listener.task_pub.publish(String(data=messages.encode_task(TASK, "t-spoken")))
+    handle = listener.send(TASK, "t-spoken")
     wait_for(lambda: listener.latest().get("task_id") == "t-spoken" and listener.latest().get("state") == "executing"
              and agent.robot.commands_sent > 30, 20.0, "the pick to be under way")
     out = io.StringIO()
@@ -75,8 +72,10 @@ def test_spoken_correction_and_spoken_stop_are_recorded_live(spinner, sim_proces
     assert 'heard: "a bit to the left"' in out.getvalue() and "understood as:" in out.getvalue(), out.getvalue()
     final = wait_for(lambda: listener.final("t-spoken"), 60.0, "the corrected task to end")
     assert final["state"] == "done" and final["success"] is True, final
-    heard = [t for t in listener.transcript if t["text"] == "a bit to the left"]
-    assert heard and heard[0]["source"] == "spoken" and heard[0]["kind"] == "skill", heard
+    _, result = goal_result(handle, 30.0)  # the result comes once the episode log is closed
+    assert result.success and result.corrections == 1, result
+    heard = [t for t in listener.transcript if t.text == "a bit to the left"]
+    assert heard and heard[0].source == "spoken" and heard[0].kind == "skill", heard
     first_log = agent.last_log
     assert first_log is not None and first_log.parent == logs
 
@@ -105,7 +104,7 @@ def test_spoken_correction_and_spoken_stop_are_recorded_live(spinner, sim_proces
 
     # A spoken stop: ~/stop at once, and the correction in the second episode's log.
     _reset_sim(client)
-    listener.task_pub.publish(String(data=messages.encode_task(TASK, "t-spoken-stop")))
+    handle = listener.send(TASK, "t-spoken-stop")
     wait_for(lambda: listener.latest().get("task_id") == "t-spoken-stop"
              and listener.latest().get("state") == "executing", 20.0, "the second task to move")
     stops_before = agent.last_stop_at
@@ -116,6 +115,8 @@ def test_spoken_correction_and_spoken_stop_are_recorded_live(spinner, sim_proces
     assert agent.last_stop_at > stops_before  # the service was called, not only the topic
     final = wait_for(lambda: listener.final("t-spoken-stop"), 15.0, "the stopped status")
     assert final["state"] == "stopped", final
+    _, result = goal_result(handle, 30.0)
+    assert result.state == "stopped", result
     assert agent.last_log != first_log
     stop_events = _events(agent.last_log)
     assert ("stop", "spoken") in [(e.data["text"], e.data["source"]) for e in stop_events if e.kind == "correction"]
@@ -157,8 +158,8 @@ def test_listen_on_an_audio_topic(spinner, sim_process, wavs) -> None:
     assert "heard: stop" in text and "stop service: arm halted" in text, text
     assert agent.last_stop_at > stops_before
     assert codes == [1], text  # the left correction was dropped: no task was running
-    dropped = [t for t in listener.transcript if t["text"] == "a bit to the left"]
-    assert dropped and dropped[-1]["source"] == "spoken"
+    dropped = [t for t in listener.transcript if t.text == "a bit to the left"]
+    assert dropped and dropped[-1].source == "spoken" and dropped[-1].type == "dropped"
 
 
 def test_listen_refuses_bad_input_clearly(tmp_path, capsys) -> None:
@@ -183,13 +184,13 @@ def test_listen_refuses_bad_input_clearly(tmp_path, capsys) -> None:
 FLOOD_SCRIPT = textwrap.dedent("""
     import sys, time, rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy, HistoryPolicy, DurabilityPolicy
-    from std_msgs.msg import String
+    from robot_agent_interfaces.msg import Correction
     n = int(sys.argv[1])
     rclpy.init()
     node = rclpy.create_node("flooder")
     qos = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.VOLATILE)
-    pub = node.create_publisher(String, "/robot_agent/correction", qos)
+    pub = node.create_publisher(Correction, "/robot_agent/correction", qos)
     deadline = time.monotonic() + 10
     while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -197,7 +198,7 @@ FLOOD_SCRIPT = textwrap.dedent("""
     sys.stdin.readline()
     t0 = time.monotonic()
     for i in range(n):
-        pub.publish(String(data='{"text": "yes", "source": "typed"}'))
+        pub.publish(Correction(text="yes", source="typed", confidence=1.0))
     print(f"sent {n} in {time.monotonic() - t0:.3f} s", flush=True)
     from rclpy.duration import Duration
     pub.wait_for_all_acked(Duration(seconds=20))
@@ -245,7 +246,7 @@ def test_correction_flood_does_not_delay_a_stop_and_every_message_is_accounted_f
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert flooder.stdout.readline().strip() == "ready"
-        listener.task_pub.publish(String(data=messages.encode_task(TASK, "t-flood")))
+        listener.send(TASK, "t-flood")
         wait_for(lambda: listener.latest().get("task_id") == "t-flood" and listener.latest().get("state") == "executing"
                  and agent.robot.commands_sent > 20, 20.0, "the arm to be moving")
         baseline = []
@@ -318,7 +319,7 @@ def test_paused_joint_states_halt_the_arm_and_recover(spinner, start_sim) -> Non
     clear reason and says so on ~/status; SIGCONT: joint states are back and the agent is ready again."""
     sim = start_sim("/paused")
     agent, client, listener = start_agent(spinner, sim)
-    listener.task_pub.publish(String(data=messages.encode_task(TASK, "t-paused")))
+    listener.send(TASK, "t-paused")
     wait_for(lambda: agent.robot.commands_sent > 40, 20.0, "the arm to be moving")
     os.kill(sim.proc.pid, signal.SIGSTOP)
     paused_at = time.monotonic()

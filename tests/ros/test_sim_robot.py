@@ -134,12 +134,14 @@ def test_sim_parameters_refuse_garbage_with_a_reason(client) -> None:
         result = future.result().results[0]
         return result.successful, result.reason
 
-    ok, reason = set_one("publish.scene_hz", -5.0)
+    ok, reason = set_one("publish.scene_hz", -5.0)  # outside the descriptor's range
+    assert not ok and reason
+    ok, reason = set_one("publish.scene_hz", 0.0)  # in the range, but the scene must keep flowing
     assert not ok and "publish.scene_hz" in reason and "outside" in reason
     ok, reason = set_one("publish.scene_hz", "fast")  # wrong type
     assert not ok and reason
     ok, reason = set_one("sim.physics_hz", 1000.0)
-    assert not ok and "fixed at start-up" in reason
+    assert not ok and "read-only" in reason
     ok, reason = set_one("scene", "/no/such/scene.yaml")
     assert not ok and "no such file" in reason
     ok, reason = set_one("publish.scene_hz", 12.0)
@@ -148,12 +150,12 @@ def test_sim_parameters_refuse_garbage_with_a_reason(client) -> None:
 
 def test_sim_killed_mid_skill_halts_with_a_clear_error(spinner, start_sim, model) -> None:
     sim = start_sim("/kill")
-    node = spinner.add(Node("test_robot_kill"))
-    robot = RosRobot(node, RosRobotConfig(connect_timeout=30.0, **sim.robot_topics()),
-                     SafetyConfig(joint_state_timeout=0.3), model=model)
+    node = spinner.add(Node("test_robot_kill", namespace=sim.namespace))
+    robot = RosRobot(node, RosRobotConfig(connect_timeout=30.0), SafetyConfig(joint_state_timeout=0.3), model=model)
+    assert robot.joint_trajectory_topic == "/kill0/joint_trajectory_controller/joint_trajectory"
     robot.connect()
     commands: list[JointTrajectory] = []
-    node.create_subscription(JointTrajectory, robot.cfg.joint_trajectory_topic, commands.append, qos.COMMANDS)
+    node.create_subscription(JointTrajectory, robot.joint_trajectory_topic, commands.append, qos.COMMANDS)
     results = []
 
     def pick() -> None:
