@@ -136,7 +136,7 @@ def edit_fields(item: Any, sets: Sequence[str], unsets: Sequence[str], rule: str
 def _cmd(args: argparse.Namespace) -> int:
     action = args.kb_command
     if action == "rebuild":
-        from robot_agent.export import collect_logs
+        from robot_agent.logs.export import collect_logs
 
         collect_logs(args.logs)  # a bad --logs fails before the models load
     kb = _open(args, read_only=action not in WRITES)
@@ -216,8 +216,8 @@ def rebuild_from_logs(kb: Any, logs: Sequence[str]) -> dict[str, Any]:
     """
     from memory.item import KnowledgeItem
     from robot_agent.distill import distill_episode
-    from robot_agent.episode_log import EpisodeLogReader
-    from robot_agent.export import collect_logs, episode_from_log
+    from robot_agent.logs import EpisodeLogReader
+    from robot_agent.logs.export import collect_logs, episode_from_log
 
     present = kb.list(include_superseded=True)
     if present:

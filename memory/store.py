@@ -35,13 +35,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -56,13 +54,16 @@ from memory.item import KINDS, KnowledgeItem
 from robot_agent.config import MemoryConfig
 from robot_agent.deps import require
 from robot_agent.errors import KnowledgeBaseError, KnowledgeBaseLockedError
+from robot_agent.fsutil import LockBusy, acquire_lock, atomic_open, atomic_write, lock_held, release_lock
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 DB_NAME = "kb.sqlite"
 LOCK_NAME = "writer.lock"
-INDEXES = ("plan_text", "skill_text", "skill_image")
+INDEXES = ("plan_text", "skill_text", "phrase_text", "skill_image")
+#: the text index each kind of item lives in
+TEXT_INDEX = {"plan": "plan_text", "skill": "skill_text", "phrase": "phrase_text"}
 #: HNSW graph settings; the search breadth is ``memory.hnsw_ef_search`` (512: recall@10 0.98-0.99 at
 #: 100k synthetic items with paraphrase-far queries, where 128 gave 0.91-0.92; docs/memory.md)
 HNSW_M, HNSW_EF_CONSTRUCTION = 32, 80
@@ -131,7 +132,7 @@ class KnowledgeBase:
         if read_only:
             if not self.db_path.exists():
                 raise KnowledgeBaseError(f"{self.path}: no knowledge base here ({DB_NAME} missing)")
-            self._writer_running = _writer_running(self.path / LOCK_NAME)
+            self._writer_running = lock_held(self.path / LOCK_NAME)
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             self._acquire_lock()
@@ -151,31 +152,18 @@ class KnowledgeBase:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def _acquire_lock(self) -> None:
-        fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = ""
-            try:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            except OSError:
-                pass
-            os.close(fd)
-            who = f" (pid {holder})" if holder.isdigit() else ""
+            self._lock_fd = acquire_lock(self.path / LOCK_NAME, f"{os.getpid()}\n")
+        except LockBusy as exc:
+            who = f" (pid {exc.holder})" if exc.holder.isdigit() else ""
             raise KnowledgeBaseLockedError(
                 f"{self.path}: the knowledge base is locked by another writer process{who}; "
                 f"open it read-only, or stop the other process") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_fd = fd
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            finally:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            fd, self._lock_fd = self._lock_fd, None
+            release_lock(fd)
 
     def _damaged(self, exc: BaseException) -> KnowledgeBaseError:
         return KnowledgeBaseError(
@@ -327,7 +315,7 @@ class KnowledgeBase:
     def _index_names(self) -> tuple[str, ...]:
         # Without an image embedder the image index is neither loaded nor rewritten: its
         # file stays as it is for the next run that has one.
-        return INDEXES if self.image is not None else INDEXES[:2]
+        return INDEXES if self.image is not None else tuple(n for n in INDEXES if n != "skill_image")
 
     def _where(self, name: str) -> tuple[str, list[Any]]:
         # Indexes hold active items only; superseded ones are history, found by id.
@@ -335,6 +323,8 @@ class KnowledgeBase:
             return "kind='plan' AND superseded_by IS NULL", []
         if name == "skill_text":
             return "kind='skill' AND superseded_by IS NULL", []
+        if name == "phrase_text":
+            return "kind='phrase' AND superseded_by IS NULL", []
         return ("kind='skill' AND superseded_by IS NULL AND image_emb IS NOT NULL AND image_model=?",
                 [self._image_name()])
 
@@ -475,16 +465,9 @@ class KnowledgeBase:
         index = self._indexes[name]
         data = self.faiss.serialize_index(index).tobytes()
         final = self.path / f"{name}.faiss"
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.path)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-            _fsync_dir(self.path)
+            atomic_write(final, data)
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise KnowledgeBaseError(f"{final}: could not save the index ({exc}); {DB_NAME} is intact and the "
                                      f"index will be rebuilt at the next open") from None
         rows = [(f"{name}.sha256", hashlib.sha256(data).hexdigest()), (f"{name}.count", str(index.ntotal))]
@@ -668,7 +651,7 @@ class KnowledgeBase:
         for rid, item, t, i in added:
             if item.superseded_by is not None:
                 continue  # history (an import of superseded items): stored, never retrieved
-            name = "plan_text" if item.kind == "plan" else "skill_text"
+            name = TEXT_INDEX[item.kind]
             groups.setdefault(name, ([], []))[0].append(rid)
             groups[name][1].append(t)
             if i is not None and "skill_image" in self._indexes:
@@ -934,7 +917,7 @@ class KnowledgeBase:
         with self._mutex:
             self._check_open()
             hits: list[tuple[int, float]] = []
-            for name, want in (("plan_text", "plan"), ("skill_text", "skill")):
+            for want, name in TEXT_INDEX.items():
                 if kind in (None, want):
                     hits += self._search(name, q, k, lambda r, w=want: self._active.get(r, ("",))[0] == w)
             hits.sort(key=lambda t: -t[1])
@@ -1065,25 +1048,16 @@ class KnowledgeBase:
         """
         with self._mutex:
             self._check_open()
-            out = Path(path)
             n = 0
-            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(json.dumps({"robot_agent_kb_export": SCHEMA_VERSION, "text_model": self.text.name,
-                                         "text_dim": self.text.dim}) + "\n")
-                    for data, temb, iemb, imodel in self._sql(
-                            "SELECT data, text_emb, image_emb, image_model FROM items ORDER BY rid"):
-                        rec = {"item": json.loads(data), "text_emb": base64.b64encode(temb).decode(),
-                               "image_emb": base64.b64encode(iemb).decode() if iemb else None, "image_model": imodel}
-                        fh.write(json.dumps(rec) + "\n")
-                        n += 1
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, out)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with atomic_open(path, "w") as fh:
+                fh.write(json.dumps({"robot_agent_kb_export": SCHEMA_VERSION, "text_model": self.text.name,
+                                     "text_dim": self.text.dim}) + "\n")
+                for data, temb, iemb, imodel in self._sql(
+                        "SELECT data, text_emb, image_emb, image_model FROM items ORDER BY rid"):
+                    rec = {"item": json.loads(data), "text_emb": base64.b64encode(temb).decode(),
+                           "image_emb": base64.b64encode(iemb).decode() if iemb else None, "image_model": imodel}
+                    fh.write(json.dumps(rec) + "\n")
+                    n += 1
             return n
 
     def import_file(self, path: str | os.PathLike[str]) -> int:
@@ -1163,31 +1137,6 @@ def _free_text_plan(item: KnowledgeItem) -> bool:
     """A plan rule in words only (no structured constraint, not a raw-memory record)."""
     return item.kind == "plan" and not item.scope.get("raw") and not isinstance(item.parameters.get("constraint"),
                                                                                  Mapping)
-
-
-def _writer_running(lock_file: Path) -> bool:
-    """Whether another process holds the writer lock (probed without keeping it)."""
-    try:
-        fd = os.open(lock_file, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # closing the descriptor releases a lock we did get
-    return False
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _dedupe(values: list[Any]) -> list[Any]:

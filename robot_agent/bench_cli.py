@@ -132,14 +132,10 @@ def _cmd_perf(args: argparse.Namespace) -> int:
 
 
 def _finite(node: Any) -> Any:
-    """NaN (a percentile of no samples) as null, so the line is strict JSON."""
-    if isinstance(node, float) and node != node:
-        return None
-    if isinstance(node, dict):
-        return {k: _finite(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_finite(v) for v in node]
-    return node
+    """NaN (a percentile of no samples) and infinities as null, so the line is strict JSON."""
+    from robot_agent.fsutil import json_safe
+
+    return json_safe(node, "results", strict=False)
 
 
 def perf_lines(results: dict[str, Any]) -> list[str]:

@@ -20,7 +20,7 @@ COMMAND_MODULES = (
     "robot_agent.bench_cli",
     "memory.cli",
     "robot_agent.logs_cli",
-    "robot_agent.replay",
+    "robot_agent.logs.replay",
     "robot_agent.training",
     "robot_agent.understand_cli",
     "robot_agent.ros.console",

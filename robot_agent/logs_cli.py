@@ -68,7 +68,7 @@ def _clip(text: Any, width: int) -> str:
 
 def _cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    from robot_agent.episode_log import EpisodeLogError, EpisodeLogReader, find_episode_logs
+    from robot_agent.logs import EpisodeLogError, EpisodeLogReader, find_episode_logs
 
     rows: list[dict[str, Any]] = []
     for path in find_episode_logs(args.dir):
@@ -143,7 +143,7 @@ def _describe(event: Any) -> str:
 
 def _cmd_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    from robot_agent.episode_log import EVENT_TOPICS, META_TOPIC, EpisodeLogReader
+    from robot_agent.logs import EVENT_TOPICS, META_TOPIC, EpisodeLogReader
 
     reader = EpisodeLogReader(args.log)
     summary = reader.summary()
@@ -182,7 +182,7 @@ def _cmd_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def _cmd_recover(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    from robot_agent.episode_log import EpisodeLogReader, recover
+    from robot_agent.logs import EpisodeLogReader, recover
 
     report = recover(args.log, keep_partial=args.keep_partial)
     if report is None:

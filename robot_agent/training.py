@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from robot_agent.deps import require
-from robot_agent.export import EXPORT_FORMATS, SFTExample, export_sft, read_examples
+from robot_agent.logs.export import EXPORT_FORMATS, SFTExample, export_sft, read_examples
 
 log = logging.getLogger(__name__)
 

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from robot_agent.config import AgentConfig
-    from robot_agent.export import export_sft, read_examples
+    from robot_agent.logs.export import export_sft, read_examples
     from robot_agent.run_cli import run_rounds
     from robot_agent.training import TrainSettings, train_policy
 

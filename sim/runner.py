@@ -91,7 +91,7 @@ def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, confi
         op = SimulatedOperator(scenario, seed=seed, cap=cap, phrases=phrases) if operator == "sim" else None
         episode_id = f"{scenario.name}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}-{int(time.time() * 1000) % 1000:03d}"
         if log_dir is not None and episode_logger is None:
-            from robot_agent.recording import EpisodeRecorder
+            from robot_agent.logs.recording import EpisodeRecorder
 
             episode_logger = EpisodeRecorder(Path(log_dir) / episode_id, episode_id, task=scenario.task,
                                              scene=scenario.public()["scene"], robot=world.robot, camera=camera,

@@ -28,7 +28,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from robot_agent import logs_cli
-from robot_agent.episode_log import (
+from robot_agent.logs import (
     EVENT_TOPICS,
     IMAGE_TOPIC,
     JOINT_STATES_TOPIC,
@@ -201,6 +201,7 @@ def test_official_mcap_library_reads_the_log(synthetic):
     with (path / "ep-0001.mcap").open("rb") as fh:
         reader = mcap_reader.make_reader(fh, validate_crcs=True)
         assert reader.get_header().profile == "ros2"
+        assert reader.get_header().library.startswith("rosbags")  # finished through rosbags' public Writer
         summary = reader.get_summary()
         assert summary is not None and summary.statistics.message_count == len(expected)
         assert {c.topic: summary.schemas[c.schema_id].name for c in summary.channels.values()} == TOPIC_TYPES
@@ -415,7 +416,7 @@ def test_unknown_schema_version(tmp_path):
 CHILD = textwrap.dedent("""
     import sys
     import numpy as np
-    from robot_agent.episode_log import EpisodeLogWriter
+    from robot_agent.logs import EpisodeLogWriter
     w = EpisodeLogWriter(sys.argv[1], "ep-crash", meta={"task": "stack", "scene": "tabletop"},
                          image_max_hz=None, joint_state_max_hz=None, start_ns=1)
     w.open()
@@ -569,6 +570,29 @@ def test_crash_at_any_byte_recovers_a_prefix(tmp_path, crash_image, cut):
         got = [(e.topic, e.t_ns) for e in reader.events()]
     assert reader.recovered and got == order[: len(got)] and got[0][0] == META_TOPIC
     shutil.rmtree(log)
+
+
+def test_a_damaged_chunk_ends_the_salvage_at_its_crc(tmp_path, crash_image):
+    """The file being recorded holds one CRC-checked chunk per message: a changed byte in one
+    message is caught by its chunk's CRC, and everything before that chunk is kept."""
+    image, order = crash_image
+    assert order[-1][0] == "/episode/correction"
+    damaged = bytearray(image)
+    damaged[image.rindex(b'"left"') + 1] ^= 0x20  # "left" -> "Left" inside the last message
+    reader = EpisodeLogReader(make_crashed(tmp_path, "crc", bytes(damaged)))
+    assert reader.recovered and "crc validation failed" in reader.recovery["stop_reason"]
+    assert [(e.topic, e.t_ns) for e in reader.events()] == order[:-1]
+
+
+def test_a_garbage_record_length_is_refused_before_reading(tmp_path, crash_image):
+    """A record claiming a terabyte stops the salvage at once; nothing is allocated for it."""
+    image, order = crash_image
+    huge_chunk = bytes([0x06]) + (1 << 40).to_bytes(8, "little") + bytes(64)
+    with time_limit(20):
+        reader = EpisodeLogReader(make_crashed(tmp_path, "huge", image + huge_chunk))
+    assert reader.recovered and "exceeds limit" in reader.recovery["stop_reason"]
+    assert reader.recovery["bytes_salvaged"] == len(image)
+    assert [(e.topic, e.t_ns) for e in reader.events()] == order
 
 
 # ------------------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from robot_agent.episode_log import EpisodeLogError, EpisodeLogReader, EpisodeLogWriter
-from robot_agent.replay import replay
+from robot_agent.logs import EpisodeLogError, EpisodeLogReader, EpisodeLogWriter
+from robot_agent.logs.replay import replay
 from sim.scenario import SCENARIOS_DIR, load_scenario
 
 EXE = str(Path(sys.executable).with_name("robot-agent"))
@@ -144,7 +144,7 @@ def test_a_bare_nudge_is_logged_and_replayed(tmp_path):
     from robot_agent.config import AgentConfig
     from robot_agent.corrections import CorrectionParser
     from robot_agent.policy import make_planner
-    from robot_agent.recording import EpisodeRecorder
+    from robot_agent.logs.recording import EpisodeRecorder
     from sim.world import SimWorld
 
     class SaysOnceBeforeGoHome:  # the operator, scripted

@@ -60,7 +60,7 @@ def test_bad_scenario_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_episode_is_recorded_as_a_rosbag(tmp_path: Path) -> None:
     from rosbags.highlevel import AnyReader
 
-    from robot_agent.episode_log import EpisodeLogReader
+    from robot_agent.logs import EpisodeLogReader
 
     out = subprocess.run([EXE, "run", "--scenario", MUG, "--kb", str(tmp_path / "kb"), "--log-dir",
                           str(tmp_path / "logs"), "--json"], capture_output=True, text=True, timeout=600)

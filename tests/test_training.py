@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from robot_agent.errors import PolicyError
-from robot_agent.export import examples_from_log, export_sft, read_examples, undo_put_back
+from robot_agent.logs.export import examples_from_log, export_sft, read_examples, undo_put_back
 from robot_agent.policy.backends import LocalChatModel
 from robot_agent.training import (TrainSettings, encode_example, rename_example, render_prompt, scene_names,
                                   train_policy)
@@ -84,7 +84,7 @@ def test_export_prompt_is_the_planners(recorded_episodes):
 
 
 def _plan_objects(log):
-    from robot_agent.episode_log import EpisodeLogReader
+    from robot_agent.logs import EpisodeLogReader
 
     return next(e.data["objects"] for e in EpisodeLogReader(log).events(["/episode/plan"]))
 
@@ -226,7 +226,7 @@ def test_bad_training_settings_are_refused():
 def test_export_skips_the_re_pick_after_a_put_back(tmp_path):
     """'fruit goes in the bowl' during place(apple, tray): the agent puts the apple back and
     replans pick, place(bowl). The lesson is place(apple, bowl) after pick(apple), not the re-pick."""
-    from robot_agent.episode_log import EpisodeLogWriter
+    from robot_agent.logs import EpisodeLogWriter
 
     objects = [{"name": "apple", "category": "fruit", "pose": {"position": [0.42, 0.0, 0.0], "yaw": 0.0},
                 "size": [0.055, 0.055, 0.055], "color": "red", "shape": "apple"},

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from robot_agent.episode_log import (EVENT_TOPICS, OUTCOME_TOPIC, PLAN_TOPIC, SKILL_RESULT_TOPIC, TASK_TOPIC, UNDERSTOOD_TOPIC,
-                                     EpisodeLogError, EpisodeLogReader, find_episode_logs)
+from robot_agent.logs import (EVENT_TOPICS, OUTCOME_TOPIC, PLAN_TOPIC, SKILL_RESULT_TOPIC, TASK_TOPIC, UNDERSTOOD_TOPIC,
+                              EpisodeLogError, EpisodeLogReader, find_episode_logs)
 
 log = logging.getLogger(__name__)
 
@@ -400,7 +400,7 @@ def episode_from_log(path: str | Path) -> tuple[Any, dict[str, Any], str]:
             (written before the understood events carried it).
     """
     from robot_agent.agent import AgentState, CorrectionRecord, EpisodeResult, StepRecord
-    from robot_agent.episode_log import CORRECTION_TOPIC, OUTCOME_TOPIC, SKILL_CALL_TOPIC
+    from robot_agent.logs import CORRECTION_TOPIC, OUTCOME_TOPIC, SKILL_CALL_TOPIC
     from skills.types import ObjectInfo
 
     reader = EpisodeLogReader(path)

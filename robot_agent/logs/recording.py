@@ -1,4 +1,4 @@
-"""Recording an agent episode into a rosbag2 episode log (``robot_agent.episode_log``).
+"""Recording an agent episode into a rosbag2 episode log (``robot_agent.logs``).
 
 :class:`EpisodeRecorder` is what the agent's ``episode_logger`` hook expects: it turns each
 agent event into the matching ``/episode/*`` message, and samples the robot's joint states
@@ -13,7 +13,7 @@ from pathlib import Path
 import time
 from typing import Any, Callable
 
-from robot_agent.episode_log import EpisodeLogWriter
+from robot_agent.logs import EpisodeLogWriter
 
 log = logging.getLogger(__name__)
 

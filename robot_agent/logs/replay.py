@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from robot_agent.episode_log import (EVENT_TOPICS, OUTCOME_TOPIC, PLAN_TOPIC, SKILL_CALL_TOPIC, SKILL_RESULT_TOPIC,
-                                     EpisodeLogError, EpisodeLogReader)
+from robot_agent.logs import (EVENT_TOPICS, OUTCOME_TOPIC, PLAN_TOPIC, SKILL_CALL_TOPIC, SKILL_RESULT_TOPIC,
+                              EpisodeLogError, EpisodeLogReader)
 
 #: final object positions further apart than this (m) do not match
 POSITION_TOLERANCE_M = 0.02

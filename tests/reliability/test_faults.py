@@ -30,12 +30,12 @@ from memory import KnowledgeBase, KnowledgeItem
 from memory.embedders import MiniLMTextEmbedder, TextEmbedder, make_text_embedder
 from robot_agent.agent import Agent, AgentState
 from robot_agent.config import AgentConfig, PolicyConfig
-from robot_agent.episode_log import EpisodeLogReader
+from robot_agent.logs import EpisodeLogReader
 from robot_agent.errors import KnowledgeBaseError
 from robot_agent.policy import make_planner
 from robot_agent.policy.backends import PolicyBackend, RankRequest, RankResult
 from robot_agent.policy.resilience import BackendUnavailableError, ResilientBackend
-from robot_agent.recording import EpisodeRecorder
+from robot_agent.logs.recording import EpisodeRecorder
 from sim.world import SimWorld
 from tests.fake_openai import FakeOpenAI
 from tests.reliability.helpers import Script, demo_scenario, figure, make_agent

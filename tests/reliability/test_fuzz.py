@@ -26,8 +26,8 @@ from memory import KnowledgeBase, KnowledgeItem
 from memory.embedders import make_text_embedder
 from robot_agent.config import SafetyConfig
 from robot_agent.corrections import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
-from robot_agent.episode_log import EpisodeLogReader, EpisodeLogWriter
 from robot_agent.errors import EpisodeLogError, KnowledgeBaseError, SceneError
+from robot_agent.logs import LOCK_NAME, EpisodeLogReader, EpisodeLogWriter
 from sim.scenario import load_scenario, parse_scenario
 from sim.world import SimWorld
 from skills.params import validate_params
@@ -309,7 +309,8 @@ def _read_or_error(path: Path) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.integers(0, 10 ** 6), flips=st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 255)),
-                                                   max_size=6), meta=st.sampled_from(["keep", "cut", "junk", "gone"]))
+                                                   max_size=6),
+       meta=st.sampled_from(["keep", "cut", "junk", "gone", "crashed"]))
 def test_episode_logs_damaged_anywhere(tmp_path_factory: Any, episode_log: Path, cut: int,
                                        flips: list[tuple[int, int]], meta: str) -> None:
     d = tmp_path_factory.mktemp("ep") / "ep"
@@ -328,6 +329,9 @@ def test_episode_logs_damaged_anywhere(tmp_path_factory: Any, episode_log: Path,
         md.write_text("rosbag2_bagfile_information: [1, 2\n")
     elif meta == "gone":
         md.unlink()
+    elif meta == "crashed":  # as a writer killed while finishing would leave it: recovered on sight
+        md.unlink()
+        (d / LOCK_NAME).write_text("{}\n")
     _read_or_error(d)
     figure("fuzz: damaged episode logs read", 1)
 

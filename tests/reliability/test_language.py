@@ -17,11 +17,11 @@ import pytest
 
 from robot_agent.config import AgentConfig
 from robot_agent.corrections import CorrectionContext, CorrectionParser
-from robot_agent.episode_log import EpisodeLogReader
+from robot_agent.logs import EpisodeLogReader
 from robot_agent.errors import PolicyError
 from robot_agent.policy import Planner, repair_call
 from robot_agent.policy.backends import PolicyBackend, RankRequest, RankResult
-from robot_agent.recording import EpisodeRecorder
+from robot_agent.logs.recording import EpisodeRecorder
 from robot_agent.run_cli import transcript_printer
 from sim.world import SimWorld
 from skills.library import SKILLS

@@ -229,8 +229,8 @@ def test_the_agent_keeps_off_what_it_was_told_to_avoid_and_remembers_it(tmp_path
     assert second.success and second.corrections == 0, [c.text for c in second.result.corrections]
     assert any(s.facts["keep_out"] == ["wine_glass"] and s.facts.get("detoured") for s in second.result.steps)
     # Replay runs each recorded call with the keep-outs it had, and reproduces the episode.
-    from robot_agent.episode_log import EpisodeLogReader
-    from robot_agent.replay import load_commands, replay
+    from robot_agent.logs import EpisodeLogReader
+    from robot_agent.logs.replay import load_commands, replay
 
     (log,) = (tmp_path / "logs").iterdir()
     commands, _ = load_commands(EpisodeLogReader(log))
