@@ -316,6 +316,19 @@ def _about(c: Any) -> tuple[Any, ...]:
     return (c.understood.get("kind"), plan.get("type"), call.get("skill"), call.get("args", {}).get("object"))
 
 
+def _same_thing(a: Any, b: Any) -> bool:
+    """Two corrections of one call about the same thing: the same plan-level change, or a
+    skill-level change of a parameter both touch ("slower" then "place it lower" are two things)."""
+    if _about(a)[:2] != _about(b)[:2]:
+        return False
+    if _about(a)[0] != "skill":
+        return True
+    pa, pb = set(a.understood.get("parameters") or {}), set(b.understood.get("parameters") or {})
+    if pa or pb:
+        return bool(pa & pb)
+    return a.understood.get("delta_m") is not None and b.understood.get("delta_m") is not None
+
+
 def trusted(c: Any, result: Any) -> bool:
     """May this acted-on correction become knowledge?
 
@@ -337,7 +350,7 @@ def trusted(c: Any, result: Any) -> bool:
             continue
         progressed = any(s.status == "succeeded" and c.received_at < s.ended_at <= x.received_at
                          for s in result.steps)
-        if not progressed and (unsure or _about(x) == _about(c)):
+        if not progressed and (unsure or _same_thing(c, x)):
             return False
     if _confidence(c) >= DISTILL_CONFIDENCE:
         return True

@@ -182,7 +182,10 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
         out.append(Candidate("retry", "retry", "", "try again", "try again",
                              ["try again", "that did not work, do it again", "have another go"]))
     out.append(Candidate("confirm", "confirm", "", "keep going", "yes",
-                         ["yes, that is right", "good, keep going", "that looks fine", "perfect, carry on"]))
+                         ["yes, that is right", "good, keep going", "that looks fine", "perfect, carry on",
+                          "that works, well done", "great, that is the one"]))
+    out.append(Candidate("stop", "stop", "", "stop", "stop",
+                         ["stop", "wait a moment", "hold on", "halt, do not move", "stop right there"]))
     return out
 
 

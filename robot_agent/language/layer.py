@@ -48,6 +48,7 @@ class Thresholds:
         act: the best meaning's score needed to act on it.
         margin: how far ahead of the next meaning it must be.
         ask: below this nothing is close enough to offer as a choice.
+        clear_lead: a meaning above ``ask`` that leads the next by this much is acted on too.
         task_margin: a task the grammar read is overruled only when the model prefers another
             goal by more than this.
         answer: the score a worded answer needs against one offered choice.
@@ -56,6 +57,7 @@ class Thresholds:
     act: float = 0.62
     margin: float = 0.05
     ask: float = 0.40
+    clear_lead: float = 0.12
     task_margin: float = 0.08
     answer: float = 0.45
 
@@ -111,7 +113,9 @@ _MAG = re.compile(r"(?:\d+(?:[.,]\d+)?|\b(?:half|one|two|three|four|five|six|sev
 
 #: negation, excess and contrast: where a word-list reading most often gets the polarity or the
 #: referent wrong; such utterances are checked by the models even when the grammar is sure
-_HEDGED = re.compile(r"\b(?:not|no|never|too|overly|enough|instead|wrong|other|rather|than)\b|n't\b")
+_HEDGED = re.compile(r"\b(?:not|no|never|too|overly|enough|instead|wrong|other|rather|than|except|but|leave|"
+                     r"without|hold|hang)\b|n't\b|"
+                     r"(?<!to the )(?<!to your )(?<!to my )(?<!more )(?<!further )(?<!go )(?<!move )\bright\b")
 
 
 class LanguageLayer:
@@ -219,7 +223,7 @@ class LanguageLayer:
         defaults = self._defaults(ctx)
         gkeys = correction_keys(g, defaults) if g.kind is not CorrectionKind.UNCLEAR else set()
         cand_keys = {c.key for c in cands}
-        allowed = bool(gkeys) and all(k in cand_keys or family(k) not in ENUMERATED for k in gkeys)
+        allowed = _allowed(gkeys, cand_keys)
         if gkeys and allowed and g.confidence >= 0.999 and not _HEDGED.search(text.lower()):
             return self._from_grammar(text, g)
         ranked = self._rank(text, cands, ctx)
@@ -242,7 +246,12 @@ class LanguageLayer:
                                      reason=c.refusal or "")
         top, s1 = ranked[0]
         s2 = next((s for c, s in ranked[1:] if c.key != top.key), 0.0)
-        if s1 >= self.th.act and s1 - s2 >= self.th.margin:
+        if top.family == "stop" and s1 >= self.th.ask:
+            # A stop-like phrase the word list lacks ("hang on a sec"): halting is the safe side.
+            c = Correction(text, CorrectionKind.STOP, confidence=float(s1))
+            self._pending = None
+            return Understanding(text, "correction", "stop", correction=c, confidence=float(s1), source="model")
+        if self._clear(s1, s2):
             c = self._build(text, top, ctx)
             if c is not None and c.kind is not CorrectionKind.UNCLEAR:
                 return Understanding(text, "correction", _decision(c), correction=c, confidence=float(s1),
@@ -268,11 +277,16 @@ class LanguageLayer:
                                  "task" if objects is not None else "correction")
         scores = polarity.adjust(text, q, cands, scores, self.scorer)
         if objects is not None:
-            scores = structure.rescore_tasks(_clean(text), objects, cands, scores, self.scorer)
+            scores = structure.rescore_tasks(_clean(text), objects, cands, scores, self.scorer, q)
         else:
             scores = structure.rescore_parts(_clean(text), cands, scores, self.scorer)
         order = sorted(range(len(cands)), key=lambda k: -scores[k])
         return [(cands[k], scores[k]) for k in order]
+
+    def _clear(self, s1: float, s2: float) -> bool:
+        """Act on the best meaning: it scores high and leads, or it leads the next one by far."""
+        return (s1 >= self.th.act and s1 - s2 >= self.th.margin) or \
+            (s1 >= self.th.ask and s1 - s2 >= self.th.clear_lead)
 
     def _judge(self, text: str, what: str, situation: str,
                ranked: list[tuple[Candidate, float]]) -> tuple[Candidate | None, float] | None:
@@ -356,7 +370,21 @@ class LanguageLayer:
 
     # ------------------------------------------------------------------ tasks
 
-    def _task(self, text: str, objects: list[ObjectInfo]) -> Understanding:
+    def _combine(self, text: str, subs: list[Understanding], objects: list[ObjectInfo]) -> Understanding | None:
+        """One goal from clauses understood one by one ("apple in the bowl, banana on the plate")."""
+        from robot_agent.policy.goals import parse_goal
+
+        canonical = " and then ".join(u.task for u in subs if u.task)
+        try:
+            goal = parse_goal(canonical, objects)
+        except PolicyError:
+            return None
+        if goal is None:
+            return None
+        return Understanding(text, "task", "act", task=canonical, goal=goal.describe(), atoms=goal_atoms(goal),
+                             confidence=min(u.confidence for u in subs), source="model")
+
+    def _task(self, text: str, objects: list[ObjectInfo], split: bool = False) -> Understanding:
         from robot_agent.policy.goals import parse_goal
 
         if not text.strip():
@@ -373,6 +401,9 @@ class LanguageLayer:
         except PolicyError as exc:
             why = str(exc)
         atoms = goal_atoms(goal) if goal is not None else []
+        bad = _impossible(text, atoms, objects)
+        if bad:
+            return Understanding(text, "task", "ask", reason=bad, question=f"{bad}. What should I do instead?")
         if self.mode == "grammar":
             if atoms:
                 return Understanding(text, "task", "act", task=text, goal=goal.describe(), atoms=atoms,
@@ -383,6 +414,10 @@ class LanguageLayer:
         cands = task_candidates(objects)
         ranked = self._rank(text, cands, None, objects)
         cats = {o.name: o.category for o in objects}
+        if atoms and _HEDGED.search(text.lower()) and len(goal_keys(atoms, cats)) == 0:
+            # Negation or contrast the goal parser turned into a compound goal ("the cylinder, not
+            # the cube" read as both): the models decide, or the operator is asked.
+            atoms = []
         if atoms:
             gk = goal_keys(atoms, cats)
             best_g = max((s for c, s in ranked if c.key in gk), default=None)
@@ -394,6 +429,19 @@ class LanguageLayer:
             top = ranked[0]
             mine = next(((c, s) for c, s in ranked if c.key in gk))
             return self._ask(text, "task", [top, mine], None, None, objects=objects)
+        absent = structure.missing(_clean(text), objects, self.scorer)
+        if absent is not None and not atoms:
+            names = ", ".join(o.name for o in objects)
+            why = f"I can't see {absent.strip()} here"
+            return Understanding(text, "task", "ask", reason=why, question=f"{why}. I can see: {names}. What should I do?")
+        if not atoms and not split:
+            parts = _clauses(text)
+            if len(parts) > 1:
+                subs = [self._task(p, objects, split=True) for p in parts]
+                if all(u.decision == "act" and u.task for u in subs):
+                    u = self._combine(text, subs, objects)
+                    if u is not None:
+                        return u
         judged = self._judge(text, "task", _situation(None, objects), ranked) if ranked else None
         if judged is not None and judged[0] is not None:
             u = self._task_from(text, judged[0], objects, judged[1], "llm")
@@ -402,7 +450,7 @@ class LanguageLayer:
         if ranked:
             top, s1 = ranked[0]
             s2 = next((s for c, s in ranked[1:] if c.key != top.key), 0.0)
-            if s1 >= self.th.act and s1 - s2 >= self.th.margin:
+            if self._clear(s1, s2):
                 u = self._task_from(text, top, objects, float(s1), "model")
                 if u is not None:
                     return u
@@ -519,6 +567,54 @@ class LanguageLayer:
             return None
         return Understanding(text, "correction", _decision(c), correction=c, confidence=1.0, source="answer",
                              reason=f"answer to: {p.text}")
+
+
+_COUNT = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:of\s+the\s+)?([a-z]+?)s?\b")
+_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def _impossible(text: str, atoms: list[dict[str, Any]], objects: Sequence[ObjectInfo]) -> str:
+    """Why a goal the grammar read cannot be meant here ("" when it can): moving what cannot be
+    moved, or more things than the scene has."""
+    from skills.library import GRASPABLE
+
+    cats = {o.name: o.category for o in objects}
+    for a in atoms:
+        if a["kind"] in ("at", "holding", "pushed"):
+            fixed = [n for n in a.get("objects", []) if cats.get(n) not in GRASPABLE]
+            if fixed and len(fixed) == len(a.get("objects", [])):
+                return f"I can't move the {fixed[0]}: it is not something I can pick up or push"
+    from robot_agent.language.scene_words import phrases
+
+    moved = [a for a in atoms if a["kind"] in ("at", "holding", "pushed")]
+    for m in _COUNT.finditer(text.lower()):
+        n = int(m.group(1)) if m.group(1).isdigit() else _COUNTS[m.group(1)]
+        word = m.group(2)
+        fits = [o for o in objects if o.category in GRASPABLE and (word in {"thing", "object", "item", "one"} or any(
+            word in p.split() for p in phrases(o, objects)))]
+        if n > len(fits):
+            return f"you asked for {n} {word}s but I can see only {len(fits)}"
+        if moved and len(moved) != n:
+            return f"you asked for {n} {word}s; which ones do you mean"
+    return ""
+
+
+def _clauses(text: str) -> list[str]:
+    """A task said as several clauses ("apple in the bowl, banana on the plate")."""
+    parts = [p.strip(" ,.;") for p in re.split(r"\s*[;,]\s*|\s+(?:and then|then|and also|and)\s+", text.lower())]
+    return [p for p in parts if len(p.split()) >= 2]
+
+
+def _allowed(keys: set[str], cand_keys: set[str]) -> bool:
+    """Is a grammar reading one of the meanings the context allows? A plan-level reading must be
+    a candidate itself (no "open the drawer first" while opening it, no swap to the same object);
+    a skill-level one needs one of its keys among the candidates."""
+    if not keys:
+        return False
+    plan_fams = {"order", "step", "swap_object", "swap_target", "avoid", "stack", "retry"}
+    if any(family(k) in plan_fams and k not in cand_keys for k in keys):
+        return False
+    return any(k in cand_keys for k in keys) or all(family(k) not in ENUMERATED for k in keys)
 
 
 def _situation(ctx: CorrectionContext | None, objects: Sequence[ObjectInfo] = ()) -> str:

@@ -66,7 +66,28 @@ def phrases(o: ObjectInfo, objects: Sequence[ObjectInfo] = ()) -> list[str]:
         near = nearest(o, objects)
         if near is not None:
             out.append(f"{noun(o)} next to the {phrase(near)}")
+        out += _position_words(o, same)
     return list(dict.fromkeys(out))
+
+
+def _position_words(o: ObjectInfo, same: Sequence[ObjectInfo]) -> list[str]:
+    """Where ``o`` stands among the others of its category, as the operator (behind the robot)
+    sees it: +y is their left, small x is close to them."""
+    n = noun(o)
+    x, y = o.pose.position[0], o.pose.position[1]
+    xs, ys = [s.pose.position[0] for s in same], [s.pose.position[1] for s in same]
+    out = []
+    if all(y > v + 0.03 for v in ys):
+        out += [f"{n} on the left", f"leftmost {n}"]
+    elif all(y < v - 0.03 for v in ys):
+        out += [f"{n} on the right", f"rightmost {n}"]
+    elif len(same) >= 2 and any(y > v for v in ys) and any(y < v for v in ys):
+        out.append(f"{n} in the middle")
+    if all(x < v - 0.03 for v in xs):
+        out.append(f"{n} closest to me")
+    elif all(x > v + 0.03 for v in xs):
+        out.append(f"{n} furthest away")
+    return out
 
 
 def nearest(o: ObjectInfo, objects: Sequence[ObjectInfo]) -> ObjectInfo | None:

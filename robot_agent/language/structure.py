@@ -16,9 +16,19 @@ from typing import Any
 from robot_agent.language import scene_words as sw
 from skills.types import ObjectInfo
 
-_PLACE = re.compile(r"^(?P<head>.*?)\s+(?P<o>(?:the|a|an|that|this|those|these|all|every|both|my|your|each)\b.+?)\s+"
-                    r"(?:back\s+|away\s+|down\s+|over\s+)?(?P<p>into|inside of|inside|in|onto|on top of|on|over to|"
-                    r"to|at)\s+(?P<t>(?:the|a|an|that|this|my|your)\b.+?)\W*$")
+_PLACE = re.compile(r"^(?:(?P<head>.*?)\s+)?(?P<o>(?:(?:the|a|an|that|this|those|these|all|every|both|my|your|each)"
+                    r"\s+)?[a-z][a-z -]*?)\s+(?:back\s+|away\s+|down\s+|over\s+|up\s+)?(?P<p>into|inside of|inside|in|"
+                    r"onto|on top of|on|over to|to|at)\s+(?P<t>(?:the|a|an|that|this|my|your)\b.+?)\W*$")
+_DETERMINERS = {"the", "a", "an", "that", "this", "those", "these", "my", "your"}
+_NOT_NOUNS = {"it", "them", "everything", "all", "both", "each", "every", "one", "ones", "thing", "things"}
+#: a grounded phrase below this similarity names nothing in the scene
+GROUND_MIN = 0.45
+_NEGATED = re.compile(r"\b(?:not|except(?: for)?|but not|other than|apart from|rather than)\s+(?:the\s+|a\s+)?"
+                      r"(?P<x>[a-z][a-z -]*?)(?=\s*(?:,|;|\.|$|\bin\b|\bon\b|\binto\b|\bonto\b))")
+#: task verbs by family: anchors a word of the task is matched against (word vectors, not a list lookup)
+VERB_ANCHORS = {"pick": ("pick", "grab", "lift", "hold", "fetch"), "push": ("push", "shove", "slide", "nudge"),
+                "open": ("open",), "close": ("close", "shut"), "away": ("away", "tidy", "clear")}
+VERB_MATCH = 0.8
 _PART = re.compile(r"\b(?:by|at|from|on|with)\s+(?:the|its|their|that|this)\s+(?P<p>[a-z][a-z ]{1,30}?)"
                    r"(?:\s+(?:instead|please|this time|part|bit))?\W*$")
 #: weight of the grounded phrases against the whole-sentence score
@@ -51,12 +61,87 @@ def placement(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> tuple[di
     return _ground(m.group("o"), movable, scorer), _ground(m.group("t"), places, scorer)
 
 
-def rescore_tasks(text: str, objects: Sequence[ObjectInfo], cands: Sequence[Any], scores: list[float],
-                  scorer: Any) -> list[float]:
-    """Task scores with the placement structure's grounded phrases mixed in."""
+def placement_phrases(text: str) -> tuple[str, str] | None:
+    """The object and place phrases of a placement ("pop the lime in the bin": lime, bin)."""
+    m = _PLACE.match(text.lower().strip())
+    return None if m is None else (m.group("o"), m.group("t"))
+
+
+def missing(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None:
+    """The phrase of a placement that names nothing in the scene ("the vase"), or None."""
     found = placement(text, objects, scorer)
-    if found is None:
-        return scores
+    phrases = placement_phrases(text)
+    if found is None or phrases is None:
+        return None
+    so, st = found
+    obj = phrases[0].split()
+    # Only a noun phrase can name something absent ("the vase"), not "back", "it" or "everything".
+    if obj and obj[0] in _DETERMINERS and not set(obj) & _NOT_NOUNS and max(so.values(), default=0.0) < GROUND_MIN:
+        return phrases[0]
+    if max(st.values(), default=0.0) < GROUND_MIN:
+        return phrases[1]
+    return None
+
+
+def negated(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> set[str]:
+    """Objects the words rule out ("not the flute", "except the green one", "that isn't green")."""
+    out: set[str] = set()
+    low = text.lower()
+    spans = [m.group("x") for m in _NEGATED.finditer(low)]
+    spans += [f"{m.group(2)} {m.group(1)}" for m in re.finditer(r"\b([a-z]+) (?:that|which) (?:is not|isn't) "
+                                                                 r"([a-z]+)", low)]
+    options = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in objects]
+    for span in spans:
+        if not span.strip() or not options:
+            continue
+        sims = _ground(f"the {span.strip()}", options, scorer)
+        ranked = sorted(sims.items(), key=lambda x: -x[1])
+        if ranked[0][1] >= GROUND_MIN and (len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= 0.05):
+            out.add(ranked[0][0])
+    return out
+
+
+def verb_family(text: str, query: Any, scorer: Any) -> str | None:
+    """The task family a verb of the utterance names (by word vectors), or None."""
+    fams = list(VERB_ANCHORS)
+    words = [w for f in fams for w in VERB_ANCHORS[f]]
+    sims = scorer.word_match(query, words)
+    best: dict[str, float] = {}
+    k = 0
+    for f in fams:
+        n = len(VERB_ANCHORS[f])
+        best[f] = float(max(sims[k:k + n]))
+        k += n
+    ranked = sorted(best.items(), key=lambda x: -x[1])
+    if ranked[0][1] >= VERB_MATCH and ranked[0][1] - ranked[1][1] >= 0.05:
+        return ranked[0][0]
+    return None
+
+
+def rescore_tasks(text: str, objects: Sequence[ObjectInfo], cands: Sequence[Any], scores: list[float],
+                  scorer: Any, query: Any = None) -> list[float]:
+    """Task scores with the verb's family, the objects ruled out and the placement structure's
+    grounded phrases mixed in."""
+    out = list(scores)
+    if query is not None:
+        fam = verb_family(text, query, scorer)
+        if fam is not None:
+            for i, c in enumerate(cands):
+                if c.family == fam:
+                    out[i] += 0.08
+    found = placement(text, objects, scorer)
+    if found is not None:
+        out = _mix_placement(objects, cands, out, found)
+    ruled_out = negated(text, objects, scorer)
+    for i, c in enumerate(cands):
+        moved = c.value.split(">", 1)[0] if c.family in ("put", "pick", "push", "away") else ""
+        if moved in ruled_out:
+            out[i] -= 0.25
+    return out
+
+
+def _mix_placement(objects: Sequence[ObjectInfo], cands: Sequence[Any], scores: list[float],
+                   found: tuple[dict[str, float], dict[str, float]]) -> list[float]:
     so, st = found
     out = list(scores)
     for i, c in enumerate(cands):

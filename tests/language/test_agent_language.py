@@ -128,3 +128,12 @@ def test_answers_and_confirmed_corrections_are_learned_with_their_confidence(tmp
     with KnowledgeBase(tmp_path / "kb", text_embedder) as kb:
         stored = kb.add(KnowledgeItem.from_dict(item))
         assert kb.get(stored.id).provenance["confidences"] == [1.0]
+
+
+def test_two_changes_of_different_parameters_in_a_row_are_both_learned() -> None:
+    slower = _rec("slower", 1.0, {"kind": "skill", "confidence": 1.0, "parameters": {"speed": {"scale": 0.5}}},
+                  "applied", PLACE)
+    lower = _rec("place it lower", 2.0, {"kind": "skill", "confidence": 1.0,
+                                         "parameters": {"place_height": {"add": -0.03}}}, "applied", PLACE)
+    ep = _episode([slower, lower], [StepRecord(PLACE, "succeeded", "", {}, [], 2.5, 3.0)])
+    assert trusted(slower, ep) and trusted(lower, ep)
