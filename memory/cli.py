@@ -256,7 +256,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         return p
 
     p = common("list", "list items", "List knowledge items, most recently updated first.")
-    p.add_argument("--kind", choices=("plan", "skill"), help="only this kind")
+    p.add_argument("--kind", choices=("plan", "skill", "phrase"), help="only this kind")
     p.add_argument("--skill", help="only items of this skill")
     p.add_argument("--category", help="only items about this object category")
     p.add_argument("--all", action="store_true", help="include superseded items (history)")
@@ -265,7 +265,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = common("search", "search by meaning", "Semantic search over active items (no threshold).")
     p.add_argument("text")
     p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
-    p.add_argument("--kind", choices=("plan", "skill"), help="only this kind")
+    p.add_argument("--kind", choices=("plan", "skill", "phrase"), help="only this kind")
     p = common("edit", "edit an item", "Change an item's rule, scope, parameters or provenance, without prompts. "
                                        "Values are JSON (0.3, [0, 0.01, 0], \"text\") or plain text.")
     p.add_argument("id")

@@ -33,6 +33,13 @@ def transcript_printer(out: Callable[[str], None] = print) -> Callable[[dict[str
             out(f"  operator ({e['source']}): \"{e['text']}\"\n    understood as {e['summary']} [{e['outcome']}]")
             if e.get("question"):
                 out(f"    robot asks: {e['question']}")
+        elif t == "task_understood":
+            if e.get("decision") == "act":
+                out(f"  task understood as: {e.get('goal')} ({e.get('source')}, confidence {e.get('confidence')})")
+            elif e.get("answer_to"):
+                out(f"  answer: \"{e.get('text')}\" -> {e.get('decision')}")
+        elif t == "question" and e.get("about") == "task":
+            out(f"  robot asks: {e.get('question')}")
         elif t == "knowledge":
             if e.get("event") == "used":
                 what = f"{e.get('skill')}({e.get('object')})" if e.get("skill") else "plan"
@@ -48,9 +55,9 @@ def transcript_printer(out: Callable[[str], None] = print) -> Callable[[dict[str
 
 
 def build_components(config: Any, kb_dir: str | Path | None, *, memory: bool = True) -> tuple[Any, Any, Any]:
-    """The default policy, knowledge base and parser from config (models loaded once)."""
+    """The default policy, knowledge base and understanding layer from config (models loaded once)."""
     from memory import open_knowledge_base
-    from robot_agent.corrections import CorrectionParser
+    from robot_agent.language import make_language_layer
     from robot_agent.policy import make_planner
 
     policy = make_planner(config)
@@ -59,7 +66,7 @@ def build_components(config: Any, kb_dir: str | Path | None, *, memory: bool = T
         if kb_dir is not None:
             config.memory.kb_dir = str(kb_dir)
         kb = open_knowledge_base(config.memory)
-    return policy, kb, CorrectionParser()
+    return policy, kb, make_language_layer(config, embedder=getattr(kb, "text", None), kb=kb)
 
 
 def run_rounds(scenarios_per_round: list[list[Any]], *, config: Any, kb_dir: Path, seed: int = 0,
@@ -109,7 +116,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     rounds = run_rounds([[sc]] * args.rounds, config=cfg, kb_dir=kb_dir, seed=args.seed,
                         memory_mode=args.memory, operator=args.operator, gui=args.gui, quiet=args.json,
                         log_dir=args.log_dir, phrases=bank)
-    summary = [{"corrections": o.corrections, "success": o.success} for outs in rounds for o in outs]
+    summary = [{"corrections": o.corrections, "success": o.success,
+                **({} if o.success else {"why_failed": o.why_failed}),
+                **({"questions": o.result.questions} if o.result.questions else {})}
+               for outs in rounds for o in outs]
     if args.json:
         print(json.dumps({"rounds": summary}))
     else:

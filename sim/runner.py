@@ -109,8 +109,10 @@ def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, confi
         objects = world.robot.perceive()
         ok, why = check_success(scenario, objects, result.succeeded_calls())
         ok = ok and result.state.value == "done"
-        if result.state.value != "done" and not why:
-            why = [result.reason or result.state.value]
+        if result.state.value != "done":
+            # What the agent said (a task it could not understand, a question left unanswered) comes
+            # first: the scene check alone would hide why nothing happened.
+            why = [f"{result.state.value}: {result.reason or 'no reason given'}"] + why
         if episode_logger is not None and hasattr(episode_logger, "finish"):
             episode_logger.finish(ok, corrections=result.n_corrections, reason="; ".join(why),
                                   agent_state=result.state.value)
