@@ -19,6 +19,7 @@ import math
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,8 @@ def spoken_records(layer: Any, items: Sequence[Item], corpus: Corpus, voices: Se
             moved = u.decision == "act" and (u.what == "task" or (
                 u.correction is not None and u.correction.kind.value in ("skill", "plan")))
             rec.update(voice=voice, heard=heard.text, grammar_text=heard.grammar_text, open_text=heard.open_text,
-                       heard_stop=bool(heard.stop), moved=moved)
+                       heard_stop=bool(heard.stop), stop_sources=list(getattr(heard, "stop_sources", ()) or ()),
+                       moved=moved)
             out.append(rec)
             if progress is not None:
                 progress(rec)
@@ -124,6 +126,8 @@ def spoken_metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "stops_as_motion": sum(bool(r["moved"]) for r in stops),
         "confidently_wrong_motion": _rate(sum(bool(r["moved"]) and not r["right"] for r in records), len(records)),
         "false_stops": _rate(sum(r["decision"] == "stop" for r in others), len(others)),
+        "false_stops_by_source": dict(Counter(s for r in others if r["decision"] == "stop"
+                                              for s in r.get("stop_sources", []))),
     }
     for key in ("grammar_text", "open_text"):
         try:
@@ -214,7 +218,8 @@ def report(result: dict[str, Any], split: str, verbose: bool = False) -> str:
             parts.append(f"\n== spoken ({', '.join(sp['voices'])}), mode {mode}: {e['n']} utterances")
             parts.append(metrics_table(sp["metrics"]))
             parts.append(f"stop-like utterances missed: {e['stops_missed']} of {e['stops']}; heard as motion: "
-                         f"{e['stops_as_motion']}; false stops: {_p(e['false_stops'])}; confidently-wrong "
+                         f"{e['stops_as_motion']}; false stops: {_p(e['false_stops'])} "
+                         f"(heard by {e['false_stops_by_source'] or 'none'}); confidently-wrong "
                          f"motions: {_p(e['confidently_wrong_motion'])}; WER grammar {e['wer_grammar']}, "
                          f"open {e['wer_open']}")
             for v, pv in sp["per_voice"].items():
