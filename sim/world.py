@@ -3,7 +3,8 @@
 :class:`SimWorld` owns one physics client (several worlds can live in one process)
 and exposes the robot as :class:`PyBulletRobot`, an implementation of
 :class:`skills.robot.Robot`. Skills never touch pybullet: they go through that
-interface, exactly as they would on the ROS robot.
+interface, exactly as they would on the ROS robot. The arm's kinematics (IK, FK, joint
+limits, collision checks) come from :mod:`skills.kinematics`, which the ROS robot uses too.
 
 Grasping uses a *grasp assist* as most manipulation benchmarks do: when the fingers
 close on an object and at least one finger touches it with the tool point inside
@@ -14,54 +15,26 @@ and a drawer on a prismatic joint with friction.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
-import os
-import sys
 import time
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from robot_agent.config import SafetyConfig, SimConfig
 from robot_agent.deps import require
-from robot_agent.errors import UnknownObjectError, UnreachableError
+from robot_agent.errors import UnknownObjectError
 from sim.catalog import COLORS, DRAWER_OPEN_AT, DRAWER_TRAVEL, Box, category, geometry
 from sim.scene import ObjectSpec, SceneSpec
+from skills.kinematics import (ARM_JOINTS, FINGER_JOINTS, GRIPPER_MAX, HOME_Q, TOOL_LINK, PandaKinematics, connect,
+                               load_arm)
 from skills.robot import CancelToken, Robot
 from skills.types import ObjectInfo, Pose
 
 log = logging.getLogger(__name__)
 
-ARM_JOINTS = tuple(range(7))
-FINGER_JOINTS = (9, 10)
-TOOL_LINK = 11
-HOME_Q = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
-GRIPPER_MAX = 0.08
 ARM_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
-#: the hand is rotated so the fingers close along the base y axis at yaw 0
-YAW_OFFSET = 0.0
-
-
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence C-level writes to stdout (file descriptor 1) for the duration."""
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):  # no real stdout (e.g. captured): nothing to silence
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
 
 
 @dataclass
@@ -89,24 +62,12 @@ class SimWorld:
         self.sim_cfg = sim or SimConfig()
         self.safety = safety or SafetyConfig()
         self._pb = require("pybullet", "the PyBullet simulation")
-        self._data = require("pybullet_data", "the PyBullet simulation")
-        from pybullet_utils import bullet_client
-
-        mode = self._pb.GUI if self.sim_cfg.gui else self._pb.DIRECT
-        with _quiet_stdout():  # the C library prints "argv[0]=" on connect
-            self.client = bullet_client.BulletClient(connection_mode=mode)
+        self.client = connect(gui=self.sim_cfg.gui)
         c = self.client
-        c.setAdditionalSearchPath(self._data.getDataPath())
         c.setGravity(0, 0, -9.81)
         c.setTimeStep(1.0 / self.sim_cfg.physics_hz)
         c.setPhysicsEngineParameter(numSolverIterations=10)
-        self.table = c.loadURDF("table/table.urdf", [0.5, 0.0, -0.626], useFixedBase=True)
-        self.robot_id = c.loadURDF("franka_panda/panda.urdf", [0, 0, 0], useFixedBase=True)
-        for j, q in zip(ARM_JOINTS, HOME_Q):
-            c.resetJointState(self.robot_id, j, float(q))
-        for j in FINGER_JOINTS:
-            c.resetJointState(self.robot_id, j, GRIPPER_MAX / 2)
-            c.changeDynamics(self.robot_id, j, lateralFriction=1.5)
+        self.robot_id, self.table = load_arm(c)
         self.objects: dict[str, SimObject] = {}
         for spec in scene.objects:
             self.objects[spec.name] = self._build(spec)
@@ -235,12 +196,9 @@ class PyBulletRobot(Robot):
         self.id = world.robot_id
         self.control_dt = 1.0 / world.sim_cfg.control_hz
         self._substeps = int(round(world.sim_cfg.physics_hz / world.sim_cfg.control_hz))
-        lo, hi = [], []
-        for j in ARM_JOINTS:
-            info = self.c.getJointInfo(self.id, j)
-            lo.append(info[8])
-            hi.append(info[9])
-        self._lo, self._hi = np.array(lo), np.array(hi)
+        #: FK, IK and collision checks on this arm (skills.kinematics, shared with the ROS robot)
+        self.kinematics = PandaKinematics(self.c, self.id, self._fixed_bodies, self._held_body)
+        self._lo, self._hi = self.kinematics.joint_limits()
         self._target = self.joint_positions()
         self._finger_target = GRIPPER_MAX / 2
         self._held: tuple[str, int] | None = None  # (object name, constraint id)
@@ -256,9 +214,7 @@ class PyBulletRobot(Robot):
         return np.array([s[1] for s in self.c.getJointStates(self.id, ARM_JOINTS)])
 
     def ee_pose(self) -> tuple[np.ndarray, float]:
-        st = self.c.getLinkState(self.id, TOOL_LINK, computeForwardKinematics=True)
-        yaw = self.c.getEulerFromQuaternion(st[5])[2]
-        return np.array(st[4]), float(yaw)
+        return self.kinematics.ee_pose()
 
     def gripper_width(self) -> float:
         return float(sum(s[0] for s in self.c.getJointStates(self.id, FINGER_JOINTS)))
@@ -273,80 +229,24 @@ class PyBulletRobot(Robot):
         return self._lo.copy(), self._hi.copy()
 
     # -- kinematics ----------------------------------------------------------------
-    def _save(self) -> list[tuple[float, float]]:
-        return [(s[0], s[1]) for s in self.c.getJointStates(self.id, ARM_JOINTS)]
+    def _fixed_bodies(self) -> list[tuple[int, str]]:
+        """What the arm must not hit: the table and the fixtures (zero-mass objects)."""
+        return [(self.world.table, "the table")] + [
+            (o.body, o.spec.name) for o in self.world.objects.values() if category(o.spec.type).mass == 0]
 
-    def _restore(self, saved: list[tuple[float, float]]) -> None:
-        for j, (q, v) in zip(ARM_JOINTS, saved):
-            self.c.resetJointState(self.id, j, q, v)
+    def _held_body(self) -> int | None:
+        return self.world.get(self._held[0]).body if self._held else None
 
     def forward_kinematics(self, q: np.ndarray) -> np.ndarray:
-        saved = self._save()
-        try:
-            for j, v in zip(ARM_JOINTS, q):
-                self.c.resetJointState(self.id, j, float(v))
-            return np.array(self.c.getLinkState(self.id, TOOL_LINK, computeForwardKinematics=True)[4])
-        finally:
-            self._restore(saved)
+        return self.kinematics.forward_kinematics(q)
 
     def inverse_kinematics(self, position: Sequence[float], yaw: float,
                            seed: np.ndarray | None = None) -> np.ndarray:
-        target = [float(v) for v in position]
-        orn = self.c.getQuaternionFromEuler([math.pi, 0.0, float(yaw) + YAW_OFFSET])
-        seeds = [HOME_Q] if seed is None else [np.asarray(seed), HOME_Q]
-        err = ang = math.inf
-        for start in seeds:
-            q, err, ang = self._ik_from(target, orn, start)
-            if err <= 0.01 and ang <= 0.1:
-                return q
-        raise UnreachableError(
-            f"no inverse-kinematics solution for {np.round(target, 3).tolist()} "
-            f"(position error {err * 1000:.0f} mm, orientation error {math.degrees(ang):.0f} deg)")
-
-    def _ik_from(self, target: list[float], orn: Sequence[float], start: np.ndarray) -> tuple[np.ndarray, float, float]:
-        saved = self._save()
-        try:
-            for j, v in zip(ARM_JOINTS, start):
-                self.c.resetJointState(self.id, j, float(v))
-            q = start
-            for _ in range(4):
-                sol = self.c.calculateInverseKinematics(
-                    self.id, TOOL_LINK, target, orn, lowerLimits=list(self._lo), upperLimits=list(self._hi),
-                    jointRanges=list(self._hi - self._lo), restPoses=list(HOME_Q), maxNumIterations=100,
-                    residualThreshold=1e-5)
-                q = np.clip(np.array(sol[:7]), self._lo, self._hi)
-                for j, v in zip(ARM_JOINTS, q):
-                    self.c.resetJointState(self.id, j, float(v))
-                st = self.c.getLinkState(self.id, TOOL_LINK, computeForwardKinematics=True)
-                err = np.linalg.norm(np.array(st[4]) - target)
-                if err < 2e-3:
-                    break
-            ang = 2 * math.acos(min(1.0, abs(float(np.dot(st[5], orn)))))
-            return q, float(err), float(ang)
-        finally:
-            self._restore(saved)
+        return self.kinematics.inverse_kinematics(position, yaw, seed)
 
     def in_collision(self, q: np.ndarray) -> str | None:
         """What the arm at ``q`` would hit (table or a fixed fixture), or None. Fingers may touch."""
-        saved = self._save()
-        try:
-            for j, v in zip(ARM_JOINTS, q):
-                self.c.resetJointState(self.id, j, float(v))
-            self.c.performCollisionDetection()
-            fixed = [(self.world.table, "the table")] + [
-                (o.body, o.spec.name) for o in self.world.objects.values() if category(o.spec.type).mass == 0]
-            for body, name in fixed:
-                for pt in self.c.getClosestPoints(self.id, body, distance=0.0):
-                    link = pt[3]
-                    # Fingers may touch; movable parts (a drawer) are meant to be pushed and pulled.
-                    if link in (9, 10, TOOL_LINK) or pt[8] > -0.002 or pt[4] != -1:
-                        continue
-                    if self._held and body == self.world.get(self._held[0]).body:
-                        continue
-                    return f"link {link} would hit {name}"
-            return None
-        finally:
-            self._restore(saved)
+        return self.kinematics.in_collision(q)
 
     # -- commands ------------------------------------------------------------------
     def _command(self, q: np.ndarray) -> None:
