@@ -38,10 +38,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from robot_agent.config import SafetyConfig, SimConfig
+from robot_agent.config import SafetyConfig
 from robot_agent.deps import require
 from robot_agent.errors import ConfigError, MessageError, RobotLinkError, SafetyError
 from robot_agent.ros import messages
+from skills.kinematics import KinematicModel
 from skills.robot import CancelToken, Robot
 from skills.types import ObjectInfo
 
@@ -132,53 +133,6 @@ class RosRobotConfig:
 def param_name(field_name: str) -> str:
     """ROS parameter name of a :class:`RosRobotConfig` field."""
     return f"robot.{field_name}"
-
-
-class KinematicModel:
-    """Panda kinematics in a headless PyBullet DIRECT instance: IK, FK, limits, table collisions.
-
-    Nothing is simulated: the model is only posed (``resetJointState``) to answer queries,
-    under a lock so any thread may ask. It is the hardware's stand-in for a kinematics
-    library; the numbers are those of the direct PyBullet robot, so skills plan the same.
-    """
-
-    def __init__(self) -> None:
-        from sim.scene import SceneSpec
-        from sim.world import SimWorld
-
-        self._world = SimWorld(SceneSpec("kinematic_model", [], "arm and table only"), SimConfig(), SafetyConfig())
-        self._arm = self._world.robot
-        self._lock = threading.Lock()
-
-    def _pose_at(self, q: np.ndarray) -> None:
-        c = self._world.client
-        for j, v in enumerate(np.asarray(q, dtype=float)):
-            c.resetJointState(self._world.robot_id, j, float(v))
-
-    def ee_pose(self, q: np.ndarray) -> tuple[np.ndarray, float]:
-        """Tool point and yaw at ``q``."""
-        with self._lock:
-            self._pose_at(q)
-            return self._arm.ee_pose()
-
-    def forward_kinematics(self, q: np.ndarray) -> np.ndarray:
-        with self._lock:
-            return self._arm.forward_kinematics(np.asarray(q, dtype=float))
-
-    def inverse_kinematics(self, position: Sequence[float], yaw: float, seed: np.ndarray | None) -> np.ndarray:
-        with self._lock:
-            return self._arm.inverse_kinematics(position, yaw, seed=seed)
-
-    def in_collision(self, q: np.ndarray) -> str | None:
-        with self._lock:
-            return self._arm.in_collision(np.asarray(q, dtype=float))
-
-    def joint_limits(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._arm.joint_limits()
-
-    def close(self) -> None:
-        with self._lock:
-            self._world.close()
 
 
 def _duration(seconds: float) -> Duration:
