@@ -191,6 +191,8 @@ def test_cancel_halts_the_arm_within_a_tick_and_a_second_goal_is_rejected(agent_
     assert status == GoalStatus.STATUS_CANCELED
     assert result.state == "stopped" and not result.success and result.task_id == "t-cancel", result
     tick = 1.0 / agent.robot_cfg.control_hz
+    print(f"\ncancel: served -> hold published {1e3 * (hold - served):.2f} ms, "
+          f"{agent.robot.commands_sent - at_hold} command(s) after it, control tick {1e3 * tick:.1f} ms")
     assert hold - served < tick  # the hold left within the tick the cancel arrived in
     assert agent.robot.commands_sent - at_hold <= 2  # at most the tick in progress and the skill's own hold
     sent, held = agent.robot.commands_sent, agent.robot.last_command()
