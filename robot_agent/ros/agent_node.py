@@ -337,12 +337,15 @@ class AgentNode(Node):
         return GoalResponse.ACCEPT
 
     def _on_cancel(self, goal_handle: Any) -> CancelResponse:
-        self.last_cancel_at = time.monotonic()
+        self.last_cancel_at = served = time.monotonic()
         agent = self.agent
         if agent is not None:
             agent.stop("goal canceled")  # cancel first, so the skill streams no further target
         RosRobot.hold(self.robot)  # the class's hold: see _on_stop
         self.commands_at_stop = self.robot.commands_sent
+        held = max((t for t in self.robot.hold_times if t >= served), default=float("nan"))
+        self.get_logger().info(f"goal of task {self._task_id() or '?'} canceled: arm held "
+                               f"{1e3 * (held - served):.2f} ms after the cancel request was served")
         return CancelResponse.ACCEPT
 
     def _execute(self, goal_handle: Any) -> RunTask.Result:

@@ -12,6 +12,7 @@ so the models load once.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -109,17 +110,15 @@ def test_up_sim_task_say_listen_and_cancel_over_the_action(tmp_path: Path, ros_c
         goal_status, result = goal_result(handle, 30.0)
         assert goal_status == GoalStatus.STATUS_CANCELED and result.state == "stopped", result
         time.sleep(0.6)
-        after = [(t, m) for t, m in commands if t > answered]
-        tick = 1.0 / 60.0
-        # The node holds the arm in the cancel callback, before it answers: at most the hold and one point of
-        # the tick in progress (or the skill's own hold) reach the arm after the answer, right after it.
-        assert len(after) <= 2, [t - answered for t, _ in after]
-        assert all(t - answered < 0.25 for t, _ in after), [t - answered for t, _ in after]
+        after = [t - answered for t, _ in commands if t > answered]
+        # The node holds the arm in the cancel callback, before it answers (its own measure is in its log,
+        # checked below): the stream stops; what still arrives after the answer was in flight.
+        assert all(dt < 0.25 for dt in after), after
         last = np.array(commands[-1][1].points[0].positions)
         q = np.array(joints[-1].position[:7])
         assert np.max(np.abs(q - last)) < 0.02, (q, last)  # the arm sits at the hold point
-        print(f"\ncancel: request->answer {1e3 * (answered - asked):.1f} ms, {len(after)} command(s) after the "
-              f"answer, control tick {1e3 * tick:.1f} ms")
+        print(f"\ncancel: request->answer {1e3 * (answered - asked):.1f} ms, {len(after)} command(s) arrived "
+              f"after the answer (within {1e3 * max(after, default=0.0):.0f} ms)")
     finally:
         if task is not None and task.poll() is None:
             task.kill()
@@ -134,6 +133,9 @@ def test_up_sim_task_say_listen_and_cancel_over_the_action(tmp_path: Path, ros_c
         up_log.close()
     log_text = (tmp_path / "up.log").read_text(errors="replace")
     assert code == 0, log_text[-3000:]
+    held = [float(m) for m in re.findall(r"goal of task t-cancel canceled: arm held ([0-9.]+) ms", log_text)]
+    assert held and held[0] < 1e3 / 60.0, held  # within one control tick of the cancel being served
+    print(f"cancel: served -> hold {held[0]:.2f} ms (the node's own measure)")
     logs = [p for p in find_episode_logs(tmp_path / "logs") if p.name.endswith("_t-e2e")]
     assert len(logs) == 1, logs
     events = list(EpisodeLogReader(logs[0]).events())
