@@ -483,6 +483,7 @@ class Agent:
         plan = self._make_plan(task, constraints, done=[])
         result.plan = [c.to_dict() for c in plan]
         self._emit({"type": "plan", "plan": result.plan, "constraints": [str(c) for c in constraints]})
+        self._prepare_language(plan)
         adjustments: dict[tuple[str, str], dict[str, Any]] = {}  # (skill, object) -> params set in this episode
         done: list[_Call] = []
         i = 0
@@ -683,6 +684,17 @@ class Agent:
             self._keep_out = self._keep_out_names(constraints, self._objects())
             self._undo_partial(call, outcome)
         return outcome
+
+    def _prepare_language(self, plan: list[_Call]) -> None:
+        """Let the understanding layer embed what corrections during this plan could mean, now,
+        rather than when the operator speaks."""
+        prepare = getattr(self.language, "prepare", None)
+        if prepare is None:
+            return
+        try:
+            prepare([self._context(c, None) for c in plan])
+        except Exception:  # noqa: BLE001 - a slower first correction, not a failed task
+            log.warning("could not prepare the understanding layer", exc_info=True)
 
     def _report_learned(self, result: EpisodeResult) -> None:
         """Phrases the understanding layer kept (an answered question): knowledge, reported as such."""

@@ -162,6 +162,7 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                 rends.append(f"not {prep} {_the(sw.phrase(tgt))}, {prep} {_the(ph[0])}")
             out.append(Candidate(f"swap_target:{t.name}", "swap_target", t.name, f"put it {prep} {_the(ph[0])}",
                                  f"put it {prep} the {t.name} instead", rends))
+    out += _preferences(objs)
     for o in objs:
         if o.name in (ctx.object, ctx.target):
             continue
@@ -186,6 +187,33 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                           "that works, well done", "great, that is the one"]))
     out.append(Candidate("stop", "stop", "", "stop", "stop",
                          ["stop", "wait a moment", "hold on", "halt, do not move", "stop right there"]))
+    return out
+
+
+def _preferences(objs: list[ObjectInfo]) -> list[Candidate]:
+    """Standing rules about where a kind of thing goes: by colour within a category ("the red
+    blocks go in the blue bin") and by category ("fruit goes in the bowl")."""
+    out: list[Candidate] = []
+    kinds = {(o.category, o.color) for o in sw.graspable(objs)}
+    recs = sw.receptacles(objs)
+    for cat in sorted({c for c, _ in kinds}):
+        many = sw.plural(sw.CATEGORY_NOUN.get(cat, cat))
+        colours = sorted({col for c, col in kinds if c == cat and col})
+        for t in recs:
+            if t.category == cat:
+                continue
+            prep, p = sw.preposition(t), _the(sw.phrase(t))
+            if len(colours) > 1:
+                for col in colours:
+                    out.append(Candidate(f"prefer:{cat}:{col}:{t.name}", "preference", f"{col} {cat}>{t.name}",
+                                         f"{col} {many} go {prep} {p}", f"{col} {many} go {prep} the {t.name}",
+                                         [f"the {col} {many} go {prep} {p}", f"{p} is for the {col} {many}",
+                                          f"always put {col} {many} {prep} {p}", f"{col} ones belong {prep} {p}"]))
+            else:
+                out.append(Candidate(f"prefer:{cat}::{t.name}", "preference", f"{cat}>{t.name}",
+                                     f"{many} go {prep} {p}", f"{many} go {prep} the {t.name}",
+                                     [f"{many} go {prep} {p}", f"{p} is where the {many} are kept",
+                                      f"always put {many} {prep} {p}"]))
     return out
 
 

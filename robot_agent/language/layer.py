@@ -192,6 +192,13 @@ class LanguageLayer:
         u.latency_ms = (time.perf_counter() - t0) * 1e3
         return u
 
+    def prepare(self, contexts: Sequence[CorrectionContext]) -> None:
+        """Embed the renderings of every meaning these contexts allow, ahead of time (one batch),
+        so a correction said during them is scored without embedding them first."""
+        if self.scorer is None:
+            return
+        self.scorer.warm([r for ctx in contexts for c in correction_candidates(ctx) for r in c.renderings])
+
     def parse(self, text: str, ctx: CorrectionContext | None = None) -> Correction:
         """Drop-in for :meth:`CorrectionParser.parse`: the correction to act on (an ``unclear``
         one carrying the question when the layer asks)."""
@@ -223,8 +230,9 @@ class LanguageLayer:
         defaults = self._defaults(ctx)
         gkeys = correction_keys(g, defaults) if g.kind is not CorrectionKind.UNCLEAR else set()
         cand_keys = {c.key for c in cands}
-        allowed = _allowed(gkeys, cand_keys)
-        if gkeys and allowed and g.confidence >= 0.999 and not _HEDGED.search(text.lower()):
+        allowed = _allowed(gkeys, cand_keys) and not _acts_on_busy_object(g, ctx)
+        if gkeys and allowed and g.confidence >= 0.999 and not _HEDGED.search(text.lower()) \
+                and not _names_unused_object(text, g, ctx):
             return self._from_grammar(text, g)
         ranked = self._rank(text, cands, ctx)
         if gkeys and allowed:
@@ -586,7 +594,6 @@ def _impossible(text: str, atoms: list[dict[str, Any]], objects: Sequence[Object
                 return f"I can't move the {fixed[0]}: it is not something I can pick up or push"
     from robot_agent.language.scene_words import phrases
 
-    moved = [a for a in atoms if a["kind"] in ("at", "holding", "pushed")]
     for m in _COUNT.finditer(text.lower()):
         n = int(m.group(1)) if m.group(1).isdigit() else _COUNTS[m.group(1)]
         word = m.group(2)
@@ -594,8 +601,6 @@ def _impossible(text: str, atoms: list[dict[str, Any]], objects: Sequence[Object
             word in p.split() for p in phrases(o, objects)))]
         if n > len(fits):
             return f"you asked for {n} {word}s but I can see only {len(fits)}"
-        if moved and len(moved) != n:
-            return f"you asked for {n} {word}s; which ones do you mean"
     return ""
 
 
@@ -603,6 +608,36 @@ def _clauses(text: str) -> list[str]:
     """A task said as several clauses ("apple in the bowl, banana on the plate")."""
     parts = [p.strip(" ,.;") for p in re.split(r"\s*[;,]\s*|\s+(?:and then|then|and also|and)\s+", text.lower())]
     return [p for p in parts if len(p.split()) >= 2]
+
+
+def _names_unused_object(text: str, c: Correction, ctx: CorrectionContext) -> bool:
+    """Does the utterance name a scene object its grammar reading leaves out ("could every red one
+    end up in the blue bin?" read as "up")? Then the grammar missed part of it."""
+    import json
+
+    from robot_agent.language.scene_words import phrase
+
+    low = " " + " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split()) + " "
+    said = json.dumps(c.to_dict())
+    for o in ctx.objects:
+        if o.name == ctx.object or o.name in said:
+            continue
+        words = phrase(o).split()
+        if len(words) > 1 and f" {' '.join(words)} " in low:
+            return True
+    return False
+
+
+def _acts_on_busy_object(c: Correction, ctx: CorrectionContext) -> bool:
+    """A plan step on the object the running skill is busy with, which that object cannot take
+    now: pushing or picking the object in the hand while placing it ("slide it left" is not
+    "push it"), opening the drawer being opened."""
+    plan = c.plan or {}
+    call = plan.get("call") or plan.get("first") or {}
+    if plan.get("type") not in ("step", "order") or not call.get("object") or call.get("object") != ctx.object:
+        return False
+    return (ctx.skill == "place" and call.get("skill") in ("push", "pick", "open", "close")) or \
+        (ctx.skill in ("open", "close") and call.get("skill") in ("open", "close"))
 
 
 def _allowed(keys: set[str], cand_keys: set[str]) -> bool:

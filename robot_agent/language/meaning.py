@@ -107,6 +107,10 @@ def plan_keys(plan: Mapping[str, Any]) -> set[str]:
         return {f"stack_bottom:{plan['object']}"}
     if t == "retry":
         return {"retry"}
+    if t == "preference":
+        sel = plan.get("selector") or {}
+        if sel.get("category") and plan.get("target"):
+            return {f"prefer:{sel['category']}:{sel.get('color', '')}:{plan['target']}"}
     return {f"other:{t}"}
 
 

@@ -36,7 +36,8 @@ WORD_MARGIN = 0.06
 BONUS, PENALTY = 0.05, 0.12
 
 _EXCESS = re.compile(r"\b(?:too|overly|excessively|not so|not that|way over)\b")
-_LARGE = re.compile(r"\b(?:a lot|lots|loads|heaps|way|much|far|significantly|considerably|a good bit)\b")
+_LARGE = re.compile(r"\b(?:a lot|lots|loads|heaps|way|much|far|well|significantly|considerably|a good bit|a good way|"
+                    r"a fair amount|quite a bit|a good deal)\b")
 _TINY = re.compile(r"\b(?:tiny|teeny|hair|smidge|smidgen|barely|fraction|slightest|ever so)\b")
 
 
@@ -53,6 +54,12 @@ def magnitude_words(text: str) -> str:
 def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
     """The value of family ``fam`` the words ask for, or None when they do not say clearly."""
     values = ANCHORS[fam]
+    low = text.lower()
+    said = [v for v, ws in values.items() if any(re.search(rf"\b{re.escape(w)}\b", low) for w in ws)]
+    if len(said) == 1:  # the anchor itself was said: no need to compare vectors
+        return OPPOSITE.get(said[0], said[0]) if _EXCESS.search(low) else said[0]
+    if len(said) > 1:
+        return None  # "left and right", "up then down": not one value
     words = [w for v in values for w in values[v]]
     sims = scorer.word_match(query, words)
     best: dict[str, float] = {}
