@@ -5,7 +5,8 @@ for a sim started in namespace ``robot1``):
 
 * ``joint_states`` (``sensor_msgs/JointState``) out, every control tick (``sim.control_hz``): the 7 arm joints
   and the 2 finger joints, as ros2_control's joint_state_broadcaster would publish them.
-* ``joint_trajectory_controller/joint_trajectory`` (``trajectory_msgs/JointTrajectory``) in: followed as a joint trajectory controller does.
+* ``joint_trajectory_controller/joint_trajectory`` (``trajectory_msgs/JointTrajectory``) in: followed as a
+  joint trajectory controller does.
   A new message replaces the current trajectory; the first point is reached from the
   measured position, points in between are interpolated linearly in time. Messages with
   missing/unknown joints, bad sizes, non-increasing times or no points are refused (logged).

@@ -123,8 +123,8 @@ def test_bad_scenes_are_refused_naming_the_object() -> None:
     nan_pose.objects[0].pose.position.x = math.nan
     for msg, needle in [(with_first(name=""), "name"), (with_first(category=""), "category"),
                         (nan_pose, "red_block) .pose.position".replace(" ", "")),
-                        (Scene(objects=[SceneObject(name="a", category="b", pose=PoseMsg(orientation=Quaternion(w=0.0)))]),
-                         "orientation"),
+                        (Scene(objects=[SceneObject(name="a", category="b",
+                                                    pose=PoseMsg(orientation=Quaternion(w=0.0)))]), "orientation"),
                         (with_first(name="cabinet"), "duplicate")]:
         with pytest.raises(MessageError) as info:
             messages.parse_scene(msg)
