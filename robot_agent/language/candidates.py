@@ -37,7 +37,7 @@ _SKILL_FAMILIES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("move", "up"): ("move {mag} up", ("move it up", "a bit higher", "raise it")),
     ("move", "down"): ("move {mag} down", ("move it down", "a bit lower", "lower it")),
     ("speed", "slower"): ("slower", ("go slower", "slow down", "move more slowly", "you are going too fast",
-                                     "take it easy, gently")),
+                                     "take it easy, gently", "take your time, there is no rush")),
     ("speed", "faster"): ("faster", ("go faster", "speed up", "move more quickly", "you are going too slowly",
                                      "hurry up")),
     ("pull", "more"): ("pull it further", ("open the drawer further", "pull it out more",
@@ -108,8 +108,8 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
     fams = _SKILL_ALLOWS.get(ctx.skill, _SKILL_ALLOWS[None])
     noun = sw.phrase(cur) if cur is not None else "it"
     for (fam, val), (canon, rends) in _SKILL_FAMILIES.items():
-        if fam not in fams:
-            continue
+        if fam not in fams or (ctx.skill == "place" and fam == "move" and val in ("up", "down")):
+            continue  # placing: up and down are the release height (place_height), one meaning
         out.append(Candidate(f"{fam}:{val}", fam, val, canon.format(mag="a bit"), canon.format(mag="a bit"),
                              list(rends)))
     if "grasp" in fams and ctx.skill is not None:
@@ -136,7 +136,7 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                                  f"open the {c.name} first",
                                  [f"open {p} first", f"{p} has to be opened before that",
                                   f"you need to open {p} before putting things in it", f"{p} is still closed"]))
-        if not busy:
+        if not busy and is_open:
             out.append(Candidate(f"step:close:{c.name}", "step", c.name, f"close {p} at the end",
                                  f"close the {c.name} at the end",
                                  [f"close {p} when you are done", f"shut {p} afterwards"]))
@@ -179,9 +179,15 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                                  f"the {b.name} goes at the bottom",
                                  [f"{p} goes at the bottom", f"{p} should be the base of the stack",
                                   f"start the stack with {p}"]))
+        for key, words, other in (("largest", "biggest", "smaller"), ("smallest", "smallest", "bigger")):
+            out.append(Candidate(f"stack_key:{key}", "stack_key", key, f"the {words} block goes at the bottom",
+                                 f"the {words} block goes at the bottom",
+                                 [f"the {words} block goes at the bottom", f"start the pile with the {words} block",
+                                  f"{other} blocks go on top", f"the {key} one should be underneath"]))
     if ctx.skill is not None:
         out.append(Candidate("retry", "retry", "", "try again", "try again",
-                             ["try again", "that did not work, do it again", "have another go"]))
+                             ["try again", "that did not work, do it again", "have another go",
+                              "give it one more time"]))
     out.append(Candidate("confirm", "confirm", "", "keep going", "yes",
                          ["yes, that is right", "good, keep going", "that looks fine", "perfect, carry on",
                           "that works, well done", "great, that is the one"]))

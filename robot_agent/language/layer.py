@@ -629,14 +629,28 @@ def _names_unused_object(text: str, c: Correction, ctx: CorrectionContext) -> bo
 
 
 def _acts_on_busy_object(c: Correction, ctx: CorrectionContext) -> bool:
-    """A plan step on the object the running skill is busy with, which that object cannot take
-    now: pushing or picking the object in the hand while placing it ("slide it left" is not
-    "push it"), opening the drawer being opened."""
+    """A plan step the scene makes pointless: closing a shut drawer or opening an open one, or a
+    step on the object the running skill is busy with, which that object cannot take now
+    (pushing the object in the hand while placing it: "slide it left" is not "push it")."""
+    from skills.params import SKILL_PARAMS as skills
+
     plan = c.plan or {}
+    calls = [x for x in (plan.get("call"), plan.get("first"), plan.get("then")) if isinstance(x, dict)]
+    if any(x.get("skill") not in skills for x in calls):
+        return True  # a step of no skill the robot has ("before handle(glass)"): a misreading
     call = plan.get("call") or plan.get("first") or {}
-    if plan.get("type") not in ("step", "order") or not call.get("object") or call.get("object") != ctx.object:
+    if plan.get("type") not in ("step", "order") or not call.get("object"):
         return False
-    return (ctx.skill == "place" and call.get("skill") in ("push", "pick", "open", "close")) or \
+    target = ctx.find(call["object"])
+    if target is not None and target.category == "cabinet" and call.get("skill") in ("open", "close"):
+        # Closing a drawer that is shut, or opening one that is open: "it can't go in while the
+        # drawer is still shut" describes the state, it does not ask to shut it.
+        is_open = str(target.state.get("drawer", "closed")) == "open"
+        if (call["skill"] == "close") != is_open:
+            return True
+    if call.get("object") != ctx.object:
+        return False
+    return (ctx.skill == "place" and call.get("skill") in ("push", "pick", "open", "close", "place")) or \
         (ctx.skill in ("open", "close") and call.get("skill") in ("open", "close"))
 
 

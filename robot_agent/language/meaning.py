@@ -15,7 +15,7 @@ from robot_agent.corrections import Correction, CorrectionKind
 
 #: families the candidates enumerate; a grammar reading in one of these must be a candidate
 ENUMERATED = {"move", "speed", "grasp", "pull", "push", "place_height", "lift", "rotate", "order", "step",
-              "swap_object", "swap_target", "avoid", "stack", "retry", "confirm"}
+              "swap_object", "swap_target", "avoid", "stack", "stack_key", "retry", "confirm"}
 _DIRS = (("forward", "back"), ("left", "right"), ("up", "down"))
 
 
@@ -105,6 +105,8 @@ def plan_keys(plan: Mapping[str, Any]) -> set[str]:
         return {f"avoid:{plan['object']}"}
     if t == "stack" and plan.get("object") and plan.get("position") == "bottom":
         return {f"stack_bottom:{plan['object']}"}
+    if t == "stack" and plan.get("key") == "size" and plan.get("bottom") in ("largest", "smallest"):
+        return {f"stack_key:{plan['bottom']}"}
     if t == "retry":
         return {"retry"}
     if t == "preference":

@@ -19,12 +19,19 @@ from typing import Any
 ANCHORS: dict[str, dict[str, tuple[str, ...]]] = {
     "move": {"left": ("left",), "right": ("right",), "forward": ("forward", "ahead"),
              "back": ("back", "backward"), "up": ("up", "high", "higher", "raise"), "down": ("down", "low", "lower")},
-    "speed": {"slower": ("slow", "slower", "slowly"), "faster": ("fast", "faster", "quick", "quickly")},
+    "speed": {"slower": ("slow", "slower", "slowly", "steady", "gently"),
+              "faster": ("fast", "faster", "quick", "quickly", "hurry", "rush", "rushing")},
     "pull": {"more": ("more", "further", "wider"), "less": ("less",)},
     "push": {"more": ("more", "further", "farther"), "less": ("less",)},
     "place_height": {"lower": ("low", "lower", "down"), "higher": ("high", "higher", "up")},
     "rotate": {"clockwise": ("clockwise",), "counterclockwise": ("counterclockwise", "anticlockwise")},
+    "grasp": {"handle": ("handle",), "rim": ("rim", "lip"), "top": ("top", "above"), "side": ("side",),
+              "center": ("middle", "centre", "center", "body")},
+    "stack_key": {"largest": ("largest", "biggest", "bigger", "larger", "big", "large", "widest"),
+                  "smallest": ("smallest", "littlest", "smaller", "small", "little", "narrowest")},
 }
+#: families whose value a negation or a complaint does not turn around (a part is a part)
+NO_INVERSION = {"grasp", "stack_key"}
 OPPOSITE = {"left": "right", "right": "left", "forward": "back", "back": "forward", "up": "down", "down": "up",
             "slower": "faster", "faster": "slower", "more": "less", "less": "more", "lower": "higher",
             "higher": "lower", "clockwise": "counterclockwise", "counterclockwise": "clockwise"}
@@ -36,6 +43,11 @@ WORD_MARGIN = 0.06
 BONUS, PENALTY = 0.05, 0.12
 
 _EXCESS = re.compile(r"\b(?:too|overly|excessively|not so|not that|way over)\b")
+#: a negated request about the manner ("no need to hurry", "don't rush"); for directions the
+#: negation's scope is too often another verb ("don't let go until it's down") to turn them
+_NEGATED_MANNER = re.compile(r"\b(?:no need to|don't|do not|never)\b")
+#: a description of how the robot moves now ("you're rushing it") is a complaint about it
+_COMPLAINT = re.compile(r"\b(?:you're|you are|it's|it is|that's|that is)\s+(?:\w+\s+)?\w+ing\b")
 _LARGE = re.compile(r"\b(?:a lot|lots|loads|heaps|way|much|far|well|significantly|considerably|a good bit|a good way|"
                     r"a fair amount|quite a bit|a good deal)\b")
 _TINY = re.compile(r"\b(?:tiny|teeny|hair|smidge|smidgen|barely|fraction|slightest|ever so)\b")
@@ -57,7 +69,7 @@ def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
     low = text.lower()
     said = [v for v, ws in values.items() if any(re.search(rf"\b{re.escape(w)}\b", low) for w in ws)]
     if len(said) == 1:  # the anchor itself was said: no need to compare vectors
-        return OPPOSITE.get(said[0], said[0]) if _EXCESS.search(low) else said[0]
+        return _turned(fam, said[0], low)
     if len(said) > 1:
         return None  # "left and right", "up then down": not one value
     words = [w for v in values for w in values[v]]
@@ -71,9 +83,17 @@ def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
     (v1, s1), s2 = ranked[0], ranked[1][1] if len(ranked) > 1 else 0.0
     if s1 < WORD_MATCH or s1 - s2 < WORD_MARGIN:
         return None
-    if _EXCESS.search(text.lower()):
-        return OPPOSITE.get(v1, v1)
-    return v1
+    return _turned(fam, v1, low)
+
+
+def _turned(fam: str, value: str, low: str) -> str:
+    """``value`` as asked for: the opposite after an excess or negation word ("too fast", "no
+    need to hurry"), or, for speed, in a complaint about the current motion ("you're rushing it")."""
+    if fam in NO_INVERSION:
+        return value
+    if _EXCESS.search(low) or (fam == "speed" and (_COMPLAINT.search(low) or _NEGATED_MANNER.search(low))):
+        return OPPOSITE.get(value, value)
+    return value
 
 
 def adjust(text: str, query: Any, cands: Sequence[Any], scores: list[float], scorer: Any) -> list[float]:

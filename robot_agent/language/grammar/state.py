@@ -1,0 +1,230 @@
+"""The state one parse works on (tokens, used tokens, findings) and the records it collects
+(mentions, magnitudes, directions, parameter changes).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from robot_agent.language.grammar.lexicon import (_COLOR_CANON, _COLORS, _DETERMINERS, _DIR_WORD, _EXTRA_NOUNS,
+                                                  _FILLERS, _NOUN_CATEGORY, _POS_ADJ, _QUANTIFIERS, _SHAPE_ADJ,
+                                                  _SHAPE_NOUNS, _SIZE_ADJ)
+from robot_agent.language.grammar.patterns import _CONTRACTIONS, _PLACE_VERB_RE, _TOKEN_RE, _TRANS
+from robot_agent.language.grammar.types import CorrectionContext
+from skills.types import ObjectInfo
+
+if TYPE_CHECKING:
+    from robot_agent.language.grammar.parse import CorrectionParser
+
+
+@dataclass
+class _Mention:
+    start: int                       # token span [start, end)
+    end: int
+    head: str
+    words: list[str]                 # content words: colours, nouns, scene-name tokens
+    adjs: list[str]
+    det: str | None = None
+    refs: list[str] = field(default_factory=list)  # scene names this phrase can mean
+    pronoun: bool = False
+    plural: bool = False
+    negated: bool = False
+    unknown: bool = False
+    other: bool = False
+    exact: bool = False              # the object's own name was said
+    text: str = ""
+
+    @property
+    def generic(self) -> bool:
+        """A kind of thing ("fruit", "red blocks", "all cups") rather than one object."""
+        return (not self.pronoun and not self.unknown and not self.exact
+                and (self.plural or self.det is None or self.det in _QUANTIFIERS))
+
+
+@dataclass
+class _Mag:
+    start: int
+    end: int
+    cls: str | None                  # word class, None for an explicit distance
+    metres: float | None = None
+    claimed: bool = False
+
+
+@dataclass
+class _Dir:
+    tok: int
+    name: str
+    vec: tuple[float, float, float]  # unit vector, base frame
+    mag: _Mag | None = None
+    reversed: bool = False
+
+
+@dataclass
+class _Change:
+    skill: str | None
+    name: str
+    op: str
+    value: Any
+    explicit: bool = False           # from an explicit number: refused, never fitted, when out of bounds
+    translational: bool = False      # derived from delta_m: fitted together with it
+
+
+def _singular(word: str, known: set[str]) -> tuple[str, bool]:
+    if word in known:
+        return word, False
+    for suffix, rep in (("ies", "y"), ("ves", "f"), ("ves", "fe"), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 1:
+            cand = word[: -len(suffix)] + rep
+            if cand in known:
+                return cand, True
+    return word, False
+
+
+def _a(desc: str) -> str:
+    return ("an " if desc[:1] in "aeiou" else "a ") + desc
+
+
+def _or_list(names: Sequence[str]) -> str:
+    names = list(names)
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _descriptors(o: ObjectInfo) -> set[str]:
+    words = {w for w in re.split(r"[^a-z]+", o.name.lower()) if w}
+    cat = o.category.lower()
+    words.add(cat)
+    words |= {n for n, c in _NOUN_CATEGORY.items() if c == cat and n not in _SHAPE_NOUNS}
+    if cat in ("mug", "glass"):
+        words.add("cup")
+    if o.shape:
+        words.add(o.shape.lower())
+    if o.color:
+        col = o.color.lower()
+        words |= {col, _COLOR_CANON.get(col, col)}
+        if col == "gray":
+            words.add("grey")
+        if col == "wood":
+            words.add("wooden")
+    return words
+
+
+def _round(v: Any) -> Any:
+    if isinstance(v, float):
+        r = round(v, 4)
+        return 0.0 if r == 0 else r
+    if isinstance(v, list):
+        return [_round(x) for x in v]
+    return v
+
+
+class _ParseBase:
+    """State of one parse: the text, its tokens, which tokens are used, what was found so far."""
+
+    def __init__(self, parser: CorrectionParser, text: str, ctx: CorrectionContext | None,
+                 allow_stop: bool = True) -> None:
+        self.parser = parser
+        self.text = text
+        self.ctx = ctx or CorrectionContext()
+        self.allow_stop = allow_stop
+        self.objects = list(self.ctx.objects)
+        self.desc = {o.name: _descriptors(o) for o in self.objects}
+        self.scene_words: set[str] = set().union(*self.desc.values()) if self.desc else set()
+        not_nouns = _COLORS | _SHAPE_ADJ | set(_SIZE_ADJ) | set(_POS_ADJ) | set(_DIR_WORD) | _FILLERS | _DETERMINERS
+        self.nouns = set(_NOUN_CATEGORY) | _EXTRA_NOUNS | {o.category.lower() for o in self.objects} | {
+            w for w in self.scene_words if w not in not_nouns}
+        self.questions: list[str] = []
+        self.changes: list[_Change] = []
+        self.dirs: list[_Dir] = []
+        self.mags: list[_Mag] = []
+        self.angles: list[tuple[int, int, float]] = []
+        self.percents: list[tuple[int, int, float]] = []
+        self.bare: list[tuple[int, int, float]] = []
+        self.mentions: list[_Mention] = []
+        self.generic_unclear = False
+        self.refusal: str | None = None
+        self.object_name: str | None = self.ctx.object
+        self.pull_direction_wanted = False  # "pull it to the left": the direction is the pull axis
+        self.push_direction_wanted = False  # "push it to the left": the direction is the push direction
+        self.drop_delta = False             # the direction became a parameter, not a move
+
+    def tokenize(self) -> None:
+        t = unicodedata.normalize("NFKC", self.text).lower().translate(_TRANS)
+        t = re.sub(r"(\d)\s*(?:\"|'')", r"\1 inch ", t).replace('"', " ")
+        t = re.sub(r"(\d),(\d{1,2})(?=\s*(?:mm|cm|m|inch|inches)\b)", r"\1.\2", t)
+        self.ref_names: dict[str, str] = {}
+        for k, name in sorted(enumerate(o.name for o in self.objects), key=lambda kv: -len(kv[1])):
+            if not name or not re.search(r"[a-z]", name.lower()):
+                continue
+            pat = (r"(?<![a-z0-9_@])" + re.escape(name.lower()).replace("_", "[_ ]").replace(r"\ ", "[_ ]")
+                   + r"(?![a-z0-9_])")
+            t, n = re.subn(pat, f" @{k} ", t)
+            if n:
+                self.ref_names[f"@{k}"] = name
+        toks = [_CONTRACTIONS.get(m, m) for m in _TOKEN_RE.findall(t)]
+        self.tokens = toks
+        self.starts: list[int] = []
+        pos = 0
+        for tok in toks:
+            self.starts.append(pos)
+            pos += len(tok) + 1
+        self.s = " ".join(toks)
+        self.used = [False] * len(toks)
+        self.masked = list(self.s)
+
+    def tok_of(self, char: int) -> int:
+        return max(0, bisect.bisect_right(self.starts, char) - 1)
+
+    def span(self, a: int, b: int) -> tuple[int, int]:
+        """Token span [i, j) covering chars [a, b)."""
+        if not self.tokens or b <= a:
+            return (self.tok_of(a), self.tok_of(a))
+        return self.tok_of(a), self.tok_of(max(a, b - 1)) + 1
+
+    def use(self, a: int, b: int) -> None:
+        i, j = self.span(a, b)
+        for k in range(i, min(j, len(self.used))):
+            self.used[k] = True
+
+    def use_toks(self, i: int, j: int) -> None:
+        for k in range(max(i, 0), min(j, len(self.used))):
+            self.used[k] = True
+
+    def is_used(self, a: int, b: int) -> bool:
+        i, j = self.span(a, b)
+        return any(self.used[i:j])
+
+    def mask(self, a: int, b: int) -> None:
+        for k in range(a, min(b, len(self.masked))):
+            self.masked[k] = " "
+
+    def find(self, rx: re.Pattern[str], s: str | None = None, mark: bool = True) -> list[re.Match[str]]:
+        """Matches of ``rx`` that touch no token used yet; marks them used."""
+        out = []
+        for m in rx.finditer(self.s if s is None else s):
+            if m.end() <= m.start() or self.is_used(m.start(), m.end()):
+                continue
+            out.append(m)
+            if mark:
+                self.use(m.start(), m.end())
+        return out
+
+    def has(self, rx: re.Pattern[str]) -> bool:
+        return rx.search(self.s) is not None
+
+    def refuse(self, reason: str) -> None:
+        if self.refusal is None:
+            self.refusal = reason
+
+    def add_change(self, skill: str | None, name: str, op: str, value: Any, explicit: bool = False,
+                   translational: bool = False) -> None:
+        self.changes.append(_Change(skill, name, op, value, explicit, translational))
+
+    def place_context(self) -> bool:
+        return self.ctx.skill == "place" or bool(_PLACE_VERB_RE.search(self.s))
