@@ -56,7 +56,7 @@ def plan_corrections(outcome) -> int:
 
 
 def evaluate(novel: list, cfg, seed: int) -> list[dict]:
-    from robot_agent.run_cli import build_components, run_rounds
+    from robot_agent.scenarios import build_components, run_rounds
 
     components = build_components(cfg, None, memory=False)
     (outs,) = run_rounds([novel], config=cfg, kb_dir=Path(tempfile.mkdtemp()), seed=seed, memory_mode="no-memory",
@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from robot_agent.config import AgentConfig
     from robot_agent.logs.export import export_sft, read_examples
-    from robot_agent.run_cli import run_rounds
-    from robot_agent.training import TrainSettings, train_policy
+    from robot_agent.scenarios import run_rounds
+    from robot_agent.learning.training import TrainSettings, train_policy
 
     suite, train, novel = load_suite(args.suite)
     work = Path(args.out or tempfile.mkdtemp(prefix="bench-train-"))

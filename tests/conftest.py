@@ -19,7 +19,7 @@ def recorded_episodes(tmp_path_factory: pytest.TempPathFactory) -> dict:
     one) run in PyBullet with the simulated operator, a fresh knowledge base, and every
     episode logged: shared by the replay, export, training and kb rebuild tests."""
     from robot_agent.config import AgentConfig
-    from robot_agent.run_cli import run_rounds
+    from robot_agent.scenarios import run_rounds
     from sim.scenario import SCENARIOS_DIR, load_scenario
 
     root = tmp_path_factory.mktemp("recorded")

@@ -15,8 +15,8 @@ from robot_agent.agent import Agent, AgentState
 from robot_agent.config import AgentConfig
 from robot_agent.corrections import CorrectionParser
 from robot_agent.policy import make_planner
+from robot_agent.scenarios import run_scenario
 from sim.operator import check_success
-from sim.runner import run_scenario
 from sim.scenario import SCENARIOS_DIR, load_scenario
 from sim.world import SimWorld
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from robot_agent.bench import DEFAULT_SUITE, BenchSettings, Episode, mean_ci, plan_rounds, summarize
 from robot_agent.cli import main
+from robot_agent.learning.bench import DEFAULT_SUITE, BenchSettings, Episode, mean_ci, plan_rounds, summarize
 from sim.scenario import load_split
 
 
@@ -105,7 +105,7 @@ def test_protocol_on_a_small_subset(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_perf_summary_names_every_figure_and_prints_strict_json() -> None:
-    from robot_agent.bench_cli import _finite, perf_lines
+    from robot_agent.cli.bench import _finite, perf_lines
 
     results = {"agent": {"reaction_stop_ms": {"p50": 2.2, "p95": 2.4, "n": 10},
                          "reaction_skill_ms": {"p50": 23.0, "p95": 28.0, "n": 10},

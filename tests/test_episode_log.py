@@ -27,7 +27,7 @@ from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from robot_agent import logs_cli
+from robot_agent.cli import logs as logs_cli
 from robot_agent.logs import (
     EVENT_TOPICS,
     IMAGE_TOPIC,

@@ -79,6 +79,9 @@ def test_core_imports_no_ros() -> None:
 
 
 def test_agent_never_imports_the_simulated_operator() -> None:
+    # robot_agent/scenarios is the harness that plays the operator's part opposite the agent.
     for path in list((ROOT / "robot_agent").rglob("*.py")) + list((ROOT / "memory").rglob("*.py")):
+        if path.relative_to(ROOT).parts[:2] == ("robot_agent", "scenarios"):
+            continue
         text = path.read_text()
         assert "sim.operator" not in text and "from sim import operator" not in text, path

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from robot_agent.errors import PolicyError
+from robot_agent.learning.training import (TrainSettings, encode_example, rename_example, render_prompt,
+                                           scene_names, train_policy)
 from robot_agent.logs.export import examples_from_log, export_sft, read_examples, undo_put_back
 from robot_agent.policy.backends import LocalChatModel
-from robot_agent.training import (TrainSettings, encode_example, rename_example, render_prompt, scene_names,
-                                  train_policy)
 
 EXE = str(Path(sys.executable).with_name("robot-agent"))
 

@@ -1,4 +1,4 @@
-"""Replay an episode log in PyBullet: ``robot-agent replay LOG [--gui] [--speed X]``.
+"""Replay an episode log in PyBullet (``robot-agent replay LOG``, :mod:`robot_agent.cli.logs`).
 
 The scene comes from the log's ``/episode/meta`` (the public scene the agent saw); the
 commands are the recorded skill calls with the parameters actually used (after knowledge and
@@ -14,10 +14,7 @@ control tick the log says it was interrupted at.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,43 +289,3 @@ def replay(log_path: str | Path, config: Any = None, *, gui: bool = False, speed
         report.sim_s = world.sim_time
     report.wall_s = time.monotonic() - t0
     return report
-
-
-def _cmd_replay(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    from robot_agent.config import AgentConfig
-
-    out = out or sys.stdout
-    cfg = AgentConfig.load(args.params) if args.params else AgentConfig.load()
-    if not args.json:
-        print(f"replaying {args.log}", file=out)
-    report = replay(args.log, cfg, gui=args.gui, speed=args.speed, out=None if args.json else out)
-    if args.json:
-        json.dump(report.to_dict(), out, ensure_ascii=False)
-        out.write("\n")
-        return 0 if report.matches else 1
-    for err in report.object_errors:
-        print(f"  final scene: {err}", file=out)
-    if not report.final_checked:
-        print("  final scene: not in the log (recorded before final_objects were logged); not compared", file=out)
-    n_ok = sum(s.matches for s in report.steps)
-    verdict = "MATCHES the recording" if report.matches else "DOES NOT match the recording"
-    rec = {None: "unknown", True: "success", False: "failure"}[report.recorded_success]
-    print(f"{verdict}: {n_ok}/{len(report.steps)} skills ended as recorded, recorded outcome {rec}, "
-          f"{report.sim_s:.1f} s simulated in {report.wall_s:.1f} s", file=out)
-    return 0 if report.matches else 1
-
-
-def register(subparsers: Any) -> None:
-    """Add ``replay`` to the ``robot-agent`` parser."""
-    p = subparsers.add_parser(
-        "replay", help="re-run a logged episode in PyBullet and compare it with the recording",
-        description="Rebuild the logged scene in PyBullet, run the recorded skill calls with the recorded "
-                    "parameters and keep-outs (and the nudges and put-backs before retries), and report whether every skill ends as "
-                    "recorded and the final scene matches. Exit status 0 when it matches, 1 when not.")
-    p.add_argument("log", metavar="LOG", help="the episode log directory")
-    p.add_argument("--gui", action="store_true", help="show the PyBullet GUI")
-    p.add_argument("--speed", type=float, default=0.0,
-                   help="sim seconds per wall second (1 = real time; default 0 = as fast as possible)")
-    p.add_argument("--params", help="parameter YAML (default: config/agent.yaml)")
-    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    p.set_defaults(func=_cmd_replay)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from memory import open_knowledge_base
-from memory.cli import rebuild_from_logs
+from robot_agent.cli.kb import rebuild_from_logs
 
 EXE = str(Path(sys.executable).with_name("robot-agent"))
 

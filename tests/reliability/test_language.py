@@ -22,7 +22,7 @@ from robot_agent.errors import PolicyError
 from robot_agent.policy import Planner, repair_call
 from robot_agent.policy.backends import PolicyBackend, RankRequest, RankResult
 from robot_agent.logs.recording import EpisodeRecorder
-from robot_agent.run_cli import transcript_printer
+from robot_agent.scenarios import transcript_printer
 from sim.world import SimWorld
 from skills.library import SKILLS
 from skills.params import SKILL_ARGS, validate_params

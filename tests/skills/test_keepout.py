@@ -196,7 +196,7 @@ def test_the_agent_keeps_off_what_it_was_told_to_avoid_and_remembers_it(tmp_path
     from robot_agent.corrections import CorrectionParser
     from robot_agent.policy import make_planner
     from sim.operator import check_success
-    from sim.runner import run_scenario
+    from robot_agent.scenarios import run_scenario
 
     cfg = AgentConfig.from_params({"policy.backend": "symbolic"})
     planner, parser = make_planner(cfg), CorrectionParser()

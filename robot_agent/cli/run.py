@@ -7,101 +7,13 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
 
 DEMO_SCENARIOS = (("drawer_train", "drawer_novel"), ("mug_train", "mug_novel"))
 
 
-def _fmt_call(c: dict[str, Any]) -> str:
-    args = ", ".join(c.get("args", {}).values())
-    return f"{c['skill']}({args})"
-
-
-def transcript_printer(out: Callable[[str], None] = print) -> Callable[[dict[str, Any]], None]:
-    """An event callback that prints a readable transcript."""
-
-    def on_event(e: dict[str, Any]) -> None:
-        t = e.get("type")
-        if t == "plan":
-            head = "replan" if e.get("replanned") else "plan"
-            out(f"  {head}: " + " -> ".join(_fmt_call(c) for c in e["plan"]))
-        elif t == "status" and e.get("state") == "executing":
-            out(f"  step {e.get('step', 0) + 1}: {_fmt_call(e['skill'])}")
-        elif t == "skill_result" and e["status"] != "succeeded":
-            out(f"    -> {e['status']}: {e['reason']}")
-        elif t == "understood":
-            out(f"  operator ({e['source']}): \"{e['text']}\"\n    understood as {e['summary']} [{e['outcome']}]")
-            if e.get("question"):
-                out(f"    robot asks: {e['question']}")
-        elif t == "task_understood":
-            if e.get("decision") == "act":
-                out(f"  task understood as: {e.get('goal')} ({e.get('source')}, confidence {e.get('confidence')})")
-            elif e.get("answer_to"):
-                out(f"  answer: \"{e.get('text')}\" -> {e.get('decision')}")
-        elif t == "question" and e.get("about") == "task":
-            out(f"  robot asks: {e.get('question')}")
-        elif t == "knowledge":
-            if e.get("event") == "used":
-                what = f"{e.get('skill')}({e.get('object')})" if e.get("skill") else "plan"
-                out(f"  knowledge used for {what}: {e.get('rule')} (score {e.get('score')})")
-            elif e.get("event") == "distilled":
-                out(f"  knowledge distilled: [{e.get('kind')}] {e.get('rule')}")
-            elif e.get("event") == "error":
-                out(f"  knowledge base error: {e.get('error')}")
-        elif t == "dropped":
-            out(f"  dropped: {e.get('text')} ({e.get('reason')})")
-
-    return on_event
-
-
-def build_components(config: Any, kb_dir: str | Path | None, *, memory: bool = True) -> tuple[Any, Any, Any]:
-    """The default policy, knowledge base and understanding layer from config (models loaded once)."""
-    from memory import open_knowledge_base
-    from robot_agent.language import make_language_layer
-    from robot_agent.policy import make_planner
-
-    policy = make_planner(config)
-    kb = None
-    if memory:
-        if kb_dir is not None:
-            config.memory.kb_dir = str(kb_dir)
-        kb = open_knowledge_base(config.memory)
-    return policy, kb, make_language_layer(config, embedder=getattr(kb, "text", None), kb=kb)
-
-
-def run_rounds(scenarios_per_round: list[list[Any]], *, config: Any, kb_dir: Path, seed: int = 0,
-               memory_mode: str = "full", operator: str = "sim", gui: bool = False, quiet: bool = False,
-               components: tuple[Any, Any, Any] | None = None, log_dir: str | Path | None = None,
-               phrases: Any = None) -> list[list[Any]]:
-    """Run rounds of scenarios with one knowledge base; returns outcomes per round (``phrases``: the
-    simulated operator's phrase bank, ``sim.phrases.PhraseBank``; None: the built-in one)."""
-    from sim.runner import run_scenario
-
-    policy, kb, parser = components or build_components(config, kb_dir, memory=memory_mode != "no-memory")
-    printer = transcript_printer((lambda s: None) if quiet else print)
-    rounds = []
-    try:
-        for r, scenarios in enumerate(scenarios_per_round, 1):
-            outs = []
-            for sc in scenarios:
-                if not quiet:
-                    print(f"\n== round {r}: {sc.name} ({sc.split}) — task: \"{sc.task}\"")
-                o = run_scenario(sc, policy=policy, kb=kb, parser=parser, config=config, seed=seed,
-                                 memory_mode=memory_mode, operator=operator, gui=gui, on_event=printer,
-                                 log_dir=log_dir, phrases=phrases)
-                if not quiet:
-                    verdict = "succeeded" if o.success else f"FAILED ({'; '.join(o.why_failed)})"
-                    print(f"  => {verdict} with {o.corrections} correction(s) in {o.wall_s:.1f} s")
-                outs.append(o)
-            rounds.append(outs)
-    finally:
-        if kb is not None and components is None:
-            kb.close()
-    return rounds
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from robot_agent.config import AgentConfig
+    from robot_agent.scenarios import run_rounds
     from sim.phrases import PhraseBankError, load_phrase_bank
     from sim.scenario import load_scenario
 
@@ -131,6 +43,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from robot_agent.config import AgentConfig
+    from robot_agent.scenarios import run_rounds
     from sim.scenario import SCENARIOS_DIR, load_scenario
 
     cfg = AgentConfig.load(args.params) if args.params else AgentConfig.load()

@@ -1,4 +1,5 @@
-"""``robot-agent logs``: list, show and recover episode logs (rosbag2 / MCAP directories)."""
+"""``robot-agent logs``: list, show and recover episode logs (rosbag2 / MCAP directories), and
+``robot-agent replay``: re-run a logged episode in PyBullet (:mod:`robot_agent.logs.replay`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, TextIO
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``logs`` command family to the ``robot-agent`` parser."""
+    """Add the ``logs`` command family and ``replay`` to the ``robot-agent`` parser."""
     logs = subparsers.add_parser(
         "logs", help="list, show and recover episode logs",
         description="Inspect episode logs: rosbag2 directories with MCAP storage, one per episode.")
@@ -43,6 +44,7 @@ def register(subparsers: Any) -> None:
     p_rec.add_argument("--keep-partial", action="store_true",
                        help="keep the damaged file as <name>.mcap.partial")
     p_rec.set_defaults(func=_cmd_recover)
+    _register_replay(subparsers)
 
 
 def _fmt_time(t_ns: int) -> str:
@@ -193,3 +195,43 @@ def _cmd_recover(args: argparse.Namespace, out: TextIO | None = None) -> int:
     print(f"{args.log}: recovered {report.messages} messages "
           f"({report.bytes_salvaged} of {report.bytes_total} bytes){stop}", file=out)
     return 0
+
+
+def _cmd_replay(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from robot_agent.config import AgentConfig
+    from robot_agent.logs.replay import replay
+
+    out = out or sys.stdout
+    cfg = AgentConfig.load(args.params) if args.params else AgentConfig.load()
+    if not args.json:
+        print(f"replaying {args.log}", file=out)
+    report = replay(args.log, cfg, gui=args.gui, speed=args.speed, out=None if args.json else out)
+    if args.json:
+        json.dump(report.to_dict(), out, ensure_ascii=False)
+        out.write("\n")
+        return 0 if report.matches else 1
+    for err in report.object_errors:
+        print(f"  final scene: {err}", file=out)
+    if not report.final_checked:
+        print("  final scene: not in the log (recorded before final_objects were logged); not compared", file=out)
+    n_ok = sum(s.matches for s in report.steps)
+    verdict = "MATCHES the recording" if report.matches else "DOES NOT match the recording"
+    rec = {None: "unknown", True: "success", False: "failure"}[report.recorded_success]
+    print(f"{verdict}: {n_ok}/{len(report.steps)} skills ended as recorded, recorded outcome {rec}, "
+          f"{report.sim_s:.1f} s simulated in {report.wall_s:.1f} s", file=out)
+    return 0 if report.matches else 1
+
+
+def _register_replay(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "replay", help="re-run a logged episode in PyBullet and compare it with the recording",
+        description="Rebuild the logged scene in PyBullet, run the recorded skill calls with the recorded "
+                    "parameters and keep-outs (and the nudges and put-backs before retries), and report whether every skill ends as "
+                    "recorded and the final scene matches. Exit status 0 when it matches, 1 when not.")
+    p.add_argument("log", metavar="LOG", help="the episode log directory")
+    p.add_argument("--gui", action="store_true", help="show the PyBullet GUI")
+    p.add_argument("--speed", type=float, default=0.0,
+                   help="sim seconds per wall second (1 = real time; default 0 = as fast as possible)")
+    p.add_argument("--params", help="parameter YAML (default: config/agent.yaml)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.set_defaults(func=_cmd_replay)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 def _machine() -> str:
@@ -46,9 +46,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return cmd_understanding(args)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from robot_agent.bench import BenchSettings, markdown_table, run_bench, summary_line, write_plot
     from robot_agent.config import AgentConfig
     from robot_agent.errors import SceneError
+    from robot_agent.learning.bench import BenchSettings, markdown_table, run_bench, summary_line, write_plot
 
     cfg = AgentConfig.load(args.params) if args.params else AgentConfig.load()
     if args.base_url:  # an OpenAI-compatible endpoint: the openai backend unless told otherwise
@@ -168,7 +168,7 @@ def perf_lines(results: dict[str, Any]) -> list[str]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from robot_agent.bench import DEFAULT_SUITE, METHODS
+    from robot_agent.learning.bench import DEFAULT_SUITE, METHODS
 
     b = sub.add_parser("bench", help="the correction benchmark (or 'bench perf': the performance suite)",
                        description="Run the correction benchmark: a fresh knowledge base per method and seed, "

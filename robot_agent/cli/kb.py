@@ -1,6 +1,8 @@
 """``robot-agent kb``: list, show, search, edit, delete, export, import, rebuild and inspect the knowledge base.
 
-Every subcommand takes ``--kb DIR`` (default: ``memory.kb_dir`` of the parameter file) and
+The store itself is :mod:`memory`; ``kb rebuild`` distils episode logs again
+(:mod:`robot_agent.distill`, :mod:`robot_agent.logs`), which is why the command lives here, above
+both. Every subcommand takes ``--kb DIR`` (default: ``memory.kb_dir`` of the parameter file) and
 ``--json`` (machine-readable output). Reading commands open the store read-only, so they
 work while the agent is running; writing commands need the writer lock and say so
 clearly when the agent holds it.

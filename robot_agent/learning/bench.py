@@ -9,7 +9,7 @@ Protocol (issue 7, after DROC's evaluation):
   size, shape or model of the same category, phrased differently). Which instances, and in
   which order, is a seeded choice (:func:`plan_rounds`), the same for every method.
 * The simulated operator (``SimulatedOperator`` in ``sim/operator.py``, seeded, driven by
-  :func:`sim.runner.run_scenario`) corrects on every
+  :func:`robot_agent.scenarios.run_scenario`) corrects on every
   violation of the scenario's hidden requirements, up to ``cap`` corrections per task, in the
   words of a phrase bank (``settings.phrases``; bank A by default; the output names the bank).
 * Methods (:data:`METHODS`) are the agent's memory modes: ``full`` (distillation, text and
@@ -22,7 +22,7 @@ means), success rate, share of tasks done with zero corrections, false transfers
 item was applied and the operator still corrected that call), wall time per episode.
 Outputs: the JSON object (every number, every episode), a Markdown table and a PNG plot.
 
-The models load once (:func:`robot_agent.run_cli.build_components` without a KB, and one text
+The models load once (:func:`robot_agent.scenarios.build_components` without a KB, and one text
 embedder shared by every fresh KB), so a method or a seed costs only its episodes.
 """
 
@@ -41,7 +41,7 @@ from robot_agent.agent import MEMORY_MODES
 
 
 METHODS = MEMORY_MODES
-DEFAULT_SUITE = Path(__file__).resolve().parent.parent / "sim" / "scenarios" / "public"
+DEFAULT_SUITE = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "public"
 
 #: Two-sided 95% Student t quantiles by degrees of freedom (1..30); above 30 the normal 1.96.
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
@@ -294,9 +294,8 @@ def run_bench(settings: BenchSettings, config: Any, *, components: tuple[Any, An
     """
     from memory import open_knowledge_base
     from memory.embedders import make_image_embedder, make_text_embedder
-    from robot_agent.run_cli import build_components
+    from robot_agent.scenarios import build_components, run_scenario
     from sim.phrases import DEFAULT_BANK, load_phrase_bank
-    from sim.runner import run_scenario
     from sim.scenario import load_split
 
     settings.validate()

@@ -1,6 +1,7 @@
-"""Run scenarios end to end in PyBullet: the harness shared by ``robot-agent run``, the demo
-and the benchmark. It wires the world, the camera, the (simulated or human) operator and the
-agent; the agent itself never sees the scenario's hidden block.
+"""Run scenarios end to end in PyBullet: the harness shared by ``robot-agent run``, the demo,
+the benchmark and the tests. It wires the world, the camera, the (simulated or human) operator
+and the agent; the agent itself never sees the scenario's hidden block. Rounds of scenarios
+share one knowledge base: that is how the agent learns from one task to the next.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Callable, TextIO
 
 from robot_agent.agent import Agent, EpisodeResult
 from robot_agent.config import AgentConfig
+from robot_agent.scenarios.transcript import transcript_printer
 from sim.camera import Camera
 from sim.operator import SimulatedOperator, check_success
 from sim.phrases import PhraseBank
@@ -123,3 +125,47 @@ def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, confi
                 and c.understood.get("kind") == "skill")
     return EpisodeOutcome(scenario.name, scenario.family, scenario.split, result, ok, why, n,
                           time.perf_counter() - t0, false)
+
+
+def build_components(config: Any, kb_dir: str | Path | None, *, memory: bool = True) -> tuple[Any, Any, Any]:
+    """The default policy, knowledge base and understanding layer from config (models loaded once)."""
+    from memory import open_knowledge_base
+    from robot_agent.language import make_language_layer
+    from robot_agent.policy import make_planner
+
+    policy = make_planner(config)
+    kb = None
+    if memory:
+        if kb_dir is not None:
+            config.memory.kb_dir = str(kb_dir)
+        kb = open_knowledge_base(config.memory)
+    return policy, kb, make_language_layer(config, embedder=getattr(kb, "text", None), kb=kb)
+
+
+def run_rounds(scenarios_per_round: list[list[Any]], *, config: Any, kb_dir: Path, seed: int = 0,
+               memory_mode: str = "full", operator: str = "sim", gui: bool = False, quiet: bool = False,
+               components: tuple[Any, Any, Any] | None = None, log_dir: str | Path | None = None,
+               phrases: Any = None) -> list[list[Any]]:
+    """Run rounds of scenarios with one knowledge base; returns outcomes per round (``phrases``: the
+    simulated operator's phrase bank, ``sim.phrases.PhraseBank``; None: the built-in one)."""
+    policy, kb, parser = components or build_components(config, kb_dir, memory=memory_mode != "no-memory")
+    printer = transcript_printer((lambda s: None) if quiet else print)
+    rounds = []
+    try:
+        for r, scenarios in enumerate(scenarios_per_round, 1):
+            outs = []
+            for sc in scenarios:
+                if not quiet:
+                    print(f"\n== round {r}: {sc.name} ({sc.split}) — task: \"{sc.task}\"")
+                o = run_scenario(sc, policy=policy, kb=kb, parser=parser, config=config, seed=seed,
+                                 memory_mode=memory_mode, operator=operator, gui=gui, on_event=printer,
+                                 log_dir=log_dir, phrases=phrases)
+                if not quiet:
+                    verdict = "succeeded" if o.success else f"FAILED ({'; '.join(o.why_failed)})"
+                    print(f"  => {verdict} with {o.corrections} correction(s) in {o.wall_s:.1f} s")
+                outs.append(o)
+            rounds.append(outs)
+    finally:
+        if kb is not None and components is None:
+            kb.close()
+    return rounds

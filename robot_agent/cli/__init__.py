@@ -1,8 +1,11 @@
 """The ``robot-agent`` command.
 
-Each command family lives next to the code it drives and registers itself here
-through a ``register(subparsers)`` function; heavy imports happen only inside
-the command handlers, so ``robot-agent --help`` is instant.
+Each command family is a module of this package (``run``, ``bench``, ``kb``, ``logs``,
+``train``, ``sim``), of the ROS face (``robot_agent.ros``: ``up``, ``task``, ``say``,
+``listen``) or, for now, ``robot_agent.understand_cli`` (``understand``), and registers itself
+through a ``register(subparsers)`` function. The front ends are thin: they parse, call the
+library and print. Heavy imports happen only inside the command handlers, so
+``robot-agent --help`` is quick.
 """
 
 from __future__ import annotations
@@ -15,13 +18,12 @@ from typing import Sequence
 
 #: modules that contribute subcommands, each with ``register(subparsers)``
 COMMAND_MODULES = (
-    "sim.check",
-    "robot_agent.run_cli",
-    "robot_agent.bench_cli",
-    "memory.cli",
-    "robot_agent.logs_cli",
-    "robot_agent.logs.replay",
-    "robot_agent.training",
+    "robot_agent.cli.sim",
+    "robot_agent.cli.run",
+    "robot_agent.cli.bench",
+    "robot_agent.cli.kb",
+    "robot_agent.cli.logs",
+    "robot_agent.cli.train",
     "robot_agent.understand_cli",
     "robot_agent.ros.console",
     "robot_agent.ros.listen",
@@ -58,7 +60,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
