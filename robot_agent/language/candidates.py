@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from robot_agent.corrections import CorrectionContext
+from robot_agent.language.grammar import CorrectionContext
 from robot_agent.language import scene_words as sw
 from skills.params import SKILL_PARAMS
 from skills.types import ObjectInfo
@@ -170,7 +170,8 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
         out.append(Candidate(f"avoid:{o.name}", "avoid", o.name, f"keep away from {p}",
                              f"keep away from the {o.name}",
                              [f"keep away from {p}", f"do not go over {p}", f"be careful around {p}",
-                              f"stay clear of {p}"]))
+                              f"stay clear of {p}", f"go around {p}, take a wider path",
+                              f"do not move the arm above {p}"]))
     blocks = [o for o in objs if o.category == "block"]
     if len(blocks) >= 2:
         for b in blocks:

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import sim
-from robot_agent.corrections import CorrectionContext, CorrectionKind
+from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.errors import SceneError
 from robot_agent.language.types import DECISIONS, Understanding
 from skills.params import SKILL_ARGS, SKILL_PARAMS, default_params

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from robot_agent.corrections import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
+from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
 from robot_agent.errors import PolicyError
 from robot_agent.language import polarity, structure
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
@@ -239,7 +239,10 @@ class LanguageLayer:
             # The grammar read something allowed but left words unexplained: keep its reading when
             # the models do not prefer another meaning clearly.
             best_g = max((s for c, s in ranked if c.key in gkeys), default=None)
-            if best_g is not None and best_g >= ranked[0][1] - self.th.margin:
+            # A plan change (another object, another place, a keep-out...) changes what the robot
+            # does next: the models must rank it first, not merely close.
+            lead = 0.0 if any(family(k) in _PLAN_FAMILIES | {"prefer"} for k in gkeys) else self.th.margin
+            if best_g is not None and best_g >= ranked[0][1] - lead:
                 return self._from_grammar(text, g, source="grammar+model", confidence=min(g.confidence, best_g))
         if not ranked:
             return self._ask(text, "correction", [], ctx, g)
@@ -654,14 +657,16 @@ def _acts_on_busy_object(c: Correction, ctx: CorrectionContext) -> bool:
         (ctx.skill in ("open", "close") and call.get("skill") in ("open", "close"))
 
 
+_PLAN_FAMILIES = {"order", "step", "swap_object", "swap_target", "avoid", "stack", "stack_key", "retry"}
+
+
 def _allowed(keys: set[str], cand_keys: set[str]) -> bool:
     """Is a grammar reading one of the meanings the context allows? A plan-level reading must be
     a candidate itself (no "open the drawer first" while opening it, no swap to the same object);
     a skill-level one needs one of its keys among the candidates."""
     if not keys:
         return False
-    plan_fams = {"order", "step", "swap_object", "swap_target", "avoid", "stack", "retry"}
-    if any(family(k) in plan_fams and k not in cand_keys for k in keys):
+    if any(family(k) in _PLAN_FAMILIES and k not in cand_keys for k in keys):
         return False
     return any(k in cand_keys for k in keys) or all(family(k) not in ENUMERATED for k in keys)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from robot_agent.corrections import Correction, CorrectionKind
+from robot_agent.language.grammar import Correction, CorrectionKind
 
 #: families the candidates enumerate; a grammar reading in one of these must be a candidate
 ENUMERATED = {"move", "speed", "grasp", "pull", "push", "place_height", "lift", "rotate", "order", "step",

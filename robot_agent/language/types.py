@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from robot_agent.corrections import Correction
+from robot_agent.language.grammar import Correction
 
 #: what the agent should do with an utterance
 DECISIONS = ("act", "ask", "refuse", "stop")
