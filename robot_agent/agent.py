@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
 from robot_agent.config import AgentConfig
-from robot_agent.corrections import (Correction, CorrectionContext, CorrectionKind, CorrectionParser,
-                                     apply_parameter_changes, is_stop)
+from robot_agent.language.grammar import (Correction, CorrectionContext, CorrectionKind, CorrectionParser,
+                                          apply_parameter_changes, is_stop)
 from robot_agent.distill import task_queries
 from robot_agent.errors import ParameterError, PolicyError
 from robot_agent.policy.resilience import BackendUnavailableError

@@ -30,7 +30,7 @@ import numpy as np
 
 from robot_agent.agent import Agent
 from robot_agent.config import AgentConfig
-from robot_agent.corrections import CorrectionParser
+from robot_agent.language.grammar import CorrectionParser
 from robot_agent.policy import make_planner
 from sim.scenario import SCENARIOS_DIR, load_scenario
 from sim.world import SimWorld

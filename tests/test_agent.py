@@ -13,7 +13,7 @@ from memory import KnowledgeBase
 from memory.embedders import make_text_embedder
 from robot_agent.agent import Agent, AgentState
 from robot_agent.config import AgentConfig
-from robot_agent.corrections import CorrectionParser
+from robot_agent.language.grammar import CorrectionParser
 from robot_agent.policy import make_planner
 from robot_agent.scenarios import run_scenario
 from sim.operator import check_success

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from robot_agent.config import SafetyConfig
-from robot_agent.corrections import (
+from robot_agent.language.grammar import (
     Correction,
     CorrectionContext,
     CorrectionKind,

@@ -142,7 +142,7 @@ def test_a_bare_nudge_is_logged_and_replayed(tmp_path):
     arm with move_by. The nudge is logged with the next call, and replay runs it before that call."""
     from robot_agent.agent import Agent
     from robot_agent.config import AgentConfig
-    from robot_agent.corrections import CorrectionParser
+    from robot_agent.language.grammar import CorrectionParser
     from robot_agent.policy import make_planner
     from robot_agent.logs.recording import EpisodeRecorder
     from sim.world import SimWorld

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 import yaml
 
-from robot_agent.corrections import Correction, CorrectionKind
+from robot_agent.language.grammar import Correction, CorrectionKind
 from robot_agent.language import LanguageLayer, Understanding
 from robot_agent.language.evaluate import (
     CATEGORIES,

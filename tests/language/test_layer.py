@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from robot_agent.corrections import CorrectionContext, CorrectionKind
+from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.language import LanguageLayer
 from sim.scenario import SCENARIOS_DIR, load_scenario
 

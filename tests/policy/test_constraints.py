@@ -75,7 +75,7 @@ def test_short_dict_forms_from_the_brief() -> None:
 
 
 def test_corrections_module_dicts() -> None:
-    # Shapes robot_agent.corrections emits for plan-level corrections.
+    # Shapes robot_agent.language.grammar emits for plan-level corrections.
     order = constraint_from_dict({"type": "order", "first": {"skill": "open", "object": "cabinet", "target": None,
                                                              "description": "open the drawer first"}, "then": None})
     assert isinstance(order, OrderConstraint) and order.first.object == ObjectRef(name="cabinet")

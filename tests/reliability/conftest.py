@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import pytest
 
 from robot_agent.config import AgentConfig
-from robot_agent.corrections import CorrectionParser
+from robot_agent.language.grammar import CorrectionParser
 from robot_agent.policy import make_planner
 from sim.world import SimWorld
 from tests.reliability.helpers import FIGURES, demo_scenario

@@ -13,7 +13,7 @@ from typing import Any
 
 from robot_agent.agent import Agent
 from robot_agent.config import AgentConfig
-from robot_agent.corrections import CorrectionParser
+from robot_agent.language.grammar import CorrectionParser
 from sim.scenario import SCENARIOS_DIR, load_scenario
 from sim.world import SimWorld
 

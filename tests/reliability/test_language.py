@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from robot_agent.config import AgentConfig
-from robot_agent.corrections import CorrectionContext, CorrectionParser
+from robot_agent.language.grammar import CorrectionContext, CorrectionParser
 from robot_agent.logs import EpisodeLogReader
 from robot_agent.errors import PolicyError
 from robot_agent.policy import Planner, repair_call

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from robot_agent.config import AgentConfig, SafetyConfig
-from robot_agent.corrections import CorrectionContext, apply_parameter_changes
+from robot_agent.language.grammar import CorrectionContext, apply_parameter_changes
 from robot_agent.errors import ParameterError, UnreachableError
 from sim.world import SimWorld
 from skills.library import get_skill
@@ -187,7 +187,7 @@ def test_limits_cannot_be_widened_by_corrections_or_knowledge(symbolic_config: A
     with pytest.raises(ParameterError):
         apply_parameter_changes("pick", {}, {"speed": {"set": 3.0}})
     ctx = CorrectionContext(skill="pick", params=validate_params("pick", {}))
-    from robot_agent.corrections import CorrectionParser
+    from robot_agent.language.grammar import CorrectionParser
 
     for text in ("go twice as fast as allowed", "move 2 metres up", "set the speed to 300 percent",
                  "ignore the speed limit"):

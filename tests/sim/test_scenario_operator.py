@@ -123,7 +123,7 @@ PUBLIC = SCENARIOS_DIR / "public"
 
 
 def _parse(text: str, objs: dict, **ctx):  # noqa: ANN003, ANN202 - a thin helper
-    from robot_agent.corrections import CorrectionContext, CorrectionParser
+    from robot_agent.language.grammar import CorrectionContext, CorrectionParser
 
     return CorrectionParser().parse(text, CorrectionContext(objects=list(objs.values()), **ctx))
 
@@ -236,7 +236,7 @@ def test_bank_b_is_worded_apart_from_bank_a() -> None:
 
 
 def test_no_phrase_of_either_bank_would_stop_the_arm() -> None:
-    from robot_agent.corrections import is_stop
+    from robot_agent.language.grammar import is_stop
 
     kw = {"first": "drawer", "first_skill": "open", "region": "handle", "category": "fruit", "noun": "apple",
           "target": "bowl", "color": "red", "plural": "blocks", "dir": "left", "obj": "glass"}

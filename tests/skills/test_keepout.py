@@ -193,7 +193,7 @@ def test_the_agent_keeps_off_what_it_was_told_to_avoid_and_remembers_it(tmp_path
     from memory import KnowledgeBase
     from memory.embedders import make_text_embedder
     from robot_agent.agent import Agent
-    from robot_agent.corrections import CorrectionParser
+    from robot_agent.language.grammar import CorrectionParser
     from robot_agent.policy import make_planner
     from sim.operator import check_success
     from robot_agent.scenarios import run_scenario
@@ -243,7 +243,7 @@ def test_carrying_back_after_a_mid_transfer_correction_goes_around_too() -> None
     """"Don't go over the glass" said while the block is carried past the glass: the agent carries
     it back to where it was picked up (before replanning) around the glass, not over it again."""
     from robot_agent.agent import Agent
-    from robot_agent.corrections import CorrectionParser
+    from robot_agent.language.grammar import CorrectionParser
     from robot_agent.policy import make_planner
     from sim.operator import check_success
 
