@@ -132,10 +132,10 @@ class PolicyConfig:
     adapter_path: str = ""                 # local backend: LoRA adapter dir from `robot-agent train` ("" = none)
     detour_penalty: float = 0.3            # score taken off a candidate per step its plan is longer than the
     #                                        shortest (open-the-drawer-first; docs/policy.md)
-    on_failure: str = "stop"               # no usable LLM answer: "stop" (retry with backoff, then hold the
-    #                                        arm and ask the operator) or "fallback" (the symbolic order)
-    retries: int = 2                       # on_failure=stop: extra tries of a failed ranking request
-    retry_backoff_s: float = 0.2           # on_failure=stop: first wait between tries, doubled each time (s)
+    on_failure: str = "stop"               # no usable LLM answer after the retries: "stop" (hold the arm and ask
+    #                                        the operator) or "fallback" (the symbolic order)
+    retries: int = 2                       # extra tries of a failed ranking request (the one retry layer)
+    retry_backoff_s: float = 0.2           # first wait between tries, doubled each time (s)
 
     def __post_init__(self) -> None:
         _require(self.backend in POLICY_BACKENDS,

@@ -547,12 +547,15 @@ class RankRequest:
         steps: the plan so far (executed and chosen calls), as text.
         candidates: candidate next calls, as text.
         deadline: ``time.monotonic()`` value the answer is due by.
+        attempt: how many tries of this question came before (``ResilientBackend`` counts them);
+            a backend may ask a repeated question more strictly.
     """
 
     context: PromptContext
     steps: list[str]
     candidates: list[str]
     deadline: float | None = None
+    attempt: int = 0
 
 
 @dataclass
@@ -615,39 +618,36 @@ class LocalBackend(PolicyBackend):
 class OpenAIBackend(PolicyBackend):
     """Ranks by asking an OpenAI-compatible chat model to pick one numbered candidate.
 
-    The reply must be exactly one number in range; otherwise the question is asked once
-    more, more strictly, and after that (or on any server error or timeout) the result
-    is ``scores=None`` so the planner falls back to its symbolic order.
+    One request per ranking. The reply must be exactly one number in range; otherwise (or on
+    any server error or timeout) the result is ``scores=None``. Retries are the resilience
+    layer's (:class:`robot_agent.policy.resilience.ResilientBackend`, which :func:`make_backend`
+    wraps around every model backend): a repeated question (``request.attempt > 0``) is asked
+    more strictly.
     """
 
     name = "openai"
 
-    def __init__(self, chat_model: BaseChatModel, retries: int = 1) -> None:
+    def __init__(self, chat_model: BaseChatModel) -> None:
         self.chat_model = chat_model
-        self.retries = retries
         self.requests = 0
 
     def rank(self, request: RankRequest) -> RankResult:
         n = len(request.candidates)
-        replies: list[str] = []
-        for attempt in range(self.retries + 1):
-            if request.deadline is not None and time.monotonic() > request.deadline:
-                return RankResult(None, "fallback", "plan time budget spent", {"replies": replies})
-            msgs = choice_messages(request.context, request.steps, request.candidates, strict=attempt > 0)
-            self.requests += 1
-            try:
-                reply = self.chat_model.invoke(msgs)
-            except Exception as exc:  # noqa: BLE001 - any server/network failure means: fall back
-                log.warning("openai backend request failed (%s: %s); using the symbolic order",
-                            type(exc).__name__, exc)
-                return RankResult(None, "fallback", f"{type(exc).__name__}: {exc}", {"replies": replies})
-            text = _content(reply).strip()
-            replies.append(text)
-            k = parse_choice(text, n)
-            if k is not None:
-                return RankResult([0.0 if i == k else -1.0 for i in range(n)], "choice", extra={"replies": replies})
+        if request.deadline is not None and time.monotonic() > request.deadline:
+            return RankResult(None, "fallback", "plan time budget spent", {"replies": []})
+        msgs = choice_messages(request.context, request.steps, request.candidates, strict=request.attempt > 0)
+        self.requests += 1
+        try:
+            reply = self.chat_model.invoke(msgs)
+        except Exception as exc:  # noqa: BLE001 - any server/network failure is an unusable answer
+            log.warning("openai backend request failed (%s: %s)", type(exc).__name__, exc)
+            return RankResult(None, "fallback", f"{type(exc).__name__}: {exc}", {"replies": []})
+        text = _content(reply).strip()
+        k = parse_choice(text, n)
+        if k is None:
             log.info("openai backend answered %r, not a number in 1..%d", text[:80], n)
-        return RankResult(None, "fallback", f"no usable answer: {replies!r}", {"replies": replies})
+            return RankResult(None, "fallback", f"no usable answer: {text!r}", {"replies": [text]})
+        return RankResult([0.0 if i == k else -1.0 for i in range(n)], "choice", extra={"replies": [text]})
 
     def describe(self) -> str:
         m = self.chat_model
@@ -670,6 +670,11 @@ def policy_config(config: PolicyConfig | AgentConfig) -> PolicyConfig:
 def make_backend(config: PolicyConfig | AgentConfig, *, load: bool = True) -> PolicyBackend:
     """The backend ``config.backend`` names.
 
+    A model backend (local, openai) comes wrapped in the one retry layer,
+    :class:`robot_agent.policy.resilience.ResilientBackend`: ``policy.retries`` and
+    ``policy.retry_backoff_s`` say how often and when to ask again, ``policy.on_failure``
+    what happens when no try gave a usable answer.
+
     Args:
         config: the policy (or whole agent) config.
         load: load a local model now rather than on first use.
@@ -681,26 +686,25 @@ def make_backend(config: PolicyConfig | AgentConfig, *, load: bool = True) -> Po
     cfg = policy_config(config)
     if cfg.backend not in POLICY_BACKENDS:
         raise ConfigError(f"unknown policy backend {cfg.backend!r}; valid: {', '.join(POLICY_BACKENDS)}")
-    if getattr(cfg, "on_failure", "fallback") == "stop" and cfg.backend != "symbolic":
-        from robot_agent.policy.resilience import ResilientBackend
-
-        plain = copy.copy(cfg)
-        plain.on_failure = "fallback"
-        inner = make_backend(plain, load=load)
-        return ResilientBackend(inner, retries=cfg.retries, backoff_s=cfg.retry_backoff_s)
     if cfg.backend == "symbolic":
         return SymbolicBackend()
+    inner: PolicyBackend
     if cfg.backend == "local":
         model = LocalChatModel(model_path=cfg.model_path, cache_dir=cfg.cache_dir, timeout_s=cfg.timeout_s,
                                max_new_tokens=cfg.max_new_tokens, threads=cfg.threads,
                                adapter_path=getattr(cfg, "adapter_path", ""))
         if load:
             model.load()
-        return LocalBackend(model, cfg.score)
-    if not cfg.model:
-        raise ConfigError("policy.model must name the server's model for the openai backend")
-    lc_openai = require("langchain_openai", "the openai policy backend")
-    key = cfg.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
-    chat = lc_openai.ChatOpenAI(model=cfg.model, base_url=cfg.base_url, api_key=key, timeout=cfg.timeout_s,
-                                max_retries=0, temperature=0.0)
-    return OpenAIBackend(chat)
+        inner = LocalBackend(model, cfg.score)
+    else:
+        if not cfg.model:
+            raise ConfigError("policy.model must name the server's model for the openai backend")
+        lc_openai = require("langchain_openai", "the openai policy backend")
+        key = cfg.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
+        # No client retries: the one retry layer is ResilientBackend.
+        chat = lc_openai.ChatOpenAI(model=cfg.model, base_url=cfg.base_url, api_key=key, timeout=cfg.timeout_s,
+                                    max_retries=0, temperature=0.0)
+        inner = OpenAIBackend(chat)
+    from robot_agent.policy.resilience import ResilientBackend
+
+    return ResilientBackend(inner, retries=cfg.retries, backoff_s=cfg.retry_backoff_s, on_failure=cfg.on_failure)

@@ -1,12 +1,14 @@
-"""Fault handling around a policy backend: retry with backoff, then a safe stop.
+"""Fault handling around a policy backend: retry with backoff, then a safe stop or the symbolic order.
 
 A language-model backend can fail in four ways: it times out, it raises (server down,
 out of memory, a broken model file), it answers nothing, or it answers garbage (no
 usable ranking). :class:`ResilientBackend` wraps any :class:`PolicyBackend` and retries
-each of these with exponential backoff, within the planner's time budget. When every
-try failed it raises :class:`BackendUnavailableError`, which the agent turns into a
-safe stop (the arm holds) and a question to the operator; it never lets a half-answer
-through, and it never invents a ranking.
+each of these with exponential backoff, within the planner's time budget; it is the only
+retry layer (the backends ask once per call, the OpenAI client does not retry). When every
+try failed it either raises :class:`BackendUnavailableError` (``on_failure="stop"``),
+which the agent turns into a safe stop (the arm holds) and a question to the operator, or
+answers "no usable ranking" (``on_failure="fallback"``), which makes the planner keep its
+symbolic order. It never lets a half-answer through, and it never invents a ranking.
 
 The backend only ever ranks candidate calls that the planner built from registered
 skills with validated parameters, so nothing a model says can reach the arm as a call.
@@ -17,12 +19,16 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import replace
 from typing import Callable
 
 from robot_agent.errors import PolicyError
 from robot_agent.policy.backends import PolicyBackend, RankRequest, RankResult
 
 log = logging.getLogger(__name__)
+
+#: what ResilientBackend does when no try gave a usable answer
+ON_FAILURE = ("stop", "fallback")
 
 
 class BackendUnavailableError(PolicyError):
@@ -40,28 +46,38 @@ class BackendUnavailableError(PolicyError):
 
 
 class ResilientBackend(PolicyBackend):
-    """Retries a backend's unusable answers with exponential backoff, then gives up loudly.
+    """Retries a backend's unusable answers with exponential backoff, then gives up as told.
 
     Args:
         inner: the backend that does the ranking.
-        retries: extra tries after the first (0 = ask once).
+        retries: extra tries after the first (0 = ask once). Each try gets
+            ``RankRequest.attempt`` (0 for the first), so a backend can ask a repeated question
+            more strictly.
         backoff_s: wait before the first retry; doubled before each further one.
         max_backoff_s: cap on one wait.
+        on_failure: when no try gave a usable answer: ``"stop"`` raises
+            :class:`BackendUnavailableError`; ``"fallback"`` answers ``scores=None`` (method
+            ``"fallback"``, every failure in ``detail``) and the planner keeps its symbolic order.
         sleep: how to wait (``time.sleep``; tests of timing pass their own clock's sleep).
 
     Raises:
-        ValueError: a negative retry count or a non-finite / negative backoff.
+        ValueError: a negative retry count, a non-finite / negative backoff or an unknown
+            ``on_failure``.
     """
 
     def __init__(self, inner: PolicyBackend, *, retries: int = 2, backoff_s: float = 0.2,
-                 max_backoff_s: float = 2.0, sleep: Callable[[float], None] = time.sleep) -> None:
+                 max_backoff_s: float = 2.0, on_failure: str = "stop",
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         if not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be a whole number >= 0, got {retries!r}")
         for name, v in (("backoff_s", backoff_s), ("max_backoff_s", max_backoff_s)):
             if not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        if on_failure not in ON_FAILURE:
+            raise ValueError(f"on_failure must be one of {', '.join(ON_FAILURE)}, got {on_failure!r}")
         self.inner = inner
         self.retries = retries
+        self.on_failure = on_failure
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self._sleep = sleep
@@ -80,13 +96,15 @@ class ResilientBackend(PolicyBackend):
         return getattr(self.inner, attr)
 
     def describe(self) -> str:
-        return f"{self.inner.describe()} (retries {self.retries}, backoff {self.backoff_s:g} s)"
+        return (f"{self.inner.describe()} (retries {self.retries}, backoff {self.backoff_s:g} s, "
+                f"then {self.on_failure})")
 
     def rank(self, request: RankRequest) -> RankResult:
         """Rank with retries.
 
         Raises:
-            BackendUnavailableError: every try raised, timed out or gave no usable scores.
+            BackendUnavailableError: with ``on_failure="stop"``: every try raised, timed out or
+                gave no usable scores.
         """
         n = len(request.candidates)
         failures: list[str] = []
@@ -95,7 +113,7 @@ class ResilientBackend(PolicyBackend):
         for attempt in range(self.retries + 1):
             attempts += 1
             try:
-                res = self.inner.rank(request)
+                res = self.inner.rank(replace(request, attempt=attempt))
             except Exception as exc:  # noqa: BLE001 - any backend fault counts as a failed try
                 failures.append(f"{type(exc).__name__}: {exc}")
             else:
@@ -114,6 +132,10 @@ class ResilientBackend(PolicyBackend):
             self.waits.append(wait)
             self._sleep(wait)
             wait = min(wait * 2.0, self.max_backoff_s)
+        if self.on_failure == "fallback":
+            tries = f"{attempts} tr{'y' if attempts == 1 else 'ies'}"
+            return RankResult(None, "fallback", f"{tries}: " + "; ".join(failures),
+                              {"attempts": attempts, "failures": failures})
         raise BackendUnavailableError(
             f"the {self.inner.name} policy backend gave no usable answer in {attempts} tries "
             f"(last: {failures[-1]})", attempts, failures)
@@ -132,4 +154,4 @@ def _unusable(res: RankResult, n: int) -> str | None:
     return None
 
 
-__all__ = ["BackendUnavailableError", "ResilientBackend"]
+__all__ = ["ON_FAILURE", "BackendUnavailableError", "ResilientBackend"]

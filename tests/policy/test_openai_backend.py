@@ -15,6 +15,7 @@ import pytest
 from robot_agent.config import AgentConfig, PolicyConfig
 from robot_agent.errors import ConfigError
 from robot_agent.policy import OpenAIBackend, Planner, make_backend, make_planner
+from robot_agent.policy.resilience import ResilientBackend
 from tests.fake_openai import FakeOpenAI
 
 
@@ -25,10 +26,10 @@ def server() -> Iterator[FakeOpenAI]:
 
 
 def _planner(server: FakeOpenAI, timeout: float = 5.0) -> Planner:
-    # on_failure=fallback: these tests are about the plain backend; retry-then-stop (the default)
-    # is covered in tests/reliability/test_faults.py.
+    # on_failure=fallback and one retry: these tests are about the backend and its fallback;
+    # retry-then-stop (the default) is covered in tests/reliability/test_faults.py.
     cfg = PolicyConfig(backend="openai", base_url=server.url, model="tiny-test", api_key="sk-test", timeout_s=timeout,
-                       on_failure="fallback")
+                       on_failure="fallback", retries=1, retry_backoff_s=0.0)
     return make_planner(cfg)
 
 
@@ -38,7 +39,7 @@ TASK = "put a block in the tray"  # three blocks fit: the model's choice decides
 def test_a_good_answer_picks_the_candidate(server: FakeOpenAI, scenes: SimpleNamespace) -> None:
     server.replies = ["2"]
     planner = _planner(server)
-    assert isinstance(planner.backend, OpenAIBackend)
+    assert isinstance(planner.backend, ResilientBackend) and isinstance(planner.backend.inner, OpenAIBackend)
     plan = planner.plan(TASK, scenes.blocks())
     assert plan.texts() == ["pick(blue_block)", "place(blue_block, tray)"]
     assert plan.trace[0].how == "choice" and plan.llm_calls == 1 and plan.fallbacks == 0
@@ -59,7 +60,7 @@ def test_garbage_is_asked_again_once(server: FakeOpenAI, scenes: SimpleNamespace
     assert "digits only" in server.requests[1]["body"]["messages"][-1]["content"]
 
 
-@pytest.mark.parametrize("replies", [["maybe", "pick(blue_block)"], ["7", "0"], [500]])
+@pytest.mark.parametrize("replies", [["maybe", "pick(blue_block)"], ["7", "0"], [500, 500]])
 def test_unusable_answers_fall_back_to_the_symbolic_order(server: FakeOpenAI, scenes: SimpleNamespace,
                                                           replies: list[Any]) -> None:
     server.replies = list(replies)
@@ -68,7 +69,7 @@ def test_unusable_answers_fall_back_to_the_symbolic_order(server: FakeOpenAI, sc
     assert plan.texts() == ["pick(red_block)", "place(red_block, tray)"]
     assert plan.trace[0].how == "fallback" and plan.fallbacks == 1
     assert any("no usable ranking" in w for w in plan.warnings)
-    assert len(server.requests) == (1 if replies == [500] else 2)
+    assert len(server.requests) == 2  # the retry layer asks once more, a server error too
 
 
 def test_a_slow_server_times_out_and_falls_back(server: FakeOpenAI, scenes: SimpleNamespace) -> None:

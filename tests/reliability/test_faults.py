@@ -136,9 +136,14 @@ def test_resilient_backend_contract() -> None:
     late = RankRequest(context=None, steps=[], candidates=["a", "b"], deadline=time.monotonic())  # type: ignore[arg-type]
     with pytest.raises(BackendUnavailableError, match="budget"):
         ResilientBackend(RaisingBackend(9), retries=5, backoff_s=1.0).rank(late)
-    for kwargs in ({"retries": -1}, {"backoff_s": float("nan")}, {"max_backoff_s": -1.0}):
+    for kwargs in ({"retries": -1}, {"backoff_s": float("nan")}, {"max_backoff_s": -1.0}, {"on_failure": "pray"}):
         with pytest.raises(ValueError):
             ResilientBackend(RaisingBackend(0), **kwargs)  # type: ignore[arg-type]
+    # on_failure="fallback": no exception, no scores; every failure is named for the plan's warning.
+    inner = RaisingBackend(9)
+    res = ResilientBackend(inner, retries=1, backoff_s=0.0, on_failure="fallback", sleep=waits.append).rank(req)
+    assert res.scores is None and res.method == "fallback" and inner.calls == 2
+    assert res.detail.startswith("2 tries: RuntimeError: model runtime crashed; RuntimeError")
     figure("faults: LLM faults injected (server error, garbage, empty, timeout)", 2 + 4 + 1)
 
 
