@@ -10,7 +10,7 @@ Two checks over the source, plus an import of every module:
 * the rules hold for every import statement, inside functions too (a lazy import is still a
   dependency): skills, memory and sim take from robot_agent only its base modules; skills
   takes nothing from memory or sim, memory nothing from sim; robot_agent/ros takes nothing
-  from sim.
+  from sim; nothing but the ROS faces imports the ROS faces.
 """
 
 from __future__ import annotations
@@ -127,6 +127,9 @@ def _broken_rules(imports: list[Import]) -> list[str]:
             broken.append(f"{imp.where()}: memory takes nothing from sim")
         if _within(src, "robot_agent.ros") and _within(dst, "sim"):
             broken.append(f"{imp.where()}: robot_agent/ros takes nothing from sim")
+        if layer(dst) == "ROS faces" and layer(src) != "ROS faces":
+            broken.append(f"{imp.where()}: only the ROS faces import the ROS faces (the CLI names them in "
+                          f"COMMAND_MODULES)")
     return broken
 
 
@@ -197,11 +200,13 @@ def test_the_checks_catch_what_they_are_for() -> None:
                Import("robot_agent.ros.ros_robot", "sim.world", 9, False),
                Import("skills.motion", "robot_agent.errors", 4, True),
                Import("sim.ros.sim_node", "robot_agent.ros.ros_robot", 7, True),
+               Import("robot_agent.cli.run", "robot_agent.ros.up", 12, False),
                Import("robot_agent.agent", "numpy", 2, True)]
     broken = _broken_rules(made_up)
-    assert len(broken) == 2
+    assert len(broken) == 3
     assert broken[0].startswith("skills.motion:3 imports robot_agent.agent")
     assert broken[1].startswith("robot_agent.ros.ros_robot:9 imports sim.world")
+    assert broken[2].startswith("robot_agent.cli.run:12 imports robot_agent.ros.up")
     cycles = _cycles(made_up)
     assert len(cycles) == 1 and cycles[0].startswith("robot_agent -> skills -> robot_agent")
     # A lazy import is no edge of the module-level graph; the base modules are a node of their own.
