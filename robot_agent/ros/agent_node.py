@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from robot_agent.config import AGENT_NODE, AgentConfig, default_config_path, load_node_params
-from robot_agent.corrections import is_stop
+from robot_agent.language.grammar import is_stop
 from robot_agent.deps import require
 from robot_agent.errors import ConfigError, MessageError, RobotLinkError
 from skills.robot import Robot

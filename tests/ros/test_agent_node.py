@@ -54,7 +54,7 @@ class ScriptedPlanner:
 
 def scripted_agent(robot: Any, config: AgentConfig, camera: Any) -> Any:
     from robot_agent.agent import Agent
-    from robot_agent.corrections import CorrectionParser
+    from robot_agent.language.grammar import CorrectionParser
 
     return Agent(robot, ScriptedPlanner(), None, CorrectionParser(), config, camera=camera)
 

@@ -345,7 +345,7 @@ def test_agent_inbox_is_bounded_and_every_correction_is_accounted_for() -> None:
     queued when a task ends is dropped with a reason too (never carried into the next task)."""
     from robot_agent.agent import Agent
     from robot_agent.config import AgentConfig
-    from robot_agent.corrections import CorrectionParser
+    from robot_agent.language.grammar import CorrectionParser
 
     events: list[dict] = []
     agent = Agent(None, None, None, CorrectionParser(), AgentConfig(), on_event=events.append)  # type: ignore[arg-type]
