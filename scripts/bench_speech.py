@@ -3,12 +3,22 @@
 
 Usage: python scripts/bench_speech.py [--voices en-us,en-us+m3,...] [--noise-floor LSB]
                                       [--stop-threshold T] [--no-spotter] [--show] [--json]
+       python scripts/bench_speech.py --open-set [--voices ...] [--mode grammar|full] [--show] [--json]
+
+``--open-set`` measures :func:`robot_agent.speech.hear` (grammar + open-vocabulary decodes, stop
+evidence, questions) on freely phrased speech: ``EVERYDAY_CORRECTIONS`` and ``STOP_UTTERANCES``
+(none of them a sentence of the grammar), each spoken in every voice, heard, and its text
+understood by ``robot_agent.language.LanguageLayer`` in the same context. The meaning of what was
+said is what the layer makes of the same words typed. Printed: WER of the grammar, open and
+combined transcripts; stop-like utterances missed and heard as a motion; confidently wrong
+motions (a skill or plan correction acted on whose meaning differs from the typed one); asks;
+false stops; and the same counts for the grammar transcript alone (the old pipeline).
 
 Each utterance of ``robot_agent.speech.BENCH_UTTERANCES`` is spoken by espeak-ng in
 every voice of the panel and streamed (0.1 s chunks, 0.5 s of silence around it)
 through a ``SpeechListener``: stop spotter, segmenter, grammar-constrained
 pocketsphinx recognizer (grammar built for ``BENCH_OBJECTS``). The transcript is
-parsed by ``robot_agent.corrections.CorrectionParser`` in the context "picking up
+parsed by ``robot_agent.language.grammar.CorrectionParser`` in the context "picking up
 the mug". Printed per voice and overall:
 
 * WER: word error rate of the transcripts (word edit distance / reference words);
@@ -41,7 +51,7 @@ DEFAULT_VOICES = "en-us,en-us+m3,en-us+f2,en-us+f3"
 
 def bench_context():  # type: ignore[no-untyped-def]
     """The parser context of the benchmark: six objects, the robot picking up the mug."""
-    from robot_agent.corrections import CorrectionContext
+    from robot_agent.language.grammar import CorrectionContext
     from skills.types import ObjectInfo, Pose
 
     objects = [
@@ -77,7 +87,7 @@ def evaluate(voices: list[str], recognizer: PocketSphinxRecognizer, spotter: Sto
         The report: overall and per-voice WER, exact and understood counts, the
         misrecognitions, stop-spotting hits and timing, false stops, decode time.
     """
-    from robot_agent.corrections import CorrectionParser
+    from robot_agent.language.grammar import CorrectionParser
 
     parser, ctx = CorrectionParser(), bench_context()
     report: dict[str, Any] = {"voices": {}, "utterances_per_voice": len(BENCH_UTTERANCES)}
@@ -144,6 +154,184 @@ def evaluate(voices: list[str], recognizer: PocketSphinxRecognizer, spotter: Sto
     return report
 
 
+DEFAULT_OPEN_VOICES = "en-us+m1,en-us+f1,en-us+m5,en-gb-x-rp"
+
+
+def meaning_of(u: Any) -> tuple[str, frozenset[str]]:
+    """(decision, meaning keys) of an ``Understanding``: what acting on it would do."""
+    c = u.correction
+    if u.decision != "act" or c is None:
+        return u.decision, frozenset()
+    try:
+        from robot_agent.language.meaning import correction_keys
+
+        keys = frozenset(correction_keys(c))
+    except ImportError:  # an older language layer: a coarser signature
+        keys = frozenset({c.kind.value, *sorted(c.parameters)})
+    if not keys:
+        keys = frozenset({c.kind.value, *sorted(c.parameters), *(sorted(c.plan) if c.plan else [])})
+    return c.kind.value, keys
+
+
+def _is_motion(kind: str) -> bool:
+    return kind in ("skill", "plan")
+
+
+def evaluate_open(voices: list[str], hearer: Any, layer: Any, show: bool = False,
+                  in_grammar: bool = False) -> dict[str, Any]:
+    """Speak every freely phrased correction and stop-like utterance in every voice; hear and understand it.
+
+    Returns:
+        The report: WER (grammar, open, combined), stops missed / heard as motion, confidently wrong
+        motions, asks, false stops, correct actions, per voice and overall, and the grammar-alone
+        baseline on the same audio.
+    """
+    from robot_agent.language.grammar import is_stop
+    from robot_agent.speech.benchset import EVERYDAY_CORRECTIONS, STOP_UTTERANCES
+
+    ctx = bench_context()
+    objects = list(ctx.objects)
+    if in_grammar:  # the grammar's own sentences (BENCH_UTTERANCES): how often hear() still acts on them
+        stops = [t for t, k in BENCH_UTTERANCES if k == "stop"]
+        corrections = [t for t, k in BENCH_UTTERANCES if k != "stop"]
+    else:
+        stops, corrections = list(STOP_UTTERANCES), list(EVERYDAY_CORRECTIONS)
+    typed = {t: meaning_of(layer.understand_correction(t, ctx)) for t in corrections}
+    items = [(t, True) for t in stops] + [(t, False) for t in corrections]
+    counts = {k: 0 for k in ("n", "stops", "corrections", "stop_missed", "stop_as_motion", "wrong_motion",
+                             "right_motion", "other_act", "ask", "heard_ask", "layer_ask", "false_stop",
+                             "nothing", "base_stop_missed", "base_stop_as_motion", "base_wrong_motion",
+                             "base_right_motion", "base_false_stop")}
+    refs: list[str] = []
+    hyps: dict[str, list[str]] = {"grammar": [], "open": [], "combined": []}
+    rows: list[dict[str, Any]] = []
+    per_voice: dict[str, dict[str, int]] = {}
+    decode_s = 0.0
+    understood: dict[str, Any] = {}
+
+    def understand(text: str) -> tuple[str, frozenset[str]]:
+        if text not in understood:
+            understood[text] = meaning_of(layer.understand_correction(text, ctx))
+        return understood[text]
+
+    for voice in voices:
+        pv = per_voice.setdefault(voice, {"n": 0, "stop_missed": 0, "stop_as_motion": 0, "wrong_motion": 0,
+                                          "right_motion": 0, "ask": 0, "false_stop": 0})
+        for text, stop_meant in items:
+            h = hearer.hear(synthesize(text, voice=voice), objects)
+            decode_s += h.decode_s
+            counts["n"] += 1
+            pv["n"] += 1
+            refs.append(text)
+            hyps["grammar"].append(h.grammar_text)
+            hyps["open"].append(h.open_text)
+            if h.decision == "open":
+                chosen = h.open_text
+            elif h.decision == "stop":
+                chosen = h.open_text if "grammar" not in h.stop_sources and "open" in h.stop_sources else h.grammar_text
+            else:
+                chosen = h.grammar_text or h.open_text
+            hyps["combined"].append(chosen)
+            got = ("stop", frozenset()) if h.stop else understand(h.text) if h.text else ("none", frozenset())
+            base = ("stop", frozenset()) if is_stop(h.grammar_text) else \
+                understand(h.grammar_text) if h.grammar_text else ("none", frozenset())
+            outcome = ""
+            if stop_meant:
+                counts["stops"] += 1
+                if not h.stop:
+                    counts["stop_missed"] += 1
+                    pv["stop_missed"] += 1
+                    outcome = "STOP MISSED"
+                    if _is_motion(got[0]):
+                        counts["stop_as_motion"] += 1
+                        pv["stop_as_motion"] += 1
+                        outcome = "STOP HEARD AS MOTION"
+                if base[0] != "stop":
+                    counts["base_stop_missed"] += 1
+                    counts["base_stop_as_motion"] += _is_motion(base[0])
+            else:
+                counts["corrections"] += 1
+                want = typed[text]
+                if h.stop:
+                    counts["false_stop"] += 1
+                    pv["false_stop"] += 1
+                    outcome = "false stop"
+                elif h.question:
+                    counts["ask"] += 1
+                    counts["heard_ask"] += 1
+                    pv["ask"] += 1
+                    outcome = "asks"
+                elif _is_motion(got[0]):
+                    if want[0] in ("skill", "plan") and got == want:
+                        counts["right_motion"] += 1
+                        pv["right_motion"] += 1
+                        outcome = "right"
+                    else:
+                        counts["wrong_motion"] += 1
+                        pv["wrong_motion"] += 1
+                        outcome = "WRONG MOTION"
+                elif got[0] in ("ask", "unclear"):
+                    counts["ask"] += 1
+                    counts["layer_ask"] += 1
+                    pv["ask"] += 1
+                    outcome = "layer asks"
+                elif got[0] == "none":
+                    counts["nothing"] += 1
+                    outcome = "nothing heard"
+                else:
+                    counts["other_act"] += 1
+                    outcome = f"other ({got[0]})"
+                if base[0] == "stop":
+                    counts["base_false_stop"] += 1
+                elif _is_motion(base[0]):
+                    ok = want[0] in ("skill", "plan") and base == want
+                    counts["base_right_motion" if ok else "base_wrong_motion"] += 1
+            rows.append({"voice": voice, "said": text, "stop_meant": stop_meant, "decision": h.decision, "text": h.text,
+                         "grammar": h.grammar_text, "open": h.open_text, "agreement": round(h.agreement, 2),
+                         "open_conf": round(h.open_confidence, 3), "margin": h.margin, "stop_sources": list(h.stop_sources),
+                         "question": h.question, "outcome": outcome})
+            if show:
+                print(f"  {voice:12s} {text!r:40} -> {h.decision:7s} {outcome:20s} g={h.grammar_text!r} "
+                      f"o={h.open_text!r} agr={h.agreement:.2f} m={h.margin if h.margin is None else round(h.margin, 2)} "
+                      f"{list(h.stop_sources)}")
+    non_stop = [i for i, row in enumerate(rows) if not row["stop_meant"]]
+    ref_ns = [refs[i] for i in non_stop]
+    report: dict[str, Any] = dict(counts)
+    report.update({
+        "voices": voices, "per_voice": per_voice,
+        "wer_all": {k: round(word_error_rate(refs, v), 3) for k, v in hyps.items()},
+        "wer_corrections": {k: round(word_error_rate(ref_ns, [v[i] for i in non_stop]), 3) for k, v in hyps.items()},
+        "wrong_motion_rate": round(counts["wrong_motion"] / max(1, counts["corrections"]), 4),
+        "base_wrong_motion_rate": round(counts["base_wrong_motion"] / max(1, counts["corrections"]), 4),
+        "decode_s_per_utterance": round(decode_s / max(1, counts["n"]), 3),
+        "rows": rows,
+    })
+    return report
+
+
+def print_open_report(r: dict[str, Any]) -> None:
+    """The human-readable summary of :func:`evaluate_open` (docs/speech.md quotes it)."""
+    c = r["corrections"]
+    if "mode" in r:
+        print(f"understanding layer: {r['mode']}")
+    print(f"voices: {', '.join(r['voices'])}; {r['stops']} stop-like and {c} other utterances")
+    print("WER (all utterances):        " + "  ".join(f"{k} {v:.3f}" for k, v in r["wer_all"].items()))
+    print("WER (corrections only):      " + "  ".join(f"{k} {v:.3f}" for k, v in r["wer_corrections"].items()))
+    print(f"stop-like missed:            {r['stop_missed']}/{r['stops']}  (grammar alone: {r['base_stop_missed']})")
+    print(f"stop heard as a motion:      {r['stop_as_motion']}/{r['stops']}  (grammar alone: "
+          f"{r['base_stop_as_motion']})")
+    print(f"confidently wrong motions:   {r['wrong_motion']}/{c} = {r['wrong_motion_rate']:.1%}  (grammar alone: "
+          f"{r['base_wrong_motion']} = {r['base_wrong_motion_rate']:.1%})")
+    print(f"right motions:               {r['right_motion']}/{c}  (grammar alone: {r['base_right_motion']})")
+    print(f"asks:                        {r['ask']}/{c}  ({r['heard_ask']} 'Did you say ...?', "
+          f"{r['layer_ask']} by the understanding layer)")
+    print(f"false stops:                 {r['false_stop']}/{c}  (grammar alone: {r['base_false_stop']})")
+    print(f"other: {r['other_act']} confirmations/other acts, {r['nothing']} nothing heard; "
+          f"decode {r['decode_s_per_utterance']} s per utterance (grammar + open + spotter)")
+    for v, pv in r["per_voice"].items():
+        print(f"  {v:14s} " + "  ".join(f"{k} {n}" for k, n in pv.items()))
+
+
 def print_report(report: dict[str, Any], show: bool) -> None:
     """The human-readable summary (docs/speech.md quotes it)."""
     for voice, r in report["voices"].items():
@@ -164,20 +352,49 @@ def print_report(report: dict[str, Any], show: bool) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--voices", default=DEFAULT_VOICES, help=f"espeak-ng voices, comma-separated ({DEFAULT_VOICES})")
+    ap.add_argument("--voices", help=f"espeak-ng voices, comma-separated (default {DEFAULT_VOICES}; "
+                                     f"--open-set: {DEFAULT_OPEN_VOICES})")
     ap.add_argument("--noise-floor", type=float, default=10.0,
                     help="noise floor added before decoding, 16-bit LSB (0 = none; default 10)")
     ap.add_argument("--stop-threshold", type=float, default=1e-12, help="stop spotter threshold (default 1e-12)")
     ap.add_argument("--no-spotter", action="store_true", help="rely on the transcripts alone for stops")
     ap.add_argument("--show", action="store_true", help="list every misrecognized utterance")
     ap.add_argument("--json", action="store_true", help="print the report as JSON at the end")
+    ap.add_argument("--open-set", action="store_true",
+                    help="measure hear() on freely phrased corrections and stop-like utterances")
+    ap.add_argument("--in-grammar", action="store_true",
+                    help="--open-set: speak the grammar's own BENCH_UTTERANCES instead of the free phrasings")
+    ap.add_argument("--mode", default="grammar", choices=("grammar", "full"),
+                    help="--open-set: the understanding layer's mode (full needs the MiniLM embedder)")
     args = ap.parse_args()
-    voices = [v for v in args.voices.split(",") if v]
+    if args.open_set:
+        return main_open(args)
+    voices = [v for v in (args.voices or DEFAULT_VOICES).split(",") if v]
     recognizer = PocketSphinxRecognizer(build_grammar(BENCH_OBJECTS), noise_floor=args.noise_floor)
     spotter = None if args.no_spotter else StopSpotter(threshold=args.stop_threshold, noise_floor=args.noise_floor)
     report = evaluate(voices, recognizer, spotter)
     report.update(noise_floor=args.noise_floor, stop_threshold=None if spotter is None else args.stop_threshold)
     print_report(report, args.show)
+    if args.json:
+        print(json.dumps(report, indent=1))
+    return 0
+
+
+def main_open(args: argparse.Namespace) -> int:
+    from robot_agent.language import LanguageLayer
+    from robot_agent.speech import Hearer
+
+    voices = [v for v in (args.voices or DEFAULT_OPEN_VOICES).split(",") if v]
+    embedder = None
+    if args.mode == "full":
+        from memory.embedders import make_text_embedder
+
+        embedder = make_text_embedder("minilm")
+    layer = LanguageLayer(embedder=embedder, mode=args.mode)
+    hearer = Hearer(bench_context().objects, noise_floor=args.noise_floor, spot_stops=not args.no_spotter)
+    report = evaluate_open(voices, hearer, layer, show=args.show, in_grammar=args.in_grammar)
+    report["mode"] = args.mode
+    print_open_report(report)
     if args.json:
         print(json.dumps(report, indent=1))
     return 0

@@ -99,6 +99,9 @@ class SpokenCorrections:
             # The correction too (it also stops): the transcript and the episode log show the spoken stop.
             self._send("stop", None, f"heard: stop ({transcript.source or 'recognizer'}) -> stopping the arm")
             return
+        if getattr(transcript, "question", None):  # --verify: the two decodes disagree; nothing is sent
+            print(f"heard: not sure -> robot asks: {transcript.question}", file=self.out)
+            return
         try:
             self._send(transcript.text, transcript.confidence, f"heard: \"{transcript.text}\"")
         except MessageError as exc:
@@ -155,7 +158,7 @@ def listen(*, wavs: Iterable[str | Path] = (), topic: str = "", mic: bool = Fals
            scene_timeout: float = 3.0,
            timeout: float = 15.0, duration: float = 0.0, audio_rate: int = 16000, audio_channels: int = 1,
            audio_format: str = "S16LE", mode: str | None = None, config_path: str | None = None,
-           out: TextIO = sys.stdout) -> int:
+           verify: bool = False, out: TextIO = sys.stdout) -> int:
     """Turn audio into spoken corrections for the agent node (the ``listen`` command).
 
     Exactly one source: ``wavs``, ``topic`` or ``mic``.
@@ -203,8 +206,13 @@ def listen(*, wavs: Iterable[str | Path] = (), topic: str = "", mic: bool = Fals
             print(f"  (no scene on {s.node.resolve_topic_name(scene_topic)}: object names are not in the grammar)",
                   file=out)
         try:
-            recognizer = make_recognizer(speech_cfg, names)
-            listener = make_listener(speech_cfg, recognizer)
+            hearer = None
+            if verify and speech_cfg.backend == "pocketsphinx":  # grammar + open decodes (robot_agent.speech.hear)
+                from robot_agent.speech import Hearer
+
+                hearer = Hearer(names, noise_floor=speech_cfg.noise_floor, wake_word=speech_cfg.wake_word)
+            recognizer = hearer.grammar if hearer is not None else make_recognizer(speech_cfg, names)
+            listener = make_listener(speech_cfg, recognizer, hearer=hearer)
         except SpeechError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return FAILED
@@ -315,7 +323,7 @@ def _listen_mic(s: _Session, spoken: SpokenCorrections, listener: Any, recognize
             threading.Thread(target=lambda: (sys.stdin.readline(), released.set()), daemon=True).start()
             print("  recording... press Enter to send", file=spoken.out)
             pcm = record_push_to_talk(mic.frames(), released, max_s=cfg.max_utterance_s)
-            t = recognizer.transcribe(pcm)
+            t = listener.hearer.hear(pcm).to_transcript() if listener.hearer else recognizer.transcribe(pcm)
             if t.text:
                 spoken.handle(t)
                 spoken.settle(timeout)
@@ -329,7 +337,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
                   namespace=args.namespace, objects=objects,
                   scene_topic=args.scene_topic, timeout=args.timeout, duration=args.duration,
                   audio_rate=args.audio_rate, audio_channels=args.audio_channels, audio_format=args.audio_format,
-                  mode=args.mode, config_path=args.config)
+                  mode=args.mode, config_path=args.config, verify=args.verify)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -343,6 +351,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--topic", help="audio topic (std_msgs/UInt8MultiArray of interleaved PCM)")
     src.add_argument("--mic", action="store_true", help="the microphone (needs sounddevice and PortAudio)")
     p.add_argument("--mode", choices=("push_to_talk", "continuous"), help="microphone mode (default: speech.mode)")
+    p.add_argument("--verify", action="store_true",
+                   help="decode each utterance twice (grammar and open vocabulary, docs/speech.md): send it only "
+                        "when they agree, print a 'Did you say ...?' question otherwise")
     add_agent_options(p)
     p.add_argument("--objects", help="comma-separated object names for the grammar (default: from the scene topic)")
     p.add_argument("--scene-topic", default="scene/objects",

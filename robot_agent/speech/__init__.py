@@ -52,6 +52,7 @@ from robot_agent.speech.recognizers import (
     OpenRecognizer,
     PocketSphinxRecognizer,
     SpeechRecognizer,
+    TextAligner,
     Transcript,
     WhisperRecognizer,
 )
@@ -64,7 +65,7 @@ from robot_agent.speech.wer import edit_distance, word_error_rate
 __all__ = [
     "BACKENDS", "BENCH_OBJECTS", "BENCH_UTTERANCES", "DEFAULT_DECODER_OPTIONS", "SAMPLE_RATE", "STOP_PHRASES",
     "STOP_WORDS", "WAKE_WORD", "Grammar", "Heard", "Hearer", "MicrophoneSource", "OpenRecognizer",
-    "PocketSphinxRecognizer", "SpeechError", "SpeechListener", "SpeechRecognizer", "StopSpotter", "Transcript",
+    "PocketSphinxRecognizer", "SpeechError", "SpeechListener", "SpeechRecognizer", "StopSpotter", "TextAligner", "Transcript",
     "Utterance", "UtteranceSegmenter", "WhisperRecognizer", "_sounddevice", "add_noise_floor", "audio_chunk_to_pcm",
     "build_grammar", "decode_wav", "default_hearer", "edit_distance", "find_stop_phrase", "has_stop_word", "hear",
     "listen_continuous", "listen_wav", "make_listener", "make_recognizer", "normalize_words", "number_words",

@@ -15,14 +15,15 @@ from robot_agent.speech.text import normalize_words, object_phrase
 WAKE_WORD = "robot"
 
 #: the correction vocabulary, as JSGF rule bodies; <object> and <skill_call> are filled in
-#: by build_grammar. Kept close to what robot_agent.corrections understands.
+#: by build_grammar. Kept close to what robot_agent.language.grammar understands.
 _RULES: dict[str, str] = {
     # the stop-like phrases of robot_agent.speech.stops.STOP_PHRASES: with them in the grammar a
     # spoken "freeze" is heard as "freeze", not forced onto the nearest motion ("lower")
     "stop": ("stop [stop | now | it | moving | there | right there | right now] | halt | freeze | wait | "
-             "hold on | whoa | abort | don't move | no no no | cancel | enough"),
+             "hold on | whoa | abort | don't move | no no no"),
+    # no "go on": it sounds like "hold on" and means the opposite
     "confirm": ("yes | okay | good | perfect | correct | that's right | that's good | "
-                "continue | go on | that's fine"),
+                "continue | that's fine"),
     "mag": ("a bit | a little | a little bit | slightly | a tiny bit | a lot | way | "
             "a bit more | a little more"),
     "num": ("one | two | three | four | five | six | seven | eight | nine | ten | fifteen | "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +42,11 @@ class Transcript:
             backends.
         start_s: start of the utterance in the stream (s), when known.
         end_s: end of the utterance in the stream (s), when known.
-        source: what produced it: ``"grammar"``, ``"spotter"``, ``"whisper"``.
+        source: what produced it: ``"grammar"``, ``"spotter"``, ``"whisper"``, ``"open"``,
+            ``"hear"`` (:func:`robot_agent.speech.hear`: both decodes).
         woken: True when the utterance started with the wake word.
+        question: what to ask instead of acting when the decodes disagree ("Did you say
+            '...'?"; then ``text`` is the transcript asked about); None otherwise.
     """
 
     text: str
@@ -53,12 +57,13 @@ class Transcript:
     end_s: float | None = None
     source: str = "grammar"
     woken: bool = False
+    question: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (for the ``~/transcript`` topic and the episode log)."""
         return {"text": self.text, "confidence": self.confidence, "is_stop": self.is_stop,
                 "complete": self.complete, "start_s": self.start_s, "end_s": self.end_s,
-                "source": self.source, "woken": self.woken}
+                "source": self.source, "woken": self.woken, "question": self.question}
 
 
 class SpeechRecognizer(abc.ABC):
@@ -429,3 +434,107 @@ class OpenRecognizer(SpeechRecognizer):
     def close(self) -> None:
         with self._lock:
             self._decoder = None
+
+
+class TextAligner:
+    """Scores how well a given text explains a stretch of audio (pocketsphinx forced alignment).
+
+    The score is the acoustic log-likelihood (nats) of the best alignment of the text's
+    words, with optional silence between them, to the whole utterance. Two texts scored on
+    the same audio compare directly: no language model or grammar weight is involved, so a
+    grammar transcript forced onto speech the grammar cannot say scores clearly below the
+    open-vocabulary transcript of the same audio (:func:`robot_agent.speech.hear`).
+
+    Args:
+        noise_floor: faint noise added before decoding (see :func:`add_noise_floor`).
+        pad_s: seconds of noise-floor silence added around each utterance.
+
+    Raises:
+        ImportError: pocketsphinx is not installed.
+        SpeechError: the model cannot be loaded.
+    """
+
+    def __init__(self, noise_floor: float = 10.0, pad_s: float = 0.25) -> None:
+        ps = _pocketsphinx("scoring transcripts")
+        self.noise_floor = float(noise_floor)
+        self.pad_s = float(pad_s)
+        try:
+            # batch cepstral mean normalization: each utterance is normalized on its own, so a score
+            # does not depend on what was decoded before (live CMN carries over between utterances)
+            self._decoder = ps.Decoder(lm=None, loglevel="FATAL", samprate=SAMPLE_RATE, cmn="batch")
+        except (ValueError, RuntimeError) as exc:
+            raise SpeechError(f"cannot start pocketsphinx for alignment ({exc})") from None
+        self._lock = threading.Lock()
+        self._known: set[str] = set()
+
+    def add_words(self, words: Mapping[str, str]) -> None:
+        """Pronunciations (word -> ARPABET phones) of words the dictionary lacks."""
+        with self._lock:
+            for word, phones in words.items():
+                if word not in self._known and not self._decoder.lookup_word(word):
+                    self._decoder.add_word(word, phones, True)
+                self._known.add(word)
+
+    def prepare(self, pcm: bytes | np.ndarray) -> np.ndarray:
+        """The audio as :meth:`score` decodes it (noise floor and padding added): score it many times."""
+        samples = pcm_to_int16(pcm)
+        return add_noise_floor(samples, self.noise_floor, seed=0, pad_s=self.pad_s, sample_rate=SAMPLE_RATE)
+
+    def score(self, text: str, audio: np.ndarray) -> float | None:
+        """Acoustic log-likelihood per 10 ms frame of ``text`` aligned to prepared ``audio``.
+
+        Returns:
+            The score (higher is better; compare texts on the same audio), or None when the
+            text is empty, holds a word without a pronunciation, or cannot be aligned.
+        """
+        words = normalize_words(text)
+        if not words or audio.size == 0:
+            return None
+        with self._lock:
+            try:
+                self._decoder.set_align_text(" ".join(words))
+                self._decoder.start_utt()
+                self._decoder.process_raw(audio.astype("<i2").tobytes(), full_utt=True)
+                self._decoder.end_utt()
+                segs = self._decoder.seg()
+                total = sum(math.log(max(float(s.ascore), 5e-324)) for s in segs) if segs is not None else None
+            except (RuntimeError, ValueError):
+                return None
+        if total is None:
+            return None
+        frames = max(1.0, audio.size / (SAMPLE_RATE / 100.0))
+        return total / frames
+
+    def best_of(self, sentences: Iterable[str], audio: np.ndarray) -> tuple[str, float] | None:
+        """The sentence of ``sentences`` that best explains prepared ``audio``, and its :meth:`score`.
+
+        One decode over a grammar of the alternatives (no weights), then the winner is scored.
+        None when no sentence can be used (empty, or words without a pronunciation).
+        """
+        alts = []
+        for s in sentences:
+            words = normalize_words(s)
+            if words and all(self._decoder.lookup_word(w) for w in words):
+                alts.append(" ".join(words))
+        alts = sorted(set(alts))
+        if not alts or audio.size == 0:
+            return None
+        if len(alts) == 1:
+            got = self.score(alts[0], audio)
+            return None if got is None else (alts[0], got)
+        jsgf = "#JSGF V1.0;\ngrammar alts;\npublic <s> = " + " | ".join(alts) + ";\n"
+        with self._lock:
+            try:
+                self._decoder.add_jsgf_string("alts", jsgf)
+                self._decoder.activate_search("alts")
+                self._decoder.start_utt()
+                self._decoder.process_raw(audio.astype("<i2").tobytes(), full_utt=True)
+                self._decoder.end_utt()
+                hyp = self._decoder.hyp()
+            except (RuntimeError, ValueError):
+                return None
+        if hyp is None or not hyp.hypstr:
+            return None
+        best = " ".join(normalize_words(hyp.hypstr))
+        got = self.score(best, audio)
+        return None if got is None else (best, got)

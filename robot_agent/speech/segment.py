@@ -315,12 +315,17 @@ class SpeechListener:
         wake_word: required first word of a correction ("" = none).
         min_confidence: transcripts below it are dropped (those without a
             confidence estimate are kept).
+        hearer: a :class:`robot_agent.speech.Hearer`: each utterance is then heard with
+            both decodes (:meth:`Hearer.hear`) instead of the recognizer alone, and a
+            transcript whose decodes disagree carries a ``question`` ("Did you say ...?")
+            to ask instead of acting.
     """
 
     def __init__(self, recognizer: SpeechRecognizer, spotter: StopSpotter | None = None,
                  segmenter: UtteranceSegmenter | None = None, wake_word: str = "",
-                 min_confidence: float = 0.0) -> None:
+                 min_confidence: float = 0.0, hearer: Any = None) -> None:
         self.recognizer = recognizer
+        self.hearer = hearer
         self.spotter = spotter
         self.segmenter = segmenter or UtteranceSegmenter(sample_rate=recognizer.sample_rate)
         self.wake_word = " ".join(normalize_words(wake_word))
@@ -360,7 +365,10 @@ class SpeechListener:
         return out
 
     def _transcribe(self, utt: Utterance) -> Transcript | None:
-        t = dataclasses.replace(self.recognizer.transcribe(utt.pcm), start_s=utt.start_s, end_s=utt.end_s)
+        if self.hearer is not None:
+            t = self.hearer.hear(utt.pcm).to_transcript(start_s=utt.start_s, end_s=utt.end_s)
+        else:
+            t = dataclasses.replace(self.recognizer.transcribe(utt.pcm), start_s=utt.start_s, end_s=utt.end_s)
         if not t.text:
             return None
         if t.is_stop:
