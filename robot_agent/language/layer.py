@@ -100,22 +100,39 @@ def goal_atoms(goal: Any) -> list[dict[str, Any]]:
     return out
 
 
-_NUM_WORDS = {"one": 1, "first": 1, "two": 2, "second": 2, "three": 3, "third": 3, "four": 4, "fourth": 4,
-              "1st": 1, "2nd": 2, "3rd": 3}
-_ANSWER_NUM = re.compile(r"^\W*(?:(?:number|option|choice|the)\s+)?(\d|one|two|three|four|first|second|third|"
-                         r"fourth|1st|2nd|3rd)(?:\s+(?:one|option|choice))?\W*(?:please)?\W*$")
+_NUM_WORDS = {
+    "one": 1,
+    "first": 1,
+    "two": 2,
+    "second": 2,
+    "three": 3,
+    "third": 3,
+    "four": 4,
+    "fourth": 4,
+    "1st": 1,
+    "2nd": 2,
+    "3rd": 3,
+}
+_ANSWER_NUM = re.compile(
+    r"^\W*(?:(?:number|option|choice|the)\s+)?(\d|one|two|three|four|first|second|third|"
+    r"fourth|1st|2nd|3rd)(?:\s+(?:one|option|choice))?\W*(?:please)?\W*$"
+)
 _ANSWER_NONE = re.compile(r"^\W*(?:neither|none|none of (?:them|those|these)|no,? neither|no,? none|nothing)\b")
 _ANSWER_YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right|exactly|that one|sure)\W*$")
-_MAG = re.compile(r"(?:\d+(?:[.,]\d+)?|\b(?:half|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                  r"fifteen|twenty|thirty|a couple of|a few)\b)(?:\s+(?:and a half|point \w+))?\s*"
-                  r"(?:mm|cm|m|millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|inch(?:es)?|\")(?=\W|$)")
+_MAG = re.compile(
+    r"(?:\d+(?:[.,]\d+)?|\b(?:half|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"fifteen|twenty|thirty|a couple of|a few)\b)(?:\s+(?:and a half|point \w+))?\s*"
+    r"(?:mm|cm|m|millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|inch(?:es)?|\")(?=\W|$)"
+)
 
 
 #: negation, excess and contrast: where a word-list reading most often gets the polarity or the
 #: referent wrong; such utterances are checked by the models even when the grammar is sure
-_HEDGED = re.compile(r"\b(?:not|no|never|too|overly|enough|instead|wrong|other|rather|than|except|but|leave|"
-                     r"without|hold|hang)\b|n't\b|"
-                     r"(?<!to the )(?<!to your )(?<!to my )(?<!more )(?<!further )(?<!go )(?<!move )\bright\b")
+_HEDGED = re.compile(
+    r"\b(?:not|no|never|too|overly|enough|instead|wrong|other|rather|than|except|but|leave|"
+    r"without|hold|hang)\b|n't\b|"
+    r"(?<!to the )(?<!to your )(?<!to my )(?<!more )(?<!further )(?<!go )(?<!move )\bright\b"
+)
 
 
 class LanguageLayer:
@@ -135,9 +152,16 @@ class LanguageLayer:
             embedded decision stands.
     """
 
-    def __init__(self, parser: CorrectionParser | None = None, embedder: Any = None, mode: str = "full",
-                 thresholds: Thresholds | None = None, question_ttl_s: float = 120.0, phrases: Any = None,
-                 llm: Any = None) -> None:
+    def __init__(
+        self,
+        parser: CorrectionParser | None = None,
+        embedder: Any = None,
+        mode: str = "full",
+        thresholds: Thresholds | None = None,
+        question_ttl_s: float = 120.0,
+        phrases: Any = None,
+        llm: Any = None,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode == "full" and embedder is None:
@@ -231,8 +255,13 @@ class LanguageLayer:
         gkeys = correction_keys(g, defaults) if g.kind is not CorrectionKind.UNCLEAR else set()
         cand_keys = {c.key for c in cands}
         allowed = _allowed(gkeys, cand_keys) and not _acts_on_busy_object(g, ctx)
-        if gkeys and allowed and g.confidence >= 0.999 and not _HEDGED.search(text.lower()) \
-                and not _names_unused_object(text, g, ctx):
+        if (
+            gkeys
+            and allowed
+            and g.confidence >= 0.999
+            and not _HEDGED.search(text.lower())
+            and not _names_unused_object(text, g, ctx)
+        ):
             return self._from_grammar(text, g)
         ranked = self._rank(text, cands, ctx)
         if gkeys and allowed:
@@ -253,8 +282,15 @@ class LanguageLayer:
                 return self._ask(text, "correction", [], ctx, g)
             c = self._build(text, cand, ctx)
             if c is not None:
-                return Understanding(text, "correction", _decision(c), correction=c, confidence=conf, source="llm",
-                                     reason=c.refusal or "")
+                return Understanding(
+                    text,
+                    "correction",
+                    _decision(c),
+                    correction=c,
+                    confidence=conf,
+                    source="llm",
+                    reason=c.refusal or "",
+                )
         top, s1 = ranked[0]
         s2 = next((s for c, s in ranked[1:] if c.key != top.key), 0.0)
         if top.family == "stop" and s1 >= self.th.ask:
@@ -265,13 +301,25 @@ class LanguageLayer:
         if self._clear(s1, s2):
             c = self._build(text, top, ctx)
             if c is not None and c.kind is not CorrectionKind.UNCLEAR:
-                return Understanding(text, "correction", _decision(c), correction=c, confidence=float(s1),
-                                     source="model", reason=c.refusal or "")
+                return Understanding(
+                    text,
+                    "correction",
+                    _decision(c),
+                    correction=c,
+                    confidence=float(s1),
+                    source="model",
+                    reason=c.refusal or "",
+                )
         close = [(c, s) for c, s in ranked[:3] if s >= self.th.ask and s >= s1 - 3 * self.th.margin]
         return self._ask(text, "correction", close, ctx, g)
 
-    def _rank(self, text: str, cands: list[Candidate], ctx: CorrectionContext | None,
-              objects: Sequence[ObjectInfo] | None = None) -> list[tuple[Candidate, float]]:
+    def _rank(
+        self,
+        text: str,
+        cands: list[Candidate],
+        ctx: CorrectionContext | None,
+        objects: Sequence[ObjectInfo] | None = None,
+    ) -> list[tuple[Candidate, float]]:
         """Candidates by score, best first (polarity families resolved by the words)."""
         if not cands or self.scorer is None:
             return []
@@ -282,10 +330,15 @@ class LanguageLayer:
         i = 0
         for c in cands:
             n = len(c.renderings)
-            scores.append(float(flat[i:i + n].max()) if n else 0.0)
+            scores.append(float(flat[i : i + n].max()) if n else 0.0)
             i += n
-        scores = self._exemplars(q, cands, scores, objects if objects is not None else (ctx.objects if ctx else []),
-                                 "task" if objects is not None else "correction")
+        scores = self._exemplars(
+            q,
+            cands,
+            scores,
+            objects if objects is not None else (ctx.objects if ctx else []),
+            "task" if objects is not None else "correction",
+        )
         scores = polarity.adjust(text, q, cands, scores, self.scorer)
         if objects is not None:
             scores = structure.rescore_tasks(_clean(text), objects, cands, scores, self.scorer, q)
@@ -296,11 +349,13 @@ class LanguageLayer:
 
     def _clear(self, s1: float, s2: float) -> bool:
         """Act on the best meaning: it scores high and leads, or it leads the next one by far."""
-        return (s1 >= self.th.act and s1 - s2 >= self.th.margin) or \
-            (s1 >= self.th.ask and s1 - s2 >= self.th.clear_lead)
+        return (s1 >= self.th.act and s1 - s2 >= self.th.margin) or (
+            s1 >= self.th.ask and s1 - s2 >= self.th.clear_lead
+        )
 
-    def _judge(self, text: str, what: str, situation: str,
-               ranked: list[tuple[Candidate, float]]) -> tuple[Candidate | None, float] | None:
+    def _judge(
+        self, text: str, what: str, situation: str, ranked: list[tuple[Candidate, float]]
+    ) -> tuple[Candidate | None, float] | None:
         """The served model's pick among the best-scored meanings: (candidate or None for "none
         fits", confidence); None when there is no model or it failed (the embedded path decides)."""
         if self.llm is None:
@@ -315,8 +370,9 @@ class LanguageLayer:
             return None
         return (None if idx is None else shown[idx]), conf
 
-    def _exemplars(self, q: Any, cands: list[Candidate], scores: list[float], objects: Sequence[ObjectInfo],
-                   what: str) -> list[float]:
+    def _exemplars(
+        self, q: Any, cands: list[Candidate], scores: list[float], objects: Sequence[ObjectInfo], what: str
+    ) -> list[float]:
         """Scores raised by the operator's own earlier words for the same meaning (phrase items)."""
         if self.phrases is None:
             return scores
@@ -363,13 +419,22 @@ class LanguageLayer:
             return None
         return c
 
-    def _from_grammar(self, text: str, g: Correction, source: str = "grammar",
-                      confidence: float | None = None) -> Understanding:
+    def _from_grammar(
+        self, text: str, g: Correction, source: str = "grammar", confidence: float | None = None
+    ) -> Understanding:
         d = _decision(g)
         if d != "ask":
             self._pending = None
-        return Understanding(text, "correction", d, correction=g, question=g.question, reason=g.refusal or "",
-                             confidence=g.confidence if confidence is None else confidence, source=source)
+        return Understanding(
+            text,
+            "correction",
+            d,
+            correction=g,
+            question=g.question,
+            reason=g.refusal or "",
+            confidence=g.confidence if confidence is None else confidence,
+            source=source,
+        )
 
     @staticmethod
     def _defaults(ctx: CorrectionContext) -> dict[str, Any]:
@@ -392,8 +457,16 @@ class LanguageLayer:
             return None
         if goal is None:
             return None
-        return Understanding(text, "task", "act", task=canonical, goal=goal.describe(), atoms=goal_atoms(goal),
-                             confidence=min(u.confidence for u in subs), source="model")
+        return Understanding(
+            text,
+            "task",
+            "act",
+            task=canonical,
+            goal=goal.describe(),
+            atoms=goal_atoms(goal),
+            confidence=min(u.confidence for u in subs),
+            source="model",
+        )
 
     def _task(self, text: str, objects: list[ObjectInfo], split: bool = False) -> Understanding:
         from robot_agent.policy.goals import parse_goal
@@ -417,11 +490,11 @@ class LanguageLayer:
             return Understanding(text, "task", "ask", reason=bad, question=f"{bad}. What should I do instead?")
         if self.mode == "grammar":
             if atoms:
-                return Understanding(text, "task", "act", task=text, goal=goal.describe(), atoms=atoms,
-                                     confidence=1.0, source="grammar")
+                return Understanding(
+                    text, "task", "act", task=text, goal=goal.describe(), atoms=atoms, confidence=1.0, source="grammar"
+                )
             why = why or "I could not tell what the task asks for"
-            return Understanding(text, "task", "ask", question=f"{why}. Could you say it in other words?",
-                                 reason=why)
+            return Understanding(text, "task", "ask", question=f"{why}. Could you say it in other words?", reason=why)
         cands = task_candidates(objects)
         ranked = self._rank(text, cands, None, objects)
         cats = {o.name: o.category for o in objects}
@@ -431,20 +504,31 @@ class LanguageLayer:
             atoms = []
         if atoms:
             gk = goal_keys(atoms, cats)
-            best_g = max((s for c, s in ranked if c.key in gk), default=None)
+            form = _goal_form(atoms)
+            same = [(c, s) for c, s in ranked if c.key in gk or (c.atoms and _goal_form(c.atoms) == form)]
+            best_g = max((s for _, s in same), default=None)
             if not gk or best_g is None or not ranked or best_g >= ranked[0][1] - self.th.task_margin:
                 self._pending = None
-                return Understanding(text, "task", "act", task=text, goal=goal.describe(), atoms=atoms,
-                                     confidence=1.0 if best_g is None else float(best_g), source="grammar")
+                return Understanding(
+                    text,
+                    "task",
+                    "act",
+                    task=text,
+                    goal=goal.describe(),
+                    atoms=atoms,
+                    confidence=1.0 if best_g is None else float(best_g),
+                    source="grammar",
+                )
             # The grammar's goal and the models disagree: ask, offering both.
             top = ranked[0]
-            mine = next(((c, s) for c, s in ranked if c.key in gk))
-            return self._ask(text, "task", [top, mine], None, None, objects=objects)
+            return self._ask(text, "task", [top, same[0]], None, None, objects=objects)
         absent = structure.missing(_clean(text), objects, self.scorer)
         if absent is not None and not atoms:
             names = ", ".join(o.name for o in objects)
             why = f"I can't see {absent.strip()} here"
-            return Understanding(text, "task", "ask", reason=why, question=f"{why}. I can see: {names}. What should I do?")
+            return Understanding(
+                text, "task", "ask", reason=why, question=f"{why}. I can see: {names}. What should I do?"
+            )
         if not atoms and not split:
             parts = _clauses(text)
             if len(parts) > 1:
@@ -460,7 +544,8 @@ class LanguageLayer:
                 return u
         if ranked:
             top, s1 = ranked[0]
-            s2 = next((s for c, s in ranked[1:] if c.key != top.key), 0.0)
+            s2 = next((s for c, s in ranked[1:] if c.key != top.key and _goal_form(c.atoms) != _goal_form(top.atoms)),
+                      0.0)
             if self._clear(s1, s2):
                 u = self._task_from(text, top, objects, float(s1), "model")
                 if u is not None:
@@ -470,11 +555,11 @@ class LanguageLayer:
                 return self._ask(text, "task", close, None, None, objects=objects, reason=why)
         why = why or "I could not match the task to anything I can do with the objects here"
         names = ", ".join(o.name for o in objects)
-        return Understanding(text, "task", "ask", reason=why,
-                             question=f"{why}. I can see: {names}. What should I do?")
+        return Understanding(text, "task", "ask", reason=why, question=f"{why}. I can see: {names}. What should I do?")
 
-    def _task_from(self, text: str, cand: Candidate, objects: list[ObjectInfo], score: float,
-                   source: str) -> Understanding | None:
+    def _task_from(
+        self, text: str, cand: Candidate, objects: list[ObjectInfo], score: float, source: str
+    ) -> Understanding | None:
         from robot_agent.policy.goals import parse_goal
 
         try:
@@ -485,8 +570,16 @@ class LanguageLayer:
         if goal is None:
             return None
         self._pending = None
-        return Understanding(text, "task", "act", task=cand.canonical, goal=goal.describe(), atoms=goal_atoms(goal),
-                             confidence=score, source=source)
+        return Understanding(
+            text,
+            "task",
+            "act",
+            task=cand.canonical,
+            goal=goal.describe(),
+            atoms=goal_atoms(goal),
+            confidence=score,
+            source=source,
+        )
 
     # ------------------------------------------------------------------ questions and answers
 
@@ -497,8 +590,16 @@ class LanguageLayer:
         listed = ", ".join(f"{i}. {c.label}" for i, c in enumerate(choices, 1))
         return f"Do you mean: {listed}? (say a number, or say it in other words)"
 
-    def _ask(self, text: str, what: str, close: list[tuple[Candidate, float]], ctx: CorrectionContext | None,
-             g: Correction | None, objects: Sequence[ObjectInfo] = (), reason: str = "") -> Understanding:
+    def _ask(
+        self,
+        text: str,
+        what: str,
+        close: list[tuple[Candidate, float]],
+        ctx: CorrectionContext | None,
+        g: Correction | None,
+        objects: Sequence[ObjectInfo] = (),
+        reason: str = "",
+    ) -> Understanding:
         choices = []
         seen: set[str] = set()
         for c, s in close:
@@ -517,19 +618,32 @@ class LanguageLayer:
         if choices:
             q = self._question(choices)
             self._pending = _Pending(what, text, choices, [c for c, _ in close if c.key in seen], ctx, list(objects))
-            corr = Correction(text, CorrectionKind.UNCLEAR, question=q, confidence=0.0) if what == "correction" else None
-            return Understanding(text, what, "ask", correction=corr, question=q, choices=choices,
-                                 reason=reason or "more than one meaning fits", confidence=float(close[0][1]),
-                                 source="model")
+            corr = (
+                Correction(text, CorrectionKind.UNCLEAR, question=q, confidence=0.0) if what == "correction" else None
+            )
+            return Understanding(
+                text,
+                what,
+                "ask",
+                correction=corr,
+                question=q,
+                choices=choices,
+                reason=reason or "more than one meaning fits",
+                confidence=float(close[0][1]),
+                source="model",
+            )
         self._pending = None
         if g is not None and g.kind is CorrectionKind.UNCLEAR and g.question and not g.question.startswith("Sorry"):
             q = g.question  # the grammar's own, specific question ("2 what: ...?", "Which block ...?")
         else:
-            q = (f"Sorry, I didn't understand {text.strip()!r}. You can tell me a direction and how far, "
-                 "slower or faster, which part to grasp, which object or place you meant, or what to do first.")
+            q = (
+                f"Sorry, I didn't understand {text.strip()!r}. You can tell me a direction and how far, "
+                "slower or faster, which part to grasp, which object or place you meant, or what to do first."
+            )
         corr = Correction(text, CorrectionKind.UNCLEAR, question=q, confidence=0.0) if what == "correction" else None
-        return Understanding(text, what, "ask", correction=corr, question=q, reason=reason or "nothing fits well enough",
-                             source="model")
+        return Understanding(
+            text, what, "ask", correction=corr, question=q, reason=reason or "nothing fits well enough", source="model"
+        )
 
     def _pending_now(self) -> _Pending | None:
         p = self._pending
@@ -553,14 +667,19 @@ class LanguageLayer:
         elif _ANSWER_NONE.match(low):
             self._pending = None
             q = "What did you mean, then? Please say it in other words."
-            corr = Correction(text, CorrectionKind.UNCLEAR, question=q, confidence=0.0) if p.what == "correction" \
-                else None
-            return Understanding(text, p.what, "ask", correction=corr, question=q, reason="none of the choices",
-                                 source="answer")
+            corr = (
+                Correction(text, CorrectionKind.UNCLEAR, question=q, confidence=0.0) if p.what == "correction" else None
+            )
+            return Understanding(
+                text, p.what, "ask", correction=corr, question=q, reason="none of the choices", source="answer"
+            )
         elif self.scorer is not None and p.cands:
             ranked = self._rank(text, p.cands, p.ctx, p.objects if p.what == "task" else None)
-            if ranked and ranked[0][1] >= self.th.answer and (len(ranked) == 1 or
-                                                               ranked[0][1] - ranked[1][1] >= self.th.margin):
+            if (
+                ranked
+                and ranked[0][1] >= self.th.answer
+                and (len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= self.th.margin)
+            ):
                 idx = next(i for i, c in enumerate(p.choices) if c.canonical == ranked[0][0].canonical)
         if idx is None or not 0 <= idx < len(p.choices):
             return None
@@ -576,8 +695,15 @@ class LanguageLayer:
         c = self._build(p.text, cand, p.ctx)
         if c is None:
             return None
-        return Understanding(text, "correction", _decision(c), correction=c, confidence=1.0, source="answer",
-                             reason=f"answer to: {p.text}")
+        return Understanding(
+            text,
+            "correction",
+            _decision(c),
+            correction=c,
+            confidence=1.0,
+            source="answer",
+            reason=f"answer to: {p.text}",
+        )
 
 
 _COUNT = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:of\s+the\s+)?([a-z]+?)s?\b")
@@ -600,8 +726,12 @@ def _impossible(text: str, atoms: list[dict[str, Any]], objects: Sequence[Object
     for m in _COUNT.finditer(text.lower()):
         n = int(m.group(1)) if m.group(1).isdigit() else _COUNTS[m.group(1)]
         word = m.group(2)
-        fits = [o for o in objects if o.category in GRASPABLE and (word in {"thing", "object", "item", "one"} or any(
-            word in p.split() for p in phrases(o, objects)))]
+        fits = [
+            o
+            for o in objects
+            if o.category in GRASPABLE
+            and (word in {"thing", "object", "item", "one"} or any(word in p.split() for p in phrases(o, objects)))
+        ]
         if n > len(fits):
             return f"you asked for {n} {word}s but I can see only {len(fits)}"
     return ""
@@ -653,11 +783,21 @@ def _acts_on_busy_object(c: Correction, ctx: CorrectionContext) -> bool:
             return True
     if call.get("object") != ctx.object:
         return False
-    return (ctx.skill == "place" and call.get("skill") in ("push", "pick", "open", "close", "place")) or \
-        (ctx.skill in ("open", "close") and call.get("skill") in ("open", "close"))
+    return (ctx.skill == "place" and call.get("skill") in ("push", "pick", "open", "close", "place")) or (
+        ctx.skill in ("open", "close") and call.get("skill") in ("open", "close")
+    )
 
 
 _PLAN_FAMILIES = {"order", "step", "swap_object", "swap_target", "avoid", "stack", "stack_key", "retry"}
+
+
+def _goal_form(atoms: Sequence[dict[str, Any]]) -> frozenset[Any] | None:
+    """A goal's atoms as a comparable value: "put the apple away" with one bowl in the scene is
+    the same goal as "put the apple in the bowl"."""
+    if not atoms:
+        return None
+    return frozenset((a.get("kind"), frozenset(a.get("objects", ())), frozenset(a.get("targets", ())),
+                      a.get("open")) for a in atoms)
 
 
 def _allowed(keys: set[str], cand_keys: set[str]) -> bool:
@@ -676,15 +816,18 @@ def _situation(ctx: CorrectionContext | None, objects: Sequence[ObjectInfo] = ()
     seen = "; ".join(f"{o.name} ({' '.join(w for w in (o.color, o.shape, o.category) if w)})" for o in objs)
     doing = ""
     if ctx is not None and ctx.skill:
-        doing = f"The robot is running {ctx.skill}" + (f" on {ctx.object}" if ctx.object else "") + \
-                (f" into/onto {ctx.target}" if ctx.target else "") + ". "
+        doing = (
+            f"The robot is running {ctx.skill}"
+            + (f" on {ctx.object}" if ctx.object else "")
+            + (f" into/onto {ctx.target}" if ctx.target else "")
+            + ". "
+        )
     return f"{doing}Objects on the table: {seen or 'none'}."
 
 
 def _clean(text: str) -> str:
     """Fillers and repeated words out ("uh, a bit, um, left" -> "a bit, left")."""
-    t = re.sub(r"\b(?:u+h+|u+m+|e+r+m*|hmm+|you know)\b[,.]?", " ", text,
-               flags=re.IGNORECASE)
+    t = re.sub(r"\b(?:u+h+|u+m+|e+r+m*|hmm+|you know)\b[,.]?", " ", text, flags=re.IGNORECASE)
     t = re.sub(r"\b(\w+)(?:\s+\1\b)+", r"\1", t, flags=re.IGNORECASE)
     return re.sub(r"\s+", " ", t).strip(" ,") or text
 
@@ -714,5 +857,11 @@ def make_language_layer(config: Any, embedder: Any = None, safety: Any = None, k
         from robot_agent.language.llm import make_chooser
 
         llm = make_chooser(config.policy)
-    return LanguageLayer(CorrectionParser(safety=safety or config.safety), embedder if lc.mode == "full" else None,
-                         mode=lc.mode, thresholds=th, phrases=phrases, llm=llm)
+    return LanguageLayer(
+        CorrectionParser(safety=safety or config.safety),
+        embedder if lc.mode == "full" else None,
+        mode=lc.mode,
+        thresholds=th,
+        phrases=phrases,
+        llm=llm,
+    )
