@@ -26,8 +26,11 @@ def _config(name):
 def generate_launch_description():
     args = [
         DeclareLaunchArgument("namespace", default_value="", description="namespace of every node and topic"),
-        DeclareLaunchArgument("params_file", default_value=_config(f"{MODE}.yaml"),
-                              description="extra parameter file applied last to every node (overrides)"),
+        DeclareLaunchArgument(
+            "params_file",
+            default_value=_config(f"{MODE}.yaml"),
+            description="extra parameter file applied last to every node (overrides)",
+        ),
         DeclareLaunchArgument("log_level", default_value="info", description="debug, info, warn, error or fatal"),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="use /clock"),
     ]
@@ -39,8 +42,11 @@ def generate_launch_description():
             name=spec.name,
             namespace=LaunchConfiguration("namespace"),
             output="screen",
-            parameters=[*(_config(f) for f in spec.param_files), LaunchConfiguration("params_file"),
-                        {"use_sim_time": use_sim_time}],
+            parameters=[
+                *(_config(f) for f in spec.param_files),
+                LaunchConfiguration("params_file"),
+                {"use_sim_time": use_sim_time},
+            ],
             remappings=list(spec.remappings),
             arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
         )

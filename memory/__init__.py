@@ -4,5 +4,12 @@ from memory.embedders import ImageEmbedder, MiniLMTextEmbedder, OpenClipImageEmb
 from memory.item import KnowledgeItem
 from memory.store import KnowledgeBase, open_knowledge_base
 
-__all__ = ["ImageEmbedder", "KnowledgeBase", "KnowledgeItem", "MiniLMTextEmbedder", "OpenClipImageEmbedder",
-           "TextEmbedder", "open_knowledge_base"]
+__all__ = [
+    "ImageEmbedder",
+    "KnowledgeBase",
+    "KnowledgeItem",
+    "MiniLMTextEmbedder",
+    "OpenClipImageEmbedder",
+    "TextEmbedder",
+    "open_knowledge_base",
+]

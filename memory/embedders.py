@@ -93,8 +93,9 @@ class MiniLMTextEmbedder(TextEmbedder):
         except Exception as exc:  # noqa: BLE001 - a broken, partial or foreign model directory, whatever
             # library raises it (transformers, safetensors, tokenizers, json): name the directory.
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise KnowledgeBaseError(f"cannot load the text embedding model from {path} (memory.text_model): "
-                                     f"{type(exc).__name__}: {first}") from None
+            raise KnowledgeBaseError(
+                f"cannot load the text embedding model from {path} (memory.text_model): {type(exc).__name__}: {first}"
+            ) from None
         getdim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(getdim() or 384)
 
@@ -105,8 +106,9 @@ class MiniLMTextEmbedder(TextEmbedder):
         # the LLM, another process) torch's spinning worker threads made one query take 350 ms
         # instead of 25 ms on this 2-core machine. Batches (re-indexing) keep every thread.
         with _torch_threads(1 if len(texts) <= SMALL_BATCH else 0):
-            out = self.model.encode(list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
-                                    show_progress_bar=False)
+            out = self.model.encode(
+                list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+            )
         return _normalize(out)
 
     def embed_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -132,7 +134,7 @@ class MiniLMTextEmbedder(TextEmbedder):
         rows: list[np.ndarray] = []
         for i in range(len(texts)):
             n = int(enc["attention_mask"][i].sum())
-            rows.append(_normalize(states[i, 1:max(n - 1, 1)].numpy()))
+            rows.append(_normalize(states[i, 1 : max(n - 1, 1)].numpy()))
         return sent_np, rows
 
 
@@ -148,8 +150,9 @@ class OpenClipImageEmbedder(ImageEmbedder):
             tiny architectures); its file stem becomes the model name.
     """
 
-    def __init__(self, model_name: str, weights: str | os.PathLike[str],
-                 model_config: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, model_name: str, weights: str | os.PathLike[str], model_config: str | os.PathLike[str] | None = None
+    ) -> None:
         open_clip = require("open_clip", "visual retrieval")
         torch = require("torch", "visual retrieval")
         wpath = Path(os.path.expanduser(str(weights)))
@@ -167,14 +170,27 @@ class OpenClipImageEmbedder(ImageEmbedder):
             model_name = cpath.stem
         # open_clip reads the checkpoint with torch.load(weights_only=True): tensors only, no code.
         try:
-            model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=str(wpath),
-                                                                         device="cpu")
-        except (RuntimeError, ValueError, KeyError, OSError, EOFError, TypeError, AttributeError, IndexError,
-                NotImplementedError, ImportError, pickle.UnpicklingError) as exc:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                model_name, pretrained=str(wpath), device="cpu"
+            )
+        except (
+            RuntimeError,
+            ValueError,
+            KeyError,
+            OSError,
+            EOFError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            NotImplementedError,
+            ImportError,
+            pickle.UnpicklingError,
+        ) as exc:
             # A missing, truncated, foreign or mismatched checkpoint: say which file and why.
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise KnowledgeBaseError(f"cannot load open_clip {model_name} from {wpath} (memory.image_weights): "
-                                     f"{first}") from None
+            raise KnowledgeBaseError(
+                f"cannot load open_clip {model_name} from {wpath} (memory.image_weights): {first}"
+            ) from None
         model.eval()
         self.model, self.preprocess, self.torch = model, preprocess, torch
         self.name = f"open_clip:{model_name}"
@@ -219,8 +235,10 @@ def make_image_embedder(model_name: str, weights: str, model_config: str = "") -
     global _WARNED_TEXT_ONLY
     if not weights:
         if not _WARNED_TEXT_ONLY:
-            log.warning("no image weights configured (memory.image_weights): skill knowledge is retrieved by "
-                        "text only; visual similarity is not used")
+            log.warning(
+                "no image weights configured (memory.image_weights): skill knowledge is retrieved by "
+                "text only; visual similarity is not used"
+            )
             _WARNED_TEXT_ONLY = True
         return None
     return OpenClipImageEmbedder(model_name, weights, model_config or None)

@@ -26,8 +26,15 @@ from robot_agent.errors import KnowledgeBaseError, ParameterError, UnknownSkillE
 from skills.params import SKILL_PARAMS, spec
 
 KINDS = ("plan", "skill", "phrase")
-SCOPE_KEYS = ("task_family", "skill", "object_category", "object_description", "object_name",
-              "object_categories", "raw")
+SCOPE_KEYS = (
+    "task_family",
+    "skill",
+    "object_category",
+    "object_description",
+    "object_name",
+    "object_categories",
+    "raw",
+)
 MAX_RULE_CHARS = 2000
 
 
@@ -78,19 +85,26 @@ class KnowledgeItem:
                 raise KnowledgeBaseError(f"{where}: {name} must be a mapping")
         unknown = sorted(set(self.scope) - set(SCOPE_KEYS))
         if unknown:
-            raise KnowledgeBaseError(f"{where}: unknown scope key(s) {', '.join(unknown)}; "
-                                     f"valid: {', '.join(SCOPE_KEYS)}")
+            raise KnowledgeBaseError(
+                f"{where}: unknown scope key(s) {', '.join(unknown)}; valid: {', '.join(SCOPE_KEYS)}"
+            )
         if self.kind == "phrase":
             utt, meaning = self.parameters.get("utterance"), self.parameters.get("meaning")
-            if not isinstance(utt, str) or not utt.strip() or not isinstance(meaning, Mapping) \
-                    or not isinstance(meaning.get("family"), str):
-                raise KnowledgeBaseError(f"{where}: a phrase item needs parameters.utterance (text) and "
-                                         f"parameters.meaning (with a family)")
+            if (
+                not isinstance(utt, str)
+                or not utt.strip()
+                or not isinstance(meaning, Mapping)
+                or not isinstance(meaning.get("family"), str)
+            ):
+                raise KnowledgeBaseError(
+                    f"{where}: a phrase item needs parameters.utterance (text) and parameters.meaning (with a family)"
+                )
         if self.kind == "skill":
             skill = self.scope.get("skill")
             if skill not in SKILL_PARAMS:
-                raise KnowledgeBaseError(f"{where}: scope.skill must name a skill ({', '.join(SKILL_PARAMS)}), "
-                                         f"got {skill!r}")
+                raise KnowledgeBaseError(
+                    f"{where}: scope.skill must name a skill ({', '.join(SKILL_PARAMS)}), got {skill!r}"
+                )
             if not self.parameters:
                 raise KnowledgeBaseError(f"{where}: a skill item needs parameters")
             for k, v in self.parameters.items():
@@ -138,12 +152,20 @@ class KnowledgeItem:
             A JSON string, stored and indexed in SQLite.
         """
         if self.kind == "skill":
-            key: list[Any] = ["skill", self.scope.get("skill"), self.scope.get("object_category"),
-                              self.scope.get("object_description")]
+            key: list[Any] = [
+                "skill",
+                self.scope.get("skill"),
+                self.scope.get("object_category"),
+                self.scope.get("object_description"),
+            ]
         elif self.kind == "phrase":
             # The same words in the same situation: the operator's latest meaning for them wins.
-            key = ["phrase", " ".join(str(self.parameters.get("utterance", "")).lower().split()),
-                   self.scope.get("skill"), self.scope.get("object_category")]
+            key = [
+                "phrase",
+                " ".join(str(self.parameters.get("utterance", "")).lower().split()),
+                self.scope.get("skill"),
+                self.scope.get("object_category"),
+            ]
         else:
             c = self.parameters.get("constraint")
             if isinstance(c, Mapping) and not self.scope.get("raw"):
@@ -173,10 +195,19 @@ class KnowledgeItem:
 
     # -- serialization -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "rule": self.rule, "scope": dict(self.scope),
-                "parameters": dict(self.parameters), "provenance": dict(self.provenance),
-                "use_count": self.use_count, "success_count": self.success_count,
-                "created": self.created, "updated": self.updated, "superseded_by": self.superseded_by}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "rule": self.rule,
+            "scope": dict(self.scope),
+            "parameters": dict(self.parameters),
+            "provenance": dict(self.provenance),
+            "use_count": self.use_count,
+            "success_count": self.success_count,
+            "created": self.created,
+            "updated": self.updated,
+            "superseded_by": self.superseded_by,
+        }
 
     @classmethod
     def from_dict(cls, data: Any) -> "KnowledgeItem":
@@ -187,8 +218,19 @@ class KnowledgeItem:
         """
         if not isinstance(data, Mapping):
             raise KnowledgeBaseError(f"a knowledge item must be a mapping, got {type(data).__name__}")
-        allowed = {"id", "kind", "rule", "scope", "parameters", "provenance", "use_count", "success_count",
-                   "created", "updated", "superseded_by"}
+        allowed = {
+            "id",
+            "kind",
+            "rule",
+            "scope",
+            "parameters",
+            "provenance",
+            "use_count",
+            "success_count",
+            "created",
+            "updated",
+            "superseded_by",
+        }
         extra = sorted(set(map(str, data)) - allowed)
         if extra:
             raise KnowledgeBaseError(f"knowledge item: unknown field(s) {', '.join(extra)}")

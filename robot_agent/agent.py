@@ -31,8 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
 from robot_agent.config import AgentConfig
-from robot_agent.language.grammar import (Correction, CorrectionContext, CorrectionKind, CorrectionParser,
-                                          apply_parameter_changes, is_stop)
+from robot_agent.language.grammar import (
+    Correction,
+    CorrectionContext,
+    CorrectionKind,
+    CorrectionParser,
+    apply_parameter_changes,
+    is_stop,
+)
 from robot_agent.distill import task_queries
 from robot_agent.errors import ParameterError, PolicyError
 from robot_agent.policy.resilience import BackendUnavailableError
@@ -53,7 +59,7 @@ class AgentState(enum.Enum):
     IDLE = "idle"
     PLANNING = "planning"
     EXECUTING = "executing"
-    WAITING = "waiting"      # asked the operator a question / waiting for input
+    WAITING = "waiting"  # asked the operator a question / waiting for input
     DONE = "done"
     FAILED = "failed"
     STOPPED = "stopped"
@@ -113,8 +119,11 @@ class EpisodeResult:
     @property
     def n_corrections(self) -> int:
         """Corrections that asked for a change (confirmations and dropped messages excluded)."""
-        return sum(1 for c in self.corrections if c.understood.get("kind") not in ("confirm",)
-                   and not c.outcome.startswith("dropped"))
+        return sum(
+            1
+            for c in self.corrections
+            if c.understood.get("kind") not in ("confirm",) and not c.outcome.startswith("dropped")
+        )
 
     def succeeded_calls(self) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
         """(skill, args, params) of the successful calls whose effects stand, in order.
@@ -123,8 +132,11 @@ class EpisodeResult:
         came after the motion finished, "no, grasp it by the handle", redoes the pick) is
         superseded by the redo: the final scene is the redo's work, so only the redo counts.
         """
-        calls = [(s.call["skill"], dict(s.call["args"]), dict(s.facts.get("params", s.call.get("params", {}))))
-                 for s in self.steps if s.status == SkillStatus.SUCCEEDED.value]
+        calls = [
+            (s.call["skill"], dict(s.call["args"]), dict(s.facts.get("params", s.call.get("params", {}))))
+            for s in self.steps
+            if s.status == SkillStatus.SUCCEEDED.value
+        ]
         last = {(skill, tuple(sorted(args.items()))): i for i, (skill, args, _) in enumerate(calls)}
         return [c for i, c in enumerate(calls) if last[(c[0], tuple(sorted(c[1].items())))] == i]
 
@@ -165,10 +177,22 @@ class Agent:
         max_attempts: retries of one step after failures before giving up.
     """
 
-    def __init__(self, robot: Robot, policy: Any, kb: Any, parser: CorrectionParser, config: AgentConfig, *,
-                 camera: Any = None, on_event: Callable[[dict[str, Any]], None] | None = None,
-                 observer: Observer | None = None, memory_mode: str = "full", max_attempts: int = 3,
-                 max_corrections: int = 12, episode_logger: Any = None) -> None:
+    def __init__(
+        self,
+        robot: Robot,
+        policy: Any,
+        kb: Any,
+        parser: CorrectionParser,
+        config: AgentConfig,
+        *,
+        camera: Any = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        observer: Observer | None = None,
+        memory_mode: str = "full",
+        max_attempts: int = 3,
+        max_corrections: int = 12,
+        episode_logger: Any = None,
+    ) -> None:
         if memory_mode not in MEMORY_MODES:
             raise ValueError(f"memory_mode {memory_mode!r}; valid: {', '.join(MEMORY_MODES)}")
         self.robot = robot
@@ -240,9 +264,18 @@ class Agent:
             except queue.Empty:
                 break
             # Logged when it arrived; say what became of it.
-            self._emit({"type": "understood", "text": text, "source": source, "kind": "unparsed",
-                        "summary": "not handled", "outcome": "dropped: cleared by reset before it was handled",
-                        "question": None, "refusal": None})
+            self._emit(
+                {
+                    "type": "understood",
+                    "text": text,
+                    "source": source,
+                    "kind": "unparsed",
+                    "summary": "not handled",
+                    "outcome": "dropped: cleared by reset before it was handled",
+                    "question": None,
+                    "refusal": None,
+                }
+            )
         self.state = AgentState.IDLE
 
     def discard_pending(self, reason: str) -> int:
@@ -359,8 +392,10 @@ class Agent:
         except BackendUnavailableError as exc:
             # The language model kept failing: hold the arm and hand the decision to the operator.
             self.robot.hold()
-            question = (f"My planner's language model is not answering ({exc}). I have stopped the arm. "
-                        "Should I try again, or will you check the policy backend first?")
+            question = (
+                f"My planner's language model is not answering ({exc}). I have stopped the arm. "
+                "Should I try again, or will you check the policy backend first?"
+            )
             result.state, result.reason = AgentState.STOPPED, f"planning stopped: {exc}"
             result.questions.append(question)
             self._emit({"type": "question", "question": question, "reason": result.reason})
@@ -387,11 +422,22 @@ class Agent:
                 text, source, received = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            rec = CorrectionRecord(text, source, received, {"kind": "unparsed"}, len(result.steps), None,
-                                   outcome=f"dropped: {why}")
+            rec = CorrectionRecord(
+                text, source, received, {"kind": "unparsed"}, len(result.steps), None, outcome=f"dropped: {why}"
+            )
             result.corrections.append(rec)
-            self._emit({"type": "understood", "text": text, "source": source, "kind": "unparsed",
-                        "summary": "not handled", "outcome": rec.outcome, "question": None, "refusal": None})
+            self._emit(
+                {
+                    "type": "understood",
+                    "text": text,
+                    "source": source,
+                    "kind": "unparsed",
+                    "summary": "not handled",
+                    "outcome": rec.outcome,
+                    "question": None,
+                    "refusal": None,
+                }
+            )
 
     def _objects(self) -> dict[str, ObjectInfo]:
         return self.robot.perceive()
@@ -407,8 +453,13 @@ class Agent:
 
         names: list[str] = []
         for c in compile_knowledge(constraints)[0]:
-            if (isinstance(c, AvoidConstraint) and c.object is not None and not c.object.is_empty()
-                    and not c.skill and c.target is None):
+            if (
+                isinstance(c, AvoidConstraint)
+                and c.object is not None
+                and not c.object.is_empty()
+                and not c.skill
+                and c.target is None
+            ):
                 names += [o.name for o in c.object.resolve(list(objects.values()))]
         return list(dict.fromkeys(names))
 
@@ -429,16 +480,25 @@ class Agent:
             question = u.question or "What should I do?"
             result.questions.append(question)
             self._set_state(AgentState.WAITING, question=question)
-            self._emit({"type": "question", "question": question, "about": "task", "reason": u.reason,
-                        "choices": [c.to_dict() for c in u.choices]})
+            self._emit(
+                {
+                    "type": "question",
+                    "question": question,
+                    "about": "task",
+                    "reason": u.reason,
+                    "choices": [c.to_dict() for c in u.choices],
+                }
+            )
             answer = self._await_answer(question, u.choices)
             if answer is None:
-                result.reason = f"the task was not understood ({u.reason or 'no clear meaning'}); asked: {question} " \
-                                "- no answer"
+                result.reason = (
+                    f"the task was not understood ({u.reason or 'no clear meaning'}); asked: {question} - no answer"
+                )
                 return None
             text, source = answer
-            result.corrections.append(CorrectionRecord(text, source, time.monotonic(), {"kind": "answer"}, 0, None,
-                                                       outcome="answered"))
+            result.corrections.append(
+                CorrectionRecord(text, source, time.monotonic(), {"kind": "answer"}, 0, None, outcome="answered")
+            )
             u = self.language.understand_task(text, list(self._objects().values()))
             self._emit({"type": "task_understood", **u.to_dict(), "answer_to": question})
             self._report_learned(result)
@@ -507,8 +567,15 @@ class Agent:
                 log.warning("knowledge parameters refused (%s); using the plan's", exc)
                 params = validate_params(call.skill, {**call.params, **adjustments.get(key, {})})
             for item, score in items:
-                rec = {"event": "used", "id": item.id, "kind": item.kind, "rule": item.rule, "score": round(score, 3),
-                       "skill": call.skill, "object": call.args.get("object")}
+                rec = {
+                    "event": "used",
+                    "id": item.id,
+                    "kind": item.kind,
+                    "rule": item.rule,
+                    "score": round(score, 3),
+                    "skill": call.skill,
+                    "object": call.args.get("object"),
+                }
                 result.knowledge_used.append(rec)
                 self._emit({"type": "knowledge", **rec})
             run_call = _Call(call.skill, dict(call.args), params)
@@ -535,8 +602,14 @@ class Agent:
             if outcome == "replan":
                 plan = self._make_plan(task, constraints, done=done)
                 result.plan = [c.to_dict() for c in plan]
-                self._emit({"type": "plan", "plan": result.plan, "replanned": True,
-                            "constraints": [str(c) for c in constraints]})
+                self._emit(
+                    {
+                        "type": "plan",
+                        "plan": result.plan,
+                        "replanned": True,
+                        "constraints": [str(c) for c in constraints],
+                    }
+                )
                 i, attempts = 0, 0
                 continue
             if (outcome == "retry" or res.status is not SkillStatus.SUCCEEDED) and self._let_go_of(run_call):
@@ -545,12 +618,22 @@ class Agent:
                 # again; bounded, like retries, so an object that keeps slipping ends the task.
                 regrasps += 1
                 if regrasps > self.max_attempts:
-                    result.state, result.reason = AgentState.FAILED, f"{call.skill} failed: the object keeps leaving the hand"
+                    result.state, result.reason = (
+                        AgentState.FAILED,
+                        f"{call.skill} failed: the object keeps leaving the hand",
+                    )
                     return
                 plan = self._make_plan(task, constraints, done=done)
                 result.plan = [c.to_dict() for c in plan]
-                self._emit({"type": "plan", "plan": result.plan, "replanned": True, "why": "object no longer held",
-                            "constraints": [str(c) for c in constraints]})
+                self._emit(
+                    {
+                        "type": "plan",
+                        "plan": result.plan,
+                        "replanned": True,
+                        "why": "object no longer held",
+                        "constraints": [str(c) for c in constraints],
+                    }
+                )
                 i, attempts = 0, 0
                 continue
             if outcome == "retry":
@@ -600,14 +683,28 @@ class Agent:
             res = SkillResult(SkillStatus.INTERRUPTED, "interrupted before start: correction received", {"ticks": 0})
         else:
             started = time.monotonic()
-            res = get_skill(call.skill).execute(self.robot, call.args, call.params, self._cancel, self.safety,
-                                                keep_out=self._keep_out)
-            step = StepRecord(call.to_dict(), res.status.value, res.reason,
-                              {k: v for k, v in res.facts.items() if k != "path"},
-                              [it.id for it, _ in items], started, time.monotonic())
+            res = get_skill(call.skill).execute(
+                self.robot, call.args, call.params, self._cancel, self.safety, keep_out=self._keep_out
+            )
+            step = StepRecord(
+                call.to_dict(),
+                res.status.value,
+                res.reason,
+                {k: v for k, v in res.facts.items() if k != "path"},
+                [it.id for it, _ in items],
+                started,
+                time.monotonic(),
+            )
             result.steps.append(step)
-            self._emit({"type": "skill_result", "call": call.to_dict(), "status": res.status.value,
-                        "reason": res.reason, "facts": step.facts})
+            self._emit(
+                {
+                    "type": "skill_result",
+                    "call": call.to_dict(),
+                    "status": res.status.value,
+                    "reason": res.reason,
+                    "facts": step.facts,
+                }
+            )
         if not self._stop_requested.is_set():
             self._cancel.reset()
         return res
@@ -616,11 +713,23 @@ class Agent:
         objs = list(self._objects().values())
         if call is None:
             return CorrectionContext(objects=objs, last=corr_last)
-        return CorrectionContext(objects=objs, skill=call.skill, object=call.args.get("object"),
-                                 target=call.args.get("target"), params=dict(call.params), last=corr_last)
+        return CorrectionContext(
+            objects=objs,
+            skill=call.skill,
+            object=call.args.get("object"),
+            target=call.args.get("target"),
+            params=dict(call.params),
+            last=corr_last,
+        )
 
-    def _drain_corrections(self, result: EpisodeResult, call: _Call, step: int,
-                           adjustments: dict[tuple[str, str], dict[str, Any]], constraints: list[Any]) -> str:
+    def _drain_corrections(
+        self,
+        result: EpisodeResult,
+        call: _Call,
+        step: int,
+        adjustments: dict[tuple[str, str], dict[str, Any]],
+        constraints: list[Any],
+    ) -> str:
         """Understand and act on every queued utterance. Returns "", "retry", "replan" or "stop"."""
         outcome = ""
         last: Correction | None = self._last_correction
@@ -674,11 +783,22 @@ class Agent:
             else:
                 rec.outcome = "asked"
             self._report_learned(result)
-            self._emit({"type": "understood", "text": text, "source": source, "kind": corr.kind.value,
-                        "summary": corr.describe(), "outcome": rec.outcome, "question": corr.question,
-                        "choices": rec.understood.get("choices", []),
-                        "refusal": corr.refusal, "correction": rec.understood, "call": call.to_dict(),
-                        "step": step})
+            self._emit(
+                {
+                    "type": "understood",
+                    "text": text,
+                    "source": source,
+                    "kind": corr.kind.value,
+                    "summary": corr.describe(),
+                    "outcome": rec.outcome,
+                    "question": corr.question,
+                    "choices": rec.understood.get("choices", []),
+                    "refusal": corr.refusal,
+                    "correction": rec.understood,
+                    "call": call.to_dict(),
+                    "step": step,
+                }
+            )
         if outcome in ("retry", "replan"):
             # The carry-back obeys what was just said too ("don't go over the glass" mid-transfer).
             self._keep_out = self._keep_out_names(constraints, self._objects())
@@ -699,7 +819,7 @@ class Agent:
     def _report_learned(self, result: EpisodeResult) -> None:
         """Phrases the understanding layer kept (an answered question): knowledge, reported as such."""
         take = getattr(self.language, "take_learned", None)
-        for item in (take() if take is not None else []):
+        for item in take() if take is not None else []:
             rec = {"event": "distilled", "id": item.id, "kind": item.kind, "rule": item.rule}
             result.knowledge_distilled.append(rec)
             self._emit({"type": "knowledge", **rec})
@@ -718,8 +838,9 @@ class Agent:
                 out["then"].pop("object", None)
         return out
 
-    def _apply_skill_correction(self, corr: Correction, call: _Call,
-                                adjustments: dict[tuple[str, str], dict[str, Any]]) -> str:
+    def _apply_skill_correction(
+        self, corr: Correction, call: _Call, adjustments: dict[tuple[str, str], dict[str, Any]]
+    ) -> str:
         skill = corr.skill or call.skill
         obj = call.args.get("object", "") if skill == call.skill else (corr.object or "")
         key = (skill, obj)
@@ -727,8 +848,15 @@ class Agent:
             # A bare displacement ("2 cm to the left" with no skill offset to adjust): move the gripper.
             res = get_skill("move_by").execute(self.robot, {}, {"delta": corr.delta_m}, self._cancel, self.safety)
             # Logged (with the next call or plan) so that replay moves the arm the same way.
-            self._emit({"type": "nudge", "delta": [float(v) for v in corr.delta_m], "status": res.status.value,
-                        "reason": res.reason, "ticks": res.facts.get("ticks")})
+            self._emit(
+                {
+                    "type": "nudge",
+                    "delta": [float(v) for v in corr.delta_m],
+                    "status": res.status.value,
+                    "reason": res.reason,
+                    "ticks": res.facts.get("ticks"),
+                }
+            )
             if not self._stop_requested.is_set():  # a stop during the nudge must stay in force
                 self._cancel.reset()
             return "applied" if res.ok else f"refused: {res.reason}"
@@ -767,8 +895,11 @@ class Agent:
             obj_z = self.robot.object_pose(held).position[2]
             hand_above_base = tool[2] - obj_z
             if origin is not None:
-                above = [origin[0] + tool[0] - self.robot.object_pose(held).position[0],
-                         origin[1] + tool[1] - self.robot.object_pose(held).position[1], max(tool[2], 0.2)]
+                above = [
+                    origin[0] + tool[0] - self.robot.object_pose(held).position[0],
+                    origin[1] + tool[1] - self.robot.object_pose(held).position[1],
+                    max(tool[2], 0.2),
+                ]
                 motion.move_to(above, yaw, 0.4)
                 motion.move_to([above[0], above[1], origin[2] + hand_above_base + 0.01], yaw, 0.3)
             else:
@@ -799,8 +930,7 @@ class Agent:
             for item in items:
                 crop = self._crop(item.scope.get("object_name", "")) if item.kind == "skill" else None
                 stored = self.kb.add(item, image=crop)
-                rec = {"event": "distilled", "id": getattr(stored, "id", item.id), "kind": item.kind,
-                       "rule": item.rule}
+                rec = {"event": "distilled", "id": getattr(stored, "id", item.id), "kind": item.kind, "rule": item.rule}
                 result.knowledge_distilled.append(rec)
                 self._emit({"type": "knowledge", **rec})
         except Exception as exc:  # noqa: BLE001 - never lose the episode over a KB fault
@@ -808,8 +938,14 @@ class Agent:
             self._emit({"type": "knowledge", "event": "error", "error": str(exc)})
 
 
-def build_agent(robot: Robot, config: AgentConfig, *, camera: Any = None,
-                on_event: Callable[[dict[str, Any]], None] | None = None, **kwargs: Any) -> Agent:
+def build_agent(
+    robot: Robot,
+    config: AgentConfig,
+    *,
+    camera: Any = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    **kwargs: Any,
+) -> Agent:
     """An agent with the default components from config: the planner (``policy.*``), the
     knowledge base (``memory.*``, opened for writing) and the correction parser."""
     from memory import open_knowledge_base

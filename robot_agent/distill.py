@@ -233,10 +233,16 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
     if not corrections:
         return []
     if mode == "raw-memory":
-        return [{"kind": "plan", "rule": c.text, "scope": {"task_family": _task_family(result.task), "raw": True},
-                 "parameters": {"raw_text": c.text},
-                 "provenance": {"episode_ids": [result.episode_id], "corrections": [c.text], "timestamps": [now]}}
-                for c in corrections]
+        return [
+            {
+                "kind": "plan",
+                "rule": c.text,
+                "scope": {"task_family": _task_family(result.task), "raw": True},
+                "parameters": {"raw_text": c.text},
+                "provenance": {"episode_ids": [result.episode_id], "corrections": [c.text], "timestamps": [now]},
+            }
+            for c in corrections
+        ]
     items: list[dict[str, Any]] = []
     seen_rules: set[str] = set()
     for c in corrections:
@@ -252,14 +258,22 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
             continue
         seen_rules.add(rule)
         cats = sorted({v for k, v in _flatten(generic) if k.endswith("_category")})
-        items.append({
-            "kind": "plan", "rule": rule,
-            "scope": {"task_family": _task_family(result.task), "object_categories": cats},
-            "parameters": {"constraint": generic},
-            "provenance": {"episode_ids": [result.episode_id], "corrections": [c.text], "timestamps": [now],
-                           "task": result.task, "confidences": [conf],
-                           "understood_by": [c.understood.get("understood_by", "grammar")]},
-        })
+        items.append(
+            {
+                "kind": "plan",
+                "rule": rule,
+                "scope": {"task_family": _task_family(result.task), "object_categories": cats},
+                "parameters": {"constraint": generic},
+                "provenance": {
+                    "episode_ids": [result.episode_id],
+                    "corrections": [c.text],
+                    "timestamps": [now],
+                    "task": result.task,
+                    "confidences": [conf],
+                    "understood_by": [c.understood.get("understood_by", "grammar")],
+                },
+            }
+        )
     # Skill knowledge: per (skill, object) the parameters corrections changed, at their final successful values.
     changed: dict[tuple[str, str], dict[str, Any]] = {}
     for c in corrections:
@@ -267,34 +281,53 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
             continue
         skill = c.understood.get("skill") or c.call["skill"]
         obj = c.call["args"].get("object", "")
-        entry = changed.setdefault((skill, obj), {"names": set(), "texts": [], "args": dict(c.call["args"]),
-                                                  "confidences": []})
+        entry = changed.setdefault(
+            (skill, obj), {"names": set(), "texts": [], "args": dict(c.call["args"]), "confidences": []}
+        )
         entry["names"].update(dict(c.understood.get("parameters") or {}).keys())
         entry["texts"].append(c.text)
         entry["confidences"].append(_confidence(c))
     for (skill, obj), entry in changed.items():
         final = None
         for step in reversed(result.steps):
-            if step.call["skill"] == skill and step.call["args"].get("object", "") == obj and step.status == "succeeded":
+            if (
+                step.call["skill"] == skill
+                and step.call["args"].get("object", "") == obj
+                and step.status == "succeeded"
+            ):
                 final = step.facts.get("params", step.call.get("params"))
                 break
         if final is None or obj not in objects or not entry["names"]:
             continue
         defaults = default_params(skill)
-        params = {n: copy.deepcopy(final[n]) for n in sorted(entry["names"]) if n in final and final[n] != defaults.get(n)}
+        params = {
+            n: copy.deepcopy(final[n]) for n in sorted(entry["names"]) if n in final and final[n] != defaults.get(n)
+        }
         if not params:
             continue
         o = objects[obj]
         rule = f"{skill} the {o.category}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
-        items.append({
-            "kind": "skill", "rule": rule,
-            "scope": {"skill": skill, "object_category": o.category,
-                      "object_description": skill_object_description(skill, entry["args"], objects) or o.description(),
-                      "object_name": obj, "task_family": _task_family(result.task)},
-            "parameters": params,
-            "provenance": {"episode_ids": [result.episode_id], "corrections": entry["texts"], "timestamps": [now],
-                           "task": result.task, "confidences": entry["confidences"]},
-        })
+        items.append(
+            {
+                "kind": "skill",
+                "rule": rule,
+                "scope": {
+                    "skill": skill,
+                    "object_category": o.category,
+                    "object_description": skill_object_description(skill, entry["args"], objects) or o.description(),
+                    "object_name": obj,
+                    "task_family": _task_family(result.task),
+                },
+                "parameters": params,
+                "provenance": {
+                    "episode_ids": [result.episode_id],
+                    "corrections": entry["texts"],
+                    "timestamps": [now],
+                    "task": result.task,
+                    "confidences": entry["confidences"],
+                },
+            }
+        )
     return items
 
 
@@ -348,8 +381,7 @@ def trusted(c: Any, result: Any) -> bool:
     for x in later:
         if x.outcome not in ("replanned", "applied") or _about(x)[2:] != _about(c)[2:]:
             continue
-        progressed = any(s.status == "succeeded" and c.received_at < s.ended_at <= x.received_at
-                         for s in result.steps)
+        progressed = any(s.status == "succeeded" and c.received_at < s.ended_at <= x.received_at for s in result.steps)
         if not progressed and (unsure or _same_thing(c, x)):
             return False
     if _confidence(c) >= DISTILL_CONFIDENCE:

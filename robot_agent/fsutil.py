@@ -124,8 +124,7 @@ def fsync_file(path: str | os.PathLike[str]) -> None:
 
 
 @contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "w", *,
-                encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Open a temporary file to write ``path`` atomically; it replaces ``path`` when the block ends.
 
     The temporary file sits in the target's directory (so the rename is atomic), is flushed and
@@ -206,5 +205,6 @@ def json_safe(obj: Any, where: str = "value", *, strict: bool = True) -> Any:
         return json_safe(dataclasses.asdict(obj), where, strict=strict)
     if not strict:
         return str(obj)
-    raise TypeError(f"cannot log a {type(obj).__name__} at {where}: use JSON types, numpy, "
-                    f"dataclasses or objects with to_dict()")
+    raise TypeError(
+        f"cannot log a {type(obj).__name__} at {where}: use JSON types, numpy, dataclasses or objects with to_dict()"
+    )

@@ -56,8 +56,12 @@ def reaction(planner, parser, scenario: str, text: str, kind: str, rng: random.R
                 marks["react"] = time.perf_counter()
             inner_step(q)
             if robot.ticks == fire_at:
-                threading.Thread(target=lambda: (marks.__setitem__("sent", time.perf_counter()),
-                                                 agent.submit_correction(text, "typed"))).start()
+                threading.Thread(
+                    target=lambda: (
+                        marks.__setitem__("sent", time.perf_counter()),
+                        agent.submit_correction(text, "typed"),
+                    )
+                ).start()
                 time.sleep(0.002)  # the person speaks while the arm moves
 
         def hold():  # noqa: ANN202
@@ -89,18 +93,27 @@ def main() -> int:
             t = time.perf_counter()
             planner.plan(sc.task, sc.objects, [])
             plan_ms.append((time.perf_counter() - t) * 1000)
-    cases = {"stop": ("mug_train", "stop"), "skill": ("mug_train", "grasp it by the handle"),
-             "plan": ("drawer_train", "open the drawer first")}
-    out: dict[str, object] = {"planner_load_s": round(load_s, 2),
-                              "plan_ms": {"p50": round(pct(plan_ms, 50), 2), "p95": round(pct(plan_ms, 95), 2)}}
-    print(f"planner load: {load_s:.1f} s; plan latency p50 {pct(plan_ms, 50):.1f} ms, p95 {pct(plan_ms, 95):.1f} ms "
-          f"({len(plan_ms)} plans, backend {planner.backend.name if hasattr(planner.backend, 'name') else 'local'})")
+    cases = {
+        "stop": ("mug_train", "stop"),
+        "skill": ("mug_train", "grasp it by the handle"),
+        "plan": ("drawer_train", "open the drawer first"),
+    }
+    out: dict[str, object] = {
+        "planner_load_s": round(load_s, 2),
+        "plan_ms": {"p50": round(pct(plan_ms, 50), 2), "p95": round(pct(plan_ms, 95), 2)},
+    }
+    print(
+        f"planner load: {load_s:.1f} s; plan latency p50 {pct(plan_ms, 50):.1f} ms, p95 {pct(plan_ms, 95):.1f} ms "
+        f"({len(plan_ms)} plans, backend {planner.backend.name if hasattr(planner.backend, 'name') else 'local'})"
+    )
     for kind, (scen, text) in cases.items():
         xs = [reaction(planner, parser, scen, text, kind, rng) for _ in range(args.trials)]
         xs = [x for x in xs if x == x]
         out[f"reaction_{kind}_ms"] = {"p50": round(pct(xs, 50), 2), "p95": round(pct(xs, 95), 2), "n": len(xs)}
-        print(f"{kind:>5}-level correction -> first changed motion command: p50 {pct(xs, 50):7.2f} ms, "
-              f"p95 {pct(xs, 95):7.2f} ms (n={len(xs)})")
+        print(
+            f"{kind:>5}-level correction -> first changed motion command: p50 {pct(xs, 50):7.2f} ms, "
+            f"p95 {pct(xs, 95):7.2f} ms (n={len(xs)})"
+        )
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     out["machine"] = f"{platform.machine()} {os.cpu_count()} cores"
     print(f"peak memory of the agent process: {out['peak_rss_mb']} MB")

@@ -51,7 +51,7 @@ def unit(rng: np.random.Generator, n: int, d: int, centers: np.ndarray | None = 
         x = rng.standard_normal((m, d), dtype=np.float32)
         x += 2.0 * centers[rng.integers(0, len(centers), m)]
         x /= np.linalg.norm(x, axis=1, keepdims=True)
-        out[s:s + m] = x
+        out[s : s + m] = x
     return out
 
 
@@ -89,9 +89,16 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_indexes(faiss: Any, sizes: Sequence[int], kinds: Sequence[str], n_queries: int, build_threads: int,
-                  rng: np.random.Generator, ef_values: Sequence[int],
-                  modalities: Sequence[str] = ("text", "image")) -> list[dict[str, Any]]:
+def bench_indexes(
+    faiss: Any,
+    sizes: Sequence[int],
+    kinds: Sequence[str],
+    n_queries: int,
+    build_threads: int,
+    rng: np.random.Generator,
+    ef_values: Sequence[int],
+    modalities: Sequence[str] = ("text", "image"),
+) -> list[dict[str, Any]]:
     rows = []
     for n in sizes:
         for d, what in [m for m in ((384, "text"), (512, "image")) if m[1] in modalities]:
@@ -108,7 +115,7 @@ def bench_indexes(faiss: Any, sizes: Sequence[int], kinds: Sequence[str], n_quer
                     flat = index if kind == "flat" else build(faiss, "flat", vecs)
                     truth = [flat.search(q[None, :], 10)[1][0] for q in queries]
                     del flat
-                for ef in ([0] if kind == "flat" else ef_values):
+                for ef in [0] if kind == "flat" else ef_values:
                     if ef:
                         faiss.downcast_index(index.index).hnsw.efSearch = ef
                     lat, found = [], []
@@ -119,16 +126,27 @@ def bench_indexes(faiss: Any, sizes: Sequence[int], kinds: Sequence[str], n_quer
                         found.append(ids[0])
                     recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
                     p50, p99 = percentiles(lat)
-                    row = {"part": "index", "items": n, "modality": what, "dim": d, "index": kind,
-                           "ef_search": ef or None, "build_s": round(build_s, 2), "p50_ms": p50, "p99_ms": p99,
-                           "recall_at_10": round(recall, 4),
-                           "index_mb": round(len(faiss.serialize_index(index)) / 2**20, 1),
-                           "peak_rss_mb": round(rss_mb())}
+                    row = {
+                        "part": "index",
+                        "items": n,
+                        "modality": what,
+                        "dim": d,
+                        "index": kind,
+                        "ef_search": ef or None,
+                        "build_s": round(build_s, 2),
+                        "p50_ms": p50,
+                        "p99_ms": p99,
+                        "recall_at_10": round(recall, 4),
+                        "index_mb": round(len(faiss.serialize_index(index)) / 2**20, 1),
+                        "peak_rss_mb": round(rss_mb()),
+                    }
                     rows.append(row)
                     label = f"{kind} ef{ef}" if ef else kind
-                    print(f"{n:>8} {what:<5} {label:<10} build {build_s:8.2f} s  p50 {p50:8.3f} ms  p99 {p99:8.3f} ms  "
-                          f"recall@10 {recall:.3f}  index {row['index_mb']:8.1f} MB  peak RSS {row['peak_rss_mb']} MB",
-                          flush=True)
+                    print(
+                        f"{n:>8} {what:<5} {label:<10} build {build_s:8.2f} s  p50 {p50:8.3f} ms  p99 {p99:8.3f} ms  "
+                        f"recall@10 {recall:.3f}  index {row['index_mb']:8.1f} MB  peak RSS {row['peak_rss_mb']} MB",
+                        flush=True,
+                    )
                 del index
             del vecs
     return rows
@@ -152,9 +170,9 @@ def _table_embedder() -> Any:
     return TableTextEmbedder()
 
 
-
-def bench_store(faiss: Any, sizes: Sequence[int], n_queries: int, build_threads: int,
-                rng: np.random.Generator) -> list[dict[str, Any]]:
+def bench_store(
+    faiss: Any, sizes: Sequence[int], n_queries: int, build_threads: int, rng: np.random.Generator
+) -> list[dict[str, Any]]:
     from memory import KnowledgeBase, KnowledgeItem
     from robot_agent.config import MemoryConfig
 
@@ -171,13 +189,31 @@ def bench_store(faiss: Any, sizes: Sequence[int], n_queries: int, build_threads:
             with KnowledgeBase(tmp, emb, config=cfg) as kb:
                 for s in range(0, n, 20_000):
                     m = min(20_000, n - s)
-                    kb.add_many([KnowledgeItem("plan", f"synthetic rule {s + i}", scope={"task_family": "bench"})
-                                 for i in range(m)], merge=False, text_embs=plan_vecs[s:s + m])
-                    kb.add_many([KnowledgeItem("skill", f"synthetic skill rule {s + i}",
-                                               scope={"skill": skills[(s + i) % 5], "object_category": "thing",
-                                                      "object_description": f"thing {s + i}"},
-                                               parameters={"speed": 0.5}) for i in range(m)],
-                                merge=False, text_embs=skill_vecs[s:s + m])
+                    kb.add_many(
+                        [
+                            KnowledgeItem("plan", f"synthetic rule {s + i}", scope={"task_family": "bench"})
+                            for i in range(m)
+                        ],
+                        merge=False,
+                        text_embs=plan_vecs[s : s + m],
+                    )
+                    kb.add_many(
+                        [
+                            KnowledgeItem(
+                                "skill",
+                                f"synthetic skill rule {s + i}",
+                                scope={
+                                    "skill": skills[(s + i) % 5],
+                                    "object_category": "thing",
+                                    "object_description": f"thing {s + i}",
+                                },
+                                parameters={"speed": 0.5},
+                            )
+                            for i in range(m)
+                        ],
+                        merge=False,
+                        text_embs=skill_vecs[s : s + m],
+                    )
             insert_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             KnowledgeBase(tmp, emb, config=cfg).close()  # first open: builds the right index kind and saves it
@@ -210,14 +246,27 @@ def bench_store(faiss: Any, sizes: Sequence[int], n_queries: int, build_threads:
             size_mb = sum(f.stat().st_size for f in os.scandir(tmp) if f.is_file()) / 2**20
             for what, lat in (("retrieve_for_task", task_ms), ("retrieve_for_skill", skill_ms)):
                 p50, p99 = percentiles(lat)
-                row = {"part": "store", "items": 2 * n, "call": what, "index": kind, "p50_ms": p50, "p99_ms": p99,
-                       "recall_at_10": round(float(np.mean(recall)), 4) if what == "retrieve_for_task" else None,
-                       "insert_s": round(insert_s, 1), "first_open_s": round(first_open_s, 1),
-                       "open_s": round(open_s, 2), "disk_mb": round(size_mb, 1), "peak_rss_mb": round(rss_mb())}
+                row = {
+                    "part": "store",
+                    "items": 2 * n,
+                    "call": what,
+                    "index": kind,
+                    "p50_ms": p50,
+                    "p99_ms": p99,
+                    "recall_at_10": round(float(np.mean(recall)), 4) if what == "retrieve_for_task" else None,
+                    "insert_s": round(insert_s, 1),
+                    "first_open_s": round(first_open_s, 1),
+                    "open_s": round(open_s, 2),
+                    "disk_mb": round(size_mb, 1),
+                    "peak_rss_mb": round(rss_mb()),
+                }
                 rows.append(row)
-                print(f"store {2 * n:>8} items ({kind}) {what:<18} p50 {p50:7.3f} ms  p99 {p99:7.3f} ms  "
-                      f"recall@10 {row['recall_at_10']}  insert {insert_s:.1f} s  first open {first_open_s:.1f} s  "
-                      f"open {open_s:.2f} s  disk {size_mb:.0f} MB", flush=True)
+                print(
+                    f"store {2 * n:>8} items ({kind}) {what:<18} p50 {p50:7.3f} ms  p99 {p99:7.3f} ms  "
+                    f"recall@10 {row['recall_at_10']}  insert {insert_s:.1f} s  first open {first_open_s:.1f} s  "
+                    f"open {open_s:.2f} s  disk {size_mb:.0f} MB",
+                    flush=True,
+                )
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return rows
@@ -239,9 +288,11 @@ def bench_embedding(n: int = 50) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,100000", help="index part: item counts (default 1000,100000)")
-    ap.add_argument("--kb-sizes", default="1000,50000",
-                    help="store part: plan items (as many skill items again) (default 1000,50000 = 2k and 100k "
-                         "items in all)")
+    ap.add_argument(
+        "--kb-sizes",
+        default="1000,50000",
+        help="store part: plan items (as many skill items again) (default 1000,50000 = 2k and 100k items in all)",
+    )
     ap.add_argument("--full", action="store_true", help="add 1,000,000 items to the index part (about 1 h, ~8 GB)")
     ap.add_argument("--kinds", default="flat,hnsw", help="index kinds (default flat,hnsw)")
     ap.add_argument("--queries", type=int, default=200, help="queries per configuration (default 200)")
@@ -261,12 +312,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from robot_agent.config import MemoryConfig
 
     ef_values = [int(e) for e in args.ef_search.split(",") if e] or [MemoryConfig().hnsw_ef_search]
-    rows = bench_indexes(faiss, sizes, args.kinds.split(","), args.queries, args.build_threads, rng, ef_values,
-                         args.modalities.split(","))
+    rows = bench_indexes(
+        faiss,
+        sizes,
+        args.kinds.split(","),
+        args.queries,
+        args.build_threads,
+        rng,
+        ef_values,
+        args.modalities.split(","),
+    )
     rows += bench_store(faiss, kb_sizes, args.queries, args.build_threads, rng)
     embed_ms = None if args.no_embed else round(bench_embedding(), 2)
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
-               f"faiss {faiss.__version__}, build threads {args.build_threads}")
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
+        f"faiss {faiss.__version__}, build threads {args.build_threads}"
+    )
     print(f"machine: {machine}")
     if args.json:
         print(json.dumps({"rows": rows, "embed_ms": embed_ms, "machine": machine}))

@@ -36,8 +36,11 @@ from sim.scene import builtin_scene
 from skills.types import ObjectInfo, Pose
 
 PICK_RED = SkillCall("pick", {"object": "red_block"})
-LEARNED_DRAWER = {"type": "order", "first": {"skill": "open", "object_category": "cabinet"},
-                  "then": {"skill": "place", "target_category": "cabinet"}}
+LEARNED_DRAWER = {
+    "type": "order",
+    "first": {"skill": "open", "object_category": "cabinet"},
+    "then": {"skill": "place", "target_category": "cabinet"},
+}
 LEARNED_MUG = {"type": "param", "skill": "pick", "category": "mug", "params": {"grasp_region": "handle"}}
 
 
@@ -78,20 +81,44 @@ def _tabletop_red_in_tray() -> list[ObjectInfo]:
 
 CASES = [
     Case("drawer: plan, no knowledge", _scenario("drawer_train"), "put the red block in the drawer"),
-    Case("drawer: replan after 'open the drawer first'", _scenario("drawer_train"),
-         "put the red block in the drawer", ["open the drawer first"], [PICK_RED]),
-    Case("drawer novel: plan with learned order", _scenario("drawer_novel"),
-         "place the blue cylinder inside the cabinet drawer", [LEARNED_DRAWER]),
-    Case("mug: plan with 'grasp mugs by the handle'", _scenario("mug_train"), "put the mug on the plate",
-         ["grasp mugs by the handle"]),
-    Case("mug novel: plan with learned grasp", _scenario("mug_novel"), "place the blue cup onto the plate",
-         [LEARNED_MUG]),
+    Case(
+        "drawer: replan after 'open the drawer first'",
+        _scenario("drawer_train"),
+        "put the red block in the drawer",
+        ["open the drawer first"],
+        [PICK_RED],
+    ),
+    Case(
+        "drawer novel: plan with learned order",
+        _scenario("drawer_novel"),
+        "place the blue cylinder inside the cabinet drawer",
+        [LEARNED_DRAWER],
+    ),
+    Case(
+        "mug: plan with 'grasp mugs by the handle'",
+        _scenario("mug_train"),
+        "put the mug on the plate",
+        ["grasp mugs by the handle"],
+    ),
+    Case(
+        "mug novel: plan with learned grasp", _scenario("mug_novel"), "place the blue cup onto the plate", [LEARNED_MUG]
+    ),
     Case("tabletop: 'a block' in the tray (LLM picks)", _tabletop, "put a block in the tray"),
-    Case("tabletop: replan after 'no, the blue one'", _tabletop, "put the red block in the tray",
-         ["no, the blue one"], [PICK_RED]),
+    Case(
+        "tabletop: replan after 'no, the blue one'",
+        _tabletop,
+        "put the red block in the tray",
+        ["no, the blue one"],
+        [PICK_RED],
+    ),
     Case("tabletop: tidy up, fruit->bowl", _tabletop, "tidy up the table", ["fruit goes in the bowl"]),
-    Case("tabletop: replan tidy-up after 'fruit goes in the bowl'", _tabletop_red_in_tray, "tidy up the table",
-         ["fruit goes in the bowl"], [PICK_RED, SkillCall("place", {"object": "red_block", "target": "tray"})]),
+    Case(
+        "tabletop: replan tidy-up after 'fruit goes in the bowl'",
+        _tabletop_red_in_tray,
+        "tidy up the table",
+        ["fruit goes in the bowl"],
+        [PICK_RED, SkillCall("place", {"object": "red_block", "target": "tray"})],
+    ),
 ]
 
 
@@ -120,25 +147,44 @@ def bench(planner: Planner, rounds: int) -> dict[str, Any]:
     for case in CASES:
         ts = times[case.name]
         p = plans[case.name]
-        rows.append({"case": case.name, "replan": case.replan, "plan": p.texts(), "llm_calls": p.llm_calls,
-                     "cold_s": round(cold[case.name], 3), "p50_s": round(_pct(ts, 50), 3),
-                     "p95_s": round(_pct(ts, 95), 3), "max_s": round(max(ts), 3) if ts else None})
+        rows.append(
+            {
+                "case": case.name,
+                "replan": case.replan,
+                "plan": p.texts(),
+                "llm_calls": p.llm_calls,
+                "cold_s": round(cold[case.name], 3),
+                "p50_s": round(_pct(ts, 50), 3),
+                "p95_s": round(_pct(ts, 95), 3),
+                "max_s": round(max(ts), 3) if ts else None,
+            }
+        )
     every = [t for ts in times.values() for t in ts]
     replans = [t for c in CASES if c.replan for t in times[c.name]]
     llm = [t for c in CASES if plans[c.name].llm_calls for t in times[c.name]]
-    return {"backend": planner.backend.describe(), "rounds": rounds, "rows": rows,
-            "all_p50_s": round(_pct(every, 50), 3), "all_p95_s": round(_pct(every, 95), 3),
-            "replan_p95_s": round(_pct(replans, 95), 3), "llm_cases_p95_s": round(_pct(llm, 95), 3)}
+    return {
+        "backend": planner.backend.describe(),
+        "rounds": rounds,
+        "rows": rows,
+        "all_p50_s": round(_pct(every, 50), 3),
+        "all_p95_s": round(_pct(every, 95), 3),
+        "replan_p95_s": round(_pct(replans, 95), 3),
+        "llm_cases_p95_s": round(_pct(llm, 95), 3),
+    }
 
 
 def show(result: dict[str, Any]) -> None:
     print(f"\nbackend: {result['backend']}  ({result['rounds']} rounds, round-robin over {len(result['rows'])} cases)")
     print(f"{'case':58s} {'llm':>3s} {'cold s':>7s} {'p50 s':>7s} {'p95 s':>7s}  plan")
     for r in result["rows"]:
-        print(f"{r['case']:58s} {r['llm_calls']:3d} {r['cold_s']:7.3f} {r['p50_s']:7.3f} {r['p95_s']:7.3f}  "
-              f"{', '.join(r['plan'])}")
-    print(f"all calls: p50 {result['all_p50_s']:.3f} s, p95 {result['all_p95_s']:.3f} s; "
-          f"replans p95 {result['replan_p95_s']:.3f} s; cases that ask the LLM p95 {result['llm_cases_p95_s']:.3f} s")
+        print(
+            f"{r['case']:58s} {r['llm_calls']:3d} {r['cold_s']:7.3f} {r['p50_s']:7.3f} {r['p95_s']:7.3f}  "
+            f"{', '.join(r['plan'])}"
+        )
+    print(
+        f"all calls: p50 {result['all_p50_s']:.3f} s, p95 {result['all_p95_s']:.3f} s; "
+        f"replans p95 {result['replan_p95_s']:.3f} s; cases that ask the LLM p95 {result['llm_cases_p95_s']:.3f} s"
+    )
 
 
 def main() -> int:
@@ -157,8 +203,10 @@ def main() -> int:
     planner = make_planner(cfg)
     load_s = time.perf_counter() - t0
     load = os.getloadavg()
-    machine = (f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-               f"load average {load[0]:.2f} at start")
+    machine = (
+        f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {load[0]:.2f} at start"
+    )
     print(f"machine: {machine}\nbackend loaded in {load_s:.2f} s")
     results = [bench(planner, args.rounds)]
     show(results[0])

@@ -23,8 +23,12 @@ from sim.world import SimWorld
 from skills.library import get_skill
 from skills.safety import SafetyChecker
 
-CYCLE = [("pick", {"object": "red_block"}), ("place", {"object": "red_block", "target": "bowl"}),
-         ("pick", {"object": "red_block"}), ("place", {"object": "red_block", "target": "plate"})]
+CYCLE = [
+    ("pick", {"object": "red_block"}),
+    ("place", {"object": "red_block", "target": "bowl"}),
+    ("pick", {"object": "red_block"}),
+    ("place", {"object": "red_block", "target": "plate"}),
+]
 
 
 def main() -> int:
@@ -44,11 +48,18 @@ def main() -> int:
                 failures += not res.ok
             sim_s += world.sim_time - s0
             wall_s += time.perf_counter() - t0
-    out = {"cycles": args.cycles, "sim_s": round(sim_s, 2), "wall_s": round(wall_s, 3),
-           "speed_x_real_time": round(sim_s / wall_s, 1), "failures": failures,
-           "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}"}
-    print(f"pick-and-place: {args.cycles} cycles, {sim_s:.1f} s simulated in {wall_s:.2f} s wall "
-          f"= {sim_s / wall_s:.1f}x real time ({failures} failed skills)")
+    out = {
+        "cycles": args.cycles,
+        "sim_s": round(sim_s, 2),
+        "wall_s": round(wall_s, 3),
+        "speed_x_real_time": round(sim_s / wall_s, 1),
+        "failures": failures,
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
+    }
+    print(
+        f"pick-and-place: {args.cycles} cycles, {sim_s:.1f} s simulated in {wall_s:.2f} s wall "
+        f"= {sim_s / wall_s:.1f}x real time ({failures} failed skills)"
+    )
     if args.json:
         print(json.dumps(out))
     return 0 if failures == 0 else 1

@@ -33,30 +33,39 @@ class Camera:
         fov_deg: vertical field of view.
     """
 
-    def __init__(self, world: SimWorld, eye: tuple[float, float, float] = (1.25, 0.0, 0.75),
-                 target: tuple[float, float, float] = (0.5, 0.0, 0.0), fov_deg: float = 55.0,
-                 near: float = 0.05, far: float = 3.0) -> None:
+    def __init__(
+        self,
+        world: SimWorld,
+        eye: tuple[float, float, float] = (1.25, 0.0, 0.75),
+        target: tuple[float, float, float] = (0.5, 0.0, 0.0),
+        fov_deg: float = 55.0,
+        near: float = 0.05,
+        far: float = 3.0,
+    ) -> None:
         self.world = world
         self.width = world.sim_cfg.camera_width
         self.height = world.sim_cfg.camera_height
         self.near, self.far = near, far
         c = world.client
         self._view = c.computeViewMatrix(cameraEyePosition=eye, cameraTargetPosition=target, cameraUpVector=[0, 0, 1])
-        self._proj = c.computeProjectionMatrixFOV(fov=fov_deg, aspect=self.width / self.height, nearVal=near, farVal=far)
+        self._proj = c.computeProjectionMatrixFOV(
+            fov=fov_deg, aspect=self.width / self.height, nearVal=near, farVal=far
+        )
 
     def render(self) -> CameraFrame:
         c = self.world.client
         _, _, rgba, depth_buf, seg = c.getCameraImage(
-            self.width, self.height, viewMatrix=self._view, projectionMatrix=self._proj,
-            renderer=c.ER_TINY_RENDERER)
+            self.width, self.height, viewMatrix=self._view, projectionMatrix=self._proj, renderer=c.ER_TINY_RENDERER
+        )
         rgb = np.asarray(rgba, dtype=np.uint8).reshape(self.height, self.width, 4)[:, :, :3].copy()
         zb = np.asarray(depth_buf, dtype=np.float32).reshape(self.height, self.width)
         depth = self.far * self.near / (self.far - (self.far - self.near) * zb)
         seg_arr = np.asarray(seg, dtype=np.int64).reshape(self.height, self.width)
         return CameraFrame(rgb, depth, seg_arr)
 
-    def object_crops(self, frame: CameraFrame | None = None, crop_size: int = 64,
-                     pad: int = 4) -> dict[str, np.ndarray]:
+    def object_crops(
+        self, frame: CameraFrame | None = None, crop_size: int = 64, pad: int = 4
+    ) -> dict[str, np.ndarray]:
         """Square crops of every visible object, background set to neutral grey.
 
         Returns:
@@ -84,6 +93,6 @@ def _resize_nearest(img: np.ndarray, size: int) -> np.ndarray:
     h, w = img.shape[:2]
     side = max(h, w)
     canvas = np.full((side, side, 3), BACKGROUND, dtype=np.uint8)
-    canvas[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = img
+    canvas[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = img
     idx = (np.arange(size) * side / size).astype(int)
     return canvas[idx][:, idx]

@@ -25,16 +25,32 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from sim.phrases import (BUILTIN_BANK, DEFAULT_BANK, PHRASE_KEYS, PHRASES_DIR, PhraseBank,  # noqa: F401 - re-exported
-                         PhraseBankError, load_phrase_bank)
+from sim.phrases import (
+    BUILTIN_BANK,
+    DEFAULT_BANK,
+    PHRASE_KEYS,
+    PHRASES_DIR,
+    PhraseBank,  # noqa: F401 - re-exported
+    PhraseBankError,
+    load_phrase_bank,
+)
 from sim.scenario import Scenario
 from skills.params import default_params
 from skills.result import SkillResult
 from skills.types import ObjectInfo
 
 #: spoken names of categories (what a person calls them)
-SPOKEN = {"cabinet": "drawer", "mug": "mug", "glass": "glass", "block": "block", "fruit": "fruit",
-          "bowl": "bowl", "plate": "plate", "tray": "tray", "shelf": "shelf"}
+SPOKEN = {
+    "cabinet": "drawer",
+    "mug": "mug",
+    "glass": "glass",
+    "block": "block",
+    "fruit": "fruit",
+    "bowl": "bowl",
+    "plate": "plate",
+    "tray": "tray",
+    "shelf": "shelf",
+}
 
 #: the built-in bank's (bank A's) templates as lists
 PHRASES: dict[str, list[str]] = {k: list(v) for k, v in DEFAULT_BANK.phrases.items()}
@@ -125,8 +141,15 @@ class SimulatedOperator:
     def exhausted(self) -> bool:
         return len(self.said) >= self.cap
 
-    def _say(self, key: str, req: dict[str, Any], when: str, call: CallLike | None = None,
-             objects: Mapping[str, ObjectInfo] | None = None, **kw: str) -> Utterance:
+    def _say(
+        self,
+        key: str,
+        req: dict[str, Any],
+        when: str,
+        call: CallLike | None = None,
+        objects: Mapping[str, ObjectInfo] | None = None,
+        **kw: str,
+    ) -> Utterance:
         text = self.rng.choice(self.phrases[key]).format(**kw)
         u = Utterance(text, req, when)
         self.said.append(u)
@@ -158,8 +181,13 @@ class SimulatedOperator:
     def _settle(self, call: CallLike, said: Utterance | None, when: str) -> None:
         """Forget the pending correction once a call of the skill it was about passes the operator's eye."""
         p = self.pending
-        if said is None and p is not None and p.call is not None and call.skill == p.call.skill \
-                and (p.requirement["type"] == "avoid") == (when == "after"):
+        if (
+            said is None
+            and p is not None
+            and p.call is not None
+            and call.skill == p.call.skill
+            and (p.requirement["type"] == "avoid") == (when == "after")
+        ):
             self.pending = None
 
     def _check_before(self, call: CallLike, objects: Mapping[str, ObjectInfo]) -> Utterance | None:
@@ -173,30 +201,58 @@ class SimulatedOperator:
                     continue
                 if not all(call.args.get(k) == v for k, v in then.items() if k in ("object", "target")):
                     continue
-                if (first["skill"], {"object": first["object"]}) in [(s, {"object": a.get("object")})
-                                                                    for s, a in self.done]:
+                if (first["skill"], {"object": first["object"]}) in [
+                    (s, {"object": a.get("object")}) for s, a in self.done
+                ]:
                     continue
                 key = "order_open" if first["skill"] == "open" else "order"
-                return self._say(key, req, "before", call, objects, first=self._noun(first["object"], objects),
-                                 first_skill=first["skill"])
+                return self._say(
+                    key,
+                    req,
+                    "before",
+                    call,
+                    objects,
+                    first=self._noun(first["object"], objects),
+                    first_skill=first["skill"],
+                )
             if t == "target" and call.skill == "place" and _matches(req, obj, objects) and target != req["target"]:
                 inside = objects[req["target"]].category in ("bowl", "tray", "cabinet")
                 cat = req.get("category") or self._noun(obj, objects)
                 if "color" in req:
                     # A rule by colour: the destination is named by its colour when it has look-alikes.
-                    return self._say("target_color" if inside else "target_color_on", req, "before", call,
-                                     objects, color=req["color"], plural=f"{SPOKEN.get(cat, cat)}s",
-                                     target=self._described(req["target"], objects))
-                return self._say("target" if inside else "target_on", req, "before", call, objects, category=cat,
-                                 noun=self._noun(obj, objects), target=self._noun(req["target"], objects))
-            if (t == "stack" and call.skill == "place" and _matches(req, obj, objects)
-                    and _matches(req, target, objects)):
+                    return self._say(
+                        "target_color" if inside else "target_color_on",
+                        req,
+                        "before",
+                        call,
+                        objects,
+                        color=req["color"],
+                        plural=f"{SPOKEN.get(cat, cat)}s",
+                        target=self._described(req["target"], objects),
+                    )
+                return self._say(
+                    "target" if inside else "target_on",
+                    req,
+                    "before",
+                    call,
+                    objects,
+                    category=cat,
+                    noun=self._noun(obj, objects),
+                    target=self._noun(req["target"], objects),
+                )
+            if (
+                t == "stack"
+                and call.skill == "place"
+                and _matches(req, obj, objects)
+                and _matches(req, target, objects)
+            ):
                 a, b = objects[obj], objects[target]
                 wrong = _area(b) < _area(a) if req["bottom"] == "largest" else _area(b) > _area(a)
                 if wrong:
                     noun = self._noun(obj, objects)
-                    return self._say(f"stack_{req['bottom']}", req, "before", call, objects, noun=noun,
-                                     plural=f"{noun}s")
+                    return self._say(
+                        f"stack_{req['bottom']}", req, "before", call, objects, noun=noun, plural=f"{noun}s"
+                    )
             if t == "param_near" and call.skill == req.get("skill") and _matches(req, obj, objects):
                 value = call.params.get(req["param"])
                 if value is None or target not in objects:
@@ -204,9 +260,15 @@ class SimulatedOperator:
                 err = np.asarray(req["value"], float) - np.asarray(value, float)
                 if np.linalg.norm(err[:2]) > req["tolerance"]:
                     ref = objects[target] if req.get("frame") == "target" else None
-                    direction = _near_direction(err, ref) if ref is not None else (
-                        ("left" if err[1] > 0 else "right") if abs(err[1]) >= abs(err[0]) else
-                        ("forward" if err[0] > 0 else "back"))
+                    direction = (
+                        _near_direction(err, ref)
+                        if ref is not None
+                        else (
+                            ("left" if err[1] > 0 else "right")
+                            if abs(err[1]) >= abs(err[0])
+                            else ("forward" if err[0] > 0 else "back")
+                        )
+                    )
                     key = "near_small" if np.linalg.norm(err[:2]) < 2 * req["tolerance"] else "near"
                     return self._say(key, req, "before", call, objects, dir=direction)
             if t == "grasp_region" and call.skill == "pick" and _matches(req, obj, objects):
@@ -222,8 +284,11 @@ class SimulatedOperator:
                     continue
                 bad = value > req["value"] + 1e-9 if t == "param_max" else value < req["value"] - 1e-9
                 if bad:
-                    key = {("param_max", "speed"): "max_speed", ("param_max", "place_height"): "max_place_height",
-                           ("param_min", "pull_distance"): "min_pull_distance"}.get((t, req["param"]))
+                    key = {
+                        ("param_max", "speed"): "max_speed",
+                        ("param_max", "place_height"): "max_place_height",
+                        ("param_min", "pull_distance"): "min_pull_distance",
+                    }.get((t, req["param"]))
                     if key:
                         return self._say(key, req, "before", call, objects)
         return None
@@ -327,8 +392,11 @@ def _changed(value: Any, change: Mapping[str, Any] | None) -> Any:
         return None
     try:
         if "add" in change:
-            return (np.asarray(value, float) + np.asarray(change["add"], float)).tolist() \
-                if isinstance(value, (list, tuple)) else float(value) + float(change["add"])
+            return (
+                (np.asarray(value, float) + np.asarray(change["add"], float)).tolist()
+                if isinstance(value, (list, tuple))
+                else float(value) + float(change["add"])
+            )
         if "scale" in change:
             return float(value) * float(change["scale"])
     except (TypeError, ValueError):
@@ -386,8 +454,11 @@ def _meaning_fits(m: Mapping[str, Any], p: _Pending) -> bool:
         first = req["first"]
         if pt == "order":
             return _call_fits(plan.get("first"), first["skill"], first["object"])
-        return pt == "step" and plan.get("position", "next") == "next" and \
-            _call_fits(plan.get("call"), first["skill"], first["object"])
+        return (
+            pt == "step"
+            and plan.get("position", "next") == "next"
+            and _call_fits(plan.get("call"), first["skill"], first["object"])
+        )
     if t == "target":
         if pt == "preference":
             sel = plan.get("selector") or {}
@@ -395,8 +466,12 @@ def _meaning_fits(m: Mapping[str, Any], p: _Pending) -> bool:
                 return False
             return all(k in req and req[k] == v for k, v in sel.items())
         placed = p.call.args.get("object") if p.call is not None else None
-        return pt == "target" and plan.get("destination") == req["target"] and \
-            plan.get("role") in ("destination", "both") and plan.get("object") in (None, placed)
+        return (
+            pt == "target"
+            and plan.get("destination") == req["target"]
+            and plan.get("role") in ("destination", "both")
+            and plan.get("object") in (None, placed)
+        )
     if t == "stack":
         if pt != "stack":
             return False
@@ -442,8 +517,11 @@ def _atoms_fit(atoms: Any, success: Sequence[Mapping[str, Any]]) -> int:
     return 2 if exact else 1
 
 
-def check_success(scenario: Scenario, objects: Mapping[str, ObjectInfo],
-                  calls: Sequence[tuple[str, dict[str, str], dict[str, Any]]] = ()) -> tuple[bool, list[str]]:
+def check_success(
+    scenario: Scenario,
+    objects: Mapping[str, ObjectInfo],
+    calls: Sequence[tuple[str, dict[str, str], dict[str, Any]]] = (),
+) -> tuple[bool, list[str]]:
     """Does the final scene meet the scenario's hidden success conditions and requirements?
 
     Args:
@@ -465,8 +543,11 @@ def check_success(scenario: Scenario, objects: Mapping[str, ObjectInfo],
             local = tg.pose.to_local(o.pose.position)
             if tg.category == "cabinet":
                 op = float(tg.state.get("opening", 0.0))
-                ok = (-tg.size[0] / 2 + op <= local[0] <= tg.size[0] / 2 + op and abs(local[1]) <= tg.size[1] / 2
-                      and local[2] < 0.08)
+                ok = (
+                    -tg.size[0] / 2 + op <= local[0] <= tg.size[0] / 2 + op
+                    and abs(local[1]) <= tg.size[1] / 2
+                    and local[2] < 0.08
+                )
             else:
                 half = np.array(tg.size[:2]) / 2 + 0.005
                 ok = bool(np.all(np.abs(local[:2]) <= half)) and -0.02 < local[2] < tg.size[2] + 0.08
@@ -494,7 +575,10 @@ def check_success(scenario: Scenario, objects: Mapping[str, ObjectInfo],
                 if skill != req.get("skill") or not _matches(req, args.get("object"), objects):
                     continue
                 v = params.get(req["param"])
-                if v is None or np.linalg.norm(np.asarray(v, float)[:2] - np.asarray(req["value"], float)[:2]) \
-                        > req["tolerance"] + 1e-9:
+                if (
+                    v is None
+                    or np.linalg.norm(np.asarray(v, float)[:2] - np.asarray(req["value"], float)[:2])
+                    > req["tolerance"] + 1e-9
+                ):
                     why.append(f"{skill}.{req['param']}={v} not within {req['tolerance']} of {req['value']}")
     return not why, why

@@ -119,8 +119,10 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
         for k in ("first", "then"):
             if k in r:
                 _check_ref(r[k], f"{where}.{k}", scene, ("skill", "object"))
-        if r["type"].startswith("param_") and (not isinstance(r.get("param"), str) or r["param"] not in
-                                               {p.name for ps in SKILL_PARAMS.values() for p in ps}):
+        if r["type"].startswith("param_") and (
+            not isinstance(r.get("param"), str)
+            or r["param"] not in {p.name for ps in SKILL_PARAMS.values() for p in ps}
+        ):
             raise SceneError(f"{where}.param: unknown parameter {r.get('param')!r}")
         if r["type"] == "param_near":
             v = r.get("value")
@@ -131,19 +133,30 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
             if r.get("frame", "base") not in ("base", "target"):
                 raise SceneError(f"{where}.frame: expected base or target, got {r.get('frame')!r}")
         if r["type"] == "stack" and (r.get("key", "size") != "size" or r.get("bottom") not in ("largest", "smallest")):
-            raise SceneError(f"{where}: expected key: size and bottom: largest or smallest, got "
-                             f"key={r.get('key')!r}, bottom={r.get('bottom')!r}")
+            raise SceneError(
+                f"{where}: expected key: size and bottom: largest or smallest, got "
+                f"key={r.get('key')!r}, bottom={r.get('bottom')!r}"
+            )
         if r["type"] in ("target", "avoid") and not (r.get("target") or r.get("object")):
             raise SceneError(f"{where}: {r['type']} needs {'target' if r['type'] == 'target' else 'object'}")
     for i, s in enumerate(succ):
         where = f"{source}: hidden.success[{i}]"
         if not isinstance(s, Mapping) or not isinstance(s.get("type"), str) or s["type"] not in SUCCESS_TYPES:
-            raise SceneError(f"{where}.type: expected one of {', '.join(sorted(SUCCESS_TYPES))} "
-                             f"(quote \"on\": YAML reads a bare on as true), got {s.get('type') if isinstance(s, Mapping) else s!r}")
+            raise SceneError(
+                f"{where}.type: expected one of {', '.join(sorted(SUCCESS_TYPES))} "
+                f'(quote "on": YAML reads a bare on as true), got {s.get("type") if isinstance(s, Mapping) else s!r}'
+            )
         _check_ref(s, where, scene, ("type", "object"))
-    return Scenario(name=str(data.get("name", Path(source).stem)), family=str(data.get("family", "misc")),
-                    split=split, task=task.strip(), scene=scene, requirements=[dict(r) for r in reqs],
-                    success=[dict(s) for s in succ], source=source)
+    return Scenario(
+        name=str(data.get("name", Path(source).stem)),
+        family=str(data.get("family", "misc")),
+        split=split,
+        task=task.strip(),
+        scene=scene,
+        requirements=[dict(r) for r in reqs],
+        success=[dict(s) for s in succ],
+        source=source,
+    )
 
 
 def load_scenario(path: str | Path) -> Scenario:

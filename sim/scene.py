@@ -48,10 +48,15 @@ class ObjectSpec:
     state: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "shape": self.shape, "color": self.color,
-                "size": list(self.size),
-                "pose": {"position": list(self.pose.position), "yaw_deg": math.degrees(self.pose.yaw)},
-                "state": dict(self.state)}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "shape": self.shape,
+            "color": self.color,
+            "size": list(self.size),
+            "pose": {"position": list(self.pose.position), "yaw_deg": math.degrees(self.pose.yaw)},
+            "state": dict(self.state),
+        }
 
 
 @dataclass
@@ -107,7 +112,9 @@ def parse_object(data: Any, where: str) -> ObjectSpec:
     if not all(0.01 <= s <= 0.6 for s in size):
         raise SceneError(f"{where}.size: every extent must be within [0.01, 0.6] m, got {list(size)}")
     if cat.graspable and min(size[0], size[1]) > 0.078:
-        raise SceneError(f"{where}.size: a graspable {typ} must be narrower than the gripper (0.078 m), got {list(size)}")
+        raise SceneError(
+            f"{where}.size: a graspable {typ} must be narrower than the gripper (0.078 m), got {list(size)}"
+        )
     pose_raw = data.get("pose")
     if not isinstance(pose_raw, Mapping) or "position" not in pose_raw:
         raise SceneError(f"{where}.pose: expected {{position: [x, y] or [x, y, z], yaw_deg: angle}}, got {pose_raw!r}")
@@ -120,8 +127,9 @@ def parse_object(data: Any, where: str) -> ObjectSpec:
     xyz = [_num(v, f"{where}.pose.position[{i}]") for i, v in enumerate(pos)] + ([0.0] if len(pos) == 2 else [])
     (x0, x1), (y0, y1) = TABLE_AREA
     if not (x0 <= xyz[0] <= x1 and y0 <= xyz[1] <= y1 and 0.0 <= xyz[2] <= 0.5):
-        raise SceneError(f"{where}.pose.position: {xyz} is off the table area x in [{x0}, {x1}], "
-                         f"y in [{y0}, {y1}], z in [0, 0.5]")
+        raise SceneError(
+            f"{where}.pose.position: {xyz} is off the table area x in [{x0}, {x1}], y in [{y0}, {y1}], z in [0, 0.5]"
+        )
     yaw = math.radians(_num(pose_raw.get("yaw_deg", 0.0), f"{where}.pose.yaw_deg"))
     state = data.get("state", {}) or {}
     if not isinstance(state, Mapping):

@@ -27,8 +27,16 @@ from robot_agent.deps import require
 from robot_agent.errors import UnknownObjectError
 from sim.catalog import COLORS, DRAWER_OPEN_AT, DRAWER_TRAVEL, Box, category, geometry
 from sim.scene import ObjectSpec, SceneSpec
-from skills.kinematics import (ARM_JOINTS, FINGER_JOINTS, GRIPPER_MAX, HOME_Q, TOOL_LINK, PandaKinematics, connect,
-                               load_arm)
+from skills.kinematics import (
+    ARM_JOINTS,
+    FINGER_JOINTS,
+    GRIPPER_MAX,
+    HOME_Q,
+    TOOL_LINK,
+    PandaKinematics,
+    connect,
+    load_arm,
+)
 from skills.robot import CancelToken, Robot
 from skills.types import ObjectInfo, Pose
 
@@ -87,10 +95,22 @@ class SimWorld:
         lengths = [p.length for p in prims]
         pos = [list(p.pos) for p in prims]
         orn = [list(c.getQuaternionFromEuler(p.rpy)) for p in prims]
-        col = c.createCollisionShapeArray(shapeTypes=types, halfExtents=half, radii=radii, lengths=lengths,
-                                          collisionFramePositions=pos, collisionFrameOrientations=orn)
-        vis = c.createVisualShapeArray(shapeTypes=types, halfExtents=half, radii=radii, lengths=lengths,
-                                       visualFramePositions=pos, visualFrameOrientations=orn)
+        col = c.createCollisionShapeArray(
+            shapeTypes=types,
+            halfExtents=half,
+            radii=radii,
+            lengths=lengths,
+            collisionFramePositions=pos,
+            collisionFrameOrientations=orn,
+        )
+        vis = c.createVisualShapeArray(
+            shapeTypes=types,
+            halfExtents=half,
+            radii=radii,
+            lengths=lengths,
+            visualFramePositions=pos,
+            visualFrameOrientations=orn,
+        )
         return col, vis
 
     def _build(self, spec: ObjectSpec) -> SimObject:
@@ -104,13 +124,25 @@ class SimWorld:
         if geo.drawer:
             dcol, dvis = self._shape_arrays(geo.drawer, rgba)
             body = c.createMultiBody(
-                baseMass=0, baseCollisionShapeIndex=col, baseVisualShapeIndex=vis, basePosition=pos,
-                baseOrientation=orn, linkMasses=[0.4], linkCollisionShapeIndices=[dcol],
-                linkVisualShapeIndices=[dvis], linkPositions=[[0, 0, 0]], linkOrientations=[[0, 0, 0, 1]],
-                linkInertialFramePositions=[[0, 0, 0.03]], linkInertialFrameOrientations=[[0, 0, 0, 1]],
-                linkParentIndices=[0], linkJointTypes=[self._pb.JOINT_PRISMATIC], linkJointAxis=[[1, 0, 0]])
-            c.changeDynamics(body, 0, jointLowerLimit=0.0, jointUpperLimit=DRAWER_TRAVEL, lateralFriction=0.8,
-                             linearDamping=0.5)
+                baseMass=0,
+                baseCollisionShapeIndex=col,
+                baseVisualShapeIndex=vis,
+                basePosition=pos,
+                baseOrientation=orn,
+                linkMasses=[0.4],
+                linkCollisionShapeIndices=[dcol],
+                linkVisualShapeIndices=[dvis],
+                linkPositions=[[0, 0, 0]],
+                linkOrientations=[[0, 0, 0, 1]],
+                linkInertialFramePositions=[[0, 0, 0.03]],
+                linkInertialFrameOrientations=[[0, 0, 0, 1]],
+                linkParentIndices=[0],
+                linkJointTypes=[self._pb.JOINT_PRISMATIC],
+                linkJointAxis=[[1, 0, 0]],
+            )
+            c.changeDynamics(
+                body, 0, jointLowerLimit=0.0, jointUpperLimit=DRAWER_TRAVEL, lateralFriction=0.8, linearDamping=0.5
+            )
             c.resetJointState(body, 0, float(spec.state.get("opening", 0.0)))
             # Joint friction: the drawer stays where it is left.
             c.setJointMotorControl2(body, 0, self._pb.VELOCITY_CONTROL, targetVelocity=0.0, force=3.0)
@@ -118,13 +150,24 @@ class SimWorld:
             c.changeVisualShape(body, 0, rgbaColor=COLORS["white"] if spec.color != "white" else COLORS["gray"])
             return SimObject(spec, body, geo.parts, geo.drawer_parts, drawer_link=0)
         # Objects rest on their footprint: origin (and centre of mass) at the base centre keeps toys upright.
-        body = c.createMultiBody(baseMass=cat.mass, baseCollisionShapeIndex=col, baseVisualShapeIndex=vis,
-                                 basePosition=[pos[0], pos[1], pos[2] + 0.001], baseOrientation=orn,
-                                 baseInertialFramePosition=[0, 0, 0])
+        body = c.createMultiBody(
+            baseMass=cat.mass,
+            baseCollisionShapeIndex=col,
+            baseVisualShapeIndex=vis,
+            basePosition=[pos[0], pos[1], pos[2] + 0.001],
+            baseOrientation=orn,
+            baseInertialFramePosition=[0, 0, 0],
+        )
         c.changeVisualShape(body, -1, rgbaColor=rgba)
         # Resting objects may sleep: the solver skips them until something touches them.
-        c.changeDynamics(body, -1, lateralFriction=0.9, spinningFriction=0.002, rollingFriction=0.002,
-                         activationState=self._pb.ACTIVATION_STATE_ENABLE_SLEEPING)
+        c.changeDynamics(
+            body,
+            -1,
+            lateralFriction=0.9,
+            spinningFriction=0.002,
+            rollingFriction=0.002,
+            activationState=self._pb.ACTIVATION_STATE_ENABLE_SLEEPING,
+        )
         return SimObject(spec, body, geo.parts, {}, None)
 
     # -- queries -------------------------------------------------------------------
@@ -133,7 +176,8 @@ class SimWorld:
             return self.objects[name]
         except KeyError:
             raise UnknownObjectError(
-                f"unknown object {name!r}; the scene has: {', '.join(sorted(self.objects))}") from None
+                f"unknown object {name!r}; the scene has: {', '.join(sorted(self.objects))}"
+            ) from None
 
     def drawer_opening(self, name: str) -> float:
         obj = self.get(name)
@@ -159,8 +203,16 @@ class SimWorld:
             s = max(s, 0.0)  # the solver may push a shut drawer a hair past its stop
             state = {"opening": round(s, 4), "drawer": "open" if s >= DRAWER_OPEN_AT else "closed"}
         spec = obj.spec
-        return ObjectInfo(name=name, category=spec.type, pose=Pose(tuple(pos), yaw), size=spec.size,
-                          color=spec.color, shape=spec.shape, state=state, parts=parts)
+        return ObjectInfo(
+            name=name,
+            category=spec.type,
+            pose=Pose(tuple(pos), yaw),
+            size=spec.size,
+            color=spec.color,
+            shape=spec.shape,
+            state=state,
+            parts=parts,
+        )
 
     def aabb(self, name: str, link: int = -1) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.client.getAABB(self.get(name).body, link)
@@ -232,7 +284,8 @@ class PyBulletRobot(Robot):
     def _fixed_bodies(self) -> list[tuple[int, str]]:
         """What the arm must not hit: the table and the fixtures (zero-mass objects)."""
         return [(self.world.table, "the table")] + [
-            (o.body, o.spec.name) for o in self.world.objects.values() if category(o.spec.type).mass == 0]
+            (o.body, o.spec.name) for o in self.world.objects.values() if category(o.spec.type).mass == 0
+        ]
 
     def _held_body(self) -> int | None:
         return self.world.get(self._held[0]).body if self._held else None
@@ -240,8 +293,7 @@ class PyBulletRobot(Robot):
     def forward_kinematics(self, q: np.ndarray) -> np.ndarray:
         return self.kinematics.forward_kinematics(q)
 
-    def inverse_kinematics(self, position: Sequence[float], yaw: float,
-                           seed: np.ndarray | None = None) -> np.ndarray:
+    def inverse_kinematics(self, position: Sequence[float], yaw: float, seed: np.ndarray | None = None) -> np.ndarray:
         return self.kinematics.inverse_kinematics(position, yaw, seed)
 
     def in_collision(self, q: np.ndarray) -> str | None:
@@ -250,11 +302,22 @@ class PyBulletRobot(Robot):
 
     # -- commands ------------------------------------------------------------------
     def _command(self, q: np.ndarray) -> None:
-        self.c.setJointMotorControlArray(self.id, list(ARM_JOINTS), self.c.POSITION_CONTROL,
-                                         targetPositions=[float(v) for v in q], forces=list(ARM_FORCES),
-                                         positionGains=[0.5] * 7, velocityGains=[1.0] * 7)
-        self.c.setJointMotorControlArray(self.id, list(FINGER_JOINTS), self.c.POSITION_CONTROL,
-                                         targetPositions=[self._finger_target] * 2, forces=[40.0, 40.0])
+        self.c.setJointMotorControlArray(
+            self.id,
+            list(ARM_JOINTS),
+            self.c.POSITION_CONTROL,
+            targetPositions=[float(v) for v in q],
+            forces=list(ARM_FORCES),
+            positionGains=[0.5] * 7,
+            velocityGains=[1.0] * 7,
+        )
+        self.c.setJointMotorControlArray(
+            self.id,
+            list(FINGER_JOINTS),
+            self.c.POSITION_CONTROL,
+            targetPositions=[self._finger_target] * 2,
+            forces=[40.0, 40.0],
+        )
 
     def step(self, q_target: np.ndarray) -> None:
         q = np.clip(np.asarray(q_target, dtype=float), self._lo, self._hi)
@@ -338,8 +401,18 @@ class PyBulletRobot(Robot):
             child_link = link
         inv_pos, inv_orn = self.c.invertTransform(hs[0], hs[1])
         rel_pos, rel_orn = self.c.multiplyTransforms(inv_pos, inv_orn, opos, oorn)
-        cid = self.c.createConstraint(self.id, TOOL_LINK, obj.body, child_link, self.c.JOINT_FIXED, [0, 0, 0],
-                                      rel_pos, [0, 0, 0], rel_orn, [0, 0, 0, 1])
+        cid = self.c.createConstraint(
+            self.id,
+            TOOL_LINK,
+            obj.body,
+            child_link,
+            self.c.JOINT_FIXED,
+            [0, 0, 0],
+            rel_pos,
+            [0, 0, 0],
+            rel_orn,
+            [0, 0, 0, 1],
+        )
         self.c.changeConstraint(cid, maxForce=300.0)
         self._held = (object_name, cid)
         return True

@@ -96,8 +96,13 @@ class PandaKinematics:
         touchable: a body the arm may touch (the object it holds), or None; asked at each check.
     """
 
-    def __init__(self, client: Any, robot_id: int, obstacles: Callable[[], Sequence[tuple[int, str]]],
-                 touchable: Callable[[], int | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        robot_id: int,
+        obstacles: Callable[[], Sequence[tuple[int, str]]],
+        touchable: Callable[[], int | None] = lambda: None,
+    ) -> None:
         self.c = client
         self.id = robot_id
         self._obstacles = obstacles
@@ -140,8 +145,7 @@ class PandaKinematics:
         finally:
             self._restore(saved)
 
-    def inverse_kinematics(self, position: Sequence[float], yaw: float,
-                           seed: np.ndarray | None = None) -> np.ndarray:
+    def inverse_kinematics(self, position: Sequence[float], yaw: float, seed: np.ndarray | None = None) -> np.ndarray:
         """Joint positions that put the tool point at ``position``, pointing down, turned by ``yaw``.
 
         Tried from ``seed`` (when given), then from the home pose.
@@ -159,7 +163,8 @@ class PandaKinematics:
                 return q
         raise UnreachableError(
             f"no inverse-kinematics solution for {np.round(target, 3).tolist()} "
-            f"(position error {err * 1000:.0f} mm, orientation error {math.degrees(ang):.0f} deg)")
+            f"(position error {err * 1000:.0f} mm, orientation error {math.degrees(ang):.0f} deg)"
+        )
 
     def _ik_from(self, target: list[float], orn: Sequence[float], start: np.ndarray) -> tuple[np.ndarray, float, float]:
         saved = self._save()
@@ -168,9 +173,17 @@ class PandaKinematics:
             q = start
             for _ in range(4):
                 sol = self.c.calculateInverseKinematics(
-                    self.id, TOOL_LINK, target, orn, lowerLimits=list(self.lo), upperLimits=list(self.hi),
-                    jointRanges=list(self.hi - self.lo), restPoses=list(HOME_Q), maxNumIterations=100,
-                    residualThreshold=1e-5)
+                    self.id,
+                    TOOL_LINK,
+                    target,
+                    orn,
+                    lowerLimits=list(self.lo),
+                    upperLimits=list(self.hi),
+                    jointRanges=list(self.hi - self.lo),
+                    restPoses=list(HOME_Q),
+                    maxNumIterations=100,
+                    residualThreshold=1e-5,
+                )
                 q = np.clip(np.array(sol[:7]), self.lo, self.hi)
                 self.pose(q)
                 st = self.c.getLinkState(self.id, TOOL_LINK, computeForwardKinematics=True)
@@ -248,5 +261,16 @@ class KinematicModel:
                 pass
 
 
-__all__ = ["ARM_JOINTS", "FINGER_JOINTS", "GRIPPER_MAX", "HOME_Q", "KinematicModel", "PandaKinematics",
-           "TOOL_LINK", "YAW_OFFSET", "connect", "load_arm", "quiet_stdout"]
+__all__ = [
+    "ARM_JOINTS",
+    "FINGER_JOINTS",
+    "GRIPPER_MAX",
+    "HOME_Q",
+    "KinematicModel",
+    "PandaKinematics",
+    "TOOL_LINK",
+    "YAW_OFFSET",
+    "connect",
+    "load_arm",
+    "quiet_stdout",
+]

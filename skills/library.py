@@ -17,8 +17,14 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from robot_agent.errors import (ParameterError, RobotLinkError, SafetyError, UnknownObjectError, UnknownSkillError,
-                                 UnreachableError)
+from robot_agent.errors import (
+    ParameterError,
+    RobotLinkError,
+    SafetyError,
+    UnknownObjectError,
+    UnknownSkillError,
+    UnreachableError,
+)
 from skills.motion import Collision, Interrupted, KeepOut, Motion, wrap_grip_yaw
 from skills.params import SKILL_ARGS, validate_params
 from skills.result import SkillResult, SkillStatus
@@ -44,8 +50,15 @@ class Skill(ABC):
     def args(self) -> tuple[str, ...]:
         return SKILL_ARGS[self.name]
 
-    def execute(self, robot: Robot, args: Mapping[str, str] | None, params: Mapping[str, Any] | None,
-                cancel: CancelToken | None, safety: SafetyChecker, keep_out: Sequence[str] = ()) -> SkillResult:
+    def execute(
+        self,
+        robot: Robot,
+        args: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        cancel: CancelToken | None,
+        safety: SafetyChecker,
+        keep_out: Sequence[str] = (),
+    ) -> SkillResult:
         """Run the skill; never raises for expected failures, returns a :class:`SkillResult`.
 
         Args:
@@ -66,16 +79,21 @@ class Skill(ABC):
         missing = [a for a in self.args if a not in args]
         extra = sorted(set(args) - set(self.args))
         if missing or extra:
-            return SkillResult(SkillStatus.INVALID,
-                               f"{self.name} takes arguments ({', '.join(self.args) or 'none'}); "
-                               f"missing: {missing or 'none'}, unexpected: {extra or 'none'}", {"ticks": 0})
+            return SkillResult(
+                SkillStatus.INVALID,
+                f"{self.name} takes arguments ({', '.join(self.args) or 'none'}); "
+                f"missing: {missing or 'none'}, unexpected: {extra or 'none'}",
+                {"ticks": 0},
+            )
         try:
             p = validate_params(self.name, params)
             objects = robot.perceive()
             for role in self.args:
                 if args[role] not in objects:
-                    raise UnknownObjectError(f"{self.name}: unknown object {args[role]!r} for {role}; the scene has: "
-                                             f"{', '.join(sorted(objects))}")
+                    raise UnknownObjectError(
+                        f"{self.name}: unknown object {args[role]!r} for {role}; the scene has: "
+                        f"{', '.join(sorted(objects))}"
+                    )
         except (ParameterError, UnknownObjectError) as exc:
             return SkillResult(SkillStatus.INVALID, str(exc), {"ticks": 0})
         motion = Motion(robot, safety, cancel, keep_out=_keep_out_regions(self.name, keep_out, args, objects, robot))
@@ -96,8 +114,14 @@ class Skill(ABC):
             status, reason = SkillStatus.INVALID, str(exc)
         if motion.detours:
             facts["detoured"] = list(motion.detours)
-        facts.update(ticks=motion.ticks, path=motion.path, max_speed_fraction=round(motion.max_speed_fraction, 3),
-                     gripper_width=round(robot.gripper_width(), 4), holding=robot.holding(), params=p)
+        facts.update(
+            ticks=motion.ticks,
+            path=motion.path,
+            max_speed_fraction=round(motion.max_speed_fraction, 3),
+            gripper_width=round(robot.gripper_width(), 4),
+            holding=robot.holding(),
+            params=p,
+        )
         for role, name in args.items():
             try:
                 facts[f"{role}_pose"] = robot.object_pose(name).to_dict()
@@ -108,13 +132,15 @@ class Skill(ABC):
         return SkillResult(status, reason, facts)
 
     @abstractmethod
-    def _run(self, robot: Robot, motion: Motion, objs: dict[str, ObjectInfo], p: dict[str, Any],
-             facts: dict[str, Any]) -> tuple[SkillStatus, str]:
+    def _run(
+        self, robot: Robot, motion: Motion, objs: dict[str, ObjectInfo], p: dict[str, Any], facts: dict[str, Any]
+    ) -> tuple[SkillStatus, str]:
         """Do the motion; return (status, reason)."""
 
 
-def _keep_out_regions(skill: str, names: Sequence[str], args: Mapping[str, str], objects: Mapping[str, ObjectInfo],
-                      robot: Robot) -> list[KeepOut]:
+def _keep_out_regions(
+    skill: str, names: Sequence[str], args: Mapping[str, str], objects: Mapping[str, ObjectInfo], robot: Robot
+) -> list[KeepOut]:
     """Keep-out regions for the named objects, minus the call's own objects and the held one."""
     if isinstance(names, str):  # one name, not its letters
         names = [names]
@@ -124,8 +150,9 @@ def _keep_out_regions(skill: str, names: Sequence[str], args: Mapping[str, str],
         if name in own:
             continue
         if name not in objects:
-            log.warning("%s: keep-out %r ignored: no such object in the scene (%s)", skill, name,
-                        ", ".join(sorted(objects)))
+            log.warning(
+                "%s: keep-out %r ignored: no such object in the scene (%s)", skill, name, ", ".join(sorted(objects))
+            )
             continue
         out.append(KeepOut.around(objects[name]))
     return out
@@ -241,8 +268,9 @@ class Place(Skill):
         lift = np.array([tool[0], tool[1], max(tool[2], above[2])])
         path = motion.plan_cartesian([lift, above, release], yaw)
         motion.follow_segments(path, [p["speed"]] * 3)
-        facts["release_height"] = round(float(robot.ee_pose()[0][2] - bottom_below_tool
-                                              - target.pose.position[2] - surface[2]), 4)
+        facts["release_height"] = round(
+            float(robot.ee_pose()[0][2] - bottom_below_tool - target.pose.position[2] - surface[2]), 4
+        )
         facts["relation"] = relation
         robot.release()
         motion.check_cancel()
@@ -250,8 +278,9 @@ class Place(Skill):
         for _ in range(20):  # let the object come to rest before judging
             robot.step(robot.joint_positions())
         now = robot.perceive()
-        facts["object_final_local"] = [round(float(v), 4) for v in now[target.name].pose.to_local(
-            now[obj.name].pose.position)]
+        facts["object_final_local"] = [
+            round(float(v), 4) for v in now[target.name].pose.to_local(now[obj.name].pose.position)
+        ]
         if not _inside_xy(robot, now[obj.name], now[target.name], surface):
             return SkillStatus.FAILED, f"{obj.name} did not end up {relation} {target.name}"
         return SkillStatus.SUCCEEDED, ""
@@ -336,8 +365,11 @@ class Open(Skill):
             robot.release()
         motion.move_to(robot.ee_pose()[0] + np.array([0, 0, 0.10]), yaw, p["speed"])
         after = float(robot.perceive()[obj.name].state.get("opening", 0.0))
-        facts.update(opening=round(after, 4), pull_vector_local=[round(float(v), 3) for v in axis_local],
-                     pulled=round(after - before, 4))
+        facts.update(
+            opening=round(after, 4),
+            pull_vector_local=[round(float(v), 3) for v in axis_local],
+            pulled=round(after - before, 4),
+        )
         if after - before < 0.5 * p["pull_distance"]:
             return SkillStatus.FAILED, f"the drawer moved {after - before:.3f} m of {p['pull_distance']:.3f} m"
         return SkillStatus.SUCCEEDED, ""

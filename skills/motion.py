@@ -87,8 +87,12 @@ class KeepOut:
         """The footprint of ``obj`` (its pose and box size) grown by ``margin`` on every side."""
         if not (math.isfinite(margin) and margin >= 0):
             raise ValueError(f"keep-out margin must be a number >= 0, got {margin!r}")
-        return cls(obj.name, (obj.pose.position[0], obj.pose.position[1]), obj.pose.yaw,
-                   (obj.size[0] / 2 + margin, obj.size[1] / 2 + margin))
+        return cls(
+            obj.name,
+            (obj.pose.position[0], obj.pose.position[1]),
+            obj.pose.yaw,
+            (obj.size[0] / 2 + margin, obj.size[1] / 2 + margin),
+        )
 
     def local(self, xy: Sequence[float]) -> np.ndarray:
         """A base-frame point's (x, y) in the box's frame."""
@@ -122,12 +126,18 @@ class KeepOut:
         """The box's corners grown by ``pad``, as base-frame (x, y) points."""
         c, s = math.cos(self.yaw), math.sin(self.yaw)
         hx, hy = self.half[0] + pad, self.half[1] + pad
-        return [np.array([self.center[0] + c * x - s * y, self.center[1] + s * x + c * y])
-                for x, y in ((hx, hy), (-hx, hy), (-hx, -hy), (hx, -hy))]
+        return [
+            np.array([self.center[0] + c * x - s * y, self.center[1] + s * x + c * y])
+            for x, y in ((hx, hy), (-hx, hy), (-hx, -hy), (hx, -hy))
+        ]
 
     def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "center": [round(v, 4) for v in self.center], "yaw": round(self.yaw, 4),
-                "half": [round(v, 4) for v in self.half]}
+        return {
+            "name": self.name,
+            "center": [round(v, 4) for v in self.center],
+            "yaw": round(self.yaw, 4),
+            "half": [round(v, 4) for v in self.half],
+        }
 
 
 def _angle_diff(a: float, b: float) -> float:
@@ -245,7 +255,8 @@ class Motion:
                 if k.contains(p):
                     raise KeepOutError(
                         f"target {np.round(p, 3).tolist()} is over the keep-out region of {k.name} "
-                        f"(its footprint plus {KEEP_OUT_MARGIN:g} m)")
+                        f"(its footprint plus {KEEP_OUT_MARGIN:g} m)"
+                    )
         routes: list[list[list[np.ndarray]]] = []
         for a, b in zip(pts[:-1], pts[1:]):
             blocking = [k for k in active if k.crosses(a, b)]
@@ -255,8 +266,10 @@ class Motion:
             vias = _detours_xy(a[:2], b[:2], active, self._workspace_xy())
             if not vias:
                 names = ", ".join(sorted({k.name for k in blocking}))
-                raise KeepOutError(f"no way from {np.round(a, 3).tolist()} to {np.round(b, 3).tolist()} around the "
-                                   f"keep-out region of {names} inside the workspace")
+                raise KeepOutError(
+                    f"no way from {np.round(a, 3).tolist()} to {np.round(b, 3).tolist()} around the "
+                    f"keep-out region of {names} inside the workspace"
+                )
             routes.append([self._lift_polyline(a, b, via) for via in vias])
         return routes
 
@@ -309,8 +322,17 @@ class Motion:
             seed = qs[-1]
         return segments
 
-    def _ik_polyline(self, poly: list[np.ndarray], min_n: int, yaw0: float, turn: float | None, yaw: float,
-                     seed: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
+    def _ik_polyline(
+        self,
+        poly: list[np.ndarray],
+        min_n: int,
+        yaw0: float,
+        turn: float | None,
+        yaw: float,
+        seed: np.ndarray,
+        lo: np.ndarray,
+        hi: np.ndarray,
+    ) -> list[np.ndarray]:
         """Joint waypoints along ``poly``, at most WAYPOINT_SPACING apart, checked like every target."""
         legs = list(zip(poly[:-1], poly[1:]))
         ns = [max(1, int(math.ceil(np.linalg.norm(b - a) / WAYPOINT_SPACING))) for a, b in legs]
@@ -395,8 +417,11 @@ class Motion:
         if over:
             tool_goal = self.robot.forward_kinematics(goal)
             yaw = self.robot.ee_pose()[1]
-            lead = [q_ for seg in self.plan_cartesian([tool_goal], yaw if self.robot.holding() else wrap_grip_yaw(yaw))
-                    for q_ in seg]
+            lead = [
+                q_
+                for seg in self.plan_cartesian([tool_goal], yaw if self.robot.holding() else wrap_grip_yaw(yaw))
+                for q_ in seg
+            ]
             self._check_joint_sweep(lead[-1], goal)
             still = self._sweep_keep_out(lead[-1], goal, active=self._active_keep_outs(self.robot.ee_pose()[0]))
             if still:
@@ -414,8 +439,7 @@ class Motion:
             if hit:
                 raise Collision(f"joint move refused: {hit}")
 
-    def _sweep_keep_out(self, start: np.ndarray, goal: np.ndarray,
-                        active: list[KeepOut] | None = None) -> str | None:
+    def _sweep_keep_out(self, start: np.ndarray, goal: np.ndarray, active: list[KeepOut] | None = None) -> str | None:
         """The keep-out the tool point would pass over on the straight joint-space path, or None."""
         if not self.keep_out:
             return None
@@ -444,8 +468,9 @@ class Motion:
             self.path.append([round(float(v), 4) for v in self.robot.ee_pose()[0]])
 
 
-def _detours_xy(a: np.ndarray, b: np.ndarray, regions: Sequence[KeepOut],
-                workspace: tuple[np.ndarray, np.ndarray]) -> list[list[np.ndarray]]:
+def _detours_xy(
+    a: np.ndarray, b: np.ndarray, regions: Sequence[KeepOut], workspace: tuple[np.ndarray, np.ndarray]
+) -> list[list[np.ndarray]]:
     """Ways from ``a`` to ``b`` (xy) around ``regions``, as lists of corner via-points, shortest first.
 
     A visibility graph over the regions' padded corners that lie inside the workspace and
@@ -498,5 +523,14 @@ def _detours_xy(a: np.ndarray, b: np.ndarray, regions: Sequence[KeepOut],
     return [[nodes[i] for i in path[1:-1]] for path, _ in ranked]
 
 
-__all__ = ["Motion", "Interrupted", "Collision", "KeepOut", "KeepOutError", "KEEP_OUT_MARGIN", "StaleStateError",
-           "UnreachableError", "wrap_grip_yaw"]
+__all__ = [
+    "Motion",
+    "Interrupted",
+    "Collision",
+    "KeepOut",
+    "KeepOutError",
+    "KEEP_OUT_MARGIN",
+    "StaleStateError",
+    "UnreachableError",
+    "wrap_grip_yaw",
+]

@@ -61,7 +61,8 @@ class ParamSpec:
                     raise ParameterError(f"{where}: expected 3 finite numbers, got {value!r}")
                 if not (self.low <= float(c) <= self.high):
                     raise ParameterError(
-                        f"{where}={list(value)} has a component outside [{self.low:g}, {self.high:g}] {self.unit}".rstrip())
+                        f"{where}={list(value)} has a component outside [{self.low:g}, {self.high:g}] {self.unit}".rstrip()
+                    )
                 out.append(float(c))
             return out
         if self.kind == "choice":
@@ -79,55 +80,128 @@ class ParamSpec:
         return value if value in self.choices else self.default
 
 
-SPEED = ParamSpec("speed", "float", 0.5, 0.05, 1.0, unit="fraction",
-                  doc="fraction of the robot's maximum joint speed")
+SPEED = ParamSpec("speed", "float", 0.5, 0.05, 1.0, unit="fraction", doc="fraction of the robot's maximum joint speed")
 
 SKILL_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
     "pick": (
-        ParamSpec("grasp_region", "choice", "center", choices=("center", "handle", "rim", "top", "side"),
-                  doc="part of the object to grasp"),
-        ParamSpec("grasp_offset", "vec3", [0.0, 0.0, 0.0], -0.15, 0.15, unit="m",
-                  doc="offset of the grasp point from the region's nominal point, object frame"),
-        ParamSpec("gripper_yaw", "float", 0.0, -math.pi, math.pi, unit="rad",
-                  doc="gripper rotation about the vertical, relative to the object's yaw"),
-        ParamSpec("approach_height", "float", 0.10, 0.03, 0.30, unit="m",
-                  doc="height above the grasp point where the vertical approach starts"),
+        ParamSpec(
+            "grasp_region",
+            "choice",
+            "center",
+            choices=("center", "handle", "rim", "top", "side"),
+            doc="part of the object to grasp",
+        ),
+        ParamSpec(
+            "grasp_offset",
+            "vec3",
+            [0.0, 0.0, 0.0],
+            -0.15,
+            0.15,
+            unit="m",
+            doc="offset of the grasp point from the region's nominal point, object frame",
+        ),
+        ParamSpec(
+            "gripper_yaw",
+            "float",
+            0.0,
+            -math.pi,
+            math.pi,
+            unit="rad",
+            doc="gripper rotation about the vertical, relative to the object's yaw",
+        ),
+        ParamSpec(
+            "approach_height",
+            "float",
+            0.10,
+            0.03,
+            0.30,
+            unit="m",
+            doc="height above the grasp point where the vertical approach starts",
+        ),
         ParamSpec("lift_height", "float", 0.15, 0.03, 0.40, unit="m", doc="lift after grasping"),
         SPEED,
     ),
     "place": (
-        ParamSpec("place_offset", "vec3", [0.0, 0.0, 0.0], -0.20, 0.20, unit="m",
-                  doc="offset of the release point from the target's centre, target frame"),
-        ParamSpec("place_height", "float", 0.05, 0.0, 0.30, unit="m",
-                  doc="height of the held object's bottom above the target surface at release"),
-        ParamSpec("approach_height", "float", 0.12, 0.03, 0.30, unit="m",
-                  doc="height above the release point where the descent starts"),
+        ParamSpec(
+            "place_offset",
+            "vec3",
+            [0.0, 0.0, 0.0],
+            -0.20,
+            0.20,
+            unit="m",
+            doc="offset of the release point from the target's centre, target frame",
+        ),
+        ParamSpec(
+            "place_height",
+            "float",
+            0.05,
+            0.0,
+            0.30,
+            unit="m",
+            doc="height of the held object's bottom above the target surface at release",
+        ),
+        ParamSpec(
+            "approach_height",
+            "float",
+            0.12,
+            0.03,
+            0.30,
+            unit="m",
+            doc="height above the release point where the descent starts",
+        ),
         SPEED,
     ),
     "push": (
-        ParamSpec("direction", "vec3", [1.0, 0.0, 0.0], -1.0, 1.0,
-                  doc="push direction in the base frame (normalized; z ignored)"),
+        ParamSpec(
+            "direction",
+            "vec3",
+            [1.0, 0.0, 0.0],
+            -1.0,
+            1.0,
+            doc="push direction in the base frame (normalized; z ignored)",
+        ),
         ParamSpec("distance", "float", 0.10, 0.0, 0.40, unit="m", doc="how far to push"),
-        ParamSpec("contact_height", "float", 0.02, 0.005, 0.15, unit="m",
-                  doc="height of the fingertips above the table while pushing"),
+        ParamSpec(
+            "contact_height",
+            "float",
+            0.02,
+            0.005,
+            0.15,
+            unit="m",
+            doc="height of the fingertips above the table while pushing",
+        ),
         SPEED,
     ),
     "open": (
-        ParamSpec("grasp_offset", "vec3", [0.0, 0.0, 0.0], -0.10, 0.10, unit="m",
-                  doc="offset of the grasp point from the handle, object frame"),
-        ParamSpec("pull_axis", "vec3", [1.0, 0.0, 0.0], -1.0, 1.0,
-                  doc="pull direction in the object's frame (normalized)"),
+        ParamSpec(
+            "grasp_offset",
+            "vec3",
+            [0.0, 0.0, 0.0],
+            -0.10,
+            0.10,
+            unit="m",
+            doc="offset of the grasp point from the handle, object frame",
+        ),
+        ParamSpec(
+            "pull_axis", "vec3", [1.0, 0.0, 0.0], -1.0, 1.0, doc="pull direction in the object's frame (normalized)"
+        ),
         ParamSpec("pull_distance", "float", 0.15, 0.02, 0.40, unit="m", doc="how far to pull"),
         SPEED,
     ),
     "close": (
-        ParamSpec("push_distance", "float", 0.20, 0.02, 0.40, unit="m",
-                  doc="how far to push the drawer in"),
+        ParamSpec("push_distance", "float", 0.20, 0.02, 0.40, unit="m", doc="how far to push the drawer in"),
         SPEED,
     ),
     "move_by": (
-        ParamSpec("delta", "vec3", [0.0, 0.0, 0.0], -0.30, 0.30, unit="m",
-                  doc="displacement of the gripper, in the frame named by `frame`"),
+        ParamSpec(
+            "delta",
+            "vec3",
+            [0.0, 0.0, 0.0],
+            -0.30,
+            0.30,
+            unit="m",
+            doc="displacement of the gripper, in the frame named by `frame`",
+        ),
         ParamSpec("frame", "choice", "base", choices=("base", "gripper"), doc="frame of `delta`"),
         SPEED,
     ),
@@ -155,22 +229,19 @@ def param_specs(skill: str) -> tuple[ParamSpec, ...]:
     try:
         return SKILL_PARAMS[skill]
     except KeyError:
-        raise UnknownSkillError(
-            f"unknown skill {skill!r}; valid skills: {', '.join(sorted(SKILL_PARAMS))}") from None
+        raise UnknownSkillError(f"unknown skill {skill!r}; valid skills: {', '.join(sorted(SKILL_PARAMS))}") from None
 
 
 def spec(skill: str, name: str) -> ParamSpec:
     for s in param_specs(skill):
         if s.name == name:
             return s
-    raise ParameterError(
-        f"{skill} has no parameter {name!r}; valid: {', '.join(p.name for p in param_specs(skill))}")
+    raise ParameterError(f"{skill} has no parameter {name!r}; valid: {', '.join(p.name for p in param_specs(skill))}")
 
 
 def default_params(skill: str) -> dict[str, Any]:
     """A fresh dict of the skill's default parameters."""
-    return {s.name: (list(s.default) if isinstance(s.default, list) else s.default)
-            for s in param_specs(skill)}
+    return {s.name: (list(s.default) if isinstance(s.default, list) else s.default) for s in param_specs(skill)}
 
 
 def validate_params(skill: str, params: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -11,12 +11,12 @@ class SkillStatus(enum.Enum):
     """How a skill ended."""
 
     SUCCEEDED = "succeeded"
-    UNREACHABLE = "unreachable"        # target outside workspace / no IK solution; refused before motion
-    GRASP_MISSED = "grasp_missed"      # gripper closed on nothing
-    COLLISION = "collision"            # planned motion would hit the table / itself; refused
-    INTERRUPTED = "interrupted"        # cancel token set (stop or correction) mid-motion
-    INVALID = "invalid"                # bad arguments or parameters; refused before motion
-    FAILED = "failed"                  # executed but the goal was not reached (e.g. drawer stuck)
+    UNREACHABLE = "unreachable"  # target outside workspace / no IK solution; refused before motion
+    GRASP_MISSED = "grasp_missed"  # gripper closed on nothing
+    COLLISION = "collision"  # planned motion would hit the table / itself; refused
+    INTERRUPTED = "interrupted"  # cancel token set (stop or correction) mid-motion
+    INVALID = "invalid"  # bad arguments or parameters; refused before motion
+    FAILED = "failed"  # executed but the goal was not reached (e.g. drawer stuck)
 
     @property
     def ok(self) -> bool:

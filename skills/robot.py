@@ -113,8 +113,7 @@ class Robot(ABC):
 
     # -- kinematics ----------------------------------------------------------
     @abstractmethod
-    def inverse_kinematics(self, position: Sequence[float], yaw: float,
-                           seed: np.ndarray | None = None) -> np.ndarray:
+    def inverse_kinematics(self, position: Sequence[float], yaw: float, seed: np.ndarray | None = None) -> np.ndarray:
         """Joint positions that put the tool point at ``position`` pointing down with ``yaw``.
 
         Raises:

@@ -49,10 +49,12 @@ class SafetyChecker:
             if p[i] < self._lo[i] - 1e-9 or p[i] > self._hi[i] + 1e-9:
                 raise UnreachableError(
                     f"{what} {np.round(p, 3).tolist()} is outside the workspace: {axes[i]}={p[i]:.3f} m "
-                    f"not in [{self._lo[i]:.3f}, {self._hi[i]:.3f}]")
+                    f"not in [{self._lo[i]:.3f}, {self._hi[i]:.3f}]"
+                )
         if p[2] < self._cfg.min_tool_height - 1e-9:
             raise UnreachableError(
-                f"{what} {np.round(p, 3).tolist()} is below the table margin ({self._cfg.min_tool_height} m)")
+                f"{what} {np.round(p, 3).tolist()} is below the table margin ({self._cfg.min_tool_height} m)"
+            )
         return p
 
     @property
@@ -67,8 +69,10 @@ class SafetyChecker:
             StaleStateError: with the age and the limit.
         """
         if not age <= self._cfg.joint_state_timeout:  # also catches NaN
-            raise StaleStateError(f"joint-state watchdog: joint states are {age:.3f} s old (limit {self._cfg.joint_state_timeout:g} s, "
-                                  f"safety.joint_state_timeout): the arm was halted")
+            raise StaleStateError(
+                f"joint-state watchdog: joint states are {age:.3f} s old (limit {self._cfg.joint_state_timeout:g} s, "
+                f"safety.joint_state_timeout): the arm was halted"
+            )
 
     def check_joints(self, q: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         """Refuse joint positions outside the joint limits."""

@@ -96,17 +96,25 @@ class ObjectInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "category": self.category, "pose": self.pose.to_dict(),
-            "size": list(self.size), "color": self.color, "shape": self.shape,
-            "state": dict(self.state), "parts": {k: list(v) for k, v in self.parts.items()},
+            "name": self.name,
+            "category": self.category,
+            "pose": self.pose.to_dict(),
+            "size": list(self.size),
+            "color": self.color,
+            "shape": self.shape,
+            "state": dict(self.state),
+            "parts": {k: list(v) for k, v in self.parts.items()},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ObjectInfo":
         return cls(
-            name=str(data["name"]), category=str(data["category"]),
-            pose=Pose.from_dict(data["pose"]), size=tuple(float(v) for v in data["size"]),
-            color=str(data.get("color", "")), shape=str(data.get("shape", "")),
+            name=str(data["name"]),
+            category=str(data["category"]),
+            pose=Pose.from_dict(data["pose"]),
+            size=tuple(float(v) for v in data["size"]),
+            color=str(data.get("color", "")),
+            shape=str(data.get("shape", "")),
             state=dict(data.get("state", {})),
             parts={k: [float(x) for x in v] for k, v in dict(data.get("parts", {})).items()},
         )

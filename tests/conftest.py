@@ -30,8 +30,14 @@ def recorded_episodes(tmp_path_factory: pytest.TempPathFactory) -> dict:
     scenarios = [load_scenario(SCENARIOS_DIR / "demo" / f"{n}.yaml") for n in ("drawer_train", "mug_train")]
     rounds = run_rounds([scenarios], config=cfg, kb_dir=root / "kb", quiet=True, log_dir=root / "logs")
     logs = {o.scenario: next((root / "logs").glob(f"{o.scenario}-*")) for o in rounds[0]}
-    return {"root": root, "kb": root / "kb", "logs_dir": root / "logs", "logs": logs, "outcomes": rounds[0],
-            "config": cfg}
+    return {
+        "root": root,
+        "kb": root / "kb",
+        "logs_dir": root / "logs",
+        "logs": logs,
+        "outcomes": rounds[0],
+        "config": cfg,
+    }
 
 
 @pytest.fixture(scope="session")

@@ -44,8 +44,16 @@ def scenario(name: str):
 
 
 def run(name: str, planner, kb, parser, memory_mode: str = "full", events: list | None = None):
-    return run_scenario(scenario(name), policy=planner, kb=kb, parser=parser, config=AgentConfig(), seed=0,
-                        memory_mode=memory_mode, on_event=(events.append if events is not None else None))
+    return run_scenario(
+        scenario(name),
+        policy=planner,
+        kb=kb,
+        parser=parser,
+        config=AgentConfig(),
+        seed=0,
+        memory_mode=memory_mode,
+        on_event=(events.append if events is not None else None),
+    )
 
 
 def test_drawer_replans_on_plan_correction_then_transfers_to_a_novel_cabinet(planner, kb, parser) -> None:
@@ -62,8 +70,11 @@ def test_drawer_replans_on_plan_correction_then_transfers_to_a_novel_cabinet(pla
     distilled = {d["kind"]: d["rule"] for d in first.result.knowledge_distilled}
     assert distilled["plan"] == "open the cabinet before placing something in or on the cabinet"
     items = {i.kind: i for i in kb.list()}
-    assert items["plan"].parameters["constraint"]["first"] == {"skill": "open", "object_category": "cabinet",
-                                                               "instances": {"object": "cabinet"}}
+    assert items["plan"].parameters["constraint"]["first"] == {
+        "skill": "open",
+        "object_category": "cabinet",
+        "instances": {"object": "cabinet"},
+    }
     assert items["skill"].scope["skill"] == "open" and items["skill"].parameters["pull_distance"] >= 0.18
     assert items["plan"].provenance["corrections"] and items["plan"].provenance["episode_ids"]
 
@@ -111,7 +122,7 @@ def test_stop_mid_skill_halts_within_one_tick(planner, parser) -> None:
             if robot.ticks == marks.get("stop_at_tick", -1):
                 marks["tool"] = robot.ee_pose()[0]
                 marks["ticks"] = robot.ticks
-                agent.submit_correction("stop!", "typed")   # from inside the control loop: deterministic
+                agent.submit_correction("stop!", "typed")  # from inside the control loop: deterministic
 
         def hold():
             marks.setdefault("first_hold", robot.ticks)
@@ -240,10 +251,12 @@ def test_a_redone_call_supersedes_the_earlier_success() -> None:
         return StepRecord(call, status, "", {"params": dict(call["params"])})
 
     res = EpisodeResult("e", "put the mug on the plate", AgentState.DONE, True)
-    res.steps = [step("pick", {"object": "white_mug"}, "center"),
-                 step("place", {"object": "white_mug", "target": "plate"}, "", status="interrupted"),
-                 step("pick", {"object": "white_mug"}, "handle"),
-                 step("place", {"object": "white_mug", "target": "plate"}, "")]
+    res.steps = [
+        step("pick", {"object": "white_mug"}, "center"),
+        step("place", {"object": "white_mug", "target": "plate"}, "", status="interrupted"),
+        step("pick", {"object": "white_mug"}, "handle"),
+        step("place", {"object": "white_mug", "target": "plate"}, ""),
+    ]
     calls = res.succeeded_calls()
     assert [(s, p.get("grasp_region")) for s, _, p in calls] == [("pick", "handle"), ("place", "")]
     sc = load_scenario(DEMO / "mug_train.yaml")

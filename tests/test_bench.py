@@ -45,14 +45,16 @@ def test_rounds_are_seeded_train_first_then_different_novel_instances() -> None:
 
 def test_mean_and_95_percent_interval() -> None:
     m, lo, hi = mean_ci([1.0, 2.0, 3.0])
-    assert m == 2.0 and hi - m == pytest.approx(4.303 * 1.0 / 3 ** 0.5, rel=1e-6) and m - lo == pytest.approx(hi - m)
+    assert m == 2.0 and hi - m == pytest.approx(4.303 * 1.0 / 3**0.5, rel=1e-6) and m - lo == pytest.approx(hi - m)
     assert mean_ci([0.5]) == (0.5, 0.5, 0.5)
 
 
 def test_false_transfers_and_zero_correction_share_are_counted() -> None:
-    eps = [Episode("full", 0, 1, "a", "f", "train", 2, True, 0, 1.0),
-           Episode("full", 0, 2, "b", "f", "novel", 1, False, 1, 3.0),
-           Episode("full", 0, 2, "c", "g", "novel", 0, True, 0, 2.0)]
+    eps = [
+        Episode("full", 0, 1, "a", "f", "train", 2, True, 0, 1.0),
+        Episode("full", 0, 2, "b", "f", "novel", 1, False, 1, 3.0),
+        Episode("full", 0, 2, "c", "g", "novel", 0, True, 0, 2.0),
+    ]
     s = summarize(eps, ["full"], rounds=2, seeds=1)["full"]
     assert s["corrections_per_round"] == [2.0, 0.5]
     assert s["success_per_round"] == [1.0, 0.5]
@@ -84,8 +86,24 @@ def test_protocol_on_a_small_subset(tmp_path: Path, capsys: pytest.CaptureFixtur
     for name in ("mug/mug_train_1", "mug/mug_novel_1", "fragile/fragile_train_1", "fragile/fragile_novel_2"):
         shutil.copy(DEFAULT_SUITE / f"{name}.yaml", suite)
     out = tmp_path / "out"
-    rc = main(["bench", "--suite", str(suite), "--rounds", "2", "--methods", "full,no-memory", "--seeds", "1",
-               "--backend", "symbolic", "--out", str(out), "--json"])
+    rc = main(
+        [
+            "bench",
+            "--suite",
+            str(suite),
+            "--rounds",
+            "2",
+            "--methods",
+            "full,no-memory",
+            "--seeds",
+            "1",
+            "--backend",
+            "symbolic",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0, text[-3000:]
     last = json.loads(text.strip().splitlines()[-1])
@@ -107,17 +125,52 @@ def test_protocol_on_a_small_subset(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_perf_summary_names_every_figure_and_prints_strict_json() -> None:
     from robot_agent.cli.bench import _finite, perf_lines
 
-    results = {"agent": {"reaction_stop_ms": {"p50": 2.2, "p95": 2.4, "n": 10},
-                         "reaction_skill_ms": {"p50": 23.0, "p95": 28.0, "n": 10},
-                         "reaction_plan_ms": {"p50": 28.0, "p95": 36.0, "n": 10}, "peak_rss_mb": 939.0},
-               "policy": {"results": [{"backend": "local", "all_p50_s": 0.001, "all_p95_s": 1.3, "replan_p95_s": 0.9,
-                                       "llm_cases_p95_s": float("nan")}]},
-               "kb": {"rows": [{"part": "index", "items": 1000000, "index": "hnsw", "modality": "text", "p50_ms": 1.0,
-                                "p99_ms": 4.0, "recall_at_10": 0.99, "build_s": 400.0}], "embed_ms": 5.0},
-               "sim": {"speed_x_real_time": 25.4, "cycles": 3}}
+    results = {
+        "agent": {
+            "reaction_stop_ms": {"p50": 2.2, "p95": 2.4, "n": 10},
+            "reaction_skill_ms": {"p50": 23.0, "p95": 28.0, "n": 10},
+            "reaction_plan_ms": {"p50": 28.0, "p95": 36.0, "n": 10},
+            "peak_rss_mb": 939.0,
+        },
+        "policy": {
+            "results": [
+                {
+                    "backend": "local",
+                    "all_p50_s": 0.001,
+                    "all_p95_s": 1.3,
+                    "replan_p95_s": 0.9,
+                    "llm_cases_p95_s": float("nan"),
+                }
+            ]
+        },
+        "kb": {
+            "rows": [
+                {
+                    "part": "index",
+                    "items": 1000000,
+                    "index": "hnsw",
+                    "modality": "text",
+                    "p50_ms": 1.0,
+                    "p99_ms": 4.0,
+                    "recall_at_10": 0.99,
+                    "build_s": 400.0,
+                }
+            ],
+            "embed_ms": 5.0,
+        },
+        "sim": {"speed_x_real_time": 25.4, "cycles": 3},
+    }
     text = "\n".join(perf_lines(results))
-    for want in ("stop-level", "skill-level", "plan-level", "p95 28.0 ms", "939.0 MB", "backend local",
-                 "1,000,000 items hnsw", "25.4x real time"):
+    for want in (
+        "stop-level",
+        "skill-level",
+        "plan-level",
+        "p95 28.0 ms",
+        "939.0 MB",
+        "backend local",
+        "1,000,000 items hnsw",
+        "25.4x real time",
+    ):
         assert want in text, want
     line = json.dumps(_finite(results), allow_nan=False)  # raises on NaN
     assert json.loads(line)["policy"]["results"][0]["llm_cases_p95_s"] is None
@@ -130,8 +183,28 @@ def test_bench_speaks_from_the_phrase_bank_it_names(tmp_path: Path, capsys: pyte
     for name in ("mug/mug_train_1", "mug/mug_novel_1"):
         shutil.copy(DEFAULT_SUITE / f"{name}.yaml", suite)
     out = tmp_path / "out"
-    rc = main(["bench", "--suite", str(suite), "--rounds", "1", "--methods", "no-memory", "--seeds", "1",
-               "--cap", "2", "--backend", "symbolic", "--phrases", "bank_b", "--out", str(out), "--json"])
+    rc = main(
+        [
+            "bench",
+            "--suite",
+            str(suite),
+            "--rounds",
+            "1",
+            "--methods",
+            "no-memory",
+            "--seeds",
+            "1",
+            "--cap",
+            "2",
+            "--backend",
+            "symbolic",
+            "--phrases",
+            "bank_b",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0, text[-3000:]
     last = json.loads(text.strip().splitlines()[-1])
@@ -159,16 +232,31 @@ def test_run_with_the_second_phrase_bank_end_to_end(tmp_path: Path) -> None:
     exe = str(Path(sys.executable).with_name("robot-agent"))
     mug, bank = str(DEFAULT_SUITE.parent / "demo" / "mug_train.yaml"), str(PHRASES_DIR / "bank_b.yaml")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([exe, "run", "--scenario", mug, "--phrases", bank, "--kb", str(tmp_path / "kb"), "--json"],
-                         capture_output=True, text=True, timeout=600, env=env)
+    out = subprocess.run(
+        [exe, "run", "--scenario", mug, "--phrases", bank, "--kb", str(tmp_path / "kb"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert out.returncode in (0, 1), out.stderr[-2000:]
     rounds = json.loads(out.stdout.strip().splitlines()[-1])["rounds"]
     assert len(rounds) == 1 and rounds[0]["corrections"] >= 1  # the mug was not grasped by the handle at first
-    shown = subprocess.run([exe, "run", "--scenario", mug, "--phrases", "bank_b", "--memory", "no-memory"],
-                           capture_output=True, text=True, timeout=600, env=env)
+    shown = subprocess.run(
+        [exe, "run", "--scenario", mug, "--phrases", "bank_b", "--memory", "no-memory"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     said = [ln.split('"')[1] for ln in shown.stdout.splitlines() if ln.strip().startswith("operator (simulated)")]
     assert said, shown.stdout[-2000:]
     assert set(said) <= {t.format(region="handle") for t in load_phrase_bank(bank)["grasp_region"]}
-    bad = subprocess.run([exe, "run", "--scenario", mug, "--phrases", str(tmp_path / "none.yaml")],
-                         capture_output=True, text=True, timeout=120, env=env)
+    bad = subprocess.run(
+        [exe, "run", "--scenario", mug, "--phrases", str(tmp_path / "none.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert bad.returncode == 2 and "no such phrase bank" in bad.stderr

@@ -34,17 +34,52 @@ from skills.types import ObjectInfo, Pose
 REPO = Path(__file__).resolve().parent.parent
 
 SCENE = [
-    ObjectInfo("red_block", "block", Pose((0.50, 0.10, 0.0)), (0.04, 0.04, 0.04), "red", "cube",
-               parts={"center": [0, 0, 0.02], "top": [0, 0, 0.04]}),
-    ObjectInfo("blue_block", "block", Pose((0.50, -0.10, 0.0)), (0.04, 0.04, 0.04), "blue", "cube",
-               parts={"center": [0, 0, 0.02], "top": [0, 0, 0.04]}),
-    ObjectInfo("mug", "mug", Pose((0.60, 0.00, 0.0), yaw=math.pi / 2), (0.07, 0.07, 0.09), "white", "standard",
-               parts={"center": [0, 0, 0.045], "top": [0, 0, 0.09], "rim": [0, -0.029, 0.08],
-                      "handle": [0, 0.06, 0.045]}),
-    ObjectInfo("glass", "glass", Pose((0.55, 0.35, 0.0)), (0.06, 0.06, 0.09), "clear", "tumbler",
-               parts={"center": [0, 0, 0.045], "top": [0, 0, 0.09], "rim": [0, -0.024, 0.08]}),
-    ObjectInfo("cabinet", "cabinet", Pose((0.70, 0.30, 0.0), yaw=math.pi), (0.24, 0.30, 0.14), "wood", "drawer",
-               state={"opening": 0.0}, parts={"handle": [0.17, 0, 0.08]}),
+    ObjectInfo(
+        "red_block",
+        "block",
+        Pose((0.50, 0.10, 0.0)),
+        (0.04, 0.04, 0.04),
+        "red",
+        "cube",
+        parts={"center": [0, 0, 0.02], "top": [0, 0, 0.04]},
+    ),
+    ObjectInfo(
+        "blue_block",
+        "block",
+        Pose((0.50, -0.10, 0.0)),
+        (0.04, 0.04, 0.04),
+        "blue",
+        "cube",
+        parts={"center": [0, 0, 0.02], "top": [0, 0, 0.04]},
+    ),
+    ObjectInfo(
+        "mug",
+        "mug",
+        Pose((0.60, 0.00, 0.0), yaw=math.pi / 2),
+        (0.07, 0.07, 0.09),
+        "white",
+        "standard",
+        parts={"center": [0, 0, 0.045], "top": [0, 0, 0.09], "rim": [0, -0.029, 0.08], "handle": [0, 0.06, 0.045]},
+    ),
+    ObjectInfo(
+        "glass",
+        "glass",
+        Pose((0.55, 0.35, 0.0)),
+        (0.06, 0.06, 0.09),
+        "clear",
+        "tumbler",
+        parts={"center": [0, 0, 0.045], "top": [0, 0, 0.09], "rim": [0, -0.024, 0.08]},
+    ),
+    ObjectInfo(
+        "cabinet",
+        "cabinet",
+        Pose((0.70, 0.30, 0.0), yaw=math.pi),
+        (0.24, 0.30, 0.14),
+        "wood",
+        "drawer",
+        state={"opening": 0.0},
+        parts={"handle": [0.17, 0, 0.08]},
+    ),
     ObjectInfo("bowl", "bowl", Pose((0.40, -0.30, 0.0)), (0.16, 0.16, 0.05), "white", "round"),
     ObjectInfo("plate", "plate", Pose((0.35, 0.35, 0.0)), (0.18, 0.18, 0.015), "white", "round"),
     ObjectInfo("apple", "fruit", Pose((0.45, 0.25, 0.0)), (0.055, 0.055, 0.055), "red", "apple"),
@@ -106,11 +141,22 @@ TABLE: list[tuple[str, str, str, dict[str, Any]]] = [
     ("five millimetres down please", "none", S, {"delta": [0, 0, -0.005]}),
     ("twenty five millimeters to the right", "none", S, {"delta": [0, -0.025, 0]}),
     # --- word magnitudes, scaled by the object's size ("a bit" = half of it)
-    ("a bit to the left", "pick_block", S, {"delta": [0, 0.02, 0], "skill": "pick",
-                                           "params": {"grasp_offset": {"add": [0, 0.02, 0]}}}),
-    ("a bit to the left", "pick_mug", S, {"delta": [0, 0.035, 0],
-                                         # the mug is turned 90 degrees: base +y is its local +x
-                                         "params": {"grasp_offset": {"add": [0.035, 0, 0]}}}),
+    (
+        "a bit to the left",
+        "pick_block",
+        S,
+        {"delta": [0, 0.02, 0], "skill": "pick", "params": {"grasp_offset": {"add": [0, 0.02, 0]}}},
+    ),
+    (
+        "a bit to the left",
+        "pick_mug",
+        S,
+        {
+            "delta": [0, 0.035, 0],
+            # the mug is turned 90 degrees: base +y is its local +x
+            "params": {"grasp_offset": {"add": [0.035, 0, 0]}},
+        },
+    ),
     ("a bit to the left", "none", S, {"delta": [0, 0.025, 0]}),
     ("a lot higher", "pick_block", S, {"delta": [0, 0, 0.08]}),
     ("slightly forward", "pick_block", S, {"delta": [0.02, 0, 0]}),
@@ -135,8 +181,12 @@ TABLE: list[tuple[str, str, str, dict[str, Any]]] = [
     ("too far", "last_left", S, {"delta": [0, -0.01, 0]}),
     ("even more", "last_slower", S, {"params": {"speed": {"scale": 0.5}}}),
     # --- place: vertical moves are the release height, horizontal ones the offset on the target
-    ("place it lower", "place_glass", S, {"skill": "place", "delta": [0, 0, -0.05],
-                                         "params": {"place_height": {"add": -0.05}}}),
+    (
+        "place it lower",
+        "place_glass",
+        S,
+        {"skill": "place", "delta": [0, 0, -0.05], "params": {"place_height": {"add": -0.05}}},
+    ),
     ("a bit to the left", "place_glass", S, {"params": {"place_offset": {"add": [0, 0.03, 0]}}}),
     ("release it 2 cm above the plate", "place_glass", S, {"params": {"place_height": {"set": 0.02}}, "delta": None}),
     ("place it gently", "place_glass", S, {"params": {"speed": {"scale": 0.5}, "place_height": {"scale": 0.5}}}),
@@ -159,45 +209,119 @@ TABLE: list[tuple[str, str, str, dict[str, Any]]] = [
     ("speed 30 percent", "none", S, {"params": {"speed": {"set": 0.3}}}),
     ("full speed", "pick_block", S, {"params": {"speed": {"set": 1.0}}}),
     ("rotate the gripper 45 degrees clockwise", "pick_block", S, {"params": {"gripper_yaw": {"add": -0.7854}}}),
-    ("turn the gripper a bit to the left", "pick_block", S, {"params": {"gripper_yaw": {"add": 0.2618}},
-                                                             "delta": None}),
+    (
+        "turn the gripper a bit to the left",
+        "pick_block",
+        S,
+        {"params": {"gripper_yaw": {"add": 0.2618}}, "delta": None},
+    ),
     ("quarter turn counterclockwise", "pick_block", S, {"params": {"gripper_yaw": {"add": 1.5708}}}),
     ("lift it 5 cm higher", "pick_block", S, {"params": {"lift_height": {"add": 0.05}}, "delta": None}),
     # --- plan level
-    ("open the drawer first", "place_block", P, {"plan": {"type": "order", "then": None,
-                                                          "first": {"skill": "open", "object": "cabinet"}}}),
-    ("first open the drawer, then put the block inside", "pick_block", P, {"plan": {
-        "type": "order", "first": {"skill": "open", "object": "cabinet"},
-        "then": {"skill": "place", "object": "red_block", "target": "cabinet"}}}),
-    ("you need to open the drawer before putting it in", "place_block", P, {"plan": {
-        "type": "order", "first": {"skill": "open", "object": "cabinet"}, "then": {"skill": "place"}}}),
-    ("put the block in the drawer after opening it", "pick_block", P, {"plan": {
-        "type": "order", "first": {"skill": "open", "object": "cabinet"},
-        "then": {"skill": "place", "target": "cabinet"}}}),
-    ("no, the blue one", "pick_block", P, {"plan": {"type": "target", "object": "blue_block",
-                                                     "replaces": "red_block"}}),
-    ("not that one, the mug", "pick_block", P, {"plan": {"type": "target", "object": "mug",
-                                                          "replaces": "red_block"}}),
+    (
+        "open the drawer first",
+        "place_block",
+        P,
+        {"plan": {"type": "order", "then": None, "first": {"skill": "open", "object": "cabinet"}}},
+    ),
+    (
+        "first open the drawer, then put the block inside",
+        "pick_block",
+        P,
+        {
+            "plan": {
+                "type": "order",
+                "first": {"skill": "open", "object": "cabinet"},
+                "then": {"skill": "place", "object": "red_block", "target": "cabinet"},
+            }
+        },
+    ),
+    (
+        "you need to open the drawer before putting it in",
+        "place_block",
+        P,
+        {"plan": {"type": "order", "first": {"skill": "open", "object": "cabinet"}, "then": {"skill": "place"}}},
+    ),
+    (
+        "put the block in the drawer after opening it",
+        "pick_block",
+        P,
+        {
+            "plan": {
+                "type": "order",
+                "first": {"skill": "open", "object": "cabinet"},
+                "then": {"skill": "place", "target": "cabinet"},
+            }
+        },
+    ),
+    (
+        "no, the blue one",
+        "pick_block",
+        P,
+        {"plan": {"type": "target", "object": "blue_block", "replaces": "red_block"}},
+    ),
+    ("not that one, the mug", "pick_block", P, {"plan": {"type": "target", "object": "mug", "replaces": "red_block"}}),
     ("the other one", "pick_block", P, {"plan": {"type": "target", "object": "blue_block"}}),
-    ("put it on the plate instead", "place_block", P, {"plan": {"type": "target", "role": "destination",
-                                                                 "destination": "plate", "relation": "on",
-                                                                 "replaces": "bowl"}}),
-    ("put it next to the mug", "place_block", P, {"plan": {"type": "target", "destination": "mug",
-                                                            "relation": "next_to"}}),
-    ("fruit goes in the bowl", "scene", P, {"plan": {"type": "preference", "selector": {"category": "fruit"},
-                                                      "target": "bowl", "relation": "in"}}),
-    ("red blocks belong on the plate", "scene", P, {"plan": {
-        "type": "preference", "selector": {"color": "red", "category": "block"}, "target": "plate",
-        "relation": "on"}}),
+    (
+        "put it on the plate instead",
+        "place_block",
+        P,
+        {
+            "plan": {
+                "type": "target",
+                "role": "destination",
+                "destination": "plate",
+                "relation": "on",
+                "replaces": "bowl",
+            }
+        },
+    ),
+    (
+        "put it next to the mug",
+        "place_block",
+        P,
+        {"plan": {"type": "target", "destination": "mug", "relation": "next_to"}},
+    ),
+    (
+        "fruit goes in the bowl",
+        "scene",
+        P,
+        {"plan": {"type": "preference", "selector": {"category": "fruit"}, "target": "bowl", "relation": "in"}},
+    ),
+    (
+        "red blocks belong on the plate",
+        "scene",
+        P,
+        {
+            "plan": {
+                "type": "preference",
+                "selector": {"color": "red", "category": "block"},
+                "target": "plate",
+                "relation": "on",
+            }
+        },
+    ),
     ("don't go over the glass", "pick_block", P, {"plan": {"type": "avoid", "object": "glass"}}),
     ("keep away from the glass", "pick_block", P, {"plan": {"type": "avoid", "object": "glass"}, "delta": None}),
-    ("you forgot to open the drawer", "place_block", P, {"plan": {"type": "step",
-                                                                   "call": {"skill": "open", "object": "cabinet"}}}),
-    ("close the drawer at the end", "place_block", P, {"plan": {"type": "step", "position": "last",
-                                                                 "call": {"skill": "close", "object": "cabinet"}}}),
+    (
+        "you forgot to open the drawer",
+        "place_block",
+        P,
+        {"plan": {"type": "step", "call": {"skill": "open", "object": "cabinet"}}},
+    ),
+    (
+        "close the drawer at the end",
+        "place_block",
+        P,
+        {"plan": {"type": "step", "position": "last", "call": {"skill": "close", "object": "cabinet"}}},
+    ),
     ("sort them by colour", "scene", P, {"plan": {"type": "sort", "key": "color"}}),
-    ("the biggest block goes at the bottom", "scene", P, {"plan": {"type": "stack", "key": "size",
-                                                                    "bottom": "largest"}}),
+    (
+        "the biggest block goes at the bottom",
+        "scene",
+        P,
+        {"plan": {"type": "stack", "key": "size", "bottom": "largest"}},
+    ),
     ("don't pick the mug", "scene", P, {"plan": {"type": "forbid", "call": {"skill": "pick", "object": "mug"}}}),
     ("that didn't work, try again", "pick_block", P, {"plan": {"type": "retry", "call": {"skill": "pick"}}}),
     ("no, the blue one", "none", P, {"plan": {"type": "target", "object": None, "description": "blue one"}}),
@@ -274,8 +398,9 @@ def _subset(expected: Any, actual: Any, where: str = "") -> None:
         assert isinstance(actual, (list, tuple)) and len(actual) == len(expected), f"{where}: {actual!r}"
         for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
             _subset(e, a, f"{where}[{i}]")
-    elif isinstance(expected, float) or (isinstance(expected, int) and not isinstance(expected, bool)
-                                         and isinstance(actual, float)):
+    elif isinstance(expected, float) or (
+        isinstance(expected, int) and not isinstance(expected, bool) and isinstance(actual, float)
+    ):
         assert actual == pytest.approx(expected, abs=1e-4), f"{where}: {actual!r} != {expected!r}"
     else:
         assert actual == expected, f"{where}: {actual!r} != {expected!r}"
@@ -356,8 +481,7 @@ def test_word_magnitudes_are_fitted_into_bounds_but_numbers_are_refused() -> Non
 
 
 def test_current_parameters_bound_the_grasp_offset() -> None:
-    ctx = CorrectionContext(objects=SCENE, skill="pick", object="red_block",
-                            params={"grasp_offset": [0.0, 0.14, 0.0]})
+    ctx = CorrectionContext(objects=SCENE, skill="pick", object="red_block", params={"grasp_offset": [0.0, 0.14, 0.0]})
     assert PARSER.parse("3 cm to the left", ctx).refusal  # 0.17 > 0.15
     small = PARSER.parse("a bit to the left", ctx)  # 2 cm asked by words: fitted to the 1 cm left
     assert small.parameters["grasp_offset"]["add"] == pytest.approx([0, 0.01, 0], abs=1e-6)
@@ -379,13 +503,33 @@ def test_pronoun_and_place_frames() -> None:
 
 
 IS_STOP = [
-    ("stop", True), ("Stop!", True), ("please stop moving", True), ("STOP STOP", True), ("halt", True),
-    ("freeze", True), ("wait", True), ("hold on a second", True), ("whoa", True), ("e-stop", True),
-    ("emergency", True), ("no no no", True), ("cancel that", True), ("that's enough", True),
-    ("don't move", True), ("hold it!", True), ("ok stop there", True),
-    ("don't stop", False), ("never stop", False), ("non-stop please", False), ("a bit to the left", False),
-    ("hold it by the handle", False), ("no, the blue one", False), ("", False), ("good enough", False),
-    ("it stopped", False), ("unstoppable", False),
+    ("stop", True),
+    ("Stop!", True),
+    ("please stop moving", True),
+    ("STOP STOP", True),
+    ("halt", True),
+    ("freeze", True),
+    ("wait", True),
+    ("hold on a second", True),
+    ("whoa", True),
+    ("e-stop", True),
+    ("emergency", True),
+    ("no no no", True),
+    ("cancel that", True),
+    ("that's enough", True),
+    ("don't move", True),
+    ("hold it!", True),
+    ("ok stop there", True),
+    ("don't stop", False),
+    ("never stop", False),
+    ("non-stop please", False),
+    ("a bit to the left", False),
+    ("hold it by the handle", False),
+    ("no, the blue one", False),
+    ("", False),
+    ("good enough", False),
+    ("it stopped", False),
+    ("unstoppable", False),
 ]
 
 
@@ -415,8 +559,11 @@ def test_full_parse_is_fast_enough_for_the_hot_path() -> None:
 
 
 def test_apply_parameter_changes() -> None:
-    out = apply_parameter_changes("pick", None, {"grasp_offset": {"add": [0, 0.02, 0]}, "speed": {"scale": 0.5},
-                                                 "grasp_region": {"set": "handle"}})
+    out = apply_parameter_changes(
+        "pick",
+        None,
+        {"grasp_offset": {"add": [0, 0.02, 0]}, "speed": {"scale": 0.5}, "grasp_region": {"set": "handle"}},
+    )
     assert out["grasp_offset"] == pytest.approx([0, 0.02, 0]) and out["speed"] == pytest.approx(0.25)
     assert out["grasp_region"] == "handle"
     assert out == validate_params("pick", out)
@@ -473,17 +620,21 @@ def test_fallback_is_only_asked_when_nothing_is_understood_and_is_checked() -> N
     assert failed.kind is CorrectionKind.UNCLEAR and failed.question
 
 
-_words = st.sampled_from((
-    "left right up down forward back a bit lot cm mm 2 5.5 half inch the block mug bowl drawer stop don't not no "
-    "first then before after open put in on into it one other blue red by handle rim slower faster pull harder "
-    "rotate degrees clockwise too far more again goes always percent speed ignore limits towards me your grasp "
-    "from side top lower higher gently , . ! ?").split())
+_words = st.sampled_from(
+    (
+        "left right up down forward back a bit lot cm mm 2 5.5 half inch the block mug bowl drawer stop don't not no "
+        "first then before after open put in on into it one other blue red by handle rim slower faster pull harder "
+        "rotate degrees clockwise too far more again goes always percent speed ignore limits towards me your grasp "
+        "from side top lower higher gently , . ! ?"
+    ).split()
+)
 
 
 @settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.text(max_size=80), st.lists(_words, max_size=14).map(" ".join)),
-       st.sampled_from(["none", "scene", "pick_block", "pick_mug", "place_glass", "open_cab", "facing",
-                        "last_left"]))
+@given(
+    st.one_of(st.text(max_size=80), st.lists(_words, max_size=14).map(" ".join)),
+    st.sampled_from(["none", "scene", "pick_block", "pick_mug", "place_glass", "open_cab", "facing", "last_left"]),
+)
 def test_parser_never_raises_and_answers_validly(text: str, ctx_name: str) -> None:
     c = PARSER.parse(text, _ctx(ctx_name))  # strict parser: an internal error would raise here
     assert isinstance(c, Correction) and isinstance(c.kind, CorrectionKind)
@@ -505,6 +656,7 @@ def test_parser_never_raises_and_answers_validly(text: str, ctx_name: str) -> No
 
 
 # --------------------------------------------------------------------------- CLI
+
 
 def _run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     from robot_agent import cli
@@ -542,10 +694,16 @@ def test_cli_understand_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["question"] is None and data["refusal"] is None
 
 
-@pytest.mark.parametrize("text,kind,field", [
-    ("stop", "stop", None), ("good", "confirm", None), ("blah blah", "unclear", "question"),
-    ("open the drawer first", "plan", "plan"), ("move 2 metres up", "skill", "refusal"),
-])
+@pytest.mark.parametrize(
+    "text,kind,field",
+    [
+        ("stop", "stop", None),
+        ("good", "confirm", None),
+        ("blah blah", "unclear", "question"),
+        ("open the drawer first", "plan", "plan"),
+        ("move 2 metres up", "skill", "refusal"),
+    ],
+)
 def test_cli_understand_kinds(text: str, kind: str, field: str | None, capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _err = _run_cli(["understand", text, "--json"], capsys)
     data = json.loads(out.strip().splitlines()[-1])
@@ -557,8 +715,10 @@ def test_cli_understand_kinds(text: str, kind: str, field: str | None, capsys: p
 
 
 def test_cli_understand_options(capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = _run_cli(["understand", "a bit to the left", "--skill", "pick", "--object", "mug",
-                           "--operator-yaw", "180", "--json"], capsys)
+    rc, out, _ = _run_cli(
+        ["understand", "a bit to the left", "--skill", "pick", "--object", "mug", "--operator-yaw", "180", "--json"],
+        capsys,
+    )
     data = json.loads(out.strip().splitlines()[-1])
     assert rc == 0 and data["delta_m"] == pytest.approx([0.0, -0.025, 0.0], abs=1e-6)
     assert data["skill"] == "pick" and data["object"] == "mug"
@@ -582,8 +742,15 @@ def test_installed_command_understands(tmp_path: Path) -> None:
     if not exe.exists():
         exe = REPO / ".venv" / "bin" / "robot-agent"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    proc = subprocess.run([str(exe), "understand", "2 cm to the left", "--json"], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path, env=env, check=False)
+    proc = subprocess.run(
+        [str(exe), "understand", "2 cm to the left", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     assert data["kind"] == "skill" and data["delta_m"] == pytest.approx([0.0, 0.02, 0.0])

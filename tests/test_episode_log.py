@@ -64,17 +64,30 @@ def write_synthetic(path: Path) -> list[tuple[str, int, Any]]:
     ``(names, positions, velocities)``; images to the rgb array.
     """
     expected: list[tuple[str, int, Any]] = []
-    meta = {"task": "put the red block in the drawer", "scene": "tabletop", "robot": "panda",
-            "config": {"image_max_hz": 5.0}}
-    with EpisodeLogWriter(path, "ep-0001", meta=meta, image_max_hz=5.0, joint_state_max_hz=50.0,
-                          start_ns=T0) as w:
-        expected.append((META_TOPIC, T0, {**meta, "schema_version": 1, "episode_id": "ep-0001",
-                                           "start_time_ns": T0, "ros_distro": "kilted"}))
+    meta = {
+        "task": "put the red block in the drawer",
+        "scene": "tabletop",
+        "robot": "panda",
+        "config": {"image_max_hz": 5.0},
+    }
+    with EpisodeLogWriter(path, "ep-0001", meta=meta, image_max_hz=5.0, joint_state_max_hz=50.0, start_ns=T0) as w:
+        expected.append(
+            (
+                META_TOPIC,
+                T0,
+                {**meta, "schema_version": 1, "episode_id": "ep-0001", "start_time_ns": T0, "ros_distro": "kilted"},
+            )
+        )
         w.task("put the red block in the drawer", t_ns=T0 + 1 * MS)
         expected.append(("/episode/task", T0 + 1 * MS, {"text": "put the red block in the drawer"}))
         w.plan(["pick(red_block)", "place(red_block, drawer)"], reason="initial", t_ns=T0 + 2 * MS)
-        expected.append(("/episode/plan", T0 + 2 * MS, {"steps": ["pick(red_block)", "place(red_block, drawer)"],
-                                                        "reason": "initial"}))
+        expected.append(
+            (
+                "/episode/plan",
+                T0 + 2 * MS,
+                {"steps": ["pick(red_block)", "place(red_block, drawer)"], "reason": "initial"},
+            )
+        )
         # joint states at 100 Hz for 0.6 s: the 50 Hz limit keeps every other one
         for i in range(60):
             t = T0 + 3 * MS + i * 10 * MS
@@ -90,52 +103,142 @@ def write_synthetic(path: Path) -> list[tuple[str, int, Any]]:
             assert kept == (i % 2 == 0)
             if kept:
                 expected.append((IMAGE_TOPIC, t, frame(i)))
-        w.skill_call("pick", {"object": "red_block"}, {"grasp_offset": np.array([0.0, 0.0, 0.01]), "speed": 0.5},
-                     step=0, t_ns=T0 + 10 * MS)
-        expected.append(("/episode/skill_call", T0 + 10 * MS, {
-            "skill": "pick", "args": {"object": "red_block"},
-            "params": {"grasp_offset": [0.0, 0.0, 0.01], "speed": 0.5}, "step": 0}))
+        w.skill_call(
+            "pick",
+            {"object": "red_block"},
+            {"grasp_offset": np.array([0.0, 0.0, 0.01]), "speed": 0.5},
+            step=0,
+            t_ns=T0 + 10 * MS,
+        )
+        expected.append(
+            (
+                "/episode/skill_call",
+                T0 + 10 * MS,
+                {
+                    "skill": "pick",
+                    "args": {"object": "red_block"},
+                    "params": {"grasp_offset": [0.0, 0.0, 0.01], "speed": 0.5},
+                    "step": 0,
+                },
+            )
+        )
         w.correction("grasp it higher", "spoken", t_ns=T0 + 50 * MS, asr_confidence=0.8)
-        expected.append(("/episode/correction", T0 + 50 * MS, {
-            "asr_confidence": 0.8, "text": "grasp it higher", "source": "spoken", "received_ns": T0 + 50 * MS}))
-        w.understood("grasp it higher", "skill", skill="pick", param_delta={"grasp_offset": [0, 0, 0.02]},
-                     t_ns=T0 + 60 * MS)
-        expected.append(("/episode/understood", T0 + 60 * MS, {
-            "skill": "pick", "param_delta": {"grasp_offset": [0, 0, 0.02]}, "text": "grasp it higher",
-            "kind": "skill"}))
-        w.skill_result("pick", SkillResult(SkillStatus.INTERRUPTED, "correction", {"ticks": 12}), step=0,
-                       t_ns=T0 + 70 * MS)
-        expected.append(("/episode/skill_result", T0 + 70 * MS, {
-            "status": "interrupted", "reason": "correction", "facts": {"ticks": 12}, "skill": "pick",
-            "success": False, "step": 0}))
+        expected.append(
+            (
+                "/episode/correction",
+                T0 + 50 * MS,
+                {"asr_confidence": 0.8, "text": "grasp it higher", "source": "spoken", "received_ns": T0 + 50 * MS},
+            )
+        )
+        w.understood(
+            "grasp it higher", "skill", skill="pick", param_delta={"grasp_offset": [0, 0, 0.02]}, t_ns=T0 + 60 * MS
+        )
+        expected.append(
+            (
+                "/episode/understood",
+                T0 + 60 * MS,
+                {
+                    "skill": "pick",
+                    "param_delta": {"grasp_offset": [0, 0, 0.02]},
+                    "text": "grasp it higher",
+                    "kind": "skill",
+                },
+            )
+        )
+        w.skill_result(
+            "pick", SkillResult(SkillStatus.INTERRUPTED, "correction", {"ticks": 12}), step=0, t_ns=T0 + 70 * MS
+        )
+        expected.append(
+            (
+                "/episode/skill_result",
+                T0 + 70 * MS,
+                {
+                    "status": "interrupted",
+                    "reason": "correction",
+                    "facts": {"ticks": 12},
+                    "skill": "pick",
+                    "success": False,
+                    "step": 0,
+                },
+            )
+        )
         w.skill_call("pick", {"object": "red_block"}, {"grasp_offset": (0.0, 0.0, 0.03)}, step=0, t_ns=T0 + 80 * MS)
-        expected.append(("/episode/skill_call", T0 + 80 * MS, {
-            "skill": "pick", "args": {"object": "red_block"}, "params": {"grasp_offset": [0.0, 0.0, 0.03]},
-            "step": 0}))
+        expected.append(
+            (
+                "/episode/skill_call",
+                T0 + 80 * MS,
+                {
+                    "skill": "pick",
+                    "args": {"object": "red_block"},
+                    "params": {"grasp_offset": [0.0, 0.0, 0.03]},
+                    "step": 0,
+                },
+            )
+        )
         w.skill_result("pick", True, step=0, t_ns=T0 + 200 * MS)
-        expected.append(("/episode/skill_result", T0 + 200 * MS, {
-            "status": "succeeded", "reason": "", "facts": {}, "skill": "pick", "success": True, "step": 0}))
+        expected.append(
+            (
+                "/episode/skill_result",
+                T0 + 200 * MS,
+                {"status": "succeeded", "reason": "", "facts": {}, "skill": "pick", "success": True, "step": 0},
+            )
+        )
         w.correction("first open the drawer", received_ns=T0 + 249 * MS, t_ns=T0 + 250 * MS)
-        expected.append(("/episode/correction", T0 + 250 * MS, {
-            "text": "first open the drawer", "source": "typed", "received_ns": T0 + 249 * MS}))
-        w.understood("first open the drawer", "plan", constraint="open(drawer) before place(*, drawer)",
-                     t_ns=T0 + 260 * MS)
-        expected.append(("/episode/understood", T0 + 260 * MS, {
-            "constraint": "open(drawer) before place(*, drawer)", "text": "first open the drawer", "kind": "plan"}))
+        expected.append(
+            (
+                "/episode/correction",
+                T0 + 250 * MS,
+                {"text": "first open the drawer", "source": "typed", "received_ns": T0 + 249 * MS},
+            )
+        )
+        w.understood(
+            "first open the drawer", "plan", constraint="open(drawer) before place(*, drawer)", t_ns=T0 + 260 * MS
+        )
+        expected.append(
+            (
+                "/episode/understood",
+                T0 + 260 * MS,
+                {"constraint": "open(drawer) before place(*, drawer)", "text": "first open the drawer", "kind": "plan"},
+            )
+        )
         w.plan(["open(drawer)", "place(red_block, drawer)"], reason="correction", t_ns=T0 + 270 * MS, revision=2)
-        expected.append(("/episode/plan", T0 + 270 * MS, {
-            "revision": 2, "steps": ["open(drawer)", "place(red_block, drawer)"], "reason": "correction"}))
+        expected.append(
+            (
+                "/episode/plan",
+                T0 + 270 * MS,
+                {"revision": 2, "steps": ["open(drawer)", "place(red_block, drawer)"], "reason": "correction"},
+            )
+        )
         w.knowledge(used=[{"id": "k1", "rule": "grasp mugs by the handle"}], t_ns=T0 + 280 * MS)
-        expected.append(("/episode/knowledge", T0 + 280 * MS, {
-            "used": [{"id": "k1", "rule": "grasp mugs by the handle"}], "distilled": []}))
-        w.knowledge(distilled=[{"kind": "plan", "rule": "open the drawer before placing into it",
-                                "score": float("nan")}], t_ns=T0 + 1_100 * MS)
-        expected.append(("/episode/knowledge", T0 + 1_100 * MS, {
-            "used": [], "distilled": [{"kind": "plan", "rule": "open the drawer before placing into it",
-                                       "score": None}]}))
+        expected.append(
+            (
+                "/episode/knowledge",
+                T0 + 280 * MS,
+                {"used": [{"id": "k1", "rule": "grasp mugs by the handle"}], "distilled": []},
+            )
+        )
+        w.knowledge(
+            distilled=[{"kind": "plan", "rule": "open the drawer before placing into it", "score": float("nan")}],
+            t_ns=T0 + 1_100 * MS,
+        )
+        expected.append(
+            (
+                "/episode/knowledge",
+                T0 + 1_100 * MS,
+                {
+                    "used": [],
+                    "distilled": [{"kind": "plan", "rule": "open the drawer before placing into it", "score": None}],
+                },
+            )
+        )
         w.outcome(True, reason="block in drawer", t_ns=T0 + 1_200 * MS)
-        expected.append(("/episode/outcome", T0 + 1_200 * MS, {
-            "success": True, "corrections": 2, "duration_s": 1.2, "reason": "block in drawer"}))
+        expected.append(
+            (
+                "/episode/outcome",
+                T0 + 1_200 * MS,
+                {"success": True, "corrections": 2, "duration_s": 1.2, "reason": "block in drawer"},
+            )
+        )
     assert w.skipped == {JOINT_STATES_TOPIC: 30, IMAGE_TOPIC: 5}
     expected.sort(key=lambda e: e[1])
     return expected
@@ -197,6 +300,7 @@ def test_plain_rosbags_reads_the_log_message_for_message(synthetic):
 def test_official_mcap_library_reads_the_log(synthetic):
     """The reference MCAP reader (Foxglove's ``mcap``) validates the file and its summary."""
     import mcap.reader as mcap_reader  # pinned in requirements.txt: the reference MCAP reader
+
     path, expected = synthetic
     with (path / "ep-0001.mcap").open("rb") as fh:
         reader = mcap_reader.make_reader(fh, validate_crcs=True)
@@ -240,8 +344,10 @@ def test_summary(synthetic):
     s = EpisodeLogReader(path).summary()
     assert s.task == "put the red block in the drawer" and s.scene == "tabletop"
     assert s.success is True and s.complete and s.duration_s == pytest.approx(1.2)
-    assert [(c["text"], c["source"]) for c in s.corrections] == [("grasp it higher", "spoken"),
-                                                                 ("first open the drawer", "typed")]
+    assert [(c["text"], c["source"]) for c in s.corrections] == [
+        ("grasp it higher", "spoken"),
+        ("first open the drawer", "typed"),
+    ]
     assert s.n_corrections == 2 and s.skill_calls == 2 and s.plans == 2
     assert s.counts[JOINT_STATES_TOPIC] == 30 and s.counts[IMAGE_TOPIC] == 5 and s.counts[META_TOPIC] == 1
     assert json.loads(json.dumps(s.to_dict()))["n_corrections"] == 2
@@ -375,7 +481,7 @@ def test_corrupt_summary_section(tmp_path, synthetic):
     log = copy_log(synthetic[0], tmp_path / "summary")
     mcap = log / "ep-0001.mcap"
     data = bytearray(mcap.read_bytes())
-    data[-37 + 9:-37 + 17] = (len(data) * 7).to_bytes(8, "little")  # summary offset past the end
+    data[-37 + 9 : -37 + 17] = (len(data) * 7).to_bytes(8, "little")  # summary offset past the end
     mcap.write_bytes(bytes(data))
     with pytest.raises(EpisodeLogError, match="summary/ep-0001.mcap: corrupt MCAP file"):
         EpisodeLogReader(log)
@@ -387,8 +493,11 @@ def test_corrupt_summary_section(tmp_path, synthetic):
 
 def test_foreign_bags(tmp_path):
     chatter = foreign_bag(tmp_path / "chatter")
-    with pytest.raises(EpisodeLogError, match=r"chatter/chatter.mcap: not a robot_agent episode log: "
-                                              r"no /episode/meta topic \(topics: /chatter\)"):
+    with pytest.raises(
+        EpisodeLogError,
+        match=r"chatter/chatter.mcap: not a robot_agent episode log: "
+        r"no /episode/meta topic \(topics: /chatter\)",
+    ):
         EpisodeLogReader(chatter)
     other = foreign_bag(tmp_path / "other", META_TOPIC, '{"hello": 1}')
     with pytest.raises(EpisodeLogError, match="other/other.mcap: /episode/meta payload has schema None"):
@@ -455,8 +564,9 @@ def test_sigkill_mid_episode_leaves_a_readable_log(tmp_path):
     log = tmp_path / "crash"
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    proc = subprocess.Popen([sys.executable, str(script), str(log)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     written = 0
 
     def enough(words: list[str]) -> bool:
@@ -480,8 +590,14 @@ def test_sigkill_mid_episode_leaves_a_readable_log(tmp_path):
     reader = EpisodeLogReader(log)
     assert reader.recovered and reader.recovery["messages"] >= 5 + 1 + written
     events = [e for e in reader.events(EVENT_TOPICS)]
-    assert [(e.kind, e.t_ns) for e in events] == [("meta", 1), ("task", 10), ("plan", 20),
-                                                   ("skill_call", 30), ("correction", 40), ("understood", 50)]
+    assert [(e.kind, e.t_ns) for e in events] == [
+        ("meta", 1),
+        ("task", 10),
+        ("plan", 20),
+        ("skill_call", 30),
+        ("correction", 40),
+        ("understood", 50),
+    ]
     assert events[4].data["text"] == "slower please" and events[4].data["source"] == "spoken"
     joints = [e for e in reader.events([JOINT_STATES_TOPIC])]
     assert len(joints) >= written
@@ -637,15 +753,18 @@ def small_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(edits=st.lists(st.tuples(st.integers(0, 10**6), st.binary(min_size=1, max_size=8)), min_size=1, max_size=4),
-       cut=st.one_of(st.none(), st.integers(0, 10**6)), finished=st.booleans())
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.binary(min_size=1, max_size=8)), min_size=1, max_size=4),
+    cut=st.one_of(st.none(), st.integers(0, 10**6)),
+    finished=st.booleans(),
+)
 def test_fuzz_damaged_log(tmp_path, small_log, edits, cut, finished):
     data = bytearray((small_log / "small.mcap").read_bytes())
     for pos, chunk in edits:
         pos %= len(data)
-        data[pos:pos + len(chunk)] = chunk
+        data[pos : pos + len(chunk)] = chunk
     if cut is not None:
-        del data[cut % len(data):]
+        del data[cut % len(data) :]
     name = f"d{next(_unique)}"
     if finished:
         log = tmp_path / name
@@ -687,7 +806,10 @@ def logs_dir(tmp_path: Path, synthetic, crash_image) -> Path:
 
 def test_find_episode_logs(logs_dir):
     assert [p.relative_to(logs_dir).as_posix() for p in find_episode_logs(logs_dir)] == [
-        "crashed", "ep-0001", "nested/chatter"]
+        "crashed",
+        "ep-0001",
+        "nested/chatter",
+    ]
     with pytest.raises(EpisodeLogError, match="no such directory"):
         find_episode_logs(logs_dir / "nope")
 

@@ -28,8 +28,13 @@ HOLDER = textwrap.dedent("""
 def test_a_lock_held_by_another_process_is_seen_and_refused(tmp_path: Path) -> None:
     lock = tmp_path / "writer.lock"
     assert not lock_held(lock)  # missing file: nobody holds it
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(lock)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "HELD"
         assert lock_held(lock)
@@ -85,11 +90,21 @@ class Grip:
 
 
 def test_json_safe_converts_or_refuses() -> None:
-    value = {"grip": Grip(np.array([0.0, np.float32(0.5)]), Colour.RED), 3: (np.int64(2), np.bool_(True)),
-             "bad": [math.nan, -math.inf, 1.5], "where": Path("/tmp/x"), "tags": {"b", "a"}}
+    value = {
+        "grip": Grip(np.array([0.0, np.float32(0.5)]), Colour.RED),
+        3: (np.int64(2), np.bool_(True)),
+        "bad": [math.nan, -math.inf, 1.5],
+        "where": Path("/tmp/x"),
+        "tags": {"b", "a"},
+    }
     out = json_safe(value)
-    assert out == {"grip": {"offset": [0.0, 0.5], "colour": "red"}, "3": [2, True], "bad": [None, None, 1.5],
-                   "where": "/tmp/x", "tags": ["a", "b"]}
+    assert out == {
+        "grip": {"offset": [0.0, 0.5], "colour": "red"},
+        "3": [2, True],
+        "bad": [None, None, 1.5],
+        "where": "/tmp/x",
+        "tags": ["a", "b"],
+    }
     json.dumps(out, allow_nan=False)
     with pytest.raises(TypeError, match=r"cannot log a object at params\.x\[1\]"):
         json_safe({"x": [1, object()]}, "params")

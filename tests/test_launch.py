@@ -48,8 +48,9 @@ def test_launch_description_has_the_plans_nodes_and_arguments(mode: str) -> None
     args = {e.name for e in description.entities if isinstance(e, DeclareLaunchArgument)}
     assert args == ARGUMENTS
     nodes = [e for e in description.entities if isinstance(e, Node)]
-    assert [(n.node_package, n.node_executable) for n in nodes] == \
-        [(s.package, s.executable) for s in LAUNCH_PLANS[mode]]
+    assert [(n.node_package, n.node_executable) for n in nodes] == [
+        (s.package, s.executable) for s in LAUNCH_PLANS[mode]
+    ]
     for node, spec in zip(nodes, LAUNCH_PLANS[mode]):
         assert len(node._Node__parameters) == len(spec.param_files) + 2  # files, params_file, use_sim_time
         assert [tuple(r) for r in node._Node__remappings] == list(spec.remappings)
@@ -76,9 +77,11 @@ def context() -> Iterator[Any]:
 @pytest.fixture
 def extra(tmp_path: Path) -> Path:
     path = tmp_path / "override.yaml"
-    path.write_text("/**/sim:\n  ros__parameters:\n    publish.camera_hz: 0.0\n"
-                    "/**/robot_agent:\n  ros__parameters:\n    memory.plan_threshold: 0.4\n"
-                    "    robot.connect_timeout: 12.0\n")
+    path.write_text(
+        "/**/sim:\n  ros__parameters:\n    publish.camera_hz: 0.0\n"
+        "/**/robot_agent:\n  ros__parameters:\n    memory.plan_threshold: 0.4\n"
+        "    robot.connect_timeout: 12.0\n"
+    )
     return path
 
 
@@ -92,8 +95,16 @@ def test_up_sim_composition_in_a_namespace(context: Any, extra: Path) -> None:
         sim, agent = nodes
         assert [n.get_fully_qualified_name() for n in nodes] == ["/robot1/sim", "/robot1/robot_agent"]
         # precedence: agent.yaml < sim.yaml < the extra file (memory.skill_threshold only in agent.yaml)
-        assert _values(agent, ["memory.skill_threshold", "robot.trajectory_lead", "memory.plan_threshold",
-                               "robot.connect_timeout", "use_sim_time"]) == [0.55, 0.05, 0.4, 12.0, True]
+        assert _values(
+            agent,
+            [
+                "memory.skill_threshold",
+                "robot.trajectory_lead",
+                "memory.plan_threshold",
+                "robot.connect_timeout",
+                "use_sim_time",
+            ],
+        ) == [0.55, 0.05, 0.4, 12.0, True]
         assert _values(sim, ["scene", "publish.camera_hz", "use_sim_time"]) == ["tabletop", 0.0, True]
         # the sim and the agent meet on the same topics, inside the namespace
         assert agent.robot.joint_trajectory_topic == "/robot1/joint_trajectory_controller/joint_trajectory"
@@ -101,8 +112,11 @@ def test_up_sim_composition_in_a_namespace(context: Any, extra: Path) -> None:
         topics = {name for name, _ in sim.get_publisher_names_and_types_by_node("sim", "/robot1")}
         assert {"/robot1/joint_states", "/robot1/scene/objects", "/robot1/camera/image_raw"} <= topics
         served = {name for name, _ in agent.get_service_names_and_types_by_node("robot_agent", "/robot1")}
-        assert {"/robot1/robot_agent/stop", "/robot1/robot_agent/search_knowledge",
-                "/robot1/robot_agent/run_task/_action/send_goal"} <= served
+        assert {
+            "/robot1/robot_agent/stop",
+            "/robot1/robot_agent/search_knowledge",
+            "/robot1/robot_agent/run_task/_action/send_goal",
+        } <= served
         speed = agent.describe_parameter("safety.max_joint_speed")
         assert speed.read_only and speed.floating_point_range[0].to_value == 3.0
         assert not agent.describe_parameter("memory.skill_threshold").read_only
@@ -122,8 +136,9 @@ def test_up_hardware_composition_remaps_to_the_arms_topics(context: Any, extra: 
         assert agent.robot.scene_topic == "/arm_left/perception/objects"
         assert agent.robot.joint_states_topic == "/arm_left/joint_states"
         # hardware.yaml narrows the limits over agent.yaml; the extra file comes last
-        assert _values(agent, ["safety.max_joint_speed", "robot.control_hz", "memory.plan_threshold",
-                               "use_sim_time"]) == [0.5, 50.0, 0.4, False]
+        assert _values(
+            agent, ["safety.max_joint_speed", "robot.control_hz", "memory.plan_threshold", "use_sim_time"]
+        ) == [0.5, 50.0, 0.4, False]
     finally:
         agent.destroy_node()
 
@@ -144,8 +159,9 @@ def test_parameter_files_name_every_node_and_only_declared_parameters() -> None:
                 assert not unknown, f"{f.name} /{spec.name}: undeclared parameter(s) {unknown}"
                 for k, v in params.items():
                     default = known[k][0] if spec.name == "sim" else known[k]
-                    assert type(v) is type(default), \
+                    assert type(v) is type(default), (
                         f"{f.name}: {k} is {type(v).__name__}, declared {type(default).__name__}"
+                    )
                 merged.update(params)
             if spec.name == AGENT_NODE:
                 cfg = AgentConfig.from_params({**agent_defaults, **merged})  # valid together

@@ -28,8 +28,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("robot_agent", "skills", "memory", "sim")
 #: robot_agent's base modules: what the lower layers may take from robot_agent
-BASE = frozenset({"robot_agent", "robot_agent.errors", "robot_agent.config", "robot_agent.deps",
-                  "robot_agent.fsutil"})
+BASE = frozenset({"robot_agent", "robot_agent.errors", "robot_agent.config", "robot_agent.deps", "robot_agent.fsutil"})
 ROS_FACES = ("robot_agent.ros", "sim.ros")
 
 
@@ -66,7 +65,7 @@ def _resolve(source: str, is_package: bool, node: ast.ImportFrom) -> str:
     if not node.level:
         return node.module or ""
     base = source.split(".") if is_package else source.split(".")[:-1]
-    base = base[:len(base) - (node.level - 1)]
+    base = base[: len(base) - (node.level - 1)]
     return ".".join(base + ([node.module] if node.module else []))
 
 
@@ -116,11 +115,14 @@ def _broken_rules(imports: list[Import]) -> list[str]:
         src, dst = imp.source, imp.target
         if not _ours(dst):
             continue
-        lower = (_within(src, "skills") or _within(src, "memory")
-                 or (_within(src, "sim") and not _within(src, "sim.ros")))
+        lower = (
+            _within(src, "skills") or _within(src, "memory") or (_within(src, "sim") and not _within(src, "sim.ros"))
+        )
         if lower and _within(dst, "robot_agent") and dst not in BASE:
-            broken.append(f"{imp.where()}: skills, memory and sim take from robot_agent only "
-                          f"{', '.join(sorted(BASE - {'robot_agent'}))}")
+            broken.append(
+                f"{imp.where()}: skills, memory and sim take from robot_agent only "
+                f"{', '.join(sorted(BASE - {'robot_agent'}))}"
+            )
         if _within(src, "skills") and (_within(dst, "memory") or _within(dst, "sim")):
             broken.append(f"{imp.where()}: skills takes nothing from memory or sim")
         if _within(src, "memory") and _within(dst, "sim"):
@@ -128,8 +130,9 @@ def _broken_rules(imports: list[Import]) -> list[str]:
         if _within(src, "robot_agent.ros") and _within(dst, "sim"):
             broken.append(f"{imp.where()}: robot_agent/ros takes nothing from sim")
         if layer(dst) == "ROS faces" and layer(src) != "ROS faces":
-            broken.append(f"{imp.where()}: only the ROS faces import the ROS faces (the CLI names them in "
-                          f"COMMAND_MODULES)")
+            broken.append(
+                f"{imp.where()}: only the ROS faces import the ROS faces (the CLI names them in COMMAND_MODULES)"
+            )
     return broken
 
 
@@ -153,8 +156,12 @@ def _cycles(imports: list[Import]) -> list[str]:
                 if frozenset(path) not in seen:
                     seen.add(frozenset(path))
                     ring = path + [path[0]]
-                    found.append(" -> ".join(ring) + "  ("
-                                 + "; ".join(edges[(x, y)].where() for x, y in zip(ring, ring[1:])) + ")")
+                    found.append(
+                        " -> ".join(ring)
+                        + "  ("
+                        + "; ".join(edges[(x, y)].where() for x, y in zip(ring, ring[1:]))
+                        + ")"
+                    )
             elif nxt not in path and nxt > path[0]:  # each cycle once, from its smallest node
                 walk(path + [nxt])
 
@@ -195,13 +202,15 @@ def test_no_cycle_between_top_level_packages(imports: list[Import]) -> None:
 
 def test_the_checks_catch_what_they_are_for() -> None:
     """The checks themselves: a made-up graph with one cycle and two broken rules."""
-    made_up = [Import("skills.motion", "robot_agent.agent", 3, True),
-               Import("robot_agent.agent", "skills.motion", 5, True),
-               Import("robot_agent.ros.ros_robot", "sim.world", 9, False),
-               Import("skills.motion", "robot_agent.errors", 4, True),
-               Import("sim.ros.sim_node", "robot_agent.ros.ros_robot", 7, True),
-               Import("robot_agent.cli.run", "robot_agent.ros.up", 12, False),
-               Import("robot_agent.agent", "numpy", 2, True)]
+    made_up = [
+        Import("skills.motion", "robot_agent.agent", 3, True),
+        Import("robot_agent.agent", "skills.motion", 5, True),
+        Import("robot_agent.ros.ros_robot", "sim.world", 9, False),
+        Import("skills.motion", "robot_agent.errors", 4, True),
+        Import("sim.ros.sim_node", "robot_agent.ros.ros_robot", 7, True),
+        Import("robot_agent.cli.run", "robot_agent.ros.up", 12, False),
+        Import("robot_agent.agent", "numpy", 2, True),
+    ]
     broken = _broken_rules(made_up)
     assert len(broken) == 3
     assert broken[0].startswith("skills.motion:3 imports robot_agent.agent")
@@ -210,6 +219,13 @@ def test_the_checks_catch_what_they_are_for() -> None:
     cycles = _cycles(made_up)
     assert len(cycles) == 1 and cycles[0].startswith("robot_agent -> skills -> robot_agent")
     # A lazy import is no edge of the module-level graph; the base modules are a node of their own.
-    assert _cycles([Import("robot_agent.agent", "skills.motion", 5, True),
-                    Import("skills.motion", "robot_agent.agent", 30, False),
-                    Import("skills.motion", "robot_agent.errors", 4, True)]) == []
+    assert (
+        _cycles(
+            [
+                Import("robot_agent.agent", "skills.motion", 5, True),
+                Import("skills.motion", "robot_agent.agent", 30, False),
+                Import("skills.motion", "robot_agent.errors", 4, True),
+            ]
+        )
+        == []
+    )

@@ -27,8 +27,12 @@ def test_package_xml_is_format_3_ament_python() -> None:
 
 def test_setup_installs_ros_resources() -> None:
     text = (ROOT / "setup.py").read_text()
-    for needle in ("resource_index/packages", "share/{PACKAGE}/launch", "share/{PACKAGE}/config",
-                   "robot-agent = robot_agent.cli:main"):
+    for needle in (
+        "resource_index/packages",
+        "share/{PACKAGE}/launch",
+        "share/{PACKAGE}/config",
+        "robot-agent = robot_agent.cli:main",
+    ):
         assert needle in text
     assert (ROOT / "resource" / "robot_agent").exists()
     assert "install_scripts=$base/lib/robot_agent" in (ROOT / "setup.cfg").read_text()

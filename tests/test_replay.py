@@ -61,8 +61,9 @@ def test_replay_reproduces_the_recorded_outcome(recorded_episodes, name):
     report = replay(recorded_episodes["logs"][name], recorded_episodes["config"])
     assert report.matches, report.to_dict()
     assert report.final_checked and report.recorded_success is True
-    recorded = [e.data["status"] for e in EpisodeLogReader(recorded_episodes["logs"][name]).events(
-        ["/episode/skill_result"])]
+    recorded = [
+        e.data["status"] for e in EpisodeLogReader(recorded_episodes["logs"][name]).events(["/episode/skill_result"])
+    ]
     assert [s.replayed for s in report.steps] == recorded
 
 
@@ -107,11 +108,29 @@ def test_killed_run_leaves_a_readable_log_that_replays(tmp_path, recorded_episod
     logs = tmp_path / "logs"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     params = tmp_path / "params.yaml"
-    params.write_text((Path(__file__).resolve().parents[1] / "config" / "agent.yaml").read_text()
-                      .replace("policy.backend: local", "policy.backend: symbolic"))
-    proc = subprocess.Popen([EXE, "run", "--scenario", str(SCENARIOS_DIR / "demo" / "drawer_train.yaml"),
-                             "--kb", str(tmp_path / "kb"), "--log-dir", str(logs), "--params", str(params), "--json"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    params.write_text(
+        (Path(__file__).resolve().parents[1] / "config" / "agent.yaml")
+        .read_text()
+        .replace("policy.backend: local", "policy.backend: symbolic")
+    )
+    proc = subprocess.Popen(
+        [
+            EXE,
+            "run",
+            "--scenario",
+            str(SCENARIOS_DIR / "demo" / "drawer_train.yaml"),
+            "--kb",
+            str(tmp_path / "kb"),
+            "--log-dir",
+            str(logs),
+            "--params",
+            str(params),
+            "--json",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:  # wait for the first skill result, then kill mid-episode
@@ -138,7 +157,7 @@ def test_killed_run_leaves_a_readable_log_that_replays(tmp_path, recorded_episod
 
 
 def test_a_bare_nudge_is_logged_and_replayed(tmp_path):
-    """"5 cm up" said while the arm goes home has no skill parameter to adjust: the agent moves the
+    """ "5 cm up" said while the arm goes home has no skill parameter to adjust: the agent moves the
     arm with move_by. The nudge is logged with the next call, and replay runs it before that call."""
     from robot_agent.agent import Agent
     from robot_agent.config import AgentConfig
@@ -166,8 +185,15 @@ def test_a_bare_nudge_is_logged_and_replayed(tmp_path):
     with SimWorld(scen.scene, cfg.sim, cfg.safety) as world:
         world.robot.step(world.robot.joint_positions() + 0.2)  # off home, so go_home has to move
         rec = EpisodeRecorder(log, "nudge-1", task="go home", scene=scen.public()["scene"], robot=world.robot)
-        agent = Agent(world.robot, make_planner(cfg.policy), None, CorrectionParser(), cfg,
-                      observer=SaysOnceBeforeGoHome(), episode_logger=rec)
+        agent = Agent(
+            world.robot,
+            make_planner(cfg.policy),
+            None,
+            CorrectionParser(),
+            cfg,
+            observer=SaysOnceBeforeGoHome(),
+            episode_logger=rec,
+        )
         result = agent.run_task("go home", episode_id="nudge-1")
         rec.finish(result.success, corrections=result.n_corrections, agent_state=result.state.value)
     assert result.success, result.reason

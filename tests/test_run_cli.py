@@ -15,8 +15,12 @@ MUG = str(SCENARIOS_DIR / "demo" / "mug_train.yaml")
 
 
 def test_run_two_rounds_with_the_simulated_operator(tmp_path: Path) -> None:
-    out = subprocess.run([EXE, "run", "--scenario", MUG, "--rounds", "2", "--kb", str(tmp_path / "kb"), "--json"],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [EXE, "run", "--scenario", MUG, "--rounds", "2", "--kb", str(tmp_path / "kb"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     last = json.loads(out.stdout.strip().splitlines()[-1])
     assert last == {"rounds": [{"corrections": 1, "success": True}, {"corrections": 0, "success": True}]}
@@ -26,9 +30,14 @@ def test_human_operator_types_a_correction(tmp_path: Path) -> None:
     # The operator types while the pick is under way, as a person watching the arm would: the
     # test waits for the transcript to show the pick starting (the sim runs in real time here).
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([EXE, "run", "--scenario", MUG, "--operator", "human", "--kb", str(tmp_path / "kb")],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=env)
+    proc = subprocess.Popen(
+        [EXE, "run", "--scenario", MUG, "--operator", "human", "--kb", str(tmp_path / "kb")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     assert proc.stdin is not None and proc.stdout is not None
     lines: list[str] = []
     try:
@@ -62,15 +71,28 @@ def test_episode_is_recorded_as_a_rosbag(tmp_path: Path) -> None:
 
     from robot_agent.logs import EpisodeLogReader
 
-    out = subprocess.run([EXE, "run", "--scenario", MUG, "--kb", str(tmp_path / "kb"), "--log-dir",
-                          str(tmp_path / "logs"), "--json"], capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [EXE, "run", "--scenario", MUG, "--kb", str(tmp_path / "kb"), "--log-dir", str(tmp_path / "logs"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     (bag,) = list((tmp_path / "logs").iterdir())
     reader = EpisodeLogReader(bag)
     kinds = [e.topic for e in reader.events()]
-    for topic in ("/episode/task", "/episode/plan", "/episode/skill_call", "/episode/skill_result",
-                  "/episode/correction", "/episode/understood", "/episode/knowledge", "/episode/outcome",
-                  "/joint_states", "/camera/image_raw"):
+    for topic in (
+        "/episode/task",
+        "/episode/plan",
+        "/episode/skill_call",
+        "/episode/skill_result",
+        "/episode/correction",
+        "/episode/understood",
+        "/episode/knowledge",
+        "/episode/outcome",
+        "/joint_states",
+        "/camera/image_raw",
+    ):
         assert topic in kinds, topic
     events = {e.topic: e.data for e in reader.events() if e.topic.startswith("/episode/")}
     assert events["/episode/correction"]["source"] == "simulated"

@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 from robot_agent.errors import PolicyError
-from robot_agent.learning.training import (TrainSettings, encode_example, rename_example, render_prompt,
-                                           scene_names, train_policy)
+from robot_agent.learning.training import (
+    TrainSettings,
+    encode_example,
+    rename_example,
+    render_prompt,
+    scene_names,
+    train_policy,
+)
 from robot_agent.logs.export import examples_from_log, export_sft, read_examples, undo_put_back
 from robot_agent.policy.backends import LocalChatModel
 
@@ -36,7 +42,16 @@ def test_export_gives_the_correction_and_the_executed_steps(recorded_episodes):
     corr = ex[1]
     assert corr.correction and "open" in corr.correction
     # What the policy had chosen where it was corrected, and at the start.
-    assert [e.rejected for e in ex] == [None, "place(red_block, cabinet)", None, None, None, "pick(red_block)", None, None]
+    assert [e.rejected for e in ex] == [
+        None,
+        "place(red_block, cabinet)",
+        None,
+        None,
+        None,
+        "pick(red_block)",
+        None,
+        None,
+    ]
     assert ex[5].messages == ex[0].messages  # the first plan's prompt: no rule yet
     user = dict(corr.messages)["user"]
     assert "Task: put the red block in the drawer" in user and "cabinet: wood drawer cabinet, drawer closed" in user
@@ -90,9 +105,22 @@ def _plan_objects(log):
 
 
 def test_export_cli_splits_by_episode(recorded_episodes, tmp_path):
-    out = subprocess.run([EXE, "export", str(recorded_episodes["logs_dir"]), "--format", "sft-jsonl",
-                          "--out", str(tmp_path / "sft"), "--val-fraction", "0.5"],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            EXE,
+            "export",
+            str(recorded_episodes["logs_dir"]),
+            "--format",
+            "sft-jsonl",
+            "--out",
+            str(tmp_path / "sft"),
+            "--val-fraction",
+            "0.5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [json.loads(line) for f in ("train.jsonl", "val.jsonl") for line in (tmp_path / "sft" / f).open()]
     assert len(rows) == 10 and sum(r["kind"] == "correction" for r in rows) == 1
@@ -101,8 +129,12 @@ def test_export_cli_splits_by_episode(recorded_episodes, tmp_path):
         by_episode.setdefault(r["episode_id"], set()).add(r["split"])
     assert all(len(s) == 1 for s in by_episode.values())  # no episode in both splits
     assert "(1 corrections, 3 hindsight, 6 executed steps) from 2 logs" in out.stdout
-    bad = subprocess.run([EXE, "export", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [EXE, "export", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "nowhere" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -121,10 +153,12 @@ def trained(recorded_episodes, tmp_path_factory):
     cfg = AgentConfig.load()
     train = examples_from_log(recorded_episodes["logs"]["drawer_train"])
     out = tmp_path_factory.mktemp("adapter")
-    first = train_policy(train, out, config=cfg, settings=TrainSettings(steps=2, batch_size=2, lr=2e-3, save_every=1),
-                         progress=False)
-    second = train_policy(train, out, config=cfg, settings=TrainSettings(steps=4, batch_size=2, lr=2e-3,
-                                                                         save_every=1), progress=False)
+    first = train_policy(
+        train, out, config=cfg, settings=TrainSettings(steps=2, batch_size=2, lr=2e-3, save_every=1), progress=False
+    )
+    second = train_policy(
+        train, out, config=cfg, settings=TrainSettings(steps=4, batch_size=2, lr=2e-3, save_every=1), progress=False
+    )
     return {"out": out, "first": first, "second": second, "train": train, "config": cfg}
 
 
@@ -146,8 +180,13 @@ def test_training_is_resumable(trained):
 
 def test_resuming_with_other_data_is_refused(trained):
     with pytest.raises(ValueError, match="checkpoint was trained with other data"):
-        train_policy(trained["train"][:2], trained["out"], config=trained["config"],
-                     settings=TrainSettings(steps=5, batch_size=2, lr=2e-3), progress=False)
+        train_policy(
+            trained["train"][:2],
+            trained["out"],
+            config=trained["config"],
+            settings=TrainSettings(steps=5, batch_size=2, lr=2e-3),
+            progress=False,
+        )
 
 
 def test_adapter_loads_through_config_and_scoring_stays_exact(trained):
@@ -191,7 +230,9 @@ def test_export_sft_counts(recorded_episodes, tmp_path):
     counts = export_sft([recorded_episodes["logs_dir"]], tmp_path / "d", val_fraction=0.0)
     assert counts == {"logs": 2, "train": 10, "val": 0, "correction": 1, "step": 6, "hindsight": 3}
     rows = [json.loads(line) for line in (tmp_path / "d" / "train.jsonl").open()]
-    assert read_examples(tmp_path / "d" / "train.jsonl")[1].rejected == rows[1]["rejected"] == "place(red_block, cabinet)"
+    assert (
+        read_examples(tmp_path / "d" / "train.jsonl")[1].rejected == rows[1]["rejected"] == "place(red_block, cabinet)"
+    )
 
 
 def test_undo_put_back_drops_the_picks_that_were_undone():
@@ -208,8 +249,8 @@ def test_renamed_examples_are_consistent(recorded_episodes):
     new = rename_example(ex, random.Random(3))
     user = dict(new.messages)["user"]
     assert "red_block" not in user + new.prefix + new.completion + new.rejected
-    (block, _desc), = [ln.split(": ", 1) for ln in user.splitlines() if ln.endswith("red cube block")]
-    (cab, _d2), = [ln.split(": ", 1) for ln in user.splitlines() if "drawer cabinet" in ln]
+    ((block, _desc),) = [ln.split(": ", 1) for ln in user.splitlines() if ln.endswith("red cube block")]
+    ((cab, _d2),) = [ln.split(": ", 1) for ln in user.splitlines() if "drawer cabinet" in ln]
     assert "block" in block and "cabinet" in cab and block != cab
     assert (new.prefix, new.completion, new.rejected) == (f"pick({block})\n", f"open({cab})", f"place({block}, {cab})")
     assert "Task: put the red block in the drawer" in user  # the task's words are not names
@@ -228,12 +269,32 @@ def test_export_skips_the_re_pick_after_a_put_back(tmp_path):
     replans pick, place(bowl). The lesson is place(apple, bowl) after pick(apple), not the re-pick."""
     from robot_agent.logs import EpisodeLogWriter
 
-    objects = [{"name": "apple", "category": "fruit", "pose": {"position": [0.42, 0.0, 0.0], "yaw": 0.0},
-                "size": [0.055, 0.055, 0.055], "color": "red", "shape": "apple"},
-               {"name": "bowl", "category": "bowl", "pose": {"position": [0.4, -0.24, 0.0], "yaw": 0.0},
-                "size": [0.16, 0.16, 0.05], "color": "white", "shape": "round"},
-               {"name": "tray", "category": "tray", "pose": {"position": [0.4, 0.24, 0.0], "yaw": 0.0},
-                "size": [0.2, 0.16, 0.06], "color": "gray", "shape": "bin"}]
+    objects = [
+        {
+            "name": "apple",
+            "category": "fruit",
+            "pose": {"position": [0.42, 0.0, 0.0], "yaw": 0.0},
+            "size": [0.055, 0.055, 0.055],
+            "color": "red",
+            "shape": "apple",
+        },
+        {
+            "name": "bowl",
+            "category": "bowl",
+            "pose": {"position": [0.4, -0.24, 0.0], "yaw": 0.0},
+            "size": [0.16, 0.16, 0.05],
+            "color": "white",
+            "shape": "round",
+        },
+        {
+            "name": "tray",
+            "category": "tray",
+            "pose": {"position": [0.4, 0.24, 0.0], "yaw": 0.0},
+            "size": [0.2, 0.16, 0.06],
+            "color": "gray",
+            "shape": "bin",
+        },
+    ]
     rule = str({"type": "preference", "category": "fruit", "target": "bowl"})
     log = tmp_path / "fruit"
     ok = {"status": "succeeded", "reason": "", "facts": {}}
@@ -244,10 +305,16 @@ def test_export_skips_the_re_pick_after_a_put_back(tmp_path):
         w.skill_call("place", {"object": "apple", "target": "tray"}, {}, step=1)
         w.correction("fruit goes in the bowl", "simulated")
         w.understood("fruit goes in the bowl", "plan", outcome="replanned")
-        w.plan(["pick(apple)", "place(apple, bowl)"], reason="correction", constraints=[rule], objects=objects,
-               put_back=["apple"])
-        for step, (skill, args) in enumerate([("pick", {"object": "apple"}),
-                                              ("place", {"object": "apple", "target": "bowl"})]):
+        w.plan(
+            ["pick(apple)", "place(apple, bowl)"],
+            reason="correction",
+            constraints=[rule],
+            objects=objects,
+            put_back=["apple"],
+        )
+        for step, (skill, args) in enumerate(
+            [("pick", {"object": "apple"}), ("place", {"object": "apple", "target": "bowl"})]
+        ):
             w.skill_call(skill, args, {}, step=step)
             w.skill_result(skill, ok, step=step)
         w.outcome(True)

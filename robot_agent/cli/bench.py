@@ -60,9 +60,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         cfg.policy.backend = args.backend
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     families = tuple(f.strip() for f in args.families.split(",") if f.strip()) if args.families else ()
-    settings = BenchSettings(suite=args.suite, rounds=args.rounds, methods=methods, seeds=args.seeds,
-                             per_round=args.per_round, train_per_round=args.train_instances, cap=args.cap, families=families,
-                             phrases=args.phrases)
+    settings = BenchSettings(
+        suite=args.suite,
+        rounds=args.rounds,
+        methods=methods,
+        seeds=args.seeds,
+        per_round=args.per_round,
+        train_per_round=args.train_instances,
+        cap=args.cap,
+        families=families,
+        phrases=args.phrases,
+    )
     try:
         result = run_bench(settings, cfg, progress=print)
     except (ValueError, SceneError) as exc:
@@ -92,8 +100,13 @@ def _run_script(name: str, extra: list[str], timeout_s: float) -> dict[str, Any]
     print(f"\n$ {' '.join(cmd[1:])}", flush=True)
     t = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+        )
     except subprocess.TimeoutExpired:
         print(f"  {name}: no result within {timeout_s:.0f} s")
         return {"error": f"timed out after {timeout_s:.0f} s"}
@@ -119,9 +132,11 @@ def _cmd_perf(args: argparse.Namespace) -> int:
     endpoint = ["--base-url", args.base_url, "--model", args.model] if args.base_url else []
     results["policy"] = _run_script("bench_policy.py", ["--rounds", rounds, *endpoint], 1800)
     results["policy_symbolic"] = _run_script("bench_policy.py", ["--rounds", rounds, "--backend", "symbolic"], 600)
-    results["kb"] = _run_script("bench_kb.py", ["--sizes", sizes, "--kb-sizes", "1000", "--queries", "100",
-                                                "--modalities", "text", "--kinds", "flat,hnsw"],
-                                7200 if args.kb_full else 1800)
+    results["kb"] = _run_script(
+        "bench_kb.py",
+        ["--sizes", sizes, "--kb-sizes", "1000", "--queries", "100", "--modalities", "text", "--kinds", "flat,hnsw"],
+        7200 if args.kb_full else 1800,
+    )
     results["sim"] = _run_script("bench_sim.py", ["--cycles", "3"], 600)
     print("\n== performance figures")
     print(f"machine: {results['machine']}")
@@ -145,18 +160,24 @@ def perf_lines(results: dict[str, Any]) -> list[str]:
     for kind, target in (("stop", "one control tick"), ("skill", "< 50 ms p95"), ("plan", "< 2 s p95")):
         r = a.get(f"reaction_{kind}_ms")
         if r:
-            out.append(f"{kind:>5}-level correction -> first changed motion command: p50 {r['p50']} ms, "
-                       f"p95 {r['p95']} ms (n={r.get('n')}; target {target})")
+            out.append(
+                f"{kind:>5}-level correction -> first changed motion command: p50 {r['p50']} ms, "
+                f"p95 {r['p95']} ms (n={r.get('n')}; target {target})"
+            )
     if "peak_rss_mb" in a:
         out.append(f"peak memory of the agent process (planner + parser + simulator): {a['peak_rss_mb']} MB")
     for key in ("policy", "policy_symbolic"):
         for r in results.get(key, {}).get("results", []):
-            out.append(f"plan/replan latency, backend {r['backend']}: p50 {r['all_p50_s']} s, p95 {r['all_p95_s']} s, "
-                       f"replans p95 {r['replan_p95_s']} s")
+            out.append(
+                f"plan/replan latency, backend {r['backend']}: p50 {r['all_p50_s']} s, p95 {r['all_p95_s']} s, "
+                f"replans p95 {r['replan_p95_s']} s"
+            )
     for r in results.get("kb", {}).get("rows", []):
         if r.get("part") == "index":
-            out.append(f"KB index {r['items']:>9,} items {r['index']:<5} ({r['modality']}): "
-                       f"search p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, recall@10 {r['recall_at_10']}, build {r['build_s']} s")
+            out.append(
+                f"KB index {r['items']:>9,} items {r['index']:<5} ({r['modality']}): "
+                f"search p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, recall@10 {r['recall_at_10']}, build {r['build_s']} s"
+            )
         else:
             out.append(f"KB store {r['items']:>9,} items {r['call']}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
     if results.get("kb", {}).get("embed_ms") is not None:
@@ -170,35 +191,53 @@ def perf_lines(results: dict[str, Any]) -> list[str]:
 def register(sub: argparse._SubParsersAction) -> None:
     from robot_agent.learning.bench import DEFAULT_SUITE, METHODS
 
-    b = sub.add_parser("bench", help="the correction benchmark (or 'bench perf': the performance suite)",
-                       description="Run the correction benchmark: a fresh knowledge base per method and seed, "
-                                   "round 1 on training instances, later rounds on novel ones, the simulated "
-                                   "operator correcting every violation. 'robot-agent bench perf' runs the "
-                                   "performance suite instead.")
-    b.add_argument("what", nargs="?", choices=("corrections", "perf", "understanding"), default="corrections",
-                   help="corrections (default), perf, or understanding (the language layer on the labelled corpus)")
-    b.add_argument("--suite", default=str(DEFAULT_SUITE),
-                   help="directory of scenario files (default: the public suite)")
+    b = sub.add_parser(
+        "bench",
+        help="the correction benchmark (or 'bench perf': the performance suite)",
+        description="Run the correction benchmark: a fresh knowledge base per method and seed, "
+        "round 1 on training instances, later rounds on novel ones, the simulated "
+        "operator correcting every violation. 'robot-agent bench perf' runs the "
+        "performance suite instead.",
+    )
+    b.add_argument(
+        "what",
+        nargs="?",
+        choices=("corrections", "perf", "understanding"),
+        default="corrections",
+        help="corrections (default), perf, or understanding (the language layer on the labelled corpus)",
+    )
+    b.add_argument(
+        "--suite", default=str(DEFAULT_SUITE), help="directory of scenario files (default: the public suite)"
+    )
     b.add_argument("--rounds", type=int, default=3, help="rounds: 1 on training instances, the rest novel (default 3)")
     b.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated (default: {','.join(METHODS)})")
     b.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1 (default 2)")
-    b.add_argument("--per-round", type=int, default=1,
-                   help="novel instances per family in each round after the first (default 1)")
-    b.add_argument("--train-instances", type=int, default=0,
-                   help="training instances per family in round 1 (default 0: all of them)")
+    b.add_argument(
+        "--per-round", type=int, default=1, help="novel instances per family in each round after the first (default 1)"
+    )
+    b.add_argument(
+        "--train-instances",
+        type=int,
+        default=0,
+        help="training instances per family in round 1 (default 0: all of them)",
+    )
     b.add_argument("--cap", type=int, default=8, help="most corrections per task (default 8)")
     b.add_argument("--families", default="", help="only these families (comma-separated; default all)")
-    b.add_argument("--phrases", default="",
-                   help="the simulated operator's phrase bank: a YAML file or a shipped bank's name (bank_a, bank_b; "
-                        "default: bank_a, built in)")
+    b.add_argument(
+        "--phrases",
+        default="",
+        help="the simulated operator's phrase bank: a YAML file or a shipped bank's name (bank_a, bank_b; "
+        "default: bank_a, built in)",
+    )
     b.add_argument("--backend", default="", help="policy backend (default: policy.backend from config)")
     b.add_argument("--params", help="parameter YAML (default: config/agent.yaml)")
     b.add_argument("--out", help="write bench.json, bench.md and bench_corrections.png here")
     b.add_argument("--json", action="store_true", help="print the JSON summary as the last line")
     b.add_argument("--trials", type=int, default=10, help="perf: trials per latency figure (default 10)")
     b.add_argument("--kb-full", action="store_true", help="perf: add 1,000,000 KB items (about 20 min, ~7 GB)")
-    b.add_argument("--base-url", default="",
-                   help="an OpenAI-compatible endpoint: the benchmark's backend; perf: timed too")
+    b.add_argument(
+        "--base-url", default="", help="an OpenAI-compatible endpoint: the benchmark's backend; perf: timed too"
+    )
     b.add_argument("--model", default="", help="the endpoint's model name (with --base-url)")
     from robot_agent.language.bench import add_arguments as add_understanding_arguments
 

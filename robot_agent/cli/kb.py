@@ -53,7 +53,7 @@ def _table(items: Sequence[Any], scores: Sequence[float] | None = None) -> str:
 
     def line(cells: Sequence[str]) -> str:
         parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
-        last = cells[-1] if len(cells[-1]) <= room else cells[-1][:room - 1] + "…"
+        last = cells[-1] if len(cells[-1]) <= room else cells[-1][: room - 1] + "…"
         return "  ".join(parts + [last]).rstrip()
 
     return "\n".join([line(head)] + [line(r) for r in rows])
@@ -70,8 +70,11 @@ def _show(item: Any) -> str:
         vals = v if isinstance(v, list) else [v]
         lines.append(f"  {k}:")
         lines += [f"    - {x}" for x in vals]
-    lines += [f"used:          {d['use_count']} (succeeded {d['success_count']})",
-              f"created:       {_when(d['created'])}", f"updated:       {_when(d['updated'])}"]
+    lines += [
+        f"used:          {d['use_count']} (succeeded {d['success_count']})",
+        f"created:       {_when(d['created'])}",
+        f"updated:       {_when(d['updated'])}",
+    ]
     if d["superseded_by"]:
         lines.append(f"superseded by: {d['superseded_by']}")
     return "\n".join(lines)
@@ -183,8 +186,10 @@ def _run(kb: Any, args: argparse.Namespace) -> str:
         if args.json:
             return json.dumps(report)
         lines = [f"skipped {s}" for s in report["skipped"]]
-        lines.append(f"re-distilled {report['episodes']} episode(s) from {report['logs']} log(s): "
-                     f"{report['added']} item(s) added, {report['active']} active")
+        lines.append(
+            f"re-distilled {report['episodes']} episode(s) from {report['logs']} log(s): "
+            f"{report['added']} item(s) added, {report['active']} active"
+        )
         return "\n".join(lines)
     if action == "migrate":
         done = list(kb.open_report)
@@ -194,9 +199,13 @@ def _run(kb: Any, args: argparse.Namespace) -> str:
     st = kb.stats()  # stats
     if args.json:
         return json.dumps(st)
-    lines = [f"path:          {st['path']}", f"schema:        {st['schema_version']}",
-             f"text model:    {st['text_model']}", f"image model:   {st['image_model'] or '- (text-only retrieval)'}",
-             f"active items:  {st['items']}"]
+    lines = [
+        f"path:          {st['path']}",
+        f"schema:        {st['schema_version']}",
+        f"text model:    {st['text_model']}",
+        f"image model:   {st['image_model'] or '- (text-only retrieval)'}",
+        f"active items:  {st['items']}",
+    ]
     for kind, c in sorted(st["by_kind"].items()):
         lines.append(f"  {kind:<6} {c['active']} active, {c['superseded']} superseded")
     lines.append("indexes:")
@@ -223,8 +232,10 @@ def rebuild_from_logs(kb: Any, logs: Sequence[str]) -> dict[str, Any]:
 
     present = kb.list(include_superseded=True)
     if present:
-        raise ValueError(f"{kb.path}: kb rebuild fills an empty knowledge base, and this one holds "
-                         f"{len(present)} item(s); give a new --kb DIR")
+        raise ValueError(
+            f"{kb.path}: kb rebuild fills an empty knowledge base, and this one holds "
+            f"{len(present)} item(s); give a new --kb DIR"
+        )
     paths = collect_logs(logs)
     dated = sorted((int(EpisodeLogReader(p).meta.get("start_time_ns") or 0), str(p)) for p in paths)
     report: dict[str, Any] = {"logs": len(paths), "episodes": 0, "added": 0, "skipped": [], "items": []}
@@ -244,8 +255,11 @@ def rebuild_from_logs(kb: Any, logs: Sequence[str]) -> dict[str, Any]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``kb`` command family to the ``robot-agent`` parser."""
-    kb = sub.add_parser("kb", help="inspect and edit the knowledge base",
-                        description="List, search, edit, delete, export and import distilled knowledge.")
+    kb = sub.add_parser(
+        "kb",
+        help="inspect and edit the knowledge base",
+        description="List, search, edit, delete, export and import distilled knowledge.",
+    )
     kb_sub = kb.add_subparsers(dest="kb_command", metavar="KB_COMMAND")
     kb_sub.required = True
 
@@ -268,12 +282,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("text")
     p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
     p.add_argument("--kind", choices=("plan", "skill", "phrase"), help="only this kind")
-    p = common("edit", "edit an item", "Change an item's rule, scope, parameters or provenance, without prompts. "
-                                       "Values are JSON (0.3, [0, 0.01, 0], \"text\") or plain text.")
+    p = common(
+        "edit",
+        "edit an item",
+        "Change an item's rule, scope, parameters or provenance, without prompts. "
+        'Values are JSON (0.3, [0, 0.01, 0], "text") or plain text.',
+    )
     p.add_argument("id")
     p.add_argument("--rule", help="new rule text")
-    p.add_argument("--set", action="append", metavar="FIELD=VALUE",
-                   help="set rule, scope.KEY, parameters.KEY or provenance.KEY (a bare KEY is a parameter); repeatable")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="set rule, scope.KEY, parameters.KEY or provenance.KEY (a bare KEY is a parameter); repeatable",
+    )
     p.add_argument("--unset", action="append", metavar="FIELD", help="remove scope.KEY, parameters.KEY ...; repeatable")
     p = common("delete", "delete an item", "Delete one item for good (what it superseded stays superseded).")
     p.add_argument("id")
@@ -282,9 +304,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = common("import", "import a file", "Import an export file as it is, all or nothing.")
     p.add_argument("file")
     common("stats", "counts, models and indexes", "Counts, models, index sizes and kinds.")
-    p = common("rebuild", "re-distil knowledge from episode logs",
-               "Recreate a knowledge base from episode logs alone: every logged episode (oldest first) is "
-               "distilled again and merged as the agent did after the task. The --kb directory must be new or empty.")
+    p = common(
+        "rebuild",
+        "re-distil knowledge from episode logs",
+        "Recreate a knowledge base from episode logs alone: every logged episode (oldest first) is "
+        "distilled again and merged as the agent did after the task. The --kb directory must be new or empty.",
+    )
     p.add_argument("--logs", nargs="+", required=True, metavar="DIR", help="episode logs, or directories holding them")
-    common("migrate", "upgrade an old store", "Migrate a knowledge base made by an older robot_agent "
-                                              "(needs the writer lock).")
+    common(
+        "migrate",
+        "upgrade an old store",
+        "Migrate a knowledge base made by an older robot_agent (needs the writer lock).",
+    )

@@ -13,36 +13,42 @@ from typing import Any, TextIO
 def register(subparsers: Any) -> None:
     """Add the ``logs`` command family and ``replay`` to the ``robot-agent`` parser."""
     logs = subparsers.add_parser(
-        "logs", help="list, show and recover episode logs",
-        description="Inspect episode logs: rosbag2 directories with MCAP storage, one per episode.")
+        "logs",
+        help="list, show and recover episode logs",
+        description="Inspect episode logs: rosbag2 directories with MCAP storage, one per episode.",
+    )
     sub = logs.add_subparsers(dest="logs_command", metavar="ACTION")
     sub.required = True
 
     p_list = sub.add_parser(
-        "list", help="summarise every episode log under a directory",
+        "list",
+        help="summarise every episode log under a directory",
         description="One line per episode log found under DIR (searched recursively): episode id, task, "
-                    "corrections, outcome, duration. Unreadable logs are listed with the reason. "
-                    "A log left by a crashed recording is rebuilt in place and marked recovered.")
+        "corrections, outcome, duration. Unreadable logs are listed with the reason. "
+        "A log left by a crashed recording is rebuilt in place and marked recovered.",
+    )
     p_list.add_argument("dir", metavar="DIR", help="directory holding episode logs")
     p_list.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p_list.set_defaults(func=_cmd_list)
 
     p_show = sub.add_parser(
-        "show", help="show one episode log: summary and event timeline",
+        "show",
+        help="show one episode log: summary and event timeline",
         description="Summary (task, scene, outcome, duration, corrections, message counts) and the "
-                    "timeline of the /episode/* events of one log. Sensor topics are counted, not printed.")
+        "timeline of the /episode/* events of one log. Sensor topics are counted, not printed.",
+    )
     p_show.add_argument("log", metavar="LOG", help="the episode log directory")
-    p_show.add_argument("--json", action="store_true",
-                        help="print JSON: meta, summary and the /episode/* events")
+    p_show.add_argument("--json", action="store_true", help="print JSON: meta, summary and the /episode/* events")
     p_show.set_defaults(func=_cmd_show)
 
     p_rec = sub.add_parser(
-        "recover", help="rebuild a log left unfinished by a crash",
+        "recover",
+        help="rebuild a log left unfinished by a crash",
         description="Salvage every intact message of an unfinished (or truncated) episode log and "
-                    "rewrite it as a finished rosbag2 directory marked as recovered.")
+        "rewrite it as a finished rosbag2 directory marked as recovered.",
+    )
     p_rec.add_argument("log", metavar="LOG", help="the episode log directory")
-    p_rec.add_argument("--keep-partial", action="store_true",
-                       help="keep the damaged file as <name>.mcap.partial")
+    p_rec.add_argument("--keep-partial", action="store_true", help="keep the damaged file as <name>.mcap.partial")
     p_rec.set_defaults(func=_cmd_recover)
     _register_replay(subparsers)
 
@@ -94,9 +100,11 @@ def _cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if "error" in row:
             print(f"{name:<28} {'-':<16} {'-':<36} {'-':>4} {'-':<10} {'-':>9}  error: {row['error']}", file=out)
             continue
-        print(f"{name:<28} {_clip(row['episode_id'], 16):<16} {_clip(row['task'], 36):<36} "
-              f"{row['n_corrections']:>4} {row['outcome_word']:<10} {row['duration_s']:>8.1f}s  {row['status']}",
-              file=out)
+        print(
+            f"{name:<28} {_clip(row['episode_id'], 16):<16} {_clip(row['task'], 36):<36} "
+            f"{row['n_corrections']:>4} {row['outcome_word']:<10} {row['duration_s']:>8.1f}s  {row['status']}",
+            file=out,
+        )
     return 0
 
 
@@ -127,13 +135,16 @@ def _describe(event: Any) -> str:
         reason = f": {d['reason']}" if d.get("reason") else ""
         return f"{d.get('skill')} {d.get('status', 'succeeded' if d.get('success') else 'failed')}{reason}"
     if kind == "correction":
-        return f"[{d.get('source')}] \"{d.get('text')}\""
+        return f'[{d.get("source")}] "{d.get("text")}"'
     if kind == "understood":
         # The full parse and the call are for export and kb rebuild; the summary says it in brief.
-        details = {k: v for k, v in d.items() if k not in ("schema", "text", "kind", "correction", "call", "step")
-                   and v is not None}
+        details = {
+            k: v
+            for k, v in d.items()
+            if k not in ("schema", "text", "kind", "correction", "call", "step") and v is not None
+        }
         extra = f" {json.dumps(details, ensure_ascii=False)}" if details else ""
-        return f"{d.get('kind')}-level: \"{d.get('text')}\"{extra}"
+        return f'{d.get("kind")}-level: "{d.get("text")}"{extra}'
     if kind == "knowledge":
         return f"{len(d.get('used') or [])} used, {len(d.get('distilled') or [])} distilled"
     if kind == "outcome":
@@ -151,9 +162,13 @@ def _cmd_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
     summary = reader.summary()
     events = [e for e in reader.events(EVENT_TOPICS) if e.topic != META_TOPIC]
     if args.json:
-        doc = {"path": str(reader.path), "meta": reader.meta, "summary": summary.to_dict(),
-               "recovery": reader.recovery,
-               "events": [{"topic": e.topic, "t_ns": e.t_ns, "data": e.data} for e in events]}
+        doc = {
+            "path": str(reader.path),
+            "meta": reader.meta,
+            "summary": summary.to_dict(),
+            "recovery": reader.recovery,
+            "events": [{"topic": e.topic, "t_ns": e.t_ns, "data": e.data} for e in events],
+        }
         json.dump(doc, out, indent=2, ensure_ascii=False)
         out.write("\n")
         return 0
@@ -173,7 +188,7 @@ def _cmd_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
     print(f"outcome      {_outcome_word(summary)}", file=out)
     print(f"corrections  {summary.n_corrections}", file=out)
     for c in summary.corrections:
-        print(f"  +{(c['t_ns'] - start) / 1e9:7.2f}s [{c['source']}] \"{c['text']}\"", file=out)
+        print(f'  +{(c["t_ns"] - start) / 1e9:7.2f}s [{c["source"]}] "{c["text"]}"', file=out)
     counts = ", ".join(f"{t} {n}" for t, n in summary.counts.items() if n)
     print(f"messages     {counts}", file=out)
     print("timeline", file=out)
@@ -192,8 +207,11 @@ def _cmd_recover(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"{args.log}: finished and intact; nothing to recover", file=out)
         return 0
     stop = f"; scan stopped: {report.stop_reason}" if report.stop_reason else ""
-    print(f"{args.log}: recovered {report.messages} messages "
-          f"({report.bytes_salvaged} of {report.bytes_total} bytes){stop}", file=out)
+    print(
+        f"{args.log}: recovered {report.messages} messages "
+        f"({report.bytes_salvaged} of {report.bytes_total} bytes){stop}",
+        file=out,
+    )
     return 0
 
 
@@ -217,21 +235,30 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO | None = None) -> int:
     n_ok = sum(s.matches for s in report.steps)
     verdict = "MATCHES the recording" if report.matches else "DOES NOT match the recording"
     rec = {None: "unknown", True: "success", False: "failure"}[report.recorded_success]
-    print(f"{verdict}: {n_ok}/{len(report.steps)} skills ended as recorded, recorded outcome {rec}, "
-          f"{report.sim_s:.1f} s simulated in {report.wall_s:.1f} s", file=out)
+    print(
+        f"{verdict}: {n_ok}/{len(report.steps)} skills ended as recorded, recorded outcome {rec}, "
+        f"{report.sim_s:.1f} s simulated in {report.wall_s:.1f} s",
+        file=out,
+    )
     return 0 if report.matches else 1
 
 
 def _register_replay(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "replay", help="re-run a logged episode in PyBullet and compare it with the recording",
+        "replay",
+        help="re-run a logged episode in PyBullet and compare it with the recording",
         description="Rebuild the logged scene in PyBullet, run the recorded skill calls with the recorded "
-                    "parameters and keep-outs (and the nudges and put-backs before retries), and report whether every skill ends as "
-                    "recorded and the final scene matches. Exit status 0 when it matches, 1 when not.")
+        "parameters and keep-outs (and the nudges and put-backs before retries), and report whether every skill ends as "
+        "recorded and the final scene matches. Exit status 0 when it matches, 1 when not.",
+    )
     p.add_argument("log", metavar="LOG", help="the episode log directory")
     p.add_argument("--gui", action="store_true", help="show the PyBullet GUI")
-    p.add_argument("--speed", type=float, default=0.0,
-                   help="sim seconds per wall second (1 = real time; default 0 = as fast as possible)")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="sim seconds per wall second (1 = real time; default 0 = as fast as possible)",
+    )
     p.add_argument("--params", help="parameter YAML (default: config/agent.yaml)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.set_defaults(func=_cmd_replay)

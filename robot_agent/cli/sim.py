@@ -24,9 +24,26 @@ def _cmd_check(args: argparse.Namespace) -> int:
         a = ", ".join(f"{k}={v}" for k, v in r.args.items()) or "-"
         print(f"{r.skill:<9} {a:<34} {r.status:<13} {r.sim_s:>6.2f} {r.wall_s:>7.2f}  {r.reason}")
     if args.json:
-        print(json.dumps({"skills": [{"skill": r.skill, "args": r.args, "status": r.status, "reason": r.reason,
-                                      "sim_s": round(r.sim_s, 3), "wall_s": round(r.wall_s, 3)} for r in rows],
-                          "succeeded": ok, "total": len(rows), "sim_speed": round(speed, 2)}))
+        print(
+            json.dumps(
+                {
+                    "skills": [
+                        {
+                            "skill": r.skill,
+                            "args": r.args,
+                            "status": r.status,
+                            "reason": r.reason,
+                            "sim_s": round(r.sim_s, 3),
+                            "wall_s": round(r.wall_s, 3),
+                        }
+                        for r in rows
+                    ],
+                    "succeeded": ok,
+                    "total": len(rows),
+                    "sim_speed": round(speed, 2),
+                }
+            )
+        )
     print(f"skills: {ok}/{len(rows)} succeeded, sim speed: {speed:.1f}x real time")
     return 0 if ok == len(rows) else 1
 
@@ -36,9 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     sim = sub.add_parser("sim", help="simulation tools", description="PyBullet simulation tools.")
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="SIM_COMMAND")
     sim_sub.required = True
-    chk = sim_sub.add_parser("check", help="run every skill on its nominal scene and report",
-                             description="Run each skill headless on its nominal scene; print a table and "
-                                         "'skills: N/N succeeded, sim speed: X.Yx real time'.")
+    chk = sim_sub.add_parser(
+        "check",
+        help="run every skill on its nominal scene and report",
+        description="Run each skill headless on its nominal scene; print a table and "
+        "'skills: N/N succeeded, sim speed: X.Yx real time'.",
+    )
     chk.add_argument("--scene", default="tabletop", help="built-in scene name (default: tabletop)")
     chk.add_argument("--params", help="parameter YAML (default: config/agent.yaml defaults)")
     chk.add_argument("--gui", action="store_true", help="show the PyBullet GUI")

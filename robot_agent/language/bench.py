@@ -41,16 +41,30 @@ DEFAULT_VOICES = ("en-us", "en-us+f3")
 
 def add_arguments(b: argparse.ArgumentParser) -> None:
     """The options of ``bench understanding`` (``--json`` and ``--out`` are the bench command's own)."""
-    b.add_argument("--corpus", default=str(DEFAULT_CORPUS),
-                   help="understanding: the labelled corpus (default: sim/corpus/understanding.yaml)")
-    b.add_argument("--split", default="dev", choices=("dev", "test", "all"),
-                   help="understanding: which items (default dev; report test, never tune on it)")
-    b.add_argument("--modes", default="grammar,full",
-                   help="understanding: layer modes, comma-separated (default grammar,full)")
-    b.add_argument("--spoken", action="store_true",
-                   help="understanding: speak each item with espeak-ng and hear it (robot_agent.speech.hear) first")
-    b.add_argument("--voices", default=",".join(DEFAULT_VOICES),
-                   help=f"understanding --spoken: espeak-ng voices (default {','.join(DEFAULT_VOICES)})")
+    b.add_argument(
+        "--corpus",
+        default=str(DEFAULT_CORPUS),
+        help="understanding: the labelled corpus (default: sim/corpus/understanding.yaml)",
+    )
+    b.add_argument(
+        "--split",
+        default="dev",
+        choices=("dev", "test", "all"),
+        help="understanding: which items (default dev; report test, never tune on it)",
+    )
+    b.add_argument(
+        "--modes", default="grammar,full", help="understanding: layer modes, comma-separated (default grammar,full)"
+    )
+    b.add_argument(
+        "--spoken",
+        action="store_true",
+        help="understanding: speak each item with espeak-ng and hear it (robot_agent.speech.hear) first",
+    )
+    b.add_argument(
+        "--voices",
+        default=",".join(DEFAULT_VOICES),
+        help=f"understanding --spoken: espeak-ng voices (default {','.join(DEFAULT_VOICES)})",
+    )
     b.add_argument("--limit", type=int, default=0, help="understanding: only the first N items (default all)")
     b.add_argument("--verbose", action="store_true", help="understanding: list the items understood wrongly")
 
@@ -67,17 +81,37 @@ def make_layer(mode: str, embedder: Any = None) -> Any:
 def _heard_understanding(item: Item, heard: Any) -> Understanding | None:
     """The decision the recognizer takes by itself (a stop, or its own question), else None."""
     if heard.stop:
-        return Understanding(item.text, item.kind, "stop", reason=f"heard {heard.stop_phrase or 'a stop'}",
-                             confidence=float(heard.confidence), source="speech")
+        return Understanding(
+            item.text,
+            item.kind,
+            "stop",
+            reason=f"heard {heard.stop_phrase or 'a stop'}",
+            confidence=float(heard.confidence),
+            source="speech",
+        )
     if heard.question:
-        return Understanding(item.text, item.kind, "ask", question=heard.question, reason="not heard clearly",
-                             confidence=float(heard.confidence), source="speech")
+        return Understanding(
+            item.text,
+            item.kind,
+            "ask",
+            question=heard.question,
+            reason="not heard clearly",
+            confidence=float(heard.confidence),
+            source="speech",
+        )
     return None
 
 
-def spoken_records(layer: Any, items: Sequence[Item], corpus: Corpus, voices: Sequence[str], *,
-                   hear: Callable[..., Any] | None = None, synthesize: Callable[..., Any] | None = None,
-                   progress: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+def spoken_records(
+    layer: Any,
+    items: Sequence[Item],
+    corpus: Corpus,
+    voices: Sequence[str],
+    *,
+    hear: Callable[..., Any] | None = None,
+    synthesize: Callable[..., Any] | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
     """One record per item and voice: spoken, heard, then understood (see the module doc)."""
     if hear is None or synthesize is None:
         from robot_agent import speech
@@ -97,11 +131,18 @@ def spoken_records(layer: Any, items: Sequence[Item], corpus: Corpus, voices: Se
             if u is None:
                 u, ctx, ms = understand(layer, item, corpus, text=heard.text)
             rec = score(item, u, ctx, hear_ms + ms, objects)
-            moved = u.decision == "act" and (u.what == "task" or (
-                u.correction is not None and u.correction.kind.value in ("skill", "plan")))
-            rec.update(voice=voice, heard=heard.text, grammar_text=heard.grammar_text, open_text=heard.open_text,
-                       heard_stop=bool(heard.stop), stop_sources=list(getattr(heard, "stop_sources", ()) or ()),
-                       moved=moved)
+            moved = u.decision == "act" and (
+                u.what == "task" or (u.correction is not None and u.correction.kind.value in ("skill", "plan"))
+            )
+            rec.update(
+                voice=voice,
+                heard=heard.text,
+                grammar_text=heard.grammar_text,
+                open_text=heard.open_text,
+                heard_stop=bool(heard.stop),
+                stop_sources=list(getattr(heard, "stop_sources", ()) or ()),
+                moved=moved,
+            )
             out.append(rec)
             if progress is not None:
                 progress(rec)
@@ -126,8 +167,9 @@ def spoken_metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "stops_as_motion": sum(bool(r["moved"]) for r in stops),
         "confidently_wrong_motion": _rate(sum(bool(r["moved"]) and not r["right"] for r in records), len(records)),
         "false_stops": _rate(sum(r["decision"] == "stop" for r in others), len(others)),
-        "false_stops_by_source": dict(Counter(s for r in others if r["decision"] == "stop"
-                                              for s in r.get("stop_sources", []))),
+        "false_stops_by_source": dict(
+            Counter(s for r in others if r["decision"] == "stop" for s in r.get("stop_sources", []))
+        ),
     }
     for key in ("grammar_text", "open_text"):
         try:
@@ -137,9 +179,16 @@ def spoken_metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def run_understanding(corpus: Corpus, items: Sequence[Item], modes: Sequence[str], *, spoken: bool = False,
-                      voices: Sequence[str] = DEFAULT_VOICES, embedder: Any = None,
-                      progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_understanding(
+    corpus: Corpus,
+    items: Sequence[Item],
+    modes: Sequence[str],
+    *,
+    spoken: bool = False,
+    voices: Sequence[str] = DEFAULT_VOICES,
+    embedder: Any = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Every mode over ``items``: ``{"modes": {mode: {"metrics", "records"[, "spoken"]}}}``."""
     from robot_agent.language.evaluate import evaluate
 
@@ -158,9 +207,13 @@ def run_understanding(corpus: Corpus, items: Sequence[Item], modes: Sequence[str
         run["wall_s"] = round(time.perf_counter() - t0, 2)
         if spoken:
             recs = spoken_records(layer, items, corpus, voices)
-            run["spoken"] = {"metrics": summarize(recs), "extra": spoken_metrics(recs), "records": recs,
-                             "voices": list(voices),
-                             "per_voice": {v: spoken_metrics([r for r in recs if r["voice"] == v]) for v in voices}}
+            run["spoken"] = {
+                "metrics": summarize(recs),
+                "extra": spoken_metrics(recs),
+                "records": recs,
+                "voices": list(voices),
+                "per_voice": {v: spoken_metrics([r for r in recs if r["voice"] == v]) for v in voices},
+            }
         result["modes"][mode] = run
         if progress is not None:
             progress(f"mode {mode}: {len(items)} items in {run['wall_s']} s")
@@ -177,16 +230,22 @@ def _ms(v: float) -> str:
 
 def metrics_table(metrics: dict[str, Any]) -> str:
     """The per-kind table of one mode's metrics (Markdown)."""
-    rows = ["| kind | n | accuracy | confidently wrong | asked | silent | p50 ms | p95 ms |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| kind | n | accuracy | confidently wrong | asked | silent | p50 ms | p95 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     kinds = [(k, metrics["kinds"][k]) for k in CATEGORIES if k in metrics["kinds"]]
     for name, g in [*kinds, ("**all**", metrics["overall"])]:
-        rows.append(f"| {name} | {g['n']} | {_p(g['accuracy'])} | {_p(g['confidently_wrong'])} | {_p(g['ask'])} | "
-                    f"{g['silent']} | {_ms(g['latency_p50_ms'])} | {_ms(g['latency_p95_ms'])} |")
+        rows.append(
+            f"| {name} | {g['n']} | {_p(g['accuracy'])} | {_p(g['confidently_wrong'])} | {_p(g['ask'])} | "
+            f"{g['silent']} | {_ms(g['latency_p50_ms'])} | {_ms(g['latency_p95_ms'])} |"
+        )
     amb = metrics.get("ambiguous", {})
     if amb.get("n"):
-        rows.append(f"| (ambiguous items) | {amb['n']} | {_p(amb['accuracy'])} | {_p(amb['confidently_wrong'])} | "
-                    f"{_p(amb['ask'])} | {amb['silent']} | | |")
+        rows.append(
+            f"| (ambiguous items) | {amb['n']} | {_p(amb['accuracy'])} | {_p(amb['confidently_wrong'])} | "
+            f"{_p(amb['ask'])} | {amb['silent']} | | |"
+        )
     return "\n".join(rows)
 
 
@@ -206,8 +265,10 @@ def report(result: dict[str, Any], split: str, verbose: bool = False) -> str:
     """Every mode's table (and the spoken one), with the wrong items when ``verbose``."""
     parts = []
     for mode, run in result["modes"].items():
-        parts.append(f"\n== understanding: mode {mode}, split {split}, {result['items']} items "
-                     f"({result['corpus']}; {run['wall_s']} s)")
+        parts.append(
+            f"\n== understanding: mode {mode}, split {split}, {result['items']} items "
+            f"({result['corpus']}; {run['wall_s']} s)"
+        )
         parts.append(metrics_table(run["metrics"]))
         if verbose:
             parts.append("wrong ('!' = confidently wrong):")
@@ -217,15 +278,19 @@ def report(result: dict[str, Any], split: str, verbose: bool = False) -> str:
             e = sp["extra"]
             parts.append(f"\n== spoken ({', '.join(sp['voices'])}), mode {mode}: {e['n']} utterances")
             parts.append(metrics_table(sp["metrics"]))
-            parts.append(f"stop-like utterances missed: {e['stops_missed']} of {e['stops']}; heard as motion: "
-                         f"{e['stops_as_motion']}; false stops: {_p(e['false_stops'])} "
-                         f"(heard by {e['false_stops_by_source'] or 'none'}); confidently-wrong "
-                         f"motions: {_p(e['confidently_wrong_motion'])}; WER grammar {e['wer_grammar']}, "
-                         f"open {e['wer_open']}")
+            parts.append(
+                f"stop-like utterances missed: {e['stops_missed']} of {e['stops']}; heard as motion: "
+                f"{e['stops_as_motion']}; false stops: {_p(e['false_stops'])} "
+                f"(heard by {e['false_stops_by_source'] or 'none'}); confidently-wrong "
+                f"motions: {_p(e['confidently_wrong_motion'])}; WER grammar {e['wer_grammar']}, "
+                f"open {e['wer_open']}"
+            )
             for v, pv in sp["per_voice"].items():
-                parts.append(f"  {v}: stops missed {pv['stops_missed']}/{pv['stops']}, wrong motions "
-                             f"{_p(pv['confidently_wrong_motion'])}, WER grammar {pv['wer_grammar']}, open "
-                             f"{pv['wer_open']}")
+                parts.append(
+                    f"  {v}: stops missed {pv['stops_missed']}/{pv['stops']}, wrong motions "
+                    f"{_p(pv['confidently_wrong_motion'])}, WER grammar {pv['wer_grammar']}, open "
+                    f"{pv['wer_open']}"
+                )
             if verbose:
                 parts.extend(_wrong_lines(sp["records"]))
     return "\n".join(parts)
@@ -263,8 +328,10 @@ def cmd_understanding(args: argparse.Namespace) -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in modes if m not in MODES]
     if not modes or bad:
-        print(f"robot-agent bench understanding: unknown mode(s) {', '.join(bad) or '(none)'}; "
-              f"valid: {', '.join(MODES)}", file=sys.stderr)
+        print(
+            f"robot-agent bench understanding: unknown mode(s) {', '.join(bad) or '(none)'}; valid: {', '.join(MODES)}",
+            file=sys.stderr,
+        )
         return 2
     voices = [v.strip() for v in args.voices.split(",") if v.strip()]
     if args.spoken and not voices:
@@ -277,7 +344,7 @@ def cmd_understanding(args: argparse.Namespace) -> int:
         return 2
     items = corpus.select(args.split)
     if args.limit and args.limit > 0:
-        items = items[:args.limit]
+        items = items[: args.limit]
     result = run_understanding(corpus, items, modes, spoken=args.spoken, voices=voices, progress=print)
     result["split"] = args.split
     text = report(result, args.split, verbose=args.verbose)

@@ -27,33 +27,57 @@ from skills.types import ObjectInfo
 #: (family, value) -> (canonical words, [renderings]). Renderings name the request and the
 #: complaint it answers, so "that's too quick" is near "slower" by its content, not its polarity alone.
 _SKILL_FAMILIES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
-    ("move", "left"): ("move {mag} to the left", ("move it a bit to the left", "shift it left", "more to the left",
-                                                  "a little leftwards")),
-    ("move", "right"): ("move {mag} to the right", ("move it a bit to the right", "shift it right",
-                                                    "more to the right", "a little rightwards")),
-    ("move", "forward"): ("move {mag} forward", ("move it forward, away from me", "a bit further away from me",
-                                                 "push it forward")),
+    ("move", "left"): (
+        "move {mag} to the left",
+        ("move it a bit to the left", "shift it left", "more to the left", "a little leftwards"),
+    ),
+    ("move", "right"): (
+        "move {mag} to the right",
+        ("move it a bit to the right", "shift it right", "more to the right", "a little rightwards"),
+    ),
+    ("move", "forward"): (
+        "move {mag} forward",
+        ("move it forward, away from me", "a bit further away from me", "push it forward"),
+    ),
     ("move", "back"): ("move {mag} back", ("move it back towards me", "bring it closer to me", "a bit backwards")),
     ("move", "up"): ("move {mag} up", ("move it up", "a bit higher", "raise it")),
     ("move", "down"): ("move {mag} down", ("move it down", "a bit lower", "lower it")),
-    ("speed", "slower"): ("slower", ("go slower", "slow down", "move more slowly", "you are going too fast",
-                                     "take it easy, gently", "take your time, there is no rush")),
-    ("speed", "faster"): ("faster", ("go faster", "speed up", "move more quickly", "you are going too slowly",
-                                     "hurry up")),
-    ("pull", "more"): ("pull it further", ("open the drawer further", "pull it out more",
-                                           "the drawer is not open enough", "open it wider")),
-    ("pull", "less"): ("pull less", ("do not pull it out so far", "the drawer is opened too far",
-                                     "open it less")),
+    ("speed", "slower"): (
+        "slower",
+        (
+            "go slower",
+            "slow down",
+            "move more slowly",
+            "you are going too fast",
+            "take it easy, gently",
+            "take your time, there is no rush",
+        ),
+    ),
+    ("speed", "faster"): (
+        "faster",
+        ("go faster", "speed up", "move more quickly", "you are going too slowly", "hurry up"),
+    ),
+    ("pull", "more"): (
+        "pull it further",
+        ("open the drawer further", "pull it out more", "the drawer is not open enough", "open it wider"),
+    ),
+    ("pull", "less"): ("pull less", ("do not pull it out so far", "the drawer is opened too far", "open it less")),
     ("push", "more"): ("push it further", ("push it further", "push it farther along", "it did not go far enough")),
     ("push", "less"): ("push it less far", ("do not push it so far", "you pushed it too far")),
-    ("place_height", "lower"): ("place it lower", ("put it down lower", "release it closer to the surface",
-                                                   "you let go of it too high")),
+    ("place_height", "lower"): (
+        "place it lower",
+        ("put it down lower", "release it closer to the surface", "you let go of it too high"),
+    ),
     ("place_height", "higher"): ("place it higher", ("release it higher up", "you let go of it too low")),
     ("lift", "higher"): ("lift it higher", ("lift it higher", "raise it more after grasping")),
-    ("rotate", "clockwise"): ("rotate the gripper clockwise", ("turn the gripper clockwise",
-                                                               "twist your hand to the right")),
-    ("rotate", "counterclockwise"): ("rotate the gripper counterclockwise",
-                                     ("turn the gripper counterclockwise", "twist your hand to the left")),
+    ("rotate", "clockwise"): (
+        "rotate the gripper clockwise",
+        ("turn the gripper clockwise", "twist your hand to the right"),
+    ),
+    ("rotate", "counterclockwise"): (
+        "rotate the gripper counterclockwise",
+        ("turn the gripper counterclockwise", "twist your hand to the left"),
+    ),
 }
 
 #: which families each skill's parameters allow
@@ -110,8 +134,9 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
     for (fam, val), (canon, rends) in _SKILL_FAMILIES.items():
         if fam not in fams or (ctx.skill == "place" and fam == "move" and val in ("up", "down")):
             continue  # placing: up and down are the release height (place_height), one meaning
-        out.append(Candidate(f"{fam}:{val}", fam, val, canon.format(mag="a bit"), canon.format(mag="a bit"),
-                             list(rends)))
+        out.append(
+            Candidate(f"{fam}:{val}", fam, val, canon.format(mag="a bit"), canon.format(mag="a bit"), list(rends))
+        )
     if "grasp" in fams and ctx.skill is not None:
         allowed = next((p.choices for p in SKILL_PARAMS[ctx.skill] if p.name == "grasp_region"), ())
         current = (ctx.params or {}).get("grasp_region", "center")
@@ -120,80 +145,188 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
             if r == current:
                 continue
             words = sw.PART_WORDS.get(r, (f"the {r}",))
-            rends = [f"grasp the {noun} by {words[0]}", f"hold it by {words[-1]}",
-                     f"pick the {noun} up by {words[0]}"]
+            rends = [f"grasp the {noun} by {words[0]}", f"hold it by {words[-1]}", f"pick the {noun} up by {words[0]}"]
             if r in ("top", "side"):
                 rends = [f"grasp the {noun} {words[-1]}", f"grab it {words[-1]}", f"hold it by {words[0]}"]
-            out.append(Candidate(f"grasp:{r}", "grasp", r, f"grasp it by the {r}",
-                                 f"grasp it {'from' if r in ('top', 'side') else 'by'} the {r}", rends))
+            out.append(
+                Candidate(
+                    f"grasp:{r}",
+                    "grasp",
+                    r,
+                    f"grasp it by the {r}",
+                    f"grasp it {'from' if r in ('top', 'side') else 'by'} the {r}",
+                    rends,
+                )
+            )
     # plan-level meanings
     for c in (o for o in objs if o.category == "cabinet"):
         busy = ctx.object == c.name and ctx.skill in ("open", "close")
         is_open = str(c.state.get("drawer", "closed")) == "open"
         p = _the(sw.phrase(c))
         if not busy and not is_open:
-            out.append(Candidate(f"order:open:{c.name}", "order", c.name, f"open {p} first",
-                                 f"open the {c.name} first",
-                                 [f"open {p} first", f"{p} has to be opened before that",
-                                  f"you need to open {p} before putting things in it", f"{p} is still closed"]))
+            out.append(
+                Candidate(
+                    f"order:open:{c.name}",
+                    "order",
+                    c.name,
+                    f"open {p} first",
+                    f"open the {c.name} first",
+                    [
+                        f"open {p} first",
+                        f"{p} has to be opened before that",
+                        f"you need to open {p} before putting things in it",
+                        f"{p} is still closed",
+                    ],
+                )
+            )
         if not busy and is_open:
-            out.append(Candidate(f"step:close:{c.name}", "step", c.name, f"close {p} at the end",
-                                 f"close the {c.name} at the end",
-                                 [f"close {p} when you are done", f"shut {p} afterwards"]))
+            out.append(
+                Candidate(
+                    f"step:close:{c.name}",
+                    "step",
+                    c.name,
+                    f"close {p} at the end",
+                    f"close the {c.name} at the end",
+                    [f"close {p} when you are done", f"shut {p} afterwards"],
+                )
+            )
     if cur is not None and cur.category in sw.GRASPABLE_CATEGORIES:
         for o in sw.graspable(objs):
             if o.name == cur.name:
                 continue
             ph = sw.phrases(o, objs)
-            rends = [f"use {_the(ph[0])} instead", f"no, {_the(ph[0])}", f"I meant {_the(ph[0])}",
-                     f"not {_the(sw.phrase(cur))}, {_the(ph[0])}", f"wrong one, take {_the(ph[0])}"]
+            rends = [
+                f"use {_the(ph[0])} instead",
+                f"no, {_the(ph[0])}",
+                f"I meant {_the(ph[0])}",
+                f"not {_the(sw.phrase(cur))}, {_the(ph[0])}",
+                f"wrong one, take {_the(ph[0])}",
+            ]
             rends += [f"no, {_the(p)}" for p in ph[1:]]
-            out.append(Candidate(f"swap_object:{o.name}", "swap_object", o.name, f"use {_the(ph[0])} instead",
-                                 f"no, use the {o.name} instead", rends))
+            out.append(
+                Candidate(
+                    f"swap_object:{o.name}",
+                    "swap_object",
+                    o.name,
+                    f"use {_the(ph[0])} instead",
+                    f"no, use the {o.name} instead",
+                    rends,
+                )
+            )
     if ctx.skill in ("place", "pick") and cur is not None:
         for t in sw.receptacles(objs):
             if t.name in (ctx.target, ctx.object):
                 continue
             ph = sw.phrases(t, objs)
             prep = sw.preposition(t)
-            rends = [f"put it {prep} {_the(ph[0])} instead", f"no, {prep} {_the(ph[0])}",
-                     f"it goes {prep} {_the(ph[0])}", f"the {sw.noun(cur)} belongs {prep} {_the(ph[0])}"]
+            rends = [
+                f"put it {prep} {_the(ph[0])} instead",
+                f"no, {prep} {_the(ph[0])}",
+                f"it goes {prep} {_the(ph[0])}",
+                f"the {sw.noun(cur)} belongs {prep} {_the(ph[0])}",
+            ]
             if tgt is not None:
                 rends.append(f"not {prep} {_the(sw.phrase(tgt))}, {prep} {_the(ph[0])}")
-            out.append(Candidate(f"swap_target:{t.name}", "swap_target", t.name, f"put it {prep} {_the(ph[0])}",
-                                 f"put it {prep} the {t.name} instead", rends))
+            out.append(
+                Candidate(
+                    f"swap_target:{t.name}",
+                    "swap_target",
+                    t.name,
+                    f"put it {prep} {_the(ph[0])}",
+                    f"put it {prep} the {t.name} instead",
+                    rends,
+                )
+            )
     out += _preferences(objs)
     for o in objs:
         if o.name in (ctx.object, ctx.target):
             continue
         p = _the(sw.phrase(o))
-        out.append(Candidate(f"avoid:{o.name}", "avoid", o.name, f"keep away from {p}",
-                             f"keep away from the {o.name}",
-                             [f"keep away from {p}", f"do not go over {p}", f"be careful around {p}",
-                              f"stay clear of {p}", f"go around {p}, take a wider path",
-                              f"do not move the arm above {p}"]))
+        out.append(
+            Candidate(
+                f"avoid:{o.name}",
+                "avoid",
+                o.name,
+                f"keep away from {p}",
+                f"keep away from the {o.name}",
+                [
+                    f"keep away from {p}",
+                    f"do not go over {p}",
+                    f"be careful around {p}",
+                    f"stay clear of {p}",
+                    f"go around {p}, take a wider path",
+                    f"do not move the arm above {p}",
+                ],
+            )
+        )
     blocks = [o for o in objs if o.category == "block"]
     if len(blocks) >= 2:
         for b in blocks:
             p = _the(sw.phrase(b))
-            out.append(Candidate(f"stack_bottom:{b.name}", "stack", b.name, f"{p} goes at the bottom",
-                                 f"the {b.name} goes at the bottom",
-                                 [f"{p} goes at the bottom", f"{p} should be the base of the stack",
-                                  f"start the stack with {p}"]))
+            out.append(
+                Candidate(
+                    f"stack_bottom:{b.name}",
+                    "stack",
+                    b.name,
+                    f"{p} goes at the bottom",
+                    f"the {b.name} goes at the bottom",
+                    [f"{p} goes at the bottom", f"{p} should be the base of the stack", f"start the stack with {p}"],
+                )
+            )
         for key, words, other in (("largest", "biggest", "smaller"), ("smallest", "smallest", "bigger")):
-            out.append(Candidate(f"stack_key:{key}", "stack_key", key, f"the {words} block goes at the bottom",
-                                 f"the {words} block goes at the bottom",
-                                 [f"the {words} block goes at the bottom", f"start the pile with the {words} block",
-                                  f"{other} blocks go on top", f"the {key} one should be underneath"]))
+            out.append(
+                Candidate(
+                    f"stack_key:{key}",
+                    "stack_key",
+                    key,
+                    f"the {words} block goes at the bottom",
+                    f"the {words} block goes at the bottom",
+                    [
+                        f"the {words} block goes at the bottom",
+                        f"start the pile with the {words} block",
+                        f"{other} blocks go on top",
+                        f"the {key} one should be underneath",
+                    ],
+                )
+            )
     if ctx.skill is not None:
-        out.append(Candidate("retry", "retry", "", "try again", "try again",
-                             ["try again", "that did not work, do it again", "have another go",
-                              "give it one more time"]))
-    out.append(Candidate("confirm", "confirm", "", "keep going", "yes",
-                         ["yes, that is right", "good, keep going", "that looks fine", "perfect, carry on",
-                          "that works, well done", "great, that is the one"]))
-    out.append(Candidate("stop", "stop", "", "stop", "stop",
-                         ["stop", "wait a moment", "hold on", "halt, do not move", "stop right there"]))
+        out.append(
+            Candidate(
+                "retry",
+                "retry",
+                "",
+                "try again",
+                "try again",
+                ["try again", "that did not work, do it again", "have another go", "give it one more time"],
+            )
+        )
+    out.append(
+        Candidate(
+            "confirm",
+            "confirm",
+            "",
+            "keep going",
+            "yes",
+            [
+                "yes, that is right",
+                "good, keep going",
+                "that looks fine",
+                "perfect, carry on",
+                "that works, well done",
+                "great, that is the one",
+            ],
+        )
+    )
+    out.append(
+        Candidate(
+            "stop",
+            "stop",
+            "",
+            "stop",
+            "stop",
+            ["stop", "wait a moment", "hold on", "halt, do not move", "stop right there"],
+        )
+    )
     return out
 
 
@@ -212,15 +345,32 @@ def _preferences(objs: list[ObjectInfo]) -> list[Candidate]:
             prep, p = sw.preposition(t), _the(sw.phrase(t))
             if len(colours) > 1:
                 for col in colours:
-                    out.append(Candidate(f"prefer:{cat}:{col}:{t.name}", "preference", f"{col} {cat}>{t.name}",
-                                         f"{col} {many} go {prep} {p}", f"{col} {many} go {prep} the {t.name}",
-                                         [f"the {col} {many} go {prep} {p}", f"{p} is for the {col} {many}",
-                                          f"always put {col} {many} {prep} {p}", f"{col} ones belong {prep} {p}"]))
+                    out.append(
+                        Candidate(
+                            f"prefer:{cat}:{col}:{t.name}",
+                            "preference",
+                            f"{col} {cat}>{t.name}",
+                            f"{col} {many} go {prep} {p}",
+                            f"{col} {many} go {prep} the {t.name}",
+                            [
+                                f"the {col} {many} go {prep} {p}",
+                                f"{p} is for the {col} {many}",
+                                f"always put {col} {many} {prep} {p}",
+                                f"{col} ones belong {prep} {p}",
+                            ],
+                        )
+                    )
             else:
-                out.append(Candidate(f"prefer:{cat}::{t.name}", "preference", f"{cat}>{t.name}",
-                                     f"{many} go {prep} {p}", f"{many} go {prep} the {t.name}",
-                                     [f"{many} go {prep} {p}", f"{p} is where the {many} are kept",
-                                      f"always put {many} {prep} {p}"]))
+                out.append(
+                    Candidate(
+                        f"prefer:{cat}::{t.name}",
+                        "preference",
+                        f"{cat}>{t.name}",
+                        f"{many} go {prep} {p}",
+                        f"{many} go {prep} the {t.name}",
+                        [f"{many} go {prep} {p}", f"{p} is where the {many} are kept", f"always put {many} {prep} {p}"],
+                    )
+                )
     return out
 
 
@@ -240,21 +390,61 @@ def task_candidates(objects: Sequence[ObjectInfo]) -> list[Candidate]:
             rends = [f"put {_the(po[0])} {prep} {_the(pt[0])}", f"place {_the(po[0])} {prep} {_the(pt[0])}"]
             rends += [f"move {_the(a)} {prep} {_the(b)}" for a in po[1:2] for b in pt[:1]]
             rends += [f"put {_the(po[0])} {prep} {_the(b)}" for b in pt[1:2]]
-            out.append(Candidate(f"put:{o.name}:{t.name}", "put", f"{o.name}>{t.name}",
-                                 f"put {_the(po[0])} {prep} {_the(pt[0])}", f"put {o.name} {prep} {t.name}",
-                                 rends, [{"kind": "at", "objects": [o.name], "targets": [t.name]}], "task"))
+            out.append(
+                Candidate(
+                    f"put:{o.name}:{t.name}",
+                    "put",
+                    f"{o.name}>{t.name}",
+                    f"put {_the(po[0])} {prep} {_the(pt[0])}",
+                    f"put {o.name} {prep} {t.name}",
+                    rends,
+                    [{"kind": "at", "objects": [o.name], "targets": [t.name]}],
+                    "task",
+                )
+            )
         if any(r.category in sw.CONTAINER_CATEGORIES for r in recs):
-            out.append(Candidate(f"away:{o.name}", "away", o.name, f"put {_the(po[0])} away",
-                                 f"put away {o.name}", [f"put {_the(po[0])} away", f"clear away {_the(po[0])}"],
-                                 [{"kind": "at", "objects": [o.name],
-                                   "targets": [r.name for r in recs if r.category in sw.CONTAINER_CATEGORIES]}],
-                                 "task"))
-        out.append(Candidate(f"pick:{o.name}", "pick", o.name, f"pick up {_the(po[0])}", f"pick up {o.name}",
-                             [f"pick up {_the(po[0])}", f"lift {_the(po[0])} and hold it"],
-                             [{"kind": "holding", "objects": [o.name]}], "task"))
-        out.append(Candidate(f"push:{o.name}", "push", o.name, f"push {_the(po[0])}", f"push {o.name}",
-                             [f"push {_the(po[0])}", f"slide {_the(po[0])} along the table"],
-                             [{"kind": "pushed", "objects": [o.name]}], "task"))
+            out.append(
+                Candidate(
+                    f"away:{o.name}",
+                    "away",
+                    o.name,
+                    f"put {_the(po[0])} away",
+                    f"put away {o.name}",
+                    [f"put {_the(po[0])} away", f"clear away {_the(po[0])}"],
+                    [
+                        {
+                            "kind": "at",
+                            "objects": [o.name],
+                            "targets": [r.name for r in recs if r.category in sw.CONTAINER_CATEGORIES],
+                        }
+                    ],
+                    "task",
+                )
+            )
+        out.append(
+            Candidate(
+                f"pick:{o.name}",
+                "pick",
+                o.name,
+                f"pick up {_the(po[0])}",
+                f"pick up {o.name}",
+                [f"pick up {_the(po[0])}", f"lift {_the(po[0])} and hold it"],
+                [{"kind": "holding", "objects": [o.name]}],
+                "task",
+            )
+        )
+        out.append(
+            Candidate(
+                f"push:{o.name}",
+                "push",
+                o.name,
+                f"push {_the(po[0])}",
+                f"push {o.name}",
+                [f"push {_the(po[0])}", f"slide {_the(po[0])} along the table"],
+                [{"kind": "pushed", "objects": [o.name]}],
+                "task",
+            )
+        )
     cats: dict[str, list[ObjectInfo]] = {}
     for o in movable:
         cats.setdefault(o.category, []).append(o)
@@ -268,23 +458,67 @@ def task_candidates(objects: Sequence[ObjectInfo]) -> list[Candidate]:
                 continue
             prep = sw.preposition(t)
             p = _the(sw.phrase(t))
-            out.append(Candidate(f"put_all:{cat}:{t.name}", "put_all", f"{cat}>{t.name}",
-                                 f"put all the {many} {prep} {p}", f"put {names} {prep} {t.name}",
-                                 [f"put all the {many} {prep} {p}", f"put every {sw.CATEGORY_NOUN.get(cat, cat)} "
-                                  f"{prep} {p}"],
-                                 [{"kind": "at", "objects": [m.name], "targets": [t.name]} for m in members], "task"))
+            out.append(
+                Candidate(
+                    f"put_all:{cat}:{t.name}",
+                    "put_all",
+                    f"{cat}>{t.name}",
+                    f"put all the {many} {prep} {p}",
+                    f"put {names} {prep} {t.name}",
+                    [f"put all the {many} {prep} {p}", f"put every {sw.CATEGORY_NOUN.get(cat, cat)} {prep} {p}"],
+                    [{"kind": "at", "objects": [m.name], "targets": [t.name]} for m in members],
+                    "task",
+                )
+            )
         if cat == "block":
-            out.append(Candidate(f"stack:{cat}", "stack", cat, f"stack the {many}", f"stack {names}",
-                                 [f"stack the {many}", f"make a tower of the {many}",
-                                  f"pile the {many} on top of each other"], [], "task"))
+            out.append(
+                Candidate(
+                    f"stack:{cat}",
+                    "stack",
+                    cat,
+                    f"stack the {many}",
+                    f"stack {names}",
+                    [f"stack the {many}", f"make a tower of the {many}", f"pile the {many} on top of each other"],
+                    [],
+                    "task",
+                )
+            )
     for c in (o for o in objs if o.category == "cabinet"):
         p = _the(sw.phrase(c))
-        out.append(Candidate(f"open:{c.name}", "open", c.name, f"open {p}", f"open {c.name}",
-                             [f"open {p}", f"pull {p} open"], [{"kind": "drawer", "objects": [c.name], "open": True}],
-                             "task"))
-        out.append(Candidate(f"close:{c.name}", "close", c.name, f"close {p}", f"close {c.name}",
-                             [f"close {p}", f"shut {p}"], [{"kind": "drawer", "objects": [c.name], "open": False}],
-                             "task"))
-    out.append(Candidate("home", "home", "", "go back home", "go home",
-                         ["go back to the home position", "return home"], [{"kind": "home"}], "task"))
+        out.append(
+            Candidate(
+                f"open:{c.name}",
+                "open",
+                c.name,
+                f"open {p}",
+                f"open {c.name}",
+                [f"open {p}", f"pull {p} open"],
+                [{"kind": "drawer", "objects": [c.name], "open": True}],
+                "task",
+            )
+        )
+        out.append(
+            Candidate(
+                f"close:{c.name}",
+                "close",
+                c.name,
+                f"close {p}",
+                f"close {c.name}",
+                [f"close {p}", f"shut {p}"],
+                [{"kind": "drawer", "objects": [c.name], "open": False}],
+                "task",
+            )
+        )
+    out.append(
+        Candidate(
+            "home",
+            "home",
+            "",
+            "go back home",
+            "go home",
+            ["go back to the home position", "return home"],
+            [{"kind": "home"}],
+            "task",
+        )
+    )
     return out

@@ -135,12 +135,16 @@ def scene_objects(spec: Any) -> list[Any]:
     out = []
     for o in spec.objects:
         geo = geometry(o.type, o.shape, o.size)
-        out.append(ObjectInfo(o.name, o.type, o.pose, o.size, o.color, o.shape, dict(o.state),
-                              {**geo.parts, **geo.drawer_parts}))
+        out.append(
+            ObjectInfo(
+                o.name, o.type, o.pose, o.size, o.color, o.shape, dict(o.state), {**geo.parts, **geo.drawer_parts}
+            )
+        )
     return out
 
 
 # --------------------------------------------------------------------------- loading
+
 
 def _footprint(o: Any) -> tuple[float, float, float, float]:
     c, s = abs(math.cos(o.pose.yaw)), abs(math.sin(o.pose.yaw))
@@ -153,7 +157,7 @@ def _footprint(o: Any) -> tuple[float, float, float, float]:
 def _check_overlaps(spec: Any, where: str) -> None:
     boxes = [(o.name, _footprint(o)) for o in spec.objects]
     for i, (a, ba) in enumerate(boxes):
-        for b, bb in boxes[i + 1:]:
+        for b, bb in boxes[i + 1 :]:
             if ba[0] < bb[1] and bb[0] < ba[1] and ba[2] < bb[3] and bb[2] < ba[3]:
                 raise CorpusError(f"{where}: {a} and {b} overlap on the table")
 
@@ -230,8 +234,9 @@ class _Checker:
             if "param" in e:
                 known = {p.name for p in SKILL_PARAMS.get(skill or "", ())}
                 if e["param"] not in known:
-                    raise self.fail(f"expect.param: {e['param']!r} is not a parameter of {skill}; "
-                                    f"valid: {', '.join(sorted(known))}")
+                    raise self.fail(
+                        f"expect.param: {e['param']!r} is not a parameter of {skill}; valid: {', '.join(sorted(known))}"
+                    )
             if e.get("change") not in (None, "increase", "decrease"):
                 raise self.fail(f"expect.change: {e['change']!r}; valid: increase, decrease")
             a = e.get("amount_m")
@@ -330,8 +335,11 @@ def load_corpus(path: str | Path = DEFAULT_CORPUS) -> Corpus:
 
     p = Path(path)
     data = load_yaml(p)
-    if not isinstance(data, Mapping) or not isinstance(data.get("scenes"), Mapping) or \
-            not isinstance(data.get("items"), list):
+    if (
+        not isinstance(data, Mapping)
+        or not isinstance(data.get("scenes"), Mapping)
+        or not isinstance(data.get("items"), list)
+    ):
         raise CorpusError(f"{p}: expected a mapping with 'scenes' (a mapping) and 'items' (a list)")
     scenes: dict[str, Any] = {}
     for name, sc in data["scenes"].items():
@@ -347,6 +355,7 @@ def load_corpus(path: str | Path = DEFAULT_CORPUS) -> Corpus:
 
 
 # --------------------------------------------------------------------------- matching
+
 
 def _subset(names: Iterable[str], alts: Any) -> bool:
     got = set(names)
@@ -494,8 +503,9 @@ def _param_ok(exp: Mapping[str, Any], c: Any, skill: str | None, params: Mapping
     return True
 
 
-def _meaning_ok(m: Mapping[str, Any], item: Item, u: Understanding, params: Mapping[str, Any] | None,
-                objects: Sequence[Any]) -> bool:
+def _meaning_ok(
+    m: Mapping[str, Any], item: Item, u: Understanding, params: Mapping[str, Any] | None, objects: Sequence[Any]
+) -> bool:
     kind = m.get("kind")
     if kind in ("unclear", "refuse"):
         return u.decision in ("ask", "refuse")
@@ -519,8 +529,7 @@ def _meaning_ok(m: Mapping[str, Any], item: Item, u: Understanding, params: Mapp
     return False
 
 
-def matches(item: Item, u: Understanding, params: Mapping[str, Any] | None = None,
-            objects: Sequence[Any] = ()) -> bool:
+def matches(item: Item, u: Understanding, params: Mapping[str, Any] | None = None, objects: Sequence[Any] = ()) -> bool:
     """Whether ``u`` is a right answer to ``item`` (see the module doc).
 
     Args:
@@ -534,12 +543,18 @@ def matches(item: Item, u: Understanding, params: Mapping[str, Any] | None = Non
 
 # --------------------------------------------------------------------------- evaluating
 
+
 def build_context(layer: Any, item: Item, corpus: Corpus) -> CorrectionContext:
     """The :class:`CorrectionContext` a correction item is said in (``last``: the layer's own reading)."""
     c = item.context
     skill = c.get("skill")
-    ctx = CorrectionContext(objects=list(corpus.objects(item.scene)), skill=skill, object=c.get("object"),
-                            target=c.get("target"), params=default_params(skill) if skill in SKILL_PARAMS else None)
+    ctx = CorrectionContext(
+        objects=list(corpus.objects(item.scene)),
+        skill=skill,
+        object=c.get("object"),
+        target=c.get("target"),
+        params=default_params(skill) if skill in SKILL_PARAMS else None,
+    )
     if "task" in c and "task" in {f.name for f in dataclasses.fields(CorrectionContext)}:
         setattr(ctx, "task", c["task"])
     if c.get("last"):
@@ -558,8 +573,9 @@ def _forget(layer: Any) -> None:
         forget()
 
 
-def understand(layer: Any, item: Item, corpus: Corpus, text: str | None = None,
-               ctx: CorrectionContext | None = None) -> tuple[Understanding, CorrectionContext | None, float]:
+def understand(
+    layer: Any, item: Item, corpus: Corpus, text: str | None = None, ctx: CorrectionContext | None = None
+) -> tuple[Understanding, CorrectionContext | None, float]:
     """The layer's understanding of ``item`` (or of ``text`` heard for it), its context, and wall ms."""
     said = item.text if text is None else text
     if item.kind == "task":
@@ -600,16 +616,30 @@ def describe(u: Understanding) -> str:
     return f"{u.decision}: {u.correction.describe() if u.correction is not None else '(no correction)'}"
 
 
-def score(item: Item, u: Understanding, ctx: CorrectionContext | None, latency_ms: float,
-          objects: Sequence[Any] = ()) -> dict[str, Any]:
+def score(
+    item: Item, u: Understanding, ctx: CorrectionContext | None, latency_ms: float, objects: Sequence[Any] = ()
+) -> dict[str, Any]:
     """One item's record: right, confidently wrong, asked, silent, latency."""
     right = matches(item, u, ctx.params if ctx is not None else None, objects)
-    return {"id": item.id, "split": item.split, "kind": item.kind, "category": item.category,
-            "tags": list(item.tags), "ambiguous": item.ambiguous, "text": item.text, "decision": u.decision,
-            "right": right, "confidently_wrong": (not right) and u.decision in ("act", "stop"),
-            "asked": u.decision == "ask", "refused": u.decision == "refuse", "silent": is_silent(u),
-            "latency_ms": float(latency_ms), "got": describe(u), "expect": list(item.expect),
-            "source": u.source}
+    return {
+        "id": item.id,
+        "split": item.split,
+        "kind": item.kind,
+        "category": item.category,
+        "tags": list(item.tags),
+        "ambiguous": item.ambiguous,
+        "text": item.text,
+        "decision": u.decision,
+        "right": right,
+        "confidently_wrong": (not right) and u.decision in ("act", "stop"),
+        "asked": u.decision == "ask",
+        "refused": u.decision == "refuse",
+        "silent": is_silent(u),
+        "latency_ms": float(latency_ms),
+        "got": describe(u),
+        "expect": list(item.expect),
+        "source": u.source,
+    }
 
 
 def _pct(values: Sequence[float], q: float) -> float:
@@ -628,23 +658,33 @@ def _group(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     def rate(key: str) -> float:
         return round(sum(bool(r[key]) for r in records) / n, 4) if n else float("nan")
 
-    return {"n": n, "accuracy": rate("right"), "confidently_wrong": rate("confidently_wrong"),
-            "ask": rate("asked"), "refuse": rate("refused"), "silent": sum(bool(r["silent"]) for r in records),
-            "latency_p50_ms": round(_pct(lat, 0.50), 3), "latency_p95_ms": round(_pct(lat, 0.95), 3)}
+    return {
+        "n": n,
+        "accuracy": rate("right"),
+        "confidently_wrong": rate("confidently_wrong"),
+        "ask": rate("asked"),
+        "refuse": rate("refused"),
+        "silent": sum(bool(r["silent"]) for r in records),
+        "latency_p50_ms": round(_pct(lat, 0.50), 3),
+        "latency_p95_ms": round(_pct(lat, 0.95), 3),
+    }
 
 
 def summarize(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Metrics per kind of right answer, per tag, and overall (see the module doc)."""
     by_kind = {k: _group([r for r in records if r["category"] == k]) for k in CATEGORIES}
     tags = sorted({t for r in records for t in r["tags"]})
-    return {"overall": _group(records),
-            "kinds": {k: v for k, v in by_kind.items() if v["n"]},
-            "tags": {t: _group([r for r in records if t in r["tags"]]) for t in tags},
-            "ambiguous": _group([r for r in records if r["ambiguous"]])}
+    return {
+        "overall": _group(records),
+        "kinds": {k: v for k, v in by_kind.items() if v["n"]},
+        "tags": {t: _group([r for r in records if t in r["tags"]]) for t in tags},
+        "ambiguous": _group([r for r in records if r["ambiguous"]]),
+    }
 
 
-def evaluate(layer: Any, items: Sequence[Item], *, corpus: Corpus,
-             progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def evaluate(
+    layer: Any, items: Sequence[Item], *, corpus: Corpus, progress: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
     """Run the layer on ``items`` (contexts built from the corpus's scenes) and measure it.
 
     Returns:

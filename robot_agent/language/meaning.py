@@ -14,8 +14,25 @@ import numpy as np
 from robot_agent.language.grammar import Correction, CorrectionKind
 
 #: families the candidates enumerate; a grammar reading in one of these must be a candidate
-ENUMERATED = {"move", "speed", "grasp", "pull", "push", "place_height", "lift", "rotate", "order", "step",
-              "swap_object", "swap_target", "avoid", "stack", "stack_key", "retry", "confirm"}
+ENUMERATED = {
+    "move",
+    "speed",
+    "grasp",
+    "pull",
+    "push",
+    "place_height",
+    "lift",
+    "rotate",
+    "order",
+    "step",
+    "swap_object",
+    "swap_target",
+    "avoid",
+    "stack",
+    "stack_key",
+    "retry",
+    "confirm",
+}
 _DIRS = (("forward", "back"), ("left", "right"), ("up", "down"))
 
 

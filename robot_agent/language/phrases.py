@@ -20,8 +20,20 @@ from skills.types import ObjectInfo
 log = logging.getLogger(__name__)
 
 #: families whose value names scene objects (kept as category + colour)
-OBJECT_FAMILIES = {"swap_object", "swap_target", "avoid", "order", "step", "stack", "pick", "push", "open",
-                   "close", "away", "put"}
+OBJECT_FAMILIES = {
+    "swap_object",
+    "swap_target",
+    "avoid",
+    "order",
+    "step",
+    "stack",
+    "pick",
+    "push",
+    "open",
+    "close",
+    "away",
+    "put",
+}
 
 
 def _obj_ref(name: str, objects: dict[str, ObjectInfo]) -> dict[str, str]:
@@ -33,8 +45,11 @@ def _matches(ref: dict[str, str], name: str, objects: dict[str, ObjectInfo]) -> 
     o = objects.get(name)
     if o is None or o.category != ref.get("category"):
         return False
-    return not ref.get("color") or o.color == ref["color"] or sum(
-        1 for x in objects.values() if x.category == o.category) == 1
+    return (
+        not ref.get("color")
+        or o.color == ref["color"]
+        or sum(1 for x in objects.values() if x.category == o.category) == 1
+    )
 
 
 class PhraseMemory:
@@ -58,17 +73,27 @@ class PhraseMemory:
             m["value"] = cand.value
         return m
 
-    def learn(self, utterance: str, cand: Any, objects: Sequence[ObjectInfo], skill: str | None,
-              object_category: str | None, episode_id: str = "") -> Any:
+    def learn(
+        self,
+        utterance: str,
+        cand: Any,
+        objects: Sequence[ObjectInfo],
+        skill: str | None,
+        object_category: str | None,
+        episode_id: str = "",
+    ) -> Any:
         """Keep ``utterance`` as meaning ``cand`` (a :class:`Candidate`); returns the stored item."""
         from memory.item import KnowledgeItem
 
         meaning = self.meaning(cand, objects)
         scope = {k: v for k, v in (("skill", skill), ("object_category", object_category)) if v}
-        item = KnowledgeItem("phrase", f'"{utterance.strip()}" means: {cand.label}', scope=scope,
-                             parameters={"utterance": utterance.strip(), "meaning": meaning},
-                             provenance={"corrections": [utterance.strip()],
-                                         **({"episode_ids": [episode_id]} if episode_id else {})})
+        item = KnowledgeItem(
+            "phrase",
+            f'"{utterance.strip()}" means: {cand.label}',
+            scope=scope,
+            parameters={"utterance": utterance.strip(), "meaning": meaning},
+            provenance={"corrections": [utterance.strip()], **({"episode_ids": [episode_id]} if episode_id else {})},
+        )
         try:
             return self.kb.add(item)
         except Exception:  # noqa: BLE001 - a knowledge-base fault costs the lesson, not the task
@@ -82,8 +107,11 @@ class PhraseMemory:
         except Exception:  # noqa: BLE001
             log.warning("phrase lookup failed", exc_info=True)
             return []
-        return [(it.parameters["utterance"], it.parameters["meaning"]) for it, _ in hits
-                if it.parameters.get("meaning", {}).get("what", "correction") == what]
+        return [
+            (it.parameters["utterance"], it.parameters["meaning"])
+            for it, _ in hits
+            if it.parameters.get("meaning", {}).get("what", "correction") == what
+        ]
 
     @staticmethod
     def applies(meaning: dict[str, Any], cand: Any, objects: Sequence[ObjectInfo]) -> bool:

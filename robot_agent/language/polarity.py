@@ -17,24 +17,52 @@ from typing import Any
 
 #: family -> value -> anchor words
 ANCHORS: dict[str, dict[str, tuple[str, ...]]] = {
-    "move": {"left": ("left",), "right": ("right",), "forward": ("forward", "ahead"),
-             "back": ("back", "backward"), "up": ("up", "high", "higher", "raise"), "down": ("down", "low", "lower")},
-    "speed": {"slower": ("slow", "slower", "slowly", "steady", "gently"),
-              "faster": ("fast", "faster", "quick", "quickly", "hurry", "rush", "rushing")},
+    "move": {
+        "left": ("left",),
+        "right": ("right",),
+        "forward": ("forward", "ahead"),
+        "back": ("back", "backward"),
+        "up": ("up", "high", "higher", "raise"),
+        "down": ("down", "low", "lower"),
+    },
+    "speed": {
+        "slower": ("slow", "slower", "slowly", "steady", "gently"),
+        "faster": ("fast", "faster", "quick", "quickly", "hurry", "rush", "rushing"),
+    },
     "pull": {"more": ("more", "further", "wider"), "less": ("less",)},
     "push": {"more": ("more", "further", "farther"), "less": ("less",)},
     "place_height": {"lower": ("low", "lower", "down"), "higher": ("high", "higher", "up")},
     "rotate": {"clockwise": ("clockwise",), "counterclockwise": ("counterclockwise", "anticlockwise")},
-    "grasp": {"handle": ("handle",), "rim": ("rim", "lip"), "top": ("top", "above"), "side": ("side",),
-              "center": ("middle", "centre", "center", "body")},
-    "stack_key": {"largest": ("largest", "biggest", "bigger", "larger", "big", "large", "widest"),
-                  "smallest": ("smallest", "littlest", "smaller", "small", "little", "narrowest")},
+    "grasp": {
+        "handle": ("handle",),
+        "rim": ("rim", "lip"),
+        "top": ("top", "above"),
+        "side": ("side",),
+        "center": ("middle", "centre", "center", "body"),
+    },
+    "stack_key": {
+        "largest": ("largest", "biggest", "bigger", "larger", "big", "large", "widest"),
+        "smallest": ("smallest", "littlest", "smaller", "small", "little", "narrowest"),
+    },
 }
 #: families whose value a negation or a complaint does not turn around (a part is a part)
 NO_INVERSION = {"grasp", "stack_key"}
-OPPOSITE = {"left": "right", "right": "left", "forward": "back", "back": "forward", "up": "down", "down": "up",
-            "slower": "faster", "faster": "slower", "more": "less", "less": "more", "lower": "higher",
-            "higher": "lower", "clockwise": "counterclockwise", "counterclockwise": "clockwise"}
+OPPOSITE = {
+    "left": "right",
+    "right": "left",
+    "forward": "back",
+    "back": "forward",
+    "up": "down",
+    "down": "up",
+    "slower": "faster",
+    "faster": "slower",
+    "more": "less",
+    "less": "more",
+    "lower": "higher",
+    "higher": "lower",
+    "clockwise": "counterclockwise",
+    "counterclockwise": "clockwise",
+}
 #: a word this close to an anchor counts as saying it
 WORD_MATCH = 0.72
 #: and this much closer than to any other value's anchor
@@ -48,8 +76,10 @@ _EXCESS = re.compile(r"\b(?:too|overly|excessively|not so|not that|way over)\b")
 _NEGATED_MANNER = re.compile(r"\b(?:no need to|don't|do not|never)\b")
 #: a description of how the robot moves now ("you're rushing it") is a complaint about it
 _COMPLAINT = re.compile(r"\b(?:you're|you are|it's|it is|that's|that is)\s+(?:\w+\s+)?\w+ing\b")
-_LARGE = re.compile(r"\b(?:a lot|lots|loads|heaps|way|much|far|well|significantly|considerably|a good bit|a good way|"
-                    r"a fair amount|quite a bit|a good deal)\b")
+_LARGE = re.compile(
+    r"\b(?:a lot|lots|loads|heaps|way|much|far|well|significantly|considerably|a good bit|a good way|"
+    r"a fair amount|quite a bit|a good deal)\b"
+)
 _TINY = re.compile(r"\b(?:tiny|teeny|hair|smidge|smidgen|barely|fraction|slightest|ever so)\b")
 
 
@@ -77,7 +107,7 @@ def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
     best: dict[str, float] = {}
     k = 0
     for v, ws in values.items():
-        best[v] = float(max(sims[k:k + len(ws)]))
+        best[v] = float(max(sims[k : k + len(ws)]))
         k += len(ws)
     ranked = sorted(best.items(), key=lambda x: -x[1])
     (v1, s1), s2 = ranked[0], ranked[1][1] if len(ranked) > 1 else 0.0

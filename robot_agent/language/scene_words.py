@@ -16,8 +16,17 @@ from skills.library import CONTAINERS, GRASPABLE, SUPPORTS
 from skills.types import ObjectInfo
 
 #: the noun a person uses for a category (a cabinet is mostly called by its drawer)
-CATEGORY_NOUN = {"cabinet": "drawer", "block": "block", "fruit": "fruit", "mug": "mug", "glass": "glass",
-                 "bowl": "bowl", "plate": "plate", "tray": "tray", "shelf": "shelf"}
+CATEGORY_NOUN = {
+    "cabinet": "drawer",
+    "block": "block",
+    "fruit": "fruit",
+    "mug": "mug",
+    "glass": "glass",
+    "bowl": "bowl",
+    "plate": "plate",
+    "tray": "tray",
+    "shelf": "shelf",
+}
 #: shape variants that are nouns in their own right ("the lemon", "the cube", "the bin")
 SHAPE_NOUNS = {"cube", "cuboid", "cylinder", "apple", "orange", "lemon", "banana", "tumbler", "flute", "bin"}
 #: what each part is, in words: a part named in a sentence is matched against these

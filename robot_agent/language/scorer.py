@@ -56,7 +56,7 @@ class Scorer:
             return
         vecs = []
         for i in range(0, len(missing), 256):
-            vecs += self._embed(missing[i:i + 256])
+            vecs += self._embed(missing[i : i + 256])
         with self._lock:
             for s, v in zip(missing, vecs):
                 self._cache[s] = v
@@ -94,5 +94,7 @@ class Scorer:
             rows = [self._cache[w] for w in words]
         if qt is None or not len(qt):
             return np.stack([r[0] for r in rows]) @ qv
-        return np.array([float((qt @ r[1].T).max()) if r[1] is not None and len(r[1]) else float(r[0] @ qv)
-                         for r in rows], dtype=np.float32)
+        return np.array(
+            [float((qt @ r[1].T).max()) if r[1] is not None and len(r[1]) else float(r[0] @ qv) for r in rows],
+            dtype=np.float32,
+        )

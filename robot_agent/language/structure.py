@@ -16,21 +16,32 @@ from typing import Any
 from robot_agent.language import scene_words as sw
 from skills.types import ObjectInfo
 
-_PLACE = re.compile(r"^(?:(?P<head>.*?)\s+)?(?P<o>(?:(?:the|a|an|that|this|those|these|all|every|both|my|your|each)"
-                    r"\s+)?[a-z][a-z -]*?)\s+(?:back\s+|away\s+|down\s+|over\s+|up\s+)?(?P<p>into|inside of|inside|in|"
-                    r"onto|on top of|on|over to|to|at)\s+(?P<t>(?:the|a|an|that|this|my|your)\b.+?)\W*$")
+_PLACE = re.compile(
+    r"^(?:(?P<head>.*?)\s+)?(?P<o>(?:(?:the|a|an|that|this|those|these|all|every|both|my|your|each)"
+    r"\s+)?[a-z][a-z -]*?)\s+(?:back\s+|away\s+|down\s+|over\s+|up\s+)?(?P<p>into|inside of|inside|in|"
+    r"onto|on top of|on|over to|to|at)\s+(?P<t>(?:the|a|an|that|this|my|your)\b.+?)\W*$"
+)
 _DETERMINERS = {"the", "a", "an", "that", "this", "those", "these", "my", "your"}
 _NOT_NOUNS = {"it", "them", "everything", "all", "both", "each", "every", "one", "ones", "thing", "things"}
 #: a grounded phrase below this similarity names nothing in the scene
 GROUND_MIN = 0.45
-_NEGATED = re.compile(r"\b(?:not|except(?: for)?|but not|other than|apart from|rather than)\s+(?:the\s+|a\s+)?"
-                      r"(?P<x>[a-z][a-z -]*?)(?=\s*(?:,|;|\.|$|\bin\b|\bon\b|\binto\b|\bonto\b))")
+_NEGATED = re.compile(
+    r"\b(?:not|except(?: for)?|but not|other than|apart from|rather than)\s+(?:the\s+|a\s+)?"
+    r"(?P<x>[a-z][a-z -]*?)(?=\s*(?:,|;|\.|$|\bin\b|\bon\b|\binto\b|\bonto\b))"
+)
 #: task verbs by family: anchors a word of the task is matched against (word vectors, not a list lookup)
-VERB_ANCHORS = {"pick": ("pick", "grab", "lift", "hold", "fetch"), "push": ("push", "shove", "slide", "nudge"),
-                "open": ("open",), "close": ("close", "shut"), "away": ("away", "tidy", "clear")}
+VERB_ANCHORS = {
+    "pick": ("pick", "grab", "lift", "hold", "fetch"),
+    "push": ("push", "shove", "slide", "nudge"),
+    "open": ("open",),
+    "close": ("close", "shut"),
+    "away": ("away", "tidy", "clear"),
+}
 VERB_MATCH = 0.8
-_PART = re.compile(r"\b(?:by|at|from|on|with)\s+(?:the|its|their|that|this)\s+(?P<p>[a-z][a-z ]{1,30}?)"
-                   r"(?:\s+(?:instead|please|this time|part|bit))?\W*$")
+_PART = re.compile(
+    r"\b(?:by|at|from|on|with)\s+(?:the|its|their|that|this)\s+(?P<p>[a-z][a-z ]{1,30}?)"
+    r"(?:\s+(?:instead|please|this time|part|bit))?\W*$"
+)
 #: weight of the grounded phrases against the whole-sentence score
 SLOT_WEIGHT = 0.5
 
@@ -43,12 +54,14 @@ def _ground(phrase: str, options: Sequence[tuple[str, list[str]]], scorer: Any) 
     out: dict[str, float] = {}
     i = 0
     for name, ps in options:
-        out[name] = float(flat[i:i + len(ps)].max())
+        out[name] = float(flat[i : i + len(ps)].max())
         i += len(ps)
     return out
 
 
-def placement(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> tuple[dict[str, float], dict[str, float]] | None:
+def placement(
+    text: str, objects: Sequence[ObjectInfo], scorer: Any
+) -> tuple[dict[str, float], dict[str, float]] | None:
     """For "VERB <object> <in|on|into...> <place>": similarity of each movable object to the
     object phrase and of each receptacle to the place phrase; None without that structure."""
     m = _PLACE.match(text.lower().strip())
@@ -88,8 +101,14 @@ def negated(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> set[str]:
     out: set[str] = set()
     low = text.lower()
     spans = [m.group("x") for m in _NEGATED.finditer(low)]
-    spans += [f"{m.group(2)} {m.group(1)}" for m in re.finditer(r"\b([a-z]+) (?:that|which) (?:is not|isn't) "
-                                                                 r"([a-z]+)", low)]
+    spans += [
+        f"{m.group(2)} {m.group(1)}"
+        for m in re.finditer(
+            r"\b([a-z]+) (?:that|which) (?:is not|isn't) "
+            r"([a-z]+)",
+            low,
+        )
+    ]
     options = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in objects]
     for span in spans:
         if not span.strip() or not options:
@@ -110,7 +129,7 @@ def verb_family(text: str, query: Any, scorer: Any) -> str | None:
     k = 0
     for f in fams:
         n = len(VERB_ANCHORS[f])
-        best[f] = float(max(sims[k:k + n]))
+        best[f] = float(max(sims[k : k + n]))
         k += n
     ranked = sorted(best.items(), key=lambda x: -x[1])
     if ranked[0][1] >= VERB_MATCH and ranked[0][1] - ranked[1][1] >= 0.05:
@@ -118,8 +137,9 @@ def verb_family(text: str, query: Any, scorer: Any) -> str | None:
     return None
 
 
-def rescore_tasks(text: str, objects: Sequence[ObjectInfo], cands: Sequence[Any], scores: list[float],
-                  scorer: Any, query: Any = None) -> list[float]:
+def rescore_tasks(
+    text: str, objects: Sequence[ObjectInfo], cands: Sequence[Any], scores: list[float], scorer: Any, query: Any = None
+) -> list[float]:
     """Task scores with the verb's family, the objects ruled out and the placement structure's
     grounded phrases mixed in."""
     out = list(scores)
@@ -140,8 +160,12 @@ def rescore_tasks(text: str, objects: Sequence[ObjectInfo], cands: Sequence[Any]
     return out
 
 
-def _mix_placement(objects: Sequence[ObjectInfo], cands: Sequence[Any], scores: list[float],
-                   found: tuple[dict[str, float], dict[str, float]]) -> list[float]:
+def _mix_placement(
+    objects: Sequence[ObjectInfo],
+    cands: Sequence[Any],
+    scores: list[float],
+    found: tuple[dict[str, float], dict[str, float]],
+) -> list[float]:
     so, st = found
     out = list(scores)
     for i, c in enumerate(cands):
@@ -164,8 +188,9 @@ def rescore_parts(text: str, cands: Sequence[Any], scores: list[float], scorer: 
     idx = [i for i, c in enumerate(cands) if c.family == "grasp"]
     if m is None or not idx:
         return scores
-    options = [(cands[i].value, [f"the {cands[i].value}"] + [w for w in sw.PART_WORDS.get(cands[i].value, ())])
-               for i in idx]
+    options = [
+        (cands[i].value, [f"the {cands[i].value}"] + [w for w in sw.PART_WORDS.get(cands[i].value, ())]) for i in idx
+    ]
     sims = _ground(f"the {m.group('p')}", options, scorer)
     out = list(scores)
     best = max(sims.values())

@@ -30,8 +30,12 @@ class Choice:
     meaning: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "canonical": self.canonical, "score": round(float(self.score), 3),
-                "meaning": self.meaning}
+        return {
+            "label": self.label,
+            "canonical": self.canonical,
+            "score": round(float(self.score), 3),
+            "meaning": self.meaning,
+        }
 
 
 @dataclass
@@ -75,9 +79,18 @@ class Understanding:
     latency_ms: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "what": self.what, "decision": self.decision,
-                "correction": None if self.correction is None else self.correction.to_dict(),
-                "task": self.task, "goal": self.goal, "atoms": self.atoms, "question": self.question,
-                "choices": [c.to_dict() for c in self.choices], "reason": self.reason,
-                "confidence": round(float(self.confidence), 3), "source": self.source,
-                "latency_ms": round(float(self.latency_ms), 2)}
+        return {
+            "text": self.text,
+            "what": self.what,
+            "decision": self.decision,
+            "correction": None if self.correction is None else self.correction.to_dict(),
+            "task": self.task,
+            "goal": self.goal,
+            "atoms": self.atoms,
+            "question": self.question,
+            "choices": [c.to_dict() for c in self.choices],
+            "reason": self.reason,
+            "confidence": round(float(self.confidence), 3),
+            "source": self.source,
+            "latency_ms": round(float(self.latency_ms), 2),
+        }

@@ -44,9 +44,38 @@ METHODS = MEMORY_MODES
 DEFAULT_SUITE = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "public"
 
 #: Two-sided 95% Student t quantiles by degrees of freedom (1..30); above 30 the normal 1.96.
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-        2.045, 2.042)
+_T95 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 
 
 @dataclass
@@ -95,8 +124,9 @@ class BenchSettings:
             raise ValueError(f"unknown method(s) {', '.join(bad) or '(none given)'}; valid: {', '.join(METHODS)}")
 
 
-def plan_rounds(split: dict[str, dict[str, list[Any]]], rounds: int, seed: int, per_round: int = 1,
-                train_per_round: int = 1) -> list[list[Any]]:
+def plan_rounds(
+    split: dict[str, dict[str, list[Any]]], rounds: int, seed: int, per_round: int = 1, train_per_round: int = 1
+) -> list[list[Any]]:
     """The scenarios of each round: round 1 from ``train``, later rounds from ``novel``.
 
     Per family, the instances are a seeded permutation of that split. Round 1 takes
@@ -160,20 +190,32 @@ def summarize(episodes: Sequence[Episode], methods: Sequence[str], rounds: int, 
     out: dict[str, Any] = {}
     for m in methods:
         eps = [e for e in episodes if e.method == m]
-        per_round: dict[str, list[Any]] = {k: [] for k in (
-            "corrections_per_round", "corrections_ci95", "success_per_round", "zero_correction_share_per_round",
-            "false_transfers_per_round", "tasks_per_round")}
+        per_round: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "corrections_per_round",
+                "corrections_ci95",
+                "success_per_round",
+                "zero_correction_share_per_round",
+                "false_transfers_per_round",
+                "tasks_per_round",
+            )
+        }
         for r in range(1, rounds + 1):
             er = [e for e in eps if e.round == r]
-            seed_means = [sum(e.corrections for e in er if e.seed == s) / n
-                          for s in range(seeds) if (n := sum(1 for e in er if e.seed == s))]
+            seed_means = [
+                sum(e.corrections for e in er if e.seed == s) / n
+                for s in range(seeds)
+                if (n := sum(1 for e in er if e.seed == s))
+            ]
             mean, lo, hi = mean_ci(seed_means)
             lo = max(lo, 0.0)  # a count: the t-interval of few seeds can reach below zero
             per_round["corrections_per_round"].append(round(mean, 3))
             per_round["corrections_ci95"].append([round(lo, 3), round(hi, 3)])
             per_round["success_per_round"].append(round(sum(e.success for e in er) / len(er), 3) if er else None)
             per_round["zero_correction_share_per_round"].append(
-                round(sum(e.corrections == 0 for e in er) / len(er), 3) if er else None)
+                round(sum(e.corrections == 0 for e in er) / len(er), 3) if er else None
+            )
             per_round["false_transfers_per_round"].append(sum(e.false_transfers for e in er))
             per_round["tasks_per_round"].append(len(er))
         walls = sorted(e.wall_s for e in eps)
@@ -184,15 +226,18 @@ def summarize(episodes: Sequence[Episode], methods: Sequence[str], rounds: int, 
                 fr = [e.corrections for e in eps if e.family == fam and e.round == r]
                 families[fam].append(round(sum(fr) / len(fr), 3) if fr else None)
         total = sum(e.corrections for e in eps)
-        out[m] = {**per_round,
-                  "corrections_total": total,
-                  "corrections_per_task_all_rounds": round(total / len(eps), 3) if eps else None,
-                  "success_all_rounds": round(sum(e.success for e in eps) / len(eps), 3) if eps else None,
-                  "false_transfers_total": sum(e.false_transfers for e in eps),
-                  "wall_s_per_episode": {"mean": round(sum(walls) / len(walls), 2) if walls else None,
-                                         "p95": round(walls[min(len(walls) - 1, int(0.95 * len(walls)))], 2)
-                                         if walls else None},
-                  "corrections_per_round_by_family": families}
+        out[m] = {
+            **per_round,
+            "corrections_total": total,
+            "corrections_per_task_all_rounds": round(total / len(eps), 3) if eps else None,
+            "success_all_rounds": round(sum(e.success for e in eps) / len(eps), 3) if eps else None,
+            "false_transfers_total": sum(e.false_transfers for e in eps),
+            "wall_s_per_episode": {
+                "mean": round(sum(walls) / len(walls), 2) if walls else None,
+                "p95": round(walls[min(len(walls) - 1, int(0.95 * len(walls)))], 2) if walls else None,
+            },
+            "corrections_per_round_by_family": families,
+        }
     return out
 
 
@@ -203,14 +248,23 @@ def check_targets(methods: dict[str, Any]) -> dict[str, Any]:
     if full:
         later = [c for c in full["corrections_per_round"][1:] if c == c]
         succ = [s for s in full["success_per_round"][1:] if s is not None]
-        out["full_corrections_rounds_2_3_max"] = {"target": 0.1, "measured": max(later) if later else None,
-                                                  "met": bool(later) and max(later) <= 0.1}
-        out["full_success_rounds_2_3_min"] = {"target": 0.95, "measured": min(succ) if succ else None,
-                                              "met": bool(succ) and min(succ) >= 0.95}
+        out["full_corrections_rounds_2_3_max"] = {
+            "target": 0.1,
+            "measured": max(later) if later else None,
+            "met": bool(later) and max(later) <= 0.1,
+        }
+        out["full_success_rounds_2_3_min"] = {
+            "target": 0.95,
+            "measured": min(succ) if succ else None,
+            "met": bool(succ) and min(succ) >= 0.95,
+        }
     if full and nomem:
         ratio = full["corrections_total"] / nomem["corrections_total"] if nomem["corrections_total"] else None
-        out["full_vs_no_memory_ratio"] = {"target": 0.5, "measured": None if ratio is None else round(ratio, 3),
-                                          "met": ratio is not None and ratio <= 0.5}
+        out["full_vs_no_memory_ratio"] = {
+            "target": 0.5,
+            "measured": None if ratio is None else round(ratio, 3),
+            "met": ratio is not None and ratio <= 0.5,
+        }
     return out
 
 
@@ -218,12 +272,20 @@ def markdown_table(result: dict[str, Any]) -> str:
     """The results as Markdown: corrections per task per round with the 95% interval, success, and more."""
     methods = result["methods"]
     rounds = result["settings"]["rounds"]
-    head = "| method | " + " | ".join(f"round {r} corrections/task" for r in range(1, rounds + 1)) + \
-        " | " + " | ".join(f"round {r} success" for r in range(1, rounds + 1)) + \
-        " | zero-correction tasks | false transfers | wall s/episode |"
+    head = (
+        "| method | "
+        + " | ".join(f"round {r} corrections/task" for r in range(1, rounds + 1))
+        + " | "
+        + " | ".join(f"round {r} success" for r in range(1, rounds + 1))
+        + " | zero-correction tasks | false transfers | wall s/episode |"
+    )
     bank = result.get("phrase_bank") or {}
-    lines = [f"Operator phrase bank: {bank.get('name', '?')} ({bank.get('path', '?')})", "",
-             head, "|" + "---|" * (1 + 2 * rounds + 3)]
+    lines = [
+        f"Operator phrase bank: {bank.get('name', '?')} ({bank.get('path', '?')})",
+        "",
+        head,
+        "|" + "---|" * (1 + 2 * rounds + 3),
+    ]
     for m, d in methods.items():
         cells = []
         for r in range(rounds):
@@ -236,8 +298,13 @@ def markdown_table(result: dict[str, Any]) -> str:
         cells.append(f"{d['wall_s_per_episode']['mean']}")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     fams = sorted({f for d in methods.values() for f in d["corrections_per_round_by_family"]})
-    lines += ["", "Corrections per task by family (round 1 / round 2 / ...):", "",
-              "| family | " + " | ".join(methods) + " |", "|" + "---|" * (1 + len(methods))]
+    lines += [
+        "",
+        "Corrections per task by family (round 1 / round 2 / ...):",
+        "",
+        "| family | " + " | ".join(methods) + " |",
+        "|" + "---|" * (1 + len(methods)),
+    ]
     for f in fams:
         row = []
         for d in methods.values():
@@ -262,8 +329,14 @@ def write_plot(result: dict[str, Any], path: str | Path) -> Path:
         lo = [c[0] for c in d["corrections_ci95"]]
         hi = [c[1] for c in d["corrections_ci95"]]
         off = (i - (len(result["methods"]) - 1) / 2) * 0.04  # keep overlapping lines apart
-        ax.errorbar([x + off for x in xs], ys, yerr=[[y - a for y, a in zip(ys, lo)], [b - y for y, b in zip(ys, hi)]],
-                    marker="o", capsize=3, label=m)
+        ax.errorbar(
+            [x + off for x in xs],
+            ys,
+            yerr=[[y - a for y, a in zip(ys, lo)], [b - y for y, b in zip(ys, hi)]],
+            marker="o",
+            capsize=3,
+            label=m,
+        )
     ax.set_xticks(xs, [f"round {x}\n({'train' if x == 1 else 'novel'})" for x in xs])
     ax.set_ylabel("corrections per task")
     ax.set_ylim(bottom=0)
@@ -279,8 +352,13 @@ def write_plot(result: dict[str, Any], path: str | Path) -> Path:
     return out
 
 
-def run_bench(settings: BenchSettings, config: Any, *, components: tuple[Any, Any] | None = None,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_bench(
+    settings: BenchSettings,
+    config: Any,
+    *,
+    components: tuple[Any, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Run the benchmark; returns the result object (``settings``, ``methods``, ``targets``, ``episodes``).
 
     Args:
@@ -305,8 +383,10 @@ def run_bench(settings: BenchSettings, config: Any, *, components: tuple[Any, An
     if settings.families:
         unknown = sorted(set(settings.families) - set(split))
         if unknown:
-            raise ValueError(f"unknown famil{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
-                             f"the suite has: {', '.join(split)}")
+            raise ValueError(
+                f"unknown famil{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+                f"the suite has: {', '.join(split)}"
+            )
         split = {f: v for f, v in split.items() if f in settings.families}
     say = progress or (lambda s: None)
     t_load = time.perf_counter()
@@ -316,8 +396,11 @@ def run_bench(settings: BenchSettings, config: Any, *, components: tuple[Any, An
         policy, parser = components
     needs_kb = any(m != "no-memory" for m in settings.methods)
     text_emb = make_text_embedder(config.memory.text_model) if needs_kb else None
-    image_emb = make_image_embedder(config.memory.image_model, config.memory.image_weights,
-                                    config.memory.image_model_config) if needs_kb else None
+    image_emb = (
+        make_image_embedder(config.memory.image_model, config.memory.image_weights, config.memory.image_model_config)
+        if needs_kb
+        else None
+    )
     load_s = time.perf_counter() - t_load
     episodes: list[Episode] = []
     t0 = time.perf_counter()
@@ -329,37 +412,79 @@ def run_bench(settings: BenchSettings, config: Any, *, components: tuple[Any, An
                 if method != "no-memory":
                     from dataclasses import replace
 
-                    kb = open_knowledge_base(replace(config.memory, kb_dir=str(Path(tmp) / "kb")),
-                                             text_embedder=text_emb, image_embedder=image_emb)
+                    kb = open_knowledge_base(
+                        replace(config.memory, kb_dir=str(Path(tmp) / "kb")),
+                        text_embedder=text_emb,
+                        image_embedder=image_emb,
+                    )
                 try:
                     for r, scenarios in enumerate(rounds, 1):
                         for sc in scenarios:
-                            o = run_scenario(sc, policy=policy, kb=kb, parser=parser, config=config, seed=seed,
-                                             memory_mode=method, cap=settings.cap, phrases=bank)
+                            o = run_scenario(
+                                sc,
+                                policy=policy,
+                                kb=kb,
+                                parser=parser,
+                                config=config,
+                                seed=seed,
+                                memory_mode=method,
+                                cap=settings.cap,
+                                phrases=bank,
+                            )
                             s = o.summary()
-                            e = Episode(method, seed, r, sc.name, sc.family, sc.split, o.corrections, o.success,
-                                        o.false_transfers, round(o.wall_s, 3), list(o.why_failed),
-                                        [k for k in s["knowledge_used"] if k],
-                                        [k for k in s["knowledge_distilled"] if k])
+                            e = Episode(
+                                method,
+                                seed,
+                                r,
+                                sc.name,
+                                sc.family,
+                                sc.split,
+                                o.corrections,
+                                o.success,
+                                o.false_transfers,
+                                round(o.wall_s, 3),
+                                list(o.why_failed),
+                                [k for k in s["knowledge_used"] if k],
+                                [k for k in s["knowledge_distilled"] if k],
+                            )
                             episodes.append(e)
-                            say(f"{method:<10} seed {seed} round {r} {sc.name:<22} corrections {o.corrections} "
-                                f"{'ok' if o.success else 'FAILED ' + '; '.join(o.why_failed)} ({o.wall_s:.1f} s)")
+                            say(
+                                f"{method:<10} seed {seed} round {r} {sc.name:<22} corrections {o.corrections} "
+                                f"{'ok' if o.success else 'FAILED ' + '; '.join(o.why_failed)} ({o.wall_s:.1f} s)"
+                            )
                 finally:
                     if kb is not None:
                         kb.close()
     methods = summarize(episodes, settings.methods, settings.rounds, settings.seeds)
-    return {"settings": {**asdict(settings), "methods": list(settings.methods), "families": sorted(split)},
-            "backend": config.policy.backend, "phrase_bank": bank.describe(),
-            "visual_retrieval": bool(config.memory.image_weights),
-            "models_load_s": round(load_s, 2), "episodes_wall_s": round(time.perf_counter() - t0, 1),
-            "methods": methods, "targets": check_targets(methods),
-            "episodes": [asdict(e) for e in episodes]}
+    return {
+        "settings": {**asdict(settings), "methods": list(settings.methods), "families": sorted(split)},
+        "backend": config.policy.backend,
+        "phrase_bank": bank.describe(),
+        "visual_retrieval": bool(config.memory.image_weights),
+        "models_load_s": round(load_s, 2),
+        "episodes_wall_s": round(time.perf_counter() - t0, 1),
+        "methods": methods,
+        "targets": check_targets(methods),
+        "episodes": [asdict(e) for e in episodes],
+    }
 
 
 def summary_line(result: dict[str, Any]) -> str:
     """The last line ``robot-agent bench --json`` prints: per method, the per-round series."""
-    keep = ("corrections_per_round", "corrections_ci95", "success_per_round", "zero_correction_share_per_round",
-            "false_transfers_per_round", "corrections_total", "wall_s_per_episode")
-    return json.dumps({"methods": {m: {k: d[k] for k in keep} for m, d in result["methods"].items()},
-                       "targets": result["targets"], "backend": result["backend"],
-                       "phrase_bank": result.get("phrase_bank")})
+    keep = (
+        "corrections_per_round",
+        "corrections_ci95",
+        "success_per_round",
+        "zero_correction_share_per_round",
+        "false_transfers_per_round",
+        "corrections_total",
+        "wall_s_per_episode",
+    )
+    return json.dumps(
+        {
+            "methods": {m: {k: d[k] for k in keep} for m, d in result["methods"].items()},
+            "targets": result["targets"],
+            "backend": result["backend"],
+            "phrase_bank": result.get("phrase_bank"),
+        }
+    )

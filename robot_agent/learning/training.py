@@ -117,9 +117,9 @@ def encode_example(tokenizer: Any, ex: SFTExample, completion: str | None = None
     prompt = render_prompt(tokenizer, ex.messages) + ex.prefix
     p_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
     full = list(tokenizer(prompt + step + "\n", add_special_tokens=False)["input_ids"])
-    if full[:len(p_ids)] != p_ids:  # a merge across the boundary: score it as scoring would
+    if full[: len(p_ids)] != p_ids:  # a merge across the boundary: score it as scoring would
         full = p_ids + list(tokenizer(step + "\n", add_special_tokens=False)["input_ids"])
-    labels = [-100] * len(p_ids) + full[len(p_ids):]
+    labels = [-100] * len(p_ids) + full[len(p_ids) :]
     return full, labels
 
 
@@ -168,8 +168,9 @@ def rename_example(ex: SFTExample, rng: random.Random) -> SFTExample:
             new = f"{kind}_{len(taken)}"
         taken.add(new)
         mapping[n] = new
-    pattern = re.compile(r"(?<![\w])(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-                         + r")(?![\w])")
+    pattern = re.compile(
+        r"(?<![\w])(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")(?![\w])"
+    )
 
     def sub(text: str) -> str:
         return pattern.sub(lambda m: mapping[m.group(1)], text)
@@ -181,9 +182,19 @@ def rename_example(ex: SFTExample, rng: random.Random) -> SFTExample:
         return head + sep + sub(tail) if sep else sub(text)
 
     messages = [(r, sub_user(c) if r == "user" else c) for r, c in ex.messages]
-    return SFTExample(messages, sub(ex.prefix), sub(ex.completion), ex.kind,
-                      ex.episode_id, ex.log, ex.t_ns, ex.task, ex.correction, ex.split,
-                      sub(ex.rejected) if ex.rejected is not None else None)
+    return SFTExample(
+        messages,
+        sub(ex.prefix),
+        sub(ex.completion),
+        ex.kind,
+        ex.episode_id,
+        ex.log,
+        ex.t_ns,
+        ex.task,
+        ex.correction,
+        ex.split,
+        sub(ex.rejected) if ex.rejected is not None else None,
+    )
 
 
 def _data_digest(examples: Sequence[SFTExample]) -> str:
@@ -217,7 +228,7 @@ def _batches(examples: Sequence[SFTExample], settings: TrainSettings) -> tuple[l
     epoch = 0
     while len(out) < total:
         order = _order(len(examples), weights, settings.seed, epoch, settings.rename)
-        out += [order[i:i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
+        out += [order[i : i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
         epoch += 1
     return out[:total], total
 
@@ -230,17 +241,18 @@ def _variant(examples: Sequence[SFTExample], item: Item, seed: int) -> SFTExampl
     return rename_example(examples[i], random.Random(f"{seed}/{i}/{v}"))
 
 
-def _shifted_logits(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]],
-                    pad_id: int) -> tuple[Any, Any]:
+def _shifted_logits(
+    torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]], pad_id: int
+) -> tuple[Any, Any]:
     """One right-padded forward pass: (logits predicting each next token, their labels; -100 = ignore)."""
     width = max(len(ids) for ids, _ in encoded)
     ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
     labels = torch.full((len(encoded), width), -100, dtype=torch.long)
     mask = torch.zeros((len(encoded), width), dtype=torch.long)
     for i, (x, y) in enumerate(encoded):
-        ids[i, :len(x)] = torch.tensor(x)
-        labels[i, :len(y)] = torch.tensor(y)
-        mask[i, :len(x)] = 1
+        ids[i, : len(x)] = torch.tensor(x)
+        labels[i, : len(y)] = torch.tensor(y)
+        mask[i, : len(x)] = 1
     logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
     return logits, labels[:, 1:]
 
@@ -254,8 +266,9 @@ def _mean_logprobs(torch: Any, model: Any, encoded: Sequence[tuple[list[int], li
     return (picked * valid).sum(dim=1) / valid.sum(dim=1).clamp(min=1.0)
 
 
-def batch_loss(torch: Any, model: Any, tok: Any, batch: Sequence[SFTExample], pad_id: int,
-               settings: TrainSettings) -> tuple[Any, dict[str, float]]:
+def batch_loss(
+    torch: Any, model: Any, tok: Any, batch: Sequence[SFTExample], pad_id: int, settings: TrainSettings
+) -> tuple[Any, dict[str, float]]:
     """The training loss of one batch: SFT (mean over examples of the target's mean token NLL)
     plus ``pairwise_weight`` times the pairwise term over the examples with a rejected step.
 
@@ -264,15 +277,14 @@ def batch_loss(torch: Any, model: Any, tok: Any, batch: Sequence[SFTExample], pa
     """
     chosen = [encode_example(tok, ex) for ex in batch]
     paired = [ex for ex in batch if ex.rejected and ex.rejected != ex.completion] if settings.pairwise_weight else []
-    rows = chosen + [encode_example(tok, ex) for ex in paired] + \
-        [encode_example(tok, ex, ex.rejected) for ex in paired]
+    rows = chosen + [encode_example(tok, ex) for ex in paired] + [encode_example(tok, ex, ex.rejected) for ex in paired]
     lp = _mean_logprobs(torch, model, rows, pad_id)
     n, k = len(chosen), len(paired)
     sft = -lp[:n].mean()
     loss = sft
     parts = {"sft": float(sft.detach()), "pairwise": 0.0}
     if k:
-        diff = lp[n:n + k] - lp[n + k:]
+        diff = lp[n : n + k] - lp[n + k :]
         pair = -torch.nn.functional.logsigmoid(settings.beta * diff).mean()
         loss = loss + settings.pairwise_weight * pair
         parts["pairwise"] = float(pair.detach())
@@ -289,17 +301,22 @@ def pairwise_margin(torch: Any, model: Any, tok: Any, examples: Sequence[SFTExam
     diffs: list[float] = []
     with torch.no_grad():
         for b0 in range(0, len(paired), 8):
-            group = paired[b0:b0 + 8]
-            lp = _mean_logprobs(torch, model, [encode_example(tok, ex) for ex in group] +
-                                [encode_example(tok, ex, ex.rejected) for ex in group], pad_id)
-            diffs += (lp[:len(group)] - lp[len(group):]).tolist()
+            group = paired[b0 : b0 + 8]
+            lp = _mean_logprobs(
+                torch,
+                model,
+                [encode_example(tok, ex) for ex in group] + [encode_example(tok, ex, ex.rejected) for ex in group],
+                pad_id,
+            )
+            diffs += (lp[: len(group)] - lp[len(group) :]).tolist()
     if was_training:
         model.train()
     return sum(diffs) / len(diffs)
 
 
-def _eval_loss(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]], pad_id: int,
-               batch: int = 8) -> float | None:
+def _eval_loss(
+    torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[int]]], pad_id: int, batch: int = 8
+) -> float | None:
     """Mean over examples of each example's mean target-token NLL (batched, no gradients)."""
     if not encoded:
         return None
@@ -307,9 +324,8 @@ def _eval_loss(torch: Any, model: Any, encoded: Sequence[tuple[list[int], list[i
     per_example: list[float] = []
     with torch.no_grad():
         for b0 in range(0, len(encoded), batch):
-            logits, target = _shifted_logits(torch, model, encoded[b0:b0 + batch], pad_id)
-            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100,
-                                                    reduction="none")
+            logits, target = _shifted_logits(torch, model, encoded[b0 : b0 + batch], pad_id)
+            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100, reduction="none")
             counts = (target != -100).sum(dim=1).clamp(min=1)
             per_example += (nll.sum(dim=1) / counts).tolist()
     model.train()
@@ -336,9 +352,16 @@ def _save_checkpoint(torch: Any, out: Path, model: Any, optimizer: Any, state: d
         shutil.rmtree(old)
 
 
-def train_policy(train: Sequence[SFTExample], out_dir: str | Path, *, config: Any = None,
-                 val: Sequence[SFTExample] = (), settings: TrainSettings | None = None,
-                 progress: bool = True, stream: TextIO | None = None) -> dict[str, Any]:
+def train_policy(
+    train: Sequence[SFTExample],
+    out_dir: str | Path,
+    *,
+    config: Any = None,
+    val: Sequence[SFTExample] = (),
+    settings: TrainSettings | None = None,
+    progress: bool = True,
+    stream: TextIO | None = None,
+) -> dict[str, Any]:
     """Fine-tune the local policy model on SFT examples with LoRA, resuming a checkpoint in ``out_dir``.
 
     Args:
@@ -384,21 +407,37 @@ def train_policy(train: Sequence[SFTExample], out_dir: str | Path, *, config: An
     batches, total = _batches(train, settings)
     ckpt = out / CHECKPOINT
     start = 0
-    fingerprint = {"data": digest, "rank": settings.rank, "alpha": settings.alpha, "batch_size": settings.batch_size,
-                   "seed": settings.seed, "correction_weight": settings.correction_weight, "base": str(base_dir),
-                   "pairwise_weight": settings.pairwise_weight, "beta": settings.beta, "rename": settings.rename}
+    fingerprint = {
+        "data": digest,
+        "rank": settings.rank,
+        "alpha": settings.alpha,
+        "batch_size": settings.batch_size,
+        "seed": settings.seed,
+        "correction_weight": settings.correction_weight,
+        "base": str(base_dir),
+        "pairwise_weight": settings.pairwise_weight,
+        "beta": settings.beta,
+        "rename": settings.rename,
+    }
     torch.manual_seed(settings.seed)
     if (ckpt / STATE_NAME).is_file():
         state = json.loads((ckpt / STATE_NAME).read_text(encoding="utf8"))
         if state.get("fingerprint") != fingerprint:
             diff = sorted(k for k in fingerprint if state.get("fingerprint", {}).get(k) != fingerprint[k])
-            raise ValueError(f"{ckpt}: the checkpoint was trained with other {', '.join(diff)}; "
-                             f"use a new --out directory (or delete {ckpt}) to start over")
+            raise ValueError(
+                f"{ckpt}: the checkpoint was trained with other {', '.join(diff)}; "
+                f"use a new --out directory (or delete {ckpt}) to start over"
+            )
         model = peft.PeftModel.from_pretrained(base, str(ckpt), is_trainable=True)
         start = int(state["step"])
     else:
-        lora = peft.LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=0.0,
-                               target_modules=list(LORA_TARGETS), task_type="CAUSAL_LM")
+        lora = peft.LoraConfig(
+            r=settings.rank,
+            lora_alpha=settings.alpha,
+            lora_dropout=0.0,
+            target_modules=list(LORA_TARGETS),
+            task_type="CAUSAL_LM",
+        )
         model = peft.get_peft_model(base, lora)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
@@ -412,12 +451,19 @@ def train_policy(train: Sequence[SFTExample], out_dir: str | Path, *, config: An
     train_before = prev.get("train_loss_before") if start else _eval_loss(torch, model, encoded, pad_id)
     margin_before = prev.get("pairwise_margin_before") if start else pairwise_margin(torch, model, tok, train, pad_id)
     losses: list[float] = []
-    bar = tqdm(total=total, initial=start, desc="training policy (LoRA)", unit="step", disable=not progress,
-               file=stream or sys.stderr)
+    bar = tqdm(
+        total=total,
+        initial=start,
+        desc="training policy (LoRA)",
+        unit="step",
+        disable=not progress,
+        file=stream or sys.stderr,
+    )
     try:
         for step in range(start, total):
-            loss, _parts = batch_loss(torch, model, tok, [_variant(train, it, settings.seed) for it in batches[step]],
-                                      pad_id, settings)
+            loss, _parts = batch_loss(
+                torch, model, tok, [_variant(train, it, settings.seed) for it in batches[step]], pad_id, settings
+            )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -425,25 +471,33 @@ def train_policy(train: Sequence[SFTExample], out_dir: str | Path, *, config: An
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
             if (step + 1) % settings.save_every == 0 or step + 1 == total:
-                _save_checkpoint(torch, out, model, optimizer, {"step": step + 1, "total": total,
-                                                                "fingerprint": fingerprint})
+                _save_checkpoint(
+                    torch, out, model, optimizer, {"step": step + 1, "total": total, "fingerprint": fingerprint}
+                )
     finally:
         bar.close()
     model.save_pretrained(str(out))
     train_s = time.monotonic() - t_start
     report = {
-        "base_model": str(base_dir), "examples": len(train), "val_examples": len(val),
+        "base_model": str(base_dir),
+        "examples": len(train),
+        "val_examples": len(val),
         "corrections": sum(ex.kind == "correction" for ex in train),
-        "hindsight": sum(ex.kind == "hindsight" for ex in train), "steps": total, "resumed_from": start,
-        "settings": settings.__dict__, "train_loss_before": train_before,
+        "hindsight": sum(ex.kind == "hindsight" for ex in train),
+        "steps": total,
+        "resumed_from": start,
+        "settings": settings.__dict__,
+        "train_loss_before": train_before,
         "train_loss_after": _eval_loss(torch, model, encoded, pad_id),
-        "val_loss_before": val_before, "val_loss_after": _eval_loss(torch, model, val_enc, pad_id),
+        "val_loss_before": val_before,
+        "val_loss_after": _eval_loss(torch, model, val_enc, pad_id),
         "pairwise_examples": sum(bool(ex.rejected and ex.rejected != ex.completion) for ex in train),
         "pairwise_margin_before": margin_before,
         "pairwise_margin_after": pairwise_margin(torch, model, tok, train, pad_id),
         "last_losses": [round(v, 4) for v in losses[-5:]],
         "seconds": round(train_s + float(prev.get("seconds", 0.0) if start else 0.0), 1),
-        "seconds_this_run": round(train_s, 1), "cpu_threads": torch.get_num_threads(),
+        "seconds_this_run": round(train_s, 1),
+        "cpu_threads": torch.get_num_threads(),
     }
     (out / "training.json").write_text(json.dumps(report, indent=2), encoding="utf8")
     return report

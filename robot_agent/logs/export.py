@@ -39,8 +39,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from robot_agent.logs import (EVENT_TOPICS, OUTCOME_TOPIC, PLAN_TOPIC, SKILL_RESULT_TOPIC, TASK_TOPIC, UNDERSTOOD_TOPIC,
-                              EpisodeLogError, EpisodeLogReader, find_episode_logs)
+from robot_agent.logs import (
+    EVENT_TOPICS,
+    OUTCOME_TOPIC,
+    PLAN_TOPIC,
+    SKILL_RESULT_TOPIC,
+    TASK_TOPIC,
+    UNDERSTOOD_TOPIC,
+    EpisodeLogError,
+    EpisodeLogReader,
+    find_episode_logs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +85,20 @@ class SFTExample:
     rejected: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SFT_SCHEMA, "kind": self.kind, "split": self.split, "task": self.task,
-                "messages": [{"role": r, "content": c} for r, c in self.messages], "prefix": self.prefix,
-                "completion": self.completion, "rejected": self.rejected, "correction": self.correction,
-                "episode_id": self.episode_id, "log": self.log, "t_ns": self.t_ns}
+        return {
+            "schema": SFT_SCHEMA,
+            "kind": self.kind,
+            "split": self.split,
+            "task": self.task,
+            "messages": [{"role": r, "content": c} for r, c in self.messages],
+            "prefix": self.prefix,
+            "completion": self.completion,
+            "rejected": self.rejected,
+            "correction": self.correction,
+            "episode_id": self.episode_id,
+            "log": self.log,
+            "t_ns": self.t_ns,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "<memory>") -> "SFTExample":
@@ -95,9 +114,19 @@ class SFTExample:
             rejected = d.get("rejected")
             if rejected is not None and not isinstance(rejected, str):
                 raise TypeError(f"rejected must be a string or null, got {type(rejected).__name__}")
-            return cls(msgs, str(d["prefix"]), str(d["completion"]), str(d["kind"]), str(d["episode_id"]),
-                       str(d["log"]), int(d["t_ns"]), str(d["task"]), d.get("correction"), str(d.get("split", "train")),
-                       rejected)
+            return cls(
+                msgs,
+                str(d["prefix"]),
+                str(d["completion"]),
+                str(d["kind"]),
+                str(d["episode_id"]),
+                str(d["log"]),
+                int(d["t_ns"]),
+                str(d["task"]),
+                d.get("correction"),
+                str(d.get("split", "train")),
+                rejected,
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{where}: malformed example ({type(exc).__name__}: {exc})") from None
 
@@ -137,12 +166,15 @@ def _scene_objects(scene: Any, where: str) -> list[Any]:
         if o.type == "cabinet":
             opening = float(state.get("opening", 0.0))
             state.setdefault("drawer", "open" if opening >= 0.10 else "closed")
-        out.append(ObjectInfo(o.name, o.type, o.pose, o.size, o.color, o.shape, state,
-                              {**geo.parts, **geo.drawer_parts}))
+        out.append(
+            ObjectInfo(o.name, o.type, o.pose, o.size, o.color, o.shape, state, {**geo.parts, **geo.drawer_parts})
+        )
     return out
 
 
-def _prompt(task: str, ctx: _PlanContext, constraints: Sequence[Any], steps: Sequence[str]) -> tuple[list[tuple[str, str]], str]:
+def _prompt(
+    task: str, ctx: _PlanContext, constraints: Sequence[Any], steps: Sequence[str]
+) -> tuple[list[tuple[str, str]], str]:
     from robot_agent.policy.constraints import compile_knowledge
     from robot_agent.policy.prompts import PromptContext, assistant_prefix, object_lines
 
@@ -185,8 +217,11 @@ def examples_from_log(path: str | Path) -> list[SFTExample]:
         elif event.topic == PLAN_TOPIC:
             raw_objs = d.get("objects")
             try:
-                objects = ([ObjectInfo.from_dict(o) for o in raw_objs] if isinstance(raw_objs, list)
-                           else _scene_objects(reader.meta.get("scene"), where))
+                objects = (
+                    [ObjectInfo.from_dict(o) for o in raw_objs]
+                    if isinstance(raw_objs, list)
+                    else _scene_objects(reader.meta.get("scene"), where)
+                )
                 steps = [_call_text(s) for s in d.get("steps") or []]
             except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: PolicyError
                 raise EpisodeLogError(f"{where}: plan at t={event.t_ns} is malformed ({exc})") from None
@@ -205,9 +240,21 @@ def examples_from_log(path: str | Path) -> list[SFTExample]:
                 wrong = plan_steps[k] if 0 <= k < len(plan_steps) else None
                 if steps[n_redo] != wrong:
                     # The prompt the planner rendered when it chose the wrong step, and the right one.
-                    messages, prefix = _prompt(task, ctx, ctx.constraints, ctx.done_texts + plan_steps[:max(k, 0)])
-                    out.append(SFTExample(messages, prefix, steps[n_redo], "correction", reader.episode_id,
-                                          str(reader.path), pending[1], task, pending[0], rejected=wrong))
+                    messages, prefix = _prompt(task, ctx, ctx.constraints, ctx.done_texts + plan_steps[: max(k, 0)])
+                    out.append(
+                        SFTExample(
+                            messages,
+                            prefix,
+                            steps[n_redo],
+                            "correction",
+                            reader.episode_id,
+                            str(reader.path),
+                            pending[1],
+                            task,
+                            pending[0],
+                            rejected=wrong,
+                        )
+                    )
             pending = None
             ctx, plan_steps, redo = new, steps, n_redo
         elif event.topic == UNDERSTOOD_TOPIC and d.get("outcome") == "replanned":
@@ -219,12 +266,23 @@ def examples_from_log(path: str | Path) -> list[SFTExample]:
             if 0 <= k < len(plan_steps) and plan_steps[k].split("(")[0] == d.get("skill"):
                 if k >= redo:
                     messages, prefix = _prompt(task, ctx, ctx.constraints, ctx.done_texts + plan_steps[:k])
-                    out.append(SFTExample(messages, prefix, plan_steps[k], "step", reader.episode_id,
-                                          str(reader.path), event.t_ns, task))
+                    out.append(
+                        SFTExample(
+                            messages,
+                            prefix,
+                            plan_steps[k],
+                            "step",
+                            reader.episode_id,
+                            str(reader.path),
+                            event.t_ns,
+                            task,
+                        )
+                    )
                 done.append(plan_steps[k])
             else:
-                log.info("%s: a %s result at t=%d is not the plan's next step; no example",
-                         where, d.get("skill"), event.t_ns)
+                log.info(
+                    "%s: a %s result at t=%d is not the plan's next step; no example", where, d.get("skill"), event.t_ns
+                )
         elif event.topic == OUTCOME_TOPIC:
             success, end_ns = bool(d.get("success")), event.t_ns
     if not task:
@@ -254,8 +312,16 @@ def undo_put_back(done: Sequence[str]) -> list[str]:
     return out
 
 
-def _hindsight(task: str, ctx: _PlanContext, first_plan: Sequence[str], done: Sequence[str],
-               existing: Sequence[SFTExample], episode_id: str, log_path: str, t_ns: int) -> list[SFTExample]:
+def _hindsight(
+    task: str,
+    ctx: _PlanContext,
+    first_plan: Sequence[str],
+    done: Sequence[str],
+    existing: Sequence[SFTExample],
+    episode_id: str,
+    log_path: str,
+    t_ns: int,
+) -> list[SFTExample]:
     """The ``hindsight`` examples of a corrected, successful episode (see the module docs)."""
     from robot_agent.policy.state import initial_state, precondition_failure
     from robot_agent.policy.types import SkillCall
@@ -272,8 +338,14 @@ def _hindsight(task: str, ctx: _PlanContext, first_plan: Sequence[str], done: Se
         if m is None:
             return []
         skill, args = m.group(1), [a.strip() for a in m.group(2).split(",") if a.strip()]
-        roles = {"pick": ("object",), "place": ("object", "target"), "open": ("object",), "close": ("object",),
-                 "push": ("object",), "go_home": ()}.get(skill)
+        roles = {
+            "pick": ("object",),
+            "place": ("object", "target"),
+            "open": ("object",),
+            "close": ("object",),
+            "push": ("object",),
+            "go_home": (),
+        }.get(skill)
         if roles is None or len(roles) != len(args):
             return []
         call = SkillCall(skill, dict(zip(roles, args)))
@@ -292,8 +364,7 @@ def _hindsight(task: str, ctx: _PlanContext, first_plan: Sequence[str], done: Se
         diverged = True
         if (tuple(messages), prefix, step) in seen:
             continue
-        out.append(SFTExample(messages, prefix, step, "hindsight", episode_id, log_path, t_ns, task,
-                                rejected=rejected))
+        out.append(SFTExample(messages, prefix, step, "hindsight", episode_id, log_path, t_ns, task, rejected=rejected))
     return out
 
 
@@ -302,7 +373,7 @@ _STEP_RE = re.compile(r"^(\w+)\((.*)\)$")
 
 def split_of(episode_id: str, val_fraction: float) -> str:
     """``val`` for a stable ``val_fraction`` share of episode ids, else ``train``."""
-    h = int.from_bytes(hashlib.sha1(episode_id.encode("utf8")).digest()[:8], "big") / 2 ** 64
+    h = int.from_bytes(hashlib.sha1(episode_id.encode("utf8")).digest()[:8], "big") / 2**64
     return "val" if h < val_fraction else "train"
 
 
@@ -321,8 +392,9 @@ def collect_logs(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def export_sft(paths: Iterable[str | Path], out_dir: str | Path, *, val_fraction: float = 0.2,
-               errors: list[str] | None = None) -> dict[str, int]:
+def export_sft(
+    paths: Iterable[str | Path], out_dir: str | Path, *, val_fraction: float = 0.2, errors: list[str] | None = None
+) -> dict[str, int]:
     """Write ``train.jsonl`` and ``val.jsonl`` under ``out_dir`` from episode logs.
 
     Args:
@@ -345,8 +417,10 @@ def export_sft(paths: Iterable[str | Path], out_dir: str | Path, *, val_fraction
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     counts = {"logs": 0, "train": 0, "val": 0, "correction": 0, "step": 0, "hindsight": 0}
-    with (out / "train.jsonl").open("w", encoding="utf8") as ftrain, \
-            (out / "val.jsonl").open("w", encoding="utf8") as fval:
+    with (
+        (out / "train.jsonl").open("w", encoding="utf8") as ftrain,
+        (out / "val.jsonl").open("w", encoding="utf8") as fval,
+    ):
         for p in logs:
             try:
                 examples = examples_from_log(p)
@@ -388,6 +462,7 @@ def read_examples(path: str | Path) -> list[SFTExample]:
 
 # --------------------------------------------------------------------------- episodes for kb rebuild
 
+
 def episode_from_log(path: str | Path) -> tuple[Any, dict[str, Any], str]:
     """The agent's record of a logged episode, as distillation reads it.
 
@@ -415,19 +490,30 @@ def episode_from_log(path: str | Path) -> tuple[Any, dict[str, Any], str]:
         if event.topic == SKILL_CALL_TOPIC:
             call = {"skill": d.get("skill"), "args": dict(d.get("args") or {}), "params": dict(d.get("params") or {})}
         elif event.topic == SKILL_RESULT_TOPIC and call is not None:
-            result.steps.append(StepRecord(call, str(d.get("status")), str(d.get("reason") or ""),
-                                           dict(d.get("facts") or {})))
+            result.steps.append(
+                StepRecord(call, str(d.get("status")), str(d.get("reason") or ""), dict(d.get("facts") or {}))
+            )
             call = None
         elif event.topic == CORRECTION_TOPIC:
             sources[str(d.get("text"))] = str(d.get("source") or "typed")
         elif event.topic == UNDERSTOOD_TOPIC:
             parsed = d.get("correction")
             if not isinstance(parsed, dict):
-                raise EpisodeLogError(f"{where}: the understood event at t={event.t_ns} lacks the parsed correction "
-                                      f"(a log from before corrections were logged in full); it cannot be re-distilled")
-            result.corrections.append(CorrectionRecord(
-                str(d.get("text")), str(d.get("source") or sources.get(str(d.get("text")), "typed")), event.t_ns / 1e9,
-                dict(parsed), int(d.get("step") or 0), d.get("call"), str(d.get("outcome") or "")))
+                raise EpisodeLogError(
+                    f"{where}: the understood event at t={event.t_ns} lacks the parsed correction "
+                    f"(a log from before corrections were logged in full); it cannot be re-distilled"
+                )
+            result.corrections.append(
+                CorrectionRecord(
+                    str(d.get("text")),
+                    str(d.get("source") or sources.get(str(d.get("text")), "typed")),
+                    event.t_ns / 1e9,
+                    dict(parsed),
+                    int(d.get("step") or 0),
+                    d.get("call"),
+                    str(d.get("outcome") or ""),
+                )
+            )
         elif event.topic == PLAN_TOPIC and isinstance(d.get("objects"), list):
             objects = d["objects"]
         elif event.topic == OUTCOME_TOPIC:
@@ -435,8 +521,11 @@ def episode_from_log(path: str | Path) -> tuple[Any, dict[str, Any], str]:
             result.success = bool(d.get("success"))
     raw = final if isinstance(final, list) else objects
     try:
-        objs = ([ObjectInfo.from_dict(o) for o in raw] if isinstance(raw, list)
-                else _scene_objects(reader.meta.get("scene"), where))
+        objs = (
+            [ObjectInfo.from_dict(o) for o in raw]
+            if isinstance(raw, list)
+            else _scene_objects(reader.meta.get("scene"), where)
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise EpisodeLogError(f"{where}: malformed objects in the log ({exc})") from None
     if not result.task:

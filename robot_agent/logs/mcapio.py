@@ -174,8 +174,9 @@ class McapScan:
         with fh:
             stream = _Bounded(fh, self.size)
             stream.seek(len(MCAP_MAGIC))
-            reader = stream_reader.StreamReader(stream, skip_magic=True, emit_chunks=True, validate_crcs=True,
-                                                record_size_limit=MAX_RECORD_BYTES)
+            reader = stream_reader.StreamReader(
+                stream, skip_magic=True, emit_chunks=True, validate_crcs=True, record_size_limit=MAX_RECORD_BYTES
+            )
             records = reader.records
             self.good_end = stream.tell()
             first = True
@@ -206,8 +207,9 @@ class McapScan:
     def _stop(self, pos: int, reason: str) -> None:
         self.stop_reason = f"{reason} at byte {pos} of {self.size}"
 
-    def _take(self, record: Any, want: Callable[[str], bool], first: bool, stream_reader: Any,
-              records_mod: Any) -> list[tuple[int, int, bytes]]:
+    def _take(
+        self, record: Any, want: Callable[[str], bool], first: bool, stream_reader: Any, records_mod: Any
+    ) -> list[tuple[int, int, bytes]]:
         """The wanted messages of one top-level record, after checking it; registers schemas and channels."""
         if isinstance(record, records_mod.Chunk):
             _check_chunk(record)
@@ -231,7 +233,7 @@ class McapScan:
                 channel = self.channels.get(rec.channel_id)
                 if channel is None:
                     raise _Damaged(f"message on unknown channel {rec.channel_id}")
-                if rec.log_time >= 2 ** 63:
+                if rec.log_time >= 2**63:
                     raise _Damaged(f"message time {rec.log_time} out of range")
                 if want(channel.topic):
                     out.append((rec.channel_id, rec.log_time, rec.data))
@@ -256,8 +258,10 @@ class FinishedMcap:
             fh.seek(max(0, size - len(MCAP_MAGIC)))
             tail = fh.read(len(MCAP_MAGIC))
         if size < len(MCAP_MAGIC) * 2 + 9 + _FOOTER_BYTES or tail != MCAP_MAGIC:
-            raise EpisodeLogError(f"{path}: truncated MCAP file ({size} bytes, no footer); "
-                                  "`robot-agent logs recover` salvages what is left")
+            raise EpisodeLogError(
+                f"{path}: truncated MCAP file ({size} bytes, no footer); "
+                "`robot-agent logs recover` salvages what is left"
+            )
         with self._reader() as reader:
             header = reader.get_header()
             summary = reader.get_summary()
@@ -267,14 +271,16 @@ class FinishedMcap:
                 raise EpisodeLogError(f"{path}: corrupt MCAP file (no summary section)")
             for index in summary.chunk_indexes:
                 if index.uncompressed_size > MAX_RECORD_BYTES:
-                    raise EpisodeLogError(f"{path}: corrupt MCAP file (a chunk claims "
-                                          f"{index.uncompressed_size} bytes uncompressed)")
+                    raise EpisodeLogError(
+                        f"{path}: corrupt MCAP file (a chunk claims {index.uncompressed_size} bytes uncompressed)"
+                    )
             #: channel id -> :class:`Channel`
-            self.channels = {cid: Channel(c.topic, summary.schemas[c.schema_id].name, c.message_encoding)
-                             for cid, c in summary.channels.items()}
+            self.channels = {
+                cid: Channel(c.topic, summary.schemas[c.schema_id].name, c.message_encoding)
+                for cid, c in summary.channels.items()
+            }
             #: channel id -> number of messages
-            self.counts = {cid: int(summary.statistics.channel_message_counts.get(cid, 0))
-                           for cid in self.channels}
+            self.counts = {cid: int(summary.statistics.channel_message_counts.get(cid, 0)) for cid in self.channels}
             #: log time of the last message (0 without messages)
             self.end_ns = int(summary.statistics.message_end_time) if summary.statistics.message_count else 0
 
@@ -306,8 +312,7 @@ class _SeekingSession:
         fh, size = _open(self.path)
         self._fh = fh
         try:
-            return reader_mod.SeekingReader(_Bounded(fh, size), validate_crcs=True,
-                                            record_size_limit=MAX_RECORD_BYTES)
+            return reader_mod.SeekingReader(_Bounded(fh, size), validate_crcs=True, record_size_limit=MAX_RECORD_BYTES)
         except BaseException as exc:
             self.__exit__(type(exc), exc, None)
             raise

@@ -18,9 +18,25 @@ from robot_agent.errors import EpisodeLogError
 from robot_agent.fsutil import lock_held
 from robot_agent.logs.mcapio import FinishedMcap, McapScan
 from robot_agent.logs.recovery import find_mcap, recover
-from robot_agent.logs.schema import (CORRECTION_TOPIC, CUSTOM_PREFIX, EVENT_TOPICS, IMAGE_TYPE, JOINT_STATE_TYPE,
-                                     LOCK_NAME, META_TOPIC, METADATA_NAME, OUTCOME_TOPIC, PLAN_TOPIC, SKILL_CALL_TOPIC,
-                                     STRING_TYPE, TASK_TOPIC, TOPIC_TYPES, decode_event, event_kind, typestore)
+from robot_agent.logs.schema import (
+    CORRECTION_TOPIC,
+    CUSTOM_PREFIX,
+    EVENT_TOPICS,
+    IMAGE_TYPE,
+    JOINT_STATE_TYPE,
+    LOCK_NAME,
+    META_TOPIC,
+    METADATA_NAME,
+    OUTCOME_TOPIC,
+    PLAN_TOPIC,
+    SKILL_CALL_TOPIC,
+    STRING_TYPE,
+    TASK_TOPIC,
+    TOPIC_TYPES,
+    decode_event,
+    event_kind,
+    typestore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,16 +148,17 @@ class EpisodeLogReader:
         if not path.exists():
             raise EpisodeLogError(f"{path}: no such episode log directory")
         if not path.is_dir():
-            raise EpisodeLogError(f"{path}: not a directory; an episode log is a rosbag2 directory "
-                                  "holding metadata.yaml and one .mcap file")
+            raise EpisodeLogError(
+                f"{path}: not a directory; an episode log is a rosbag2 directory "
+                "holding metadata.yaml and one .mcap file"
+            )
         if (path / METADATA_NAME).exists():
             self._open_finished()
             return
         if not (path / LOCK_NAME).exists():
             hint = ""
             if any(path.glob("*.mcap")):
-                hint = ("; if it is an interrupted recording, `robot-agent logs recover "
-                        f"{path}` salvages it")
+                hint = f"; if it is an interrupted recording, `robot-agent logs recover {path}` salvages it"
             raise EpisodeLogError(f"{path}: no {METADATA_NAME}: not a finished rosbag2 directory{hint}")
         self._mcap = find_mcap(path)
         if lock_held(path / LOCK_NAME):
@@ -175,8 +192,9 @@ class EpisodeLogReader:
             raise EpisodeLogError(f"{meta_path}: relative_file_paths must name exactly one storage file")
         storage = bag.get("storage_identifier")
         if storage != "mcap":
-            raise EpisodeLogError(f"{meta_path}: storage is {storage!r}, episode logs use 'mcap'; "
-                                  "not a robot_agent episode log")
+            raise EpisodeLogError(
+                f"{meta_path}: storage is {storage!r}, episode logs use 'mcap'; not a robot_agent episode log"
+            )
         self._mcap = path / Path(files[0]).name
         if not self._mcap.is_file():
             raise EpisodeLogError(f"{self._mcap}: missing (named by {meta_path})")
@@ -213,8 +231,7 @@ class EpisodeLogReader:
         where = str(self._mcap)
         if META_TOPIC not in self._types:
             topics = ", ".join(sorted(self._types)) or "none"
-            raise EpisodeLogError(f"{where}: not a robot_agent episode log: no {META_TOPIC} topic "
-                                  f"(topics: {topics})")
+            raise EpisodeLogError(f"{where}: not a robot_agent episode log: no {META_TOPIC} topic (topics: {topics})")
         for topic, msgtype in self._types.items():
             want = TOPIC_TYPES.get(topic)
             if want is not None and msgtype != want:
@@ -272,21 +289,31 @@ class EpisodeLogReader:
         try:
             msg = self._typestore.deserialize_cdr(raw, msgtype)
         except Exception as exc:  # noqa: BLE001 - damaged CDR can fail in many ways
-            raise EpisodeLogError(f"{where}: damaged {topic} message at t={t_ns} "
-                                  f"({type(exc).__name__}: {exc})") from None
+            raise EpisodeLogError(
+                f"{where}: damaged {topic} message at t={t_ns} ({type(exc).__name__}: {exc})"
+            ) from None
         if msgtype == JOINT_STATE_TYPE:
-            return {"name": list(msg.name), "position": np.asarray(msg.position, dtype=np.float64),
-                    "velocity": np.asarray(msg.velocity, dtype=np.float64),
-                    "effort": np.asarray(msg.effort, dtype=np.float64),
-                    "stamp_ns": msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec}
+            return {
+                "name": list(msg.name),
+                "position": np.asarray(msg.position, dtype=np.float64),
+                "velocity": np.asarray(msg.velocity, dtype=np.float64),
+                "effort": np.asarray(msg.effort, dtype=np.float64),
+                "stamp_ns": msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec,
+            }
         if msgtype == IMAGE_TYPE:
             h, w = int(msg.height), int(msg.width)
             if msg.encoding != "rgb8" or msg.step != w * 3 or len(msg.data) != h * w * 3:
-                raise EpisodeLogError(f"{where}: {topic} frame at t={t_ns} is not a {w}x{h} rgb8 image "
-                                      f"(encoding {msg.encoding!r}, step {msg.step}, {len(msg.data)} bytes)")
-            return {"rgb": np.asarray(msg.data, dtype=np.uint8).reshape(h, w, 3), "width": w, "height": h,
-                    "frame_id": msg.header.frame_id,
-                    "stamp_ns": msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec}
+                raise EpisodeLogError(
+                    f"{where}: {topic} frame at t={t_ns} is not a {w}x{h} rgb8 image "
+                    f"(encoding {msg.encoding!r}, step {msg.step}, {len(msg.data)} bytes)"
+                )
+            return {
+                "rgb": np.asarray(msg.data, dtype=np.uint8).reshape(h, w, 3),
+                "width": w,
+                "height": h,
+                "frame_id": msg.header.frame_id,
+                "stamp_ns": msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec,
+            }
         return msg
 
     def summary(self) -> EpisodeSummary:
@@ -300,8 +327,9 @@ class EpisodeLogReader:
             if event.topic == TASK_TOPIC and task is None:
                 task = event.data.get("text")
             elif event.topic == CORRECTION_TOPIC:
-                corrections.append({"text": event.data.get("text"), "source": event.data.get("source"),
-                                    "t_ns": event.t_ns})
+                corrections.append(
+                    {"text": event.data.get("text"), "source": event.data.get("source"), "t_ns": event.t_ns}
+                )
             elif event.topic == SKILL_CALL_TOPIC:
                 skill_calls += 1
             elif event.topic == PLAN_TOPIC:
@@ -316,13 +344,22 @@ class EpisodeLogReader:
             duration = max(0, self._end_ns - start) / 1e9
         scene = self.meta.get("scene")
         return EpisodeSummary(
-            path=str(self.path), episode_id=self.episode_id, schema_version=self.schema_version,
+            path=str(self.path),
+            episode_id=self.episode_id,
+            schema_version=self.schema_version,
             task=None if task is None else str(task),
             scene=None if scene is None else (scene if isinstance(scene, str) else json.dumps(scene)),
-            start_time_ns=start, duration_s=duration,
-            success=None if outcome is None else bool(outcome.get("success")), outcome=outcome,
-            corrections=corrections, skill_calls=skill_calls, plans=plans, counts=self.topics,
-            recovered=self.recovered, in_progress=self.in_progress)
+            start_time_ns=start,
+            duration_s=duration,
+            success=None if outcome is None else bool(outcome.get("success")),
+            outcome=outcome,
+            corrections=corrections,
+            skill_calls=skill_calls,
+            plans=plans,
+            counts=self.topics,
+            recovered=self.recovered,
+            in_progress=self.in_progress,
+        )
 
 
 def find_episode_logs(root: str | os.PathLike[str]) -> list[Path]:

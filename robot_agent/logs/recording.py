@@ -55,17 +55,33 @@ class EpisodeRecorder:
         image_hz / joint_state_hz: recording rates.
     """
 
-    def __init__(self, path: str | Path, episode_id: str, *, task: str, scene: dict[str, Any] | None = None,
-                 robot: Any = None, camera: Any = None, image_hz: float = 2.0, joint_state_hz: float = 50.0,
-                 meta: dict[str, Any] | None = None, clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        episode_id: str,
+        *,
+        task: str,
+        scene: dict[str, Any] | None = None,
+        robot: Any = None,
+        camera: Any = None,
+        image_hz: float = 2.0,
+        joint_state_hz: float = 50.0,
+        meta: dict[str, Any] | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
         self.robot = robot
         self.camera = camera
         if clock is None:
             clock = sim_clock(robot)
         self.clock = clock
-        self.writer = EpisodeLogWriter(path, episode_id, meta={"task": task, "scene": scene or {}, **(meta or {})},
-                                       image_max_hz=image_hz, joint_state_max_hz=joint_state_hz,
-                                       clock=clock).open()
+        self.writer = EpisodeLogWriter(
+            path,
+            episode_id,
+            meta={"task": task, "scene": scene or {}, **(meta or {})},
+            image_max_hz=image_hz,
+            joint_state_max_hz=joint_state_hz,
+            clock=clock,
+        ).open()
         self.writer.task(task)
         self._wrapped: list[tuple[str, Any]] = []
         self._step = 0
@@ -86,6 +102,7 @@ class EpisodeRecorder:
                     out = inner_fn(*a, **kw)
                     self._sample()
                     return out
+
                 return wrapped
 
             setattr(robot, name, make(inner))
@@ -137,23 +154,37 @@ class EpisodeRecorder:
         t = e.get("type")
         if t == "plan":
             # Objects and constraints as the planner had them: export renders the exact prompt.
-            w.plan(e["plan"], reason="correction" if e.get("replanned") else "initial",
-                   constraints=e.get("constraints", []), objects=self._objects(), **self._take_between_calls())
+            w.plan(
+                e["plan"],
+                reason="correction" if e.get("replanned") else "initial",
+                constraints=e.get("constraints", []),
+                objects=self._objects(),
+                **self._take_between_calls(),
+            )
         elif t == "status" and e.get("state") == "executing":
             self._step = int(e.get("step", 0))
             sk = e["skill"]
             w.skill_call(sk["skill"], sk["args"], sk["params"], step=self._step, **self._take_between_calls())
         elif t == "skill_result":
-            w.skill_result(e["call"]["skill"], {"status": e["status"], "reason": e["reason"],
-                                                "facts": e.get("facts", {})}, step=self._step)
+            w.skill_result(
+                e["call"]["skill"],
+                {"status": e["status"], "reason": e["reason"], "facts": e.get("facts", {})},
+                step=self._step,
+            )
         elif t == "correction":
             w.correction(e["text"], e.get("source", "typed"), dropped=e.get("dropped"))
         elif t == "dropped":
             w.correction(e["text"], e.get("source", "typed"), dropped=e.get("reason"))
         elif t == "understood":
-            details = {"summary": e.get("summary"), "outcome": e.get("outcome"), "question": e.get("question"),
-                       "refusal": e.get("refusal"), "source": e.get("source"), "step": e.get("step"),
-                       "call": e.get("call")}
+            details = {
+                "summary": e.get("summary"),
+                "outcome": e.get("outcome"),
+                "question": e.get("question"),
+                "refusal": e.get("refusal"),
+                "source": e.get("source"),
+                "step": e.get("step"),
+                "call": e.get("call"),
+            }
             try:
                 w.understood(e["text"], e["kind"], correction=e.get("correction"), **details)
             except TypeError:  # a parser detail JSON cannot hold: keep the rest of the event

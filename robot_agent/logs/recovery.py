@@ -28,8 +28,17 @@ from robot_agent.deps import require
 from robot_agent.errors import EpisodeLogError
 from robot_agent.fsutil import LockBusy, acquire_lock, fsync_dir, fsync_file, release_lock
 from robot_agent.logs.mcapio import FinishedMcap, McapScan
-from robot_agent.logs.schema import (CUSTOM_PREFIX, LOCK_NAME, META_TOPIC, METADATA_NAME, SCHEMA_VERSION, STRING_TYPE,
-                                     TOPIC_TYPES, decode_event, typestore)
+from robot_agent.logs.schema import (
+    CUSTOM_PREFIX,
+    LOCK_NAME,
+    META_TOPIC,
+    METADATA_NAME,
+    SCHEMA_VERSION,
+    STRING_TYPE,
+    TOPIC_TYPES,
+    decode_event,
+    typestore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +96,15 @@ def _old_custom_data(path: Path) -> dict[str, str]:
         return {}
 
 
-def rewrite_bag(path: Path, mcap: Path, *, custom: Mapping[str, str], compress: bool = True,
-                mark_recovered: bool = True, keep_partial: bool = False) -> RecoveryReport:
+def rewrite_bag(
+    path: Path,
+    mcap: Path,
+    *,
+    custom: Mapping[str, str],
+    compress: bool = True,
+    mark_recovered: bool = True,
+    keep_partial: bool = False,
+) -> RecoveryReport:
     """Rewrite the messages of ``mcap`` as a finished rosbag2 bag in ``path``, replacing the file.
 
     The messages are read in file order up to the first damaged record and written with
@@ -128,16 +144,19 @@ def rewrite_bag(path: Path, mcap: Path, *, custom: Mapping[str, str], compress: 
         if compress:
             writer.set_compression(rosbag2.CompressionMode.STORAGE, rosbag2.CompressionFormat.ZSTD)
         with writer:
-            conns = {topic: writer.add_connection(topic, msgtype, typestore=store)
-                     for topic, msgtype in TOPIC_TYPES.items()}
+            conns = {
+                topic: writer.add_connection(topic, msgtype, typestore=store) for topic, msgtype in TOPIC_TYPES.items()
+            }
             by_channel: dict[int, Any] = {}
             seen_meta = False
             for cid, t_ns, raw in scan.messages():
                 channel = scan.channels[cid]
                 if not seen_meta:
                     if channel.topic != META_TOPIC or channel.msgtype != STRING_TYPE:
-                        raise EpisodeLogError(f"{where}: not a robot_agent episode log (its first message "
-                                              f"is on {channel.topic}, not {META_TOPIC})")
+                        raise EpisodeLogError(
+                            f"{where}: not a robot_agent episode log (its first message "
+                            f"is on {channel.topic}, not {META_TOPIC})"
+                        )
                     decode_event(where, META_TOPIC, raw)
                     seen_meta = True
                 if cid not in by_channel:
@@ -148,11 +167,16 @@ def rewrite_bag(path: Path, mcap: Path, *, custom: Mapping[str, str], compress: 
                 counts[channel.topic] = counts.get(channel.topic, 0) + 1
             if not seen_meta:
                 why = f" ({scan.stop_reason})" if scan.stop_reason else ""
-                raise EpisodeLogError(f"{where}: nothing to recover: the file ends before the "
-                                      f"{META_TOPIC} header{why}")
+                raise EpisodeLogError(f"{where}: nothing to recover: the file ends before the {META_TOPIC} header{why}")
             report = RecoveryReport(
-                path=str(path), messages=sum(counts.values()), counts=counts, stop_reason=scan.stop_reason,
-                bytes_salvaged=scan.good_end, bytes_total=scan.size, recovered_at_ns=time.time_ns())
+                path=str(path),
+                messages=sum(counts.values()),
+                counts=counts,
+                stop_reason=scan.stop_reason,
+                bytes_salvaged=scan.good_end,
+                bytes_total=scan.size,
+                recovered_at_ns=time.time_ns(),
+            )
             for key, value in custom.items():
                 writer.set_custom_data(key, value)
             writer.set_custom_data(CUSTOM_PREFIX + "schema_version", str(SCHEMA_VERSION))
@@ -176,8 +200,13 @@ def _connection(writer: Any, conns: dict[str, Any], channel: Any, store: Any, wh
     """The new bag's connection for a channel of the old file (None: its messages are dropped)."""
     if channel.topic in conns:
         if channel.msgtype != TOPIC_TYPES[channel.topic]:
-            log.warning("%s: dropping topic %s of type %s (expected %s)", where, channel.topic, channel.msgtype,
-                        TOPIC_TYPES[channel.topic])
+            log.warning(
+                "%s: dropping topic %s of type %s (expected %s)",
+                where,
+                channel.topic,
+                channel.msgtype,
+                TOPIC_TYPES[channel.topic],
+            )
             return None
         return conns[channel.topic]
     if channel.msgtype not in store.types:
@@ -231,8 +260,12 @@ def recover(path: str | os.PathLike[str], *, keep_partial: bool = False) -> Reco
             report = None
         else:
             report = rewrite_bag(path, mcap, custom=_old_custom_data(path), keep_partial=keep_partial)
-            log.warning("recovered episode log %s: %d messages kept%s", path, report.messages,
-                        f"; stopped: {report.stop_reason}" if report.stop_reason else "")
+            log.warning(
+                "recovered episode log %s: %d messages kept%s",
+                path,
+                report.messages,
+                f"; stopped: {report.stop_reason}" if report.stop_reason else "",
+            )
         release_lock(fd, lock)
         fd = None
         return report

@@ -20,8 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from robot_agent.logs import (EVENT_TOPICS, OUTCOME_TOPIC, PLAN_TOPIC, SKILL_CALL_TOPIC, SKILL_RESULT_TOPIC,
-                              EpisodeLogError, EpisodeLogReader)
+from robot_agent.logs import (
+    EVENT_TOPICS,
+    OUTCOME_TOPIC,
+    PLAN_TOPIC,
+    SKILL_CALL_TOPIC,
+    SKILL_RESULT_TOPIC,
+    EpisodeLogError,
+    EpisodeLogReader,
+)
 
 #: final object positions further apart than this (m) do not match
 POSITION_TOLERANCE_M = 0.02
@@ -43,8 +50,15 @@ class StepCheck:
         return self.recorded == self.replayed
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "skill": self.skill, "args": self.args, "recorded": self.recorded,
-                "replayed": self.replayed, "matches": self.matches, "reason": self.reason}
+        return {
+            "index": self.index,
+            "skill": self.skill,
+            "args": self.args,
+            "recorded": self.recorded,
+            "replayed": self.replayed,
+            "matches": self.matches,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -66,10 +80,17 @@ class ReplayReport:
         return all(s.matches for s in self.steps) and not self.object_errors
 
     def to_dict(self) -> dict[str, Any]:
-        return {"log": self.log, "episode_id": self.episode_id, "matches": self.matches,
-                "recorded_success": self.recorded_success, "final_scene_checked": self.final_checked,
-                "object_errors": self.object_errors, "steps": [s.to_dict() for s in self.steps],
-                "sim_s": round(self.sim_s, 3), "wall_s": round(self.wall_s, 3)}
+        return {
+            "log": self.log,
+            "episode_id": self.episode_id,
+            "matches": self.matches,
+            "recorded_success": self.recorded_success,
+            "final_scene_checked": self.final_checked,
+            "object_errors": self.object_errors,
+            "steps": [s.to_dict() for s in self.steps],
+            "sim_s": round(self.sim_s, 3),
+            "wall_s": round(self.wall_s, 3),
+        }
 
 
 @dataclass
@@ -80,7 +101,7 @@ class _Command:
     args: dict[str, Any]
     params: dict[str, Any]
     put_back_before: list[str]
-    recorded: str | None = None          # None: the agent never started it
+    recorded: str | None = None  # None: the agent never started it
     ticks: int | None = None
     keep_out: list[str] = field(default_factory=list)  # objects the tool kept off, as recorded
     nudges_before: list[dict[str, Any]] = field(default_factory=list)  # bare moves ("2 cm left") first
@@ -99,13 +120,17 @@ def load_commands(reader: EpisodeLogReader) -> tuple[list[_Command], dict[str, A
             pending_put_back += [str(o) for o in d.get("put_back") or []]
             pending_nudges += _nudges(d, where, event.t_ns)
         elif event.topic == SKILL_CALL_TOPIC:
-            if not isinstance(d.get("skill"), str) or not isinstance(d.get("args"), dict) \
-                    or not isinstance(d.get("params"), dict):
+            if (
+                not isinstance(d.get("skill"), str)
+                or not isinstance(d.get("args"), dict)
+                or not isinstance(d.get("params"), dict)
+            ):
                 raise EpisodeLogError(f"{where}: skill_call at t={event.t_ns} lacks skill, args or params")
             pending_put_back += [str(o) for o in d.get("put_back") or []]
             pending_nudges += _nudges(d, where, event.t_ns)
-            commands.append(_Command(d["skill"], dict(d["args"]), dict(d["params"]), pending_put_back,
-                                     nudges_before=pending_nudges))
+            commands.append(
+                _Command(d["skill"], dict(d["args"]), dict(d["params"]), pending_put_back, nudges_before=pending_nudges)
+            )
             pending_put_back, pending_nudges = [], []
         elif event.topic == SKILL_RESULT_TOPIC and commands and commands[-1].recorded is None:
             commands[-1].recorded = str(d.get("status"))
@@ -123,11 +148,19 @@ def _nudges(d: dict[str, Any], where: str, t_ns: int) -> list[dict[str, Any]]:
     out = []
     for n in d.get("nudges") or []:
         delta = n.get("delta") if isinstance(n, dict) else None
-        if not (isinstance(delta, list) and len(delta) == 3
-                and all(isinstance(v, (int, float)) and math.isfinite(v) for v in delta)):
+        if not (
+            isinstance(delta, list)
+            and len(delta) == 3
+            and all(isinstance(v, (int, float)) and math.isfinite(v) for v in delta)
+        ):
             raise EpisodeLogError(f"{where}: event at t={t_ns} has a nudge without a 3-vector delta: {n!r}")
-        out.append({"delta": [float(v) for v in delta], "status": str(n.get("status")),
-                    "ticks": n.get("ticks") if isinstance(n.get("ticks"), int) else None})
+        out.append(
+            {
+                "delta": [float(v) for v in delta],
+                "status": str(n.get("status")),
+                "ticks": n.get("ticks") if isinstance(n.get("ticks"), int) else None,
+            }
+        )
     return out
 
 
@@ -170,6 +203,7 @@ def _pace(robot: Any, world: Any, speed: float) -> None:
                     if ahead > 0:
                         time.sleep(ahead)
                 return out
+
             return wrapped
 
         setattr(robot, name, make(inner))
@@ -196,8 +230,10 @@ def _compare_objects(final: list[dict[str, Any]], objects: dict[str, Any]) -> li
         want = [float(v) for v in rec.get("pose", {}).get("position", [])]
         got = list(objects[name].pose.position)
         if len(want) == 3 and math.dist(want, got) > POSITION_TOLERANCE_M:
-            errors.append(f"{name}: ends at ({', '.join(f'{v:.3f}' for v in got)}), recorded "
-                          f"({', '.join(f'{v:.3f}' for v in want)})")
+            errors.append(
+                f"{name}: ends at ({', '.join(f'{v:.3f}' for v in got)}), recorded "
+                f"({', '.join(f'{v:.3f}' for v in want)})"
+            )
         want_drawer = (rec.get("state") or {}).get("drawer")
         got_drawer = objects[name].state.get("drawer")
         if want_drawer is not None and want_drawer != got_drawer:
@@ -205,8 +241,9 @@ def _compare_objects(final: list[dict[str, Any]], objects: dict[str, Any]) -> li
     return errors
 
 
-def replay(log_path: str | Path, config: Any = None, *, gui: bool = False, speed: float = 0.0,
-           out: TextIO | None = None) -> ReplayReport:
+def replay(
+    log_path: str | Path, config: Any = None, *, gui: bool = False, speed: float = 0.0, out: TextIO | None = None
+) -> ReplayReport:
     """Run a logged episode again in PyBullet and compare it with the recording.
 
     Args:
@@ -244,8 +281,9 @@ def replay(log_path: str | Path, config: Any = None, *, gui: bool = False, speed
     except ValueError as exc:
         raise EpisodeLogError(str(exc)) from None
     commands, outcome = load_commands(reader)
-    report = ReplayReport(str(reader.path), reader.episode_id,
-                          recorded_success=None if outcome is None else bool(outcome.get("success")))
+    report = ReplayReport(
+        str(reader.path), reader.episode_id, recorded_success=None if outcome is None else bool(outcome.get("success"))
+    )
     sim_cfg = replace(cfg.sim, gui=True) if gui else cfg.sim
     t0 = time.monotonic()
     with SimWorld(spec, sim_cfg, cfg.safety) as world:
@@ -263,8 +301,11 @@ def replay(log_path: str | Path, config: Any = None, *, gui: bool = False, speed
                 report.steps.append(check)
                 if out is not None:
                     mark = "ok" if check.matches else f"MISMATCH (recorded {check.recorded})"
-                    print(f"  move_by({', '.join(f'{v:+.3f}' for v in nudge['delta'])}) [nudge]: "
-                          f"{check.replayed}  {mark}", file=out)
+                    print(
+                        f"  move_by({', '.join(f'{v:+.3f}' for v in nudge['delta'])}) [nudge]: "
+                        f"{check.replayed}  {mark}",
+                        file=out,
+                    )
             for name in cmd.put_back_before:
                 _put_back(robot, cfg, name, picked_from.get(name))
             if cmd.recorded is None:

@@ -93,10 +93,11 @@ def typestore() -> Any:
 
 def _schema_version(where: str, topic: str, schema: Any) -> int:
     prefix = f"{SCHEMA_PREFIX}/{event_kind(topic)}/v"
-    if not isinstance(schema, str) or not schema.startswith(prefix) or not schema[len(prefix):].isdigit():
-        raise EpisodeLogError(f"{where}: {topic} payload has schema {schema!r}, expected {prefix}<version>; "
-                              "not a robot_agent episode log")
-    return int(schema[len(prefix):])
+    if not isinstance(schema, str) or not schema.startswith(prefix) or not schema[len(prefix) :].isdigit():
+        raise EpisodeLogError(
+            f"{where}: {topic} payload has schema {schema!r}, expected {prefix}<version>; not a robot_agent episode log"
+        )
+    return int(schema[len(prefix) :])
 
 
 def check_meta_payload(where: str, payload: Any) -> dict[str, Any]:
@@ -111,7 +112,8 @@ def check_meta_payload(where: str, payload: Any) -> dict[str, Any]:
     if version not in SUPPORTED_SCHEMA_VERSIONS:
         raise EpisodeLogError(
             f"{where}: episode log schema version {version} is not supported by this robot_agent "
-            f"(it reads version(s) {', '.join(map(str, sorted(SUPPORTED_SCHEMA_VERSIONS)))})")
+            f"(it reads version(s) {', '.join(map(str, sorted(SUPPORTED_SCHEMA_VERSIONS)))})"
+        )
     missing = [k for k in EVENT_FIELDS[META_TOPIC] if k not in payload]
     if missing:
         raise EpisodeLogError(f"{where}: {META_TOPIC} lacks {', '.join(missing)}")

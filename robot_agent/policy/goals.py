@@ -91,22 +91,34 @@ class Goal:
         return " then ".join(a.describe() for a in self.atoms)
 
 
-_VERBS_PLACE = ("put|place|move|set|drop|stack|transfer|bring|load|store|insert|pack|return|get|take|lay|"
-                "carry|deliver|relocate|slide|sort")
+_VERBS_PLACE = (
+    "put|place|move|set|drop|stack|transfer|bring|load|store|insert|pack|return|get|take|lay|"
+    "carry|deliver|relocate|slide|sort"
+)
 _PREP = r"inside of|inside|into|in to|within|in|on top of|onto|on to|on|to|at|over|onto the top of"
-_LEAD = (r"^(?:(?:please|can you|could you|would you|will you|robot|now|then|and|first|next|finally|"
-         r"i want you to|i would like you to|go and|try to)\s+)*")
-_VERB_START = re.compile(rf"^(?:{_VERBS_PLACE}|pick|grab|grasp|lift|hold|open|close|shut|push|nudge|shove|"
-                         r"go|return|come|head|tidy|clean|pile|make)\b")
+_LEAD = (
+    r"^(?:(?:please|can you|could you|would you|will you|robot|now|then|and|first|next|finally|"
+    r"i want you to|i would like you to|go and|try to)\s+)*"
+)
+_VERB_START = re.compile(
+    rf"^(?:{_VERBS_PLACE}|pick|grab|grasp|lift|hold|open|close|shut|push|nudge|shove|"
+    r"go|return|come|head|tidy|clean|pile|make)\b"
+)
 
 # "stack the blocks", "pile the cubes on each other", "make a stack of the two blocks",
 # "put one block on top of the other": the objects end up on one another, in an order the
 # task leaves open (a stacking-order constraint or the LLM picks it).
-_STACK = (re.compile(r"^(?:stack|pile)\s+(?:up\s+)?(?P<o>.+?)(?:\s+(?:on|onto|on top of)\s+"
-                     r"(?:each other|one another))?$"),
-          re.compile(r"^(?:make|build)\s+(?:a|one)\s+(?:stack|pile|tower)\s+(?:of|with|from|out of)\s+(?P<o>.+)$"),
-          re.compile(rf"^(?:{_VERBS_PLACE})\s+one\s+(?P<o>[a-z]+)\s+(?:on top of|onto|on)\s+(?:the\s+)?other"
-                     r"(?:\s+one)?$"))
+_STACK = (
+    re.compile(
+        r"^(?:stack|pile)\s+(?:up\s+)?(?P<o>.+?)(?:\s+(?:on|onto|on top of)\s+"
+        r"(?:each other|one another))?$"
+    ),
+    re.compile(r"^(?:make|build)\s+(?:a|one)\s+(?:stack|pile|tower)\s+(?:of|with|from|out of)\s+(?P<o>.+)$"),
+    re.compile(
+        rf"^(?:{_VERBS_PLACE})\s+one\s+(?P<o>[a-z]+)\s+(?:on top of|onto|on)\s+(?:the\s+)?other"
+        r"(?:\s+one)?$"
+    ),
+)
 
 
 def _clauses(task: str) -> list[str]:
@@ -123,8 +135,24 @@ def _clauses(task: str) -> list[str]:
     return out
 
 
-_SINGULAR_OK = {"block", "cube", "cylinder", "apple", "banana", "lemon", "mug", "cup", "glass", "bowl", "plate",
-                "tray", "shelf", "cabinet", "drawer", "fruit"}
+_SINGULAR_OK = {
+    "block",
+    "cube",
+    "cylinder",
+    "apple",
+    "banana",
+    "lemon",
+    "mug",
+    "cup",
+    "glass",
+    "bowl",
+    "plate",
+    "tray",
+    "shelf",
+    "cabinet",
+    "drawer",
+    "fruit",
+}
 
 
 class _Grounder:
@@ -150,8 +178,9 @@ class _Grounder:
             want = GRASPABLE if role == "object" else CONTAINERS | SUPPORTS
             skip = set(exclude)
             # Same role first ("open the drawer and put the block in it": "it" is the drawer).
-            ordered = [x for x in reversed(self.recent) if x[0] == role] + \
-                [x for x in reversed(self.recent) if x[0] != role]
+            ordered = [x for x in reversed(self.recent) if x[0] == role] + [
+                x for x in reversed(self.recent) if x[0] != role
+            ]
             for _r, names in ordered:
                 if all(self._cat(n) in want for n in names) and not set(names) & skip:
                     return [names]
@@ -182,8 +211,9 @@ def parse_goal(task: str, objects: Sequence[ObjectInfo]) -> Goal | None:
     atoms: list[Atom] = []
     understood = False
     for clause in _clauses(task):
-        if re.match(r"^(?:go|return|move|come|head|get)\s+(?:back\s+)?(?:to\s+)?(?:the\s+)?home(?:\s+position)?$",
-                    clause) or clause in ("home", "go back"):
+        if re.match(
+            r"^(?:go|return|move|come|head|get)\s+(?:back\s+)?(?:to\s+)?(?:the\s+)?home(?:\s+position)?$", clause
+        ) or clause in ("home", "go back"):
             atoms.append(Atom("home", text=clause))
             understood = True
             continue
@@ -195,8 +225,10 @@ def parse_goal(task: str, objects: Sequence[ObjectInfo]) -> Goal | None:
                 what = f"the {what}s"
             names = tuple(n for grp in g.names(what, "object") for n in grp)
             if len(set(names)) < 2:
-                raise PolicyError(f"{clause!r}: stacking needs at least two objects, the scene has "
-                                  f"{', '.join(names) or 'none'} for {stack.group('o')!r}")
+                raise PolicyError(
+                    f"{clause!r}: stacking needs at least two objects, the scene has "
+                    f"{', '.join(names) or 'none'} for {stack.group('o')!r}"
+                )
             # With n objects, n - 1 of them must end up on another one of them.
             atoms.extend(Atom("at", names, names, text=clause) for _ in range(len(names) - 1))
             understood = True
@@ -209,12 +241,16 @@ def parse_goal(task: str, objects: Sequence[ObjectInfo]) -> Goal | None:
             atoms.extend(Atom("at", grp, targets, text=clause) for grp in objs)
             understood = True
             continue
-        m = re.match(rf"^(?:(?:{_VERBS_PLACE}|tidy|clean|clear)\s+(?:up\s+|away\s+)?(?P<o>.+?)(?:\s+(?:away|up))?|"
-                     r"(?:put|tidy|clean|clear)\s+(?:away|up)\s+(?P<o2>.+)|(?:tidy|clean|clear)(?:\s+up)?)$", clause)
+        m = re.match(
+            rf"^(?:(?:{_VERBS_PLACE}|tidy|clean|clear)\s+(?:up\s+|away\s+)?(?P<o>.+?)(?:\s+(?:away|up))?|"
+            r"(?:put|tidy|clean|clear)\s+(?:away|up)\s+(?P<o2>.+)|(?:tidy|clean|clear)(?:\s+up)?)$",
+            clause,
+        )
         if m and re.search(r"\b(?:away|tidy|clean|clear)\b", clause):
             what = m.group("o") or m.group("o2") or "everything"
-            if re.fullmatch(r"(?:the\s+)?(?:table|desk|workspace|scene|surface|area|mess|table top|tabletop)|up|away",
-                            what):
+            if re.fullmatch(
+                r"(?:the\s+)?(?:table|desk|workspace|scene|surface|area|mess|table top|tabletop)|up|away", what
+            ):
                 what = "everything"
             objs = g.names(what, "object")
             receptacles = tuple(o.name for o in objects if o.category in CONTAINERS)
@@ -233,15 +269,20 @@ def parse_goal(task: str, objects: Sequence[ObjectInfo]) -> Goal | None:
         if m:
             found = [o for o in ground(m.group("o"), objects, categories=("cabinet",)) if o.category == "cabinet"]
             if not found:
-                raise PolicyError(f"the task asks to {m.group('v')} {m.group('o')!r} but the scene has no drawer "
-                                  f"(scene: {', '.join(o.name for o in objects)})")
+                raise PolicyError(
+                    f"the task asks to {m.group('v')} {m.group('o')!r} but the scene has no drawer "
+                    f"(scene: {', '.join(o.name for o in objects)})"
+                )
             names = tuple(o.name for o in found)
             g.recent.append(("target", names))
             atoms.append(Atom("drawer", names, open=m.group("v") == "open", text=clause))
             understood = True
             continue
-        m = re.match(r"^(?:push|nudge|shove|slide)\s+(?P<o>.+?)(?:\s+(?:to the|towards|toward|forward|back|left|"
-                     r"right|away|aside|over)\b.*)?$", clause)
+        m = re.match(
+            r"^(?:push|nudge|shove|slide)\s+(?P<o>.+?)(?:\s+(?:to the|towards|toward|forward|back|left|"
+            r"right|away|aside|over)\b.*)?$",
+            clause,
+        )
         if m:
             for grp in g.names(m.group("o"), "object"):
                 atoms.append(Atom("pushed", grp, text=clause))
@@ -252,8 +293,7 @@ def parse_goal(task: str, objects: Sequence[ObjectInfo]) -> Goal | None:
     return Goal(atoms, task)
 
 
-def rewrite_goal(goal: Goal, constraints: Iterable[object], objects: Sequence[ObjectInfo],
-                 warnings: list[str]) -> Goal:
+def rewrite_goal(goal: Goal, constraints: Iterable[object], objects: Sequence[ObjectInfo], warnings: list[str]) -> Goal:
     """The goal with target and preference constraints applied, in the order given.
 
     * A target constraint swaps the object ("no, the blue one": the goal's block becomes
@@ -269,8 +309,11 @@ def rewrite_goal(goal: Goal, constraints: Iterable[object], objects: Sequence[Ob
             atoms = _apply_target(c, atoms, objects, by_name, warnings)
         elif isinstance(c, PreferenceConstraint):
             sel = {o.name for o in c.selector.resolve(objects, categories=GRASPABLE)}
-            tgt = tuple(o.name for o in c.target.resolve(objects, categories=RECEPTACLES | SUPPORTS)
-                        if o.category in CONTAINERS | SUPPORTS)
+            tgt = tuple(
+                o.name
+                for o in c.target.resolve(objects, categories=RECEPTACLES | SUPPORTS)
+                if o.category in CONTAINERS | SUPPORTS
+            )
             if not tgt:
                 warnings.append(f"preference '{c.describe()}': no {c.target.describe()} in this scene")
                 continue
@@ -283,8 +326,13 @@ def rewrite_goal(goal: Goal, constraints: Iterable[object], objects: Sequence[Ob
     return Goal(atoms, goal.text)
 
 
-def _apply_target(c: TargetConstraint, atoms: list[Atom], objects: Sequence[ObjectInfo],
-                  by_name: dict[str, ObjectInfo], warnings: list[str]) -> list[Atom]:
+def _apply_target(
+    c: TargetConstraint,
+    atoms: list[Atom],
+    objects: Sequence[ObjectInfo],
+    by_name: dict[str, ObjectInfo],
+    warnings: list[str],
+) -> list[Atom]:
     out = list(atoms)
     movable = [i for i, a in enumerate(out) if a.kind in ("at", "holding")]
     if c.object is not None and c.role in ("object", "both"):
@@ -303,8 +351,11 @@ def _apply_target(c: TargetConstraint, atoms: list[Atom], objects: Sequence[Obje
                 continue
             out[i] = replace(out[i], objects=tuple(o.name for o in found))
     if c.destination is not None and c.role in ("destination", "both"):
-        found = [o for o in c.destination.resolve(objects, categories=RECEPTACLES | SUPPORTS)
-                 if o.category in CONTAINERS | SUPPORTS]
+        found = [
+            o
+            for o in c.destination.resolve(objects, categories=RECEPTACLES | SUPPORTS)
+            if o.category in CONTAINERS | SUPPORTS
+        ]
         ats = [i for i, a in enumerate(out) if a.kind == "at"]
         if c.replaces is not None and c.role == "destination":
             replaced = {o.name for o in c.replaces.resolve(objects)}

@@ -17,27 +17,47 @@ from skills.types import ObjectInfo
 
 #: colour words (and synonyms) -> the colour names perception reports
 COLORS: dict[str, str] = {
-    "red": "red", "green": "green", "blue": "blue", "yellow": "yellow", "orange": "orange",
-    "purple": "purple", "violet": "purple", "white": "white", "black": "black", "gray": "gray",
-    "grey": "gray", "brown": "brown", "pink": "pink", "cyan": "cyan", "turquoise": "cyan",
-    "wood": "wood", "wooden": "wood", "clear": "clear", "transparent": "clear",
+    "red": "red",
+    "green": "green",
+    "blue": "blue",
+    "yellow": "yellow",
+    "orange": "orange",
+    "purple": "purple",
+    "violet": "purple",
+    "white": "white",
+    "black": "black",
+    "gray": "gray",
+    "grey": "gray",
+    "brown": "brown",
+    "pink": "pink",
+    "cyan": "cyan",
+    "turquoise": "cyan",
+    "wood": "wood",
+    "wooden": "wood",
+    "clear": "clear",
+    "transparent": "clear",
 }
 
 #: nouns -> (category, shape or "")
 NOUNS: dict[str, tuple[str, str]] = {}
 for _words, _cat, _shape in (
     (("block", "blocks", "brick", "bricks", "toy", "toys"), "block", ""),
-    (("cube", "cubes"), "block", "cube"), (("cuboid", "cuboids"), "block", "cuboid"),
+    (("cube", "cubes"), "block", "cube"),
+    (("cuboid", "cuboids"), "block", "cuboid"),
     (("cylinder", "cylinders"), "block", "cylinder"),
-    (("fruit", "fruits"), "fruit", ""), (("apple", "apples"), "fruit", "apple"),
-    (("orange", "oranges"), "fruit", "orange"), (("lemon", "lemons"), "fruit", "lemon"),
+    (("fruit", "fruits"), "fruit", ""),
+    (("apple", "apples"), "fruit", "apple"),
+    (("orange", "oranges"), "fruit", "orange"),
+    (("lemon", "lemons"), "fruit", "lemon"),
     (("banana", "bananas"), "fruit", "banana"),
     (("mug", "mugs", "cup", "cups", "teacup"), "mug", ""),
-    (("glass", "glasses", "wineglass"), "glass", ""), (("tumbler", "tumblers"), "glass", "tumbler"),
+    (("glass", "glasses", "wineglass"), "glass", ""),
+    (("tumbler", "tumblers"), "glass", "tumbler"),
     (("flute", "flutes"), "glass", "flute"),
     (("bowl", "bowls"), "bowl", ""),
     (("plate", "plates", "dish", "dishes", "saucer"), "plate", ""),
-    (("tray", "trays", "basket", "baskets"), "tray", ""), (("bin", "bins"), "tray", "bin"),
+    (("tray", "trays", "basket", "baskets"), "tray", ""),
+    (("bin", "bins"), "tray", "bin"),
     (("shelf", "shelves", "rack", "racks"), "shelf", ""),
     (("cabinet", "cabinets", "drawer", "drawers", "cupboard", "cupboards", "dresser", "chest"), "cabinet", ""),
 ):
@@ -51,10 +71,28 @@ GENERIC = {"object", "objects", "thing", "things", "item", "items", "one", "ones
 PRONOUNS = {"it", "them", "that", "this", "its"}
 DETERMINERS = {"the", "a", "an", "some", "my", "your", "that", "this", "these", "those", "any", "of"}
 QUANTIFIERS = {"all": "all", "every": "all", "each": "all", "both": "all", "everything": "all"}
-SIZE_WORDS = {"big": "max", "bigger": "max", "biggest": "max", "large": "max", "larger": "max", "largest": "max",
-              "small": "min", "smaller": "min", "smallest": "min", "little": "min", "tiny": "min"}
-_PLURAL_NOUNS = {w for w in NOUNS if w.endswith("s") and w[:-1] in NOUNS or w.endswith("es") and w[:-2] in NOUNS
-                 or w in ("shelves", "glasses", "dishes", "fruits")}
+SIZE_WORDS = {
+    "big": "max",
+    "bigger": "max",
+    "biggest": "max",
+    "large": "max",
+    "larger": "max",
+    "largest": "max",
+    "small": "min",
+    "smaller": "min",
+    "smallest": "min",
+    "little": "min",
+    "tiny": "min",
+}
+_PLURAL_NOUNS = {
+    w
+    for w in NOUNS
+    if w.endswith("s")
+    and w[:-1] in NOUNS
+    or w.endswith("es")
+    and w[:-2] in NOUNS
+    or w in ("shelves", "glasses", "dishes", "fruits")
+}
 
 _WS = re.compile(r"\s+")
 
@@ -181,8 +219,9 @@ def _matches(m: Mention, obj: ObjectInfo) -> bool:
     return True
 
 
-def ground(mention: Mention | str, objects: Iterable[ObjectInfo], *,
-           categories: Iterable[str] | None = None) -> list[ObjectInfo]:
+def ground(
+    mention: Mention | str, objects: Iterable[ObjectInfo], *, categories: Iterable[str] | None = None
+) -> list[ObjectInfo]:
     """The scene objects a mention can mean, best first.
 
     An exact name ("red block" for ``red_block``) wins outright. Otherwise every object
@@ -274,8 +313,17 @@ class ObjectRef:
         return " ".join(dict.fromkeys(words)) or self.text or "any object"
 
     def to_dict(self) -> dict[str, str]:
-        return {k: v for k, v in (("name", self.name), ("category", self.category), ("color", self.color),
-                                  ("shape", self.shape), ("text", self.text)) if v}
+        return {
+            k: v
+            for k, v in (
+                ("name", self.name),
+                ("category", self.category),
+                ("color", self.color),
+                ("shape", self.shape),
+                ("text", self.text),
+            )
+            if v
+        }
 
     @classmethod
     def from_value(cls, value: Any) -> "ObjectRef | None":
@@ -290,9 +338,13 @@ class ObjectRef:
             return cls(name=value)
         if isinstance(value, Mapping):
             name = value.get("name") or value.get("object") or ""
-            ref = cls(name=str(name or ""), category=str(value.get("category") or ""),
-                      color=str(value.get("color") or ""), shape=str(value.get("shape") or ""),
-                      text=str(value.get("text") or value.get("description") or ""))
+            ref = cls(
+                name=str(name or ""),
+                category=str(value.get("category") or ""),
+                color=str(value.get("color") or ""),
+                shape=str(value.get("shape") or ""),
+                text=str(value.get("text") or value.get("description") or ""),
+            )
             return None if ref.is_empty() else ref
         return None
 

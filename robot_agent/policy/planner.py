@@ -33,13 +33,23 @@ from robot_agent.config import AgentConfig, PolicyConfig
 from robot_agent.errors import ParameterError, PolicyError, UnknownSkillError
 from robot_agent.policy.backends import PolicyBackend, RankRequest, policy_config, make_backend
 from robot_agent.policy.constraints import (
-    AvoidConstraint, NamePattern, OrderConstraint, ParamConstraint, PlanConstraint, PreferenceConstraint,
-    RequireStepConstraint, StackConstraint, skill_word, compile_knowledge, parse_call_phrase, resolve_pattern)
+    AvoidConstraint,
+    NamePattern,
+    OrderConstraint,
+    ParamConstraint,
+    PlanConstraint,
+    PreferenceConstraint,
+    RequireStepConstraint,
+    StackConstraint,
+    skill_word,
+    compile_knowledge,
+    parse_call_phrase,
+    resolve_pattern,
+)
 from robot_agent.policy.goals import Goal, parse_goal, rewrite_goal
 from robot_agent.policy.grounding import ground, parse_mention
 from robot_agent.policy.prompts import DONE, PromptContext, object_lines
-from robot_agent.policy.state import (
-    PLANNABLE, SymbolicState, generate_calls, initial_state, precondition_failure)
+from robot_agent.policy.state import PLANNABLE, SymbolicState, generate_calls, initial_state, precondition_failure
 from robot_agent.policy.types import Plan, ScoredCandidate, SkillCall, StepTrace
 from skills.library import CONTAINERS, GRASPABLE, SUPPORTS
 from skills.params import SKILL_ARGS, validate_params
@@ -60,6 +70,7 @@ Key = tuple[str, tuple[tuple[str, str], ...]]
 
 
 # --------------------------------------------------------------------------- compiled constraints
+
 
 def _stack_pairs(c: StackConstraint, objects: Sequence[ObjectInfo]) -> frozenset[tuple[str, str]]:
     """The (object, target) place calls a stacking-order constraint forbids on this scene."""
@@ -91,8 +102,9 @@ def _stack_pairs(c: StackConstraint, objects: Sequence[ObjectInfo]) -> frozenset
 class CompiledConstraints:
     """Constraints resolved on one scene: names instead of refs, ready to check calls quickly."""
 
-    def __init__(self, constraints: Sequence[PlanConstraint], objects: Sequence[ObjectInfo],
-                 warnings: list[str]) -> None:
+    def __init__(
+        self, constraints: Sequence[PlanConstraint], objects: Sequence[ObjectInfo], warnings: list[str]
+    ) -> None:
         self.orders: list[tuple[OrderConstraint, NamePattern, NamePattern | None]] = []
         self.avoids: list[tuple[AvoidConstraint, NamePattern, bool]] = []
         self.prefs: list[tuple[PreferenceConstraint, frozenset[str], frozenset[str]]] = []
@@ -117,10 +129,14 @@ class CompiledConstraints:
                     continue
                 self.avoids.append((c, pat, any_role))
             elif isinstance(c, PreferenceConstraint):
-                sel = frozenset(o.name for o in c.selector.resolve(objects, categories=GRASPABLE)
-                                if o.category in GRASPABLE)
-                tgt = frozenset(o.name for o in c.target.resolve(objects, categories=CONTAINERS | SUPPORTS)
-                                if o.category in CONTAINERS | SUPPORTS)
+                sel = frozenset(
+                    o.name for o in c.selector.resolve(objects, categories=GRASPABLE) if o.category in GRASPABLE
+                )
+                tgt = frozenset(
+                    o.name
+                    for o in c.target.resolve(objects, categories=CONTAINERS | SUPPORTS)
+                    if o.category in CONTAINERS | SUPPORTS
+                )
                 if sel and tgt:
                     self.prefs.append((c, sel, tgt))
             elif isinstance(c, RequireStepConstraint):
@@ -150,8 +166,9 @@ class CompiledConstraints:
     # -- history flags --------------------------------------------------------------------
     def new_flags(self, call: SkillCall) -> frozenset[tuple[int, str]]:
         """Order-constraint ``first`` parts this call performs: (constraint index, object)."""
-        return frozenset((i, call.args.get("object", "")) for i, (_c, first, _t) in enumerate(self.orders)
-                         if first.matches(call))
+        return frozenset(
+            (i, call.args.get("object", "")) for i, (_c, first, _t) in enumerate(self.orders) if first.matches(call)
+        )
 
     def new_required(self, call: SkillCall) -> frozenset[int]:
         return frozenset(j for j, (_c, pat) in enumerate(self.required) if pat.matches(call))
@@ -183,15 +200,25 @@ class CompiledConstraints:
                 return True
             if first.skill == "pick" and state.holding == b:
                 return True
-            if first.skill == "place" and b and state.location(b) is not None and (
-                    first.targets is None or state.location(b) in first.targets):
+            if (
+                first.skill == "place"
+                and b
+                and state.location(b) is not None
+                and (first.targets is None or state.location(b) in first.targets)
+            ):
                 return True
             if first.skill == "go_home" and state.at_home:
                 return True
         return False
 
-    def forbidden(self, call: SkillCall, state: SymbolicState, flags: frozenset[tuple[int, str]],
-                  req_done: frozenset[int], goal_done: bool) -> str | None:
+    def forbidden(
+        self,
+        call: SkillCall,
+        state: SymbolicState,
+        flags: frozenset[tuple[int, str]],
+        req_done: frozenset[int],
+        goal_done: bool,
+    ) -> str | None:
         """Why a constraint forbids ``call`` now (None when none does)."""
         for c, pat, any_role in self.avoids:
             if any_role:
@@ -245,6 +272,7 @@ def _empty(p: NamePattern) -> bool:
 
 # --------------------------------------------------------------------------- search
 
+
 @dataclass
 class _Node:
     state: SymbolicState
@@ -260,8 +288,9 @@ class _Node:
 class _Search:
     """Shortest constrained plans to the goal: which first calls start one, and how long it is."""
 
-    def __init__(self, goal: Goal, cc: CompiledConstraints, objects: Sequence[ObjectInfo],
-                 state: SymbolicState, max_depth: int) -> None:
+    def __init__(
+        self, goal: Goal, cc: CompiledConstraints, objects: Sequence[ObjectInfo], state: SymbolicState, max_depth: int
+    ) -> None:
         self.atoms = goal.atoms
         self.cc = cc
         self.by_name = {o.name: o for o in objects}
@@ -350,9 +379,16 @@ class _Search:
             out.append(SkillCall("go_home"))
         return out
 
-    def preparatory(self, state: SymbolicState, stage: int, flags: frozenset[tuple[int, str]],
-                    req: frozenset[int], depth: int, allowed: Sequence[SkillCall],
-                    firsts: frozenset[Key]) -> list[SkillCall]:
+    def preparatory(
+        self,
+        state: SymbolicState,
+        stage: int,
+        flags: frozenset[tuple[int, str]],
+        req: frozenset[int],
+        depth: int,
+        allowed: Sequence[SkillCall],
+        firsts: frozenset[Key],
+    ) -> list[SkillCall]:
         """Opening calls worth offering next to the shortest plans' first calls.
 
         The goal puts something into a cabinet whose drawer is closed. The symbolic state
@@ -365,8 +401,12 @@ class _Search:
             ``open(cabinet)`` calls that are allowed now, are not already first steps of a
             shortest plan, and start a valid plan of ``depth + 1`` steps or fewer.
         """
-        pending = {t for i, a in enumerate(self.atoms) if i >= stage and a.kind == "at" and not a.holds(state)
-                   for t in a.targets}
+        pending = {
+            t
+            for i, a in enumerate(self.atoms)
+            if i >= stage and a.kind == "at" and not a.holds(state)
+            for t in a.targets
+        }
         by_key = {c.key(): c for c in allowed}
         out: list[SkillCall] = []
         for cab in self.cabinets:
@@ -376,14 +416,19 @@ class _Search:
             if call is None or call.key() in firsts:
                 continue
             after = state.apply(call)
-            found = self.first_steps(after, self.advance(stage, after, call), flags | self.cc.new_flags(call),
-                                     req | self.cc.new_required(call))
+            found = self.first_steps(
+                after,
+                self.advance(stage, after, call),
+                flags | self.cc.new_flags(call),
+                req | self.cc.new_required(call),
+            )
             if found is not None and found[0] + 1 <= depth + 1:
                 out.append(call)
         return out
 
-    def first_steps(self, state: SymbolicState, stage: int, flags: frozenset[tuple[int, str]],
-                    req: frozenset[int]) -> tuple[int, frozenset[Key]] | None:
+    def first_steps(
+        self, state: SymbolicState, stage: int, flags: frozenset[tuple[int, str]], req: frozenset[int]
+    ) -> tuple[int, frozenset[Key]] | None:
         """(length of the shortest plan through the next ``LOOKAHEAD`` goal clauses (and, at the
         end, the required steps), keys of the first calls that start one), or None."""
         target = min(len(self.atoms), stage + LOOKAHEAD)
@@ -396,8 +441,15 @@ class _Search:
     def _hit(self, stage: int, req: frozenset[int], target: int) -> bool:
         return stage >= target and (target < len(self.atoms) or self.cc.required_done(req))
 
-    def _bfs(self, state: SymbolicState, stage: int, flags: frozenset[tuple[int, str]], req: frozenset[int],
-             wide: bool, target: int) -> tuple[int, frozenset[Key]] | None:
+    def _bfs(
+        self,
+        state: SymbolicState,
+        stage: int,
+        flags: frozenset[tuple[int, str]],
+        req: frozenset[int],
+        wide: bool,
+        target: int,
+    ) -> tuple[int, frozenset[Key]] | None:
         start = _Node(state, stage, flags, req, frozenset())
         if self._hit(stage, req, target):
             return 0, frozenset()
@@ -415,9 +467,13 @@ class _Search:
                         continue
                     expanded += 1
                     st = node.state.apply(call)
-                    child = _Node(st, self.advance(node.stage, st, call), node.flags | self.cc.new_flags(call),
-                                  node.req | self.cc.new_required(call),
-                                  node.firsts if depth > 1 else frozenset([call.key()]))
+                    child = _Node(
+                        st,
+                        self.advance(node.stage, st, call),
+                        node.flags | self.cc.new_flags(call),
+                        node.req | self.cc.new_required(call),
+                        node.firsts if depth > 1 else frozenset([call.key()]),
+                    )
                     k = child.key()
                     if k in visited:
                         continue
@@ -426,8 +482,10 @@ class _Search:
                     else:
                         nxt[k] = child
             if expanded > SEARCH_LIMIT:
-                raise PolicyError(f"the plan search expanded over {SEARCH_LIMIT} states; the scene or goal is "
-                                  f"too large for the symbolic planner")
+                raise PolicyError(
+                    f"the plan search expanded over {SEARCH_LIMIT} states; the scene or goal is "
+                    f"too large for the symbolic planner"
+                )
             hits = [n for n in nxt.values() if self._hit(n.stage, n.req, target)]
             if hits:
                 return depth, frozenset().union(*(n.firsts for n in hits))
@@ -440,6 +498,7 @@ class _Search:
 
 # --------------------------------------------------------------------------- planner
 
+
 class Planner:
     """The high-level policy: plans and replans skill calls for a task on a perceived scene.
 
@@ -449,8 +508,14 @@ class Planner:
         timeout_s: LLM time budget per planning call.
     """
 
-    def __init__(self, backend: PolicyBackend, *, max_steps: int = 12, timeout_s: float = 10.0,
-                 detour_penalty: float = DETOUR_PENALTY) -> None:
+    def __init__(
+        self,
+        backend: PolicyBackend,
+        *,
+        max_steps: int = 12,
+        timeout_s: float = 10.0,
+        detour_penalty: float = DETOUR_PENALTY,
+    ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be >= 1")
         if not (detour_penalty >= 0.0 and detour_penalty != float("inf")):
@@ -464,12 +529,22 @@ class Planner:
     def from_config(cls, config: PolicyConfig | AgentConfig, *, backend: PolicyBackend | None = None) -> "Planner":
         """A planner with the configured backend (loaded now) and limits."""
         cfg = policy_config(config)
-        return cls(backend or make_backend(cfg), max_steps=cfg.max_steps, timeout_s=cfg.timeout_s,
-                   detour_penalty=float(getattr(cfg, "detour_penalty", DETOUR_PENALTY)))
+        return cls(
+            backend or make_backend(cfg),
+            max_steps=cfg.max_steps,
+            timeout_s=cfg.timeout_s,
+            detour_penalty=float(getattr(cfg, "detour_penalty", DETOUR_PENALTY)),
+        )
 
     # -- public API -----------------------------------------------------------------------
-    def plan(self, task: str, objects: Sequence[ObjectInfo] | Mapping[str, ObjectInfo],
-             knowledge: Iterable[Any] | None = None, *, holding: str | None | object = ...) -> Plan:
+    def plan(
+        self,
+        task: str,
+        objects: Sequence[ObjectInfo] | Mapping[str, ObjectInfo],
+        knowledge: Iterable[Any] | None = None,
+        *,
+        holding: str | None | object = ...,
+    ) -> Plan:
         """Plan ``task`` from scratch.
 
         Args:
@@ -488,9 +563,15 @@ class Planner:
         """
         return self._plan(task, objects, [], knowledge, holding)
 
-    def replan(self, task: str, objects: Sequence[ObjectInfo] | Mapping[str, ObjectInfo],
-               done_steps: Sequence[Any] = (), constraints: Iterable[Any] | None = None, *,
-               holding: str | None | object = ...) -> Plan:
+    def replan(
+        self,
+        task: str,
+        objects: Sequence[ObjectInfo] | Mapping[str, ObjectInfo],
+        done_steps: Sequence[Any] = (),
+        constraints: Iterable[Any] | None = None,
+        *,
+        holding: str | None | object = ...,
+    ) -> Plan:
         """Plan the remaining steps from the current state.
 
         Args:
@@ -511,9 +592,15 @@ class Planner:
         """
         return self._plan(task, objects, [SkillCall.coerce(d) for d in done_steps], constraints, holding)
 
-    def check_plan(self, raw: str | Sequence[Any], objects: Sequence[ObjectInfo] | Mapping[str, ObjectInfo],
-                   knowledge: Iterable[Any] | None = None, *, done_steps: Sequence[Any] = (),
-                   holding: str | None | object = ...) -> Plan:
+    def check_plan(
+        self,
+        raw: str | Sequence[Any],
+        objects: Sequence[ObjectInfo] | Mapping[str, ObjectInfo],
+        knowledge: Iterable[Any] | None = None,
+        *,
+        done_steps: Sequence[Any] = (),
+        holding: str | None | object = ...,
+    ) -> Plan:
         """Validate a plan written elsewhere (an LLM's text, a log), repairing what is safe to repair.
 
         Each line or item is parsed into a call (skill synonyms, object names grounded
@@ -544,7 +631,8 @@ class Planner:
             if call.skill == "place" and state.holding != call.args["object"] and state.holding is None:
                 pick = SkillCall("pick", {"object": call.args["object"]})
                 if precondition_failure(pick, state, by_name) is None and not cc.forbidden(
-                        pick, state, flags, req, False):
+                    pick, state, flags, req, False
+                ):
                     out.append(pick)
                     state = state.apply(pick)
                     flags |= cc.new_flags(pick)
@@ -564,12 +652,23 @@ class Planner:
             state = state.apply(call)
             flags |= cc.new_flags(call)
             req |= cc.new_required(call)
-        return Plan(out, constraints=[c.to_dict() for c in constraints], hints=hints,
-                    warnings=warnings + repairs, backend="check")
+        return Plan(
+            out,
+            constraints=[c.to_dict() for c in constraints],
+            hints=hints,
+            warnings=warnings + repairs,
+            backend="check",
+        )
 
     # -- internals ------------------------------------------------------------------------
-    def _plan(self, task: str, objects: Sequence[ObjectInfo] | Mapping[str, ObjectInfo], done: list[SkillCall],
-              knowledge: Iterable[Any] | None, holding: str | None | object) -> Plan:
+    def _plan(
+        self,
+        task: str,
+        objects: Sequence[ObjectInfo] | Mapping[str, ObjectInfo],
+        done: list[SkillCall],
+        knowledge: Iterable[Any] | None,
+        holding: str | None | object,
+    ) -> Plan:
         t0 = time.monotonic()
         deadline = t0 + self.timeout_s
         if not isinstance(task, str) or not task.strip():
@@ -589,8 +688,13 @@ class Planner:
         stage = search.initial_stage(state, done) if search else 0
         ctx = PromptContext(task, object_lines(objs), [c.describe() for c in constraints] + hints)
         steps = [c.text() for c in done]
-        plan = Plan(goal=goal.describe() if goal else "", constraints=[c.to_dict() for c in constraints],
-                    hints=hints, warnings=warnings, backend=self.backend.describe())
+        plan = Plan(
+            goal=goal.describe() if goal else "",
+            constraints=[c.to_dict() for c in constraints],
+            hints=hints,
+            warnings=warnings,
+            backend=self.backend.describe(),
+        )
         seen = {state.core()}
         all_calls = generate_calls(objs, PLANNABLE)
         for _ in range(self.max_steps):
@@ -622,15 +726,28 @@ class Planner:
             if not texts:
                 break
             shortest = min(steps_to_goal.values()) if steps_to_goal else 0
-            extra = [steps_to_goal.get(tier[i].key(), shortest) - shortest if i < len(tier) else 0
-                     for i in range(len(texts))]
-            how, idx, scores = self._choose(ctx, steps, texts, deadline, plan, open_ended=search is None,
-                                            extra_steps=extra)
-            plan.trace.append(StepTrace(
-                texts[idx], how,
-                [ScoredCandidate(t, steps_to_goal.get(tier[i].key()) if i < len(tier) else None,
-                                 scores[i] if scores else None) for i, t in enumerate(texts)],
-                len(all_calls), len(valid)))
+            extra = [
+                steps_to_goal.get(tier[i].key(), shortest) - shortest if i < len(tier) else 0 for i in range(len(texts))
+            ]
+            how, idx, scores = self._choose(
+                ctx, steps, texts, deadline, plan, open_ended=search is None, extra_steps=extra
+            )
+            plan.trace.append(
+                StepTrace(
+                    texts[idx],
+                    how,
+                    [
+                        ScoredCandidate(
+                            t,
+                            steps_to_goal.get(tier[i].key()) if i < len(tier) else None,
+                            scores[i] if scores else None,
+                        )
+                        for i, t in enumerate(texts)
+                    ],
+                    len(all_calls),
+                    len(valid),
+                )
+            )
             if texts[idx] == DONE:
                 break
             call = tier[idx]
@@ -646,14 +763,24 @@ class Planner:
         if search is not None and not search.reached(stage, req):
             raise PolicyError(f"no plan of at most {self.max_steps} steps reaches the goal ({search.describe()})")
         if search is None and not plan.calls and not done:
-            raise PolicyError(f"could not understand the task {task!r} as a goal, and the "
-                              f"{self.backend.name} backend proposed no step")
+            raise PolicyError(
+                f"could not understand the task {task!r} as a goal, and the "
+                f"{self.backend.name} backend proposed no step"
+            )
         plan.latency_s = time.monotonic() - t0
         log.info("planned %s in %.3f s: %s", task, plan.latency_s, ", ".join(plan.texts()) or "(nothing to do)")
         return plan
 
-    def _choose(self, ctx: PromptContext, steps: list[str], texts: list[str], deadline: float, plan: Plan,
-                open_ended: bool, extra_steps: Sequence[int] = ()) -> tuple[str, int, list[float] | None]:
+    def _choose(
+        self,
+        ctx: PromptContext,
+        steps: list[str],
+        texts: list[str],
+        deadline: float,
+        plan: Plan,
+        open_ended: bool,
+        extra_steps: Sequence[int] = (),
+    ) -> tuple[str, int, list[float] | None]:
         """(how, index of the chosen text, the backend's raw scores). A candidate that starts a plan
         longer than the shortest by k steps ranks with ``k * detour_penalty`` taken off its score."""
         if len(texts) == 1:
@@ -675,8 +802,10 @@ class Planner:
     @staticmethod
     def _no_plan_message(goal: Goal, constraints: Sequence[PlanConstraint], state: SymbolicState) -> str:
         rules = "; ".join(c.describe() for c in constraints) or "none"
-        return (f"no valid plan reaches the goal ({goal.describe()}) from the current state ({state.describe()}) "
-                f"under the constraints ({rules})")
+        return (
+            f"no valid plan reaches the goal ({goal.describe()}) from the current state ({state.describe()}) "
+            f"under the constraints ({rules})"
+        )
 
 
 def _check_goal_conflicts(goal: Goal, cc: CompiledConstraints, warnings: list[str] | None = None) -> None:
@@ -696,8 +825,9 @@ def _check_goal_conflicts(goal: Goal, cc: CompiledConstraints, warnings: list[st
                 if c.source == "memory":
                     cc.avoids.remove(entry)
                     if warnings is not None:
-                        warnings.append(f"remembered '{c.describe()}' not applied: the task asks for "
-                                        f"{', '.join(a.objects)}")
+                        warnings.append(
+                            f"remembered '{c.describe()}' not applied: the task asks for {', '.join(a.objects)}"
+                        )
                     continue
                 raise PolicyError(f"the task needs {', '.join(a.objects)} but a constraint says: {c.describe()}")
 
@@ -717,8 +847,11 @@ _CALL_RE = re.compile(r"^\s*(?:\d+\s*[.):]\s*|[-*]\s*)?(?P<skill>[A-Za-z_ ]+?)\s
 
 def parse_calls(text: str) -> list[str | dict[str, Any]]:
     """Split an LLM's plan text into one raw item per non-empty line (``repair_call`` reads each)."""
-    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().lower().startswith(
-        ("plan:", "here", "sure", "steps:")) and ln.strip() != DONE]
+    return [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip() and not ln.strip().lower().startswith(("plan:", "here", "sure", "steps:")) and ln.strip() != DONE
+    ]
 
 
 def repair_call(raw: Any, objects: Sequence[ObjectInfo]) -> SkillCall:
@@ -771,8 +904,7 @@ def repair_call(raw: Any, objects: Sequence[ObjectInfo]) -> SkillCall:
             found = [o for o in found if o.category == "cabinet"]
         if len(found) != 1:
             what = "no object" if not found else f"several objects ({', '.join(o.name for o in found)})"
-            raise PolicyError(f"{word!r} in {raw!r} matches {what} in the scene "
-                              f"({', '.join(sorted(names))})")
+            raise PolicyError(f"{word!r} in {raw!r} matches {what} in the scene ({', '.join(sorted(names))})")
         args[role] = found[0].name
     try:
         validate_params(skill, params)
@@ -784,4 +916,3 @@ def repair_call(raw: Any, objects: Sequence[ObjectInfo]) -> SkillCall:
 def make_planner(config: PolicyConfig | AgentConfig | None = None, *, backend: PolicyBackend | None = None) -> Planner:
     """The configured planner (default config: the embedded local model), loaded and ready."""
     return Planner.from_config(config if config is not None else PolicyConfig(), backend=backend)
-

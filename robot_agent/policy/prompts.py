@@ -21,12 +21,16 @@ from robot_agent.policy.state import PLANNABLE
 from skills.library import SKILLS
 from skills.types import ObjectInfo
 
-SYSTEM = ("You are the planner of a robot arm. You write the plan as skill calls, one per line, "
-          "using only the listed skills and objects. Follow the rules.")
+SYSTEM = (
+    "You are the planner of a robot arm. You write the plan as skill calls, one per line, "
+    "using only the listed skills and objects. Follow the rules."
+)
+
 
 def skill_lines() -> list[str]:
     """One line per plannable skill: the first line of its docstring (the skills' own words)."""
     return [(type(SKILLS[name]).__doc__ or name).strip().splitlines()[0].rstrip(".") for name in PLANNABLE]
+
 
 DONE = "done()"
 
@@ -71,13 +75,16 @@ def assistant_prefix(steps: Sequence[str]) -> str:
     return "".join(f"{s}\n" for s in steps)
 
 
-def choice_messages(ctx: PromptContext, steps: Sequence[str], candidates: Sequence[str],
-                    strict: bool = False) -> list[tuple[str, str]]:
+def choice_messages(
+    ctx: PromptContext, steps: Sequence[str], candidates: Sequence[str], strict: bool = False
+) -> list[tuple[str, str]]:
     """(role, content) messages asking a chat model to pick one numbered candidate."""
     done = "\n".join(steps) if steps else "(nothing yet)"
     options = "\n".join(f"{i}. {c}" for i, c in enumerate(candidates, 1))
-    ask = (f"Plan so far:\n{done}\n\nWhich call should come next? Options:\n{options}\n\n"
-           f"Answer with the number of one option only (1 to {len(candidates)}).")
+    ask = (
+        f"Plan so far:\n{done}\n\nWhich call should come next? Options:\n{options}\n\n"
+        f"Answer with the number of one option only (1 to {len(candidates)})."
+    )
     if strict:
         ask += " Reply with digits only, for example: 1"
     return [("system", ctx.system()), ("user", ctx.user() + "\n\n" + ask)]

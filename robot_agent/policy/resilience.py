@@ -65,9 +65,16 @@ class ResilientBackend(PolicyBackend):
             ``on_failure``.
     """
 
-    def __init__(self, inner: PolicyBackend, *, retries: int = 2, backoff_s: float = 0.2,
-                 max_backoff_s: float = 2.0, on_failure: str = "stop",
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        inner: PolicyBackend,
+        *,
+        retries: int = 2,
+        backoff_s: float = 0.2,
+        max_backoff_s: float = 2.0,
+        on_failure: str = "stop",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be a whole number >= 0, got {retries!r}")
         for name, v in (("backoff_s", backoff_s), ("max_backoff_s", max_backoff_s)):
@@ -96,8 +103,7 @@ class ResilientBackend(PolicyBackend):
         return getattr(self.inner, attr)
 
     def describe(self) -> str:
-        return (f"{self.inner.describe()} (retries {self.retries}, backoff {self.backoff_s:g} s, "
-                f"then {self.on_failure})")
+        return f"{self.inner.describe()} (retries {self.retries}, backoff {self.backoff_s:g} s, then {self.on_failure})"
 
     def rank(self, request: RankRequest) -> RankResult:
         """Rank with retries.
@@ -122,8 +128,13 @@ class ResilientBackend(PolicyBackend):
                     return res
                 failures.append(problem)
             self.failures_seen += 1
-            log.warning("policy backend %s: try %d of %d failed: %s", self.inner.name, attempt + 1,
-                        self.retries + 1, failures[-1])
+            log.warning(
+                "policy backend %s: try %d of %d failed: %s",
+                self.inner.name,
+                attempt + 1,
+                self.retries + 1,
+                failures[-1],
+            )
             if attempt == self.retries:
                 break
             if request.deadline is not None and time.monotonic() + wait > request.deadline:
@@ -134,11 +145,14 @@ class ResilientBackend(PolicyBackend):
             wait = min(wait * 2.0, self.max_backoff_s)
         if self.on_failure == "fallback":
             tries = f"{attempts} tr{'y' if attempts == 1 else 'ies'}"
-            return RankResult(None, "fallback", f"{tries}: " + "; ".join(failures),
-                              {"attempts": attempts, "failures": failures})
+            return RankResult(
+                None, "fallback", f"{tries}: " + "; ".join(failures), {"attempts": attempts, "failures": failures}
+            )
         raise BackendUnavailableError(
-            f"the {self.inner.name} policy backend gave no usable answer in {attempts} tries "
-            f"(last: {failures[-1]})", attempts, failures)
+            f"the {self.inner.name} policy backend gave no usable answer in {attempts} tries (last: {failures[-1]})",
+            attempts,
+            failures,
+        )
 
 
 def _unusable(res: RankResult, n: int) -> str | None:

@@ -82,8 +82,13 @@ class SymbolicState:
             drawers[obj] = True
         elif call.skill == "close" and obj:
             drawers[obj] = False
-        return SymbolicState(holding, tuple(sorted(drawers.items())), tuple(sorted(located.items())),
-                             call.skill == "go_home", self.history + (call,))
+        return SymbolicState(
+            holding,
+            tuple(sorted(drawers.items())),
+            tuple(sorted(located.items())),
+            call.skill == "go_home",
+            self.history + (call,),
+        )
 
     def describe(self) -> str:
         parts = [f"holding {self.holding}" if self.holding else "hand empty"]
@@ -169,15 +174,23 @@ def relation(obj: ObjectInfo, target: ObjectInfo) -> bool:
     if target.category == "cabinet":
         opening = float(target.state.get("opening", 0.0))
         sx, sy = target.size[0], target.size[1]
-        return bool(-sx / 2 + opening <= local[0] <= sx / 2 + opening and abs(local[1]) <= sy / 2
-                    and -0.01 < local[2] < 0.08)
+        return bool(
+            -sx / 2 + opening <= local[0] <= sx / 2 + opening and abs(local[1]) <= sy / 2 and -0.01 < local[2] < 0.08
+        )
     half = np.asarray(target.size[:2]) / 2 + 0.005
-    return bool(np.all(np.abs(local[:2]) <= half)) and 0.0 < local[2] < target.size[2] + 0.08 \
+    return (
+        bool(np.all(np.abs(local[:2]) <= half))
+        and 0.0 < local[2] < target.size[2] + 0.08
         and obj.pose.position[2] > target.pose.position[2] + 0.005
+    )
 
 
-def initial_state(objects: Sequence[ObjectInfo], done: Sequence[SkillCall] = (),
-                  holding: str | None | object = ..., at_home: bool = False) -> SymbolicState:
+def initial_state(
+    objects: Sequence[ObjectInfo],
+    done: Sequence[SkillCall] = (),
+    holding: str | None | object = ...,
+    at_home: bool = False,
+) -> SymbolicState:
     """The symbolic state from perception and the calls done so far.
 
     Args:
@@ -191,7 +204,8 @@ def initial_state(objects: Sequence[ObjectInfo], done: Sequence[SkillCall] = (),
 
     def resting(o: ObjectInfo) -> bool:
         return o.pose.position[2] < ON_TABLE_Z or any(
-            relation(o, t) for t in objects if t is not o and t.category in CONTAINERS | SUPPORTS)
+            relation(o, t) for t in objects if t is not o and t.category in CONTAINERS | SUPPORTS
+        )
 
     if holding is ...:
         held = None

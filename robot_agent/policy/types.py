@@ -118,8 +118,13 @@ class StepTrace:
     n_valid: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"chosen": self.chosen, "how": self.how, "candidates": [c.to_dict() for c in self.candidates],
-                "n_generated": self.n_generated, "n_valid": self.n_valid}
+        return {
+            "chosen": self.chosen,
+            "how": self.how,
+            "candidates": [c.to_dict() for c in self.candidates],
+            "n_generated": self.n_generated,
+            "n_valid": self.n_valid,
+        }
 
 
 @dataclass
@@ -164,17 +169,38 @@ class Plan:
         return sum(t.how == "fallback" for t in self.trace)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"calls": [c.to_dict() for c in self.calls], "goal": self.goal,
-                "constraints": [dict(c) for c in self.constraints], "hints": list(self.hints),
-                "warnings": list(self.warnings), "trace": [t.to_dict() for t in self.trace],
-                "backend": self.backend, "llm_calls": self.llm_calls, "latency_s": self.latency_s}
+        return {
+            "calls": [c.to_dict() for c in self.calls],
+            "goal": self.goal,
+            "constraints": [dict(c) for c in self.constraints],
+            "hints": list(self.hints),
+            "warnings": list(self.warnings),
+            "trace": [t.to_dict() for t in self.trace],
+            "backend": self.backend,
+            "llm_calls": self.llm_calls,
+            "latency_s": self.latency_s,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Plan":
-        trace = [StepTrace(t["chosen"], t["how"], [ScoredCandidate(**c) for c in t.get("candidates", [])],
-                           int(t.get("n_generated", 0)), int(t.get("n_valid", 0)))
-                 for t in data.get("trace", [])]
-        return cls([SkillCall.from_dict(c) for c in data.get("calls", [])], str(data.get("goal", "")),
-                   [dict(c) for c in data.get("constraints", [])], list(data.get("hints", [])),
-                   list(data.get("warnings", [])), trace, str(data.get("backend", "")),
-                   int(data.get("llm_calls", 0)), float(data.get("latency_s", 0.0)))
+        trace = [
+            StepTrace(
+                t["chosen"],
+                t["how"],
+                [ScoredCandidate(**c) for c in t.get("candidates", [])],
+                int(t.get("n_generated", 0)),
+                int(t.get("n_valid", 0)),
+            )
+            for t in data.get("trace", [])
+        ]
+        return cls(
+            [SkillCall.from_dict(c) for c in data.get("calls", [])],
+            str(data.get("goal", "")),
+            [dict(c) for c in data.get("constraints", [])],
+            list(data.get("hints", [])),
+            list(data.get("warnings", [])),
+            trace,
+            str(data.get("backend", "")),
+            int(data.get("llm_calls", 0)),
+            float(data.get("latency_s", 0.0)),
+        )

@@ -115,8 +115,9 @@ class RosCamera:
 
     def _on_image(self, msg: Image) -> None:
         if msg.encoding not in ("rgb8", "bgr8") or msg.step < msg.width * 3:
-            self._logger.warning(f"camera image with encoding {msg.encoding} ignored (rgb8/bgr8 expected)",
-                                 throttle_duration_sec=10.0)
+            self._logger.warning(
+                f"camera image with encoding {msg.encoding} ignored (rgb8/bgr8 expected)", throttle_duration_sec=10.0
+            )
             return
         buf = np.frombuffer(bytes(msg.data), dtype=np.uint8)
         if buf.size < msg.height * msg.step:
@@ -154,8 +155,12 @@ def _log_params(flat: Mapping[str, Any]) -> tuple[str, float, float]:
     rates = []
     for name, lo, hi in (("log_image_hz", 0.0, 60.0), ("log_joint_state_hz", 0.1, 1000.0)):
         v = flat.get(name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)) \
-                or not lo <= float(v) <= hi:
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or not math.isfinite(float(v))
+            or not lo <= float(v) <= hi
+        ):
             raise ConfigError(f"{name} must be a number in [{lo:g}, {hi:g}], got {v!r}")
         rates.append(float(v))
     return (os.path.expanduser(log_dir) if log_dir else ""), rates[0], rates[1]
@@ -230,13 +235,24 @@ class AgentNode(Node):
         self._plan_pub = self.create_publisher(Plan, "~/plan", qos.LATCHED)
         self._transcript_pub = self.create_publisher(TranscriptEvent, "~/transcript", qos.EVENTS)
         self._knowledge_pub = self.create_publisher(KnowledgeEvent, "~/knowledge", qos.EVENTS)
-        self._action = ActionServer(self, RunTask, "~/run_task", execute_callback=self._execute,
-                                    goal_callback=self._on_goal, cancel_callback=self._on_cancel,
-                                    callback_group=group)
+        self._action = ActionServer(
+            self,
+            RunTask,
+            "~/run_task",
+            execute_callback=self._execute,
+            goal_callback=self._on_goal,
+            cancel_callback=self._on_cancel,
+            callback_group=group,
+        )
         # Corrections get a group of their own: a flood keeps at most one executor thread busy, so
         # ~/stop, a cancel and the watchdog timer are always served by the others.
-        self.create_subscription(Correction, "~/correction", self._on_correction, qos.CORRECTIONS_IN,
-                                 callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_subscription(
+            Correction,
+            "~/correction",
+            self._on_correction,
+            qos.CORRECTIONS_IN,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
         self.create_service(Trigger, "~/stop", self._on_stop, callback_group=group)
         self.create_service(Trigger, "~/reset", self._on_reset, callback_group=group)
         self.create_service(Trigger, "~/save_knowledge", self._on_save_knowledge, callback_group=group)
@@ -302,8 +318,9 @@ class AgentNode(Node):
             agent = self._factory(self.robot, self.config, self.camera)
         except Exception as exc:  # noqa: BLE001 - reported on ~/status; the node stays up for stop/params
             self.get_logger().error(f"the agent could not be built: {type(exc).__name__}: {exc}")
-            self._publish_status(ready=False, reason="the agent could not be built",
-                                 error=f"{type(exc).__name__}: {exc}")
+            self._publish_status(
+                ready=False, reason="the agent could not be built", error=f"{type(exc).__name__}: {exc}"
+            )
             return
         agent.on_event = self._on_agent_event
         with self._lock:
@@ -326,8 +343,7 @@ class AgentNode(Node):
                 refusal = self._link_error
             elif self._busy:
                 cur = self._current or self._accepted
-                refusal = (f"busy with task {cur.task_id if cur else '?'}; wait for it to end, cancel it "
-                           f"or call ~/stop")
+                refusal = f"busy with task {cur.task_id if cur else '?'}; wait for it to end, cancel it or call ~/stop"
             else:
                 self._busy = True
                 self._accepted = req
@@ -344,8 +360,10 @@ class AgentNode(Node):
         RosRobot.hold(self.robot)  # the class's hold: see _on_stop
         self.commands_at_stop = self.robot.commands_sent
         held = max((t for t in self.robot.hold_times if t >= served), default=float("nan"))
-        self.get_logger().info(f"goal of task {self._task_id() or '?'} canceled: arm held "
-                               f"{1e3 * (held - served):.2f} ms after the cancel request was served")
+        self.get_logger().info(
+            f"goal of task {self._task_id() or '?'} canceled: arm held "
+            f"{1e3 * (held - served):.2f} ms after the cancel request was served"
+        )
         return CancelResponse.ACCEPT
 
     def _execute(self, goal_handle: Any) -> RunTask.Result:
@@ -392,8 +410,16 @@ class AgentNode(Node):
                         self._goal = None
 
     def _run_locked(self, req: messages.TaskRequest, goal_handle: Any) -> Any:
-        self._publish_status(state="planning", task_id=req.task_id, task=req.text, step=None, skill=None,
-                             result=None, reason="", success=None)
+        self._publish_status(
+            state="planning",
+            task_id=req.task_id,
+            task=req.text,
+            step=None,
+            skill=None,
+            result=None,
+            reason="",
+            success=None,
+        )
         recorder = self._start_recording(req)
         result: Any = None
         try:
@@ -433,14 +459,25 @@ class AgentNode(Node):
         scene = {name: obj.to_dict() for name, obj in self.robot.perceive().items()}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            recorder = EpisodeRecorder(path, req.task_id, task=req.text, scene=scene, robot=self.robot,
-                                       camera=None, image_hz=self.log_image_hz or None,
-                                       joint_state_hz=self.log_joint_state_hz,
-                                       meta={"source": "ros", "node": self.get_fully_qualified_name(),
-                                             "joint_states_topic": self.robot.joint_states_topic})
+            recorder = EpisodeRecorder(
+                path,
+                req.task_id,
+                task=req.text,
+                scene=scene,
+                robot=self.robot,
+                camera=None,
+                image_hz=self.log_image_hz or None,
+                joint_state_hz=self.log_joint_state_hz,
+                meta={
+                    "source": "ros",
+                    "node": self.get_fully_qualified_name(),
+                    "joint_states_topic": self.robot.joint_states_topic,
+                },
+            )
         except Exception as exc:  # noqa: BLE001 - no log is a loss to report, not a reason to refuse the task
-            self._publish_status(error=f"episode log {path} could not be created ({type(exc).__name__}: {exc}); "
-                                       f"the task runs unrecorded")
+            self._publish_status(
+                error=f"episode log {path} could not be created ({type(exc).__name__}: {exc}); the task runs unrecorded"
+            )
             return None
         self.last_log = path
         self.agent.episode_logger = recorder
@@ -456,8 +493,9 @@ class AgentNode(Node):
             if result is None:
                 recorder.finish(False, corrections=0, reason="internal error")
             else:
-                recorder.finish(bool(result.success), corrections=int(result.n_corrections),
-                                reason=str(result.reason or ""))
+                recorder.finish(
+                    bool(result.success), corrections=int(result.n_corrections), reason=str(result.reason or "")
+                )
         except Exception as exc:  # noqa: BLE001 - reported; `robot-agent logs recover` repairs the bag
             self._publish_status(error=f"episode log {self.last_log} could not be closed: {exc}")
 
@@ -468,9 +506,19 @@ class AgentNode(Node):
             st.update(changes)
             st["error"] = None
             self._status = st
-            msg = messages.status_msg(st["state"], ready=st["ready"], task_id=st["task_id"], task=st["task"],
-                                      step=st["step"], skill=st["skill"], result=st["result"], reason=st["reason"],
-                                      success=st["success"], error=error, corrections=self.counts)
+            msg = messages.status_msg(
+                st["state"],
+                ready=st["ready"],
+                task_id=st["task_id"],
+                task=st["task"],
+                step=st["step"],
+                skill=st["skill"],
+                result=st["result"],
+                reason=st["reason"],
+                success=st["success"],
+                error=error,
+                corrections=self.counts,
+            )
             goal = self._goal if (self._current is not None and st["task_id"] == self._current.task_id) else None
         if error:
             self.get_logger().warning(error)
@@ -482,9 +530,16 @@ class AgentNode(Node):
     def _publish_feedback(self, goal: Any, status: AgentStatus) -> None:
         with self._lock:
             plan, replanned, corrections = list(self._plan), self._replanned, self._task_corrections
-        fb = RunTask.Feedback(state=status.state, step=status.step, skill=status.skill.skill, plan=plan,
-                              replanned=replanned, result_status=status.result_status, reason=status.reason,
-                              corrections=corrections)
+        fb = RunTask.Feedback(
+            state=status.state,
+            step=status.step,
+            skill=status.skill.skill,
+            plan=plan,
+            replanned=replanned,
+            result_status=status.result_status,
+            reason=status.reason,
+            corrections=corrections,
+        )
         with self._feedback_lock:
             try:
                 goal.publish_feedback(fb)
@@ -516,20 +571,33 @@ class AgentNode(Node):
                 changes["result"] = None  # a new step: the last result belongs to the one before
             self._publish_status(**changes)
         elif kind == "skill_result":
-            self._publish_status(result={"skill": event.get("call"), "status": event.get("status"),
-                                         "reason": event.get("reason", "")})
+            self._publish_status(
+                result={"skill": event.get("call"), "status": event.get("status"), "reason": event.get("reason", "")}
+            )
         elif kind == "plan":
-            msg = messages.plan_msg(self._task_id(), event.get("plan") or [], replanned=bool(event.get("replanned")),
-                                    why=str(event.get("why") or ""), constraints=event.get("constraints") or ())
+            msg = messages.plan_msg(
+                self._task_id(),
+                event.get("plan") or [],
+                replanned=bool(event.get("replanned")),
+                why=str(event.get("why") or ""),
+                constraints=event.get("constraints") or (),
+            )
             with self._lock:
                 self._plan, self._replanned = list(msg.steps), msg.replanned
                 goal = self._goal
                 status = self._status
             self._plan_pub.publish(msg)
             if goal is not None:
-                self._publish_feedback(goal, messages.status_msg(
-                    status["state"], step=status["step"], skill=status["skill"], result=status["result"],
-                    reason=status["reason"]))
+                self._publish_feedback(
+                    goal,
+                    messages.status_msg(
+                        status["state"],
+                        step=status["step"],
+                        skill=status["skill"],
+                        result=status["result"],
+                        reason=status["reason"],
+                    ),
+                )
         elif kind == "understood":
             with self._lock:
                 self._task_corrections += 1
@@ -540,8 +608,16 @@ class AgentNode(Node):
             with self._lock:
                 self.counts["dropped"] += 1
                 total = self.counts["dropped"]
-            self._transcript({"text": event.get("text", ""), "source": event.get("source", ""), "kind": "none",
-                              "outcome": f"dropped: {event.get('reason', '')}", "dropped_total": total}, "dropped")
+            self._transcript(
+                {
+                    "text": event.get("text", ""),
+                    "source": event.get("source", ""),
+                    "kind": "none",
+                    "outcome": f"dropped: {event.get('reason', '')}",
+                    "dropped_total": total,
+                },
+                "dropped",
+            )
         elif kind == "knowledge":
             self._knowledge_pub.publish(messages.knowledge_msg(event, self._task_id()))
 
@@ -569,14 +645,24 @@ class AgentNode(Node):
             if self.agent is not None:
                 self.agent.stop(f"operator: {req.text[:80]}")
             self.robot.hold()
-            self._transcript({"text": req.text, "source": req.source, "kind": "stop", "summary": "stop",
-                              "outcome": "stopped"}, "stop")
+            self._transcript(
+                {"text": req.text, "source": req.source, "kind": "stop", "summary": "stop", "outcome": "stopped"},
+                "stop",
+            )
             return
         with self._lock:
             self.counts["dropped"] += 1
             total = self.counts["dropped"]
-        self._transcript({"text": req.text, "source": req.source, "kind": "none",
-                          "outcome": "dropped: no task is running", "dropped_total": total}, "dropped")
+        self._transcript(
+            {
+                "text": req.text,
+                "source": req.source,
+                "kind": "none",
+                "outcome": "dropped: no task is running",
+                "dropped_total": total,
+            },
+            "dropped",
+        )
         self._drop_error(f"correction {req.text!r} ignored: no task is running")
 
     def _drop_error(self, error: str) -> None:
@@ -613,8 +699,9 @@ class AgentNode(Node):
             response.success, response.message = False, "a task is running: cancel it or call ~/stop first"
         else:
             self.agent.reset()
-            self._publish_status(state="idle", task_id=None, task=None, step=None, skill=None, result=None,
-                                 reason="reset", success=None)
+            self._publish_status(
+                state="idle", task_id=None, task=None, step=None, skill=None, result=None, reason="reset", success=None
+            )
             response.success, response.message = True, "agent reset: stop cleared, queued corrections dropped"
         return response
 
@@ -637,12 +724,14 @@ class AgentNode(Node):
             self._gate.release()
         response.success = True
         response.message = f"knowledge base saved ({self.config.memory.kb_path})"
-        self._knowledge_pub.publish(messages.knowledge_msg({"event": "saved",
-                                                            "path": str(self.config.memory.kb_path)}, None))
+        self._knowledge_pub.publish(
+            messages.knowledge_msg({"event": "saved", "path": str(self.config.memory.kb_path)}, None)
+        )
         return response
 
-    def _on_search_knowledge(self, request: SearchKnowledge.Request,
-                             response: SearchKnowledge.Response) -> SearchKnowledge.Response:
+    def _on_search_knowledge(
+        self, request: SearchKnowledge.Request, response: SearchKnowledge.Response
+    ) -> SearchKnowledge.Response:
         kb = getattr(self.agent, "kb", None)
         if kb is None:
             response.success = False
@@ -671,9 +760,13 @@ class AgentNode(Node):
         candidate = self.parameters_dict()
         for prm in params:
             if prm.name not in DYNAMIC:
-                return SetParametersResult(successful=False, reason=(
-                    f"{prm.name} is fixed at start-up; restart the node with a new parameter file "
-                    f"(changeable now: {', '.join(sorted(DYNAMIC))})"))
+                return SetParametersResult(
+                    successful=False,
+                    reason=(
+                        f"{prm.name} is fixed at start-up; restart the node with a new parameter file "
+                        f"(changeable now: {', '.join(sorted(DYNAMIC))})"
+                    ),
+                )
             candidate[prm.name] = _plain(prm.value)
         try:
             new = AgentConfig.from_params(candidate)
@@ -697,8 +790,10 @@ class AgentNode(Node):
         age = self.robot.state_age()
         limit = self.config.safety.joint_state_timeout
         if age > limit and not self._link_error:
-            self._link_error = (f"joint-state watchdog: no joint state on {self.robot.joint_states_topic} for "
-                                f"{age:.1f} s (limit {limit:g} s); the arm is held and commands are refused")
+            self._link_error = (
+                f"joint-state watchdog: no joint state on {self.robot.joint_states_topic} for "
+                f"{age:.1f} s (limit {limit:g} s); the arm is held and commands are refused"
+            )
             self.robot.hold()
             self._publish_status(ready=False, error=self._link_error)
         elif age <= limit and self._link_error:

@@ -60,8 +60,9 @@ class _Session:
         self.context = Context()
         rclpy.init(args=[], context=self.context, signal_handler_options=SignalHandlerOptions.NO)
         ns = "/" + namespace.strip().strip("/") if namespace.strip().strip("/") else "/"
-        self.node = rclpy.create_node(f"robot_agent_console_{os.getpid()}_{id(self):x}", namespace=ns,
-                                      context=self.context)
+        self.node = rclpy.create_node(
+            f"robot_agent_console_{os.getpid()}_{id(self):x}", namespace=ns, context=self.context
+        )
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.qos = qos
@@ -112,12 +113,22 @@ class _Session:
 
 
 def _no_agent(agent: str, what: str) -> str:
-    return (f"no agent node is listening on {agent}/{what}: start it with `robot-agent up sim` (or hardware) "
-            f"on the same ROS_DOMAIN_ID (here {os.environ.get('ROS_DOMAIN_ID', '0')}) and namespace")
+    return (
+        f"no agent node is listening on {agent}/{what}: start it with `robot-agent up sim` (or hardware) "
+        f"on the same ROS_DOMAIN_ID (here {os.environ.get('ROS_DOMAIN_ID', '0')}) and namespace"
+    )
 
 
-def say(text: str, *, source: str = "typed", agent: str = "robot_agent", namespace: str = "",
-        timeout: float = 10.0, wait: bool = True, out: TextIO = sys.stdout) -> int:
+def say(
+    text: str,
+    *,
+    source: str = "typed",
+    agent: str = "robot_agent",
+    namespace: str = "",
+    timeout: float = 10.0,
+    wait: bool = True,
+    out: TextIO = sys.stdout,
+) -> int:
     """Publish one correction; with ``wait``, print what it was understood as.
 
     Returns:
@@ -226,16 +237,23 @@ class _TaskPrinter:
             for i, choice in enumerate(ev.choices, 1):
                 print(f"    {i}. {choice}", file=self.out)
             return
-        print(f"  operator ({ev.source or '?'}): \"{ev.text}\" -> {ev.summary or ev.kind} [{ev.outcome}]",
-              file=self.out)
+        print(f'  operator ({ev.source or "?"}): "{ev.text}" -> {ev.summary or ev.kind} [{ev.outcome}]', file=self.out)
 
     def on_knowledge(self, ev: Any) -> None:
         if ev.task_id == self.tid and ev.event in ("used", "distilled"):
             print(f"  knowledge {ev.event}: {ev.rule}", file=self.out)
 
 
-def run_task(text: str, *, agent: str = "robot_agent", namespace: str = "", timeout: float = 600.0,
-             ready_timeout: float = 120.0, task_id: str | None = None, out: TextIO = sys.stdout) -> int:
+def run_task(
+    text: str,
+    *,
+    agent: str = "robot_agent",
+    namespace: str = "",
+    timeout: float = 600.0,
+    ready_timeout: float = 120.0,
+    task_id: str | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
     """Send a ``RunTask`` goal and follow it until its result.
 
     Returns:
@@ -315,44 +333,69 @@ def _cancel(s: _Session, handle: Any, result: Any) -> str:
 
 
 def _cmd_say(args: argparse.Namespace) -> int:
-    return say(" ".join(args.text), source=args.source, agent=args.agent, namespace=args.namespace,
-               timeout=args.timeout, wait=not args.no_wait)
+    return say(
+        " ".join(args.text),
+        source=args.source,
+        agent=args.agent,
+        namespace=args.namespace,
+        timeout=args.timeout,
+        wait=not args.no_wait,
+    )
 
 
 def _cmd_task(args: argparse.Namespace) -> int:
-    return run_task(" ".join(args.text), agent=args.agent, namespace=args.namespace, timeout=args.timeout,
-                    ready_timeout=args.ready_timeout, task_id=args.id)
+    return run_task(
+        " ".join(args.text),
+        agent=args.agent,
+        namespace=args.namespace,
+        timeout=args.timeout,
+        ready_timeout=args.ready_timeout,
+        task_id=args.id,
+    )
 
 
 def add_agent_options(p: argparse.ArgumentParser) -> None:
     """``--namespace`` and ``--agent``: which agent node to talk to."""
-    p.add_argument("--namespace", default="", help="the agent's namespace, as given to `robot-agent up` "
-                                                   "(default: none)")
-    p.add_argument("--agent", default="robot_agent", help="agent node name, or a full name starting with / "
-                                                          "(default: robot_agent)")
+    p.add_argument(
+        "--namespace", default="", help="the agent's namespace, as given to `robot-agent up` (default: none)"
+    )
+    p.add_argument(
+        "--agent", default="robot_agent", help="agent node name, or a full name starting with / (default: robot_agent)"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``say`` and ``task`` to the ``robot-agent`` command."""
-    p = sub.add_parser("say", help="send a correction to the running agent (ROS 2)",
-                       description="Publish a correction (robot_agent_interfaces/Correction) on the agent node's "
-                                   "~/correction and print what it was understood as. The agent must be running "
-                                   "(robot-agent up).")
+    p = sub.add_parser(
+        "say",
+        help="send a correction to the running agent (ROS 2)",
+        description="Publish a correction (robot_agent_interfaces/Correction) on the agent node's "
+        "~/correction and print what it was understood as. The agent must be running "
+        "(robot-agent up).",
+    )
     p.add_argument("text", nargs="+", help='the correction, e.g. "a bit to the left" or "stop"')
-    p.add_argument("--source", default="typed", choices=messages.CORRECTION_SOURCES,
-                   help="where it came from (default: typed)")
+    p.add_argument(
+        "--source", default="typed", choices=messages.CORRECTION_SOURCES, help="where it came from (default: typed)"
+    )
     add_agent_options(p)
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the transcript")
     p.add_argument("--no-wait", action="store_true", help="publish and return without waiting for the transcript")
     p.set_defaults(func=_cmd_say)
-    t = sub.add_parser("task", help="run a task on the running agent and follow it (ROS 2 action)",
-                       description="Send a goal to the agent node's ~/run_task action (RunTask), print its feedback, "
-                                   "plans, corrections and knowledge until the result. Ctrl-C cancels the goal and "
-                                   "the arm halts.")
+    t = sub.add_parser(
+        "task",
+        help="run a task on the running agent and follow it (ROS 2 action)",
+        description="Send a goal to the agent node's ~/run_task action (RunTask), print its feedback, "
+        "plans, corrections and knowledge until the result. Ctrl-C cancels the goal and "
+        "the arm halts.",
+    )
     t.add_argument("text", nargs="+", help='the task, e.g. "put the red block in the bowl"')
     add_agent_options(t)
     t.add_argument("--id", help="task id to use (default: a random one)")
     t.add_argument("--timeout", type=float, default=600.0, help="seconds before giving up (and cancelling)")
-    t.add_argument("--ready-timeout", type=float, default=120.0,
-                   help="seconds to wait for the agent to report ready (models may be loading)")
+    t.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait for the agent to report ready (models may be loading)",
+    )
     t.set_defaults(func=_cmd_task)

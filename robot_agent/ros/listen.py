@@ -65,8 +65,15 @@ class SpokenCorrections:
     def _on_transcript(self, msg: Any) -> None:
         if msg.type not in ("understood", "dropped", "stop"):
             return  # a question follows its utterance's own answer
-        ev = {"text": msg.text, "kind": msg.kind, "summary": msg.summary, "outcome": msg.outcome,
-              "question": msg.question, "choices": list(msg.choices), "source": msg.source}
+        ev = {
+            "text": msg.text,
+            "kind": msg.kind,
+            "summary": msg.summary,
+            "outcome": msg.outcome,
+            "question": msg.question,
+            "choices": list(msg.choices),
+            "source": msg.source,
+        }
         text = msg.text.strip().lower()
         for i, (want, sent_at) in enumerate(self._pending):
             if text == want and messages.from_time(msg.stamp) >= sent_at:
@@ -103,7 +110,7 @@ class SpokenCorrections:
             print(f"heard: not sure -> robot asks: {transcript.question}", file=self.out)
             return
         try:
-            self._send(transcript.text, transcript.confidence, f"heard: \"{transcript.text}\"")
+            self._send(transcript.text, transcript.confidence, f'heard: "{transcript.text}"')
         except MessageError as exc:
             self.failed += 1
             print(f"  not sent: {exc}", file=self.out)
@@ -127,7 +134,7 @@ class SpokenCorrections:
                 self.failed += 1  # the arm may not have been told to stop: say so in the exit code
         self._stop_futures.clear()
         for text, _ in self._pending:
-            print(f"  no answer from the agent for \"{text}\" within {timeout:g} s", file=self.out)
+            print(f'  no answer from the agent for "{text}" within {timeout:g} s', file=self.out)
             self.failed += 1
         self._pending.clear()
         return ok
@@ -153,12 +160,26 @@ def _scene_objects(session: _Session, topic: str, timeout: float) -> list[str]:
     return names
 
 
-def listen(*, wavs: Iterable[str | Path] = (), topic: str = "", mic: bool = False, agent: str = "robot_agent",
-           namespace: str = "", objects: Iterable[str] | None = None, scene_topic: str = "scene/objects",
-           scene_timeout: float = 3.0,
-           timeout: float = 15.0, duration: float = 0.0, audio_rate: int = 16000, audio_channels: int = 1,
-           audio_format: str = "S16LE", mode: str | None = None, config_path: str | None = None,
-           verify: bool = False, out: TextIO = sys.stdout) -> int:
+def listen(
+    *,
+    wavs: Iterable[str | Path] = (),
+    topic: str = "",
+    mic: bool = False,
+    agent: str = "robot_agent",
+    namespace: str = "",
+    objects: Iterable[str] | None = None,
+    scene_topic: str = "scene/objects",
+    scene_timeout: float = 3.0,
+    timeout: float = 15.0,
+    duration: float = 0.0,
+    audio_rate: int = 16000,
+    audio_channels: int = 1,
+    audio_format: str = "S16LE",
+    mode: str | None = None,
+    config_path: str | None = None,
+    verify: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
     """Turn audio into spoken corrections for the agent node (the ``listen`` command).
 
     Exactly one source: ``wavs``, ``topic`` or ``mic``.
@@ -175,8 +196,11 @@ def listen(*, wavs: Iterable[str | Path] = (), topic: str = "", mic: bool = Fals
     wavs = [Path(w) for w in wavs]
     chosen = [name for name, on in (("--wav", bool(wavs)), ("--topic", bool(topic)), ("--mic", mic)) if on]
     if len(chosen) != 1:
-        print(f"error: give exactly one audio source (--wav FILE..., --topic TOPIC or --mic), got "
-              f"{', '.join(chosen) or 'none'}", file=sys.stderr)
+        print(
+            f"error: give exactly one audio source (--wav FILE..., --topic TOPIC or --mic), got "
+            f"{', '.join(chosen) or 'none'}",
+            file=sys.stderr,
+        )
         return FAILED
     try:
         config = AgentConfig.load(config_path) if config_path else AgentConfig.load()
@@ -203,8 +227,10 @@ def listen(*, wavs: Iterable[str | Path] = (), topic: str = "", mic: bool = Fals
             return NO_AGENT
         names = list(objects) if objects is not None else _scene_objects(s, scene_topic, scene_timeout)
         if not names:
-            print(f"  (no scene on {s.node.resolve_topic_name(scene_topic)}: object names are not in the grammar)",
-                  file=out)
+            print(
+                f"  (no scene on {s.node.resolve_topic_name(scene_topic)}: object names are not in the grammar)",
+                file=out,
+            )
         try:
             hearer = None
             if verify and speech_cfg.backend == "pocketsphinx":  # grammar + open decodes (robot_agent.speech.hear)
@@ -242,8 +268,17 @@ def listen(*, wavs: Iterable[str | Path] = (), topic: str = "", mic: bool = Fals
         s.close()
 
 
-def _listen_topic(s: _Session, spoken: SpokenCorrections, listener: Any, topic: str, rate: int, channels: int,
-                  fmt: str, duration: float, timeout: float) -> None:
+def _listen_topic(
+    s: _Session,
+    spoken: SpokenCorrections,
+    listener: Any,
+    topic: str,
+    rate: int,
+    channels: int,
+    fmt: str,
+    duration: float,
+    timeout: float,
+) -> None:
     """Feed audio-topic messages to the listener until ``duration`` s pass (0 = until Ctrl-C)."""
     from std_msgs.msg import UInt8MultiArray
 
@@ -260,8 +295,11 @@ def _listen_topic(s: _Session, spoken: SpokenCorrections, listener: Any, topic: 
             bad.append("audio queue full: a chunk was dropped (decoding is slower than real time)")
 
     s.node.create_subscription(UInt8MultiArray, topic, on_audio, qos.COMMANDS)
-    print(f"listening on {topic} ({rate} Hz, {channels} channel(s), {fmt})" +
-          (f" for {duration:g} s" if duration else "; Ctrl-C to end"), file=spoken.out)
+    print(
+        f"listening on {topic} ({rate} Hz, {channels} channel(s), {fmt})"
+        + (f" for {duration:g} s" if duration else "; Ctrl-C to end"),
+        file=spoken.out,
+    )
     end = time.monotonic() + duration if duration > 0 else float("inf")
     while time.monotonic() < end:
         s.executor.spin_once(timeout_sec=0.02)
@@ -283,8 +321,9 @@ def _listen_topic(s: _Session, spoken: SpokenCorrections, listener: Any, topic: 
         spoken.handle(t)
 
 
-def _listen_mic(s: _Session, spoken: SpokenCorrections, listener: Any, recognizer: Any, cfg: Any,
-                duration: float, timeout: float) -> None:
+def _listen_mic(
+    s: _Session, spoken: SpokenCorrections, listener: Any, recognizer: Any, cfg: Any, duration: float, timeout: float
+) -> None:
     """The microphone, push-to-talk (Enter to start and to send) or continuous (wake word; Ctrl-C ends)."""
     from robot_agent.speech import MicrophoneSource, record_push_to_talk
 
@@ -303,8 +342,10 @@ def _listen_mic(s: _Session, spoken: SpokenCorrections, listener: Any, recognize
                         pass
 
             threading.Thread(target=capture, name="mic", daemon=True).start()
-            print(f"listening (say \"{cfg.wake_word} ...\" before a correction; \"stop\" always works); "
-                  f"Ctrl-C to end", file=spoken.out)
+            print(
+                f'listening (say "{cfg.wake_word} ..." before a correction; "stop" always works); Ctrl-C to end',
+                file=spoken.out,
+            )
             end = time.monotonic() + duration if duration > 0 else float("inf")
             try:
                 while time.monotonic() < end:
@@ -333,34 +374,56 @@ def _listen_mic(s: _Session, spoken: SpokenCorrections, listener: Any, recognize
 
 def _cmd_listen(args: argparse.Namespace) -> int:
     objects = [o.strip() for o in args.objects.split(",") if o.strip()] if args.objects is not None else None
-    return listen(wavs=args.wav or (), topic=args.topic or "", mic=args.mic, agent=args.agent,
-                  namespace=args.namespace, objects=objects,
-                  scene_topic=args.scene_topic, timeout=args.timeout, duration=args.duration,
-                  audio_rate=args.audio_rate, audio_channels=args.audio_channels, audio_format=args.audio_format,
-                  mode=args.mode, config_path=args.config, verify=args.verify)
+    return listen(
+        wavs=args.wav or (),
+        topic=args.topic or "",
+        mic=args.mic,
+        agent=args.agent,
+        namespace=args.namespace,
+        objects=objects,
+        scene_topic=args.scene_topic,
+        timeout=args.timeout,
+        duration=args.duration,
+        audio_rate=args.audio_rate,
+        audio_channels=args.audio_channels,
+        audio_format=args.audio_format,
+        mode=args.mode,
+        config_path=args.config,
+        verify=args.verify,
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``listen`` to the ``robot-agent`` command."""
-    p = sub.add_parser("listen", help="spoken corrections to the running agent (ROS 2): WAV files, audio topic, mic",
-                       description="Recognize spoken corrections (offline, pocketsphinx with a grammar built from the "
-                                   "scene) and publish them on the agent's ~/correction with source 'spoken'. A "
-                                   "spoken 'stop' calls ~/stop at once. The agent must be running (robot-agent up).")
+    p = sub.add_parser(
+        "listen",
+        help="spoken corrections to the running agent (ROS 2): WAV files, audio topic, mic",
+        description="Recognize spoken corrections (offline, pocketsphinx with a grammar built from the "
+        "scene) and publish them on the agent's ~/correction with source 'spoken'. A "
+        "spoken 'stop' calls ~/stop at once. The agent must be running (robot-agent up).",
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--wav", nargs="+", metavar="FILE", help="WAV files, each streamed as if live")
     src.add_argument("--topic", help="audio topic (std_msgs/UInt8MultiArray of interleaved PCM)")
     src.add_argument("--mic", action="store_true", help="the microphone (needs sounddevice and PortAudio)")
     p.add_argument("--mode", choices=("push_to_talk", "continuous"), help="microphone mode (default: speech.mode)")
-    p.add_argument("--verify", action="store_true",
-                   help="decode each utterance twice (grammar and open vocabulary, docs/speech.md): send it only "
-                        "when they agree, print a 'Did you say ...?' question otherwise")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="decode each utterance twice (grammar and open vocabulary, docs/speech.md): send it only "
+        "when they agree, print a 'Did you say ...?' question otherwise",
+    )
     add_agent_options(p)
     p.add_argument("--objects", help="comma-separated object names for the grammar (default: from the scene topic)")
-    p.add_argument("--scene-topic", default="scene/objects",
-                   help="perception topic (robot_agent_interfaces/Scene), relative to the namespace")
+    p.add_argument(
+        "--scene-topic",
+        default="scene/objects",
+        help="perception topic (robot_agent_interfaces/Scene), relative to the namespace",
+    )
     p.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the agent's answer to each")
-    p.add_argument("--duration", type=float, default=0.0, help="topic / continuous mic: seconds to listen (0 = "
-                                                                "until Ctrl-C)")
+    p.add_argument(
+        "--duration", type=float, default=0.0, help="topic / continuous mic: seconds to listen (0 = until Ctrl-C)"
+    )
     p.add_argument("--audio-rate", type=int, default=16000, help="audio topic sample rate (Hz)")
     p.add_argument("--audio-channels", type=int, default=1, help="audio topic interleaved channels")
     p.add_argument("--audio-format", default="S16LE", help="audio topic sample format: S16LE, S32LE, F32LE, U8")

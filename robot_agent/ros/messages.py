@@ -30,14 +30,26 @@ from skills.types import ObjectInfo, Pose
 try:
     import robot_agent_interfaces  # noqa: F401
 except ImportError as exc:  # built from robot_agent_interfaces/ by CMake, not by pip
-    raise ImportError("robot_agent_interfaces is not installed: build it into this environment with "
-                      "`make interfaces` (or colcon, see docs/ros.md)") from exc
+    raise ImportError(
+        "robot_agent_interfaces is not installed: build it into this environment with "
+        "`make interfaces` (or colcon, see docs/ros.md)"
+    ) from exc
 
 from builtin_interfaces.msg import Time  # noqa: E402
 from geometry_msgs.msg import Point, Pose as PoseMsg, Quaternion, Vector3  # noqa: E402
-from robot_agent_interfaces.msg import (AgentStatus, Correction, KnowledgeEvent, KnowledgeItem,  # noqa: E402
-                                        NamedValue, ObjectPart, Plan, PlanStep, Scene, SceneObject,
-                                        TranscriptEvent)
+from robot_agent_interfaces.msg import (
+    AgentStatus,
+    Correction,
+    KnowledgeEvent,
+    KnowledgeItem,  # noqa: E402
+    NamedValue,
+    ObjectPart,
+    Plan,
+    PlanStep,
+    Scene,
+    SceneObject,
+    TranscriptEvent,
+)
 
 #: longest task sentence accepted (characters)
 MAX_TASK_CHARS = 1000
@@ -131,16 +143,16 @@ def parse_correction(msg: Correction) -> CorrectionRequest:
     text = clean_text(msg.text, "correction.text", MAX_CORRECTION_CHARS)
     source = msg.source or "typed"
     if source not in CORRECTION_SOURCES:
-        raise MessageError(f"correction.source: expected one of {', '.join(CORRECTION_SOURCES)}, "
-                           f"got {source[:40]!r}")
+        raise MessageError(f"correction.source: expected one of {', '.join(CORRECTION_SOURCES)}, got {source[:40]!r}")
     conf = float(msg.confidence)
     if not math.isfinite(conf) or not 0.0 <= conf <= 1.0:
         raise MessageError(f"correction.confidence: expected a number in [0, 1], got {conf!r}")
     return CorrectionRequest(text, source, conf)
 
 
-def correction_msg(text: str, source: str = "typed", confidence: float | None = None,
-                   stamp: float | None = None) -> Correction:
+def correction_msg(
+    text: str, source: str = "typed", confidence: float | None = None, stamp: float | None = None
+) -> Correction:
     """A ``Correction`` the node will accept (validated the way the node does).
 
     Raises:
@@ -149,12 +161,12 @@ def correction_msg(text: str, source: str = "typed", confidence: float | None = 
     conf = 1.0 if confidence is None else float(confidence)
     text = clean_text(text, "correction.text", MAX_CORRECTION_CHARS)
     if source not in CORRECTION_SOURCES:
-        raise MessageError(f"correction.source: expected one of {', '.join(CORRECTION_SOURCES)}, "
-                           f"got {str(source)[:40]!r}")
+        raise MessageError(
+            f"correction.source: expected one of {', '.join(CORRECTION_SOURCES)}, got {str(source)[:40]!r}"
+        )
     if not math.isfinite(conf) or not 0.0 <= conf <= 1.0:
         raise MessageError(f"correction.confidence: expected a number in [0, 1], got {conf!r}")
-    return Correction(text=text, source=source, confidence=conf,
-                      stamp=to_time(time.time() if stamp is None else stamp))
+    return Correction(text=text, source=source, confidence=conf, stamp=to_time(time.time() if stamp is None else stamp))
 
 
 # -- time --------------------------------------------------------------------------------------------
@@ -178,8 +190,11 @@ def named_value(name: str, value: Any) -> NamedValue:
         return NamedValue(name=str(name), text="true" if value else "false")
     if isinstance(value, (int, float)):
         return NamedValue(name=str(name), values=[float(value)])
-    if isinstance(value, (list, tuple)) and value and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
         return NamedValue(name=str(name), values=[float(v) for v in value])
     return NamedValue(name=str(name), text="" if value is None else str(value))
 
@@ -204,15 +219,20 @@ def plan_step(call: Any) -> PlanStep:
     if call is None:
         return PlanStep()
     d = _call_dict(call)
-    return PlanStep(skill=str(d.get("skill", "")),
-                    args=[named_value(k, v) for k, v in dict(d.get("args") or {}).items()],
-                    params=[named_value(k, v) for k, v in dict(d.get("params") or {}).items()])
+    return PlanStep(
+        skill=str(d.get("skill", "")),
+        args=[named_value(k, v) for k, v in dict(d.get("args") or {}).items()],
+        params=[named_value(k, v) for k, v in dict(d.get("params") or {}).items()],
+    )
 
 
 def step_dict(step: PlanStep) -> dict[str, Any]:
     """``{skill, args, params}`` of a ``PlanStep`` (the form ``SkillCall.from_dict`` reads)."""
-    return {"skill": step.skill, "args": {a.name: a.text for a in step.args},
-            "params": {p.name: value_of(p) for p in step.params}}
+    return {
+        "skill": step.skill,
+        "args": {a.name: a.text for a in step.args},
+        "params": {p.name: value_of(p) for p in step.params},
+    }
 
 
 def format_step(step: PlanStep) -> str:
@@ -222,19 +242,42 @@ def format_step(step: PlanStep) -> str:
     return f"{step.skill}({', '.join(a.text for a in step.args)})"
 
 
-def plan_msg(task_id: str | None, plan: Iterable[Any], *, replanned: bool = False, why: str = "",
-             constraints: Iterable[Any] = (), stamp: float | None = None) -> Plan:
+def plan_msg(
+    task_id: str | None,
+    plan: Iterable[Any],
+    *,
+    replanned: bool = False,
+    why: str = "",
+    constraints: Iterable[Any] = (),
+    stamp: float | None = None,
+) -> Plan:
     """A ``Plan`` event."""
-    return Plan(stamp=to_time(time.time() if stamp is None else stamp), task_id=task_id or "",
-                steps=[plan_step(c) for c in plan], replanned=bool(replanned), why=str(why or ""),
-                constraints=[str(c) for c in constraints])
+    return Plan(
+        stamp=to_time(time.time() if stamp is None else stamp),
+        task_id=task_id or "",
+        steps=[plan_step(c) for c in plan],
+        replanned=bool(replanned),
+        why=str(why or ""),
+        constraints=[str(c) for c in constraints],
+    )
 
 
 # -- status ------------------------------------------------------------------------------------------
-def status_msg(state: str, *, ready: bool = True, task_id: str | None = None, task: str | None = None,
-               step: int | None = None, skill: Any = None, result: Mapping[str, Any] | None = None,
-               reason: str = "", success: bool | None = None, error: str | None = None,
-               stamp: float | None = None, corrections: Mapping[str, int] | None = None) -> AgentStatus:
+def status_msg(
+    state: str,
+    *,
+    ready: bool = True,
+    task_id: str | None = None,
+    task: str | None = None,
+    step: int | None = None,
+    skill: Any = None,
+    result: Mapping[str, Any] | None = None,
+    reason: str = "",
+    success: bool | None = None,
+    error: str | None = None,
+    stamp: float | None = None,
+    corrections: Mapping[str, int] | None = None,
+) -> AgentStatus:
     """An ``AgentStatus``.
 
     Raises:
@@ -243,24 +286,41 @@ def status_msg(state: str, *, ready: bool = True, task_id: str | None = None, ta
     if state not in STATES:
         raise MessageError(f"status.state: {state!r} is not one of {', '.join(STATES)}")
     counts = dict(corrections or {})
-    return AgentStatus(stamp=to_time(time.time() if stamp is None else stamp), state=state, ready=bool(ready),
-                       task_id=task_id or "", task=task or "", step=-1 if step is None else int(step),
-                       skill=plan_step(skill), result_status=str((result or {}).get("status") or ""),
-                       result_reason=str((result or {}).get("reason") or ""), reason=str(reason or ""),
-                       finished=state in TERMINAL_STATES and success is not None, success=bool(success),
-                       error=error or "", corrections_received=max(0, int(counts.get("received", 0))),
-                       corrections_dropped=max(0, int(counts.get("dropped", 0))))
+    return AgentStatus(
+        stamp=to_time(time.time() if stamp is None else stamp),
+        state=state,
+        ready=bool(ready),
+        task_id=task_id or "",
+        task=task or "",
+        step=-1 if step is None else int(step),
+        skill=plan_step(skill),
+        result_status=str((result or {}).get("status") or ""),
+        result_reason=str((result or {}).get("reason") or ""),
+        reason=str(reason or ""),
+        finished=state in TERMINAL_STATES and success is not None,
+        success=bool(success),
+        error=error or "",
+        corrections_received=max(0, int(counts.get("received", 0))),
+        corrections_dropped=max(0, int(counts.get("dropped", 0))),
+    )
 
 
 def status_dict(msg: AgentStatus) -> dict[str, Any]:
     """An ``AgentStatus`` as a plain dict (what the console and the tests read)."""
-    return {"stamp": from_time(msg.stamp), "state": msg.state, "ready": bool(msg.ready),
-            "task_id": msg.task_id or None, "task": msg.task or None, "step": None if msg.step < 0 else msg.step,
-            "skill": step_dict(msg.skill) if msg.skill.skill else None,
-            "result": ({"status": msg.result_status, "reason": msg.result_reason} if msg.result_status else None),
-            "reason": msg.reason, "success": bool(msg.success) if msg.finished else None,
-            "error": msg.error or None,
-            "corrections": {"received": int(msg.corrections_received), "dropped": int(msg.corrections_dropped)}}
+    return {
+        "stamp": from_time(msg.stamp),
+        "state": msg.state,
+        "ready": bool(msg.ready),
+        "task_id": msg.task_id or None,
+        "task": msg.task or None,
+        "step": None if msg.step < 0 else msg.step,
+        "skill": step_dict(msg.skill) if msg.skill.skill else None,
+        "result": ({"status": msg.result_status, "reason": msg.result_reason} if msg.result_status else None),
+        "reason": msg.reason,
+        "success": bool(msg.success) if msg.finished else None,
+        "error": msg.error or None,
+        "corrections": {"received": int(msg.corrections_received), "dropped": int(msg.corrections_dropped)},
+    }
 
 
 # -- events ------------------------------------------------------------------------------------------
@@ -287,43 +347,62 @@ def _int(value: Any, low: int, high: int, default: int) -> int:
     return min(high, max(low, int(value)))
 
 
-def transcript_msg(event: Mapping[str, Any], task_id: str | None, *, type_: str = "understood",
-                   stamp: float | None = None) -> TranscriptEvent:
+def transcript_msg(
+    event: Mapping[str, Any], task_id: str | None, *, type_: str = "understood", stamp: float | None = None
+) -> TranscriptEvent:
     """A ``TranscriptEvent`` from an agent event (``understood``, ``question``) or the node's own
     (``dropped``, ``stop``)."""
     choices = event.get("choices")
     return TranscriptEvent(
-        stamp=to_time(time.time() if stamp is None else stamp), task_id=task_id or "", type=type_,
-        text=str(event.get("text") or ""), source=str(event.get("source") or ""),
-        kind=str(event.get("kind") or ""), summary=str(event.get("summary") or ""),
-        outcome=str(event.get("outcome") or ""), decision=str(event.get("decision") or ""),
-        confidence=_float(event.get("confidence", 0.0)), question=str(event.get("question") or ""),
+        stamp=to_time(time.time() if stamp is None else stamp),
+        task_id=task_id or "",
+        type=type_,
+        text=str(event.get("text") or ""),
+        source=str(event.get("source") or ""),
+        kind=str(event.get("kind") or ""),
+        summary=str(event.get("summary") or ""),
+        outcome=str(event.get("outcome") or ""),
+        decision=str(event.get("decision") or ""),
+        confidence=_float(event.get("confidence", 0.0)),
+        question=str(event.get("question") or ""),
         choices=[_choice_label(c) for c in choices] if isinstance(choices, (list, tuple)) else [],
         refusal=str(event.get("refusal") or ""),
         step=_int(event.get("step"), -1, 2**31 - 1, -1),
-        dropped_total=_int(event.get("dropped_total"), 0, 2**32 - 1, 0))
+        dropped_total=_int(event.get("dropped_total"), 0, 2**32 - 1, 0),
+    )
 
 
 def knowledge_msg(event: Mapping[str, Any], task_id: str | None, stamp: float | None = None) -> KnowledgeEvent:
     """A ``KnowledgeEvent`` from the agent's ``{"event": used|distilled|error|saved, ...}``."""
     detail = event.get("error") or event.get("path") or ""
-    return KnowledgeEvent(stamp=to_time(time.time() if stamp is None else stamp), task_id=task_id or "",
-                          event=str(event.get("event") or ""), id=str(event.get("id") or ""),
-                          kind=str(event.get("kind") or ""), rule=str(event.get("rule") or ""),
-                          score=_float(event.get("score", 0.0)), detail=str(detail))
+    return KnowledgeEvent(
+        stamp=to_time(time.time() if stamp is None else stamp),
+        task_id=task_id or "",
+        event=str(event.get("event") or ""),
+        id=str(event.get("id") or ""),
+        kind=str(event.get("kind") or ""),
+        rule=str(event.get("rule") or ""),
+        score=_float(event.get("score", 0.0)),
+        detail=str(detail),
+    )
 
 
 def knowledge_item_msg(item: Any, score: float) -> KnowledgeItem:
     """A ``KnowledgeItem`` from a :class:`memory.item.KnowledgeItem` and its search score."""
     scope = dict(getattr(item, "scope", {}) or {})
     params = dict(getattr(item, "parameters", {}) or {})
-    return KnowledgeItem(id=str(item.id), kind=str(item.kind), rule=str(item.rule), score=_float(score),
-                         skill=str(scope.get("skill") or ""),
-                         object_category=str(scope.get("object_category") or ""),
-                         task_family=str(scope.get("task_family") or ""),
-                         parameters=[named_value(k, v) for k, v in params.items() if k != "constraint"],
-                         use_count=max(0, int(getattr(item, "use_count", 0))),
-                         success_count=max(0, int(getattr(item, "success_count", 0))))
+    return KnowledgeItem(
+        id=str(item.id),
+        kind=str(item.kind),
+        rule=str(item.rule),
+        score=_float(score),
+        skill=str(scope.get("skill") or ""),
+        object_category=str(scope.get("object_category") or ""),
+        task_family=str(scope.get("task_family") or ""),
+        parameters=[named_value(k, v) for k, v in params.items() if k != "constraint"],
+        use_count=max(0, int(getattr(item, "use_count", 0))),
+        success_count=max(0, int(getattr(item, "success_count", 0))),
+    )
 
 
 # -- scene -------------------------------------------------------------------------------------------
@@ -335,12 +414,18 @@ def scene_object_msg(obj: ObjectInfo) -> SceneObject:
     """A ``SceneObject`` from an :class:`ObjectInfo`."""
     x, y, z = obj.pose.position
     return SceneObject(
-        name=obj.name, category=obj.category, colour=obj.color or "", shape=obj.shape or "",
+        name=obj.name,
+        category=obj.category,
+        colour=obj.color or "",
+        shape=obj.shape or "",
         pose=PoseMsg(position=Point(x=float(x), y=float(y), z=float(z)), orientation=_yaw_quaternion(obj.pose.yaw)),
         size=Vector3(x=float(obj.size[0]), y=float(obj.size[1]), z=float(obj.size[2])),
-        parts=[ObjectPart(name=str(k), position=Point(x=float(v[0]), y=float(v[1]), z=float(v[2])))
-               for k, v in obj.parts.items()],
-        state=[named_value(k, v) for k, v in obj.state.items()])
+        parts=[
+            ObjectPart(name=str(k), position=Point(x=float(v[0]), y=float(v[1]), z=float(v[2])))
+            for k, v in obj.parts.items()
+        ],
+        state=[named_value(k, v) for k, v in obj.state.items()],
+    )
 
 
 def scene_msg(objects: Iterable[ObjectInfo], frame_id: str, stamp: Time | None = None) -> Scene:
@@ -386,8 +471,10 @@ def parse_scene(msg: Scene) -> dict[str, ObjectInfo]:
             raise MessageError(f"{where}.pose.orientation: not finite")
         norm = math.sqrt(q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w)
         if abs(norm - 1.0) > 1e-3 or abs(q.x) > 1e-3 or abs(q.y) > 1e-3:
-            raise MessageError(f"{where}.pose.orientation: expected a unit quaternion about z alone, "
-                               f"got ({q.x:g}, {q.y:g}, {q.z:g}, {q.w:g})")
+            raise MessageError(
+                f"{where}.pose.orientation: expected a unit quaternion about z alone, "
+                f"got ({q.x:g}, {q.y:g}, {q.z:g}, {q.w:g})"
+            )
         size = (o.size.x, o.size.y, o.size.z)
         if not _finite(size) or min(size) < 0.0:
             raise MessageError(f"{where}.size: expected 3 finite extents >= 0, got {size}")
@@ -406,15 +493,49 @@ def parse_scene(msg: Scene) -> dict[str, ObjectInfo]:
             raise MessageError(f"{where}: duplicate object name {o.name!r}")
         yaw = 2.0 * math.atan2(q.z, q.w)
         yaw = math.atan2(math.sin(yaw), math.cos(yaw))
-        out[o.name] = ObjectInfo(o.name, o.category, Pose((p.x, p.y, p.z), yaw),
-                                 (float(size[0]), float(size[1]), float(size[2])), o.colour, o.shape, state, parts)
+        out[o.name] = ObjectInfo(
+            o.name,
+            o.category,
+            Pose((p.x, p.y, p.z), yaw),
+            (float(size[0]), float(size[1]), float(size[2])),
+            o.colour,
+            o.shape,
+            state,
+            parts,
+        )
     return out
 
 
 __all__ = [
-    "CORRECTION_SOURCES", "CorrectionRequest", "MAX_CORRECTION_CHARS", "MAX_SCENE_OBJECTS", "MAX_TASK_CHARS",
-    "STATES", "TERMINAL_STATES", "TRANSCRIPT_TYPES", "TaskRequest", "check_task_id", "clean_text",
-    "correction_msg", "format_step", "from_time", "knowledge_item_msg", "knowledge_msg", "named_value",
-    "new_task_id", "parse_correction", "parse_goal", "parse_scene", "plan_msg", "plan_step", "scene_msg",
-    "scene_object_msg", "status_dict", "status_msg", "step_dict", "to_time", "transcript_msg", "value_of",
+    "CORRECTION_SOURCES",
+    "CorrectionRequest",
+    "MAX_CORRECTION_CHARS",
+    "MAX_SCENE_OBJECTS",
+    "MAX_TASK_CHARS",
+    "STATES",
+    "TERMINAL_STATES",
+    "TRANSCRIPT_TYPES",
+    "TaskRequest",
+    "check_task_id",
+    "clean_text",
+    "correction_msg",
+    "format_step",
+    "from_time",
+    "knowledge_item_msg",
+    "knowledge_msg",
+    "named_value",
+    "new_task_id",
+    "parse_correction",
+    "parse_goal",
+    "parse_scene",
+    "plan_msg",
+    "plan_step",
+    "scene_msg",
+    "scene_object_msg",
+    "status_dict",
+    "status_msg",
+    "step_dict",
+    "to_time",
+    "transcript_msg",
+    "value_of",
 ]

@@ -93,19 +93,29 @@ class RosRobotConfig:
     require_scene: bool = True  # connect() also waits for the first scene message
 
     def __post_init__(self) -> None:
-        _require(len(self.joint_names) == 7 and len(set(self.joint_names)) == 7
-                 and all(isinstance(n, str) and n for n in self.joint_names),
-                 f"robot.joint_names: expected 7 distinct joint names, got {self.joint_names!r}")
-        _require(all(isinstance(n, str) and n for n in self.finger_joint_names) and len(self.finger_joint_names) <= 2,
-                 f"robot.finger_joint_names: expected up to 2 joint names, got {self.finger_joint_names!r}")
+        _require(
+            len(self.joint_names) == 7
+            and len(set(self.joint_names)) == 7
+            and all(isinstance(n, str) and n for n in self.joint_names),
+            f"robot.joint_names: expected 7 distinct joint names, got {self.joint_names!r}",
+        )
+        _require(
+            all(isinstance(n, str) and n for n in self.finger_joint_names) and len(self.finger_joint_names) <= 2,
+            f"robot.finger_joint_names: expected up to 2 joint names, got {self.finger_joint_names!r}",
+        )
         _require(5.0 <= self.control_hz <= 1000.0, f"robot.control_hz must be in [5, 1000], got {self.control_hz}")
-        _require(0.0 < self.trajectory_lead <= 1.0,
-                 f"robot.trajectory_lead must be in (0, 1] s, got {self.trajectory_lead}")
-        _require(0.0 < self.connect_timeout <= 600.0,
-                 f"robot.connect_timeout must be in (0, 600] s, got {self.connect_timeout}")
+        _require(
+            0.0 < self.trajectory_lead <= 1.0, f"robot.trajectory_lead must be in (0, 1] s, got {self.trajectory_lead}"
+        )
+        _require(
+            0.0 < self.connect_timeout <= 600.0,
+            f"robot.connect_timeout must be in (0, 600] s, got {self.connect_timeout}",
+        )
         _require(0.01 <= self.gripper_max_width <= 0.3, "robot.gripper_max_width must be in [0.01, 0.3] m")
-        _require(0.0 <= self.grasp_min_width < self.gripper_max_width / 2,
-                 "robot.grasp_min_width must be in [0, gripper_max_width / 2)")
+        _require(
+            0.0 <= self.grasp_min_width < self.gripper_max_width / 2,
+            "robot.grasp_min_width must be in [0, gripper_max_width / 2)",
+        )
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "RosRobotConfig":
@@ -154,8 +164,14 @@ class RosRobot(Robot):
 
     home_q = HOME_Q
 
-    def __init__(self, node: Node | None = None, config: RosRobotConfig | None = None,
-                 safety: SafetyConfig | None = None, *, model: KinematicModel | None = None) -> None:
+    def __init__(
+        self,
+        node: Node | None = None,
+        config: RosRobotConfig | None = None,
+        safety: SafetyConfig | None = None,
+        *,
+        model: KinematicModel | None = None,
+    ) -> None:
         self.cfg = config or RosRobotConfig()
         self.safety = safety or SafetyConfig()
         self.control_dt = 1.0 / self.cfg.control_hz
@@ -199,8 +215,9 @@ class RosRobot(Robot):
         group = MutuallyExclusiveCallbackGroup()
         self._traj_pub = node.create_publisher(JointTrajectory, JOINT_TRAJECTORY, qos.COMMANDS)
         self._grip_pub = node.create_publisher(Float64, GRIPPER_COMMAND, qos.COMMANDS)
-        js = node.create_subscription(JointState, JOINT_STATES, self._on_joint_state, qos.JOINT_STATES_IN,
-                                      callback_group=group)
+        js = node.create_subscription(
+            JointState, JOINT_STATES, self._on_joint_state, qos.JOINT_STATES_IN, callback_group=group
+        )
         sc = node.create_subscription(Scene, SCENE, self._on_scene, qos.SCENE_IN, callback_group=group)
         # the names after namespace and remapping, for messages and logs
         self.joint_states_topic, self.scene_topic = js.topic_name, sc.topic_name
@@ -235,19 +252,24 @@ class RosRobot(Robot):
                 with self._lock:
                     self._cmd = None
                     self.halted_reason = ""
-                self.logger.info(f"ROS robot connected: joint states on {self.joint_states_topic}, "
-                                 f"{len(self._scene or {})} object(s) on {self.scene_topic}")
+                self.logger.info(
+                    f"ROS robot connected: joint states on {self.joint_states_topic}, "
+                    f"{len(self._scene or {})} object(s) on {self.scene_topic}"
+                )
                 return
             time.sleep(0.02)
         missing = []
         if not self.state_age() < self.safety.joint_state_timeout:
             missing.append(f"joint states on {self.joint_states_topic} (for joints {', '.join(self.joint_names)})")
         if self._scene is None and self.cfg.require_scene:
-            missing.append(f"a scene on {self.scene_topic}" + (f" (last one refused: {self.scene_error})"
-                                                                   if self.scene_error else ""))
+            missing.append(
+                f"a scene on {self.scene_topic}"
+                + (f" (last one refused: {self.scene_error})" if self.scene_error else "")
+            )
         raise RobotLinkError(
             f"no {' and no '.join(missing)} within {limit:g} s: is the arm driver (or `robot-agent up sim`) running "
-            f"with ROS_DOMAIN_ID={os.environ.get('ROS_DOMAIN_ID', '0')}?")
+            f"with ROS_DOMAIN_ID={os.environ.get('ROS_DOMAIN_ID', '0')}?"
+        )
 
     def _spin(self) -> None:
         while self._spinning and rclpy.ok():
@@ -273,8 +295,10 @@ class RosRobot(Robot):
     # -- callbacks ---------------------------------------------------------------------------------
     def _on_joint_state(self, msg: JointState) -> None:
         if len(msg.name) != len(msg.position):
-            self.logger.warning(f"joint state with {len(msg.name)} names and {len(msg.position)} positions ignored",
-                                throttle_duration_sec=5.0)
+            self.logger.warning(
+                f"joint state with {len(msg.name)} names and {len(msg.position)} positions ignored",
+                throttle_duration_sec=5.0,
+            )
             return
         now = time.monotonic()
         with self._lock:
@@ -323,8 +347,10 @@ class RosRobot(Robot):
         if math.isinf(age):
             reason = f"joint-state watchdog: no joint state received on {self.joint_states_topic}; motion halted"
         else:
-            reason = (f"joint-state watchdog: the newest joint state on {self.joint_states_topic} is {age:.2f} s "
-                      f"old (safety.joint_state_timeout = {limit:g} s); motion halted")
+            reason = (
+                f"joint-state watchdog: the newest joint state on {self.joint_states_topic} is {age:.2f} s "
+                f"old (safety.joint_state_timeout = {limit:g} s); motion halted"
+            )
         if not self.halted_reason:
             self.logger.error(reason)
         self.halted_reason = reason
@@ -343,8 +369,9 @@ class RosRobot(Robot):
     def _publish_arm(self, q: np.ndarray) -> None:
         msg = JointTrajectory()
         msg.joint_names = list(self.joint_names)  # header.stamp zero: start now (controller time)
-        msg.points = [JointTrajectoryPoint(positions=[float(v) for v in q],
-                                           time_from_start=_duration(self.cfg.trajectory_lead))]
+        msg.points = [
+            JointTrajectoryPoint(positions=[float(v) for v in q], time_from_start=_duration(self.cfg.trajectory_lead))
+        ]
         self._traj_pub.publish(msg)
         self.commands_sent += 1
 
@@ -392,8 +419,7 @@ class RosRobot(Robot):
             self._model, self._owns_model = KinematicModel(), True
         return self._model
 
-    def inverse_kinematics(self, position: Sequence[float], yaw: float,
-                           seed: np.ndarray | None = None) -> np.ndarray:
+    def inverse_kinematics(self, position: Sequence[float], yaw: float, seed: np.ndarray | None = None) -> np.ndarray:
         return self._kin().inverse_kinematics(position, yaw, seed)
 
     def forward_kinematics(self, q: np.ndarray) -> np.ndarray:

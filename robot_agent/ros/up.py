@@ -49,9 +49,7 @@ LAUNCH_PLANS: dict[str, tuple[NodeSpec, ...]] = {
         NodeSpec(PACKAGE, "sim_node", "sim", ("sim.yaml",)),
         NodeSpec(PACKAGE, "agent_node", "robot_agent", ("agent.yaml", "sim.yaml")),
     ),
-    "hardware": (
-        NodeSpec(PACKAGE, "agent_node", "robot_agent", ("agent.yaml", "hardware.yaml"), HARDWARE_REMAPPINGS),
-    ),
+    "hardware": (NodeSpec(PACKAGE, "agent_node", "robot_agent", ("agent.yaml", "hardware.yaml"), HARDWARE_REMAPPINGS),),
 }
 
 #: executable -> the node class it runs (module, class)
@@ -72,8 +70,10 @@ def check_namespace(namespace: str) -> str:
     """
     ns = (namespace or "").strip()
     if not _NAMESPACE.match(ns) or "//" in ns:
-        raise ValueError(f"namespace {namespace!r} is not valid: tokens of letters, digits and underscores, "
-                         f"each starting with a letter, separated by '/'")
+        raise ValueError(
+            f"namespace {namespace!r} is not valid: tokens of letters, digits and underscores, "
+            f"each starting with a letter, separated by '/'"
+        )
     return "/" + ns.strip("/") if ns.strip("/") else "/"
 
 
@@ -168,8 +168,9 @@ def node_arguments(spec: NodeSpec, params: str | Path | None = None, *, use_sim_
     return args
 
 
-def compose(mode: str, params: str | Path | None = None, *, namespace: str = "", use_sim_time: bool = False,
-            **node_kwargs: Any) -> list[Any]:
+def compose(
+    mode: str, params: str | Path | None = None, *, namespace: str = "", use_sim_time: bool = False, **node_kwargs: Any
+) -> list[Any]:
     """Build (not start) the nodes of ``mode`` as the launch file does; ``rclpy.init`` must have run.
 
     ``node_kwargs`` go to every node (``context`` for a private ROS context).
@@ -199,8 +200,14 @@ def compose(mode: str, params: str | Path | None = None, *, namespace: str = "",
     return nodes
 
 
-def up(mode: str, params: str | Path | None = None, *, namespace: str = "", log_level: str = "info",
-       use_sim_time: bool = False) -> int:
+def up(
+    mode: str,
+    params: str | Path | None = None,
+    *,
+    namespace: str = "",
+    log_level: str = "info",
+    use_sim_time: bool = False,
+) -> int:
     """Start the nodes of ``mode`` and spin until Ctrl-C or SIGTERM.
 
     Raises:
@@ -221,8 +228,7 @@ def up(mode: str, params: str | Path | None = None, *, namespace: str = "", log_
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
     init_rclpy(args=["--ros-args", "--log-level", log_level])
-    forward_python_logging(getattr(logging, {"warn": "WARNING", "fatal": "CRITICAL"}.get(log_level,
-                                                                                          log_level.upper())))
+    forward_python_logging(getattr(logging, {"warn": "WARNING", "fatal": "CRITICAL"}.get(log_level, log_level.upper())))
     nodes: list[Any] = []
     executor = MultiThreadedExecutor(num_threads=6)
     try:
@@ -233,9 +239,11 @@ def up(mode: str, params: str | Path | None = None, *, namespace: str = "", log_
         for node in nodes:
             node.start()
         names = ", ".join(n.get_fully_qualified_name() for n in nodes)
-        print(f"robot-agent up {mode}: {names} running (Ctrl-C to stop); try: robot-agent task "
-              f"{'--namespace ' + ns.strip('/') + ' ' if ns != '/' else ''}\"put the red block in the bowl\"",
-              flush=True)
+        print(
+            f"robot-agent up {mode}: {names} running (Ctrl-C to stop); try: robot-agent task "
+            f'{"--namespace " + ns.strip("/") + " " if ns != "/" else ""}"put the red block in the bowl"',
+            flush=True,
+        )
         spin_until_interrupted(executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
@@ -254,8 +262,9 @@ def up(mode: str, params: str | Path | None = None, *, namespace: str = "", log_
 
 def _cmd_up(args: argparse.Namespace) -> int:
     try:
-        return up(args.mode, args.params, namespace=args.namespace, log_level=args.log_level,
-                  use_sim_time=args.use_sim_time)
+        return up(
+            args.mode, args.params, namespace=args.namespace, log_level=args.log_level, use_sim_time=args.use_sim_time
+        )
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -263,15 +272,21 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``up`` to the ``robot-agent`` command."""
-    p = sub.add_parser("up", help="start the ROS 2 nodes of sim.launch.py or hardware.launch.py in one process",
-                       description="Start the nodes that launch/sim.launch.py (sim node + agent node) or "
-                                   "launch/hardware.launch.py (agent node only) start, with the same parameter "
-                                   "files and remappings, in one process. Then drive it with `robot-agent task` and "
-                                   "`robot-agent say` from another shell on the same ROS_DOMAIN_ID.")
+    p = sub.add_parser(
+        "up",
+        help="start the ROS 2 nodes of sim.launch.py or hardware.launch.py in one process",
+        description="Start the nodes that launch/sim.launch.py (sim node + agent node) or "
+        "launch/hardware.launch.py (agent node only) start, with the same parameter "
+        "files and remappings, in one process. Then drive it with `robot-agent task` and "
+        "`robot-agent say` from another shell on the same ROS_DOMAIN_ID.",
+    )
     p.add_argument("mode", choices=sorted(LAUNCH_PLANS), help="sim: PyBullet sim node + agent; hardware: agent only")
     p.add_argument("--params", help="extra parameter file, applied last to every node (launch: params_file)")
-    p.add_argument("--namespace", default="", help="namespace of every node and topic, e.g. robot1 (launch: "
-                                                   "namespace; default: none)")
+    p.add_argument(
+        "--namespace",
+        default="",
+        help="namespace of every node and topic, e.g. robot1 (launch: namespace; default: none)",
+    )
     p.add_argument("--log-level", default="info", choices=LOG_LEVELS, help="log level (launch: log_level)")
     p.add_argument("--use-sim-time", action="store_true", help="nodes use /clock (launch: use_sim_time)")
     p.set_defaults(func=_cmd_up)

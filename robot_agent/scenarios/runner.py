@@ -41,11 +41,18 @@ class EpisodeOutcome:
     false_transfers: int = 0
 
     def summary(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "family": self.family, "split": self.split,
-                "corrections": self.corrections, "success": self.success, "why_failed": self.why_failed,
-                "knowledge_used": [k.get("rule") for k in self.result.knowledge_used],
-                "knowledge_distilled": [k.get("rule") for k in self.result.knowledge_distilled],
-                "false_transfers": self.false_transfers, "wall_s": round(self.wall_s, 2)}
+        return {
+            "scenario": self.scenario,
+            "family": self.family,
+            "split": self.split,
+            "corrections": self.corrections,
+            "success": self.success,
+            "why_failed": self.why_failed,
+            "knowledge_used": [k.get("rule") for k in self.result.knowledge_used],
+            "knowledge_distilled": [k.get("rule") for k in self.result.knowledge_distilled],
+            "false_transfers": self.false_transfers,
+            "wall_s": round(self.wall_s, 2),
+        }
 
 
 def _human_operator(agent: Agent, stream: TextIO, done: threading.Event) -> threading.Thread:
@@ -62,11 +69,24 @@ def _human_operator(agent: Agent, stream: TextIO, done: threading.Event) -> thre
     return t
 
 
-def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, config: AgentConfig,
-                 seed: int = 0, memory_mode: str = "full", operator: str = "sim", gui: bool = False,
-                 on_event: Callable[[dict[str, Any]], None] | None = None, episode_logger: Any = None,
-                 cap: int = 8, stdin: TextIO | None = None, log_dir: str | Path | None = None,
-                 phrases: PhraseBank | None = None) -> EpisodeOutcome:
+def run_scenario(
+    scenario: Scenario,
+    *,
+    policy: Any,
+    kb: Any,
+    parser: Any,
+    config: AgentConfig,
+    seed: int = 0,
+    memory_mode: str = "full",
+    operator: str = "sim",
+    gui: bool = False,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    episode_logger: Any = None,
+    cap: int = 8,
+    stdin: TextIO | None = None,
+    log_dir: str | Path | None = None,
+    phrases: PhraseBank | None = None,
+) -> EpisodeOutcome:
     """Run one scenario once.
 
     Args:
@@ -95,12 +115,28 @@ def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, confi
         if log_dir is not None and episode_logger is None:
             from robot_agent.logs.recording import EpisodeRecorder
 
-            episode_logger = EpisodeRecorder(Path(log_dir) / episode_id, episode_id, task=scenario.task,
-                                             scene=scenario.public()["scene"], robot=world.robot, camera=camera,
-                                             meta={"scenario": scenario.name, "memory_mode": memory_mode,
-                                                   "operator": operator})
-        agent = Agent(world.robot, policy, kb, parser, config, camera=camera, on_event=on_event, observer=op,
-                      memory_mode=memory_mode, max_corrections=cap + 2, episode_logger=episode_logger)
+            episode_logger = EpisodeRecorder(
+                Path(log_dir) / episode_id,
+                episode_id,
+                task=scenario.task,
+                scene=scenario.public()["scene"],
+                robot=world.robot,
+                camera=camera,
+                meta={"scenario": scenario.name, "memory_mode": memory_mode, "operator": operator},
+            )
+        agent = Agent(
+            world.robot,
+            policy,
+            kb,
+            parser,
+            config,
+            camera=camera,
+            on_event=on_event,
+            observer=op,
+            memory_mode=memory_mode,
+            max_corrections=cap + 2,
+            episode_logger=episode_logger,
+        )
         done = threading.Event()
         if operator == "human":
             _human_operator(agent, stdin or sys.stdin, done)
@@ -116,15 +152,22 @@ def run_scenario(scenario: Scenario, *, policy: Any, kb: Any, parser: Any, confi
             # first: the scene check alone would hide why nothing happened.
             why = [f"{result.state.value}: {result.reason or 'no reason given'}"] + why
         if episode_logger is not None and hasattr(episode_logger, "finish"):
-            episode_logger.finish(ok, corrections=result.n_corrections, reason="; ".join(why),
-                                  agent_state=result.state.value)
+            episode_logger.finish(
+                ok, corrections=result.n_corrections, reason="; ".join(why), agent_state=result.state.value
+            )
     n = result.n_corrections
     # A false transfer: a knowledge item was applied and the operator still corrected that same call.
     used_steps = {(k.get("skill"), k.get("object")) for k in result.knowledge_used if k.get("skill")}
-    false = sum(1 for c in result.corrections if c.call and (c.call["skill"], c.call["args"].get("object")) in used_steps
-                and c.understood.get("kind") == "skill")
-    return EpisodeOutcome(scenario.name, scenario.family, scenario.split, result, ok, why, n,
-                          time.perf_counter() - t0, false)
+    false = sum(
+        1
+        for c in result.corrections
+        if c.call
+        and (c.call["skill"], c.call["args"].get("object")) in used_steps
+        and c.understood.get("kind") == "skill"
+    )
+    return EpisodeOutcome(
+        scenario.name, scenario.family, scenario.split, result, ok, why, n, time.perf_counter() - t0, false
+    )
 
 
 def build_components(config: Any, kb_dir: str | Path | None, *, memory: bool = True) -> tuple[Any, Any, Any]:
@@ -142,10 +185,20 @@ def build_components(config: Any, kb_dir: str | Path | None, *, memory: bool = T
     return policy, kb, make_language_layer(config, embedder=getattr(kb, "text", None), kb=kb)
 
 
-def run_rounds(scenarios_per_round: list[list[Any]], *, config: Any, kb_dir: Path, seed: int = 0,
-               memory_mode: str = "full", operator: str = "sim", gui: bool = False, quiet: bool = False,
-               components: tuple[Any, Any, Any] | None = None, log_dir: str | Path | None = None,
-               phrases: Any = None) -> list[list[Any]]:
+def run_rounds(
+    scenarios_per_round: list[list[Any]],
+    *,
+    config: Any,
+    kb_dir: Path,
+    seed: int = 0,
+    memory_mode: str = "full",
+    operator: str = "sim",
+    gui: bool = False,
+    quiet: bool = False,
+    components: tuple[Any, Any, Any] | None = None,
+    log_dir: str | Path | None = None,
+    phrases: Any = None,
+) -> list[list[Any]]:
     """Run rounds of scenarios with one knowledge base; returns outcomes per round (``phrases``: the
     simulated operator's phrase bank, ``sim.phrases.PhraseBank``; None: the built-in one)."""
     policy, kb, parser = components or build_components(config, kb_dir, memory=memory_mode != "no-memory")
@@ -156,10 +209,21 @@ def run_rounds(scenarios_per_round: list[list[Any]], *, config: Any, kb_dir: Pat
             outs = []
             for sc in scenarios:
                 if not quiet:
-                    print(f"\n== round {r}: {sc.name} ({sc.split}) — task: \"{sc.task}\"")
-                o = run_scenario(sc, policy=policy, kb=kb, parser=parser, config=config, seed=seed,
-                                 memory_mode=memory_mode, operator=operator, gui=gui, on_event=printer,
-                                 log_dir=log_dir, phrases=phrases)
+                    print(f'\n== round {r}: {sc.name} ({sc.split}) — task: "{sc.task}"')
+                o = run_scenario(
+                    sc,
+                    policy=policy,
+                    kb=kb,
+                    parser=parser,
+                    config=config,
+                    seed=seed,
+                    memory_mode=memory_mode,
+                    operator=operator,
+                    gui=gui,
+                    on_event=printer,
+                    log_dir=log_dir,
+                    phrases=phrases,
+                )
                 if not quiet:
                     verdict = "succeeded" if o.success else f"FAILED ({'; '.join(o.why_failed)})"
                     print(f"  => {verdict} with {o.corrections} correction(s) in {o.wall_s:.1f} s")

@@ -24,14 +24,14 @@ def transcript_printer(out: Callable[[str], None] = print) -> Callable[[dict[str
         elif t == "skill_result" and e["status"] != "succeeded":
             out(f"    -> {e['status']}: {e['reason']}")
         elif t == "understood":
-            out(f"  operator ({e['source']}): \"{e['text']}\"\n    understood as {e['summary']} [{e['outcome']}]")
+            out(f'  operator ({e["source"]}): "{e["text"]}"\n    understood as {e["summary"]} [{e["outcome"]}]')
             if e.get("question"):
                 out(f"    robot asks: {e['question']}")
         elif t == "task_understood":
             if e.get("decision") == "act":
                 out(f"  task understood as: {e.get('goal')} ({e.get('source')}, confidence {e.get('confidence')})")
             elif e.get("answer_to"):
-                out(f"  answer: \"{e.get('text')}\" -> {e.get('decision')}")
+                out(f'  answer: "{e.get("text")}" -> {e.get("decision")}')
         elif t == "question" and e.get("about") == "task":
             out(f"  robot asks: {e.get('question')}")
         elif t == "knowledge":

@@ -90,15 +90,18 @@ def _placeholders(template: str, where: str) -> set[str]:
     try:
         fields = list(Formatter().parse(template))
     except ValueError as exc:  # a lone brace
-        raise PhraseBankError(f"{where}: {template!r} is not a valid template ({exc}; write a brace as {{{{ or }}}})") \
-            from None
+        raise PhraseBankError(
+            f"{where}: {template!r} is not a valid template ({exc}; write a brace as {{{{ or }}}})"
+        ) from None
     out = set()
     for _lit, name, spec, conv in fields:
         if name is None:
             continue
         if not name.isidentifier() or spec or conv:
-            raise PhraseBankError(f"{where}: {template!r} has the placeholder {{{name}{'!' + conv if conv else ''}"
-                                  f"{':' + spec if spec else ''}}}: only plain {{name}} placeholders are allowed")
+            raise PhraseBankError(
+                f"{where}: {template!r} has the placeholder {{{name}{'!' + conv if conv else ''}"
+                f"{':' + spec if spec else ''}}}: only plain {{name}} placeholders are allowed"
+            )
         out.add(name)
     return out
 
@@ -115,15 +118,18 @@ def phrase_bank_from_dict(data: Any, name: str, source: str = "<memory>") -> Phr
         PhraseBankError: naming the source and the key (and the template) at fault.
     """
     if not isinstance(data, Mapping):
-        raise PhraseBankError(f"{source}: a phrase bank is a mapping of keys to lists of templates, "
-                              f"got {type(data).__name__}")
+        raise PhraseBankError(
+            f"{source}: a phrase bank is a mapping of keys to lists of templates, got {type(data).__name__}"
+        )
     unknown = sorted(str(k) for k in data if k not in PHRASE_KEYS)
     if unknown:
         raise PhraseBankError(f"{source}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(PHRASE_KEYS)}")
     missing = [k for k in PHRASE_KEYS if k not in data]
     if missing:
-        raise PhraseBankError(f"{source}: missing key(s) {', '.join(missing)}: a bank must phrase every key "
-                              f"(copy {BUILTIN_BANK.name} and reword it)")
+        raise PhraseBankError(
+            f"{source}: missing key(s) {', '.join(missing)}: a bank must phrase every key "
+            f"(copy {BUILTIN_BANK.name} and reword it)"
+        )
     phrases: dict[str, tuple[str, ...]] = {}
     for key, allowed in PHRASE_KEYS.items():
         where = f"{source}: {key}"
@@ -137,13 +143,16 @@ def phrase_bank_from_dict(data: Any, name: str, source: str = "<memory>") -> Phr
             used = _placeholders(t, f"{where}[{i}]")
             bad = sorted(used - allowed)
             if bad:
-                raise PhraseBankError(f"{where}[{i}]: {t!r} uses unknown placeholder(s) "
-                                      f"{', '.join('{' + b + '}' for b in bad)}; {key} may use "
-                                      f"{', '.join('{' + a + '}' for a in sorted(allowed)) or 'none'}")
+                raise PhraseBankError(
+                    f"{where}[{i}]: {t!r} uses unknown placeholder(s) "
+                    f"{', '.join('{' + b + '}' for b in bad)}; {key} may use "
+                    f"{', '.join('{' + a + '}' for a in sorted(allowed)) or 'none'}"
+                )
             for group in PHRASE_REQUIRED.get(key, ()):
                 if not used & group:
-                    raise PhraseBankError(f"{where}[{i}]: {t!r} must use "
-                                          f"{' or '.join('{' + g + '}' for g in sorted(group))}")
+                    raise PhraseBankError(
+                        f"{where}[{i}]: {t!r} must use {' or '.join('{' + g + '}' for g in sorted(group))}"
+                    )
             if t.strip() in seen:
                 raise PhraseBankError(f"{where}[{i}]: {t!r} is listed twice")
             seen.append(t.strip())

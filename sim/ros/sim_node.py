@@ -85,8 +85,12 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
 DYNAMIC = frozenset({"scene", "publish.scene_hz", "publish.camera_hz", "grasp_on_close"})
 #: closed ranges ROS enforces (the rates' own checks below also refuse a zero scene rate)
 RANGES: dict[str, tuple[float, float]] = {
-    "sim.physics_hz": (1.0, 10000.0), "sim.control_hz": (1.0, 1000.0), "sim.camera_width": (16, 1920),
-    "sim.camera_height": (16, 1080), "safety.max_joint_speed": (0.0, 3.0), "publish.scene_hz": (0.0, 100.0),
+    "sim.physics_hz": (1.0, 10000.0),
+    "sim.control_hz": (1.0, 1000.0),
+    "sim.camera_width": (16, 1920),
+    "sim.camera_height": (16, 1080),
+    "safety.max_joint_speed": (0.0, 3.0),
+    "publish.scene_hz": (0.0, 100.0),
     "publish.camera_hz": (0.0, 30.0),
 }
 
@@ -159,8 +163,9 @@ def trajectory_from_msg(msg: JointTrajectory, joint_names: Sequence[str]) -> tup
         raise ValueError("trajectory with no joint names")
     unknown = sorted(set(names) - set(joint_names))
     if unknown:
-        raise ValueError(f"trajectory names unknown joint(s) {', '.join(unknown)}; "
-                         f"this arm has {', '.join(joint_names)}")
+        raise ValueError(
+            f"trajectory names unknown joint(s) {', '.join(unknown)}; this arm has {', '.join(joint_names)}"
+        )
     missing = [n for n in joint_names if n not in names]
     if missing or len(set(names)) != len(names):
         raise ValueError(f"trajectory must name every arm joint once; missing: {', '.join(missing) or 'none'}")
@@ -206,12 +211,21 @@ class SimNode(Node):
             raise
 
     def _setup(self) -> None:
-        declare_all(self, {n: d for n, (d, _) in PARAMETERS.items()}, {n: doc for n, (_, doc) in PARAMETERS.items()},
-                    DYNAMIC, RANGES)
+        declare_all(
+            self,
+            {n: d for n, (d, _) in PARAMETERS.items()},
+            {n: doc for n, (_, doc) in PARAMETERS.items()},
+            DYNAMIC,
+            RANGES,
+        )
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
-        self.sim_cfg = SimConfig(physics_hz=float(p["sim.physics_hz"]), control_hz=float(p["sim.control_hz"]),
-                                 camera_width=int(p["sim.camera_width"]), camera_height=int(p["sim.camera_height"]),
-                                 gui=bool(p["sim.gui"]))
+        self.sim_cfg = SimConfig(
+            physics_hz=float(p["sim.physics_hz"]),
+            control_hz=float(p["sim.control_hz"]),
+            camera_width=int(p["sim.camera_width"]),
+            camera_height=int(p["sim.camera_height"]),
+            gui=bool(p["sim.gui"]),
+        )
         self.safety_cfg = SafetyConfig(max_joint_speed=float(p["safety.max_joint_speed"]))
         for name in ("publish.scene_hz", "publish.camera_hz"):
             err = _check_rate(name, p[name], 0.0, 100.0 if "scene" in name else 30.0, allow_zero="camera" in name)
@@ -251,7 +265,8 @@ class SimNode(Node):
         self.get_logger().info(
             f"sim: scene {self.scene_spec.name!r} ({len(self.scene_spec.objects)} objects), "
             f"{self.sim_cfg.control_hz:g} Hz control; joint states on {self._js_pub.topic_name}, "
-            f"trajectories on {traj.topic_name}")
+            f"trajectories on {traj.topic_name}"
+        )
 
     # -- world -----------------------------------------------------------------------------------
     def _build_world(self, scene: SceneSpec) -> None:
@@ -328,17 +343,22 @@ class SimNode(Node):
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         for prm in params:
             if prm.name not in DYNAMIC:
-                return SetParametersResult(successful=False, reason=(
-                    f"{prm.name} is fixed at start-up; restart the sim node with a new parameter file "
-                    f"(changeable now: {', '.join(sorted(DYNAMIC))})"))
+                return SetParametersResult(
+                    successful=False,
+                    reason=(
+                        f"{prm.name} is fixed at start-up; restart the sim node with a new parameter file "
+                        f"(changeable now: {', '.join(sorted(DYNAMIC))})"
+                    ),
+                )
             if prm.name == "scene":
                 try:
                     resolve_scene(prm.value)
                 except SceneError as exc:
                     return SetParametersResult(successful=False, reason=str(exc))
             elif prm.name in ("publish.scene_hz", "publish.camera_hz"):
-                err = _check_rate(prm.name, prm.value, 0.0, 100.0 if "scene" in prm.name else 30.0,
-                                  allow_zero="camera" in prm.name)
+                err = _check_rate(
+                    prm.name, prm.value, 0.0, 100.0 if "scene" in prm.name else 30.0, allow_zero="camera" in prm.name
+                )
                 if err:
                     return SetParametersResult(successful=False, reason=err)
         for prm in params:
@@ -436,8 +456,9 @@ class SimNode(Node):
         if self._next_slot is None or now - self._next_slot > 0.25:
             if self._next_slot is not None:
                 self._late_ticks += 1
-                self.get_logger().warning("physics fell more than 0.25 s behind real time; resynchronising",
-                                          throttle_duration_sec=5.0)
+                self.get_logger().warning(
+                    "physics fell more than 0.25 s behind real time; resynchronising", throttle_duration_sec=5.0
+                )
             self._next_slot = now
         self._next_slot += dt
         delay = self._next_slot - time.monotonic()
@@ -456,8 +477,11 @@ class SimNode(Node):
         self._js_pub.publish(msg)
 
     def _publish_scene(self, world: SimWorld) -> None:
-        self._scene_pub.publish(messages.scene_msg((world.object_info(n) for n in world.objects), self.scene_frame_id,
-                                                   self.get_clock().now().to_msg()))
+        self._scene_pub.publish(
+            messages.scene_msg(
+                (world.object_info(n) for n in world.objects), self.scene_frame_id, self.get_clock().now().to_msg()
+            )
+        )
 
     def _publish_image(self) -> None:
         frame = self.camera.render()

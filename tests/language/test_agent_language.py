@@ -101,11 +101,20 @@ PLACE = {"skill": "place", "args": {"object": "white_mug", "target": "plate"}, "
 
 
 def test_an_unsure_reading_corrected_again_at_once_is_not_learned() -> None:
-    unsure = _rec("do the thing with the plate", 1.0,
-                  {"kind": "plan", "confidence": 0.65, "understood_by": "model",
-                   "plan": {"type": "avoid", "object": "plate"}}, "replanned", PLACE)
-    then = _rec("put it on the plate gently", 2.0, {"kind": "skill", "confidence": 1.0,
-                                                     "parameters": {"speed": {"scale": 0.5}}}, "applied", PLACE)
+    unsure = _rec(
+        "do the thing with the plate",
+        1.0,
+        {"kind": "plan", "confidence": 0.65, "understood_by": "model", "plan": {"type": "avoid", "object": "plate"}},
+        "replanned",
+        PLACE,
+    )
+    then = _rec(
+        "put it on the plate gently",
+        2.0,
+        {"kind": "skill", "confidence": 1.0, "parameters": {"speed": {"scale": 0.5}}},
+        "applied",
+        PLACE,
+    )
     steps = [StepRecord(PLACE, "succeeded", "", {"params": {"speed": 0.25}}, [], 2.5, 3.0)]
     ep = _episode([unsure, then], steps)
     assert not trusted(unsure, ep) and trusted(then, ep)
@@ -117,10 +126,29 @@ def test_an_unsure_reading_corrected_again_at_once_is_not_learned() -> None:
 def test_answers_and_confirmed_corrections_are_learned_with_their_confidence(tmp_path: Path, text_embedder) -> None:
     sc = load_scenario(MUG)
     objs = {o.name: o for o in sc.objects}
-    answered = _rec("2", 1.0, {"kind": "skill", "confidence": 1.0, "understood_by": "answer",
-                               "parameters": {"grasp_region": {"set": "handle"}}}, "applied", PICK)
-    steps = [StepRecord({**PICK, "params": {"grasp_region": "handle"}}, "succeeded", "",
-                        {"params": {"grasp_region": "handle"}}, [], 1.5, 2.0)]
+    answered = _rec(
+        "2",
+        1.0,
+        {
+            "kind": "skill",
+            "confidence": 1.0,
+            "understood_by": "answer",
+            "parameters": {"grasp_region": {"set": "handle"}},
+        },
+        "applied",
+        PICK,
+    )
+    steps = [
+        StepRecord(
+            {**PICK, "params": {"grasp_region": "handle"}},
+            "succeeded",
+            "",
+            {"params": {"grasp_region": "handle"}},
+            [],
+            1.5,
+            2.0,
+        )
+    ]
     items = distill_episode(_episode([answered], steps), objs)
     (item,) = items
     assert item["parameters"] == {"grasp_region": "handle"}
@@ -131,9 +159,15 @@ def test_answers_and_confirmed_corrections_are_learned_with_their_confidence(tmp
 
 
 def test_two_changes_of_different_parameters_in_a_row_are_both_learned() -> None:
-    slower = _rec("slower", 1.0, {"kind": "skill", "confidence": 1.0, "parameters": {"speed": {"scale": 0.5}}},
-                  "applied", PLACE)
-    lower = _rec("place it lower", 2.0, {"kind": "skill", "confidence": 1.0,
-                                         "parameters": {"place_height": {"add": -0.03}}}, "applied", PLACE)
+    slower = _rec(
+        "slower", 1.0, {"kind": "skill", "confidence": 1.0, "parameters": {"speed": {"scale": 0.5}}}, "applied", PLACE
+    )
+    lower = _rec(
+        "place it lower",
+        2.0,
+        {"kind": "skill", "confidence": 1.0, "parameters": {"place_height": {"add": -0.03}}},
+        "applied",
+        PLACE,
+    )
     ep = _episode([slower, lower], [StepRecord(PLACE, "succeeded", "", {}, [], 2.5, 3.0)])
     assert trusted(slower, ep) and trusted(lower, ep)

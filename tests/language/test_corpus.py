@@ -49,6 +49,7 @@ def _norm(text: str) -> str:
 
 # --------------------------------------------------------------------------- the corpus file
 
+
 def test_corpus_size_splits_and_mix(corpus) -> None:
     items = corpus.items
     assert len(items) >= 440
@@ -73,8 +74,21 @@ def test_every_item_is_tagged_and_ids_are_unique(corpus) -> None:
     for it in corpus.items:
         assert it.tags and all(isinstance(t, str) and t for t in it.tags), it.id
     tags = Counter(t for it in corpus.items for t in it.tags)
-    for tag in ("synonym", "indirect", "negation", "ellipsis", "relative", "disfluent", "number_words",
-                "register", "open_vocab", "nonsense", "stop", "confirm", "ambiguous"):
+    for tag in (
+        "synonym",
+        "indirect",
+        "negation",
+        "ellipsis",
+        "relative",
+        "disfluent",
+        "number_words",
+        "register",
+        "open_vocab",
+        "nonsense",
+        "stop",
+        "confirm",
+        "ambiguous",
+    ):
         assert tags[tag] >= 5, (tag, tags[tag])
 
 
@@ -110,7 +124,9 @@ def test_scenes_are_valid_and_labels_name_real_objects(corpus) -> None:
 
     for it in corpus.items:
         scene = {o.name for o in corpus.objects(it.scene)}
-        said = set(names(list(it.expect))) | set(names({k: v for k, v in it.context.items() if k in ("object", "target")}))
+        said = set(names(list(it.expect))) | set(
+            names({k: v for k, v in it.context.items() if k in ("object", "target")})
+        )
         said -= {"open", "closed"}
         assert said <= scene, (it.id, said - scene)
         if it.kind == "correction":
@@ -121,8 +137,10 @@ def test_load_corpus_names_the_bad_field(tmp_path, corpus) -> None:
     full = yaml.safe_load(corpus.path.read_text())
     scene = full["items"][0]["scene"]  # a small corpus: one scene, its first items (fast to load)
     mine = [it for it in full["items"] if it["scene"] == scene]
-    good = {"scenes": {scene: full["scenes"][scene]},
-            "items": [it for it in mine if it["kind"] == "task"][:3] + [it for it in mine if it["kind"] != "task"][:3]}
+    good = {
+        "scenes": {scene: full["scenes"][scene]},
+        "items": [it for it in mine if it["kind"] == "task"][:3] + [it for it in mine if it["kind"] != "task"][:3],
+    }
     p = tmp_path / "good.yaml"
     p.write_text(yaml.safe_dump(good))
     assert len(load_corpus(p).items) == 6
@@ -142,40 +160,56 @@ def test_load_corpus_names_the_bad_field(tmp_path, corpus) -> None:
 
     def unknown_object(d):
         d["items"][first_task]["expect"] = {"goal": [{"holding": "vase"}]}
+
     msg = broken(unknown_object)
     assert tid in msg and "'vase' is not an object of the scene" in msg
 
     def unknown_skill(d):
         d["items"][first_corr]["context"]["skill"] = "juggle"
+
     msg = broken(unknown_skill)
     assert cid in msg and "juggle" in msg
 
     def duplicate(d):
         d["items"][1]["id"] = d["items"][0]["id"]
+
     assert "duplicate id" in broken(duplicate)
 
     def wrong_split(d):
         it = d["items"][0]
         it["split"] = "dev" if it["split"] == "test" else "test"
+
     assert "fixed rule" in broken(wrong_split)
 
     def overlapping(d):
         scene = next(iter(d["scenes"].values()))
         scene["objects"][1]["pose"]["position"] = list(scene["objects"][0]["pose"]["position"])
+
     assert "overlap" in broken(overlapping)
 
     def bad_param(d):
         d["items"][first_corr]["expect"] = {"kind": "skill", "param": "pull_distance", "change": "increase"}
         d["items"][first_corr]["context"] = {"skill": "go_home"}
+
     assert "not a parameter of go_home" in broken(bad_param)
 
 
 # --------------------------------------------------------------------------- matching
 
+
 def _item(expect, kind="correction", context=None, ambiguous=False) -> Item:
     exp = tuple(expect) if isinstance(expect, list) else (expect,)
-    return Item("c9999" if kind == "correction" else "t9999", "dev", kind, "kitchen1", "words", ("test",), exp,
-                ambiguous, context if context is not None else {"skill": "pick", "object": "white_mug"})
+    return Item(
+        "c9999" if kind == "correction" else "t9999",
+        "dev",
+        kind,
+        "kitchen1",
+        "words",
+        ("test",),
+        exp,
+        ambiguous,
+        context if context is not None else {"skill": "pick", "object": "white_mug"},
+    )
 
 
 def _act(**kw) -> Understanding:
@@ -189,8 +223,10 @@ def _task(atoms) -> Understanding:
 
 def test_task_atoms_match_as_a_multiset_with_alternatives() -> None:
     item = _item({"goal": [{"at": ["green_apple", "bowl"]}, {"drawer": ["cabinet", "open"]}]}, kind="task", context={})
-    right = [{"kind": "drawer", "objects": ["cabinet"], "open": True},
-             {"kind": "at", "objects": ["green_apple"], "targets": ["bowl"]}]
+    right = [
+        {"kind": "drawer", "objects": ["cabinet"], "open": True},
+        {"kind": "at", "objects": ["green_apple"], "targets": ["bowl"]},
+    ]
     assert matches(item, _task(right))  # order does not matter
     assert not matches(item, _task(right[:1]))  # one atom missing
     assert not matches(item, _task([right[0], {"kind": "at", "objects": ["green_apple"], "targets": ["cabinet"]}]))
@@ -220,37 +256,51 @@ def test_directions_amounts_and_parameter_signs() -> None:
     assert matches(slower, _act(kind=CorrectionKind.SKILL, parameters={"speed": {"scale": 0.5}}))
     assert matches(slower, _act(kind=CorrectionKind.SKILL, parameters={"speed": {"set": 0.2}}))  # default 0.5
     assert not matches(slower, _act(kind=CorrectionKind.SKILL, parameters={"speed": {"scale": 1.5}}))
-    assert not matches(slower, _act(kind=CorrectionKind.SKILL, parameters={"speed": {"set": 0.2}}),
-                       params={"speed": 0.1})  # from 0.1 to 0.2 is faster
+    assert not matches(
+        slower, _act(kind=CorrectionKind.SKILL, parameters={"speed": {"set": 0.2}}), params={"speed": 0.1}
+    )  # from 0.1 to 0.2 is faster
     handle = _item({"kind": "skill", "param": "grasp_region", "value": "handle"})
     assert matches(handle, _act(kind=CorrectionKind.SKILL, parameters={"grasp_region": {"set": "handle"}}))
     assert not matches(handle, _act(kind=CorrectionKind.SKILL, parameters={"grasp_region": {"set": "rim"}}))
-    pull = _item({"kind": "skill", "param": "pull_distance", "value": 0.2}, context={"skill": "open", "object": "cabinet"})
+    pull = _item(
+        {"kind": "skill", "param": "pull_distance", "value": 0.2}, context={"skill": "open", "object": "cabinet"}
+    )
     assert matches(pull, _act(kind=CorrectionKind.SKILL, parameters={"pull_distance": {"add": 0.05}}))  # 0.15 + 0.05
     assert not matches(pull, _act(kind=CorrectionKind.SKILL, parameters={"pull_distance": {"add": 0.2}}))
 
 
 def test_plans_match_by_type_and_given_fields(corpus) -> None:
-    first = _item({"kind": "plan", "type": "order", "first": {"skill": "open", "object": "cabinet"}},
-                  context={"skill": "place", "object": "red_apple", "target": "cabinet"})
-    order = {"type": "order", "first": {"skill": "open", "object": "cabinet", "target": None, "description": "x"},
-             "then": None}
+    first = _item(
+        {"kind": "plan", "type": "order", "first": {"skill": "open", "object": "cabinet"}},
+        context={"skill": "place", "object": "red_apple", "target": "cabinet"},
+    )
+    order = {
+        "type": "order",
+        "first": {"skill": "open", "object": "cabinet", "target": None, "description": "x"},
+        "then": None,
+    }
     assert matches(first, _act(kind=CorrectionKind.PLAN, plan=order))
     step = {"type": "step", "call": {"skill": "open", "object": "cabinet"}, "position": "next"}
     assert matches(first, _act(kind=CorrectionKind.PLAN, plan=step))  # "open it first" = "open it next"
     assert not matches(first, _act(kind=CorrectionKind.PLAN, plan={**step, "position": "last"}))
-    assert not matches(first, _act(kind=CorrectionKind.PLAN, plan={**order, "first": {"skill": "close",
-                                                                                         "object": "cabinet"}}))
+    assert not matches(
+        first, _act(kind=CorrectionKind.PLAN, plan={**order, "first": {"skill": "close", "object": "cabinet"}})
+    )
     avoid = _item({"kind": "plan", "type": "avoid", "object": ["green_apple", "red_apple"]})
     assert matches(avoid, _act(kind=CorrectionKind.PLAN, plan={"type": "avoid", "object": "red_apple"}))
     assert not matches(avoid, _act(kind=CorrectionKind.PLAN, plan={"type": "avoid", "object": "white_mug"}))
     pref = _item({"kind": "plan", "type": "preference", "selector": {"shape": "banana"}, "target": "bowl"})
-    plan = {"type": "preference", "selector": {"category": "fruit", "shape": "banana"}, "target": None,
-            "target_category": "bowl"}
+    plan = {
+        "type": "preference",
+        "selector": {"category": "fruit", "shape": "banana"},
+        "target": None,
+        "target_category": "bowl",
+    }
     objects = corpus.objects("kitchen1")  # one bowl: a category-only target names it
     assert matches(pref, _act(kind=CorrectionKind.PLAN, plan=plan), objects=objects)
-    assert not matches(pref, _act(kind=CorrectionKind.PLAN, plan={**plan, "selector": {"category": "fruit"}}),
-                       objects=objects)
+    assert not matches(
+        pref, _act(kind=CorrectionKind.PLAN, plan={**plan, "selector": {"category": "fruit"}}), objects=objects
+    )
 
 
 def test_questions_stops_and_confidently_wrong() -> None:
@@ -261,8 +311,10 @@ def test_questions_stops_and_confidently_wrong() -> None:
     assert not rec["right"] and not rec["confidently_wrong"] and rec["asked"] and not rec["silent"]
     rec = score(left, act_wrong, None, 1.0)
     assert not rec["right"] and rec["confidently_wrong"]
-    amb = _item([{"kind": "skill", "direction": "left"}, {"kind": "plan", "type": "target", "object": "red_apple"}],
-                ambiguous=True)
+    amb = _item(
+        [{"kind": "skill", "direction": "left"}, {"kind": "plan", "type": "target", "object": "red_apple"}],
+        ambiguous=True,
+    )
     assert matches(amb, ask)  # a question is right on an ambiguous item
     assert matches(amb, _act(kind=CorrectionKind.PLAN, plan={"type": "target", "object": "red_apple"}))
     assert not matches(amb, act_wrong)
@@ -281,6 +333,7 @@ def test_questions_stops_and_confidently_wrong() -> None:
 
 
 # --------------------------------------------------------------------------- evaluating the real grammar layer
+
 
 def test_evaluate_the_grammar_layer_on_a_slice(corpus, grammar_layer) -> None:
     too_slow = by_text(corpus, "that's much too slow, hurry it along")
@@ -301,8 +354,16 @@ def test_evaluate_the_grammar_layer_on_a_slice(corpus, grammar_layer) -> None:
     assert set(m) == {"overall", "kinds", "tags", "ambiguous"}
     assert m["overall"]["n"] == len(slice_) == sum(g["n"] for g in m["kinds"].values())
     for g in [m["overall"], *m["kinds"].values()]:
-        assert set(g) == {"n", "accuracy", "confidently_wrong", "ask", "refuse", "silent", "latency_p50_ms",
-                          "latency_p95_ms"}
+        assert set(g) == {
+            "n",
+            "accuracy",
+            "confidently_wrong",
+            "ask",
+            "refuse",
+            "silent",
+            "latency_p50_ms",
+            "latency_p95_ms",
+        }
         assert 0.0 <= g["accuracy"] <= 1.0 and 0.0 <= g["confidently_wrong"] <= 1.0 - g["accuracy"] + 1e-9
         assert g["latency_p50_ms"] <= g["latency_p95_ms"]
     assert m == summarize(result["records"])
@@ -320,8 +381,22 @@ def test_last_is_the_layers_own_reading_in_the_same_context(corpus, grammar_laye
 def test_bench_command_grammar_mode(capsys, tmp_path) -> None:
     from robot_agent.cli import main
 
-    rc = main(["bench", "understanding", "--modes", "grammar", "--split", "test", "--limit", "30", "--verbose",
-               "--json", "--out", str(tmp_path)])
+    rc = main(
+        [
+            "bench",
+            "understanding",
+            "--modes",
+            "grammar",
+            "--split",
+            "test",
+            "--limit",
+            "30",
+            "--verbose",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out.strip().splitlines()
     summary = json.loads(out[-1])

@@ -28,7 +28,9 @@ def objects(name: str) -> list:
 
 
 def test_grammar_is_the_fast_path_when_it_is_sure(layer) -> None:
-    u = layer.understand_correction("move 2 cm to the left", CorrectionContext(objects("mug_train"), "pick", "white_mug"))
+    u = layer.understand_correction(
+        "move 2 cm to the left", CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    )
     assert u.decision == "act" and u.source == "grammar"
     assert u.correction.delta_m == pytest.approx([0.0, 0.02, 0.0])
 
@@ -112,8 +114,9 @@ def test_neither_closes_the_question_without_acting(layer) -> None:
 
 def test_grammar_mode_is_the_old_parser() -> None:
     g = LanguageLayer(mode="grammar")
-    u = g.understand_correction("the drawer isn't open enough", CorrectionContext(objects("drawer_train"), "open",
-                                                                                 "cabinet"))
+    u = g.understand_correction(
+        "the drawer isn't open enough", CorrectionContext(objects("drawer_train"), "open", "cabinet")
+    )
     assert u.source == "grammar" and u.correction.plan is not None  # the misreading the full layer fixes
     with pytest.raises(ValueError):
         LanguageLayer(mode="full")  # needs an embedder
@@ -143,4 +146,6 @@ def test_an_answered_question_is_learned_and_used_next_time(tmp_path, text_embed
         # Deleted like any knowledge: the question comes back.
         kb.delete(item.id)
         layer.forget_question()
-        assert layer.understand_correction("take it by the ear", CorrectionContext(novel, "pick", mug)).decision == "ask"
+        assert (
+            layer.understand_correction("take it by the ear", CorrectionContext(novel, "pick", mug)).decision == "ask"
+        )

@@ -19,9 +19,11 @@ from memory.embedders import OpenClipImageEmbedder, make_image_embedder
 from robot_agent.config import MemoryConfig
 from robot_agent.errors import ConfigError, KnowledgeBaseError
 
-TINY = {"embed_dim": 64,
-        "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
-        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 1}}
+TINY = {
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 1},
+}
 
 
 @pytest.fixture(scope="module")
@@ -119,15 +121,30 @@ def test_crop_of_the_same_object_ranks_first(tiny_clip, crops, tmp_path: Path, t
     assert all(int(np.argmax(sims[i])) == i for i in range(len(names))), np.round(sims, 3)
     # Through the knowledge base, built by the factory from config as the agent builds it:
     # the visual score decides between two items with the same words.
-    mcfg = MemoryConfig(kb_dir=str(tmp_path / "kb"), image_model="unused", image_weights=str(weights),
-                        image_model_config=str(cfg), text_weight=0.5, image_weight=0.5, skill_threshold=0.3)
+    mcfg = MemoryConfig(
+        kb_dir=str(tmp_path / "kb"),
+        image_model="unused",
+        image_weights=str(weights),
+        image_model_config=str(cfg),
+        text_weight=0.5,
+        image_weight=0.5,
+        skill_threshold=0.3,
+    )
     scope = {"skill": "pick", "object_description": "toy block"}
     with open_knowledge_base(mcfg, text_embedder=text_embedder) as kb:
         assert isinstance(kb.image, OpenClipImageEmbedder)
-        a = kb.add(KnowledgeItem("skill", "a", scope={**scope, "object_category": "block"},
-                                 parameters={"grasp_offset": [0.0, 0.01, 0.0]}), image=crops["red_block"][0])
-        b = kb.add(KnowledgeItem("skill", "b", scope={**scope, "object_category": "toy"},
-                                 parameters={"grasp_offset": [0.0, -0.01, 0.0]}), image=crops["blue_block"][0])
+        a = kb.add(
+            KnowledgeItem(
+                "skill", "a", scope={**scope, "object_category": "block"}, parameters={"grasp_offset": [0.0, 0.01, 0.0]}
+            ),
+            image=crops["red_block"][0],
+        )
+        b = kb.add(
+            KnowledgeItem(
+                "skill", "b", scope={**scope, "object_category": "toy"}, parameters={"grasp_offset": [0.0, -0.01, 0.0]}
+            ),
+            image=crops["blue_block"][0],
+        )
         hit_red = kb.retrieve_for_skill("pick", "toy block", image=crops["red_block"][1])
         hit_blue = kb.retrieve_for_skill("pick", "toy block", image=crops["blue_block"][1])
         assert [h[0].id for h in hit_red] == [a.id, b.id] and [h[0].id for h in hit_blue] == [b.id, a.id]

@@ -15,12 +15,20 @@ from robot_agent.cli import main
 def store(tmp_path: Path, text_embedder) -> tuple[Path, str, str]:
     d = tmp_path / "kb"
     with KnowledgeBase(d, text_embedder) as kb:
-        a = kb.add(KnowledgeItem("skill", "grasp the mug by its handle",
-                                 scope={"skill": "pick", "object_category": "mug", "object_description": "white mug"},
-                                 parameters={"grasp_region": "handle"},
-                                 provenance={"episode_ids": ["ep-7"], "corrections": ["no, by the handle"]}))
-        b = kb.add(KnowledgeItem("plan", "open the cabinet before placing something in it",
-                                 scope={"task_family": "put block in cabinet"}))
+        a = kb.add(
+            KnowledgeItem(
+                "skill",
+                "grasp the mug by its handle",
+                scope={"skill": "pick", "object_category": "mug", "object_description": "white mug"},
+                parameters={"grasp_region": "handle"},
+                provenance={"episode_ids": ["ep-7"], "corrections": ["no, by the handle"]},
+            )
+        )
+        b = kb.add(
+            KnowledgeItem(
+                "plan", "open the cabinet before placing something in it", scope={"task_family": "put block in cabinet"}
+            )
+        )
     return d, a.id, b.id
 
 
@@ -43,7 +51,7 @@ def test_list_show_search_stats(store, capsys) -> None:
     code, out = run(capsys, "kb", "show", a, "--kb", str(d), "--json")
     assert json.loads(out)["parameters"] == {"grasp_region": "handle"}
     code, out = run(capsys, "kb", "show", a, "--kb", str(d))
-    assert "grasp_region: \"handle\"" in out and "- no, by the handle" in out and "ep-7" in out
+    assert 'grasp_region: "handle"' in out and "- no, by the handle" in out and "ep-7" in out
     code, out = run(capsys, "kb", "search", "how do I hold a cup", "--kb", str(d), "--json")
     assert json.loads(out)[0]["id"] == a and json.loads(out)[0]["score"] > 0.3
     code, out = run(capsys, "kb", "search", "how do I hold a cup", "--kb", str(d), "--kind", "plan", "--json")
@@ -61,13 +69,35 @@ def test_edit_delete_export_import(store, capsys, tmp_path: Path) -> None:
     d, a, b = store
     code, out = run(capsys, "kb", "edit", a, "--kb", str(d), "--set", "speed=0.3", "--rule", "hold mugs by the handle")
     assert code == 0 and out.startswith(f"updated {a}")
-    code, out = run(capsys, "kb", "edit", a, "--kb", str(d), "--set", "parameters.grasp_offset=[0, 0.01, 0]",
-                    "--set", "scope.object_description=white standard mug", "--json")
+    code, out = run(
+        capsys,
+        "kb",
+        "edit",
+        a,
+        "--kb",
+        str(d),
+        "--set",
+        "parameters.grasp_offset=[0, 0.01, 0]",
+        "--set",
+        "scope.object_description=white standard mug",
+        "--json",
+    )
     item = json.loads(out)
     assert item["parameters"] == {"grasp_region": "handle", "speed": 0.3, "grasp_offset": [0, 0.01, 0]}
     assert item["scope"]["object_description"] == "white standard mug" and item["rule"] == "hold mugs by the handle"
-    code, out = run(capsys, "kb", "edit", a, "--kb", str(d), "--unset", "parameters.grasp_offset",
-                    "--set", "rule=mugs: by the handle", "--json")
+    code, out = run(
+        capsys,
+        "kb",
+        "edit",
+        a,
+        "--kb",
+        str(d),
+        "--unset",
+        "parameters.grasp_offset",
+        "--set",
+        "rule=mugs: by the handle",
+        "--json",
+    )
     assert json.loads(out)["parameters"] == {"grasp_region": "handle", "speed": 0.3}
     assert json.loads(out)["rule"] == "mugs: by the handle"
     # Refusals: an out-of-range value, an unknown field, nothing to do. The item is unchanged.

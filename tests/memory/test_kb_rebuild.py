@@ -19,9 +19,17 @@ def _items(kb_dir: Path, config) -> list[tuple]:
     config.memory.kb_dir = str(kb_dir)
     kb = open_knowledge_base(config.memory, read_only=True)
     try:
-        return sorted((i.kind, i.rule, json.dumps(i.parameters, sort_keys=True), json.dumps(i.scope, sort_keys=True),
-                       tuple(i.provenance.get("episode_ids", [])), tuple(i.provenance.get("corrections", [])))
-                      for i in kb.list())
+        return sorted(
+            (
+                i.kind,
+                i.rule,
+                json.dumps(i.parameters, sort_keys=True),
+                json.dumps(i.scope, sort_keys=True),
+                tuple(i.provenance.get("episode_ids", [])),
+                tuple(i.provenance.get("corrections", [])),
+            )
+            for i in kb.list()
+        )
     finally:
         kb.close()
 
@@ -31,8 +39,12 @@ def test_rebuild_recreates_the_live_knowledge(recorded_episodes, tmp_path):
 
     live = _items(recorded_episodes["kb"], AgentConfig.load())
     assert {k[0] for k in live} == {"plan", "skill"} and len(live) == 3
-    out = subprocess.run([EXE, "kb", "rebuild", "--logs", str(recorded_episodes["logs_dir"]), "--kb",
-                          str(tmp_path / "kb"), "--json"], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [EXE, "kb", "rebuild", "--logs", str(recorded_episodes["logs_dir"]), "--kb", str(tmp_path / "kb"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout)
     assert report["episodes"] == 2 and report["active"] == 3
@@ -53,6 +65,10 @@ def test_rebuild_refuses_a_knowledge_base_with_items(recorded_episodes):
 
 
 def test_rebuild_from_a_missing_directory_is_a_clear_error(tmp_path):
-    out = subprocess.run([EXE, "kb", "rebuild", "--logs", str(tmp_path / "none"), "--kb", str(tmp_path / "kb")],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [EXE, "kb", "rebuild", "--logs", str(tmp_path / "none"), "--kb", str(tmp_path / "kb")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2 and "none" in out.stderr and "Traceback" not in out.stderr

@@ -30,17 +30,26 @@ def _writer_module():
     return mod
 
 
-def skill_item(desc: str, params: dict, skill: str = "pick", cat: str = "mug", rule: str = "",
-               episode: str = "e1") -> KnowledgeItem:
-    return KnowledgeItem("skill", rule or f"{skill} the {desc}", scope={"skill": skill, "object_category": cat,
-                                                                       "object_description": desc},
-                         parameters=params, provenance={"episode_ids": [episode], "corrections": [rule or "x"]})
+def skill_item(
+    desc: str, params: dict, skill: str = "pick", cat: str = "mug", rule: str = "", episode: str = "e1"
+) -> KnowledgeItem:
+    return KnowledgeItem(
+        "skill",
+        rule or f"{skill} the {desc}",
+        scope={"skill": skill, "object_category": cat, "object_description": desc},
+        parameters=params,
+        provenance={"episode_ids": [episode], "corrections": [rule or "x"]},
+    )
 
 
 def plan_item(rule: str, family: str = "", constraint: dict | None = None, episode: str = "e1") -> KnowledgeItem:
-    return KnowledgeItem("plan", rule, scope={"task_family": family} if family else {},
-                         parameters={"constraint": constraint} if constraint else {},
-                         provenance={"episode_ids": [episode], "corrections": [rule]})
+    return KnowledgeItem(
+        "plan",
+        rule,
+        scope={"task_family": family} if family else {},
+        parameters={"constraint": constraint} if constraint else {},
+        provenance={"episode_ids": [episode], "corrections": [rule]},
+    )
 
 
 @pytest.fixture
@@ -53,8 +62,15 @@ def kb(tmp_path: Path, text_embedder):
 def test_paraphrase_ranks_first(kb: KnowledgeBase) -> None:
     kb.add(skill_item("white mug", {"grasp_region": "handle"}, rule="grasp the mug by its handle"))
     kb.add(skill_item("red apple", {"grasp_offset": [0.0, 0.0, 0.02]}, cat="fruit", rule="grasp apples from the top"))
-    kb.add(skill_item("wood drawer cabinet", {"pull_distance": 0.2}, skill="open", cat="cabinet",
-                      rule="pull the drawer out further"))
+    kb.add(
+        skill_item(
+            "wood drawer cabinet",
+            {"pull_distance": 0.2},
+            skill="open",
+            cat="cabinet",
+            rule="pull the drawer out further",
+        )
+    )
     kb.add(skill_item("white mug", {"place_height": 0.05}, skill="place", rule="lower the mug gently"))
     kb.add(plan_item("fruit goes in the bowl", "put fruit away"))
     kb.add(plan_item("open the cabinet before placing something in it", "put block in drawer"))
@@ -74,7 +90,9 @@ def test_task_in_categories_finds_a_rule_the_phrasing_misses(kb: KnowledgeBase) 
     from robot_agent.distill import task_queries
     from sim.scenario import load_scenario
 
-    kb.add(plan_item("open the cabinet before placing something in or on the cabinet", "put yellow cylinder in cabinet"))
+    kb.add(
+        plan_item("open the cabinet before placing something in or on the cabinet", "put yellow cylinder in cabinet")
+    )
     kb.add(plan_item("keep away from the glass", "put red block in bowl", episode="e2"))
     scen = load_scenario(Path(__file__).parents[2] / "sim/scenarios/public/drawer/drawer_novel_3.yaml")
     objects = {o.name: o for o in scen.objects}
@@ -93,7 +111,7 @@ def test_skill_retrieval_transfers_to_new_instances_and_rejects_unrelated(kb: Kn
     hits = kb.retrieve_for_skill("pick", "blue tall mug")
     assert hits and hits[0][0].parameters == {"grasp_region": "handle"}
     assert hits[0][1] >= kb.cfg.skill_threshold
-    assert kb.retrieve_for_skill("pick", "red cube block") == []   # unrelated object: below the threshold
+    assert kb.retrieve_for_skill("pick", "red cube block") == []  # unrelated object: below the threshold
     assert kb.retrieve_for_skill("place", "white standard mug") == []  # another skill: never transferred
     assert kb.retrieve_for_skill("pick", "blue tall mug", category="mug")
     assert kb.retrieve_for_skill("pick", "blue tall mug", category="cup") == []
@@ -106,8 +124,11 @@ def test_skill_filter_finds_a_rare_skill_among_many_others(tmp_path: Path, text_
     """600 'place' items that match the query better than anything must not hide the one 'pick' item."""
     with KnowledgeBase(tmp_path / "kb", text_embedder) as kb:
         q = text_embedder.embed(["pick the blue tall mug"])
-        kb.add_many([skill_item(f"blue tall mug {i}", {"place_height": 0.05}, skill="place") for i in range(600)],
-                    merge=False, text_embs=np.repeat(q, 600, axis=0))
+        kb.add_many(
+            [skill_item(f"blue tall mug {i}", {"place_height": 0.05}, skill="place") for i in range(600)],
+            merge=False,
+            text_embs=np.repeat(q, 600, axis=0),
+        )
         target = kb.add(skill_item("white standard mug", {"grasp_region": "handle"}))
         hits = kb.retrieve_for_skill("pick", "blue tall mug", k=3)
         assert [h[0].id for h in hits] == [target.id]
@@ -149,10 +170,20 @@ def test_merge_supersedes_contradiction_and_keeps_provenance(kb: KnowledgeBase) 
 
 
 def test_plan_contradictions_and_near_duplicates(kb: KnowledgeBase) -> None:
-    bowl = kb.add(plan_item("fruit goes in the bowl", "tidy up", {
-        "type": "preference", "selector": {"category": "fruit"}, "target_category": "bowl", "relation": "in"}))
-    plate = kb.add(plan_item("fruit goes on the plate", "tidy up", {
-        "type": "preference", "selector": {"category": "fruit"}, "target_category": "plate", "relation": "on"}))
+    bowl = kb.add(
+        plan_item(
+            "fruit goes in the bowl",
+            "tidy up",
+            {"type": "preference", "selector": {"category": "fruit"}, "target_category": "bowl", "relation": "in"},
+        )
+    )
+    plate = kb.add(
+        plan_item(
+            "fruit goes on the plate",
+            "tidy up",
+            {"type": "preference", "selector": {"category": "fruit"}, "target_category": "plate", "relation": "on"},
+        )
+    )
     assert kb.get(bowl.id).superseded_by == plate.id  # same target, newer value wins
     first = {"skill": "open", "object_category": "cabinet"}
     then = {"skill": "place", "target_category": "cabinet"}
@@ -299,12 +330,17 @@ def test_newer_schema_refused_older_migrated(tmp_path: Path, text_embedder) -> N
         "CREATE TABLE items (rid INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, kind TEXT NOT NULL, "
         "skill TEXT, data TEXT NOT NULL, text_emb BLOB NOT NULL, image_emb BLOB, image_model TEXT, "
         "superseded_by TEXT, updated REAL NOT NULL);"
-        "CREATE INDEX items_kind ON items(kind, skill);")
-    con.executemany("INSERT INTO meta VALUES (?, ?)", [("schema_version", "1"), ("text_model", text_embedder.name),
-                                                       ("text_dim", "384"), ("image_model", "")])
-    con.execute("INSERT INTO items (id, kind, skill, data, text_emb, superseded_by, updated) "
-                "VALUES (?, 'skill', 'pick', ?, ?, NULL, ?)",
-                (item.id, json.dumps(item.to_dict()), emb.astype(np.float32).tobytes(), item.updated))
+        "CREATE INDEX items_kind ON items(kind, skill);"
+    )
+    con.executemany(
+        "INSERT INTO meta VALUES (?, ?)",
+        [("schema_version", "1"), ("text_model", text_embedder.name), ("text_dim", "384"), ("image_model", "")],
+    )
+    con.execute(
+        "INSERT INTO items (id, kind, skill, data, text_emb, superseded_by, updated) "
+        "VALUES (?, 'skill', 'pick', ?, ?, NULL, ?)",
+        (item.id, json.dumps(item.to_dict()), emb.astype(np.float32).tobytes(), item.updated),
+    )
     con.commit()
     con.close()
     with pytest.raises(KnowledgeBaseError, match="kb migrate"):
@@ -318,10 +354,13 @@ def test_newer_schema_refused_older_migrated(tmp_path: Path, text_embedder) -> N
 
 
 def _spawn(tmp_path: Path, mode: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]),
-                                                       os.environ.get("PYTHONPATH", "")]))
-    return subprocess.Popen([sys.executable, str(WRITER), str(tmp_path / "kb"), mode], stdout=subprocess.PIPE,
-                            text=True, env=env)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]),
+    )
+    return subprocess.Popen(
+        [sys.executable, str(WRITER), str(tmp_path / "kb"), mode], stdout=subprocess.PIPE, text=True, env=env
+    )
 
 
 def test_kill_9_mid_add_loses_nothing_committed(tmp_path: Path) -> None:
@@ -357,8 +396,10 @@ def test_second_writer_gets_locked_error(tmp_path: Path, text_embedder) -> None:
         embedder = _writer_module().HashTextEmbedder()
         with pytest.raises(KnowledgeBaseLockedError, match=f"locked by another writer process \\(pid {proc.pid}\\)"):
             KnowledgeBase(tmp_path / "kb", embedder)
-        with KnowledgeBase(tmp_path / "kb", embedder, read_only=True) as ro, \
-                pytest.raises(KnowledgeBaseError, match="read-only"):  # readers are welcome, writes are not
+        with (
+            KnowledgeBase(tmp_path / "kb", embedder, read_only=True) as ro,
+            pytest.raises(KnowledgeBaseError, match="read-only"),
+        ):  # readers are welcome, writes are not
             ro.add(KnowledgeItem("plan", "x"))
     finally:
         proc.kill()
@@ -404,13 +445,22 @@ def test_export_import_round_trip(tmp_path: Path, text_embedder) -> None:
         assert b.open_report == [] and len(b) == 2
 
 
-@pytest.mark.parametrize("content, words", [
-    ("", "empty file"), ("hello\n", "not a robot_agent knowledge-base export"),
-    ('{"robot_agent_kb_export": 2, "text_model": "all-MiniLM-L6-v2", "text_dim": 384}\n{"item": 5}\n', ":2: bad"),
-    (('{"robot_agent_kb_export": 2, "text_model": "all-MiniLM-L6-v2", "text_dim": 384}\n'
-      '{"item": {"kind": "plan", "rule": "x"}, "text_emb": "AAAAAAAAAAA="}\n'), ":2: text embedding has 2 values"),
-    ('{"robot_agent_kb_export": 2, "text_model": "other-model", "text_dim": 384}\n', "other-model"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("", "empty file"),
+        ("hello\n", "not a robot_agent knowledge-base export"),
+        ('{"robot_agent_kb_export": 2, "text_model": "all-MiniLM-L6-v2", "text_dim": 384}\n{"item": 5}\n', ":2: bad"),
+        (
+            (
+                '{"robot_agent_kb_export": 2, "text_model": "all-MiniLM-L6-v2", "text_dim": 384}\n'
+                '{"item": {"kind": "plan", "rule": "x"}, "text_emb": "AAAAAAAAAAA="}\n'
+            ),
+            ":2: text embedding has 2 values",
+        ),
+        ('{"robot_agent_kb_export": 2, "text_model": "other-model", "text_dim": 384}\n', "other-model"),
+    ],
+)
 def test_bad_import_files_are_refused_whole(kb: KnowledgeBase, tmp_path: Path, content: str, words: str) -> None:
     kb.add(plan_item("keep me"))
     p = tmp_path / "bad.jsonl"
@@ -453,8 +503,9 @@ def test_approximate_index_above_threshold(tmp_path: Path, text_embedder) -> Non
 
 
 def test_batch_merges_within_itself(kb: KnowledgeBase) -> None:
-    first, second = kb.add_many([skill_item("white mug", {"grasp_region": "rim"}),
-                                 skill_item("white mug", {"grasp_region": "handle"})])
+    first, second = kb.add_many(
+        [skill_item("white mug", {"grasp_region": "rim"}), skill_item("white mug", {"grasp_region": "handle"})]
+    )
     assert first.superseded_by == second.id and second.superseded_by is None
     assert [i.id for i in kb.list()] == [second.id] and len(kb) == 1
     assert [h[0].id for h in kb.retrieve_for_skill("pick", "white mug")] == [second.id]

@@ -6,9 +6,24 @@ import pytest
 
 from robot_agent.errors import PolicyError
 from robot_agent.policy import (
-    KINDS, AvoidConstraint, CallPattern, ObjectRef, OrderConstraint, ParamConstraint, Plan, PlanConstraint,
-    PreferenceConstraint, RequireStepConstraint, ScoredCandidate, SkillCall, StepTrace, TargetConstraint,
-    compile_knowledge, constraint_from_dict, parse_rule)
+    KINDS,
+    AvoidConstraint,
+    CallPattern,
+    ObjectRef,
+    OrderConstraint,
+    ParamConstraint,
+    Plan,
+    PlanConstraint,
+    PreferenceConstraint,
+    RequireStepConstraint,
+    ScoredCandidate,
+    SkillCall,
+    StepTrace,
+    TargetConstraint,
+    compile_knowledge,
+    constraint_from_dict,
+    parse_rule,
+)
 
 
 def test_skill_call_round_trip_text_and_coerce() -> None:
@@ -31,28 +46,42 @@ def test_skill_call_round_trip_text_and_coerce() -> None:
 
 
 def test_plan_round_trip() -> None:
-    plan = Plan([SkillCall("pick", {"object": "a"})], goal="holding a", constraints=[{"kind": "avoid"}],
-                hints=["be nice"], warnings=["w"],
-                trace=[StepTrace("pick(a)", "llm", [ScoredCandidate("pick(a)", 1, -0.5)], 12, 3)],
-                backend="local", llm_calls=1, latency_s=0.25)
+    plan = Plan(
+        [SkillCall("pick", {"object": "a"})],
+        goal="holding a",
+        constraints=[{"kind": "avoid"}],
+        hints=["be nice"],
+        warnings=["w"],
+        trace=[StepTrace("pick(a)", "llm", [ScoredCandidate("pick(a)", 1, -0.5)], 12, 3)],
+        backend="local",
+        llm_calls=1,
+        latency_s=0.25,
+    )
     again = Plan.from_dict(plan.to_dict())
     assert again.to_dict() == plan.to_dict()
     assert again.texts() == ["pick(a)"] and len(again) == 1 and again.fallbacks == 0
 
 
-@pytest.mark.parametrize("constraint", [
-    OrderConstraint(first=CallPattern("open", ObjectRef(category="cabinet")),
-                    then=CallPattern("place", None, ObjectRef(category="cabinet")), text="open it first"),
-    OrderConstraint(first=CallPattern("go_home"), then=None),
-    TargetConstraint(role="object", object=ObjectRef(color="blue", text="the blue one"),
-                     replaces=ObjectRef(name="red_block")),
-    TargetConstraint(role="destination", destination=ObjectRef(category="bowl")),
-    PreferenceConstraint(selector=ObjectRef(category="fruit"), target=ObjectRef(category="bowl"), relation="in"),
-    AvoidConstraint(object=ObjectRef(name="glass")),
-    AvoidConstraint(object=None, skill="place", target=ObjectRef(category="bowl")),
-    RequireStepConstraint(call=CallPattern("go_home"), position="last", source="knowledge"),
-    ParamConstraint(skill="pick", object=ObjectRef(category="mug"), params={"grasp_region": "handle"}),
-])
+@pytest.mark.parametrize(
+    "constraint",
+    [
+        OrderConstraint(
+            first=CallPattern("open", ObjectRef(category="cabinet")),
+            then=CallPattern("place", None, ObjectRef(category="cabinet")),
+            text="open it first",
+        ),
+        OrderConstraint(first=CallPattern("go_home"), then=None),
+        TargetConstraint(
+            role="object", object=ObjectRef(color="blue", text="the blue one"), replaces=ObjectRef(name="red_block")
+        ),
+        TargetConstraint(role="destination", destination=ObjectRef(category="bowl")),
+        PreferenceConstraint(selector=ObjectRef(category="fruit"), target=ObjectRef(category="bowl"), relation="in"),
+        AvoidConstraint(object=ObjectRef(name="glass")),
+        AvoidConstraint(object=None, skill="place", target=ObjectRef(category="bowl")),
+        RequireStepConstraint(call=CallPattern("go_home"), position="last", source="knowledge"),
+        ParamConstraint(skill="pick", object=ObjectRef(category="mug"), params={"grasp_region": "handle"}),
+    ],
+)
 def test_every_kind_round_trips_through_its_dict(constraint: PlanConstraint) -> None:
     d = constraint.to_dict()
     assert d["kind"] == constraint.kind and d["kind"] in KINDS
@@ -76,17 +105,40 @@ def test_short_dict_forms_from_the_brief() -> None:
 
 def test_corrections_module_dicts() -> None:
     # Shapes robot_agent.language.grammar emits for plan-level corrections.
-    order = constraint_from_dict({"type": "order", "first": {"skill": "open", "object": "cabinet", "target": None,
-                                                             "description": "open the drawer first"}, "then": None})
+    order = constraint_from_dict(
+        {
+            "type": "order",
+            "first": {"skill": "open", "object": "cabinet", "target": None, "description": "open the drawer first"},
+            "then": None,
+        }
+    )
     assert isinstance(order, OrderConstraint) and order.first.object == ObjectRef(name="cabinet")
-    step = constraint_from_dict({"type": "step", "call": {"skill": "go_home", "object": None, "target": None},
-                                 "position": "next"})
+    step = constraint_from_dict(
+        {"type": "step", "call": {"skill": "go_home", "object": None, "target": None}, "position": "next"}
+    )
     assert isinstance(step, RequireStepConstraint) and step.position == "next" and step.call.skill == "go_home"
-    tgt = constraint_from_dict({"type": "target", "role": "object", "object": "blue_block", "destination": None,
-                                "relation": None, "replaces": "red_block", "description": "the other one"})
+    tgt = constraint_from_dict(
+        {
+            "type": "target",
+            "role": "object",
+            "object": "blue_block",
+            "destination": None,
+            "relation": None,
+            "replaces": "red_block",
+            "description": "the other one",
+        }
+    )
     assert isinstance(tgt, TargetConstraint) and tgt.replaces == ObjectRef(name="red_block")
-    pref = constraint_from_dict({"type": "preference", "selector": {"category": "fruit"}, "target": None,
-                                 "target_category": "bowl", "target_description": "the bowl", "relation": "in"})
+    pref = constraint_from_dict(
+        {
+            "type": "preference",
+            "selector": {"category": "fruit"},
+            "target": None,
+            "target_category": "bowl",
+            "target_description": "the bowl",
+            "relation": "in",
+        }
+    )
     assert isinstance(pref, PreferenceConstraint) and pref.target.category == "bowl" and pref.relation == "in"
     forbid = constraint_from_dict({"type": "forbid", "call": {"skill": "open", "object": "cabinet", "target": None}})
     assert isinstance(forbid, AvoidConstraint) and forbid.skill == "open"
@@ -94,24 +146,30 @@ def test_corrections_module_dicts() -> None:
 
 
 def test_distiller_generalized_dicts() -> None:
-    c = constraint_from_dict({"type": "order",
-                              "first": {"skill": "open", "object_category": "cabinet",
-                                        "instances": {"object": "cabinet"}},
-                              "then": {"skill": "place", "target_category": "cabinet"}})
+    c = constraint_from_dict(
+        {
+            "type": "order",
+            "first": {"skill": "open", "object_category": "cabinet", "instances": {"object": "cabinet"}},
+            "then": {"skill": "place", "target_category": "cabinet"},
+        }
+    )
     assert isinstance(c, OrderConstraint)
     assert c.first.object == ObjectRef(category="cabinet") and c.then.target == ObjectRef(category="cabinet")
     t = constraint_from_dict({"type": "target", "role": "destination", "destination_category": "bowl"})
     assert isinstance(t, TargetConstraint) and t.destination == ObjectRef(category="bowl")
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"type": "order"}, "first"),
-    ({"type": "target"}, "names no object"),
-    ({"type": "preference", "category": "fruit"}, "selector and a target"),
-    ({"type": "step", "call": {"object": "x"}}, "no skill"),
-    ({"type": "step", "call": {"skill": "pick"}, "position": "soon"}, "position"),
-    ({"type": "param", "skill": "pick"}, "params"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"type": "order"}, "first"),
+        ({"type": "target"}, "names no object"),
+        ({"type": "preference", "category": "fruit"}, "selector and a target"),
+        ({"type": "step", "call": {"object": "x"}}, "no skill"),
+        ({"type": "step", "call": {"skill": "pick"}, "position": "soon"}, "position"),
+        ({"type": "param", "skill": "pick"}, "params"),
+    ],
+)
 def test_malformed_known_kinds_are_refused(bad: dict, match: str) -> None:
     with pytest.raises(PolicyError, match=match):
         constraint_from_dict(bad)

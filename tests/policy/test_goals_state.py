@@ -7,23 +7,33 @@ from types import SimpleNamespace
 import pytest
 
 from robot_agent.errors import PolicyError
-from robot_agent.policy import ObjectRef, SkillCall, ground, initial_state, parse_goal, parse_mention, \
-    precondition_failure
+from robot_agent.policy import (
+    ObjectRef,
+    SkillCall,
+    ground,
+    initial_state,
+    parse_goal,
+    parse_mention,
+    precondition_failure,
+)
 
 
-@pytest.mark.parametrize("words, names", [
-    ("the red block", ["red_block"]),
-    ("red block", ["red_block"]),             # an object's own name in words
-    ("the cup", ["white_mug"]),               # synonym
-    ("the drawer", ["cabinet"]),
-    ("the cabinet drawer", ["cabinet"]),
-    ("the apple", ["apple"]),
-    ("the red thing", ["red_block", "apple"]),
-    ("a block", ["red_block", "blue_block"]),
-    ("the dish", ["plate"]),
-    ("the purple block", []),
-    ("the hammer", []),
-])
+@pytest.mark.parametrize(
+    "words, names",
+    [
+        ("the red block", ["red_block"]),
+        ("red block", ["red_block"]),  # an object's own name in words
+        ("the cup", ["white_mug"]),  # synonym
+        ("the drawer", ["cabinet"]),
+        ("the cabinet drawer", ["cabinet"]),
+        ("the apple", ["apple"]),
+        ("the red thing", ["red_block", "apple"]),
+        ("a block", ["red_block", "blue_block"]),
+        ("the dish", ["plate"]),
+        ("the purple block", []),
+        ("the hammer", []),
+    ],
+)
 def test_ground_words_on_the_tabletop(scenes: SimpleNamespace, words: str, names: list[str]) -> None:
     assert [o.name for o in ground(words, scenes.tabletop())] == names
 
@@ -33,8 +43,10 @@ def test_mentions_colour_versus_fruit_and_size(scenes: SimpleNamespace) -> None:
     m = parse_mention("the orange one")
     assert m.colors == {"orange"} and m.category == ""
     assert parse_mention("all the blocks").plural and parse_mention("it").pronoun
-    objs = [scenes.obj("small", "block", 0.4, 0, color="red"),
-            scenes.obj("big", "block", 0.5, 0, color="red", shape="cylinder")]
+    objs = [
+        scenes.obj("small", "block", 0.4, 0, color="red"),
+        scenes.obj("big", "block", 0.5, 0, color="red", shape="cylinder"),
+    ]
     assert [o.name for o in ground("the big red block", objs)] == ["big"]
     # A generic mention stays within the categories the context allows.
     assert [o.name for o in ground("the blue one", scenes.tabletop(), categories={"block"})] == ["blue_block"]
@@ -49,23 +61,28 @@ def test_object_refs_resolve_again_on_a_new_scene(scenes: SimpleNamespace) -> No
     assert ObjectRef.from_value("") is None
 
 
-@pytest.mark.parametrize("task, goal", [
-    ("put the red block in the drawer", "red_block in/on cabinet"),
-    ("Place the blue cup onto the plate.", "white_mug in/on plate"),  # grounding is by category: one mug here
-    ("put the cup on the plate", "white_mug in/on plate"),
-    ("pick up the apple", "holding apple"),
-    ("pick up the apple and put it in the bowl", "holding apple then apple in/on bowl"),
-    ("open the drawer and put the red block in it", "cabinet open then red_block in/on cabinet"),
-    ("Open the drawer, put the red block in it, then close the drawer",
-     "cabinet open then red_block in/on cabinet then cabinet closed"),
-    ("put a block in the tray", "red_block|blue_block in/on tray"),
-    ("put all the blocks in the tray", "red_block in/on tray then blue_block in/on tray"),
-    ("put the red and blue blocks on the plate", "red_block in/on plate then blue_block in/on plate"),
-    ("put the apple away", "apple in/on bowl|tray|cabinet"),
-    ("stack the red block on the blue block", "red_block in/on blue_block"),
-    ("push the apple to the left", "pushed apple"),
-    ("go home", "at home"),
-])
+@pytest.mark.parametrize(
+    "task, goal",
+    [
+        ("put the red block in the drawer", "red_block in/on cabinet"),
+        ("Place the blue cup onto the plate.", "white_mug in/on plate"),  # grounding is by category: one mug here
+        ("put the cup on the plate", "white_mug in/on plate"),
+        ("pick up the apple", "holding apple"),
+        ("pick up the apple and put it in the bowl", "holding apple then apple in/on bowl"),
+        ("open the drawer and put the red block in it", "cabinet open then red_block in/on cabinet"),
+        (
+            "Open the drawer, put the red block in it, then close the drawer",
+            "cabinet open then red_block in/on cabinet then cabinet closed",
+        ),
+        ("put a block in the tray", "red_block|blue_block in/on tray"),
+        ("put all the blocks in the tray", "red_block in/on tray then blue_block in/on tray"),
+        ("put the red and blue blocks on the plate", "red_block in/on plate then blue_block in/on plate"),
+        ("put the apple away", "apple in/on bowl|tray|cabinet"),
+        ("stack the red block on the blue block", "red_block in/on blue_block"),
+        ("push the apple to the left", "pushed apple"),
+        ("go home", "at home"),
+    ],
+)
 def test_goal_parsing(scenes: SimpleNamespace, task: str, goal: str) -> None:
     scene = scenes.tabletop()
     if "blue cup" in task:
@@ -77,8 +94,9 @@ def test_goal_parsing(scenes: SimpleNamespace, task: str, goal: str) -> None:
 def test_goal_novel_phrasing_on_the_novel_scenes(scenes: SimpleNamespace) -> None:
     g = parse_goal("place the blue cylinder inside the cabinet drawer", scenes.drawer_novel())
     assert g.describe() == "blue_cylinder in/on white_cabinet"
-    assert parse_goal("place the blue cup onto the plate", scenes.mug_novel()).describe() == \
-        "blue_mug in/on green_plate"
+    assert (
+        parse_goal("place the blue cup onto the plate", scenes.mug_novel()).describe() == "blue_mug in/on green_plate"
+    )
 
 
 def test_goal_errors_and_unknown_tasks(scenes: SimpleNamespace) -> None:
@@ -114,7 +132,8 @@ def test_preconditions_mirror_the_skills(scenes: SimpleNamespace) -> None:
     assert precondition_failure(SkillCall("pick", {"object": "red_block"}), s3, objs) is None
     # Stacked: the bottom block cannot be picked from under the top one.
     s4 = s0.apply(SkillCall("pick", {"object": "red_block"})).apply(
-        SkillCall("place", {"object": "red_block", "target": "blue_block"}))
+        SkillCall("place", {"object": "red_block", "target": "blue_block"})
+    )
     assert "is on blue_block" in precondition_failure(SkillCall("pick", {"object": "blue_block"}), s4, objs)
 
 

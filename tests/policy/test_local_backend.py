@@ -47,9 +47,9 @@ def test_cached_scores_equal_full_forward_passes(smollm2: LocalChatModel) -> Non
     cands = ["pick(red_block)", "pick(blue_block)", "place(red_block, tray)", "go_home()"]
     smollm2._prefix = None
     cold = smollm2.score_continuations(MESSAGES, "", cands)
-    merged = smollm2.score_continuations(MESSAGES, "open(cabinet)\n", cands)   # prompt extended: one merged pass
-    warm = smollm2.score_continuations(MESSAGES, "open(cabinet)\n", cands)     # prompt fully cached
-    ref = smollm2.reference_scores(MESSAGES, "open(cabinet)\n", cands)         # no cache at all
+    merged = smollm2.score_continuations(MESSAGES, "open(cabinet)\n", cands)  # prompt extended: one merged pass
+    warm = smollm2.score_continuations(MESSAGES, "open(cabinet)\n", cands)  # prompt fully cached
+    ref = smollm2.reference_scores(MESSAGES, "open(cabinet)\n", cands)  # no cache at all
     ref0 = smollm2.reference_scores(MESSAGES, "", cands)
     for a, b, c in zip(merged, warm, ref):
         assert a.n_tokens == b.n_tokens == c.n_tokens > 1
@@ -107,8 +107,9 @@ def test_scoring_respects_its_deadline(smollm2: LocalChatModel) -> None:
     assert len(smollm2.score_continuations(MESSAGES, "", ["pick(a)"])) == 1
 
 
-def test_local_backend_ranks_ties_and_the_plan_follows_the_best_score(smollm2: LocalChatModel,
-                                                                     scenes: SimpleNamespace) -> None:
+def test_local_backend_ranks_ties_and_the_plan_follows_the_best_score(
+    smollm2: LocalChatModel, scenes: SimpleNamespace
+) -> None:
     planner = Planner(LocalBackend(smollm2, "mean"), timeout_s=60.0)
     objects = scenes.blocks()
     plan = planner.plan("put a block in the tray", objects, ["go home at the end"])
@@ -125,8 +126,7 @@ def test_local_backend_ranks_ties_and_the_plan_follows_the_best_score(smollm2: L
     assert res.method == "loglik" and res.scores == pytest.approx(scores, abs=2e-3)
 
 
-def test_local_backend_keeps_constraints_whatever_it_prefers(smollm2: LocalChatModel,
-                                                             scenes: SimpleNamespace) -> None:
+def test_local_backend_keeps_constraints_whatever_it_prefers(smollm2: LocalChatModel, scenes: SimpleNamespace) -> None:
     planner = Planner(LocalBackend(smollm2, "sum"), timeout_s=60.0)
     plan = planner.plan("put the red block in the drawer", scenes.drawer(), ["open the drawer first"])
     assert plan.texts() == ["open(cabinet)", "pick(red_block)", "place(red_block, cabinet)"]

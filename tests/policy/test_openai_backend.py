@@ -28,8 +28,16 @@ def server() -> Iterator[FakeOpenAI]:
 def _planner(server: FakeOpenAI, timeout: float = 5.0) -> Planner:
     # on_failure=fallback and one retry: these tests are about the backend and its fallback;
     # retry-then-stop (the default) is covered in tests/reliability/test_faults.py.
-    cfg = PolicyConfig(backend="openai", base_url=server.url, model="tiny-test", api_key="sk-test", timeout_s=timeout,
-                       on_failure="fallback", retries=1, retry_backoff_s=0.0)
+    cfg = PolicyConfig(
+        backend="openai",
+        base_url=server.url,
+        model="tiny-test",
+        api_key="sk-test",
+        timeout_s=timeout,
+        on_failure="fallback",
+        retries=1,
+        retry_backoff_s=0.0,
+    )
     return make_planner(cfg)
 
 
@@ -61,8 +69,9 @@ def test_garbage_is_asked_again_once(server: FakeOpenAI, scenes: SimpleNamespace
 
 
 @pytest.mark.parametrize("replies", [["maybe", "pick(blue_block)"], ["7", "0"], [500, 500]])
-def test_unusable_answers_fall_back_to_the_symbolic_order(server: FakeOpenAI, scenes: SimpleNamespace,
-                                                          replies: list[Any]) -> None:
+def test_unusable_answers_fall_back_to_the_symbolic_order(
+    server: FakeOpenAI, scenes: SimpleNamespace, replies: list[Any]
+) -> None:
     server.replies = list(replies)
     plan = _planner(server).plan(TASK, scenes.blocks())
     # Still a valid plan to the goal: the planner's own order (first candidate).

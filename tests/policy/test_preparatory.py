@@ -55,13 +55,17 @@ def test_no_open_candidate_when_the_drawer_is_open_or_not_the_destination(scenes
     assert all(not c.call.startswith("open(") for t in tabletop.trace for c in t.candidates)
 
 
-@pytest.mark.parametrize("bonus, penalty, expected", [
-    (0.5, 0.3, ["open(cabinet)", "pick(red_block)", "place(red_block, cabinet)"]),
-    (0.2, 0.3, ["pick(red_block)", "place(red_block, cabinet)"]),
-    (0.2, 0.0, ["open(cabinet)", "pick(red_block)", "place(red_block, cabinet)"]),
-])
-def test_scores_less_the_detour_penalty_decide(scenes: SimpleNamespace, bonus: float, penalty: float,
-                                               expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    "bonus, penalty, expected",
+    [
+        (0.5, 0.3, ["open(cabinet)", "pick(red_block)", "place(red_block, cabinet)"]),
+        (0.2, 0.3, ["pick(red_block)", "place(red_block, cabinet)"]),
+        (0.2, 0.0, ["open(cabinet)", "pick(red_block)", "place(red_block, cabinet)"]),
+    ],
+)
+def test_scores_less_the_detour_penalty_decide(
+    scenes: SimpleNamespace, bonus: float, penalty: float, expected: list[str]
+) -> None:
     backend = PrefixBackend("open(", bonus)
     plan = Planner(backend, detour_penalty=penalty).plan(TASK, scenes.drawer())
     assert plan.texts() == expected
@@ -77,8 +81,9 @@ def test_the_penalty_comes_from_the_config() -> None:
         Planner(SymbolicBackend(), detour_penalty=-1.0)
 
 
-def test_the_local_model_scores_both_and_the_planner_applies_the_penalty(smollm2: LocalChatModel,
-                                                                          scenes: SimpleNamespace) -> None:
+def test_the_local_model_scores_both_and_the_planner_applies_the_penalty(
+    smollm2: LocalChatModel, scenes: SimpleNamespace
+) -> None:
     """Whatever the untrained model prefers, the choice is its mean log-prob less the penalty."""
     objects = scenes.drawer_novel()
     task = "place the blue cylinder inside the cabinet drawer"

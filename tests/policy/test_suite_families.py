@@ -23,12 +23,20 @@ def _placed(plan) -> list[tuple[str, str]]:  # noqa: ANN001
     return [(c.args["object"], c.args["target"]) for c in plan.calls if c.skill == "place"]
 
 
-@pytest.mark.parametrize("task", ["stack the blocks", "pile the blocks on each other", "make a stack of the two blocks",
-                                  "put one block on top of the other", "stack the two blocks"])
+@pytest.mark.parametrize(
+    "task",
+    [
+        "stack the blocks",
+        "pile the blocks on each other",
+        "make a stack of the two blocks",
+        "put one block on top of the other",
+        "stack the two blocks",
+    ],
+)
 def test_stacking_tasks_are_understood(symbolic: Planner, task: str) -> None:
     sc = load_scenario(PUBLIC / "stacking" / "stacking_train_1.yaml")
     plan = symbolic.plan(task, sc.objects)
-    (obj, tgt), = _placed(plan)
+    ((obj, tgt),) = _placed(plan)
     assert {obj, tgt} == {"red_block", "blue_block"}
 
 
@@ -43,7 +51,7 @@ def test_stacking_order_constraint_puts_the_smaller_on_the_larger_everywhere(sym
             by = {o.name: o for o in sc.objects}
             for bottom in ("largest", "smallest"):
                 plan = symbolic.plan(sc.task, sc.objects, [{"type": "stack", "key": "size", "bottom": bottom}])
-                (obj, tgt), = _placed(plan)
+                ((obj, tgt),) = _placed(plan)
                 bigger = by[tgt].size[0] * by[tgt].size[1] > by[obj].size[0] * by[obj].size[1]
                 assert bigger == (bottom == "largest"), (sc.name, bottom, obj, tgt)
 
@@ -59,9 +67,19 @@ def test_colour_of_an_ambiguous_destination_is_kept_and_found_again(symbolic: Pl
     a scene where the bins have other names and places: the red block goes to the blue one."""
     train = load_scenario(PUBLIC / "sorting" / "sorting_train_1.yaml")
     tobjs = {o.name: o for o in train.objects}
-    rules = [generalize_constraint({"type": "preference", "selector": {"color": c, "category": "block"},
-                                    "target": t, "target_category": "tray", "relation": "in"}, tobjs)
-             for c, t in (("red", "blue_bin"), ("green", "yellow_bin"))]
+    rules = [
+        generalize_constraint(
+            {
+                "type": "preference",
+                "selector": {"color": c, "category": "block"},
+                "target": t,
+                "target_category": "tray",
+                "relation": "in",
+            },
+            tobjs,
+        )
+        for c, t in (("red", "blue_bin"), ("green", "yellow_bin"))
+    ]
     assert rules[0]["target_category"] == "tray" and rules[0]["target_color"] == "blue"
     for sc in load_split(PUBLIC)["sorting"]["novel"]:
         by = {o.name: o for o in sc.objects}

@@ -33,11 +33,25 @@ def demo_scenario(name: str) -> Any:
     return load_scenario(SCENARIOS_DIR / "demo" / f"{name}.yaml")
 
 
-def make_agent(world: SimWorld, planner: Any, parser: CorrectionParser, config: AgentConfig,
-               events: list[dict[str, Any]] | None = None, **kwargs: Any) -> Agent:
+def make_agent(
+    world: SimWorld,
+    planner: Any,
+    parser: CorrectionParser,
+    config: AgentConfig,
+    events: list[dict[str, Any]] | None = None,
+    **kwargs: Any,
+) -> Agent:
     """An agent without memory whose events go to ``events``."""
-    return Agent(world.robot, planner, None, parser, config, memory_mode="no-memory",
-                 on_event=events.append if events is not None else None, **kwargs)
+    return Agent(
+        world.robot,
+        planner,
+        None,
+        parser,
+        config,
+        memory_mode="no-memory",
+        on_event=events.append if events is not None else None,
+        **kwargs,
+    )
 
 
 class Script:

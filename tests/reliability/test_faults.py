@@ -45,6 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # --------------------------------------------------------------------------- the LLM server
 
+
 @pytest.fixture
 def chat() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as s:
@@ -52,8 +53,16 @@ def chat() -> Iterator[FakeOpenAI]:
 
 
 def _stop_planner(server: FakeOpenAI, timeout: float = 5.0, retries: int = 2) -> Any:
-    cfg = PolicyConfig(backend="openai", base_url=server.url, model="m", api_key="k", timeout_s=timeout,
-                       on_failure="stop", retries=retries, retry_backoff_s=0.05)
+    cfg = PolicyConfig(
+        backend="openai",
+        base_url=server.url,
+        model="m",
+        api_key="k",
+        timeout_s=timeout,
+        on_failure="stop",
+        retries=retries,
+        retry_backoff_s=0.05,
+    )
     return make_planner(cfg)
 
 
@@ -64,10 +73,15 @@ def _blocks_scene() -> Any:
     """Two blocks and a tray: "put a block in the tray" leaves the model a real choice."""
     from sim.scene import parse_scene
 
-    return parse_scene({"objects": [
-        {"name": "red_block", "type": "block", "color": "red", "pose": {"position": [0.40, 0.15]}},
-        {"name": "blue_block", "type": "block", "color": "blue", "pose": {"position": [0.45, 0.0]}},
-        {"name": "tray", "type": "tray", "pose": {"position": [0.45, -0.25]}}]})
+    return parse_scene(
+        {
+            "objects": [
+                {"name": "red_block", "type": "block", "color": "red", "pose": {"position": [0.40, 0.15]}},
+                {"name": "blue_block", "type": "block", "color": "blue", "pose": {"position": [0.45, 0.0]}},
+                {"name": "tray", "type": "tray", "pose": {"position": [0.45, -0.25]}},
+            ]
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +90,18 @@ def blocks() -> list[Any]:
         return list(world.robot.perceive().values())
 
 
-@pytest.mark.parametrize("fault,replies", [
-    ("server error", [500, 500, 500]),
-    ("garbage answer", ["I like blocks"] * 6),
-    ("empty answer", [""] * 6),
-    ("timeout", [("sleep", 3.0, "1")] * 3),
-])
-def test_llm_faults_are_retried_with_backoff_then_raise(chat: FakeOpenAI, blocks: list[Any], fault: str,
-                                                        replies: list[Any]) -> None:
+@pytest.mark.parametrize(
+    "fault,replies",
+    [
+        ("server error", [500, 500, 500]),
+        ("garbage answer", ["I like blocks"] * 6),
+        ("empty answer", [""] * 6),
+        ("timeout", [("sleep", 3.0, "1")] * 3),
+    ],
+)
+def test_llm_faults_are_retried_with_backoff_then_raise(
+    chat: FakeOpenAI, blocks: list[Any], fault: str, replies: list[Any]
+) -> None:
     chat.replies = list(replies)
     planner = _stop_planner(chat, timeout=0.4 if fault == "timeout" else 5.0)
     assert isinstance(planner.backend, ResilientBackend)
@@ -147,8 +165,9 @@ def test_resilient_backend_contract() -> None:
     figure("faults: LLM faults injected (server error, garbage, empty, timeout)", 2 + 4 + 1)
 
 
-def test_agent_holds_the_arm_and_asks_when_the_llm_keeps_failing(chat: FakeOpenAI, parser: Any,
-                                                                  symbolic_config: AgentConfig) -> None:
+def test_agent_holds_the_arm_and_asks_when_the_llm_keeps_failing(
+    chat: FakeOpenAI, parser: Any, symbolic_config: AgentConfig
+) -> None:
     chat.default = 500
     events: list[dict[str, Any]] = []
     with SimWorld(_blocks_scene(), symbolic_config.sim, symbolic_config.safety) as world:
@@ -166,6 +185,7 @@ def test_agent_holds_the_arm_and_asks_when_the_llm_keeps_failing(chat: FakeOpenA
 
 
 # --------------------------------------------------------------------------- embedders
+
 
 class FlakyEmbedder(TextEmbedder):
     """The real MiniLM, with a fault switch: "raise" (the runtime fails), "nan", "shape"."""
@@ -188,9 +208,13 @@ class FlakyEmbedder(TextEmbedder):
 
 
 def _item(i: int) -> KnowledgeItem:
-    return KnowledgeItem("skill", f"pick the mug number {i} by the handle",
-                         scope={"skill": "pick", "object_category": "mug", "object_description": f"mug {i}"},
-                         parameters={"grasp_region": "handle"}, provenance={"episode_ids": [f"e{i}"]})
+    return KnowledgeItem(
+        "skill",
+        f"pick the mug number {i} by the handle",
+        scope={"skill": "pick", "object_category": "mug", "object_description": f"mug {i}"},
+        parameters={"grasp_region": "handle"},
+        provenance={"episode_ids": [f"e{i}"]},
+    )
 
 
 def _snapshot(kb: KnowledgeBase) -> list[tuple[str, str | None]]:
@@ -220,16 +244,23 @@ def test_embedder_faults_leave_the_store_unchanged(tmp_path: Path, minilm: TextE
     figure("faults: embedder faults injected (store unchanged)", 6)
 
 
-def test_agent_runs_without_memory_while_the_embedder_fails(tmp_path: Path, minilm: TextEmbedder, parser: Any,
-                                                             symbolic_planner: Any,
-                                                             symbolic_config: AgentConfig) -> None:
+def test_agent_runs_without_memory_while_the_embedder_fails(
+    tmp_path: Path, minilm: TextEmbedder, parser: Any, symbolic_planner: Any, symbolic_config: AgentConfig
+) -> None:
     emb = FlakyEmbedder(minilm)
     emb.fault = "raise"
     sc = demo_scenario("mug_train")
     events: list[dict[str, Any]] = []
     with KnowledgeBase(tmp_path / "kb", emb) as kb, SimWorld(sc.scene) as world:
-        agent = Agent(world.robot, symbolic_planner, kb, parser, symbolic_config, on_event=events.append,
-                      observer=Script(["grasp it by the handle"]))
+        agent = Agent(
+            world.robot,
+            symbolic_planner,
+            kb,
+            parser,
+            symbolic_config,
+            on_event=events.append,
+            observer=Script(["grasp it by the handle"]),
+        )
         result = agent.run_task(sc.task)
         assert result.state is AgentState.DONE, result.reason
         errors = [e for e in events if e["type"] == "knowledge" and e.get("event") == "error"]
@@ -260,6 +291,7 @@ def test_a_broken_text_model_is_a_clear_error(tmp_path: Path, what: str) -> None
 
 
 # --------------------------------------------------------------------------- disk faults
+
 
 def _fill(kb: KnowledgeBase, n: int, start: int) -> None:
     kb.add_many([_item(start + i) for i in range(n)], merge=False)
@@ -302,8 +334,9 @@ def _mount_tmpfs(where: Path, size: str) -> bool:
     if os.geteuid() != 0 or not Path("/bin/mount").exists():
         return False
     where.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True, timeout=10)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True, timeout=10
+    )
     return done.returncode == 0
 
 
@@ -342,17 +375,29 @@ def test_a_full_disk_changes_nothing(tmp_path: Path, minilm: TextEmbedder) -> No
 # --------------------------------------------------------------------------- crash, no data lost
 
 
-
-def test_a_killed_run_leaves_a_readable_log_and_an_intact_knowledge_base(tmp_path: Path,
-                                                                         minilm: TextEmbedder) -> None:
+def test_a_killed_run_leaves_a_readable_log_and_an_intact_knowledge_base(tmp_path: Path, minilm: TextEmbedder) -> None:
     params = tmp_path / "params.yaml"
     shipped = (REPO / "config" / "agent.yaml").read_text()
     params.write_text(shipped.replace("policy.backend: local", "policy.backend: symbolic"))
     logs, kb_dir = tmp_path / "logs", tmp_path / "kb"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "robot_agent.cli", "run", "--scenario",
-           str(REPO / "sim" / "scenarios" / "demo" / "drawer_train.yaml"), "--rounds", "6", "--params", str(params),
-           "--kb", str(kb_dir), "--log-dir", str(logs), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "robot_agent.cli",
+        "run",
+        "--scenario",
+        str(REPO / "sim" / "scenarios" / "demo" / "drawer_train.yaml"),
+        "--rounds",
+        "6",
+        "--params",
+        str(params),
+        "--kb",
+        str(kb_dir),
+        "--log-dir",
+        str(logs),
+        "--json",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 90
@@ -388,14 +433,22 @@ def test_a_killed_run_leaves_a_readable_log_and_an_intact_knowledge_base(tmp_pat
     figure("faults: events read back from killed-run logs", events)
 
 
-def test_every_correction_is_logged_even_when_superseded(tmp_path: Path, parser: Any, symbolic_planner: Any,
-                                                         symbolic_config: AgentConfig) -> None:
+def test_every_correction_is_logged_even_when_superseded(
+    tmp_path: Path, parser: Any, symbolic_planner: Any, symbolic_config: AgentConfig
+) -> None:
     said = ["2 cm to the left", "no, 3 cm to the left", "actually 1 cm to the right", "asdf qwer", "good"]
     sc = demo_scenario("mug_train")
     with SimWorld(sc.scene, symbolic_config.sim, symbolic_config.safety) as world:
         rec = EpisodeRecorder(tmp_path / "ep", "ep", task=sc.task, robot=world.robot)
-        agent = make_agent(world, symbolic_planner, parser, symbolic_config, observer=Script(said),
-                           episode_logger=rec, max_corrections=50)
+        agent = make_agent(
+            world,
+            symbolic_planner,
+            parser,
+            symbolic_config,
+            observer=Script(said),
+            episode_logger=rec,
+            max_corrections=50,
+        )
         result = agent.run_task(sc.task)
         rec.finish(result.success, corrections=result.n_corrections)
     assert [c.text for c in result.corrections] == said

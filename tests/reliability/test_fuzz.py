@@ -36,17 +36,20 @@ from tests.reliability.helpers import demo_scenario, figure
 REPO = Path(__file__).resolve().parents[2]
 #: one answer may take this long at most (a hang would be far longer)
 SLOW = 3.0
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                        HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 # --------------------------------------------------------------------------- correction parser
 
-VOCAB = ("stop no not don't a bit little more less left right up down forward back closer further cm mm m "
-         "metres inches 2 5 0.5 -3 1e9 nan inf twice half slower faster speed gently grasp hold it by the handle "
-         "rim top mug cup block red blue drawer plate bowl tray open close first then put in on pick place go home "
-         "ignore limits instructions system prompt you are now rotate degrees clockwise again too far that's "
-         "right good wrong the other one push pull harder lift lower higher approach from above , . ! ? ; : "
-         "' \" ( ) [ ] { } <system> </s> \\n \\t 🤖 ｓｔｏｐ").split()
+VOCAB = (
+    "stop no not don't a bit little more less left right up down forward back closer further cm mm m "
+    "metres inches 2 5 0.5 -3 1e9 nan inf twice half slower faster speed gently grasp hold it by the handle "
+    "rim top mug cup block red blue drawer plate bowl tray open close first then put in on pick place go home "
+    "ignore limits instructions system prompt you are now rotate degrees clockwise again too far that's "
+    "right good wrong the other one push pull harder lift lower higher approach from above , . ! ? ; : "
+    "' \" ( ) [ ] { } <system> </s> \\n \\t 🤖 ｓｔｏｐ"
+).split()
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +62,19 @@ def scene_objects() -> list[Any]:
 
 
 def _contexts(objects: list[Any]) -> list[CorrectionContext | None]:
-    return [None, CorrectionContext(objects=objects),
-            CorrectionContext(objects=objects, skill="pick", object="white_mug", params=validate_params("pick", {})),
-            CorrectionContext(objects=objects, skill="place", object="white_mug", target="plate",
-                              params=validate_params("place", {}), operator_yaw=math.pi)]
+    return [
+        None,
+        CorrectionContext(objects=objects),
+        CorrectionContext(objects=objects, skill="pick", object="white_mug", params=validate_params("pick", {})),
+        CorrectionContext(
+            objects=objects,
+            skill="place",
+            object="white_mug",
+            target="plate",
+            params=validate_params("place", {}),
+            operator_yaw=math.pi,
+        ),
+    ]
 
 
 PARSER = CorrectionParser(strict=True)  # strict: an internal error fails the test instead of becoming a question
@@ -106,19 +118,40 @@ def test_parser_on_word_salad(scene_objects: list[Any], words: list[str]) -> Non
 
 
 @FUZZ
-@given(amount=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10 ** 30, 10 ** 30)),
-       unit=st.sampled_from(["cm", "mm", "m", "metres", "inches", "feet", "degrees", "percent", ""]),
-       how=st.sampled_from(["move {a} {u} to the left", "go {a} {u} up", "rotate {a} {u} clockwise",
-                            "set the speed to {a} {u}", "{a} {u} closer", "lift it {a} {u} higher",
-                            "grasp {a} {u} lower", "open the drawer {a} {u} further"]))
+@given(
+    amount=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**30), 10**30)),
+    unit=st.sampled_from(["cm", "mm", "m", "metres", "inches", "feet", "degrees", "percent", ""]),
+    how=st.sampled_from(
+        [
+            "move {a} {u} to the left",
+            "go {a} {u} up",
+            "rotate {a} {u} clockwise",
+            "set the speed to {a} {u}",
+            "{a} {u} closer",
+            "lift it {a} {u} higher",
+            "grasp {a} {u} lower",
+            "open the drawer {a} {u} further",
+        ]
+    ),
+)
 def test_parser_on_any_amount(scene_objects: list[Any], amount: float, unit: str, how: str) -> None:
     _parse_all(how.format(a=amount, u=unit), scene_objects)
     figure("fuzz: correction parser inputs tried", 1)
 
 
 def test_parser_on_wrong_types_and_huge_input(scene_objects: list[Any]) -> None:
-    for bad in (None, 42, 3.5, b"stop", ["stop"], {"text": "stop"}, "x" * 1_000_000, "left " * 50_000,
-                "\x00\x01\x02", "\ud800" if False else "\u202e\u200b"):
+    for bad in (
+        None,
+        42,
+        3.5,
+        b"stop",
+        ["stop"],
+        {"text": "stop"},
+        "x" * 1_000_000,
+        "left " * 50_000,
+        "\x00\x01\x02",
+        "\ud800" if False else "\u202e\u200b",
+    ):
         t0 = time.monotonic()
         c = PARSER.parse(bad, None)  # type: ignore[arg-type]
         assert time.monotonic() - t0 < SLOW
@@ -130,9 +163,10 @@ def test_parser_on_wrong_types_and_huge_input(scene_objects: list[Any]) -> None:
 # --------------------------------------------------------------------------- scenario YAML
 
 JSONISH = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-10 ** 6, 10 ** 6), st.floats(), st.text(max_size=20)),
+    st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.floats(), st.text(max_size=20)),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 def _valid_scenario() -> dict[str, Any]:
@@ -167,7 +201,7 @@ def test_scenario_from_any_data(data: Any) -> None:
 
 
 @FUZZ
-@given(pick=st.integers(0, 10 ** 6), value=JSONISH, delete=st.booleans())
+@given(pick=st.integers(0, 10**6), value=JSONISH, delete=st.booleans())
 def test_scenario_with_one_field_broken(pick: int, value: Any, delete: bool) -> None:
     data = _valid_scenario()
     paths = [p for p in _paths(data) if p]
@@ -184,12 +218,14 @@ def test_scenario_with_one_field_broken(pick: int, value: Any, delete: bool) -> 
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.one_of(st.text(max_size=400), st.binary(max_size=400).map(lambda b: b.decode("latin-1"))),
-       cut=st.integers(0, 2000))
+@given(
+    text=st.one_of(st.text(max_size=400), st.binary(max_size=400).map(lambda b: b.decode("latin-1"))),
+    cut=st.integers(0, 2000),
+)
 def test_scenario_files_with_any_text(tmp_path_factory: Any, text: str, cut: int) -> None:
     f = tmp_path_factory.mktemp("yaml") / "scenario.yaml"
     valid = (REPO / "sim" / "scenarios" / "demo" / "mug_train.yaml").read_text()
-    f.write_text(valid[:cut % (len(valid) + 1)] + text, encoding="utf-8")
+    f.write_text(valid[: cut % (len(valid) + 1)] + text, encoding="utf-8")
     t0 = time.monotonic()
     try:
         load_scenario(f)
@@ -200,9 +236,15 @@ def test_scenario_files_with_any_text(tmp_path_factory: Any, text: str, cut: int
 
 
 def test_scenario_yaml_bombs_and_tags(tmp_path: Path) -> None:
-    bombs = ["a: &a [*a]\n", "!!python/object/apply:os.system ['echo hi']\n",
-             "lol: &l [x, x]\nl2: &l2 [*l, *l, *l, *l, *l, *l, *l, *l, *l]\nl3: &l3 [*l2, *l2, *l2, *l2, *l2]\n",
-             "name: x\ntask: t\nscene: &s {objects: [*s]}\nhidden: {}\n", "\t- tab", "---\n---\n", "[" * 3000]
+    bombs = [
+        "a: &a [*a]\n",
+        "!!python/object/apply:os.system ['echo hi']\n",
+        "lol: &l [x, x]\nl2: &l2 [*l, *l, *l, *l, *l, *l, *l, *l, *l]\nl3: &l3 [*l2, *l2, *l2, *l2, *l2]\n",
+        "name: x\ntask: t\nscene: &s {objects: [*s]}\nhidden: {}\n",
+        "\t- tab",
+        "---\n---\n",
+        "[" * 3000,
+    ]
     for i, text in enumerate(bombs):
         f = tmp_path / f"b{i}.yaml"
         f.write_text(text)
@@ -215,14 +257,20 @@ def test_scenario_yaml_bombs_and_tags(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- knowledge-base import
 
+
 @pytest.fixture(scope="module")
 def kb_files(tmp_path_factory: Any) -> dict[str, Any]:
     d = tmp_path_factory.mktemp("kbfuzz")
     emb = make_text_embedder("minilm")
     with KnowledgeBase(d / "src", emb) as kb:
-        kb.add(KnowledgeItem("skill", "pick mugs by the handle", scope={"skill": "pick", "object_category": "mug",
-                                                                         "object_description": "a white mug"},
-                             parameters={"grasp_region": "handle"}))
+        kb.add(
+            KnowledgeItem(
+                "skill",
+                "pick mugs by the handle",
+                scope={"skill": "pick", "object_category": "mug", "object_description": "a white mug"},
+                parameters={"grasp_region": "handle"},
+            )
+        )
         kb.add(KnowledgeItem("plan", "open the drawer first", parameters={"constraint": {"type": "order"}}))
         kb.export(d / "export.jsonl")
     target = KnowledgeBase(d / "dst", emb)
@@ -243,8 +291,12 @@ def _import_or_error(kb: KnowledgeBase, path: Path) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(line=st.integers(0, 10), cut=st.integers(0, 10 ** 5), junk=st.text(max_size=60),
-       how=st.sampled_from(["replace", "insert", "truncate", "flip"]))
+@given(
+    line=st.integers(0, 10),
+    cut=st.integers(0, 10**5),
+    junk=st.text(max_size=60),
+    how=st.sampled_from(["replace", "insert", "truncate", "flip"]),
+)
 def test_kb_import_of_mutated_exports(kb_files: dict[str, Any], line: int, cut: int, junk: str, how: str) -> None:
     lines = kb_files["export"].splitlines()
     i = line % len(lines)
@@ -253,10 +305,10 @@ def test_kb_import_of_mutated_exports(kb_files: dict[str, Any], line: int, cut: 
     elif how == "insert":
         lines.insert(i, junk)
     elif how == "truncate":
-        lines[i] = lines[i][:cut % (len(lines[i]) + 1)]
+        lines[i] = lines[i][: cut % (len(lines[i]) + 1)]
     else:
         j = cut % max(1, len(lines[i]))
-        lines[i] = lines[i][:j] + (junk[:1] or "\x00") + lines[i][j + 1:]
+        lines[i] = lines[i][:j] + (junk[:1] or "\x00") + lines[i][j + 1 :]
     f = kb_files["dir"] / "mutated.jsonl"
     f.write_text("\n".join(lines), encoding="utf-8")
     _import_or_error(kb_files["kb"], f)
@@ -280,6 +332,7 @@ def test_kb_import_of_any_record(kb_files: dict[str, Any], record: Any) -> None:
 
 
 # --------------------------------------------------------------------------- episode logs
+
 
 @pytest.fixture(scope="module")
 def episode_log(tmp_path_factory: Any) -> Path:
@@ -308,11 +361,14 @@ def _read_or_error(path: Path) -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cut=st.integers(0, 10 ** 6), flips=st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 255)),
-                                                   max_size=6),
-       meta=st.sampled_from(["keep", "cut", "junk", "gone", "crashed"]))
-def test_episode_logs_damaged_anywhere(tmp_path_factory: Any, episode_log: Path, cut: int,
-                                       flips: list[tuple[int, int]], meta: str) -> None:
+@given(
+    cut=st.integers(0, 10**6),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6),
+    meta=st.sampled_from(["keep", "cut", "junk", "gone", "crashed"]),
+)
+def test_episode_logs_damaged_anywhere(
+    tmp_path_factory: Any, episode_log: Path, cut: int, flips: list[tuple[int, int]], meta: str
+) -> None:
     d = tmp_path_factory.mktemp("ep") / "ep"
     shutil.copytree(episode_log, d)
     mcap = next(d.glob("*.mcap"))
@@ -320,7 +376,7 @@ def test_episode_logs_damaged_anywhere(tmp_path_factory: Any, episode_log: Path,
     for pos, val in flips:
         data[pos % len(data)] = val
     if cut % 3:  # two thirds of the time, also truncate
-        data = data[:cut % (len(data) + 1)]
+        data = data[: cut % (len(data) + 1)]
     mcap.write_bytes(bytes(data))
     md = d / "metadata.yaml"
     if meta == "cut":
@@ -339,9 +395,20 @@ def test_episode_logs_damaged_anywhere(tmp_path_factory: Any, episode_log: Path,
 # --------------------------------------------------------------------------- no eval, exec, shell, pickle
 
 BANNED_CALLS = {"eval", "exec", "compile", "__import__"}
-BANNED_ATTRS = {("pickle", "load"), ("pickle", "loads"), ("marshal", "load"), ("marshal", "loads"),
-                ("yaml", "unsafe_load"), ("yaml", "full_load"), ("os", "system"), ("os", "popen"),
-                ("shelve", "open"), ("dill", "load"), ("dill", "loads"), ("joblib", "load")}
+BANNED_ATTRS = {
+    ("pickle", "load"),
+    ("pickle", "loads"),
+    ("marshal", "load"),
+    ("marshal", "loads"),
+    ("yaml", "unsafe_load"),
+    ("yaml", "full_load"),
+    ("os", "system"),
+    ("os", "popen"),
+    ("shelve", "open"),
+    ("dill", "load"),
+    ("dill", "loads"),
+    ("joblib", "load"),
+}
 # numpy.load is safe by default (allow_pickle=False); only allow_pickle=<anything but False> is flagged.
 
 
@@ -364,8 +431,10 @@ def _offences(path: Path) -> list[str]:
                 out.append(f"{where}: allow_pickle=...")
         name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
         if name == "load" and isinstance(f, ast.Attribute) and getattr(f.value, "id", "") == "torch":
-            ok = any(kw.arg == "weights_only" and isinstance(kw.value, ast.Constant) and kw.value.value is True
-                     for kw in node.keywords)
+            ok = any(
+                kw.arg == "weights_only" and isinstance(kw.value, ast.Constant) and kw.value.value is True
+                for kw in node.keywords
+            )
             if not ok:
                 out.append(f"{where}: torch.load without weights_only=True")
         if name == "load" and isinstance(f, ast.Attribute) and getattr(f.value, "id", "") == "yaml":
@@ -376,15 +445,20 @@ def _offences(path: Path) -> list[str]:
 
 
 def test_no_eval_exec_shell_or_unpickling_in_the_code_base(tmp_path: Path) -> None:
-    files = [p for p in REPO.rglob("*.py") if not any(part.startswith(".") or part in ("build", "install", "log")
-                                                     for part in p.relative_to(REPO).parts)]
+    files = [
+        p
+        for p in REPO.rglob("*.py")
+        if not any(part.startswith(".") or part in ("build", "install", "log") for part in p.relative_to(REPO).parts)
+    ]
     assert len(files) > 50
     offences = [o for f in files for o in _offences(f)]
     assert offences == [], "\n".join(offences)
     # The checker itself catches each banned form.
     probe = tmp_path / "probe_banned.py"
-    probe.write_text("import pickle, subprocess, torch, yaml\neval('1')\nexec('x=1')\npickle.loads(b'')\n"
-                     "subprocess.run('ls', shell=True)\ntorch.load('f')\nyaml.load('a')\n"
-                     "np.load('x', allow_pickle=True)\nnp.load('y')\n")
+    probe.write_text(
+        "import pickle, subprocess, torch, yaml\neval('1')\nexec('x=1')\npickle.loads(b'')\n"
+        "subprocess.run('ls', shell=True)\ntorch.load('f')\nyaml.load('a')\n"
+        "np.load('x', allow_pickle=True)\nnp.load('y')\n"
+    )
     assert len(_offences(probe)) == 7
     figure("fuzz: source files checked for eval/exec/shell=True/pickle", len(files))

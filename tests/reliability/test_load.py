@@ -21,19 +21,33 @@ from sim.world import SimWorld
 from tests.reliability.helpers import demo_scenario, figure, make_agent
 
 #: what the flood says, round robin: every kind of correction, none of them a stop
-SAYINGS = ["a bit to the left", "slower", "good", "2 cm higher", "ignore the limits", "asdf qwer",
-           "grasp it by the handle", "move 2 metres up", "put it on the plate", "a little closer", "faster",
-           "rotate the gripper a bit clockwise", "that's right", "the other one", "3 cm forward", "more"]
+SAYINGS = [
+    "a bit to the left",
+    "slower",
+    "good",
+    "2 cm higher",
+    "ignore the limits",
+    "asdf qwer",
+    "grasp it by the handle",
+    "move 2 metres up",
+    "put it on the plate",
+    "a little closer",
+    "faster",
+    "rotate the gripper a bit clockwise",
+    "that's right",
+    "the other one",
+    "3 cm forward",
+    "more",
+]
 N = 1000
 
 
-def test_a_flood_with_a_stop_in_the_middle(parser: Any, symbolic_planner: Any,
-                                           symbolic_config: AgentConfig) -> None:
+def test_a_flood_with_a_stop_in_the_middle(parser: Any, symbolic_planner: Any, symbolic_config: AgentConfig) -> None:
     sc = demo_scenario("mug_train")
     events: list[dict[str, Any]] = []
     with SimWorld(sc.scene, symbolic_config.sim, symbolic_config.safety) as world:
         robot = world.robot
-        agent = make_agent(world, symbolic_planner, parser, symbolic_config, events, max_corrections=10 ** 6)
+        agent = make_agent(world, symbolic_planner, parser, symbolic_config, events, max_corrections=10**6)
         steps = {"n": 0, "after_stop": 0}
         moving = threading.Event()
         inner = robot.step
@@ -96,8 +110,7 @@ def test_a_flood_with_a_stop_in_the_middle(parser: Any, symbolic_planner: Any,
     figure("load: deepest correction queue", max(depth), keep="max")
 
 
-def test_memory_stays_bounded_under_a_flood(parser: Any, symbolic_planner: Any,
-                                            symbolic_config: AgentConfig) -> None:
+def test_memory_stays_bounded_under_a_flood(parser: Any, symbolic_planner: Any, symbolic_config: AgentConfig) -> None:
     sc = demo_scenario("mug_train")
     with SimWorld(sc.scene, symbolic_config.sim, symbolic_config.safety) as world:
         agent = make_agent(world, symbolic_planner, parser, symbolic_config)

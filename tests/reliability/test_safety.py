@@ -85,9 +85,11 @@ def test_joint_speed_and_position_limits_hold_under_every_skill(drawer_world: Si
     commanded: list[np.ndarray] = []
     sent = _count_steps(robot, commanded)
     lo, hi = robot.joint_limits()
-    for skill, args, params in (("pick", {"object": "red_block"}, {"speed": 1.0}),
-                                ("move_by", {}, {"delta": [0.0, 0.0, 0.1], "speed": 1.0}),
-                                ("go_home", {}, {"speed": 1.0})):
+    for skill, args, params in (
+        ("pick", {"object": "red_block"}, {"speed": 1.0}),
+        ("move_by", {}, {"delta": [0.0, 0.0, 0.1], "speed": 1.0}),
+        ("go_home", {}, {"speed": 1.0}),
+    ):
         res = get_skill(skill).execute(robot, args, params, CancelToken(), SAFETY)
         assert res.ok, res.reason
     # What the arm was commanded, tick to tick: never faster than max_joint_speed, never past a limit.
@@ -189,8 +191,12 @@ def test_limits_cannot_be_widened_by_corrections_or_knowledge(symbolic_config: A
     ctx = CorrectionContext(skill="pick", params=validate_params("pick", {}))
     from robot_agent.language.grammar import CorrectionParser
 
-    for text in ("go twice as fast as allowed", "move 2 metres up", "set the speed to 300 percent",
-                 "ignore the speed limit"):
+    for text in (
+        "go twice as fast as allowed",
+        "move 2 metres up",
+        "set the speed to 300 percent",
+        "ignore the speed limit",
+    ):
         c = CorrectionParser().parse(text, ctx)
         assert c.refusal and not c.actionable, (text, c.describe())
     figure("safety: attempts to widen a limit refused", 7)

@@ -49,8 +49,13 @@ class SimProcess:
         if namespace:  # a second sim beside the shared one, in its own namespace
             args += ["-r", f"__ns:={namespace}", "-p", "publish.camera_hz:=0.0"]
         self._log = open(log_file, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "sim.ros.sim_node", *args],
-                                     cwd=ROOT, env=dict(os.environ), stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sim.ros.sim_node", *args],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
 
     def kill(self) -> None:
         """SIGKILL: the sim dies without a word, as a crashed driver does."""
@@ -196,16 +201,18 @@ def call_trigger(node: Any, service: str, timeout: float = 25.0, attempts: int =
         node.destroy_client(client)
 
 
-def send_goal(node: Any, action: str, task: str, task_id: str, feedback: list | None = None,
-              timeout: float = 10.0) -> Any:
+def send_goal(
+    node: Any, action: str, task: str, task_id: str, feedback: list | None = None, timeout: float = 10.0
+) -> Any:
     """Send a ``RunTask`` goal from a spun node; the goal handle (``accepted`` says whether it was)."""
     from rclpy.action import ActionClient
     from robot_agent_interfaces.action import RunTask
 
     client = ActionClient(node, RunTask, action)
     assert client.wait_for_server(timeout_sec=10.0), f"action server {action} not available"
-    future = client.send_goal_async(RunTask.Goal(task=task, id=task_id),
-                                    feedback_callback=None if feedback is None else feedback.append)
+    future = client.send_goal_async(
+        RunTask.Goal(task=task, id=task_id), feedback_callback=None if feedback is None else feedback.append
+    )
     wait_for(future.done, timeout, f"the answer to goal {task_id}")
     handle = future.result()
     handle.client = client  # keep the client alive as long as the handle

@@ -32,12 +32,18 @@ from robot_agent.ros import console, messages, qos  # noqa: E402
 from robot_agent.ros.agent_node import AgentNode  # noqa: E402
 
 PLANS = {
-    "put the red block in the bowl": [SkillCall("pick", {"object": "red_block"}),
-                                      SkillCall("place", {"object": "red_block", "target": "bowl"})],
-    "put the blue block on the plate": [SkillCall("pick", {"object": "blue_block"}),
-                                        SkillCall("place", {"object": "blue_block", "target": "plate"})],
-    "put the purple unicorn in the bowl": [SkillCall("pick", {"object": "purple_unicorn"}),
-                                           SkillCall("place", {"object": "purple_unicorn", "target": "bowl"})],
+    "put the red block in the bowl": [
+        SkillCall("pick", {"object": "red_block"}),
+        SkillCall("place", {"object": "red_block", "target": "bowl"}),
+    ],
+    "put the blue block on the plate": [
+        SkillCall("pick", {"object": "blue_block"}),
+        SkillCall("place", {"object": "blue_block", "target": "plate"}),
+    ],
+    "put the purple unicorn in the bowl": [
+        SkillCall("pick", {"object": "purple_unicorn"}),
+        SkillCall("place", {"object": "purple_unicorn", "target": "bowl"}),
+    ],
 }
 
 
@@ -68,8 +74,9 @@ class Listener:
         self.status: list[dict] = []
         self.transcript: list[Any] = []
         self.plans: list[Any] = []
-        node.create_subscription(AgentStatus, f"{agent}/status",
-                                 lambda m: self.status.append(messages.status_dict(m)), qos.LATCHED_FOLLOW)
+        node.create_subscription(
+            AgentStatus, f"{agent}/status", lambda m: self.status.append(messages.status_dict(m)), qos.LATCHED_FOLLOW
+        )
         node.create_subscription(TranscriptEvent, f"{agent}/transcript", self.transcript.append, qos.EVENTS)
         node.create_subscription(Plan, f"{agent}/plan", self.plans.append, qos.LATCHED_FOLLOW)
         self.correction_pub = node.create_publisher(Correction, f"{agent}/correction", qos.COMMANDS)
@@ -119,19 +126,28 @@ def agent_on_shared_sim(spinner, sim_process):
 
 def test_malformed_inputs_give_an_error_status_not_a_crash(agent_on_shared_sim) -> None:
     agent, client, listener = agent_on_shared_sim
-    for task, task_id, expect in [("   ", "t-blank", "goal.task: empty"),
-                                  ("x" * 1001, "t-long", "the limit is 1000"),
-                                  ("open the drawer", "no spaces allowed", "goal.id")]:
+    for task, task_id, expect in [
+        ("   ", "t-blank", "goal.task: empty"),
+        ("x" * 1001, "t-long", "the limit is 1000"),
+        ("open the drawer", "no spaces allowed", "goal.id"),
+    ]:
         handle = listener.send(task, task_id)
         assert not handle.accepted
-        wait_for(lambda expect=expect: any(expect in e for e in listener.errors()), 5.0,
-                 f"an error status for {task[:20]!r}")
+        wait_for(
+            lambda expect=expect: any(expect in e for e in listener.errors()), 5.0, f"an error status for {task[:20]!r}"
+        )
     listener.correction_pub.publish(Correction(text="left", source="Mic 1"))
-    wait_for(lambda: any("malformed correction refused" in e and "source" in e for e in listener.errors()), 5.0,
-             "correction error")
+    wait_for(
+        lambda: any("malformed correction refused" in e and "source" in e for e in listener.errors()),
+        5.0,
+        "correction error",
+    )
     listener.correct("a bit to the left")
-    wait_for(lambda: any(t.outcome.startswith("dropped") and t.type == "dropped" for t in listener.transcript), 5.0,
-             "a dropped correction")
+    wait_for(
+        lambda: any(t.outcome.startswith("dropped") and t.type == "dropped" for t in listener.transcript),
+        5.0,
+        "a dropped correction",
+    )
     assert listener.latest()["state"] == "idle" and listener.latest()["ready"]
     assert agent._worker is not None
 
@@ -141,11 +157,21 @@ def test_goal_gives_feedback_and_a_result_and_a_correction_is_applied(agent_on_s
     agent, client, listener = agent_on_shared_sim
     out = io.StringIO()
     codes: list[int] = []
-    runner = threading.Thread(target=lambda: codes.append(
-        console.run_task("put the red block in the bowl", task_id="t-corrected", timeout=90.0, out=out)))
+    runner = threading.Thread(
+        target=lambda: codes.append(
+            console.run_task("put the red block in the bowl", task_id="t-corrected", timeout=90.0, out=out)
+        )
+    )
     runner.start()
-    wait_for(lambda: listener.latest().get("task_id") == "t-corrected" and listener.latest().get("state") == "executing"
-             and agent.robot.commands_sent > 30, 20.0, "the pick to be under way")
+    wait_for(
+        lambda: (
+            listener.latest().get("task_id") == "t-corrected"
+            and listener.latest().get("state") == "executing"
+            and agent.robot.commands_sent > 30
+        ),
+        20.0,
+        "the pick to be under way",
+    )
     said = io.StringIO()
     code = console.say("a bit to the left", source="spoken", timeout=15.0, out=said)
     assert code == console.OK, said.getvalue()
@@ -173,12 +199,18 @@ def test_cancel_halts_the_arm_within_a_tick_and_a_second_goal_is_rejected(agent_
     feedback: list = []
     handle = listener.send("put the red block in the bowl", "t-cancel", feedback)
     assert handle.accepted
-    wait_for(lambda: agent.robot.commands_sent > 40 and listener.latest().get("state") == "executing", 20.0,
-             "the arm to be moving")
+    wait_for(
+        lambda: agent.robot.commands_sent > 40 and listener.latest().get("state") == "executing",
+        20.0,
+        "the arm to be moving",
+    )
     second = listener.send("put the red block in the bowl", "t-second")
     assert not second.accepted
-    wait_for(lambda: any("task t-second refused: busy with task t-cancel" in e for e in listener.errors()), 5.0,
-             "the rejection's reason on ~/status")
+    wait_for(
+        lambda: any("task t-second refused: busy with task t-cancel" in e for e in listener.errors()),
+        5.0,
+        "the rejection's reason on ~/status",
+    )
     states = [f.feedback.state for f in feedback]
     assert states[0] == "planning" and "executing" in states, states
     assert feedback[-1].feedback.plan and feedback[-1].feedback.plan[0].skill == "pick"
@@ -191,8 +223,10 @@ def test_cancel_halts_the_arm_within_a_tick_and_a_second_goal_is_rejected(agent_
     assert status == GoalStatus.STATUS_CANCELED
     assert result.state == "stopped" and not result.success and result.task_id == "t-cancel", result
     tick = 1.0 / agent.robot_cfg.control_hz
-    print(f"\ncancel: served -> hold published {1e3 * (hold - served):.2f} ms, "
-          f"{agent.robot.commands_sent - at_hold} command(s) after it, control tick {1e3 * tick:.1f} ms")
+    print(
+        f"\ncancel: served -> hold published {1e3 * (hold - served):.2f} ms, "
+        f"{agent.robot.commands_sent - at_hold} command(s) after it, control tick {1e3 * tick:.1f} ms"
+    )
     assert hold - served < tick  # the hold left within the tick the cancel arrived in
     assert agent.robot.commands_sent - at_hold <= 2  # at most the tick in progress and the skill's own hold
     sent, held = agent.robot.commands_sent, agent.robot.last_command()
@@ -208,8 +242,11 @@ def test_stop_service_halts_the_arm_within_a_tick(agent_on_shared_sim) -> None:
 
     agent, client, listener = agent_on_shared_sim
     handle = listener.send("put the red block in the bowl", "t-stop")
-    wait_for(lambda: agent.robot.commands_sent > 40 and listener.latest().get("state") == "executing", 20.0,
-             "the arm to be moving")
+    wait_for(
+        lambda: agent.robot.commands_sent > 40 and listener.latest().get("state") == "executing",
+        20.0,
+        "the arm to be moving",
+    )
     res = call_trigger(client, "/robot_agent/stop")
     at_stop = agent.robot.commands_sent
     assert res.success and "halted" in res.message
@@ -306,15 +343,21 @@ def test_sim_killed_mid_task_gives_failed_result_and_a_held_arm(spinner, start_s
     sim.kill()
     status, result = goal_result(handle, 15.0)
     assert result.state == "failed" and "joint-state watchdog" in result.reason, result
-    wait_for(lambda: any("joint-state watchdog" in e for e in listener.errors()) and not listener.latest()["ready"],
-             5.0, "the watchdog error on the status")
+    wait_for(
+        lambda: any("joint-state watchdog" in e for e in listener.errors()) and not listener.latest()["ready"],
+        5.0,
+        "the watchdog error on the status",
+    )
     sent = agent.robot.commands_sent
     time.sleep(0.5)
     assert agent.robot.commands_sent - sent <= 1  # halted: no stream, at most a hold from the watchdog timer
     after = listener.send("put the red block in the bowl", "t-after")
     assert not after.accepted
-    wait_for(lambda: any("t-after refused" in e and "watchdog" in e for e in listener.errors()), 5.0,
-             "a rejection while the link is dead")
+    wait_for(
+        lambda: any("t-after refused" in e and "watchdog" in e for e in listener.errors()),
+        5.0,
+        "a rejection while the link is dead",
+    )
     assert listener.latest()["state"] == "failed"
 
 
@@ -324,8 +367,11 @@ def test_agent_started_before_the_sim_waits_then_becomes_ready(spinner, start_si
     agent = spinner.add(AgentNode(agent_factory=scripted_agent, parameter_overrides=overrides, namespace="/late0"))
     agent.start()
     listener = Listener(spinner.add(Node("test_late_operator")), "/late0/robot_agent")
-    wait_for(lambda: any("no joint states on /late0/joint_states" in e and "still waiting" in e
-                         for e in listener.errors()), 10.0, "a 'waiting for the robot' status")
+    wait_for(
+        lambda: any("no joint states on /late0/joint_states" in e and "still waiting" in e for e in listener.errors()),
+        10.0,
+        "a 'waiting for the robot' status",
+    )
     assert not listener.latest()["ready"]
     assert start_sim("/late").namespace == "/late0"
     wait_for(lambda: listener.latest().get("ready"), 40.0, "the agent to become ready once the sim is up")

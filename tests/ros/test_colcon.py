@@ -28,14 +28,40 @@ def test_colcon_builds_the_workspace(tmp_path: Path) -> None:
     (src / "robot_agent").symlink_to(ROOT)
     (src / "robot_agent_interfaces").symlink_to(ROOT / "robot_agent_interfaces")
     prefix = sys.prefix
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", AMENT_PREFIX_PATH=prefix,
-               CMAKE_PREFIX_PATH=prefix, MAKEFLAGS="-j2")
-    out = subprocess.run([str(colcon), "--log-base", str(tmp_path / "log"), "build",
-                          "--base-paths", str(src / "robot_agent"), str(src / "robot_agent_interfaces"),
-                          "--build-base", str(tmp_path / "build"), "--install-base", str(tmp_path / "install"),
-                          "--parallel-workers", "1", "--event-handlers", "console_direct-",
-                          "--cmake-args", f"-DPython3_EXECUTABLE={sys.executable}", "-DBUILD_TESTING=OFF"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        AMENT_PREFIX_PATH=prefix,
+        CMAKE_PREFIX_PATH=prefix,
+        MAKEFLAGS="-j2",
+    )
+    out = subprocess.run(
+        [
+            str(colcon),
+            "--log-base",
+            str(tmp_path / "log"),
+            "build",
+            "--base-paths",
+            str(src / "robot_agent"),
+            str(src / "robot_agent_interfaces"),
+            "--build-base",
+            str(tmp_path / "build"),
+            "--install-base",
+            str(tmp_path / "install"),
+            "--parallel-workers",
+            "1",
+            "--event-handlers",
+            "console_direct-",
+            "--cmake-args",
+            f"-DPython3_EXECUTABLE={sys.executable}",
+            "-DBUILD_TESTING=OFF",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     assert "2 packages finished" in out.stdout, out.stdout[-2000:]
     install = tmp_path / "install"
@@ -49,16 +75,22 @@ def test_colcon_builds_the_workspace(tmp_path: Path) -> None:
     for exe in ("agent_node", "sim_node"):
         assert os.access(install / "robot_agent" / "lib" / "robot_agent" / exe, os.X_OK), exe
     # The colcon-built messages, not the ones `make` put in the venv: serialized and read back.
-    check = ("import robot_agent_interfaces, sys\n"
-             "from rclpy.serialization import serialize_message, deserialize_message\n"
-             "from robot_agent_interfaces.action import RunTask\n"
-             "assert robot_agent_interfaces.__file__.startswith(sys.argv[1]), robot_agent_interfaces.__file__\n"
-             "goal = RunTask.Goal(task='put the red block in the bowl', id='t1')\n"
-             "back = deserialize_message(serialize_message(goal), RunTask.Goal)\n"
-             "assert back.task == goal.task and back.id == 't1'\n"
-             "print('ok')\n")
-    env = dict(os.environ, PYTHONPATH=str(site), LD_LIBRARY_PATH=f"{iface / 'lib'}{os.pathsep}"
-               f"{os.environ.get('LD_LIBRARY_PATH', '')}")
-    ran = subprocess.run([sys.executable, "-c", check, str(site)], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=60)
+    check = (
+        "import robot_agent_interfaces, sys\n"
+        "from rclpy.serialization import serialize_message, deserialize_message\n"
+        "from robot_agent_interfaces.action import RunTask\n"
+        "assert robot_agent_interfaces.__file__.startswith(sys.argv[1]), robot_agent_interfaces.__file__\n"
+        "goal = RunTask.Goal(task='put the red block in the bowl', id='t1')\n"
+        "back = deserialize_message(serialize_message(goal), RunTask.Goal)\n"
+        "assert back.task == goal.task and back.id == 't1'\n"
+        "print('ok')\n"
+    )
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(site),
+        LD_LIBRARY_PATH=f"{iface / 'lib'}{os.pathsep}{os.environ.get('LD_LIBRARY_PATH', '')}",
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", check, str(site)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert ran.returncode == 0 and ran.stdout.strip() == "ok", ran.stdout + ran.stderr

@@ -47,16 +47,19 @@ def test_up_sim_task_say_listen_and_cancel_over_the_action(tmp_path: Path, ros_c
     except SpeechError as exc:
         pytest.skip(f"no speech synthesis: {exc}")
     params = tmp_path / "params.yaml"
-    params.write_text(f"/**/sim:\n  ros__parameters:\n    publish.camera_hz: 1.0\n"
-                      f"/**/robot_agent:\n  ros__parameters:\n    memory.kb_dir: {tmp_path / 'kb'}\n"
-                      f"    log_dir: {tmp_path / 'logs'}\n"
-                      # A slow arm (the hardware file's limit): the pick lasts long enough for both
-                      # corrections, each a process that starts up, to arrive during it even on a busy machine.
-                      f"    safety.max_joint_speed: 0.5\n")
+    params.write_text(
+        f"/**/sim:\n  ros__parameters:\n    publish.camera_hz: 1.0\n"
+        f"/**/robot_agent:\n  ros__parameters:\n    memory.kb_dir: {tmp_path / 'kb'}\n"
+        f"    log_dir: {tmp_path / 'logs'}\n"
+        # A slow arm (the hardware file's limit): the pick lasts long enough for both
+        # corrections, each a process that starts up, to arrive during it even on a busy machine.
+        f"    safety.max_joint_speed: 0.5\n"
+    )
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     up_log = open(tmp_path / "up.log", "wb")
-    up = subprocess.Popen([EXE, "up", "sim", "--params", str(params), *NS], cwd=ROOT, env=env, stdout=up_log,
-                          stderr=subprocess.STDOUT)
+    up = subprocess.Popen(
+        [EXE, "up", "sim", "--params", str(params), *NS], cwd=ROOT, env=env, stdout=up_log, stderr=subprocess.STDOUT
+    )
     task: subprocess.Popen | None = None
     spinner = Spinner()
     try:
@@ -64,25 +67,60 @@ def test_up_sim_task_say_listen_and_cancel_over_the_action(tmp_path: Path, ros_c
         status: list[dict] = []
         commands: list[tuple[float, JointTrajectory]] = []
         joints: list[JointState] = []
-        probe.create_subscription(AgentStatus, "/e2e/robot_agent/status",
-                                  lambda m: status.append(messages.status_dict(m)), qos.LATCHED_FOLLOW)
-        probe.create_subscription(JointTrajectory, "/e2e/joint_trajectory_controller/joint_trajectory",
-                                  lambda m: commands.append((time.monotonic(), m)),
-                                  QoSProfile(depth=2000, reliability=ReliabilityPolicy.RELIABLE))
+        probe.create_subscription(
+            AgentStatus, "/e2e/robot_agent/status", lambda m: status.append(messages.status_dict(m)), qos.LATCHED_FOLLOW
+        )
+        probe.create_subscription(
+            JointTrajectory,
+            "/e2e/joint_trajectory_controller/joint_trajectory",
+            lambda m: commands.append((time.monotonic(), m)),
+            QoSProfile(depth=2000, reliability=ReliabilityPolicy.RELIABLE),
+        )
         probe.create_subscription(JointState, "/e2e/joint_states", joints.append, qos.JOINT_STATES_IN)
-        task = subprocess.Popen([EXE, "task", "put the red block in the bowl", "--id", "t-e2e", "--ready-timeout",
-                                 "240", "--timeout", "240", *NS], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
-        wait_for(lambda: any(s["task_id"] == "t-e2e" and s["state"] == "executing" for s in status), 240.0,
-                 "the agent (models loading) to start executing the task")
+        task = subprocess.Popen(
+            [
+                EXE,
+                "task",
+                "put the red block in the bowl",
+                "--id",
+                "t-e2e",
+                "--ready-timeout",
+                "240",
+                "--timeout",
+                "240",
+                *NS,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        wait_for(
+            lambda: any(s["task_id"] == "t-e2e" and s["state"] == "executing" for s in status),
+            240.0,
+            "the agent (models loading) to start executing the task",
+        )
         # Typed first, and "slower": the retried pick takes longer, which leaves the spoken correction
         # (a process that starts, reads the scene and builds its recognizer) time to arrive mid-task.
-        said = subprocess.run([EXE, "say", "slower", "--timeout", "30", *NS], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=90)
+        said = subprocess.run(
+            [EXE, "say", "slower", "--timeout", "30", *NS],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         assert said.returncode == 0, said.stdout + said.stderr
         assert "understood as:" in said.stdout, said.stdout
-        heard = subprocess.run([EXE, "listen", "--wav", str(spoken_wav), "--timeout", "30", *NS], cwd=ROOT,
-                               env=env, capture_output=True, text=True, timeout=90)
+        heard = subprocess.run(
+            [EXE, "listen", "--wav", str(spoken_wav), "--timeout", "30", *NS],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         assert heard.returncode == 0, heard.stdout + heard.stderr
         assert 'heard: "a bit to the left"' in heard.stdout and "understood as:" in heard.stdout, heard.stdout
         out, _ = task.communicate(timeout=240)
@@ -96,8 +134,7 @@ def test_up_sim_task_say_listen_and_cancel_over_the_action(tmp_path: Path, ros_c
 
         # A second goal, cancelled mid-motion.
         feedback: list = []
-        handle = send_goal(probe, "/e2e/robot_agent/run_task", "put the blue block on the plate", "t-cancel",
-                           feedback)
+        handle = send_goal(probe, "/e2e/robot_agent/run_task", "put the blue block on the plate", "t-cancel", feedback)
         assert handle.accepted
         wait_for(lambda: any(f.feedback.state == "executing" for f in feedback), 120.0, "the second task to execute")
         n0 = len(commands)
@@ -117,8 +154,10 @@ def test_up_sim_task_say_listen_and_cancel_over_the_action(tmp_path: Path, ros_c
         last = np.array(commands[-1][1].points[0].positions)
         q = np.array(joints[-1].position[:7])
         assert np.max(np.abs(q - last)) < 0.02, (q, last)  # the arm sits at the hold point
-        print(f"\ncancel: request->answer {1e3 * (answered - asked):.1f} ms, {len(after)} command(s) arrived "
-              f"after the answer (within {1e3 * max(after, default=0.0):.0f} ms)")
+        print(
+            f"\ncancel: request->answer {1e3 * (answered - asked):.1f} ms, {len(after)} command(s) arrived "
+            f"after the answer (within {1e3 * max(after, default=0.0):.0f} ms)"
+        )
     finally:
         if task is not None and task.poll() is None:
             task.kill()

@@ -42,13 +42,30 @@ def test_up_sim_starts_both_nodes_in_a_namespace_with_the_parameter_files(tmp_pa
     from .conftest import Spinner, wait_for
 
     extra = tmp_path / "override.yaml"
-    extra.write_text(f"/**/sim:\n  ros__parameters:\n    publish.scene_hz: 7.0\n    publish.camera_hz: 0.0\n"
-                     f"/**/robot_agent:\n  ros__parameters:\n    memory.plan_threshold: 0.4\n"
-                     f"    memory.kb_dir: {tmp_path / 'kb'}\n")
+    extra.write_text(
+        f"/**/sim:\n  ros__parameters:\n    publish.scene_hz: 7.0\n    publish.camera_hz: 0.0\n"
+        f"/**/robot_agent:\n  ros__parameters:\n    memory.plan_threshold: 0.4\n"
+        f"    memory.kb_dir: {tmp_path / 'kb'}\n"
+    )
     log = open(tmp_path / "up.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "robot_agent.ros.up", "sim", "--namespace", "robot9", "--params",
-                             str(extra), "--log-level", "debug"], cwd=ROOT, env=dict(os.environ), stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "robot_agent.ros.up",
+            "sim",
+            "--namespace",
+            "robot9",
+            "--params",
+            str(extra),
+            "--log-level",
+            "debug",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     spinner = Spinner()
     try:
         node = spinner.add(Node("test_up_probe"))
@@ -74,8 +91,9 @@ def test_up_sim_starts_both_nodes_in_a_namespace_with_the_parameter_files(tmp_pa
         assert sim_vals[0].double_value == 7.0  # from --params
         assert sim_vals[1].string_value == "tabletop" and sim_vals[2].double_value == 60.0  # from sim.yaml
         assert sim_vals[3].bool_value is False
-        agent_vals = get("/robot9/robot_agent", ["memory.plan_threshold", "robot.trajectory_lead",
-                                                 "memory.skill_threshold"])
+        agent_vals = get(
+            "/robot9/robot_agent", ["memory.plan_threshold", "robot.trajectory_lead", "memory.skill_threshold"]
+        )
         assert agent_vals[0].double_value == 0.4  # --params
         assert agent_vals[1].double_value == 0.05  # sim.yaml
         assert agent_vals[2].double_value == 0.55  # agent.yaml
@@ -97,9 +115,10 @@ def test_up_sim_starts_both_nodes_in_a_namespace_with_the_parameter_files(tmp_pa
 def test_console_commands_say_clearly_when_no_agent_listens() -> None:
     """``robot-agent say`` and ``robot-agent task`` as a user runs them, with nothing on the domain."""
     env = dict(os.environ, ROS_DOMAIN_ID=str(int(os.environ["ROS_DOMAIN_ID"]) + 100))
-    for argv, where in ((["say", "a bit to the left", "--timeout", "1"], "/robot_agent/correction"),
-                        (["task", "open the drawer", "--ready-timeout", "1", "--namespace", "robot3"],
-                         "/robot3/robot_agent/run_task")):
+    for argv, where in (
+        (["say", "a bit to the left", "--timeout", "1"], "/robot_agent/correction"),
+        (["task", "open the drawer", "--ready-timeout", "1", "--namespace", "robot3"], "/robot3/robot_agent/run_task"),
+    ):
         out = subprocess.run([EXE, *argv], capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
         assert out.returncode == 2, out.stdout + out.stderr
         assert f"no agent node is listening on {where}" in out.stderr, out.stderr

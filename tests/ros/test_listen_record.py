@@ -38,8 +38,10 @@ def wavs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     out = tmp_path_factory.mktemp("wav")
     try:
-        return {name: write_wav(out / f"{name.replace(' ', '_')}.wav", synthesize(name))
-                for name in ("a bit to the left", "stop")}
+        return {
+            name: write_wav(out / f"{name.replace(' ', '_')}.wav", synthesize(name))
+            for name in ("a bit to the left", "stop")
+        }
     except SpeechError as exc:
         pytest.skip(f"no speech synthesis: {exc}")
 
@@ -64,8 +66,15 @@ def test_spoken_correction_and_spoken_stop_are_recorded_live(spinner, sim_proces
     _reset_sim(client)
 
     handle = listener.send(TASK, "t-spoken")
-    wait_for(lambda: listener.latest().get("task_id") == "t-spoken" and listener.latest().get("state") == "executing"
-             and agent.robot.commands_sent > 30, 20.0, "the pick to be under way")
+    wait_for(
+        lambda: (
+            listener.latest().get("task_id") == "t-spoken"
+            and listener.latest().get("state") == "executing"
+            and agent.robot.commands_sent > 30
+        ),
+        20.0,
+        "the pick to be under way",
+    )
     out = io.StringIO()
     code = listen_mod.listen(wavs=[wavs["a bit to the left"]], timeout=15.0, out=out)
     assert code == 0, out.getvalue()
@@ -105,8 +114,11 @@ def test_spoken_correction_and_spoken_stop_are_recorded_live(spinner, sim_proces
     # A spoken stop: ~/stop at once, and the correction in the second episode's log.
     _reset_sim(client)
     handle = listener.send(TASK, "t-spoken-stop")
-    wait_for(lambda: listener.latest().get("task_id") == "t-spoken-stop"
-             and listener.latest().get("state") == "executing", 20.0, "the second task to move")
+    wait_for(
+        lambda: listener.latest().get("task_id") == "t-spoken-stop" and listener.latest().get("state") == "executing",
+        20.0,
+        "the second task to move",
+    )
     stops_before = agent.last_stop_at
     out = io.StringIO()
     code = listen_mod.listen(wavs=[wavs["stop"]], timeout=15.0, out=out)
@@ -138,8 +150,13 @@ def test_listen_on_an_audio_topic(spinner, sim_process, wavs) -> None:
     pub = client.create_publisher(UInt8MultiArray, "/test_audio", qos.COMMANDS)
     out = io.StringIO()
     codes: list[int] = []
-    runner = threading.Thread(target=lambda: codes.append(listen_mod.listen(
-        topic="/test_audio", duration=8.0, audio_rate=48000, audio_channels=2, timeout=5.0, out=out)))
+    runner = threading.Thread(
+        target=lambda: codes.append(
+            listen_mod.listen(
+                topic="/test_audio", duration=8.0, audio_rate=48000, audio_channels=2, timeout=5.0, out=out
+            )
+        )
+    )
     runner.start()
     wait_for(lambda: pub.get_subscription_count() > 0, 15.0, "listen to subscribe to the audio topic")
     stops_before = agent.last_stop_at
@@ -150,7 +167,7 @@ def test_listen_on_an_audio_topic(spinner, sim_process, wavs) -> None:
         stereo = np.stack([pcm, pcm], axis=1).astype("<i2").tobytes()
         step = 4800 * 4  # 0.1 s of 48 kHz stereo 16-bit
         for i in range(0, len(stereo), step):
-            pub.publish(UInt8MultiArray(data=list(stereo[i:i + step])))
+            pub.publish(UInt8MultiArray(data=list(stereo[i : i + step])))
             time.sleep(0.01)
     runner.join(timeout=30.0)
     text = out.getvalue()
@@ -166,12 +183,17 @@ def test_listen_refuses_bad_input_clearly(tmp_path, capsys) -> None:
     """A missing or non-WAV file, no source or a microphone without PortAudio: a message, exit code 1."""
     bad = tmp_path / "notes.wav"
     bad.write_text("not audio")
-    for kwargs, needle in [({"wavs": [tmp_path / "missing.wav"]}, "missing.wav"), ({"wavs": [bad]}, "notes.wav"),
-                           ({}, "exactly one audio source"), ({"wavs": [bad], "mic": True}, "exactly one")]:
+    for kwargs, needle in [
+        ({"wavs": [tmp_path / "missing.wav"]}, "missing.wav"),
+        ({"wavs": [bad]}, "notes.wav"),
+        ({}, "exactly one audio source"),
+        ({"wavs": [bad], "mic": True}, "exactly one"),
+    ]:
         assert listen_mod.listen(**kwargs) == 1
         assert needle in capsys.readouterr().err
     try:
         import sounddevice  # noqa: F401
+
         have_mic_stack = True
     except (ImportError, OSError):
         have_mic_stack = False
@@ -225,8 +247,9 @@ def _timed_call(client, request) -> tuple[float, float, object]:
     return t0, done[0], future
 
 
-def test_correction_flood_does_not_delay_a_stop_and_every_message_is_accounted_for(spinner, sim_process,
-                                                                                     tmp_path) -> None:
+def test_correction_flood_does_not_delay_a_stop_and_every_message_is_accounted_for(
+    spinner, sim_process, tmp_path
+) -> None:
     """1000 corrections back to back from another process while a task runs, ~/stop in the middle of it.
 
     "Does not delay a stop beyond one control tick": the node's own part (service entered -> hold
@@ -242,13 +265,27 @@ def test_correction_flood_does_not_delay_a_stop_and_every_message_is_accounted_f
     stop = client.create_client(Trigger, "/robot_agent/stop")
     probe = client.create_client(Trigger, "/robot_agent/save_knowledge")  # answers at once (no knowledge base)
     assert stop.wait_for_service(timeout_sec=5.0) and probe.wait_for_service(timeout_sec=5.0)
-    flooder = subprocess.Popen([sys.executable, "-c", FLOOD_SCRIPT, str(n)], cwd=ROOT, env=dict(os.environ),
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    flooder = subprocess.Popen(
+        [sys.executable, "-c", FLOOD_SCRIPT, str(n)],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert flooder.stdout.readline().strip() == "ready"
         listener.send(TASK, "t-flood")
-        wait_for(lambda: listener.latest().get("task_id") == "t-flood" and listener.latest().get("state") == "executing"
-                 and agent.robot.commands_sent > 20, 20.0, "the arm to be moving")
+        wait_for(
+            lambda: (
+                listener.latest().get("task_id") == "t-flood"
+                and listener.latest().get("state") == "executing"
+                and agent.robot.commands_sent > 20
+            ),
+            20.0,
+            "the arm to be moving",
+        )
         baseline = []
         for _ in range(5):  # round trips with the task running, no flood
             t0, t1, _f = _timed_call(probe, Trigger.Request())
@@ -260,8 +297,11 @@ def test_correction_flood_does_not_delay_a_stop_and_every_message_is_accounted_f
         wait_for(lambda: agent.counts["received"] - received0 >= n // 2, 20.0, "the flood to be arriving")
         during = agent.counts["received"] - received0
         t_call, t_answer, future = _timed_call(stop, Trigger.Request())
-        wait_for(lambda: agent.last_stop_at >= t_call and any(t >= agent.last_stop_at for t in agent.robot.hold_times),
-                 5.0, "the stop to be served")
+        wait_for(
+            lambda: agent.last_stop_at >= t_call and any(t >= agent.last_stop_at for t in agent.robot.hold_times),
+            5.0,
+            "the stop to be served",
+        )
         t_served = agent.last_stop_at
         t_hold = min(t for t in agent.robot.hold_times if t >= t_served)  # the hold command's publication
         at_hold = agent.commands_at_stop
@@ -286,17 +326,22 @@ def test_correction_flood_does_not_delay_a_stop_and_every_message_is_accounted_f
     received = agent.counts["received"] - received0
     dropped = agent.counts["dropped"]
     rtt = t_answer - t_call
-    print(f"\nflood: {n} sent ({out.strip()}), {received} received, {len(understood)} understood (in the log), "
-          f"{dropped} dropped with a reason ({len(logged_drops)} during the task, in the log; the rest after it "
-          f"ended, on ~/transcript); stop {during} into the flood: request->served {1e3 * (t_served - t_call):.1f} ms"
-          f", served->hold {1e3 * (t_hold - t_served):.2f} ms, request->hold {1e3 * (t_hold - t_call):.1f} ms, "
-          f"round trip {1e3 * rtt:.1f} ms (without flood: {', '.join(f'{1e3 * b:.1f}' for b in baseline)} ms), "
-          f"control tick {1e3 * tick:.1f} ms, {after_hold} command(s) after the hold; "
-          f"RSS {rss0:.0f} -> {rss1:.0f} MB ({rss1 - rss0:+.1f} MB)")
+    print(
+        f"\nflood: {n} sent ({out.strip()}), {received} received, {len(understood)} understood (in the log), "
+        f"{dropped} dropped with a reason ({len(logged_drops)} during the task, in the log; the rest after it "
+        f"ended, on ~/transcript); stop {during} into the flood: request->served {1e3 * (t_served - t_call):.1f} ms"
+        f", served->hold {1e3 * (t_hold - t_served):.2f} ms, request->hold {1e3 * (t_hold - t_call):.1f} ms, "
+        f"round trip {1e3 * rtt:.1f} ms (without flood: {', '.join(f'{1e3 * b:.1f}' for b in baseline)} ms), "
+        f"control tick {1e3 * tick:.1f} ms, {after_hold} command(s) after the hold; "
+        f"RSS {rss0:.0f} -> {rss1:.0f} MB ({rss1 - rss0:+.1f} MB)"
+    )
     assert received == n  # nothing lost in DDS (reliable, reader queue deep enough)
     assert len(understood) + dropped == received, (len(understood), dropped, received)
-    assert {d["dropped"] for d in logged_drops} <= {"correction queue full", "the task ended before it was understood",
-                                                     "it arrived before this task started"}
+    assert {d["dropped"] for d in logged_drops} <= {
+        "correction queue full",
+        "the task ended before it was understood",
+        "it arrived before this task started",
+    }
     assert listener.latest()["corrections"]["received"] >= 1  # the counts ride on ~/status
     # The one-tick bound is a real-time claim: it holds when the process gets a CPU when it needs one.
     # On an oversubscribed machine (load above the core count, e.g. other test suites running beside
@@ -328,16 +373,22 @@ def test_paused_joint_states_halt_the_arm_and_recover(spinner, start_sim) -> Non
         detected = time.monotonic() - paused_at
         assert final["state"] == "failed" and "joint-state watchdog" in final["reason"], final
         assert "safety.joint_state_timeout" in final["reason"] or "no joint state" in final["reason"]
-        wait_for(lambda: any("joint-state watchdog" in e for e in listener.errors())
-                 and not listener.latest()["ready"], 5.0, "the watchdog error on the status")
+        wait_for(
+            lambda: any("joint-state watchdog" in e for e in listener.errors()) and not listener.latest()["ready"],
+            5.0,
+            "the watchdog error on the status",
+        )
         sent = agent.robot.commands_sent
         time.sleep(0.5)
         assert agent.robot.commands_sent - sent <= 1  # held: nothing streamed
         assert detected < agent.config.safety.joint_state_timeout + 2.0
     finally:
         os.kill(sim.proc.pid, signal.SIGCONT)
-    wait_for(lambda: listener.latest().get("ready") and listener.latest().get("reason") == "joint states are back",
-             10.0, "the agent to report joint states back")
+    wait_for(
+        lambda: listener.latest().get("ready") and listener.latest().get("reason") == "joint states are back",
+        10.0,
+        "the agent to report joint states back",
+    )
 
 
 def test_agent_inbox_is_bounded_and_every_correction_is_accounted_for() -> None:
@@ -356,6 +407,6 @@ def test_agent_inbox_is_bounded_and_every_correction_is_accounted_for() -> None:
     assert len(queued) + len(full) == 300 and len(full) == 300 - 256
     assert {e["reason"] for e in full} == {"correction queue full"} and {e["source"] for e in full} == {"spoken"}
     assert agent.discard_pending("the task ended before it was understood") == 256
-    ended = [e for e in events if e["type"] == "dropped"][len(full):]
+    ended = [e for e in events if e["type"] == "dropped"][len(full) :]
     assert len(ended) == 256 and {e["reason"] for e in ended} == {"the task ended before it was understood"}
     assert agent.discard_pending("again") == 0 and agent.dropped == 300

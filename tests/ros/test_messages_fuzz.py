@@ -27,9 +27,11 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 TEXT = st.text(max_size=40) | st.sampled_from(["", " ", "\x00", "stop", "red_block", "x" * 2000])
 F64 = st.floats(allow_nan=True, allow_infinity=True)
 F32 = st.floats(allow_nan=True, allow_infinity=True, width=32)
-JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | F64 | st.text(max_size=20),
-                       lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                    max_size=4), max_leaves=12)
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | F64 | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 def _check(parse: Any, msg: Any, what: str) -> Any:
@@ -52,8 +54,7 @@ def test_any_goal_gives_a_task_or_a_clear_error(task: str, task_id: str) -> None
 @FUZZ
 @given(TEXT, st.text(max_size=32), F32)
 def test_any_correction_gives_a_request_or_a_clear_error(text: str, source: str, confidence: float) -> None:
-    req = _check(messages.parse_correction, Correction(text=text, source=source, confidence=confidence),
-                 "correction")
+    req = _check(messages.parse_correction, Correction(text=text, source=source, confidence=confidence), "correction")
     if req is not None:
         assert req.source in messages.CORRECTION_SOURCES and 0.0 <= req.confidence <= 1.0
         assert req.text and len(req.text) <= messages.MAX_CORRECTION_CHARS
@@ -65,15 +66,21 @@ def _point(v: list[float]) -> Point:
 
 OBJECT = st.builds(
     lambda name, cat, pos, quat, size, parts, state: SceneObject(
-        name=name, category=cat, pose=Pose(position=_point(pos), orientation=Quaternion(
-            x=quat[0], y=quat[1], z=quat[2], w=quat[3])), size=Vector3(x=size[0], y=size[1], z=size[2]),
+        name=name,
+        category=cat,
+        pose=Pose(position=_point(pos), orientation=Quaternion(x=quat[0], y=quat[1], z=quat[2], w=quat[3])),
+        size=Vector3(x=size[0], y=size[1], z=size[2]),
         parts=[ObjectPart(name=n, position=_point(p)) for n, p in parts],
-        state=[NamedValue(name=n, values=v, text=t) for n, v, t in state]),
-    TEXT, TEXT, st.lists(F64, min_size=3, max_size=3),
+        state=[NamedValue(name=n, values=v, text=t) for n, v, t in state],
+    ),
+    TEXT,
+    TEXT,
+    st.lists(F64, min_size=3, max_size=3),
     st.sampled_from([[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.7071068, 0.7071068]]) | st.lists(F64, min_size=4, max_size=4),
     st.lists(F64, min_size=3, max_size=3),
     st.lists(st.tuples(TEXT, st.lists(F64, min_size=3, max_size=3)), max_size=3),
-    st.lists(st.tuples(TEXT, st.lists(F64, max_size=3), TEXT), max_size=3))
+    st.lists(st.tuples(TEXT, st.lists(F64, max_size=3), TEXT), max_size=3),
+)
 
 
 @FUZZ
@@ -87,9 +94,34 @@ def test_any_scene_gives_objects_or_a_clear_error(objects: list) -> None:
 
 
 @FUZZ
-@given(st.dictionaries(st.sampled_from(["text", "source", "kind", "summary", "outcome", "question", "choices",
-                                        "refusal", "decision", "confidence", "step", "dropped_total", "event",
-                                        "id", "rule", "score", "error", "path"]), JSONISH, max_size=10))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "text",
+                "source",
+                "kind",
+                "summary",
+                "outcome",
+                "question",
+                "choices",
+                "refusal",
+                "decision",
+                "confidence",
+                "step",
+                "dropped_total",
+                "event",
+                "id",
+                "rule",
+                "score",
+                "error",
+                "path",
+            ]
+        ),
+        JSONISH,
+        max_size=10,
+    )
+)
 def test_any_agent_event_becomes_a_message(event: dict) -> None:
     """Agent events are the node's own, but a bug must not cost a crash in the publishing callback."""
     try:

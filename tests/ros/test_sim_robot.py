@@ -195,8 +195,10 @@ def test_sim_follows_trajectories_like_a_trajectory_controller() -> None:
 
     msg = JointTrajectory()
     msg.joint_names = list(reversed(ARM_JOINT_NAMES))
-    msg.points = [JointTrajectoryPoint(positions=[float(i) for i in range(7)], time_from_start=Duration(sec=1)),
-                  JointTrajectoryPoint(positions=[2.0 * i for i in range(7)], time_from_start=Duration(sec=2))]
+    msg.points = [
+        JointTrajectoryPoint(positions=[float(i) for i in range(7)], time_from_start=Duration(sec=1)),
+        JointTrajectoryPoint(positions=[2.0 * i for i in range(7)], time_from_start=Duration(sec=2)),
+    ]
     times, points = trajectory_from_msg(msg, ARM_JOINT_NAMES)
     assert times.tolist() == [1.0, 2.0]
     assert points[0].tolist() == [6.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.0]  # reordered to the arm's joint order
@@ -211,8 +213,10 @@ def test_sim_follows_trajectories_like_a_trajectory_controller() -> None:
     bad.points = [JointTrajectoryPoint(positions=[0.0] * 6)]
     with pytest.raises(ValueError, match="6 positions for 7 joints"):
         trajectory_from_msg(bad, ARM_JOINT_NAMES)
-    bad.points = [JointTrajectoryPoint(positions=[0.0] * 7, time_from_start=Duration(sec=2)),
-                  JointTrajectoryPoint(positions=[0.0] * 7, time_from_start=Duration(sec=1))]
+    bad.points = [
+        JointTrajectoryPoint(positions=[0.0] * 7, time_from_start=Duration(sec=2)),
+        JointTrajectoryPoint(positions=[0.0] * 7, time_from_start=Duration(sec=1)),
+    ]
     with pytest.raises(ValueError, match="not after"):
         trajectory_from_msg(bad, ARM_JOINT_NAMES)
     bad = JointTrajectory(joint_names=list(ARM_JOINT_NAMES[:6]), points=[JointTrajectoryPoint(positions=[0.0] * 6)])

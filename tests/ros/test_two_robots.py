@@ -25,12 +25,13 @@ from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 
-TASKS = {"/robot1": ("put the red block in the bowl", "t-r1", "red_block", "bowl", "blue_block"),
-         "/robot2": ("put the blue block on the plate", "t-r2", "blue_block", "plate", "red_block")}
+TASKS = {
+    "/robot1": ("put the red block in the bowl", "t-r1", "red_block", "bowl", "blue_block"),
+    "/robot2": ("put the blue block on the plate", "t-r2", "blue_block", "plate", "red_block"),
+}
 
 
-def test_two_namespaced_robots_run_tasks_at_the_same_time_without_crosstalk(spinner, sim_params_file,
-                                                                            tmp_path) -> None:
+def test_two_namespaced_robots_run_tasks_at_the_same_time_without_crosstalk(spinner, sim_params_file, tmp_path) -> None:
     from action_msgs.msg import GoalStatus
 
     sims = {ns: SimProcess(sim_params_file, tmp_path / f"sim{ns.strip('/')}.log", namespace=ns) for ns in TASKS}
@@ -42,15 +43,21 @@ def test_two_namespaced_robots_run_tasks_at_the_same_time_without_crosstalk(spin
         deep = QoSProfile(depth=2000, reliability=ReliabilityPolicy.RELIABLE)  # the probe keeps every command
         for ns in TASKS:
             probe.create_subscription(JointTrajectory, topics[ns], commands[ns].append, deep)
-        wait_for(lambda: all(probe.count_publishers(t) == 1 and probe.count_subscribers(t) >= 2
-                             for t in topics.values()), 10.0, "each arm topic to have its agent and its sim")
+        wait_for(
+            lambda: all(probe.count_publishers(t) == 1 and probe.count_subscribers(t) >= 2 for t in topics.values()),
+            10.0,
+            "each arm topic to have its agent and its sim",
+        )
         before = {ns: agents[ns][0].robot.perceive() for ns in TASKS}
         sent0 = {ns: agents[ns][0].robot.commands_sent for ns in TASKS}
         feedback: dict[str, list] = {ns: [] for ns in TASKS}
         handles = {ns: agents[ns][2].send(TASKS[ns][0], TASKS[ns][1], feedback[ns]) for ns in TASKS}
         assert all(h.accepted for h in handles.values())
-        wait_for(lambda: all(a[2].latest().get("state") == "executing" for a in agents.values()), 20.0,
-                 "both arms to be moving at once")
+        wait_for(
+            lambda: all(a[2].latest().get("state") == "executing" for a in agents.values()),
+            20.0,
+            "both arms to be moving at once",
+        )
         results = {ns: goal_result(handles[ns], 90.0) for ns in TASKS}
         for ns, (status, result) in results.items():
             assert status == GoalStatus.STATUS_SUCCEEDED and result.success, (ns, result)

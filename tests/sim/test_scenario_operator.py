@@ -46,8 +46,7 @@ def test_operator_corrects_order_violation_and_then_stays_quiet() -> None:
     u = op.before_call(place, objs)
     assert u is not None and "open" in u.text and "drawer" in u.text and u.when == "before"
     assert u.text in [p.format(first="drawer", first_skill="open") for p in PHRASES["order_open"]]
-    op.after_call(Call("open", {"object": "cabinet"}, {"pull_distance": 0.2}),
-                  SkillResult(SkillStatus.SUCCEEDED), objs)
+    op.after_call(Call("open", {"object": "cabinet"}, {"pull_distance": 0.2}), SkillResult(SkillStatus.SUCCEEDED), objs)
     assert op.before_call(place, objs) is None
 
 
@@ -97,16 +96,25 @@ def test_check_success_uses_hidden_requirements() -> None:
     assert not ok and "handle" in why[0]
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda d: d.pop("task"), "task: missing"),
-    (lambda d: d.update(split="test"), "split"),
-    (lambda d: d["hidden"]["requirements"].append({"type": "telepathy"}), "hidden.requirements[2].type"),
-    (lambda d: d["hidden"]["requirements"].append({"type": "param_max", "skill": "place", "param": "warp",
-                                                  "value": 1}), "hidden.requirements[2].param"),
-    (lambda d: d["hidden"]["success"].append({"type": "in", "object": "ghost", "target": "cabinet"}),
-     "hidden.success[1].object"),
-    (lambda d: d["hidden"]["success"].append({"type": True}), "quote"),
-])
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda d: d.pop("task"), "task: missing"),
+        (lambda d: d.update(split="test"), "split"),
+        (lambda d: d["hidden"]["requirements"].append({"type": "telepathy"}), "hidden.requirements[2].type"),
+        (
+            lambda d: d["hidden"]["requirements"].append(
+                {"type": "param_max", "skill": "place", "param": "warp", "value": 1}
+            ),
+            "hidden.requirements[2].param",
+        ),
+        (
+            lambda d: d["hidden"]["success"].append({"type": "in", "object": "ghost", "target": "cabinet"}),
+            "hidden.success[1].object",
+        ),
+        (lambda d: d["hidden"]["success"].append({"type": True}), "quote"),
+    ],
+)
 def test_scenario_errors_name_file_and_field(tmp_path: Path, mutate, field: str) -> None:
     data = yaml.safe_load((DEMO / "drawer_train.yaml").read_text())
     mutate(data)
@@ -162,23 +170,32 @@ def test_side_of_a_turned_rack_is_said_in_the_operators_frame() -> None:
     call = Call("place", {"object": "yellow_mug", "target": "gray_rack"}, {"place_offset": [0.0, 0.0, 0.0]})
     u = op.before_call(call, objs)
     assert u is not None and "right" in u.text
-    c = _parse(u.text, objs, skill="place", object="yellow_mug", target="gray_rack",
-               params={"place_offset": [0.0, 0.0, 0.0]})
+    c = _parse(
+        u.text, objs, skill="place", object="yellow_mug", target="gray_rack", params={"place_offset": [0.0, 0.0, 0.0]}
+    )
     new = c.parameters["place_offset"]["add"]
     assert new[1] > 0.03 and abs(new[0]) < 1e-9  # +y in the rack's frame
     fixed = Call("place", call.args, {"place_offset": new})
     assert op.before_call(fixed, objs) is None
     assert check_success(sc, objs, [("place", call.args, {"place_offset": [0.0, 0.0, 0.0]})])[1][-1].startswith(
-        "place.place_offset")
-    assert not [w for w in check_success(sc, objs, [("place", call.args, {"place_offset": new})])[1]
-                if "place_offset" in w]
+        "place.place_offset"
+    )
+    assert not [
+        w for w in check_success(sc, objs, [("place", call.args, {"place_offset": new})])[1] if "place_offset" in w
+    ]
 
 
-@pytest.mark.parametrize("req, field", [
-    ({"type": "param_near", "skill": "place", "param": "place_offset", "value": [0, 1], "tolerance": 0.05}, ".value"),
-    ({"type": "param_near", "skill": "place", "param": "place_offset", "value": [0, 0.1, 0]}, ".tolerance"),
-    ({"type": "stack", "key": "size", "bottom": "middle"}, "bottom"),
-])
+@pytest.mark.parametrize(
+    "req, field",
+    [
+        (
+            {"type": "param_near", "skill": "place", "param": "place_offset", "value": [0, 1], "tolerance": 0.05},
+            ".value",
+        ),
+        ({"type": "param_near", "skill": "place", "param": "place_offset", "value": [0, 0.1, 0]}, ".tolerance"),
+        ({"type": "stack", "key": "size", "bottom": "middle"}, "bottom"),
+    ],
+)
 def test_new_requirement_kinds_are_validated(tmp_path: Path, req: dict, field: str) -> None:
     data = yaml.safe_load((DEMO / "drawer_train.yaml").read_text())
     data["hidden"]["requirements"].append(req)
@@ -219,14 +236,23 @@ def test_builtin_phrases_are_bank_a() -> None:
 def test_bank_b_is_worded_apart_from_bank_a() -> None:
     """Bank B has 4+ phrasings per key, none of bank A's sentences and none of its key words."""
     a, b = load_phrase_bank(BUILTIN_BANK), load_phrase_bank(BANK_B)
-    avoided = {"order_open": ["open"], "grasp_region": ["grasp", "pick", "hold", "use the", " by "],
-               "max_speed": ["slow"], "max_place_height": ["lower", "place it", "set it down", "put it down"],
-               "min_pull_distance": ["pull it further", "pull harder", "pull it out", "open"],
-               "target": ["goes in", "belongs", "put the"], "target_on": ["goes on", "put the"],
-               "target_color": ["go in", "belong", "always put"], "target_color_on": ["go on", "always put"],
-               "stack_largest": ["biggest", "bottom", "big one", "goes on top"],
-               "stack_smallest": ["bottom"], "near": ["more to the", "further"], "near_small": ["a bit more", "further"],
-               "avoid": ["go over", "keep away", "avoid"], "retry": ["didn't work", "try again"]}
+    avoided = {
+        "order_open": ["open"],
+        "grasp_region": ["grasp", "pick", "hold", "use the", " by "],
+        "max_speed": ["slow"],
+        "max_place_height": ["lower", "place it", "set it down", "put it down"],
+        "min_pull_distance": ["pull it further", "pull harder", "pull it out", "open"],
+        "target": ["goes in", "belongs", "put the"],
+        "target_on": ["goes on", "put the"],
+        "target_color": ["go in", "belong", "always put"],
+        "target_color_on": ["go on", "always put"],
+        "stack_largest": ["biggest", "bottom", "big one", "goes on top"],
+        "stack_smallest": ["bottom"],
+        "near": ["more to the", "further"],
+        "near_small": ["a bit more", "further"],
+        "avoid": ["go over", "keep away", "avoid"],
+        "retry": ["didn't work", "try again"],
+    }
     for key in PHRASE_KEYS:
         assert len(b[key]) >= 4, key
         assert not set(a[key]) & set(b[key]), key
@@ -238,8 +264,18 @@ def test_bank_b_is_worded_apart_from_bank_a() -> None:
 def test_no_phrase_of_either_bank_would_stop_the_arm() -> None:
     from robot_agent.language.grammar import is_stop
 
-    kw = {"first": "drawer", "first_skill": "open", "region": "handle", "category": "fruit", "noun": "apple",
-          "target": "bowl", "color": "red", "plural": "blocks", "dir": "left", "obj": "glass"}
+    kw = {
+        "first": "drawer",
+        "first_skill": "open",
+        "region": "handle",
+        "category": "fruit",
+        "noun": "apple",
+        "target": "bowl",
+        "color": "red",
+        "plural": "blocks",
+        "dir": "left",
+        "obj": "glass",
+    }
     for path in (BUILTIN_BANK, BANK_B):
         for key, templates in load_phrase_bank(path).phrases.items():
             for t in templates:
@@ -247,21 +283,24 @@ def test_no_phrase_of_either_bank_would_stop_the_arm() -> None:
                 assert not is_stop(text), (path.name, key, text)
 
 
-@pytest.mark.parametrize("edit, words", [
-    (lambda d: d.update(max_sped=["too fast"]), ["unknown key", "max_sped"]),
-    (lambda d: d.pop("avoid"), ["missing key", "avoid"]),
-    (lambda d: d.update(avoid=["mind the {thing}"]), ["avoid[0]", "{thing}", "{obj}"]),
-    (lambda d: d.update(near=["go {dir} by {amount}"]), ["near[0]", "{amount}"]),
-    (lambda d: d.update(near=["go {} please"]), ["near[0]", "placeholder"]),
-    (lambda d: d.update(near=["go {dir please"]), ["near[0]", "not a valid template"]),
-    (lambda d: d.update(near=["go {dir!r}"]), ["near[0]", "plain"]),
-    (lambda d: d.update(grasp_region=["grab it there"]), ["grasp_region[0]", "{region}"]),
-    (lambda d: d.update(target=["in the {target} please"]), ["target[0]", "{category} or {noun}"]),
-    (lambda d: d.update(max_speed=[]), ["max_speed", "non-empty list"]),
-    (lambda d: d.update(max_speed="slower"), ["max_speed", "list"]),
-    (lambda d: d.update(max_speed=["slower", 3]), ["max_speed[1]", "string"]),
-    (lambda d: d.update(max_speed=["slower", "slower"]), ["max_speed[1]", "twice"]),
-])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda d: d.update(max_sped=["too fast"]), ["unknown key", "max_sped"]),
+        (lambda d: d.pop("avoid"), ["missing key", "avoid"]),
+        (lambda d: d.update(avoid=["mind the {thing}"]), ["avoid[0]", "{thing}", "{obj}"]),
+        (lambda d: d.update(near=["go {dir} by {amount}"]), ["near[0]", "{amount}"]),
+        (lambda d: d.update(near=["go {} please"]), ["near[0]", "placeholder"]),
+        (lambda d: d.update(near=["go {dir please"]), ["near[0]", "not a valid template"]),
+        (lambda d: d.update(near=["go {dir!r}"]), ["near[0]", "plain"]),
+        (lambda d: d.update(grasp_region=["grab it there"]), ["grasp_region[0]", "{region}"]),
+        (lambda d: d.update(target=["in the {target} please"]), ["target[0]", "{category} or {noun}"]),
+        (lambda d: d.update(max_speed=[]), ["max_speed", "non-empty list"]),
+        (lambda d: d.update(max_speed="slower"), ["max_speed", "list"]),
+        (lambda d: d.update(max_speed=["slower", 3]), ["max_speed[1]", "string"]),
+        (lambda d: d.update(max_speed=["slower", "slower"]), ["max_speed[1]", "twice"]),
+    ],
+)
 def test_a_bad_bank_is_a_clear_error_naming_the_key(tmp_path: Path, edit, words: list[str]) -> None:
     data = yaml.safe_load(BUILTIN_BANK.read_text())
     edit(data)
@@ -309,6 +348,7 @@ def test_operator_module_imports_nothing_of_the_agent() -> None:
 
 # -- answering the robot's clarifying questions ---------------------------------------------------
 
+
 def _skill(skill: str, obj: str, **params: dict) -> dict:
     return {"kind": "skill", "delta_m": None, "parameters": params, "skill": skill, "object": obj, "plan": None}
 
@@ -318,8 +358,10 @@ def _plan(plan: dict) -> dict:
 
 
 def _choices(*meanings: dict) -> list[dict]:
-    return [{"label": f"meaning {i}", "canonical": f"meaning {i}", "score": 0.5, "meaning": m}
-            for i, m in enumerate(meanings, 1)]
+    return [
+        {"label": f"meaning {i}", "canonical": f"meaning {i}", "score": 0.5, "meaning": m}
+        for i, m in enumerate(meanings, 1)
+    ]
 
 
 def _op(path: Path, call: Call, seed: int = 0) -> tuple[SimulatedOperator, dict]:
@@ -332,9 +374,13 @@ def _op(path: Path, call: Call, seed: int = 0) -> tuple[SimulatedOperator, dict]
 
 def test_answer_picks_the_grasp_region_it_asked_for() -> None:
     op, _ = _op(DEMO / "mug_train.yaml", Call("pick", {"object": "white_mug"}, {"grasp_region": "center"}))
-    u = op.answer("Do you mean: 1. grasp it by the rim, 2. grasp it by the handle?", _choices(
-        _skill("pick", "white_mug", grasp_region={"set": "rim"}),
-        _skill("pick", "white_mug", grasp_region={"set": "handle"})))
+    u = op.answer(
+        "Do you mean: 1. grasp it by the rim, 2. grasp it by the handle?",
+        _choices(
+            _skill("pick", "white_mug", grasp_region={"set": "rim"}),
+            _skill("pick", "white_mug", grasp_region={"set": "handle"}),
+        ),
+    )
     assert u is not None and u.text == "2" and u.when == "answer" and u.requirement["type"] == "grasp_region"
     assert op.corrections() == 1 and op.answers == [u]  # a reply by number is not another correction
 
@@ -352,47 +398,75 @@ def test_answer_judges_a_speed_change_by_the_value_it_gives() -> None:
 
 def test_answer_judges_a_pull_distance_and_ignores_plan_changes() -> None:
     op, _ = _op(DEMO / "drawer_train.yaml", Call("open", {"object": "cabinet"}, {"pull_distance": 0.15}))
-    u = op.answer("Do you mean: 1. open the drawer first, 2. pull it a bit further, 3. pull it further?", _choices(
-        _plan({"type": "order", "first": {"skill": "open", "object": "cabinet", "target": None}, "then": None}),
-        _skill("open", "cabinet", pull_distance={"add": 0.01}),
-        _skill("open", "cabinet", pull_distance={"add": 0.05})))
+    u = op.answer(
+        "Do you mean: 1. open the drawer first, 2. pull it a bit further, 3. pull it further?",
+        _choices(
+            _plan({"type": "order", "first": {"skill": "open", "object": "cabinet", "target": None}, "then": None}),
+            _skill("open", "cabinet", pull_distance={"add": 0.01}),
+            _skill("open", "cabinet", pull_distance={"add": 0.05}),
+        ),
+    )
     assert u.text == "3"  # 0.15 + 0.05 reaches the hidden 0.18; 0.16 does not
 
 
 def test_answer_picks_the_step_order_it_asked_for() -> None:
     op, _ = _op(DEMO / "drawer_train.yaml", Call("place", {"object": "red_block", "target": "cabinet"}))
     first_open = {"skill": "open", "object": "cabinet", "target": None, "description": "open the drawer"}
-    u = op.answer("Do you mean: 1. close the drawer next, 2. open the drawer first?", _choices(
-        _plan({"type": "step", "call": {**first_open, "skill": "close"}, "position": "next"}),
-        _plan({"type": "order", "first": first_open, "then": None})))
+    u = op.answer(
+        "Do you mean: 1. close the drawer next, 2. open the drawer first?",
+        _choices(
+            _plan({"type": "step", "call": {**first_open, "skill": "close"}, "position": "next"}),
+            _plan({"type": "order", "first": first_open, "then": None}),
+        ),
+    )
     assert u.text == "2" and u.requirement["type"] == "order"
     op, _ = _op(DEMO / "drawer_train.yaml", Call("place", {"object": "red_block", "target": "cabinet"}))
-    assert op.answer("?", _choices(_skill("place", "red_block", speed={"scale": 0.5}),
-                                   _plan({"type": "step", "call": first_open, "position": "next"}))).text == "2"
+    assert (
+        op.answer(
+            "?",
+            _choices(
+                _skill("place", "red_block", speed={"scale": 0.5}),
+                _plan({"type": "step", "call": first_open, "position": "next"}),
+            ),
+        ).text
+        == "2"
+    )
 
 
 def test_answer_picks_the_right_destination_and_rule() -> None:
     op, _ = _op(PUBLIC / "fruit_bowl" / "fruit_bowl_train_1.yaml", Call("place", {"object": "apple", "target": "tray"}))
-    u = op.answer("Where should it go: 1. the tray, 2. the bowl?", _choices(
-        _plan({"type": "preference", "selector": {"category": "fruit"}, "target": "tray", "relation": "in"}),
-        _plan({"type": "target", "role": "destination", "object": "apple", "destination": "bowl", "relation": "in"})))
+    u = op.answer(
+        "Where should it go: 1. the tray, 2. the bowl?",
+        _choices(
+            _plan({"type": "preference", "selector": {"category": "fruit"}, "target": "tray", "relation": "in"}),
+            _plan(
+                {"type": "target", "role": "destination", "object": "apple", "destination": "bowl", "relation": "in"}
+            ),
+        ),
+    )
     assert u.text == "2"
     # A colour rule: the rule must name the colour and the right bin.
     sc_path = PUBLIC / "sorting" / "sorting_novel_2.yaml"  # red blocks go in bin_right
     op, _ = _op(sc_path, Call("place", {"object": "crimson_block", "target": "bin_left"}))
     rule = lambda sel, target: _plan({"type": "preference", "selector": sel, "target": target})  # noqa: E731
-    u = op.answer("Which rule?", _choices(rule({"color": "green", "category": "block"}, "bin_right"),
-                                          rule({"category": "block"}, "bin_right"),
-                                          rule({"color": "red", "category": "block"}, "bin_left"),
-                                          rule({"color": "red", "category": "block"}, "bin_right")))
+    u = op.answer(
+        "Which rule?",
+        _choices(
+            rule({"color": "green", "category": "block"}, "bin_right"),
+            rule({"category": "block"}, "bin_right"),
+            rule({"color": "red", "category": "block"}, "bin_left"),
+            rule({"color": "red", "category": "block"}, "bin_right"),
+        ),
+    )
     assert u.text == "4"
 
 
 def test_answer_when_nothing_fits_says_it_again_in_other_words_at_most_twice() -> None:
     op, _ = _op(DEMO / "mug_train.yaml", Call("pick", {"object": "white_mug"}, {"grasp_region": "center"}))
     first = op.said[-1].text
-    wrong = _choices(_skill("pick", "white_mug", grasp_region={"set": "rim"}),
-                     _skill("pick", "white_mug", speed={"scale": 0.5}))
+    wrong = _choices(
+        _skill("pick", "white_mug", grasp_region={"set": "rim"}), _skill("pick", "white_mug", speed={"scale": 0.5})
+    )
     bank = {t.format(region="handle") for t in PHRASES["grasp_region"]}
     again = op.answer("Do you mean: 1. by the rim, 2. slower?", wrong)
     assert again is not None and again.text in bank and again.text != first and again.when == "answer"
@@ -420,8 +494,10 @@ def test_answer_a_task_question_from_the_hidden_success_conditions() -> None:
     op = SimulatedOperator(sc, seed=0)
     at = lambda objs, tgts: {"kind": "at", "objects": objs, "targets": tgts}  # noqa: E731
     task = lambda *atoms: {"atoms": list(atoms)}  # noqa: E731
-    u = op.answer("Do you mean: 1. put the apple on the tray, 2. put the apple in the bowl?",
-                  _choices(task(at(["apple"], ["tray"])), task(at(["apple"], ["bowl"]))))
+    u = op.answer(
+        "Do you mean: 1. put the apple on the tray, 2. put the apple in the bowl?",
+        _choices(task(at(["apple"], ["tray"])), task(at(["apple"], ["bowl"]))),
+    )
     assert u.text == "2" and u.when == "answer" and u.requirement["type"] == "task"
     # Pinning the apple to the bowl beats allowing the bowl or the tray; either beats the tray alone.
     assert op.answer("?", _choices(task(at(["apple"], ["bowl", "tray"])), task(at(["apple"], ["bowl"])))).text == "2"
@@ -441,24 +517,37 @@ def test_answer_a_task_question_from_the_hidden_success_conditions() -> None:
 def test_answer_understands_what_the_parser_makes_of_bank_a() -> None:
     """The operator judges the parser's real output: every bank A phrasing of the requirement it
     voiced, parsed in context, is a choice it would pick."""
-    cases = [(DEMO / "mug_train.yaml", Call("pick", {"object": "white_mug"}, {"grasp_region": "center"})),
-             (DEMO / "drawer_train.yaml", Call("open", {"object": "cabinet"}, {"pull_distance": 0.15})),
-             (DEMO / "drawer_train.yaml", Call("place", {"object": "red_block", "target": "cabinet"})),
-             (PUBLIC / "fragile" / "fragile_train_1.yaml",
-              Call("place", {"object": "glass", "target": "plate"}, {"speed": 0.5, "place_height": 0.01})),
-             (PUBLIC / "fragile" / "fragile_train_1.yaml",
-              Call("place", {"object": "glass", "target": "plate"}, {"speed": 0.2, "place_height": 0.05})),
-             (PUBLIC / "fruit_bowl" / "fruit_bowl_train_1.yaml", Call("place", {"object": "apple", "target": "tray"})),
-             (PUBLIC / "stacking" / "stacking_train_1.yaml", Call("place", {"object": "red_block",
-                                                                           "target": "blue_block"})),
-             (PUBLIC / "shelf_side" / "shelf_side_train_1.yaml",
-              Call("place", {"object": "white_mug", "target": "shelf"}, {"place_offset": [0.0, 0.0, 0.0]}))]
+    cases = [
+        (DEMO / "mug_train.yaml", Call("pick", {"object": "white_mug"}, {"grasp_region": "center"})),
+        (DEMO / "drawer_train.yaml", Call("open", {"object": "cabinet"}, {"pull_distance": 0.15})),
+        (DEMO / "drawer_train.yaml", Call("place", {"object": "red_block", "target": "cabinet"})),
+        (
+            PUBLIC / "fragile" / "fragile_train_1.yaml",
+            Call("place", {"object": "glass", "target": "plate"}, {"speed": 0.5, "place_height": 0.01}),
+        ),
+        (
+            PUBLIC / "fragile" / "fragile_train_1.yaml",
+            Call("place", {"object": "glass", "target": "plate"}, {"speed": 0.2, "place_height": 0.05}),
+        ),
+        (PUBLIC / "fruit_bowl" / "fruit_bowl_train_1.yaml", Call("place", {"object": "apple", "target": "tray"})),
+        (PUBLIC / "stacking" / "stacking_train_1.yaml", Call("place", {"object": "red_block", "target": "blue_block"})),
+        (
+            PUBLIC / "shelf_side" / "shelf_side_train_1.yaml",
+            Call("place", {"object": "white_mug", "target": "shelf"}, {"place_offset": [0.0, 0.0, 0.0]}),
+        ),
+    ]
     for path, call in cases:
         op, objs = _op(path, call)
         p = op.pending
         for template in PHRASES[p.key]:
-            meaning = _parse(template.format(**p.kw), objs, skill=call.skill, object=call.args.get("object"),
-                             target=call.args.get("target"), params=call.params).to_dict()
+            meaning = _parse(
+                template.format(**p.kw),
+                objs,
+                skill=call.skill,
+                object=call.args.get("object"),
+                target=call.args.get("target"),
+                params=call.params,
+            ).to_dict()
             op._answered.clear()
             u = op.answer("Do you mean?", _choices(_skill("pick", None, speed={"scale": 2.0}), meaning))
             assert u is not None and u.text == "2", (path.name, template, meaning["summary"])

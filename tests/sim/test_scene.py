@@ -33,8 +33,11 @@ def test_builtin_scenes_load_and_cover_every_category() -> None:
 
 
 def test_defaults_from_catalog(tmp_path: Path) -> None:
-    s = load_scene(write(tmp_path, {"objects": [{"name": "m", "type": "mug", "pose": {"position": [0.4, 0.1, 0.0],
-                                                                                          "yaw_deg": 90}}]}))
+    s = load_scene(
+        write(
+            tmp_path, {"objects": [{"name": "m", "type": "mug", "pose": {"position": [0.4, 0.1, 0.0], "yaw_deg": 90}}]}
+        )
+    )
     m = s.objects[0]
     assert m.shape == CATEGORIES["mug"].shapes[0]
     assert m.size == CATEGORIES["mug"].default_size[m.shape]
@@ -42,24 +45,30 @@ def test_defaults_from_catalog(tmp_path: Path) -> None:
     assert s.name == "scene"
 
 
-@pytest.mark.parametrize("obj, field, words", [
-    (block(type="spaceship"), "objects[0].type", ["spaceship", "valid types", "block"]),
-    (block(pose={"position": [0.5]}), "objects[0].pose.position", ["[x, y]"]),
-    (block(pose={"position": [0.5, "left"]}), "objects[0].pose.position[1]", ["finite number"]),
-    (block(pose={"position": [3.0, 0.0]}), "objects[0].pose.position", ["off the table"]),
-    (block(pose={"position": [0.5, 0.0], "yaw": 3}), "objects[0].pose", ["unknown field", "yaw"]),
-    (block(pose="here"), "objects[0].pose", ["position"]),
-    (block(pose={"position": [0.5, 0.0], "yaw_deg": float("nan")}), "objects[0].pose.yaw_deg", ["finite"]),
-    (block(color="octarine"), "objects[0].color", ["octarine"]),
-    (block(shape="pyramid"), "objects[0].shape", ["pyramid", "cube"]),
-    (block(size=[0.04, 0.04]), "objects[0].size", ["[x, y, z]"]),
-    (block(size=[0.2, 0.2, 0.04]), "objects[0].size", ["narrower than the gripper"]),
-    (block(name="Red Block"), "objects[0].name", ["identifier"]),
-    (block(state={"opening": 0.1}), "objects[0].state", ["no state"]),
-    (block(wings=2), "objects[0]", ["unknown field", "wings"]),
-    ({"name": "c", "type": "cabinet", "pose": {"position": [0.7, 0.0]}, "state": {"opening": 0.9}},
-     "objects[0].state.opening", ["within"]),
-])
+@pytest.mark.parametrize(
+    "obj, field, words",
+    [
+        (block(type="spaceship"), "objects[0].type", ["spaceship", "valid types", "block"]),
+        (block(pose={"position": [0.5]}), "objects[0].pose.position", ["[x, y]"]),
+        (block(pose={"position": [0.5, "left"]}), "objects[0].pose.position[1]", ["finite number"]),
+        (block(pose={"position": [3.0, 0.0]}), "objects[0].pose.position", ["off the table"]),
+        (block(pose={"position": [0.5, 0.0], "yaw": 3}), "objects[0].pose", ["unknown field", "yaw"]),
+        (block(pose="here"), "objects[0].pose", ["position"]),
+        (block(pose={"position": [0.5, 0.0], "yaw_deg": float("nan")}), "objects[0].pose.yaw_deg", ["finite"]),
+        (block(color="octarine"), "objects[0].color", ["octarine"]),
+        (block(shape="pyramid"), "objects[0].shape", ["pyramid", "cube"]),
+        (block(size=[0.04, 0.04]), "objects[0].size", ["[x, y, z]"]),
+        (block(size=[0.2, 0.2, 0.04]), "objects[0].size", ["narrower than the gripper"]),
+        (block(name="Red Block"), "objects[0].name", ["identifier"]),
+        (block(state={"opening": 0.1}), "objects[0].state", ["no state"]),
+        (block(wings=2), "objects[0]", ["unknown field", "wings"]),
+        (
+            {"name": "c", "type": "cabinet", "pose": {"position": [0.7, 0.0]}, "state": {"opening": 0.9}},
+            "objects[0].state.opening",
+            ["within"],
+        ),
+    ],
+)
 def test_errors_name_file_and_field(tmp_path: Path, obj: dict, field: str, words: list[str]) -> None:
     path = write(tmp_path, {"objects": [obj]})
     with pytest.raises(SceneError) as info:

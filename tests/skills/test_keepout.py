@@ -45,10 +45,18 @@ def operator_objects_to(scenario: Scenario, skill: str, args: dict, result, worl
     return None if said is None else said.text
 
 
-def run(world: SimWorld, skill: str, args: dict | None = None, keep_out=(), cancel: CancelToken | None = None,
-        params: dict | None = None, safety: SafetyConfig = SAFETY_CFG):
-    return get_skill(skill).execute(world.robot, args or {}, params or {}, cancel, SafetyChecker(safety),
-                                    keep_out=keep_out)
+def run(
+    world: SimWorld,
+    skill: str,
+    args: dict | None = None,
+    keep_out=(),
+    cancel: CancelToken | None = None,
+    params: dict | None = None,
+    safety: SafetyConfig = SAFETY_CFG,
+):
+    return get_skill(skill).execute(
+        world.robot, args or {}, params or {}, cancel, SafetyChecker(safety), keep_out=keep_out
+    )
 
 
 @pytest.fixture
@@ -60,22 +68,24 @@ def train1() -> Iterator[tuple[Scenario, SimWorld]]:
 
 # --------------------------------------------------------------------------- geometry
 
+
 def test_keep_out_box_geometry_follows_the_objects_pose() -> None:
     glass = ObjectInfo("glass", "glass", Pose((0.45, 0.0, 0.0), yaw=math.pi / 4), (0.06, 0.06, 0.09))
     k = KeepOut.around(glass)
     assert k.half == pytest.approx((0.03 + KEEP_OUT_MARGIN, 0.03 + KEEP_OUT_MARGIN))
     assert k.contains([0.45, 0.0]) and k.contains([0.45 + 0.075, 0.0])  # turned 45 deg: the corner reaches further
     assert not k.contains([0.45 + 0.12, 0.0])
-    assert k.crosses([0.45, -0.3], [0.45, 0.3])            # straight through
-    assert not k.crosses([0.30, -0.3], [0.30, 0.3])        # well in front
-    assert not k.crosses([0.45, 0.2], [0.45, 0.3])         # stops short
-    for c in k.corners():                                   # the detour corners are outside, but just
+    assert k.crosses([0.45, -0.3], [0.45, 0.3])  # straight through
+    assert not k.crosses([0.30, -0.3], [0.30, 0.3])  # well in front
+    assert not k.crosses([0.45, 0.2], [0.45, 0.3])  # stops short
+    for c in k.corners():  # the detour corners are outside, but just
         assert not k.contains(c) and np.linalg.norm(c - np.array([0.45, 0.0])) < 0.13
     with pytest.raises(ValueError, match="margin"):
         KeepOut.around(glass, margin=-0.01)
 
 
 # --------------------------------------------------------------------------- skills in PyBullet
+
 
 def test_transfer_over_the_glass_goes_around_it_and_home_too(train1) -> None:
     sc, w = train1
@@ -188,6 +198,7 @@ def test_cancel_halts_the_arm_during_a_detour(train1) -> None:
 
 # --------------------------------------------------------------------------- the agent
 
+
 def test_the_agent_keeps_off_what_it_was_told_to_avoid_and_remembers_it(tmp_path: Path) -> None:
     """Said mid-episode, "don't go over the glass" shapes the next calls' paths; remembered, the next task's."""
     from memory import KnowledgeBase
@@ -224,8 +235,9 @@ def test_the_agent_keeps_off_what_it_was_told_to_avoid_and_remembers_it(tmp_path
         assert after and all(s.facts["keep_out"] == ["glass"] for s in after)
         assert any(s.call["skill"] == "place" and s.facts.get("detoured") == ["glass"] for s in after)
 
-        second = run_scenario(keep_away("novel_1"), policy=planner, kb=kb, parser=parser, config=cfg, seed=0,
-                              log_dir=tmp_path / "logs")
+        second = run_scenario(
+            keep_away("novel_1"), policy=planner, kb=kb, parser=parser, config=cfg, seed=0, log_dir=tmp_path / "logs"
+        )
     assert second.success and second.corrections == 0, [c.text for c in second.result.corrections]
     assert any(s.facts["keep_out"] == ["wine_glass"] and s.facts.get("detoured") for s in second.result.steps)
     # Replay runs each recorded call with the keep-outs it had, and reproduces the episode.
@@ -240,7 +252,7 @@ def test_the_agent_keeps_off_what_it_was_told_to_avoid_and_remembers_it(tmp_path
 
 
 def test_carrying_back_after_a_mid_transfer_correction_goes_around_too() -> None:
-    """"Don't go over the glass" said while the block is carried past the glass: the agent carries
+    """ "Don't go over the glass" said while the block is carried past the glass: the agent carries
     it back to where it was picked up (before replanning) around the glass, not over it again."""
     from robot_agent.agent import Agent
     from robot_agent.language.grammar import CorrectionParser

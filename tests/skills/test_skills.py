@@ -31,8 +31,9 @@ def world() -> Iterator[SimWorld]:
         yield w
 
 
-def run(world: SimWorld, skill: str, args: dict | None = None, params: dict | None = None,
-        cancel: CancelToken | None = None):
+def run(
+    world: SimWorld, skill: str, args: dict | None = None, params: dict | None = None, cancel: CancelToken | None = None
+):
     return get_skill(skill).execute(world.robot, args or {}, params or {}, cancel, SAFETY)
 
 
@@ -91,6 +92,7 @@ def test_place_into_closed_drawer_fails(world: SimWorld) -> None:
 
 # -- failure modes -----------------------------------------------------------------------
 
+
 def test_unknown_skill_and_bad_arguments(world: SimWorld) -> None:
     with pytest.raises(UnknownSkillError, match="valid skills"):
         get_skill("fly")
@@ -98,9 +100,16 @@ def test_unknown_skill_and_bad_arguments(world: SimWorld) -> None:
     assert res.status is SkillStatus.INVALID and "missing" in res.reason
 
 
-@pytest.mark.parametrize("skill, args", [("pick", {"object": "ghost"}), ("open", {"object": "ghost"}),
-                                         ("push", {"object": "ghost"}), ("close", {"object": "ghost"}),
-                                         ("place", {"object": "red_block", "target": "ghost"})])
+@pytest.mark.parametrize(
+    "skill, args",
+    [
+        ("pick", {"object": "ghost"}),
+        ("open", {"object": "ghost"}),
+        ("push", {"object": "ghost"}),
+        ("close", {"object": "ghost"}),
+        ("place", {"object": "red_block", "target": "ghost"}),
+    ],
+)
 def test_missing_object_is_reported_before_motion(world: SimWorld, skill: str, args: dict) -> None:
     q0 = world.robot.joint_positions()
     res = run(world, skill, args)
@@ -115,10 +124,13 @@ def test_grasp_missed_is_reported(world: SimWorld) -> None:
     assert world.robot.holding() is None
 
 
-@pytest.mark.parametrize("skill, args, params, words", [
-    ("move_by", {}, {"delta": [0.0, 0.0, 0.3]}, "outside the workspace"),
-    ("pick", {"object": "red_block"}, {"grasp_offset": [0.0, 0.0, -0.15]}, "below the table"),
-])
+@pytest.mark.parametrize(
+    "skill, args, params, words",
+    [
+        ("move_by", {}, {"delta": [0.0, 0.0, 0.3]}, "outside the workspace"),
+        ("pick", {"object": "red_block"}, {"grasp_offset": [0.0, 0.0, -0.15]}, "below the table"),
+    ],
+)
 def test_unreachable_target_refused_before_motion(world: SimWorld, skill, args, params, words) -> None:
     if skill == "move_by":
         assert run(world, "move_by", {}, {"delta": [0.0, 0.0, 0.15]}).ok
@@ -151,9 +163,16 @@ def test_collision_with_fixture_refused(world: SimWorld) -> None:
     assert np.allclose(world.robot.joint_positions(), q0, atol=1e-3)
 
 
-@pytest.mark.parametrize("skill, params", [("pick", {"speed": 3.0}), ("pick", {"grasp_region": "nose"}),
-                                           ("open", {"pull_distance": -1}), ("move_by", {"delta": [0, 0]}),
-                                           ("pick", {"warp": 1})])
+@pytest.mark.parametrize(
+    "skill, params",
+    [
+        ("pick", {"speed": 3.0}),
+        ("pick", {"grasp_region": "nose"}),
+        ("open", {"pull_distance": -1}),
+        ("move_by", {"delta": [0, 0]}),
+        ("pick", {"warp": 1}),
+    ],
+)
 def test_bad_parameters_refused(world: SimWorld, skill: str, params: dict) -> None:
     args = {"object": "cabinet"} if skill == "open" else ({"object": "red_block"} if skill == "pick" else {})
     res = run(world, skill, args, params)
@@ -169,9 +188,15 @@ def test_non_graspable_and_state_preconditions(world: SimWorld) -> None:
 # -- interruption ------------------------------------------------------------------------
 
 SETUPS = {"place": [("pick", {"object": "red_block"})], "close": [("open", {"object": "cabinet"})]}
-ARGS = {"pick": {"object": "red_block"}, "place": {"object": "red_block", "target": "bowl"},
-        "push": {"object": "apple"}, "open": {"object": "cabinet"}, "close": {"object": "cabinet"},
-        "move_by": {}, "go_home": {}}
+ARGS = {
+    "pick": {"object": "red_block"},
+    "place": {"object": "red_block", "target": "bowl"},
+    "push": {"object": "apple"},
+    "open": {"object": "cabinet"},
+    "close": {"object": "cabinet"},
+    "move_by": {},
+    "go_home": {},
+}
 PARAMS = {"push": {"direction": [0, -1, 0], "distance": 0.08}, "move_by": {"delta": [0.0, 0.1, -0.2]}}
 
 
@@ -208,8 +233,11 @@ def test_interrupt_from_another_thread(world: SimWorld) -> None:
     robot = world.robot
     token = CancelToken()
     result = {}
-    t = threading.Thread(target=lambda: result.setdefault("r", run(world, "move_by", {}, {"delta": [0.2, 0.2, -0.2],
-                                                                                         "speed": 0.1}, token)))
+    t = threading.Thread(
+        target=lambda: result.setdefault(
+            "r", run(world, "move_by", {}, {"delta": [0.2, 0.2, -0.2], "speed": 0.1}, token)
+        )
+    )
     t.start()
     time.sleep(0.05)
     token.cancel("stop")
@@ -221,6 +249,7 @@ def test_interrupt_from_another_thread(world: SimWorld) -> None:
 
 
 # -- safety ------------------------------------------------------------------------------
+
 
 def test_safety_checker_limits() -> None:
     chk = SafetyChecker(SafetyConfig())

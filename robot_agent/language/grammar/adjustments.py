@@ -1,5 +1,4 @@
-"""Semantic skill adjustments: parameter changes named by words rather than by a direction.
-"""
+"""Semantic skill adjustments: parameter changes named by words rather than by a direction."""
 
 from __future__ import annotations
 
@@ -8,11 +7,26 @@ import re
 
 from robot_agent.language.grammar.lexicon import EXTRA_DISTANCE, FASTER, _PARTS, ROTATION_DEG, SLOWER
 from robot_agent.language.grammar.mentions import _Mentions
-from robot_agent.language.grammar.patterns import (_APPROACH_RE, _CLOSE_MORE_RE, _FASTER_RE, _GENTLE_RE,
-                                                   _GRASP_VERB_RE, _LESS_WORDS_RE, _LIFT_RE, _MORE_WORDS_RE,
-                                                   _OPEN_MORE_RE, _PLACE_VERB_RE, _PULL_RE, _PUSH_RE, _REGION_RE,
-                                                   _ROT_DIR_RE, _ROT_VERB_RE, _SLOWER_RE, _SPEED_SET_RE,
-                                                   _STRAIGHT_RE)
+from robot_agent.language.grammar.patterns import (
+    _APPROACH_RE,
+    _CLOSE_MORE_RE,
+    _FASTER_RE,
+    _GENTLE_RE,
+    _GRASP_VERB_RE,
+    _LESS_WORDS_RE,
+    _LIFT_RE,
+    _MORE_WORDS_RE,
+    _OPEN_MORE_RE,
+    _PLACE_VERB_RE,
+    _PULL_RE,
+    _PUSH_RE,
+    _REGION_RE,
+    _ROT_DIR_RE,
+    _ROT_VERB_RE,
+    _SLOWER_RE,
+    _SPEED_SET_RE,
+    _STRAIGHT_RE,
+)
 from robot_agent.language.grammar.state import _or_list
 from skills.params import spec as param_spec
 
@@ -49,7 +63,7 @@ class _Adjustments(_Mentions):
                 self.add_change(skill, "speed", "set", pct / 100.0, explicit=True)
                 self.percents.remove((i, j, pct))
             for i, j, val in list(self.bare):
-                near = self.tokens[max(0, i - 3):i]
+                near = self.tokens[max(0, i - 3) : i]
                 if any(w in ("speed", "velocity", "pace") for w in near) and val <= 100:
                     self.add_change(skill, "speed", "set", val / 100.0 if val > 1 else val, explicit=True)
                     self.bare.remove((i, j, val))
@@ -60,10 +74,10 @@ class _Adjustments(_Mentions):
                 cls, _g = self.word_class(tok, before=3, after=1)
                 self.add_change(skill, "speed", "scale", table[cls])
         for m in self.find(_GENTLE_RE):
-            if re.match(r" (?:around|near|not to|of)\b", self.s[m.end():]):
+            if re.match(r" (?:around|near|not to|of)\b", self.s[m.end() :]):
                 self.used[self.tok_of(m.start())] = False
                 continue  # "careful around the glass" is a keep-away, "careful not to hit" too
-            with_obj = re.match(r" with\b", self.s[m.end():])
+            with_obj = re.match(r" with\b", self.s[m.end() :])
             if with_obj:
                 after = self.mention_after(self.tok_of(m.end() + 1), within=2)
                 if after is not None:
@@ -122,14 +136,16 @@ class _Adjustments(_Mentions):
                 cls, g = self.word_class(tok, before=2, after=6)
                 angle = math.radians(ROTATION_DEG["large" if g is None and sign == 0 else cls])
         if abs(angle) > 2 * math.pi + 1e-9:
-            self.refuse(f"a {math.degrees(angle):.0f} degree turn is more than one full turn; "
-                        "ask for at most 360 degrees")
+            self.refuse(
+                f"a {math.degrees(angle):.0f} degree turn is more than one full turn; ask for at most 360 degrees"
+            )
             return
         if sign == 0.0:
             quarter = abs(angle / (math.pi / 2) - round(angle / (math.pi / 2))) < 1e-6
             if not quarter:
-                self.questions.append("Which way should I turn the gripper: clockwise or counter-clockwise "
-                                      "(seen from above)?")
+                self.questions.append(
+                    "Which way should I turn the gripper: clockwise or counter-clockwise (seen from above)?"
+                )
                 return
             sign = 1.0  # a parallel gripper grasps the same after +90 or -90 degrees
         self.add_change("pick", "gripper_yaw", "add", round(sign * angle, 4), explicit=explicit)
@@ -140,9 +156,10 @@ class _Adjustments(_Mentions):
                 continue
             word = m.group("r") or m.group("r2") or m.group("r3")
             region = {"above": "top", "overhead": "top", "directly above": "top", "sideways": "side"}.get(
-                word, _PARTS.get(word, word))
+                word, _PARTS.get(word, word)
+            )
             grasp_verb = _GRASP_VERB_RE.search(self.s)
-            place_verb = _PLACE_VERB_RE.search(self.s[:m.start()])
+            place_verb = _PLACE_VERB_RE.search(self.s[: m.start()])
             if word == "sideways" and not grasp_verb and self.ctx.skill != "pick":
                 continue
             loose_prep = m.group().split()[0] in ("at", "on", "around", "near", "for", "with")
@@ -155,13 +172,13 @@ class _Adjustments(_Mentions):
             if region in ("top", "center") and re.search(r"\b(?:on|onto) (?:the )?top\b", m.group()) and not grasp_verb:
                 continue
             self.use(m.start(), m.end())
-            obj_m = next((x for x in self.mentions if not x.pronoun and not x.unknown and x.refs
-                          and len(x.refs) == 1), None)
+            obj_m = next(
+                (x for x in self.mentions if not x.pronoun and not x.unknown and x.refs and len(x.refs) == 1), None
+            )
             obj = self.ctx.find(obj_m.refs[0]) if obj_m else self.ref_object()
             if obj is not None and obj.parts and region in ("handle", "rim") and region not in obj.parts:
                 parts = [p for p in obj.parts if p in ("handle", "rim", "top", "center")] + ["side"]
-                self.questions.append(f"The {obj.name} has no {region}. Which part should I grasp: "
-                                      f"{_or_list(parts)}?")
+                self.questions.append(f"The {obj.name} has no {region}. Which part should I grasp: {_or_list(parts)}?")
                 return
             if obj_m is not None:
                 self.object_name = obj_m.refs[0]
@@ -206,8 +223,10 @@ class _Adjustments(_Mentions):
     def push(self) -> None:
         closing = [m for m in _CLOSE_MORE_RE.finditer(self.s) if not self.is_used(m.start(), m.end())]
         pushes = [m for m in _PUSH_RE.finditer(self.s) if not self.is_used(m.start(), m.end())]
-        if not closing and not (pushes and (self.ctx.skill in ("push", "close") or _MORE_WORDS_RE.search(self.s)
-                                            or _LESS_WORDS_RE.search(self.s))):
+        if not closing and not (
+            pushes
+            and (self.ctx.skill in ("push", "close") or _MORE_WORDS_RE.search(self.s) or _LESS_WORDS_RE.search(self.s))
+        ):
             return
         more = list(_MORE_WORDS_RE.finditer(self.s))
         less = list(_LESS_WORDS_RE.finditer(self.s))
@@ -227,8 +246,9 @@ class _Adjustments(_Mentions):
             op, val = ("add", -q) if less else ("add", q) if more else ("set", q)
             self.add_change(skill, name, op, val, explicit=True)
             return
-        cls = (g.cls if g is not None else None) or ("large" if re.search(r"\ball the way|fully|completely\b", self.s)
-                                                     else "small" if less else "medium")
+        cls = (g.cls if g is not None else None) or (
+            "large" if re.search(r"\ball the way|fully|completely\b", self.s) else "small" if less else "medium"
+        )
         step = EXTRA_DISTANCE[cls]
         self.add_change(skill, name, "add", -step if less else step)
 
@@ -237,7 +257,7 @@ class _Adjustments(_Mentions):
             hits = [m for m in rx.finditer(self.s) if not self.is_used(m.start(), m.end())]
             if not hits:
                 continue
-            rest = self.s[hits[0].end():]
+            rest = self.s[hits[0].end() :]
             up = re.search(r"\b(?:higher|more|further|farther|up|from higher(?: up)?|further up)\b", rest)
             down = re.search(r"\b(?:lower|less|not so high|down|from lower|closer)\b", rest)
             if not up and not down:
@@ -261,7 +281,8 @@ class _Adjustments(_Mentions):
             return
         for i, (a, b) in enumerate(zip(self.tokens, self.tokens[1:], strict=False)):
             if (a in ("above", "over") and b in ("the", "it", "table", "surface", "plate", "target")) or (
-                    a == "above" and b.startswith("@")):
+                a == "above" and b.startswith("@")
+            ):
                 g = next((g for g in self.mags if g.cls is None and not g.claimed and g.end == i), None)
                 if g is not None:
                     g.claimed = True

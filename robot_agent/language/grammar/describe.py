@@ -1,5 +1,4 @@
-"""One readable line for a move, a parameter change or a plan constraint.
-"""
+"""One readable line for a move, a parameter change or a plan constraint."""
 
 from __future__ import annotations
 
@@ -21,8 +20,7 @@ def _fmt_len(m: float) -> str:
 
 def describe_delta(delta: Sequence[float]) -> str:
     """``[0, 0.02, 0]`` -> ``"2.0 cm left"`` (base-frame words: +x forward, +y left, +z up)."""
-    words = [f"{_fmt_len(v)} {_AXES[i][0] if v > 0 else _AXES[i][1]}"
-             for i, v in enumerate(delta) if abs(v) >= 5e-5]
+    words = [f"{_fmt_len(v)} {_AXES[i][0] if v > 0 else _AXES[i][1]}" for i, v in enumerate(delta) if abs(v) >= 5e-5]
     vec = ", ".join(f"{v:+.3f}" for v in delta)
     return f"{' + '.join(words) or 'nothing'} [base frame: {vec}] m"
 
@@ -44,8 +42,14 @@ def _describe_change(name: str, change: Mapping[str, Any]) -> str:
 def _describe_call(call: Mapping[str, Any] | None) -> str:
     if not call:
         return "the remaining steps"
-    args = [a for a in (call.get("object") or call.get("object_description"),
-                        call.get("target") or call.get("target_description")) if a]
+    args = [
+        a
+        for a in (
+            call.get("object") or call.get("object_description"),
+            call.get("target") or call.get("target_description"),
+        )
+        if a
+    ]
     return f"{call.get('skill') or 'handle'}({', '.join(args)})"
 
 

@@ -1,14 +1,25 @@
-"""Mentions of objects and their grounding in the scene.
-"""
+"""Mentions of objects and their grounding in the scene."""
 
 from __future__ import annotations
 
 import math
 import re
 
-from robot_agent.language.grammar.lexicon import (_COLOR_CANON, _COLORS, DEFAULT_OBJECT_SIZE, _DETERMINERS,
-                                                  _GENERIC_HEADS, _KNOWN_WORDS, MAX_REFERENCE_SIZE, _NOUN_CATEGORY,
-                                                  _POS_ADJ, _PRONOUNS, _QUANTIFIERS, _SHAPE_ADJ, _SIZE_ADJ)
+from robot_agent.language.grammar.lexicon import (
+    _COLOR_CANON,
+    _COLORS,
+    DEFAULT_OBJECT_SIZE,
+    _DETERMINERS,
+    _GENERIC_HEADS,
+    _KNOWN_WORDS,
+    MAX_REFERENCE_SIZE,
+    _NOUN_CATEGORY,
+    _POS_ADJ,
+    _PRONOUNS,
+    _QUANTIFIERS,
+    _SHAPE_ADJ,
+    _SIZE_ADJ,
+)
 from robot_agent.language.grammar.quantities import _Quantities
 from robot_agent.language.grammar.state import _Mention, _a, _or_list, _singular
 from skills.types import ObjectInfo
@@ -27,8 +38,11 @@ class _Mentions(_Quantities):
             if toks[ref_at].startswith("@"):
                 name = self.ref_names.get(toks[ref_at], "")
                 det = t if ref_at > i else None
-                self.mentions.append(_Mention(i, ref_at + 1, name, [name], [], det=det, refs=[name] if name else [],
-                                              exact=True, text=name))
+                self.mentions.append(
+                    _Mention(
+                        i, ref_at + 1, name, [name], [], det=det, refs=[name] if name else [], exact=True, text=name
+                    )
+                )
                 i = ref_at + 1
                 continue
             if t in _PRONOUNS:
@@ -65,10 +79,14 @@ class _Mentions(_Quantities):
                 mods = heads[:-1]
             elif adjs and det is not None and any(a in _COLORS or a in _SIZE_ADJ or a == "other" for a in adjs):
                 head, mods = "one", []
-            elif det is not None and det not in _QUANTIFIERS and j < n and re.fullmatch(r"[a-z]{3,}", toks[j]) \
-                    and toks[j] not in _KNOWN_WORDS:
-                self.mentions.append(_Mention(i, j + 1, toks[j], [toks[j]], [], det=det, unknown=True,
-                                              text=toks[j]))
+            elif (
+                det is not None
+                and det not in _QUANTIFIERS
+                and j < n
+                and re.fullmatch(r"[a-z]{3,}", toks[j])
+                and toks[j] not in _KNOWN_WORDS
+            ):
+                self.mentions.append(_Mention(i, j + 1, toks[j], [toks[j]], [], det=det, unknown=True, text=toks[j]))
                 i = j + 1
                 continue
             else:
@@ -78,11 +96,23 @@ class _Mentions(_Quantities):
                 self.mentions.append(_Mention(i, k, head, [], [], det=det, pronoun=True, text=f"{det} {head}"))
                 i = k
                 continue
-            words = [_COLOR_CANON.get(a, a) for a in adjs
-                     if a in _COLORS or (a in self.scene_words and a not in _SIZE_ADJ and a not in _POS_ADJ)]
+            words = [
+                _COLOR_CANON.get(a, a)
+                for a in adjs
+                if a in _COLORS or (a in self.scene_words and a not in _SIZE_ADJ and a not in _POS_ADJ)
+            ]
             words += [w for w in [*mods, head] if w not in _GENERIC_HEADS]
-            m = _Mention(i, k, head, words, adjs, det=det, plural=plural, other="other" in adjs or det == "another",
-                         text=" ".join(toks[j:k]))
+            m = _Mention(
+                i,
+                k,
+                head,
+                words,
+                adjs,
+                det=det,
+                plural=plural,
+                other="other" in adjs or det == "another",
+                text=" ".join(toks[j:k]),
+            )
             m.refs = self.match(m)
             self.mentions.append(m)
             i = k
@@ -102,7 +132,7 @@ class _Mentions(_Quantities):
         for m in self.mentions:
             if m.pronoun or m.exact or m.unknown:
                 continue
-            after = " ".join(self.tokens[m.end:m.end + 4])
+            after = " ".join(self.tokens[m.end : m.end + 4])
             pos = re.match(r"(?:on|at|in) the (left|right|front|back|far side|near side)\b", after)
             if pos is None:
                 continue
@@ -161,15 +191,20 @@ class _Mentions(_Quantities):
             return None, None
         if len(m.refs) == 1:
             return m.refs[0], None
-        if self.ctx.object in m.refs and not m.negated and not m.other and not any(
-                a in _SIZE_ADJ or a in _POS_ADJ for a in m.adjs):
+        if (
+            self.ctx.object in m.refs
+            and not m.negated
+            and not m.other
+            and not any(a in _SIZE_ADJ or a in _POS_ADJ for a in m.adjs)
+        ):
             return self.ctx.object, None  # "the block" while handling one of several blocks: that one
         names = [o.name for o in self.objects]
         if not m.refs:
             if m.other and self.ctx.object:
                 return None, (f"Which other object do you mean? I can see: {', '.join(names)}.")
-            return None, (f"I can't see {_a(m.text or m.head)} here. Which object do you mean? "
-                          f"I can see: {', '.join(names)}.")
+            return None, (
+                f"I can't see {_a(m.text or m.head)} here. Which object do you mean? I can see: {', '.join(names)}."
+            )
         what = m.head if m.head not in _GENERIC_HEADS else "one"
         return None, f"Which {what} do you mean: {_or_list(m.refs)}?"
 
@@ -183,8 +218,9 @@ class _Mentions(_Quantities):
         if prev in ("on", "onto"):
             return "on"
         if prev == "of":
-            return {"top": "on", "left": "left_of", "right": "right_of", "front": "in_front_of",
-                    "inside": "in"}.get(prev2)
+            return {"top": "on", "left": "left_of", "right": "right_of", "front": "in_front_of", "inside": "in"}.get(
+                prev2
+            )
         if prev == "behind":
             return "behind"
         if prev in ("beside", "near") or (prev == "to" and prev2 == "next"):

@@ -1,5 +1,4 @@
-"""Applying a correction's parameter changes to a skill's parameters: :func:`apply_parameter_changes`.
-"""
+"""Applying a correction's parameter changes to a skill's parameters: :func:`apply_parameter_changes`."""
 
 from __future__ import annotations
 
@@ -19,8 +18,9 @@ def _wrap(angle: float) -> float:
     return (angle + math.pi) % (2 * math.pi) - math.pi
 
 
-def apply_parameter_changes(skill: str, current: Mapping[str, Any] | None,
-                            changes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def apply_parameter_changes(
+    skill: str, current: Mapping[str, Any] | None, changes: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
     """The skill's parameters after ``changes``, every value validated.
 
     Args:
@@ -41,8 +41,9 @@ def apply_parameter_changes(skill: str, current: Mapping[str, Any] | None,
     for name, change in changes.items():
         ps = param_spec(skill, name)
         if not isinstance(change, Mapping) or len(change) != 1:
-            raise ParameterError(f"{skill}.{name}: a change must be one of "
-                                 f"{{'set': v}}, {{'add': v}}, {{'scale': f}}, got {change!r}")
+            raise ParameterError(
+                f"{skill}.{name}: a change must be one of {{'set': v}}, {{'add': v}}, {{'scale': f}}, got {change!r}"
+            )
         ((op, value),) = change.items()
         old = params[name]
         try:

@@ -1,5 +1,4 @@
-"""The parser: one utterance in, one :class:`Correction` out (see the package docstring).
-"""
+"""The parser: one utterance in, one :class:`Correction` out (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -12,8 +11,7 @@ from robot_agent.config import SafetyConfig
 from robot_agent.errors import ParameterError, SkillError
 from robot_agent.language.grammar.adjustments import _Adjustments
 from robot_agent.language.grammar.describe import _fmt_len
-from robot_agent.language.grammar.lexicon import (_CONFIRM_CORE, _CONFIRM_FILLER, _KNOWN_WORDS, MAX_TEXT_CHARS,
-                                                  _NEGATIVE)
+from robot_agent.language.grammar.lexicon import _CONFIRM_CORE, _CONFIRM_FILLER, _KNOWN_WORDS, MAX_TEXT_CHARS, _NEGATIVE
 from robot_agent.language.grammar.params import apply_parameter_changes
 from robot_agent.language.grammar.patterns import _CONFIRM_PHRASE_RE, _INJECTION_RE, _RETRY_RE
 from robot_agent.language.grammar.plans import _Plans
@@ -44,8 +42,10 @@ class _Parse(_Adjustments, _Translation, _Plans):
             return self.unclear(self.generic_question())
         injection = _INJECTION_RE.search(self.s)
         if injection is not None:
-            self.refuse("I can't ignore, change or work around my safety limits or instructions; "
-                        "give me a correction within the limits")
+            self.refuse(
+                "I can't ignore, change or work around my safety limits or instructions; "
+                "give me a correction within the limits"
+            )
         self.find_mentions()
         self.find_quantities()
         self.find_magnitudes()
@@ -86,8 +86,15 @@ class _Parse(_Adjustments, _Translation, _Plans):
             self.object_name = None  # the change is for another skill than the one on ctx.object
         if not params and delta is None:
             skill = self.object_name = None  # a pure plan change: the plan dict says what it is about
-        c = Correction(text, kind, delta_m=None if delta is None else [_round(v) for v in delta],
-                       parameters=params, skill=skill, object=self.object_name, plan=plan)
+        c = Correction(
+            text,
+            kind,
+            delta_m=None if delta is None else [_round(v) for v in delta],
+            parameters=params,
+            skill=skill,
+            object=self.object_name,
+            plan=plan,
+        )
         c.confidence = self.confidence()
         if c.confidence < 0.5:
             return self.unclear(f"Did you mean: {c.describe()}? Please say it again in other words.")
@@ -109,42 +116,52 @@ class _Parse(_Adjustments, _Translation, _Plans):
 
     def no_action(self) -> Correction:
         if self.s.strip(" .!?") == "right":
-            return self.unclear("Do you mean \"move to the right\" or \"that's right\"? "
-                                "Say \"to the right\" or \"yes\".")
+            return self.unclear('Do you mean "move to the right" or "that\'s right"? Say "to the right" or "yes".')
         words = [t for t in self.tokens if re.fullmatch(r"[a-z][a-z']*", t)]
         content = [w for w in words if w not in _CONFIRM_FILLER and w not in ("please", "robot", "hey")]
         negative = any(w in _NEGATIVE for w in words) or "not" in words
-        if words and not negative and content and all(w in _CONFIRM_CORE or w in _CONFIRM_FILLER for w in words) \
-                and any(w in _CONFIRM_CORE for w in words):
+        if (
+            words
+            and not negative
+            and content
+            and all(w in _CONFIRM_CORE or w in _CONFIRM_FILLER for w in words)
+            and any(w in _CONFIRM_CORE for w in words)
+        ):
             return Correction(self.text, CorrectionKind.CONFIRM, confidence=0.95)
         if words and not negative and _CONFIRM_PHRASE_RE.fullmatch(self.s.strip(" .!")):
             return Correction(self.text, CorrectionKind.CONFIRM, confidence=0.95)
         if re.search(r"\b(?:don't|do not|no need to) (?:stop|wait|halt)\b", self.s):
             return Correction(self.text, CorrectionKind.CONFIRM, confidence=0.9)
         if negative:
-            return self.unclear("What should I do differently? For example: a direction and amount "
-                                "(\"2 cm to the left\"), \"slower\", or which object to use.")
+            return self.unclear(
+                "What should I do differently? For example: a direction and amount "
+                '("2 cm to the left"), "slower", or which object to use.'
+            )
         if self.mags or re.search(r"\b(?:move|shift|adjust|go|nudge|reposition|correct|fix)\b", self.s):
             return self.unclear("Which way should I move: left, right, forward, back, up or down, and how far?")
         if re.search(r"\b(?:sideways|diagonally|across)\b", self.s):
             return self.unclear("Which way exactly: left, right, forward or back, and how far?")
         if self.bare:
-            return self.unclear(f"{self.bare[0][2]:g} what? Please give a direction and a unit, "
-                                "e.g. \"2 cm to the left\".")
+            return self.unclear(
+                f'{self.bare[0][2]:g} what? Please give a direction and a unit, e.g. "2 cm to the left".'
+            )
         return self.unclear(self.generic_question(), generic=True)
 
     def generic_question(self) -> str:
-        q = (f"Sorry, I didn't understand {self.text.strip()[:80]!r}. You can say a direction and amount "
-             "(\"a bit to the left\", \"2 cm up\"), an adjustment (\"slower\", \"grasp it by the handle\"), "
-             "a plan change (\"open the drawer first\", \"the blue one\"), or \"stop\".")
+        q = (
+            f"Sorry, I didn't understand {self.text.strip()[:80]!r}. You can say a direction and amount "
+            '("a bit to the left", "2 cm up"), an adjustment ("slower", "grasp it by the handle"), '
+            'a plan change ("open the drawer first", "the blue one"), or "stop".'
+        )
         if self.objects:
             q += f" I can see: {', '.join(o.name for o in self.objects)}."
         return q
 
     def unclear(self, question: str, generic: bool = False) -> Correction:
         self.generic_unclear = generic
-        return Correction(self.text, CorrectionKind.UNCLEAR, question=question, confidence=0.0,
-                          refusal=getattr(self, "refusal", None))
+        return Correction(
+            self.text, CorrectionKind.UNCLEAR, question=question, confidence=0.0, refusal=getattr(self, "refusal", None)
+        )
 
     def stop(self) -> Correction:
         m = _stop_match(self.text)
@@ -179,8 +196,9 @@ class CorrectionParser:
             the agent).
     """
 
-    def __init__(self, safety: SafetyConfig | None = None, fallback: FallbackFn | None = None,
-                 strict: bool = False) -> None:
+    def __init__(
+        self, safety: SafetyConfig | None = None, fallback: FallbackFn | None = None, strict: bool = False
+    ) -> None:
         self.safety = safety or SafetyConfig()
         self.fallback = fallback
         self.strict = strict
@@ -202,8 +220,12 @@ class CorrectionParser:
             if self.strict:
                 raise
             log.exception("could not parse correction %r", text)
-            return Correction(str(text), CorrectionKind.UNCLEAR, question="Sorry, I couldn't process that; "
-                              "please say it another way.", confidence=0.0)
+            return Correction(
+                str(text),
+                CorrectionKind.UNCLEAR,
+                question="Sorry, I couldn't process that; please say it another way.",
+                confidence=0.0,
+            )
         if state.generic_unclear and self.fallback is not None and c.refusal is None:
             c = self._ask_fallback(str(text), context, c)
         return c
@@ -224,13 +246,18 @@ class CorrectionParser:
                 return unclear
             norm = math.sqrt(sum(float(v) ** 2 for v in alt.delta_m))
             if norm > self.safety.max_cartesian_step + 1e-9:
-                return Correction(text, alt.kind, refusal=f"a {_fmt_len(norm)} move is more than the "
-                                  f"{_fmt_len(self.safety.max_cartesian_step)} one correction may move the arm")
+                return Correction(
+                    text,
+                    alt.kind,
+                    refusal=f"a {_fmt_len(norm)} move is more than the "
+                    f"{_fmt_len(self.safety.max_cartesian_step)} one correction may move the arm",
+                )
         if alt.parameters:
             skill = alt.skill or (context.skill if context else None) or "go_home"
             try:
-                apply_parameter_changes(skill, context.params if context and context.skill == skill else None,
-                                        alt.parameters)
+                apply_parameter_changes(
+                    skill, context.params if context and context.skill == skill else None, alt.parameters
+                )
             except (ParameterError, SkillError) as exc:
                 return Correction(text, alt.kind, refusal=f"{exc}; the change was not applied")
         alt.confidence = min(float(alt.confidence), 0.6)

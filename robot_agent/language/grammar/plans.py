@@ -1,18 +1,40 @@
-"""Plan-level corrections: what the remaining plan must do differently.
-"""
+"""Plan-level corrections: what the remaining plan must do differently."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from robot_agent.language.grammar.lexicon import (_COLOR_CANON, _COLORS, _NOUN_CATEGORY, _POS_ADJ, _RECEPTACLES,
-                                                  _SHAPE_NOUNS, _SIZE_ADJ, _VERBS)
+from robot_agent.language.grammar.lexicon import (
+    _COLOR_CANON,
+    _COLORS,
+    _NOUN_CATEGORY,
+    _POS_ADJ,
+    _RECEPTACLES,
+    _SHAPE_NOUNS,
+    _SIZE_ADJ,
+    _VERBS,
+)
 from robot_agent.language.grammar.mentions import _Mentions
-from robot_agent.language.grammar.patterns import (_AVOID_RE, _FORBID_RE, _GO_HOME_RE, _LAST_RE, _LEAVE_RE,
-                                                   _NEG_BEFORE_RE, _NEG_CUE_RE, _ORDER_PATTERNS, _PREF_ALWAYS_RE,
-                                                   _PREF_CUE_RE, _PREF_WANT_RE, _PULL_RE, _RESTORE_RE, _RETRY_RE,
-                                                   _SORT_RE, _STACK_KEY_RE, _STEP_CUE_RE)
+from robot_agent.language.grammar.patterns import (
+    _AVOID_RE,
+    _FORBID_RE,
+    _GO_HOME_RE,
+    _LAST_RE,
+    _LEAVE_RE,
+    _NEG_BEFORE_RE,
+    _NEG_CUE_RE,
+    _ORDER_PATTERNS,
+    _PREF_ALWAYS_RE,
+    _PREF_CUE_RE,
+    _PREF_WANT_RE,
+    _PULL_RE,
+    _RESTORE_RE,
+    _RETRY_RE,
+    _SORT_RE,
+    _STACK_KEY_RE,
+    _STEP_CUE_RE,
+)
 from robot_agent.language.grammar.state import _Mention
 
 
@@ -28,8 +50,13 @@ class _Plans(_Mentions):
         skill: str | None = None
         for k in range(i0, i1):
             w = self.tokens[k]
-            if w in _VERBS and not (w in ("take", "get") and k + 1 < i1 and self.tokens[k + 1] in ("it", "things")
-                                    and k + 2 < i1 and self.tokens[k + 2] in ("easy", "slow")):
+            if w in _VERBS and not (
+                w in ("take", "get")
+                and k + 1 < i1
+                and self.tokens[k + 1] in ("it", "things")
+                and k + 2 < i1
+                and self.tokens[k + 2] in ("easy", "slow")
+            ):
                 skill = _VERBS[w]
                 break
         obj_m = tgt_m = None
@@ -65,7 +92,8 @@ class _Plans(_Mentions):
             obj_name = self.articulated_object()
         obj_info = self.ctx.find(obj_name)
         is_cabinet = (obj_info is not None and obj_info.category == "cabinet") or (
-            obj_m is not None and obj_m.head in ("drawer", "cabinet", "cupboard"))
+            obj_m is not None and obj_m.head in ("drawer", "cabinet", "cupboard")
+        )
         if skill == "":
             if tgt_m is not None or dangling:
                 skill = "place"
@@ -87,8 +115,18 @@ class _Plans(_Mentions):
         return call
 
     def plan(self) -> dict[str, Any] | None:
-        steps = (self.plan_go_home, self.plan_retry, self.plan_avoid, self.plan_sort, self.plan_stack,
-                 self.plan_preference, self.plan_order, self.plan_forbid, self.plan_target_or_step, self.plan_restore)
+        steps = (
+            self.plan_go_home,
+            self.plan_retry,
+            self.plan_avoid,
+            self.plan_sort,
+            self.plan_stack,
+            self.plan_preference,
+            self.plan_order,
+            self.plan_forbid,
+            self.plan_target_or_step,
+            self.plan_restore,
+        )
         for step in steps:
             p = step()
             if self.questions:
@@ -103,7 +141,7 @@ class _Plans(_Mentions):
             return None
         call = {"skill": "go_home", "object": None, "target": None, "description": "go home"}
         # "don't go home", "no need to go back home": a negated step is a prohibition, not a step.
-        if _NEG_BEFORE_RE.search(self.s[:found[0].start()]):
+        if _NEG_BEFORE_RE.search(self.s[: found[0].start()]):
             return {"type": "forbid", "call": call}
         return {"type": "step", "call": call, "position": "next"}
 
@@ -113,8 +151,15 @@ class _Plans(_Mentions):
         if self.ctx.skill is None:
             self.questions.append("What should I try again?")
             return None
-        return {"type": "retry", "call": {"skill": self.ctx.skill, "object": self.ctx.object,
-                                          "target": self.ctx.target, "description": "the current step"}}
+        return {
+            "type": "retry",
+            "call": {
+                "skill": self.ctx.skill,
+                "object": self.ctx.object,
+                "target": self.ctx.target,
+                "description": "the current step",
+            },
+        }
 
     def plan_avoid(self) -> dict[str, Any] | None:
         for m in self.find(_AVOID_RE, mark=False):
@@ -133,8 +178,14 @@ class _Plans(_Mentions):
     def plan_sort(self) -> dict[str, Any] | None:
         for m in self.find(_SORT_RE):
             key = (m.group("k") or m.group("k2") or "").rstrip("s")
-            key = {"colour": "color", "type": "category", "kind": "category", "size": "size",
-                   "categorie": "category", "categories": "category"}.get(key, key)
+            key = {
+                "colour": "color",
+                "type": "category",
+                "kind": "category",
+                "size": "size",
+                "categorie": "category",
+                "categories": "category",
+            }.get(key, key)
             if key == "categor":
                 key = "category"
             return {"type": "sort", "key": key}
@@ -149,8 +200,11 @@ class _Plans(_Mentions):
             if mt.start >= len(self.starts) or mt.unknown:
                 continue
             end_char = self.starts[mt.end - 1] + len(self.tokens[mt.end - 1])
-            at = re.match(r" (?:goes |go |should go |must go |needs to go |belongs |is |has to go |)?"
-                          r"(?:(?:at|on|to|in) )?(?:the )?(?P<pos>bottom|top)\b(?! of)(?! shelf)", self.s[end_char:])
+            at = re.match(
+                r" (?:goes |go |should go |must go |needs to go |belongs |is |has to go |)?"
+                r"(?:(?:at|on|to|in) )?(?:the )?(?P<pos>bottom|top)\b(?! of)(?! shelf)",
+                self.s[end_char:],
+            )
             if at is None or self.is_used(end_char + at.start(), end_char + at.end()):
                 continue
             if not re.search(r"\b(?:stack|stacking|tower|pile|goes|go|belongs|should|must|put|place)\b", self.s):
@@ -198,8 +252,12 @@ class _Plans(_Mentions):
         sel_m = next((mt for mt in self.mentions if mt.end <= tgt_m.start and not mt.pronoun and not mt.negated), None)
         if sel_m is None:
             return None
-        kind_word = (not sel_m.exact and sel_m.head in _NOUN_CATEGORY and not any(w in _COLORS for w in sel_m.words)
-                     and not any(a in _SIZE_ADJ or a in _POS_ADJ for a in sel_m.adjs))
+        kind_word = (
+            not sel_m.exact
+            and sel_m.head in _NOUN_CATEGORY
+            and not any(w in _COLORS for w in sel_m.words)
+            and not any(a in _SIZE_ADJ or a in _POS_ADJ for a in sel_m.adjs)
+        )
         generic = sel_m.generic or always is not None or (cue is not None and (sel_m.plural or kind_word))
         if not generic:
             return None
@@ -226,8 +284,14 @@ class _Plans(_Mentions):
             if m is not None:
                 self.use(m.start(), m.end())
         self.use_toks(tgt_m.start - 1, tgt_m.start)
-        return {"type": "preference", "selector": selector, "target": target, "target_category": tcat,
-                "target_description": tgt_m.text, "relation": rel}
+        return {
+            "type": "preference",
+            "selector": selector,
+            "target": target,
+            "target_category": tcat,
+            "target_description": tgt_m.text,
+            "relation": rel,
+        }
 
     def plan_order(self) -> dict[str, Any] | None:
         for rx in _ORDER_PATTERNS:
@@ -240,13 +304,22 @@ class _Plans(_Mentions):
             first = self.call_in(*a)
             if len(self.questions) > qn:
                 return None
-            if first is None or (first["object"] is None and first.get("object_description") is None
-                                 and first["skill"] not in ("go_home",)
-                                 and not (first["skill"] in ("open", "close") and self.cabinet_mentioned())):
+            if first is None or (
+                first["object"] is None
+                and first.get("object_description") is None
+                and first["skill"] not in ("go_home",)
+                and not (first["skill"] in ("open", "close") and self.cabinet_mentioned())
+            ):
                 continue
-            vague = b is not None and re.fullmatch(
-                r"(?:(?:you |we )?(?:do|doing|try|trying) )?(?:that|this|it|anything(?: else)?|everything(?: else)?|"
-                r"the rest|continuing|going on)", self.s[b[0]:b[1]].strip(" ,.!?")) is not None
+            vague = (
+                b is not None
+                and re.fullmatch(
+                    r"(?:(?:you |we )?(?:do|doing|try|trying) )?(?:that|this|it|anything(?: else)?|everything(?: else)?|"
+                    r"the rest|continuing|going on)",
+                    self.s[b[0] : b[1]].strip(" ,.!?"),
+                )
+                is not None
+            )
             then = self.call_in(*b, prev=first) if b and not vague else None
             if len(self.questions) > qn:
                 return None
@@ -258,7 +331,7 @@ class _Plans(_Mentions):
 
     def plan_forbid(self) -> dict[str, Any] | None:
         for m in self.find(_FORBID_RE, mark=False):
-            end = re.search(r"[,.;!?]|$", self.s[m.end():])
+            end = re.search(r"[,.;!?]|$", self.s[m.end() :])
             stop = m.end() + (end.start() if end else 0)
             call = self.call_in(m.end(), stop)
             if call is None or call["skill"] is None:
@@ -278,8 +351,10 @@ class _Plans(_Mentions):
                     self.questions.append(q)
                     return None
                 self.use(leave.start(), leave.end())
-                return {"type": "forbid", "call": {"skill": None, "object": name, "target": None,
-                                                   "description": mt.text}}
+                return {
+                    "type": "forbid",
+                    "call": {"skill": None, "object": name, "target": None, "description": mt.text},
+                }
         return None
 
     def is_receptacle(self, m: _Mention) -> bool:
@@ -292,7 +367,7 @@ class _Plans(_Mentions):
         step_cue = _STEP_CUE_RE.search(s)
         neg_cue = _NEG_CUE_RE.search(s)
         verb = next((_VERBS[w] for k, w in enumerate(self.tokens) if w in _VERBS and not self.used[k]), None)
-        pos = [m for m in self.mentions if not m.negated and not m.pronoun and not all(self.used[m.start:m.end])]
+        pos = [m for m in self.mentions if not m.negated and not m.pronoun and not all(self.used[m.start : m.end])]
         neg = [m for m in self.mentions if m.negated]
         pron = [m for m in self.mentions if m.pronoun and not m.negated]
         if verb in ("open", "close", "push") or (verb == "" and self.has(_PULL_RE)) or (step_cue and verb is not None):
@@ -306,17 +381,29 @@ class _Plans(_Mentions):
                 return {"type": "step", "call": call, "position": "last" if _LAST_RE.search(s) else "next"}
         if not pos:
             if (neg and not any(m.pronoun for m in neg)) or (neg and neg_cue and self.objects):
-                base = next((self.ctx.find(n) for m in neg
-                             for n in ([self.ctx.object] if m.pronoun else m.refs[:1])), None)
-                others = [o.name for o in self.objects if base is not None and o.name != base.name
-                          and o.category == base.category]
+                base = next(
+                    (self.ctx.find(n) for m in neg for n in ([self.ctx.object] if m.pronoun else m.refs[:1])), None
+                )
+                others = [
+                    o.name
+                    for o in self.objects
+                    if base is not None and o.name != base.name and o.category == base.category
+                ]
                 if len(others) == 1 and any(m.pronoun for m in neg):
-                    return {"type": "target", "role": "object", "object": others[0], "destination": None,
-                            "relation": None, "replaces": base.name if base else None, "description": "the other one"}
+                    return {
+                        "type": "target",
+                        "role": "object",
+                        "object": others[0],
+                        "destination": None,
+                        "relation": None,
+                        "replaces": base.name if base else None,
+                        "description": "the other one",
+                    }
                 where = any(self.is_receptacle(m) and not m.pronoun for m in neg)
                 seen = f" I can see: {', '.join(o.name for o in self.objects)}." if self.objects else ""
-                self.questions.append(("Where should I put it instead?" if where else "Which one should I use instead?")
-                                      + seen)
+                self.questions.append(
+                    ("Where should I put it instead?" if where else "Which one should I use instead?") + seen
+                )
             return None
         if not (neg_cue or verb is not None or step_cue or len(self.tokens) <= 6):
             return None
@@ -343,8 +430,13 @@ class _Plans(_Mentions):
                 obj = name
             else:
                 dest = name
-        if (obj == self.ctx.object and dest in (None, self.ctx.target) and not neg_cue and not step_cue
-                and (self.dirs or self.changes)):
+        if (
+            obj == self.ctx.object
+            and dest in (None, self.ctx.target)
+            and not neg_cue
+            and not step_cue
+            and (self.dirs or self.changes)
+        ):
             return None  # "move the block to the left" while handling that block: a skill correction
         replaces = None
         neg_obj = next((m for m in neg if not self.is_receptacle(m) or m.pronoun), None)
@@ -362,8 +454,12 @@ class _Plans(_Mentions):
         else:
             role = "object" if obj_m is not None else "destination"
         if step_cue:
-            call = {"skill": verb or ("place" if dest_m is not None else None), "object": obj, "target": dest,
-                    "description": s}
+            call = {
+                "skill": verb or ("place" if dest_m is not None else None),
+                "object": obj,
+                "target": dest,
+                "description": s,
+            }
             return {"type": "step", "call": call, "position": "last" if _LAST_RE.search(s) else "next"}
         for m in pos:
             self.use_toks(m.start, m.end)
@@ -371,9 +467,15 @@ class _Plans(_Mentions):
             self.use_toks(m.start, m.end)
         if neg_cue:
             self.use(neg_cue.start(), neg_cue.end())
-        return {"type": "target", "role": role, "object": obj, "destination": dest, "relation": rel,
-                "replaces": replaces,
-                "description": " ".join(m.text for m in (obj_m, dest_m) if m is not None)}
+        return {
+            "type": "target",
+            "role": role,
+            "object": obj,
+            "destination": dest,
+            "relation": rel,
+            "replaces": replaces,
+            "description": " ".join(m.text for m in (obj_m, dest_m) if m is not None),
+        }
 
     def plan_restore(self) -> dict[str, Any] | None:
         if self.find(_RESTORE_RE):

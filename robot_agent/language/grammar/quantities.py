@@ -1,13 +1,19 @@
-"""Quantities: numbers with distance, angle and percent units, bare numbers, and word amounts.
-"""
+"""Quantities: numbers with distance, angle and percent units, bare numbers, and word amounts."""
 
 from __future__ import annotations
 
 import math
 import re
 
-from robot_agent.language.grammar.lexicon import (_ANGLE_UNITS, _DIR_WORD, _DIST_UNITS, _MAGNITUDE_RE, _PERCENT,
-                                                  _SMALL_NUMBERS, _TENS)
+from robot_agent.language.grammar.lexicon import (
+    _ANGLE_UNITS,
+    _DIR_WORD,
+    _DIST_UNITS,
+    _MAGNITUDE_RE,
+    _PERCENT,
+    _SMALL_NUMBERS,
+    _TENS,
+)
 from robot_agent.language.grammar.state import _Mag, _ParseBase
 
 
@@ -87,8 +93,11 @@ class _Quantities(_ParseBase):
                 self.mags.append(_Mag(i, j + 1, None, val * _DIST_UNITS[unit]))
                 self.use_toks(i, j + 1)
                 i = j + 1
-            elif unit == "in" and (not follow or follow in _DIR_WORD or follow in ",.;!?" or follow in ("to", "and")) \
-                    and re.fullmatch(r"[\d.]+", t):
+            elif (
+                unit == "in"
+                and (not follow or follow in _DIR_WORD or follow in ",.;!?" or follow in ("to", "and"))
+                and re.fullmatch(r"[\d.]+", t)
+            ):
                 self.mags.append(_Mag(i, j + 1, None, val * 0.0254))
                 self.use_toks(i, j + 1)
                 i = j + 1
@@ -117,8 +126,17 @@ class _Quantities(_ParseBase):
                     continue  # "the little block" is a size, not an amount
                 if m.group() == "far" and prev in ("too", "so", "that", "as", "how"):
                     continue
-                if m.group() in ("way", "much") and prev in ("the", "that", "this", "too", "so", "other", "wrong",
-                                                             "as", "how"):
+                if m.group() in ("way", "much") and prev in (
+                    "the",
+                    "that",
+                    "this",
+                    "too",
+                    "so",
+                    "other",
+                    "wrong",
+                    "as",
+                    "how",
+                ):
                     continue  # "the other way", "too much": not an amount
                 self.mags.append(_Mag(i, j, cls))
                 self.use_toks(i, j)

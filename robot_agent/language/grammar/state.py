@@ -11,9 +11,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from robot_agent.language.grammar.lexicon import (_COLOR_CANON, _COLORS, _DETERMINERS, _DIR_WORD, _EXTRA_NOUNS,
-                                                  _FILLERS, _NOUN_CATEGORY, _POS_ADJ, _QUANTIFIERS, _SHAPE_ADJ,
-                                                  _SHAPE_NOUNS, _SIZE_ADJ)
+from robot_agent.language.grammar.lexicon import (
+    _COLOR_CANON,
+    _COLORS,
+    _DETERMINERS,
+    _DIR_WORD,
+    _EXTRA_NOUNS,
+    _FILLERS,
+    _NOUN_CATEGORY,
+    _POS_ADJ,
+    _QUANTIFIERS,
+    _SHAPE_ADJ,
+    _SHAPE_NOUNS,
+    _SIZE_ADJ,
+)
 from robot_agent.language.grammar.patterns import _CONTRACTIONS, _PLACE_VERB_RE, _TOKEN_RE, _TRANS
 from robot_agent.language.grammar.types import CorrectionContext
 from skills.types import ObjectInfo
@@ -24,10 +35,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class _Mention:
-    start: int                       # token span [start, end)
+    start: int  # token span [start, end)
     end: int
     head: str
-    words: list[str]                 # content words: colours, nouns, scene-name tokens
+    words: list[str]  # content words: colours, nouns, scene-name tokens
     adjs: list[str]
     det: str | None = None
     refs: list[str] = field(default_factory=list)  # scene names this phrase can mean
@@ -36,21 +47,25 @@ class _Mention:
     negated: bool = False
     unknown: bool = False
     other: bool = False
-    exact: bool = False              # the object's own name was said
+    exact: bool = False  # the object's own name was said
     text: str = ""
 
     @property
     def generic(self) -> bool:
         """A kind of thing ("fruit", "red blocks", "all cups") rather than one object."""
-        return (not self.pronoun and not self.unknown and not self.exact
-                and (self.plural or self.det is None or self.det in _QUANTIFIERS))
+        return (
+            not self.pronoun
+            and not self.unknown
+            and not self.exact
+            and (self.plural or self.det is None or self.det in _QUANTIFIERS)
+        )
 
 
 @dataclass
 class _Mag:
     start: int
     end: int
-    cls: str | None                  # word class, None for an explicit distance
+    cls: str | None  # word class, None for an explicit distance
     metres: float | None = None
     claimed: bool = False
 
@@ -70,8 +85,8 @@ class _Change:
     name: str
     op: str
     value: Any
-    explicit: bool = False           # from an explicit number: refused, never fitted, when out of bounds
-    translational: bool = False      # derived from delta_m: fitted together with it
+    explicit: bool = False  # from an explicit number: refused, never fitted, when out of bounds
+    translational: bool = False  # derived from delta_m: fitted together with it
 
 
 def _singular(word: str, known: set[str]) -> tuple[str, bool]:
@@ -127,8 +142,9 @@ def _round(v: Any) -> Any:
 class _ParseBase:
     """State of one parse: the text, its tokens, which tokens are used, what was found so far."""
 
-    def __init__(self, parser: CorrectionParser, text: str, ctx: CorrectionContext | None,
-                 allow_stop: bool = True) -> None:
+    def __init__(
+        self, parser: CorrectionParser, text: str, ctx: CorrectionContext | None, allow_stop: bool = True
+    ) -> None:
         self.parser = parser
         self.text = text
         self.ctx = ctx or CorrectionContext()
@@ -137,8 +153,12 @@ class _ParseBase:
         self.desc = {o.name: _descriptors(o) for o in self.objects}
         self.scene_words: set[str] = set().union(*self.desc.values()) if self.desc else set()
         not_nouns = _COLORS | _SHAPE_ADJ | set(_SIZE_ADJ) | set(_POS_ADJ) | set(_DIR_WORD) | _FILLERS | _DETERMINERS
-        self.nouns = set(_NOUN_CATEGORY) | _EXTRA_NOUNS | {o.category.lower() for o in self.objects} | {
-            w for w in self.scene_words if w not in not_nouns}
+        self.nouns = (
+            set(_NOUN_CATEGORY)
+            | _EXTRA_NOUNS
+            | {o.category.lower() for o in self.objects}
+            | {w for w in self.scene_words if w not in not_nouns}
+        )
         self.questions: list[str] = []
         self.changes: list[_Change] = []
         self.dirs: list[_Dir] = []
@@ -152,7 +172,7 @@ class _ParseBase:
         self.object_name: str | None = self.ctx.object
         self.pull_direction_wanted = False  # "pull it to the left": the direction is the pull axis
         self.push_direction_wanted = False  # "push it to the left": the direction is the push direction
-        self.drop_delta = False             # the direction became a parameter, not a move
+        self.drop_delta = False  # the direction became a parameter, not a move
 
     def tokenize(self) -> None:
         t = unicodedata.normalize("NFKC", self.text).lower().translate(_TRANS)
@@ -162,8 +182,11 @@ class _ParseBase:
         for k, name in sorted(enumerate(o.name for o in self.objects), key=lambda kv: -len(kv[1])):
             if not name or not re.search(r"[a-z]", name.lower()):
                 continue
-            pat = (r"(?<![a-z0-9_@])" + re.escape(name.lower()).replace("_", "[_ ]").replace(r"\ ", "[_ ]")
-                   + r"(?![a-z0-9_])")
+            pat = (
+                r"(?<![a-z0-9_@])"
+                + re.escape(name.lower()).replace("_", "[_ ]").replace(r"\ ", "[_ ]")
+                + r"(?![a-z0-9_])"
+            )
             t, n = re.subn(pat, f" @{k} ", t)
             if n:
                 self.ref_names[f"@{k}"] = name
@@ -222,8 +245,9 @@ class _ParseBase:
         if self.refusal is None:
             self.refusal = reason
 
-    def add_change(self, skill: str | None, name: str, op: str, value: Any, explicit: bool = False,
-                   translational: bool = False) -> None:
+    def add_change(
+        self, skill: str | None, name: str, op: str, value: Any, explicit: bool = False, translational: bool = False
+    ) -> None:
         self.changes.append(_Change(skill, name, op, value, explicit, translational))
 
     def place_context(self) -> bool:

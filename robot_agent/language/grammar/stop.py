@@ -1,5 +1,4 @@
-"""The stop check that runs on every utterance before anything else: :func:`is_stop`.
-"""
+"""The stop check that runs on every utterance before anything else: :func:`is_stop`."""
 
 from __future__ import annotations
 
@@ -11,10 +10,12 @@ from robot_agent.language.grammar.lexicon import MAX_TEXT_CHARS
 _STOP_RE = re.compile(
     r"\b(?:e ?stop|emergency|stop+|halt|freeze|abort|cease|cancel|whoa+|woah+|hold on|hold still|"
     r"hold it(?= *(?:$|[,.!;?]|right there|now))|stay still|stand still|don'?t move|do not move|"
-    r"wait|that'?s enough|that is enough|^ *enough)\b")
+    r"wait|that'?s enough|that is enough|^ *enough)\b"
+)
 _STOP_NEG = re.compile(
     r"(?:\b(?:don'?t|do not|never|no need to|needn'?t|won'?t|shouldn'?t|not|without|didn'?t|"
-    r"no reason to)|\bnon) (?:\w+ )?$|\bnon ?$")
+    r"no reason to)|\bnon) (?:\w+ )?$|\bnon ?$"
+)
 #: "no" alone (or "no no", "nope"): the operator rejects what the arm is doing; halting is the safe side
 _NO_NO = re.compile(r"^\W*(?:no+|nope|nah)(?:\W+no+)*\W*$")
 _STOP_TRANS = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "-": " ", "\u2013": " ", "\u2014": " "})
@@ -23,7 +24,7 @@ _STOP_TRANS = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "-": " ", "
 def _stop_match(text: str) -> re.Match[str] | None:
     low = text.lower().translate(_STOP_TRANS)
     for m in _STOP_RE.finditer(low):
-        if not _STOP_NEG.search(low[max(0, m.start() - 24):m.start()]):
+        if not _STOP_NEG.search(low[max(0, m.start() - 24) : m.start()]):
             return m
     return None
 

@@ -1,5 +1,4 @@
-"""Directions and amounts: a base-frame move, grounded in the skill's frame, fitted to the limits.
-"""
+"""Directions and amounts: a base-frame move, grounded in the skill's frame, fitted to the limits."""
 
 from __future__ import annotations
 
@@ -10,12 +9,10 @@ from typing import Any
 
 from robot_agent.errors import ParameterError, SkillError
 from robot_agent.language.grammar.describe import _fmt_len
-from robot_agent.language.grammar.lexicon import (_DIR_VEC, _DIR_WORD, MAGNITUDE_FACTORS, _OPPOSITE,
-                                                  WORD_STEP_BOUNDS)
+from robot_agent.language.grammar.lexicon import _DIR_VEC, _DIR_WORD, MAGNITUDE_FACTORS, _OPPOSITE, WORD_STEP_BOUNDS
 from robot_agent.language.grammar.mentions import _Mentions
 from robot_agent.language.grammar.params import apply_parameter_changes
-from robot_agent.language.grammar.patterns import (_DIR_MASKS, _DIR_RE, _MORE_RE, _OTHER_WAY_RE, _TOO_DIR_RE,
-                                                   _TOO_FAR_RE)
+from robot_agent.language.grammar.patterns import _DIR_MASKS, _DIR_RE, _MORE_RE, _OTHER_WAY_RE, _TOO_DIR_RE, _TOO_FAR_RE
 from robot_agent.language.grammar.state import _Change, _Dir, _round
 from robot_agent.language.grammar.types import Correction
 from skills.params import ParamSpec, spec as param_spec, validate_params
@@ -45,8 +42,11 @@ class _Translation(_Mentions):
             if mt.start < len(self.starts):
                 self.mask(self.starts[mt.start], self.starts[mt.end - 1] + len(self.tokens[mt.end - 1]))
         ms = "".join(self.masked)
-        robot_view = re.search(r"\b(?:from )?(?:your|the robot's|its|robot's) "
-                               r"(?:point of view|perspective|view|side)\b", s)
+        robot_view = re.search(
+            r"\b(?:from )?(?:your|the robot's|its|robot's) "
+            r"(?:point of view|perspective|view|side)\b",
+            s,
+        )
         default_yaw = 0.0 if robot_view else self.ctx.operator_yaw
         for m in _TOO_DIR_RE.finditer(ms):
             word = m.group("d").split()[-1]
@@ -54,8 +54,9 @@ class _Translation(_Mentions):
             name = _DIR_WORD.get(name, name)
             if name not in _DIR_VEC:
                 continue
-            self.dirs.append(_Dir(self.tok_of(m.start()), name, self.rotate(_DIR_VEC[name], default_yaw),
-                                  reversed=True))
+            self.dirs.append(
+                _Dir(self.tok_of(m.start()), name, self.rotate(_DIR_VEC[name], default_yaw), reversed=True)
+            )
             self.use(m.start(), m.end())
             self.mask(m.start(), m.end())
         ms = "".join(self.masked)
@@ -73,8 +74,9 @@ class _Translation(_Mentions):
                     yaw = self.ctx.operator_yaw
                 else:
                     yaw = default_yaw
-            self.dirs.append(_Dir(self.tok_of(m.start("w") if m.group("w") else m.start()), name,
-                                  self.rotate(_DIR_VEC[name], yaw)))
+            self.dirs.append(
+                _Dir(self.tok_of(m.start("w") if m.group("w") else m.start()), name, self.rotate(_DIR_VEC[name], yaw))
+            )
             self.use(m.start(), m.end())
         self.object_directions()
 
@@ -83,9 +85,12 @@ class _Translation(_Mentions):
             if mt.pronoun or mt.start >= len(self.starts):
                 continue
             prefix = self.s[: self.starts[mt.start]]
-            rel = re.search(r"\b(?:(?P<toward>towards?|closer to|nearer to|in the direction of|over to)|"
-                            r"(?P<away>away from|further from|farther from))(?: the)? $", prefix)
-            if rel is None or re.search(r"\b(?:keep|stay|steer|keeping|staying)(?: \S+)? $", prefix[:rel.start()]):
+            rel = re.search(
+                r"\b(?:(?P<toward>towards?|closer to|nearer to|in the direction of|over to)|"
+                r"(?P<away>away from|further from|farther from))(?: the)? $",
+                prefix,
+            )
+            if rel is None or re.search(r"\b(?:keep|stay|steer|keeping|staying)(?: \S+)? $", prefix[: rel.start()]):
                 continue  # "keep away from the glass" is a keep-away constraint, not a move
             self.use(rel.start(), rel.end())
             self.use_toks(mt.start, mt.end)
@@ -96,16 +101,22 @@ class _Translation(_Mentions):
             goal, ref = self.ctx.find(name), self.ref_object()
             if goal is None or ref is None or goal is ref:
                 what = mt.text or "it"
-                self.questions.append(f"Which way is {what} from here? "
-                                      "Please say left, right, forward, back, up or down.")
+                self.questions.append(
+                    f"Which way is {what} from here? Please say left, right, forward, back, up or down."
+                )
                 return
             v = [goal.pose.position[0] - ref.pose.position[0], goal.pose.position[1] - ref.pose.position[1]]
             norm = math.hypot(*v)
             if norm < 1e-6:
                 continue
             sign = -1.0 if rel.group("away") else 1.0
-            self.dirs.append(_Dir(mt.start, f"towards {name}" if sign > 0 else f"away from {name}",
-                                  (sign * v[0] / norm, sign * v[1] / norm, 0.0)))
+            self.dirs.append(
+                _Dir(
+                    mt.start,
+                    f"towards {name}" if sign > 0 else f"away from {name}",
+                    (sign * v[0] / norm, sign * v[1] / norm, 0.0),
+                )
+            )
 
     def assign_magnitudes(self) -> None:
         free = [g for g in self.mags if not g.claimed]
@@ -164,7 +175,7 @@ class _Translation(_Mentions):
         return delta, explicit
 
     def relative_to_last(self) -> tuple[list[float] | None, bool]:
-        """"more", "again", "too far", "the other way": relative to the previous correction."""
+        """ "more", "again", "too far", "the other way": relative to the previous correction."""
         last = self.ctx.last
         last_delta = last.delta_m if last is not None and last.refusal is None else None
         other = self.find(_OTHER_WAY_RE)
@@ -192,8 +203,9 @@ class _Translation(_Mentions):
         if last is not None and last.parameters and last.refusal is None:
             self.repeat_parameters(last, factor)
             return None, False
-        self.questions.append("More of what? Please say which way (left, right, forward, back, up, down) "
-                              "or what to change.")
+        self.questions.append(
+            "More of what? Please say which way (left, right, forward, back, up, down) or what to change."
+        )
         return None, False
 
     def repeat_parameters(self, last: Correction, factor: float) -> None:
@@ -215,8 +227,15 @@ class _Translation(_Mentions):
         if self.pull_direction_wanted:
             cab = self.ref_object() if self.ctx.skill == "open" else None
             if cab is None:
-                cab = next((self.ctx.find(n) for m in self.mentions for n in m.refs
-                            if (o := self.ctx.find(n)) is not None and o.category == "cabinet"), None)
+                cab = next(
+                    (
+                        self.ctx.find(n)
+                        for m in self.mentions
+                        for n in m.refs
+                        if (o := self.ctx.find(n)) is not None and o.category == "cabinet"
+                    ),
+                    None,
+                )
             local = cab.pose.vector_to_local(delta) if cab is not None else delta
             norm = math.sqrt(sum(float(v) ** 2 for v in local))
             if norm > 1e-9:
@@ -252,8 +271,11 @@ class _Translation(_Mentions):
         skills = {c.skill for c in self.changes if c.skill is not None}
         non_speed = {c.skill for c in self.changes if c.skill is not None and c.name != "speed"}
         if len(non_speed) > 1:
-            self.questions.append("That changes several skills at once (" + ", ".join(sorted(non_speed))
-                                  + "); please give one correction at a time.")
+            self.questions.append(
+                "That changes several skills at once ("
+                + ", ".join(sorted(non_speed))
+                + "); please give one correction at a time."
+            )
             return None
         skill = next(iter(non_speed), None) or next(iter(skills), None) or self.ctx.skill
         merged: dict[str, _Change] = {}
@@ -274,16 +296,19 @@ class _Translation(_Mentions):
                 old.value = float(old.value) + float(c.value)
         return skill, [merged[n] for n in order]
 
-    def bound(self, delta: list[float] | None, explicit: bool) -> tuple[list[float] | None, str | None,
-                                                                        dict[str, dict[str, Any]]]:
+    def bound(
+        self, delta: list[float] | None, explicit: bool
+    ) -> tuple[list[float] | None, str | None, dict[str, dict[str, Any]]]:
         """Check the request against the safety limits; fit word-sized requests, refuse explicit ones."""
         max_step = self.parser.safety.max_cartesian_step
         if delta is not None:
             norm = math.sqrt(sum(v * v for v in delta))
             if norm > max_step + 1e-9:
                 if explicit:
-                    self.refuse(f"a {_fmt_len(norm)} move is more than the {_fmt_len(max_step)} one correction may "
-                                f"move the arm (safety.max_cartesian_step); ask for a smaller step")
+                    self.refuse(
+                        f"a {_fmt_len(norm)} move is more than the {_fmt_len(max_step)} one correction may "
+                        f"move the arm (safety.max_cartesian_step); ask for a smaller step"
+                    )
                     return None, None, {}
                 k = max_step / norm
                 delta = [v * k for v in delta]

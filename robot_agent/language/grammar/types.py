@@ -68,17 +68,22 @@ class Correction:
     @property
     def actionable(self) -> bool:
         """True when the agent should act on it (adjust or replan)."""
-        return (self.kind in (CorrectionKind.SKILL, CorrectionKind.PLAN)
-                and self.refusal is None and self.question is None)
+        return (
+            self.kind in (CorrectionKind.SKILL, CorrectionKind.PLAN) and self.refusal is None and self.question is None
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the ``understand --json`` line)."""
         return {
-            "text": self.text, "kind": self.kind.value,
+            "text": self.text,
+            "kind": self.kind.value,
             "delta_m": None if self.delta_m is None else [float(v) for v in self.delta_m],
             "parameters": {k: dict(v) for k, v in self.parameters.items()},
-            "skill": self.skill, "object": self.object, "plan": self.plan,
-            "question": self.question, "refusal": self.refusal,
+            "skill": self.skill,
+            "object": self.object,
+            "plan": self.plan,
+            "question": self.question,
+            "refusal": self.refusal,
             "confidence": float(self.confidence),
             "followup": None if self.followup is None else self.followup.to_dict(),
             "summary": self.describe(),
@@ -89,11 +94,15 @@ class Correction:
         """Inverse of :meth:`to_dict` (episode logs store corrections that way)."""
         follow = data.get("followup")
         return cls(
-            text=str(data.get("text", "")), kind=CorrectionKind(data["kind"]),
+            text=str(data.get("text", "")),
+            kind=CorrectionKind(data["kind"]),
             delta_m=None if data.get("delta_m") is None else [float(v) for v in data["delta_m"]],
             parameters={str(k): dict(v) for k, v in dict(data.get("parameters") or {}).items()},
-            skill=data.get("skill"), object=data.get("object"), plan=data.get("plan"),
-            question=data.get("question"), refusal=data.get("refusal"),
+            skill=data.get("skill"),
+            object=data.get("object"),
+            plan=data.get("plan"),
+            question=data.get("question"),
+            refusal=data.get("refusal"),
             confidence=float(data.get("confidence", 1.0)),
             followup=None if follow is None else cls.from_dict(follow),
         )
