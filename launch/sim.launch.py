@@ -7,13 +7,13 @@ The nodes, their parameter files (in order) and remappings come from
 ``robot_agent.ros.up.LAUNCH_PLANS["sim"]``, which ``robot-agent up sim`` starts too.
 """
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+from launch import LaunchDescription
 from robot_agent.ros.up import LAUNCH_PLANS
 
 MODE = "sim"

@@ -19,8 +19,9 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from robot_agent.errors import KnowledgeBaseError, ParameterError, UnknownSkillError
 from skills.params import SKILL_PARAMS, spec
@@ -174,7 +175,7 @@ class KnowledgeItem:
                 key = ["plan", "text", " ".join(self.rule.lower().split())]
         return json.dumps(key, sort_keys=True, default=str)
 
-    def agrees_with(self, older: "KnowledgeItem") -> bool:
+    def agrees_with(self, older: KnowledgeItem) -> bool:
         """True when ``older`` says nothing this item contradicts (a duplicate, or a subset).
 
         Skill items agree when every parameter both set has the same value; plan items
@@ -189,7 +190,7 @@ class KnowledgeItem:
             return _strip_instances(mine) == _strip_instances(theirs)
         return " ".join(self.rule.lower().split()) == " ".join(older.rule.lower().split())
 
-    def copy(self) -> "KnowledgeItem":
+    def copy(self) -> KnowledgeItem:
         """A deep copy (the store never changes the caller's item)."""
         return KnowledgeItem.from_dict(json.loads(json.dumps(self.to_dict())))
 
@@ -210,7 +211,7 @@ class KnowledgeItem:
         }
 
     @classmethod
-    def from_dict(cls, data: Any) -> "KnowledgeItem":
+    def from_dict(cls, data: Any) -> KnowledgeItem:
         """Build and validate from :meth:`to_dict` output.
 
         Raises:

@@ -27,10 +27,13 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 from robot_agent.config import AgentConfig
+from robot_agent.distill import task_queries
+from robot_agent.errors import ParameterError, PolicyError
 from robot_agent.language.grammar import (
     Correction,
     CorrectionContext,
@@ -39,8 +42,6 @@ from robot_agent.language.grammar import (
     apply_parameter_changes,
     is_stop,
 )
-from robot_agent.distill import task_queries
-from robot_agent.errors import ParameterError, PolicyError
 from robot_agent.policy.resilience import BackendUnavailableError
 from skills.library import get_skill
 from skills.params import validate_params
@@ -949,9 +950,8 @@ def build_agent(
     """An agent with the default components from config: the planner (``policy.*``), the
     knowledge base (``memory.*``, opened for writing) and the correction parser."""
     from memory import open_knowledge_base
-    from robot_agent.policy import make_planner
-
     from robot_agent.language import make_language_layer
+    from robot_agent.policy import make_planner
 
     policy = make_planner(config)
     kb = open_knowledge_base(config.memory)

@@ -17,9 +17,10 @@ import dataclasses
 import math
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -288,7 +289,7 @@ class AgentConfig:
     language: LanguageConfig = field(default_factory=LanguageConfig)
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> "AgentConfig":
+    def from_params(cls, params: Mapping[str, Any]) -> AgentConfig:
         """Build from a flat dict of dotted ROS parameter names.
 
         Raises:
@@ -320,7 +321,7 @@ class AgentConfig:
         return cls(**kwargs)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, node: str = AGENT_NODE) -> "AgentConfig":
+    def load(cls, path: str | Path | None = None, node: str = AGENT_NODE) -> AgentConfig:
         """Load the ``/node`` parameters of a ROS parameter YAML file (default: config/agent.yaml)."""
         return cls.from_params(load_node_params(path or default_config_path("agent.yaml"), node))
 

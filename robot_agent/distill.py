@@ -24,7 +24,8 @@ from __future__ import annotations
 import copy
 import re
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from robot_agent.policy.goals import parse_goal
 from skills.library import CONTAINERS as CONTAINER_CATEGORIES

@@ -108,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from robot_agent.config import AgentConfig
+    from robot_agent.learning.training import TrainSettings, train_policy
     from robot_agent.logs.export import export_sft, read_examples
     from robot_agent.scenarios import run_rounds
-    from robot_agent.learning.training import TrainSettings, train_policy
 
     suite, train, novel = load_suite(args.suite)
     work = Path(args.out or tempfile.mkdtemp(prefix="bench-train-"))

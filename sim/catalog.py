@@ -13,8 +13,9 @@ skills aim at: ``top`` (surface to place on), ``inside`` (floor to place into),
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 COLORS: dict[str, tuple[float, float, float, float]] = {
     "red": (0.85, 0.12, 0.10, 1.0),

@@ -20,19 +20,20 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
-from sim.phrases import (
-    BUILTIN_BANK,
+from sim.phrases import (  # the phrase banks' API is re-exported here, where it used to live
+    BUILTIN_BANK,  # noqa: F401 - re-exported
     DEFAULT_BANK,
-    PHRASE_KEYS,
-    PHRASES_DIR,
-    PhraseBank,  # noqa: F401 - re-exported
-    PhraseBankError,
-    load_phrase_bank,
+    PHRASE_KEYS,  # noqa: F401 - re-exported
+    PHRASES_DIR,  # noqa: F401 - re-exported
+    PhraseBank,
+    PhraseBankError,  # noqa: F401 - re-exported
+    load_phrase_bank,  # noqa: F401 - re-exported
 )
 from sim.scenario import Scenario
 from skills.params import default_params
@@ -128,7 +129,7 @@ class SimulatedOperator:
 
     def __init__(self, scenario: Scenario, seed: int = 0, cap: int = 8, phrases: PhraseBank | None = None) -> None:
         self.scenario = scenario
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - the simulated operator's seeded phrase choice
         self.cap = cap
         self.phrases = phrases or DEFAULT_BANK
         self.said: list[Utterance] = []

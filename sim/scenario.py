@@ -36,9 +36,10 @@ Success conditions: ``in`` / ``on`` (object within target), ``state`` (object st
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from robot_agent.errors import SceneError
 from sim.scene import SceneSpec, load_yaml, parse_scene
@@ -65,8 +66,8 @@ class Scenario:
     @property
     def objects(self) -> list:
         """Scene objects as ObjectInfo at their declared poses (no simulation needed)."""
-        from skills.types import ObjectInfo
         from sim.catalog import geometry
+        from skills.types import ObjectInfo
 
         out = []
         for o in self.scene.objects:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -226,10 +226,10 @@ class SimWorld:
     def close(self) -> None:
         try:
             self.client.disconnect()
-        except Exception:  # noqa: BLE001 - already gone is fine
+        except Exception:  # noqa: BLE001, S110 - already gone is fine
             pass
 
-    def __enter__(self) -> "SimWorld":
+    def __enter__(self) -> SimWorld:
         return self
 
     def __exit__(self, *exc: object) -> None:

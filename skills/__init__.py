@@ -5,8 +5,8 @@ ask the robot for inverse kinematics, check the safety limits, and stream joint
 targets one control tick at a time, checking a cancel token at every tick.
 """
 
-from skills.types import ObjectInfo, Pose
 from skills.result import SkillResult, SkillStatus
 from skills.robot import CancelToken, Robot
+from skills.types import ObjectInfo, Pose
 
 __all__ = ["ObjectInfo", "Pose", "SkillResult", "SkillStatus", "CancelToken", "Robot"]

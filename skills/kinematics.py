@@ -14,7 +14,8 @@ import math
 import os
 import sys
 import threading
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -257,7 +258,7 @@ class KinematicModel:
         with self._lock:
             try:
                 self._client.disconnect()
-            except Exception:  # noqa: BLE001 - already gone is fine
+            except Exception:  # noqa: BLE001, S110 - already gone is fine
                 pass
 
 

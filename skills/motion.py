@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -83,7 +83,7 @@ class KeepOut:
             raise ValueError(f"keep-out {self.name!r}: half extents must be positive, got {self.half}")
 
     @classmethod
-    def around(cls, obj: ObjectInfo, margin: float = KEEP_OUT_MARGIN) -> "KeepOut":
+    def around(cls, obj: ObjectInfo, margin: float = KEEP_OUT_MARGIN) -> KeepOut:
         """The footprint of ``obj`` (its pose and box size) grown by ``margin`` on every side."""
         if not (math.isfinite(margin) and margin >= 0):
             raise ValueError(f"keep-out margin must be a number >= 0, got {margin!r}")
@@ -308,7 +308,7 @@ class Motion:
                     continue
                 break
             else:
-                assert error is not None
+                assert error is not None  # noqa: S101 - type narrowing: every failed try sets it
                 if len(candidates[0]) == 2:  # a straight segment: its own error says it best
                     raise error
                 a, b = candidates[0][0], candidates[0][-1]

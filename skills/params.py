@@ -14,8 +14,9 @@ the frame of the object the skill acts on (see :mod:`skills.types`).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from robot_agent.errors import ParameterError, UnknownSkillError
 
@@ -60,9 +61,8 @@ class ParamSpec:
                 if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(float(c)):
                     raise ParameterError(f"{where}: expected 3 finite numbers, got {value!r}")
                 if not (self.low <= float(c) <= self.high):
-                    raise ParameterError(
-                        f"{where}={list(value)} has a component outside [{self.low:g}, {self.high:g}] {self.unit}".rstrip()
-                    )
+                    bounds = f"[{self.low:g}, {self.high:g}] {self.unit}"
+                    raise ParameterError(f"{where}={list(value)} has a component outside {bounds}".rstrip())
                 out.append(float(c))
             return out
         if self.kind == "choice":

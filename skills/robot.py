@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -72,7 +72,7 @@ class Robot(ABC):
     def disconnect(self) -> None:  # noqa: B027 - optional hook
         """Close connections."""
 
-    def __enter__(self) -> "Robot":
+    def __enter__(self) -> Robot:
         self.connect()
         return self
 

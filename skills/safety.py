@@ -7,7 +7,7 @@ the checker keeps its own frozen copy.
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -36,19 +36,19 @@ class Pose:
         c, s = math.cos(self.yaw), math.sin(self.yaw)
         return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
-    def to_world(self, local: "np.ndarray | tuple[float, float, float] | list[float]") -> np.ndarray:
+    def to_world(self, local: np.ndarray | tuple[float, float, float] | list[float]) -> np.ndarray:
         """A point given in this pose's frame, expressed in the base frame."""
         return np.asarray(self.position) + self.rotation() @ np.asarray(local, dtype=float)
 
-    def vector_to_world(self, local: "np.ndarray | tuple[float, float, float] | list[float]") -> np.ndarray:
+    def vector_to_world(self, local: np.ndarray | tuple[float, float, float] | list[float]) -> np.ndarray:
         """A direction given in this pose's frame, expressed in the base frame."""
         return self.rotation() @ np.asarray(local, dtype=float)
 
-    def to_local(self, world: "np.ndarray | tuple[float, float, float] | list[float]") -> np.ndarray:
+    def to_local(self, world: np.ndarray | tuple[float, float, float] | list[float]) -> np.ndarray:
         """A base-frame point expressed in this pose's frame."""
         return self.rotation().T @ (np.asarray(world, dtype=float) - np.asarray(self.position))
 
-    def vector_to_local(self, world: "np.ndarray | tuple[float, float, float] | list[float]") -> np.ndarray:
+    def vector_to_local(self, world: np.ndarray | tuple[float, float, float] | list[float]) -> np.ndarray:
         """A base-frame direction expressed in this pose's frame."""
         return self.rotation().T @ np.asarray(world, dtype=float)
 
@@ -56,7 +56,7 @@ class Pose:
         return {"position": list(self.position), "yaw": self.yaw}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Pose":
+    def from_dict(cls, data: dict[str, Any]) -> Pose:
         return cls(tuple(data["position"]), float(data.get("yaw", 0.0)))
 
 
@@ -107,7 +107,7 @@ class ObjectInfo:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ObjectInfo":
+    def from_dict(cls, data: dict[str, Any]) -> ObjectInfo:
         return cls(
             name=str(data["name"]),
             category=str(data["category"]),

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from robot_agent.config import SafetyConfig
+from robot_agent.errors import ParameterError, UnknownSkillError
 from robot_agent.language.grammar import (
     Correction,
     CorrectionContext,
@@ -27,7 +28,6 @@ from robot_agent.language.grammar import (
     is_stop,
     parse_correction,
 )
-from robot_agent.errors import ParameterError, UnknownSkillError
 from skills.params import validate_params
 from skills.types import ObjectInfo, Pose
 

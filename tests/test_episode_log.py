@@ -28,6 +28,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from robot_agent.cli import logs as logs_cli
+from robot_agent.errors import EpisodeLogError
 from robot_agent.logs import (
     EVENT_TOPICS,
     IMAGE_TOPIC,
@@ -40,7 +41,6 @@ from robot_agent.logs import (
     find_episode_logs,
     recover,
 )
-from robot_agent.errors import EpisodeLogError
 from skills.result import SkillResult, SkillStatus
 
 T0 = 1_700_000_000_000_000_000

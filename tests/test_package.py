@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_package_xml_is_format_3_ament_python() -> None:
-    root = ET.parse(ROOT / "package.xml").getroot()
+    root = ET.parse(ROOT / "package.xml").getroot()  # noqa: S314 - our own package.xml
     assert root.tag == "package" and root.get("format") == "3"
     assert root.findtext("name") == "robot_agent"
     assert root.find("export/build_type").text == "ament_python"

@@ -162,8 +162,8 @@ def test_a_bare_nudge_is_logged_and_replayed(tmp_path):
     from robot_agent.agent import Agent
     from robot_agent.config import AgentConfig
     from robot_agent.language.grammar import CorrectionParser
-    from robot_agent.policy import make_planner
     from robot_agent.logs.recording import EpisodeRecorder
+    from robot_agent.policy import make_planner
     from sim.world import SimWorld
 
     class SaysOnceBeforeGoHome:  # the operator, scripted

@@ -14,7 +14,7 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 #: modules that contribute subcommands, each with ``register(subparsers)``
 COMMAND_MODULES = (

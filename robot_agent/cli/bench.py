@@ -100,7 +100,7 @@ def _run_script(name: str, extra: list[str], timeout_s: float) -> dict[str, Any]
     print(f"\n$ {' '.join(cmd[1:])}", flush=True)
     t = time.perf_counter()
     try:
-        proc = subprocess.run(
+        proc = subprocess.run(  # noqa: S603 - an argument list: this Python, one of our scripts, the user's flags
             cmd,
             capture_output=True,
             text=True,
@@ -176,7 +176,8 @@ def perf_lines(results: dict[str, Any]) -> list[str]:
         if r.get("part") == "index":
             out.append(
                 f"KB index {r['items']:>9,} items {r['index']:<5} ({r['modality']}): "
-                f"search p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, recall@10 {r['recall_at_10']}, build {r['build_s']} s"
+                f"search p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, recall@10 {r['recall_at_10']}, "
+                f"build {r['build_s']} s"
             )
         else:
             out.append(f"KB store {r['items']:>9,} items {r['call']}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 WRITES = frozenset({"edit", "delete", "import", "migrate", "rebuild"})
 EDITABLE = ("rule", "scope", "parameters", "provenance")

@@ -248,7 +248,8 @@ def _register_replay(subparsers: Any) -> None:
         "replay",
         help="re-run a logged episode in PyBullet and compare it with the recording",
         description="Rebuild the logged scene in PyBullet, run the recorded skill calls with the recorded "
-        "parameters and keep-outs (and the nudges and put-backs before retries), and report whether every skill ends as "
+        "parameters and keep-outs (and the nudges and put-backs before retries), "
+        "and report whether every skill ends as "
         "recorded and the final scene matches. Exit status 0 when it matches, 1 when not.",
     )
     p.add_argument("log", metavar="LOG", help="the episode log directory")

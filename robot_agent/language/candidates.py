@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from robot_agent.language.grammar import CorrectionContext
 from robot_agent.language import scene_words as sw
+from robot_agent.language.grammar import CorrectionContext
 from skills.params import SKILL_PARAMS
 from skills.types import ObjectInfo
 

@@ -48,8 +48,8 @@ from pathlib import Path
 from typing import Any
 
 import sim
-from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.errors import SceneError
+from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.language.types import DECISIONS, Understanding
 from skills.params import SKILL_ARGS, SKILL_PARAMS, default_params
 
@@ -556,7 +556,7 @@ def build_context(layer: Any, item: Item, corpus: Corpus) -> CorrectionContext:
         params=default_params(skill) if skill in SKILL_PARAMS else None,
     )
     if "task" in c and "task" in {f.name for f in dataclasses.fields(CorrectionContext)}:
-        setattr(ctx, "task", c["task"])
+        ctx.task = c["task"]
     if c.get("last"):
         _forget(layer)
         before = layer.understand_correction(c["last"], dataclasses.replace(ctx))

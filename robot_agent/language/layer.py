@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
 from robot_agent.errors import PolicyError
 from robot_agent.language import polarity, structure
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
+from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
 from robot_agent.language.meaning import ENUMERATED, correction_keys, family, goal_keys
 from robot_agent.language.types import Choice, Understanding
 from skills.params import SKILL_PARAMS
@@ -227,7 +227,7 @@ class LanguageLayer:
         """Drop-in for :meth:`CorrectionParser.parse`: the correction to act on (an ``unclear``
         one carrying the question when the layer asks)."""
         u = self.understand_correction(text, ctx)
-        assert u.correction is not None
+        assert u.correction is not None  # noqa: S101 - type narrowing: understand_correction always sets it
         return u.correction
 
     # ------------------------------------------------------------------ corrections
@@ -544,8 +544,9 @@ class LanguageLayer:
                 return u
         if ranked:
             top, s1 = ranked[0]
-            s2 = next((s for c, s in ranked[1:] if c.key != top.key and _goal_form(c.atoms) != _goal_form(top.atoms)),
-                      0.0)
+            s2 = next(
+                (s for c, s in ranked[1:] if c.key != top.key and _goal_form(c.atoms) != _goal_form(top.atoms)), 0.0
+            )
             if self._clear(s1, s2):
                 u = self._task_from(text, top, objects, float(s1), "model")
                 if u is not None:
@@ -796,8 +797,9 @@ def _goal_form(atoms: Sequence[dict[str, Any]]) -> frozenset[Any] | None:
     the same goal as "put the apple in the bowl"."""
     if not atoms:
         return None
-    return frozenset((a.get("kind"), frozenset(a.get("objects", ())), frozenset(a.get("targets", ())),
-                      a.get("open")) for a in atoms)
+    return frozenset(
+        (a.get("kind"), frozenset(a.get("objects", ())), frozenset(a.get("targets", ())), a.get("open")) for a in atoms
+    )
 
 
 def _allowed(keys: set[str], cand_keys: set[str]) -> bool:

@@ -33,12 +33,12 @@ import math
 import random
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from robot_agent.agent import MEMORY_MODES
-
 
 METHODS = MEMORY_MODES
 DEFAULT_SUITE = Path(__file__).resolve().parents[2] / "sim" / "scenarios" / "public"
@@ -137,7 +137,7 @@ def plan_rounds(
     """
     out: list[list[Any]] = [[] for _ in range(rounds)]
     for family, parts in sorted(split.items()):
-        rng = random.Random(f"{seed}:{family}")
+        rng = random.Random(f"{seed}:{family}")  # noqa: S311 - seeded, reproducible split, not security
         train = list(parts.get("train", []))
         novel = list(parts.get("novel", []))
         rng.shuffle(train)

@@ -29,9 +29,10 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, TextIO
 
 from robot_agent.deps import require
 from robot_agent.logs.export import SFTExample
@@ -211,7 +212,7 @@ Item = tuple[int, int]
 
 def _order(n_examples: int, weights: Sequence[int], seed: int, epoch: int, rename: int = 0) -> list[Item]:
     idx = [(i, v) for i in range(n_examples) for _ in range(weights[i]) for v in range(rename + 1)]
-    random.Random(seed * 1_000_003 + epoch).shuffle(idx)
+    random.Random(seed * 1_000_003 + epoch).shuffle(idx)  # noqa: S311 - seeded example order, not security
     return idx
 
 
@@ -238,7 +239,7 @@ def _variant(examples: Sequence[SFTExample], item: Item, seed: int) -> SFTExampl
     i, v = item
     if v == 0:
         return examples[i]
-    return rename_example(examples[i], random.Random(f"{seed}/{i}/{v}"))
+    return rename_example(examples[i], random.Random(f"{seed}/{i}/{v}"))  # noqa: S311 - seeded, not security
 
 
 def _shifted_logits(

@@ -35,9 +35,10 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from robot_agent.logs import (
     EVENT_TOPICS,
@@ -101,7 +102,7 @@ class SFTExample:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "<memory>") -> "SFTExample":
+    def from_dict(cls, d: dict[str, Any], where: str = "<memory>") -> SFTExample:
         """Read one JSONL record back.
 
         Raises:
@@ -373,7 +374,7 @@ _STEP_RE = re.compile(r"^(\w+)\((.*)\)$")
 
 def split_of(episode_id: str, val_fraction: float) -> str:
     """``val`` for a stable ``val_fraction`` share of episode ids, else ``train``."""
-    h = int.from_bytes(hashlib.sha1(episode_id.encode("utf8")).digest()[:8], "big") / 2**64
+    h = int.from_bytes(hashlib.sha1(episode_id.encode("utf8"), usedforsecurity=False).digest()[:8], "big") / 2**64
     return "val" if h < val_fraction else "train"
 
 

@@ -9,9 +9,10 @@ the CLI and the benchmark; the ROS node records the same events.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from robot_agent.logs import EpisodeLogWriter
 

@@ -516,7 +516,7 @@ class EpisodeLogWriter:
         return types["std_msgs/msg/Header"](stamp=stamp, frame_id=frame_id)
 
     def _sync(self) -> None:
-        assert self._file is not None
+        assert self._file is not None  # noqa: S101 - type narrowing: only called while open
         self._file.flush()
         os.fsync(self._file.fileno())
 

@@ -27,10 +27,11 @@ import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from robot_agent.config import POLICY_BACKENDS, AgentConfig, PolicyConfig
 from robot_agent.deps import require
@@ -292,7 +293,7 @@ class LocalChatModel(BaseChatModel):
         """Counters: scoring calls, prompt tokens computed vs reused from the prefix cache, candidate tokens."""
         return dict(self._stats)
 
-    def load(self) -> "LocalChatModel":
+    def load(self) -> LocalChatModel:
         """Load the weights and tokenizer now (idempotent).
 
         Raises:

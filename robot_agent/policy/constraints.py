@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from robot_agent.errors import PolicyError
 from robot_agent.policy.grounding import NOUNS, ObjectRef, normalize, parse_mention
@@ -61,7 +62,7 @@ class CallPattern:
         return out
 
     @classmethod
-    def from_value(cls, value: Any) -> "CallPattern | None":
+    def from_value(cls, value: Any) -> CallPattern | None:
         """From our dict, a corrections-module call dict, a skill name, or a phrase ("open the drawer")."""
         if value is None:
             return None
@@ -121,7 +122,7 @@ class PlanConstraint:
         return self.describe()
 
     @staticmethod
-    def from_dict(data: Mapping[str, Any]) -> "PlanConstraint":
+    def from_dict(data: Mapping[str, Any]) -> PlanConstraint:
         """Build any kind from :meth:`to_dict` output or from a corrections/distiller plan dict.
 
         Raises:

@@ -11,8 +11,8 @@ planner then lets the LLM decide when it is done.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
 
 from robot_agent.errors import PolicyError
 from robot_agent.policy.constraints import RECEPTACLES, PreferenceConstraint, TargetConstraint

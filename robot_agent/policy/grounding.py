@@ -10,8 +10,9 @@ at what perception reports (name, category, colour, shape, size).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from skills.types import ObjectInfo
 
@@ -326,7 +327,7 @@ class ObjectRef:
         }
 
     @classmethod
-    def from_value(cls, value: Any) -> "ObjectRef | None":
+    def from_value(cls, value: Any) -> ObjectRef | None:
         """A ref from a name/phrase string, a dict (``name``/``object``/``category``/...), or None."""
         if value is None or value == "" or value == {}:
             return None
@@ -349,7 +350,7 @@ class ObjectRef:
         return None
 
     @classmethod
-    def from_mention(cls, m: Mention) -> "ObjectRef":
+    def from_mention(cls, m: Mention) -> ObjectRef:
         color = next(iter(m.colors)) if len(m.colors) == 1 else ""
         shape = next(iter(m.shapes)) if len(m.shapes) == 1 else ""
         return cls(category=m.category, color=color, shape=shape, text=m.text)

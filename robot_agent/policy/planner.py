@@ -26,12 +26,13 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from robot_agent.config import AgentConfig, PolicyConfig
 from robot_agent.errors import ParameterError, PolicyError, UnknownSkillError
-from robot_agent.policy.backends import PolicyBackend, RankRequest, policy_config, make_backend
+from robot_agent.policy.backends import PolicyBackend, RankRequest, make_backend, policy_config
 from robot_agent.policy.constraints import (
     AvoidConstraint,
     NamePattern,
@@ -41,10 +42,10 @@ from robot_agent.policy.constraints import (
     PreferenceConstraint,
     RequireStepConstraint,
     StackConstraint,
-    skill_word,
     compile_knowledge,
     parse_call_phrase,
     resolve_pattern,
+    skill_word,
 )
 from robot_agent.policy.goals import Goal, parse_goal, rewrite_goal
 from robot_agent.policy.grounding import ground, parse_mention
@@ -526,7 +527,7 @@ class Planner:
         self.detour_penalty = detour_penalty
 
     @classmethod
-    def from_config(cls, config: PolicyConfig | AgentConfig, *, backend: PolicyBackend | None = None) -> "Planner":
+    def from_config(cls, config: PolicyConfig | AgentConfig, *, backend: PolicyBackend | None = None) -> Planner:
         """A planner with the configured backend (loaded now) and limits."""
         cfg = policy_config(config)
         return cls(

@@ -14,8 +14,8 @@ asked for a number only (:func:`choice_messages`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from robot_agent.policy.state import PLANNABLE
 from skills.library import SKILLS

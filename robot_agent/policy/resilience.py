@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from robot_agent.errors import PolicyError
 from robot_agent.policy.backends import PolicyBackend, RankRequest, RankResult

@@ -14,8 +14,8 @@ calls already done in this episode.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class SymbolicState:
         return (self.holding, self.drawers, self.located, self.at_home)
 
     # -- transitions --------------------------------------------------------------------
-    def apply(self, call: SkillCall) -> "SymbolicState":
+    def apply(self, call: SkillCall) -> SymbolicState:
         """The state after ``call`` (assumes its preconditions hold)."""
         located = dict(self.located)
         drawers = dict(self.drawers)

@@ -9,8 +9,9 @@ overlays it on the skill's defaults and on retrieved skill knowledge.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from robot_agent.errors import PolicyError
 
@@ -48,7 +49,7 @@ class SkillCall:
         return {"skill": self.skill, "args": dict(self.args), "params": dict(self.params)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SkillCall":
+    def from_dict(cls, data: Mapping[str, Any]) -> SkillCall:
         """Build from ``to_dict`` output.
 
         Raises:
@@ -65,7 +66,7 @@ class SkillCall:
         return cls(data["skill"], {str(k): v for k, v in args.items()}, dict(params))
 
     @classmethod
-    def coerce(cls, value: Any) -> "SkillCall":
+    def coerce(cls, value: Any) -> SkillCall:
         """A SkillCall from a SkillCall, its dict, or any object with ``skill``/``args``/``params``."""
         if isinstance(value, SkillCall):
             return value
@@ -182,7 +183,7 @@ class Plan:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Plan":
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
         trace = [
             StepTrace(
                 t["chosen"],

@@ -29,15 +29,16 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from robot_agent.config import AGENT_NODE, AgentConfig, default_config_path, load_node_params
-from robot_agent.language.grammar import is_stop
 from robot_agent.deps import require
 from robot_agent.errors import ConfigError, MessageError, RobotLinkError
+from robot_agent.language.grammar import is_stop
 from skills.robot import Robot
 
 require("rclpy", "the agent node")
@@ -50,15 +51,15 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor  # 
 from rclpy.logging import get_logger  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from robot_agent_interfaces.action import RunTask  # noqa: E402
-from robot_agent_interfaces.msg import AgentStatus, Correction, KnowledgeEvent, Plan, TranscriptEvent  # noqa: E402
-from robot_agent_interfaces.srv import SearchKnowledge  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from robot_agent.ros import messages, qos  # noqa: E402
 from robot_agent.ros.params import AGENT_RANGES, declare_all  # noqa: E402
 from robot_agent.ros.ros_robot import CAMERA, RosRobot, RosRobotConfig  # noqa: E402
+from robot_agent_interfaces.action import RunTask  # noqa: E402
+from robot_agent_interfaces.msg import AgentStatus, Correction, KnowledgeEvent, Plan, TranscriptEvent  # noqa: E402
+from robot_agent_interfaces.srv import SearchKnowledge  # noqa: E402
 
 #: node parameters beyond the agent config and the robot config
 NODE_PARAMETERS: dict[str, tuple[Any, str]] = {

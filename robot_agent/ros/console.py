@@ -14,7 +14,8 @@ import argparse
 import os
 import sys
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from robot_agent.errors import MessageError
 from robot_agent.ros import messages
@@ -261,6 +262,7 @@ def run_task(
         timed out (a timeout also cancels the goal), 2 when no agent node answers.
     """
     from rclpy.action import ActionClient
+
     from robot_agent_interfaces.action import RunTask
     from robot_agent_interfaces.msg import AgentStatus, KnowledgeEvent, Plan, TranscriptEvent
 

@@ -21,8 +21,9 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, TextIO
 
 from robot_agent.errors import ConfigError, MessageError, SpeechError
 from robot_agent.ros import messages
@@ -142,9 +143,8 @@ class SpokenCorrections:
 
 def _scene_objects(session: _Session, topic: str, timeout: float) -> list[str]:
     """Object names from the perception topic, for the grammar (empty when none arrives in time)."""
-    from robot_agent_interfaces.msg import Scene
-
     from robot_agent.ros import qos
+    from robot_agent_interfaces.msg import Scene
 
     names: list[str] = []
 
@@ -361,7 +361,7 @@ def _listen_mic(
             if sys.stdin.readline() == "":
                 return
             released = threading.Event()
-            threading.Thread(target=lambda: (sys.stdin.readline(), released.set()), daemon=True).start()
+            threading.Thread(target=lambda ev=released: (sys.stdin.readline(), ev.set()), daemon=True).start()
             print("  recording... press Enter to send", file=spoken.out)
             pcm = record_push_to_talk(mic.frames(), released, max_s=cfg.max_utterance_s)
             t = listener.hearer.hear(pcm).to_transcript() if listener.hearer else recognizer.transcribe(pcm)

@@ -21,8 +21,9 @@ import math
 import re
 import time
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from robot_agent.errors import MessageError
 from skills.types import ObjectInfo, Pose
@@ -36,7 +37,9 @@ except ImportError as exc:  # built from robot_agent_interfaces/ by CMake, not b
     ) from exc
 
 from builtin_interfaces.msg import Time  # noqa: E402
-from geometry_msgs.msg import Point, Pose as PoseMsg, Quaternion, Vector3  # noqa: E402
+from geometry_msgs.msg import Point, Quaternion, Vector3  # noqa: E402
+from geometry_msgs.msg import Pose as PoseMsg
+
 from robot_agent_interfaces.msg import (
     AgentStatus,
     Correction,

@@ -9,7 +9,8 @@ some rules span several parameters or have open ends a ROS range cannot say.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from robot_agent.deps import require
 from robot_agent.errors import ConfigError
@@ -17,9 +18,9 @@ from robot_agent.errors import ConfigError
 require("rclpy", "the ROS 2 nodes")
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor  # noqa: E402
-from rclpy.exceptions import (
+from rclpy.exceptions import (  # noqa: E402
     InvalidParameterTypeException,
-    InvalidParameterValueException,  # noqa: E402
+    InvalidParameterValueException,
     ParameterException,
 )
 

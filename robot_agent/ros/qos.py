@@ -12,10 +12,10 @@ from robot_agent.deps import require
 
 require("rclpy", "the ROS 2 nodes")
 
-from rclpy.qos import (
+from rclpy.qos import (  # noqa: E402
     DurabilityPolicy,
     HistoryPolicy,
-    QoSProfile,  # noqa: E402
+    QoSProfile,
     ReliabilityPolicy,
 )
 

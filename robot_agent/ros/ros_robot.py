@@ -33,8 +33,9 @@ import math
 import os
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -54,11 +55,11 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup  # noqa: E402
 from rclpy.logging import get_logger  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
-from robot_agent_interfaces.msg import Scene  # noqa: E402
 from std_msgs.msg import Float64  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
 
 from robot_agent.ros import qos  # noqa: E402
+from robot_agent_interfaces.msg import Scene  # noqa: E402
 
 #: topic names, relative to the node's namespace (remapped to the arm's topics in the launch files)
 JOINT_STATES = "joint_states"
@@ -118,7 +119,7 @@ class RosRobotConfig:
         )
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> "RosRobotConfig":
+    def from_params(cls, params: Mapping[str, Any]) -> RosRobotConfig:
         """Build from flat ROS parameters (``robot.control_hz``, ...); others are ignored.
 
         Raises:

@@ -10,9 +10,10 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from robot_agent.agent import Agent, EpisodeResult
 from robot_agent.config import AgentConfig

@@ -3,7 +3,8 @@ the robot's questions, knowledge used and distilled (``robot-agent run`` and ``d
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def _fmt_call(c: dict[str, Any]) -> str:

@@ -14,10 +14,11 @@ tools that choose its bank (``robot-agent bench|run --phrases``) do.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from string import Formatter
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

@@ -28,9 +28,10 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -56,9 +57,9 @@ from std_srvs.srv import Trigger  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from robot_agent.ros import qos  # noqa: E402
-from robot_agent_interfaces.msg import Scene  # noqa: E402
 from robot_agent.ros.params import declare_all  # noqa: E402
 from robot_agent.ros.ros_robot import CAMERA, GRIPPER_COMMAND, JOINT_STATES, JOINT_TRAJECTORY, SCENE  # noqa: E402
+from robot_agent_interfaces.msg import Scene  # noqa: E402
 
 NODE_NAME = "sim"
 ARM_JOINT_NAMES = PyBulletRobot.joint_names
@@ -282,7 +283,7 @@ class SimNode(Node):
 
     @property
     def robot(self) -> PyBulletRobot:
-        assert self.world is not None
+        assert self.world is not None  # noqa: S101 - type narrowing: the world is built in __init__
         return self.world.robot
 
     def start(self) -> None:
@@ -388,7 +389,7 @@ class SimNode(Node):
             reset, self._reset_request = self._reset_request, None
         if reset is not None:
             try:
-                assert self._reset_scene is not None
+                assert self._reset_scene is not None  # noqa: S101 - type narrowing: set with _reset_request
                 self._build_world(self._reset_scene)
                 self._reset_error = ""
             except Exception as exc:  # noqa: BLE001 - reported to the caller of ~/reset
@@ -425,7 +426,7 @@ class SimNode(Node):
     def _grasp_candidate(self) -> str | None:
         """The graspable object (or drawer) whose box is nearest the tool point, within reach."""
         world = self.world
-        assert world is not None
+        assert world is not None  # noqa: S101 - type narrowing: the world is built in __init__
         tool, _ = world.robot.ee_pose()
         best, best_gap = None, GRASP_REACH
         for name, obj in world.objects.items():

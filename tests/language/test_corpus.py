@@ -12,7 +12,6 @@ from collections import Counter
 import pytest
 import yaml
 
-from robot_agent.language.grammar import Correction, CorrectionKind
 from robot_agent.language import LanguageLayer, Understanding
 from robot_agent.language.evaluate import (
     CATEGORIES,
@@ -26,6 +25,7 @@ from robot_agent.language.evaluate import (
     summarize,
     understand,
 )
+from robot_agent.language.grammar import Correction, CorrectionKind
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.language import LanguageLayer
+from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from sim.scenario import SCENARIOS_DIR, load_scenario
 
 DEMO = SCENARIOS_DIR / "demo"

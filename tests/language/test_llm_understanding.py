@@ -8,8 +8,8 @@ import json
 import pytest
 
 from robot_agent.config import AgentConfig
-from robot_agent.language.grammar import CorrectionContext
 from robot_agent.language import LanguageLayer, make_language_layer
+from robot_agent.language.grammar import CorrectionContext
 from sim.scenario import SCENARIOS_DIR, load_scenario
 from tests.fake_openai import FakeOpenAI
 

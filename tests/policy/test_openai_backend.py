@@ -7,8 +7,9 @@ an error, or too late) and records every request it got.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -20,8 +20,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,12 +31,12 @@ from memory import KnowledgeBase, KnowledgeItem
 from memory.embedders import MiniLMTextEmbedder, TextEmbedder, make_text_embedder
 from robot_agent.agent import Agent, AgentState
 from robot_agent.config import AgentConfig, PolicyConfig
-from robot_agent.logs import EpisodeLogReader
 from robot_agent.errors import KnowledgeBaseError
+from robot_agent.logs import EpisodeLogReader
+from robot_agent.logs.recording import EpisodeRecorder
 from robot_agent.policy import make_planner
 from robot_agent.policy.backends import PolicyBackend, RankRequest, RankResult
 from robot_agent.policy.resilience import BackendUnavailableError, ResilientBackend
-from robot_agent.logs.recording import EpisodeRecorder
 from sim.world import SimWorld
 from tests.fake_openai import FakeOpenAI
 from tests.reliability.helpers import Script, demo_scenario, figure, make_agent

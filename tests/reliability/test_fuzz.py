@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from memory import KnowledgeBase, KnowledgeItem
 from memory.embedders import make_text_embedder
 from robot_agent.config import SafetyConfig
-from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
 from robot_agent.errors import EpisodeLogError, KnowledgeBaseError, SceneError
+from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
 from robot_agent.logs import LOCK_NAME, EpisodeLogReader, EpisodeLogWriter
 from sim.scenario import load_scenario, parse_scenario
 from sim.world import SimWorld

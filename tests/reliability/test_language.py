@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from robot_agent.config import AgentConfig
+from robot_agent.errors import PolicyError
 from robot_agent.language.grammar import CorrectionContext, CorrectionParser
 from robot_agent.logs import EpisodeLogReader
-from robot_agent.errors import PolicyError
+from robot_agent.logs.recording import EpisodeRecorder
 from robot_agent.policy import Planner, repair_call
 from robot_agent.policy.backends import PolicyBackend, RankRequest, RankResult
-from robot_agent.logs.recording import EpisodeRecorder
 from robot_agent.scenarios import transcript_printer
 from sim.world import SimWorld
 from skills.library import SKILLS
@@ -125,7 +125,7 @@ class HostileBackend(PolicyBackend):
     name = "hostile"
 
     def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - seeded test inputs
 
     def rank(self, request: RankRequest) -> RankResult:
         n = len(request.candidates)

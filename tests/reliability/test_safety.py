@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from robot_agent.config import AgentConfig, SafetyConfig
-from robot_agent.language.grammar import CorrectionContext, apply_parameter_changes
 from robot_agent.errors import ParameterError, UnreachableError
+from robot_agent.language.grammar import CorrectionContext, apply_parameter_changes
 from sim.world import SimWorld
 from skills.library import get_skill
 from skills.motion import Collision, Motion

@@ -13,8 +13,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -206,6 +207,7 @@ def send_goal(
 ) -> Any:
     """Send a ``RunTask`` goal from a spun node; the goal handle (``accepted`` says whether it was)."""
     from rclpy.action import ActionClient
+
     from robot_agent_interfaces.action import RunTask
 
     client = ActionClient(node, RunTask, action)

@@ -25,11 +25,11 @@ rclpy = pytest.importorskip("rclpy")
 
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from robot_agent_interfaces.msg import AgentStatus, Correction, Plan, TranscriptEvent  # noqa: E402
-from robot_agent_interfaces.srv import SearchKnowledge  # noqa: E402
 
 from robot_agent.ros import console, messages, qos  # noqa: E402
 from robot_agent.ros.agent_node import AgentNode  # noqa: E402
+from robot_agent_interfaces.msg import AgentStatus, Correction, Plan, TranscriptEvent  # noqa: E402
+from robot_agent_interfaces.srv import SearchKnowledge  # noqa: E402
 
 PLANS = {
     "put the red block in the bowl": [

@@ -34,13 +34,13 @@ def test_up_sim_task_say_listen_and_cancel_over_the_action(tmp_path: Path, ros_c
     from action_msgs.msg import GoalStatus
     from rclpy.node import Node
     from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from robot_agent_interfaces.msg import AgentStatus
     from sensor_msgs.msg import JointState
     from trajectory_msgs.msg import JointTrajectory
 
     from robot_agent.logs import EpisodeLogReader, find_episode_logs
     from robot_agent.ros import messages, qos
     from robot_agent.speech import SpeechError, synthesize, write_wav
+    from robot_agent_interfaces.msg import AgentStatus
 
     try:
         spoken_wav = write_wav(tmp_path / "left.wav", synthesize("a bit to the left"))

@@ -34,10 +34,10 @@ def test_up_sim_starts_both_nodes_in_a_namespace_with_the_parameter_files(tmp_pa
     /robot9/robot_agent/status, nothing appears outside the namespace, and SIGINT stops it cleanly."""
     from rclpy.node import Node
     from rclpy.parameter_client import AsyncParameterClient
-    from robot_agent_interfaces.msg import AgentStatus
     from sensor_msgs.msg import JointState
 
     from robot_agent.ros import qos
+    from robot_agent_interfaces.msg import AgentStatus
 
     from .conftest import Spinner, wait_for
 

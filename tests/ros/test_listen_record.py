@@ -400,7 +400,7 @@ def test_agent_inbox_is_bounded_and_every_correction_is_accounted_for() -> None:
 
     events: list[dict] = []
     agent = Agent(None, None, None, CorrectionParser(), AgentConfig(), on_event=events.append)  # type: ignore[arg-type]
-    for i in range(300):
+    for _ in range(300):
         agent.submit_correction("yes", "spoken")
     full = [e for e in events if e["type"] == "dropped"]
     queued = [e for e in events if e["type"] == "correction"]

@@ -9,12 +9,13 @@ import pytest
 
 pytest.importorskip("robot_agent_interfaces", reason="robot_agent_interfaces is not built (make interfaces)")
 
-from geometry_msgs.msg import Pose as PoseMsg, Quaternion  # noqa: E402
-from robot_agent_interfaces.action import RunTask  # noqa: E402
-from robot_agent_interfaces.msg import Correction, Scene, SceneObject  # noqa: E402
+from geometry_msgs.msg import Pose as PoseMsg  # noqa: E402
+from geometry_msgs.msg import Quaternion
 
 from robot_agent.errors import MessageError  # noqa: E402
 from robot_agent.ros import messages  # noqa: E402
+from robot_agent_interfaces.action import RunTask  # noqa: E402
+from robot_agent_interfaces.msg import Correction, Scene, SceneObject  # noqa: E402
 from skills.types import ObjectInfo, Pose  # noqa: E402
 
 

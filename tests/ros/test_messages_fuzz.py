@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 pytest.importorskip("robot_agent_interfaces", reason="robot_agent_interfaces is not built (make interfaces)")
 
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3  # noqa: E402
-from robot_agent_interfaces.action import RunTask  # noqa: E402
-from robot_agent_interfaces.msg import Correction, NamedValue, ObjectPart, Scene, SceneObject  # noqa: E402
 
 from robot_agent.errors import MessageError  # noqa: E402
 from robot_agent.ros import messages  # noqa: E402
+from robot_agent_interfaces.action import RunTask  # noqa: E402
+from robot_agent_interfaces.msg import Correction, NamedValue, ObjectPart, Scene, SceneObject  # noqa: E402
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TEXT = st.text(max_size=40) | st.sampled_from(["", " ", "\x00", "stop", "red_block", "x" * 2000])

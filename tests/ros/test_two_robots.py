@@ -21,9 +21,8 @@ from .test_agent_node import start_agent
 rclpy = pytest.importorskip("rclpy")
 
 from rclpy.node import Node  # noqa: E402
-from trajectory_msgs.msg import JointTrajectory  # noqa: E402
-
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 TASKS = {
     "/robot1": ("put the red block in the bowl", "t-r1", "red_block", "bowl", "blue_block"),

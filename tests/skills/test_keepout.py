@@ -9,8 +9,8 @@ keep-out list of every later skill call.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -206,8 +206,8 @@ def test_the_agent_keeps_off_what_it_was_told_to_avoid_and_remembers_it(tmp_path
     from robot_agent.agent import Agent
     from robot_agent.language.grammar import CorrectionParser
     from robot_agent.policy import make_planner
-    from sim.operator import check_success
     from robot_agent.scenarios import run_scenario
+    from sim.operator import check_success
 
     cfg = AgentConfig.from_params({"policy.backend": "symbolic"})
     planner, parser = make_planner(cfg), CorrectionParser()

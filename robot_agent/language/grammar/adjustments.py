@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from robot_agent.language.grammar.lexicon import EXTRA_DISTANCE, FASTER, _PARTS, ROTATION_DEG, SLOWER
+from robot_agent.language.grammar.lexicon import _PARTS, EXTRA_DISTANCE, FASTER, ROTATION_DEG, SLOWER
 from robot_agent.language.grammar.mentions import _Mentions
 from robot_agent.language.grammar.patterns import (
     _APPROACH_RE,

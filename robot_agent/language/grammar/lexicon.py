@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import re
 
-
 #: size (m) used to scale "a bit" when the correction's object is unknown
 DEFAULT_OBJECT_SIZE = 0.05
 #: largest object size (m) that word magnitudes scale with (a cabinet is not a unit of "a bit")

@@ -8,20 +8,20 @@ import re
 from robot_agent.language.grammar.lexicon import (
     _COLOR_CANON,
     _COLORS,
-    DEFAULT_OBJECT_SIZE,
     _DETERMINERS,
     _GENERIC_HEADS,
     _KNOWN_WORDS,
-    MAX_REFERENCE_SIZE,
     _NOUN_CATEGORY,
     _POS_ADJ,
     _PRONOUNS,
     _QUANTIFIERS,
     _SHAPE_ADJ,
     _SIZE_ADJ,
+    DEFAULT_OBJECT_SIZE,
+    MAX_REFERENCE_SIZE,
 )
 from robot_agent.language.grammar.quantities import _Quantities
-from robot_agent.language.grammar.state import _Mention, _a, _or_list, _singular
+from robot_agent.language.grammar.state import _a, _Mention, _or_list, _singular
 from skills.types import ObjectInfo
 
 

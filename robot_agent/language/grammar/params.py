@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from robot_agent.errors import ParameterError
-from skills.params import ParamSpec, spec as param_spec, validate_params
+from skills.params import ParamSpec, validate_params
+from skills.params import spec as param_spec
 
 
 def _is_angle(ps: ParamSpec) -> bool:

@@ -11,12 +11,12 @@ from robot_agent.config import SafetyConfig
 from robot_agent.errors import ParameterError, SkillError
 from robot_agent.language.grammar.adjustments import _Adjustments
 from robot_agent.language.grammar.describe import _fmt_len
-from robot_agent.language.grammar.lexicon import _CONFIRM_CORE, _CONFIRM_FILLER, _KNOWN_WORDS, MAX_TEXT_CHARS, _NEGATIVE
+from robot_agent.language.grammar.lexicon import _CONFIRM_CORE, _CONFIRM_FILLER, _KNOWN_WORDS, _NEGATIVE, MAX_TEXT_CHARS
 from robot_agent.language.grammar.params import apply_parameter_changes
 from robot_agent.language.grammar.patterns import _CONFIRM_PHRASE_RE, _INJECTION_RE, _RETRY_RE
 from robot_agent.language.grammar.plans import _Plans
 from robot_agent.language.grammar.state import _round
-from robot_agent.language.grammar.stop import _NO_NO, _STOP_RE, _STOP_TRANS, is_stop, _stop_match
+from robot_agent.language.grammar.stop import _NO_NO, _STOP_RE, _STOP_TRANS, _stop_match, is_stop
 from robot_agent.language.grammar.translation import _Translation
 from robot_agent.language.grammar.types import Correction, CorrectionContext, CorrectionKind, FallbackFn
 

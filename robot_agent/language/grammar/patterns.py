@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-
 _TOKEN_RE = re.compile(r"@\d+|\d+(?:\.\d+)?|\.\d+|[a-z]+(?:'[a-z]+)*|[.,;:!?/]")
 _CONTRACTIONS = {
     "dont": "don't",
@@ -52,11 +51,13 @@ _TRANS = str.maketrans(
 _INJECTION_RE = re.compile(
     "|".join(
         [
-            r"\bignore (?:all |any |the |your |my |previous |prior |above |earlier |those |these |every |safety |speed |of )*"
+            r"\bignore (?:all |any |the |your |my |previous |prior |above |earlier |those |these |every "
+            r"|safety |speed |of )*"
             r"(?:instructions?|rules?|prompts?|limits?|limitations?|constraints?|safety|restrictions?|guidelines?|"
             r"boundar(?:y|ies)|workspace|checks?|warnings?|programming|orders?)",
             r"\bdisregard\b",
-            r"\bforget (?:all |your |the |previous |prior |about )*(?:instructions?|rules?|prompt|training|limits?|safety)",
+            r"\bforget (?:all |your |the |previous |prior |about )*"
+            r"(?:instructions?|rules?|prompt|training|limits?|safety)",
             r"\bsystem prompt\b",
             r"\byou are now\b",
             r"\bact as (?:if|an?|the)\b",
@@ -69,9 +70,11 @@ _INJECTION_RE = re.compile(
             r"\bnew instructions?\b",
             r"\b(?:override|bypass|disable|turn off|switch off|deactivate|remove|circumvent|skip|lift|raise|increase|"
             r"exceed|break|violate|ignore|defeat|relax|loosen|widen|extend)\b(?: \S+){0,4} (?:the |your |all |any )?"
-            r"(?:safety|limits?|limiter|limitations?|constraints?|restrictions?|guards?|safety checks?|collision checks?|"
+            r"(?:safety|limits?|limiter|limitations?|constraints?|restrictions?|guards?|safety checks?|"
+            r"collision checks?|"
             r"workspace|boundar(?:y|ies)|speed limits?|e ?stop|emergency stop|watchdog)\b",
-            r"\b(?:beyond|past|over|above|outside|faster than|quicker than|further than|farther than|more than|exceed(?:ing)?)"
+            r"\b(?:beyond|past|over|above|outside|faster than|quicker than|further than|farther than|more than|"
+            r"exceed(?:ing)?)"
             r"(?: \S+){0,2} (?:the )?(?:limits?|allowed|maximum|max|permitted|safe(?:ty)? (?:limits?|speed|zone)|"
             r"workspace|boundar(?:y|ies)|speed limit)\b",
             r"\bno (?:limits?|safety|restrictions?|rules?)\b",

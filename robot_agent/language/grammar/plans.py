@@ -314,7 +314,8 @@ class _Plans(_Mentions):
             vague = (
                 b is not None
                 and re.fullmatch(
-                    r"(?:(?:you |we )?(?:do|doing|try|trying) )?(?:that|this|it|anything(?: else)?|everything(?: else)?|"
+                    r"(?:(?:you |we )?(?:do|doing|try|trying) )?(?:that|this|it|anything(?: else)?|"
+                    r"everything(?: else)?|"
                     r"the rest|continuing|going on)",
                     self.s[b[0] : b[1]].strip(" ,.!?"),
                 )

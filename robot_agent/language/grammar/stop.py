@@ -6,7 +6,6 @@ import re
 
 from robot_agent.language.grammar.lexicon import MAX_TEXT_CHARS
 
-
 _STOP_RE = re.compile(
     r"\b(?:e ?stop|emergency|stop+|halt|freeze|abort|cease|cancel|whoa+|woah+|hold on|hold still|"
     r"hold it(?= *(?:$|[,.!;?]|right there|now))|stay still|stand still|don'?t move|do not move|"

@@ -9,13 +9,14 @@ from typing import Any
 
 from robot_agent.errors import ParameterError, SkillError
 from robot_agent.language.grammar.describe import _fmt_len
-from robot_agent.language.grammar.lexicon import _DIR_VEC, _DIR_WORD, MAGNITUDE_FACTORS, _OPPOSITE, WORD_STEP_BOUNDS
+from robot_agent.language.grammar.lexicon import _DIR_VEC, _DIR_WORD, _OPPOSITE, MAGNITUDE_FACTORS, WORD_STEP_BOUNDS
 from robot_agent.language.grammar.mentions import _Mentions
 from robot_agent.language.grammar.params import apply_parameter_changes
 from robot_agent.language.grammar.patterns import _DIR_MASKS, _DIR_RE, _MORE_RE, _OTHER_WAY_RE, _TOO_DIR_RE, _TOO_FAR_RE
 from robot_agent.language.grammar.state import _Change, _Dir, _round
 from robot_agent.language.grammar.types import Correction
-from skills.params import ParamSpec, spec as param_spec, validate_params
+from skills.params import ParamSpec, validate_params
+from skills.params import spec as param_spec
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ from typing import Any
 from robot_agent.language.grammar.describe import _describe_change, describe_delta, describe_plan
 from skills.types import ObjectInfo
 
-
 FallbackFn = Callable[[str, "CorrectionContext | None"], "Correction | None"]
 
 
