@@ -11,7 +11,7 @@ Two parts:
 
 1. **Indexes** (``--sizes``): synthetic unit vectors, 384-d (text) and 512-d (image),
    clustered like real embeddings, in the two index kinds the store builds
-   (:meth:`memory.store.KnowledgeBase._new_index`): exact inner product (flat) and HNSW
+   (:meth:`memory.indexes._Indexes._new_index`): exact inner product (flat) and HNSW
    (M=32, efConstruction=80; efSearch from ``--ef-search``, default ``memory.hnsw_ef_search``),
    both in an ID map. Recall@10 is measured against exact search on the same vectors; each
    query is a stored vector moved to cosine ~0.7 from it, about as far as a paraphrase.
@@ -69,7 +69,7 @@ def queries_near(rng: np.random.Generator, vecs: np.ndarray, n: int) -> np.ndarr
 
 
 def build(faiss: Any, kind: str, vecs: np.ndarray) -> Any:
-    from memory.store import HNSW_EF_CONSTRUCTION, HNSW_M
+    from memory.indexes import HNSW_EF_CONSTRUCTION, HNSW_M
 
     d = vecs.shape[1]
     if kind == "flat":
