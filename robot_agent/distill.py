@@ -221,7 +221,7 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
     """Knowledge items (as plain dicts ready for :class:`memory.KnowledgeItem`) from one episode.
 
     Args:
-        result: the :class:`robot_agent.agent.EpisodeResult`.
+        result: the :class:`robot_agent.episode.EpisodeResult`.
         objects: the scene objects (for categories and descriptions).
         mode: the agent's memory mode; ``raw-memory`` stores raw correction texts.
 

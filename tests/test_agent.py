@@ -11,8 +11,9 @@ import pytest
 
 from memory import KnowledgeBase
 from memory.embedders import make_text_embedder
-from robot_agent.agent import Agent, AgentState
+from robot_agent.agent import Agent
 from robot_agent.config import AgentConfig
+from robot_agent.episode import AgentState
 from robot_agent.language.grammar import CorrectionParser
 from robot_agent.policy import make_planner
 from robot_agent.scenarios import run_scenario
@@ -244,7 +245,7 @@ def test_correction_after_the_fingers_opened_picks_the_object_up_again(planner, 
 
 def test_a_redone_call_supersedes_the_earlier_success() -> None:
     """A correction that arrives after the pick finished redoes it; the hidden check counts the redo."""
-    from robot_agent.agent import EpisodeResult, StepRecord
+    from robot_agent.episode import EpisodeResult, StepRecord
 
     def step(skill: str, args: dict, region: str, status: str = "succeeded") -> StepRecord:
         call = {"skill": skill, "args": args, "params": {"grasp_region": region}}

@@ -475,7 +475,7 @@ def episode_from_log(path: str | Path) -> tuple[Any, dict[str, Any], str]:
         EpisodeLogError: an unreadable log, or one whose corrections lack their parse
             (written before the understood events carried it).
     """
-    from robot_agent.agent import AgentState, CorrectionRecord, EpisodeResult, StepRecord
+    from robot_agent.episode import AgentState, CorrectionRecord, EpisodeResult, StepRecord
     from robot_agent.logs import CORRECTION_TOPIC, OUTCOME_TOPIC, SKILL_CALL_TOPIC
     from skills.types import ObjectInfo
 

@@ -62,7 +62,7 @@ MAX_CORRECTION_CHARS = 500
 MAX_SCENE_OBJECTS = 500
 #: agent states after which a task is over
 TERMINAL_STATES = frozenset({"done", "failed", "stopped"})
-#: every state the status topic reports (robot_agent.agent.AgentState values)
+#: every state the status topic reports (robot_agent.episode.AgentState values)
 STATES = ("idle", "planning", "executing", "waiting", "done", "failed", "stopped")
 #: where a correction may come from; the episode log (robot_agent.episode_log.CORRECTION_SOURCES)
 #: records exactly these, so the node refuses others rather than lose them at the log

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from robot_agent.agent import Agent, EpisodeResult
+from robot_agent.agent import Agent
 from robot_agent.config import AgentConfig
+from robot_agent.episode import EpisodeResult
 from robot_agent.scenarios.transcript import transcript_printer
 from sim.camera import Camera
 from sim.operator import SimulatedOperator, check_success

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from memory import KnowledgeBase, KnowledgeItem
-from robot_agent.agent import Agent, AgentState, CorrectionRecord, EpisodeResult, StepRecord
+from robot_agent.agent import Agent
 from robot_agent.config import AgentConfig
 from robot_agent.distill import distill_episode, trusted
+from robot_agent.episode import AgentState, CorrectionRecord, EpisodeResult, StepRecord
 from robot_agent.language import LanguageLayer
 from robot_agent.policy import make_planner
 from sim.operator import check_success

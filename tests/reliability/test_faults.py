@@ -29,8 +29,9 @@ import pytest
 
 from memory import KnowledgeBase, KnowledgeItem
 from memory.embedders import MiniLMTextEmbedder, TextEmbedder, make_text_embedder
-from robot_agent.agent import Agent, AgentState
+from robot_agent.agent import Agent
 from robot_agent.config import AgentConfig, PolicyConfig
+from robot_agent.episode import AgentState
 from robot_agent.errors import KnowledgeBaseError
 from robot_agent.logs import EpisodeLogReader
 from robot_agent.logs.recording import EpisodeRecorder

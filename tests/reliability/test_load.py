@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from robot_agent.agent import AgentState
 from robot_agent.config import AgentConfig
+from robot_agent.episode import AgentState
 from sim.world import SimWorld
 from tests.reliability.helpers import demo_scenario, figure, make_agent
 
