@@ -58,7 +58,10 @@ sysdeps:
 demo: venv
 	$(VENV)/bin/robot-agent demo
 
+# Lint and format check first (ruff, configured in pyproject.toml); either failing fails the target.
 test: venv interfaces sysdeps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: venv

@@ -45,13 +45,27 @@ def _vec(b: bytes | None, dim: int) -> np.ndarray | None:
     return v if v.size == dim else None
 
 
-def _insert(cur: sqlite3.Cursor, item: KnowledgeItem, text_blob: bytes | None, image_blob: bytes | None,
-            image_model: str | None) -> int:
+def _insert(
+    cur: sqlite3.Cursor, item: KnowledgeItem, text_blob: bytes | None, image_blob: bytes | None, image_model: str | None
+) -> int:
     """One items row; returns its rid (fresh, never reused)."""
-    cur.execute("INSERT INTO items (id, kind, skill, category, merge_key, data, text_emb, image_emb, image_model, "
-                "superseded_by, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (item.id, item.kind, item.scope.get("skill"), item.scope.get("object_category"), item.merge_key(),
-                 json.dumps(item.to_dict()), text_blob, image_blob, image_model, item.superseded_by, item.updated))
+    cur.execute(
+        "INSERT INTO items (id, kind, skill, category, merge_key, data, text_emb, image_emb, image_model, "
+        "superseded_by, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            item.id,
+            item.kind,
+            item.scope.get("skill"),
+            item.scope.get("object_category"),
+            item.merge_key(),
+            json.dumps(item.to_dict()),
+            text_blob,
+            image_blob,
+            image_model,
+            item.superseded_by,
+            item.updated,
+        ),
+    )
     return int(cur.lastrowid)  # type: ignore[arg-type]
 
 
@@ -84,7 +98,8 @@ class _Database:
     def _damaged(self, exc: BaseException) -> KnowledgeBaseError:
         return KnowledgeBaseError(
             f"{self.db_path}: the knowledge-base database is damaged or not a database ({exc}); it was left "
-            f"untouched: restore it from a backup or an export (robot-agent kb import)")
+            f"untouched: restore it from a backup or an export (robot-agent kb import)"
+        )
 
     def _sql(self, query: str, args: Sequence[Any] = ()) -> list[Any]:
         """Run one statement and fetch every row; a damaged file becomes a KnowledgeBaseError naming it."""
@@ -113,43 +128,55 @@ class _Database:
                 raise KnowledgeBaseError(f"{self.db_path}: empty database, not a knowledge base")
             self._create_schema()
         elif not {"meta", "items"} <= tables:
-            raise KnowledgeBaseError(f"{self.db_path}: a SQLite file, but not a knowledge base "
-                                     f"(tables: {', '.join(sorted(tables))}); it was left untouched")
+            raise KnowledgeBaseError(
+                f"{self.db_path}: a SQLite file, but not a knowledge base "
+                f"(tables: {', '.join(sorted(tables))}); it was left untouched"
+            )
         meta = self._meta()
         try:
             version = int(meta.get("schema_version", "0") or 0)
         except ValueError:
             version = 0
         if version > SCHEMA_VERSION:
-            raise KnowledgeBaseError(f"{self.db_path}: schema version {version} is newer than this robot_agent "
-                                     f"supports ({SCHEMA_VERSION}); upgrade robot_agent")
+            raise KnowledgeBaseError(
+                f"{self.db_path}: schema version {version} is newer than this robot_agent "
+                f"supports ({SCHEMA_VERSION}); upgrade robot_agent"
+            )
         if version < 1:
             raise KnowledgeBaseError(f"{self.db_path}: no schema version recorded; not a robot_agent knowledge base")
         if version < SCHEMA_VERSION:
             if self.read_only:
                 raise KnowledgeBaseError(
                     f"{self.db_path}: schema version {version} must be migrated to {SCHEMA_VERSION}, which needs "
-                    f"write access; run `robot-agent kb migrate --kb {self.path}` (or open it for writing once)")
+                    f"write access; run `robot-agent kb migrate --kb {self.path}` (or open it for writing once)"
+                )
             self._migrate(version)
         dim = int(meta.get("text_dim", self.text.dim))
         if dim != self.text.dim or meta.get("text_model", self.text.name) != self.text.name:
             raise KnowledgeBaseError(
                 f"{self.db_path}: built with text model {meta.get('text_model')} ({dim}-d) but {self.text.name} "
-                f"({self.text.dim}-d) is configured; use the same model, or export and re-import elsewhere")
+                f"({self.text.dim}-d) is configured; use the same model, or export and re-import elsewhere"
+            )
         if self.image is None:
             log.debug("%s: no image embedder: skill knowledge is retrieved by text only", self.path)
 
     def _create_schema(self) -> None:
         with self._tx() as cur:
             cur.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            cur.execute("CREATE TABLE items (rid INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, "
-                        "kind TEXT NOT NULL, skill TEXT, category TEXT, merge_key TEXT NOT NULL, data TEXT NOT NULL, "
-                        "text_emb BLOB NOT NULL, image_emb BLOB, image_model TEXT, superseded_by TEXT, "
-                        "updated REAL NOT NULL)")
+            cur.execute(
+                "CREATE TABLE items (rid INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, "
+                "kind TEXT NOT NULL, skill TEXT, category TEXT, merge_key TEXT NOT NULL, data TEXT NOT NULL, "
+                "text_emb BLOB NOT NULL, image_emb BLOB, image_model TEXT, superseded_by TEXT, "
+                "updated REAL NOT NULL)"
+            )
             cur.execute("CREATE INDEX items_kind ON items(kind, skill)")
             cur.execute("CREATE INDEX items_merge ON items(merge_key)")
-            rows = [("schema_version", str(SCHEMA_VERSION)), ("text_model", self.text.name),
-                    ("text_dim", str(self.text.dim)), ("created", str(time.time()))]
+            rows = [
+                ("schema_version", str(SCHEMA_VERSION)),
+                ("text_model", self.text.name),
+                ("text_dim", str(self.text.dim)),
+                ("created", str(time.time())),
+            ]
             cur.executemany("INSERT INTO meta VALUES (?, ?)", rows)
 
     def _migrate(self, version: int) -> None:
@@ -160,8 +187,10 @@ class _Database:
                 cur.execute("ALTER TABLE items ADD COLUMN merge_key TEXT NOT NULL DEFAULT ''")
                 for rid, data in list(cur.execute("SELECT rid, data FROM items")):
                     item = self._item(data)
-                    cur.execute("UPDATE items SET category=?, merge_key=? WHERE rid=?",
-                                (item.scope.get("object_category"), item.merge_key(), rid))
+                    cur.execute(
+                        "UPDATE items SET category=?, merge_key=? WHERE rid=?",
+                        (item.scope.get("object_category"), item.merge_key(), rid),
+                    )
                 cur.execute("CREATE INDEX items_merge ON items(merge_key)")
                 cur.execute("DELETE FROM meta WHERE key LIKE '%.count' OR key = 'image_model'")
                 cur.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))

@@ -51,8 +51,10 @@ class _Indexes(_Database):
             return "kind='skill' AND superseded_by IS NULL", []
         if name == "phrase_text":
             return "kind='phrase' AND superseded_by IS NULL", []
-        return ("kind='skill' AND superseded_by IS NULL AND image_emb IS NOT NULL AND image_model=?",
-                [self._image_name()])
+        return (
+            "kind='skill' AND superseded_by IS NULL AND image_emb IS NOT NULL AND image_model=?",
+            [self._image_name()],
+        )
 
     def _image_name(self) -> str:
         return self.image.name if self.image is not None else ""
@@ -72,8 +74,11 @@ class _Indexes(_Database):
         """Embeddings of one index's items (all, or the given rids) from SQLite."""
         where, args = self._where(name)
         col, dim = self._column(name), self._dim(name)
-        chunks: list[list[Any]] = ([[None]] if rids is None else
-                                   [list(map(int, rids[i:i + _SQL_CHUNK])) for i in range(0, len(rids), _SQL_CHUNK)])
+        chunks: list[list[Any]] = (
+            [[None]]
+            if rids is None
+            else [list(map(int, rids[i : i + _SQL_CHUNK])) for i in range(0, len(rids), _SQL_CHUNK)]
+        )
         ids: list[int] = []
         vecs: list[np.ndarray] = []
         for chunk in chunks:
@@ -86,8 +91,7 @@ class _Indexes(_Database):
                 if v is not None:
                     ids.append(rid)
                     vecs.append(v)
-        return (np.asarray(ids, dtype=np.int64),
-                np.vstack(vecs) if vecs else np.zeros((0, dim), dtype=np.float32))
+        return (np.asarray(ids, dtype=np.int64), np.vstack(vecs) if vecs else np.zeros((0, dim), dtype=np.float32))
 
     def _approximate(self, n: int) -> bool:
         return n > self.cfg.approx_above
@@ -147,14 +151,24 @@ class _Indexes(_Database):
                     elif index.d != self._dim(name):
                         why, index = f"dimension {index.d}, expected {self._dim(name)}", None
                     elif name == "skill_image" and meta.get(f"{name}.model") != self._image_name():
-                        log.info("%s: %s was made with %s; rebuilding for %s", self.path, file.name,
-                                 meta.get(f"{name}.model"), self._image_name())
+                        log.info(
+                            "%s: %s was made with %s; rebuilding for %s",
+                            self.path,
+                            file.name,
+                            meta.get(f"{name}.model"),
+                            self._image_name(),
+                        )
                         index = None
         elif len(db_rids):
             why = "missing"
         if index is not None and self._is_approximate(index) != self._approximate(len(db_rids)):
-            log.info("%s: %s: %d items, switching to %s search", self.path, file.name, len(db_rids),
-                     "approximate" if self._approximate(len(db_rids)) else "exact")
+            log.info(
+                "%s: %s: %d items, switching to %s search",
+                self.path,
+                file.name,
+                len(db_rids),
+                "approximate" if self._approximate(len(db_rids)) else "exact",
+            )
             index = None
         if index is None:
             index = self._build(name)
@@ -171,8 +185,10 @@ class _Indexes(_Database):
             ids, vecs = self._vectors(name, missing)
             if len(ids):
                 index.add_with_ids(vecs, ids)
-            self._report(f"{file.name}: {len(missing)} item(s) committed after the last save (the writer did not "
-                         f"close cleanly); added from {DB_NAME}")
+            self._report(
+                f"{file.name}: {len(missing)} item(s) committed after the last save (the writer did not "
+                f"close cleanly); added from {DB_NAME}"
+            )
             self._dirty.add(name)
         if len(extra):
             if not self._is_approximate(index):
@@ -194,8 +210,10 @@ class _Indexes(_Database):
         try:
             atomic_write(final, data)
         except OSError as exc:
-            raise KnowledgeBaseError(f"{final}: could not save the index ({exc}); {DB_NAME} is intact and the "
-                                     f"index will be rebuilt at the next open") from None
+            raise KnowledgeBaseError(
+                f"{final}: could not save the index ({exc}); {DB_NAME} is intact and the "
+                f"index will be rebuilt at the next open"
+            ) from None
         rows = [(f"{name}.sha256", hashlib.sha256(data).hexdigest()), (f"{name}.count", str(index.ntotal))]
         if name == "skill_image" and self.image is not None:
             rows.append((f"{name}.model", self.image.name))
@@ -230,8 +248,7 @@ class _Indexes(_Database):
             self._dirty.add(name)
 
     # -- search -------------------------------------------------------------------------------
-    def _search(self, name: str, query: np.ndarray, k: int,
-                accept: Callable[[int], bool]) -> list[tuple[int, float]]:
+    def _search(self, name: str, query: np.ndarray, k: int, accept: Callable[[int], bool]) -> list[tuple[int, float]]:
         """Top ``k`` accepted (rid, cosine) of one index, fetching more while filters reject."""
         index = self._indexes.get(name)
         if index is None or index.ntotal == 0 or k <= 0:
@@ -281,8 +298,10 @@ class _Indexes(_Database):
         except KnowledgeBaseError:
             raise
         except Exception as exc:  # noqa: BLE001 - a model fault of any kind: report it, change nothing
-            raise KnowledgeBaseError(f"{self.path}: the {getattr(embedder, 'name', 'embedding')} embedder failed "
-                                     f"({type(exc).__name__}: {exc}); nothing was changed") from None
+            raise KnowledgeBaseError(
+                f"{self.path}: the {getattr(embedder, 'name', 'embedding')} embedder failed "
+                f"({type(exc).__name__}: {exc}); nothing was changed"
+            ) from None
 
     @staticmethod
     def _checked(vecs: Any, dim: int, what: str) -> np.ndarray:

@@ -23,8 +23,14 @@ Hit = tuple[KnowledgeItem, float]
 class _Retrieval(_Indexes):
     """Listing, search and retrieval (the agent's and the operator's reads)."""
 
-    def list(self, kind: str | None = None, skill: str | None = None, include_superseded: bool = False,
-             category: str | None = None, task_family: str | None = None) -> list[KnowledgeItem]:
+    def list(
+        self,
+        kind: str | None = None,
+        skill: str | None = None,
+        include_superseded: bool = False,
+        category: str | None = None,
+        task_family: str | None = None,
+    ) -> list[KnowledgeItem]:
         """Items, most recently updated first.
 
         Args:
@@ -50,8 +56,11 @@ class _Retrieval(_Indexes):
             self._check_open()
             out = [self._item(r[0]) for r in self._sql(q, args)]
         if category:
-            out = [i for i in out if i.scope.get("object_category") == category
-                   or category in (i.scope.get("object_categories") or [])]
+            out = [
+                i
+                for i in out
+                if i.scope.get("object_category") == category or category in (i.scope.get("object_categories") or [])
+            ]
         if task_family:
             out = [i for i in out if i.scope.get("task_family") == task_family]
         return out
@@ -65,8 +74,10 @@ class _Retrieval(_Indexes):
         if not len(rids):
             return {}
         marks = ",".join("?" * len(rids))
-        rows = self._sql(f"SELECT rid, data FROM items WHERE superseded_by IS NULL AND rid IN ({marks})",  # noqa: S608 - fixed SQL text and ? placeholders only
-                         [int(r) for r in rids])
+        rows = self._sql(
+            f"SELECT rid, data FROM items WHERE superseded_by IS NULL AND rid IN ({marks})",  # noqa: S608 - fixed SQL text and ? placeholders only
+            [int(r) for r in rids],
+        )
         return {rid: self._item(d) for rid, d in rows}
 
     def search(self, text: str, k: int = 10, kind: str | None = None) -> list[Hit]:
@@ -117,8 +128,14 @@ class _Retrieval(_Indexes):
             items = self._by_rids([r for r, _ in hits])
             return [(items[r], s) for r, s in hits if r in items]
 
-    def retrieve_for_skill(self, skill: str, object_description: str, image: np.ndarray | None = None,
-                           k: int = 3, category: str | None = None) -> list[Hit]:
+    def retrieve_for_skill(
+        self,
+        skill: str,
+        object_description: str,
+        image: np.ndarray | None = None,
+        k: int = 3,
+        category: str | None = None,
+    ) -> list[Hit]:
         """Skill knowledge for one skill on one object, best first.
 
         Only items of the same skill are considered (DROC: knowledge of opening is not
@@ -176,8 +193,10 @@ class _Retrieval(_Indexes):
         if not rids:
             return []
         marks = ",".join("?" * len(rids))
-        rows = self._sql(f"SELECT rid, text_emb, image_emb, image_model FROM items WHERE rid IN ({marks})",  # noqa: S608 - fixed SQL text and ? placeholders only
-                         list(rids))
+        rows = self._sql(
+            f"SELECT rid, text_emb, image_emb, image_model FROM items WHERE rid IN ({marks})",  # noqa: S608 - fixed SQL text and ? placeholders only
+            list(rids),
+        )
         wt, wi = float(self.cfg.text_weight), float(self.cfg.image_weight)
         out = []
         for rid, tblob, iblob, imodel in rows:

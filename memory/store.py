@@ -81,9 +81,14 @@ class KnowledgeBase(_Writes, _Retrieval):
             than this code, or was built with another text model.
     """
 
-    def __init__(self, path: str | os.PathLike[str], text_embedder: TextEmbedder,
-                 image_embedder: ImageEmbedder | None = None, config: MemoryConfig | None = None,
-                 read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        text_embedder: TextEmbedder,
+        image_embedder: ImageEmbedder | None = None,
+        config: MemoryConfig | None = None,
+        read_only: bool = False,
+    ) -> None:
         self.faiss = require("faiss", "the knowledge base")
         self.path = Path(os.path.expanduser(str(path)))
         self.db_path = self.path / DB_NAME
@@ -132,7 +137,8 @@ class KnowledgeBase(_Writes, _Retrieval):
             who = f" (pid {exc.holder})" if exc.holder.isdigit() else ""
             raise KnowledgeBaseLockedError(
                 f"{self.path}: the knowledge base is locked by another writer process{who}; "
-                f"open it read-only, or stop the other process") from None
+                f"open it read-only, or stop the other process"
+            ) from None
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:
@@ -180,12 +186,20 @@ class KnowledgeBase(_Writes, _Retrieval):
             by_kind = {k: {"active": int(n - (s or 0)), "superseded": int(s or 0)} for k, n, s in rows}
             indexes = {}
             for name, index in self._indexes.items():
-                indexes[name] = {"vectors": int(index.ntotal),
-                                 "type": "hnsw" if self._is_approximate(index) else "flat"}
-            return {"path": str(self.path), "items": len(self._active), "by_kind": by_kind,
-                    "text_model": self.text.name, "image_model": self.image.name if self.image else None,
-                    "indexes": indexes, "schema_version": int(self._meta().get("schema_version", 0)),
-                    "read_only": self.read_only}
+                indexes[name] = {
+                    "vectors": int(index.ntotal),
+                    "type": "hnsw" if self._is_approximate(index) else "flat",
+                }
+            return {
+                "path": str(self.path),
+                "items": len(self._active),
+                "by_kind": by_kind,
+                "text_model": self.text.name,
+                "image_model": self.image.name if self.image else None,
+                "indexes": indexes,
+                "schema_version": int(self._meta().get("schema_version", 0)),
+                "read_only": self.read_only,
+            }
 
     # -- export / import --------------------------------------------------------------------------
     def export(self, path: str | os.PathLike[str]) -> int:
@@ -197,12 +211,25 @@ class KnowledgeBase(_Writes, _Retrieval):
             self._check_open()
             n = 0
             with atomic_open(path, "w") as fh:
-                fh.write(json.dumps({"robot_agent_kb_export": SCHEMA_VERSION, "text_model": self.text.name,
-                                     "text_dim": self.text.dim}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "robot_agent_kb_export": SCHEMA_VERSION,
+                            "text_model": self.text.name,
+                            "text_dim": self.text.dim,
+                        }
+                    )
+                    + "\n"
+                )
                 for data, temb, iemb, imodel in self._sql(
-                        "SELECT data, text_emb, image_emb, image_model FROM items ORDER BY rid"):
-                    rec = {"item": json.loads(data), "text_emb": base64.b64encode(temb).decode(),
-                           "image_emb": base64.b64encode(iemb).decode() if iemb else None, "image_model": imodel}
+                    "SELECT data, text_emb, image_emb, image_model FROM items ORDER BY rid"
+                ):
+                    rec = {
+                        "item": json.loads(data),
+                        "text_emb": base64.b64encode(temb).decode(),
+                        "image_emb": base64.b64encode(iemb).decode() if iemb else None,
+                        "image_model": imodel,
+                    }
                     fh.write(json.dumps(rec) + "\n")
                     n += 1
             return n
@@ -231,9 +258,11 @@ class KnowledgeBase(_Writes, _Retrieval):
         if not isinstance(head, dict) or "robot_agent_kb_export" not in head:
             raise KnowledgeBaseError(f"{p}:1: not a robot_agent knowledge-base export")
         if head.get("robot_agent_kb_export") not in (1, SCHEMA_VERSION) or head.get("text_model") != self.text.name:
-            raise KnowledgeBaseError(f"{p}:1: export of schema {head.get('robot_agent_kb_export')} with text model "
-                                     f"{head.get('text_model')}; this knowledge base uses {SCHEMA_VERSION} / "
-                                     f"{self.text.name}")
+            raise KnowledgeBaseError(
+                f"{p}:1: export of schema {head.get('robot_agent_kb_export')} with text model "
+                f"{head.get('text_model')}; this knowledge base uses {SCHEMA_VERSION} / "
+                f"{self.text.name}"
+            )
         records = []
         for no, line in enumerate(lines[1:], 2):
             if not line.strip():
@@ -242,8 +271,11 @@ class KnowledgeBase(_Writes, _Retrieval):
                 rec = json.loads(line)
                 item = KnowledgeItem.from_dict(rec["item"])
                 temb = np.frombuffer(base64.b64decode(rec["text_emb"], validate=True), dtype=np.float32)
-                iemb = (np.frombuffer(base64.b64decode(rec["image_emb"], validate=True), dtype=np.float32)
-                        if rec.get("image_emb") else None)
+                iemb = (
+                    np.frombuffer(base64.b64decode(rec["image_emb"], validate=True), dtype=np.float32)
+                    if rec.get("image_emb")
+                    else None
+                )
                 imodel = rec.get("image_model")
             except (ValueError, KeyError, TypeError, binascii.Error, KnowledgeBaseError) as exc:
                 raise KnowledgeBaseError(f"{p}:{no}: bad record: {exc}") from None
@@ -261,8 +293,14 @@ class KnowledgeBase(_Writes, _Retrieval):
             with self._tx() as cur:
                 for item, temb, iemb, imodel in records:
                     rid = _insert(cur, item, _blob(temb), _blob(iemb), imodel)
-                    usable = (iemb if self.image is not None and imodel == self.image.name
-                              and iemb is not None and iemb.size == self.image.dim else None)
+                    usable = (
+                        iemb
+                        if self.image is not None
+                        and imodel == self.image.name
+                        and iemb is not None
+                        and iemb.size == self.image.dim
+                        else None
+                    )
                     added.append((rid, item, temb, usable))
             for rid, item, _, _ in added:
                 self._activate(rid, item)
@@ -270,9 +308,13 @@ class KnowledgeBase(_Writes, _Retrieval):
             return len(added)
 
 
-def open_knowledge_base(config: MemoryConfig, *, read_only: bool = False,
-                        text_embedder: TextEmbedder | None = None,
-                        image_embedder: ImageEmbedder | None = None) -> KnowledgeBase:
+def open_knowledge_base(
+    config: MemoryConfig,
+    *,
+    read_only: bool = False,
+    text_embedder: TextEmbedder | None = None,
+    image_embedder: ImageEmbedder | None = None,
+) -> KnowledgeBase:
     """A knowledge base at ``config.kb_dir`` with the configured embedders.
 
     Args:
@@ -285,6 +327,5 @@ def open_knowledge_base(config: MemoryConfig, *, read_only: bool = False,
     from memory.embedders import make_image_embedder, make_text_embedder
 
     text = text_embedder or make_text_embedder(config.text_model)
-    image = image_embedder or make_image_embedder(config.image_model, config.image_weights,
-                                                  config.image_model_config)
+    image = image_embedder or make_image_embedder(config.image_model, config.image_weights, config.image_model_config)
     return KnowledgeBase(config.kb_path, text, image, config, read_only=read_only)

@@ -23,9 +23,15 @@ from robot_agent.errors import KnowledgeBaseError
 class _Writes(_Indexes):
     """Adding, merging, editing and deleting items, and counting their outcomes."""
 
-    def add(self, item: KnowledgeItem | Mapping[str, Any], image: np.ndarray | None = None, *,
-            merge: bool = True, text_emb: np.ndarray | None = None,
-            image_emb: np.ndarray | None = None) -> KnowledgeItem:
+    def add(
+        self,
+        item: KnowledgeItem | Mapping[str, Any],
+        image: np.ndarray | None = None,
+        *,
+        merge: bool = True,
+        text_emb: np.ndarray | None = None,
+        image_emb: np.ndarray | None = None,
+    ) -> KnowledgeItem:
         """Store an item (with the object's crop for skill items); durable when it returns.
 
         With ``merge`` (default), active items of the same scope are superseded (see
@@ -49,14 +55,23 @@ class _Writes(_Indexes):
             KnowledgeBaseError: an invalid item, an existing id, a read-only store, or a
                 failed write (nothing is stored then).
         """
-        return self.add_many([item], [image], merge=merge,
-                             text_embs=None if text_emb is None else [text_emb],
-                             image_embs=None if image_emb is None else [image_emb])[0]
+        return self.add_many(
+            [item],
+            [image],
+            merge=merge,
+            text_embs=None if text_emb is None else [text_emb],
+            image_embs=None if image_emb is None else [image_emb],
+        )[0]
 
-    def add_many(self, items: Sequence[KnowledgeItem | Mapping[str, Any]],
-                 images: Sequence[np.ndarray | None] | None = None, *, merge: bool = True,
-                 text_embs: Sequence[np.ndarray] | np.ndarray | None = None,
-                 image_embs: Sequence[np.ndarray | None] | None = None) -> list[KnowledgeItem]:
+    def add_many(
+        self,
+        items: Sequence[KnowledgeItem | Mapping[str, Any]],
+        images: Sequence[np.ndarray | None] | None = None,
+        *,
+        merge: bool = True,
+        text_embs: Sequence[np.ndarray] | np.ndarray | None = None,
+        image_embs: Sequence[np.ndarray | None] | None = None,
+    ) -> list[KnowledgeItem]:
         """Store several items in one transaction (all or nothing); see :meth:`add`."""
         with self._mutex:
             self._check_open()
@@ -68,9 +83,13 @@ class _Writes(_Indexes):
             for name, seq in (("images", images), ("text_embs", text_embs), ("image_embs", image_embs)):
                 if seq is not None and len(seq) != len(batch):
                     raise KnowledgeBaseError(f"{name} has {len(seq)} entries for {len(batch)} items")
-            temb = (self._checked(text_embs, self.text.dim, "text_emb") if text_embs is not None else
-                    self._checked(self._call_embedder(self.text, [i.embedding_text() for i in batch]),
-                                  self.text.dim, "text embedder"))
+            temb = (
+                self._checked(text_embs, self.text.dim, "text_emb")
+                if text_embs is not None
+                else self._checked(
+                    self._call_embedder(self.text, [i.embedding_text() for i in batch]), self.text.dim, "text embedder"
+                )
+            )
             iemb: list[np.ndarray | None] = [None] * len(batch)
             if self.image is not None:
                 if image_embs is not None:
@@ -80,8 +99,9 @@ class _Writes(_Indexes):
                 elif images is not None:
                     todo = [n for n, img in enumerate(images) if img is not None and batch[n].kind == "skill"]
                     if todo:
-                        vecs = self._checked(self._call_embedder(self.image, [images[n] for n in todo]),
-                                             self.image.dim, "image embedder")
+                        vecs = self._checked(
+                            self._call_embedder(self.image, [images[n] for n in todo]), self.image.dim, "image embedder"
+                        )
                         for n, v in zip(todo, vecs):
                             iemb[n] = v
             self._check_new_ids([i.id for i in batch], "this batch")
@@ -94,12 +114,19 @@ class _Writes(_Indexes):
                     olds = self._same_scope(cur, item, t, pending, superseded) if merge else []
                     if olds:
                         self._absorb(item, [o for _, o in olds])
-                    rid = _insert(cur, item, _blob(t), _blob(i),
-                                  self.image.name if (self.image is not None and i is not None) else None)
+                    rid = _insert(
+                        cur,
+                        item,
+                        _blob(t),
+                        _blob(i),
+                        self.image.name if (self.image is not None and i is not None) else None,
+                    )
                     for old_rid, old in olds:
                         old.superseded_by = item.id
-                        cur.execute("UPDATE items SET superseded_by=?, data=? WHERE rid=?",
-                                    (item.id, json.dumps(old.to_dict()), old_rid))
+                        cur.execute(
+                            "UPDATE items SET superseded_by=?, data=? WHERE rid=?",
+                            (item.id, json.dumps(old.to_dict()), old_rid),
+                        )
                         superseded.append(old_rid)
                         if old_rid in in_batch:  # superseded by a later item of the same batch
                             in_batch[old_rid].superseded_by = item.id
@@ -122,20 +149,30 @@ class _Writes(_Indexes):
                 raise KnowledgeBaseError(f"{where}: item {i} appears twice")
             seen.add(i)
         for s in range(0, len(ids), _SQL_CHUNK):
-            chunk = list(ids[s:s + _SQL_CHUNK])
+            chunk = list(ids[s : s + _SQL_CHUNK])
             clash = self._one(f"SELECT id FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk)  # noqa: S608 - fixed SQL text and ? placeholders only
             if clash:
-                raise KnowledgeBaseError(f"{where}: item {clash[0]} already exists in {self.path} "
-                                         f"(update() changes an item)")
+                raise KnowledgeBaseError(
+                    f"{where}: item {clash[0]} already exists in {self.path} (update() changes an item)"
+                )
 
-    def _same_scope(self, cur: sqlite3.Cursor, item: KnowledgeItem, temb: np.ndarray,
-                    pending: Sequence[tuple[KnowledgeItem, np.ndarray]],
-                    superseded: Sequence[int]) -> list[tuple[int, KnowledgeItem]]:
+    def _same_scope(
+        self,
+        cur: sqlite3.Cursor,
+        item: KnowledgeItem,
+        temb: np.ndarray,
+        pending: Sequence[tuple[KnowledgeItem, np.ndarray]],
+        superseded: Sequence[int],
+    ) -> list[tuple[int, KnowledgeItem]]:
         """Active items the new one supersedes: same merge key, or a plan rule of the same meaning."""
         if item.superseded_by is not None:
             return []
-        found = {rid: self._item(data) for rid, data in cur.execute(
-            "SELECT rid, data FROM items WHERE merge_key=? AND superseded_by IS NULL", (item.merge_key(),))}
+        found = {
+            rid: self._item(data)
+            for rid, data in cur.execute(
+                "SELECT rid, data FROM items WHERE merge_key=? AND superseded_by IS NULL", (item.merge_key(),)
+            )
+        }
         if _free_text_plan(item) and self.cfg.merge_threshold < 1.0:
             # Near-duplicates: free-text rules of the same task family whose *rule texts* are
             # at least merge_threshold alike (the shared family words would inflate the
@@ -143,8 +180,13 @@ class _Writes(_Indexes):
             family = item.scope.get("task_family", "")
             gone = set(superseded)
             cands: dict[int, KnowledgeItem] = {}
-            proposed = [r for r, s in self._search("plan_text", temb, 16, lambda r: r not in gone and self._active.get(
-                r, ("",))[0] == "plan") if s >= self.cfg.merge_threshold - 0.2]
+            proposed = [
+                r
+                for r, s in self._search(
+                    "plan_text", temb, 16, lambda r: r not in gone and self._active.get(r, ("",))[0] == "plan"
+                )
+                if s >= self.cfg.merge_threshold - 0.2
+            ]
             for p, _ in pending:  # earlier items of this batch are not in the index yet
                 row = cur.execute("SELECT rid FROM items WHERE id=?", (p.id,)).fetchone()
                 if row is not None:
@@ -220,11 +262,13 @@ class _Writes(_Indexes):
             new = KnowledgeItem.from_dict(data)
             if new.kind != item.kind:
                 raise KnowledgeBaseError("the kind of an item cannot change")
-            temb = self._checked(self._call_embedder(self.text, [new.embedding_text()]), self.text.dim,
-                                 "text embedder")[0]
+            temb = self._checked(
+                self._call_embedder(self.text, [new.embedding_text()]), self.text.dim, "text embedder"
+            )[0]
             with self._tx() as cur:
-                old_rid, iblob, imodel = cur.execute("SELECT rid, image_emb, image_model FROM items WHERE id=?",
-                                                     (item_id,)).fetchone()
+                old_rid, iblob, imodel = cur.execute(
+                    "SELECT rid, image_emb, image_model FROM items WHERE id=?", (item_id,)
+                ).fetchone()
                 # A new rid for the new text: the old vector can never be mistaken for it.
                 cur.execute("DELETE FROM items WHERE rid=?", (old_rid,))
                 rid = _insert(cur, new, _blob(temb), iblob, imodel)
@@ -269,15 +313,17 @@ class _Writes(_Indexes):
                 item.use_count += 1
                 item.success_count += int(bool(success))
                 item.updated = time.time()
-                cur.execute("UPDATE items SET data=?, updated=? WHERE id=?",
-                            (json.dumps(item.to_dict()), item.updated, item_id))
+                cur.execute(
+                    "UPDATE items SET data=?, updated=? WHERE id=?", (json.dumps(item.to_dict()), item.updated, item_id)
+                )
             return item
 
 
 def _free_text_plan(item: KnowledgeItem) -> bool:
     """A plan rule in words only (no structured constraint, not a raw-memory record)."""
-    return item.kind == "plan" and not item.scope.get("raw") and not isinstance(item.parameters.get("constraint"),
-                                                                                 Mapping)
+    return (
+        item.kind == "plan" and not item.scope.get("raw") and not isinstance(item.parameters.get("constraint"), Mapping)
+    )
 
 
 def _dedupe(values: list[Any]) -> list[Any]:
