@@ -13,6 +13,10 @@ arrives) to the first changed motion command sent to the robot:
   the replanned first step (parse, replan with the embedded model, IK included).
 The correction arrives from another thread at a random control tick of the running skill,
 as a person's would. Plan latency is ``Planner.plan`` on each demo scenario (embedded SmolLM2).
+
+The correction's own cost on the hot path is timed too (the unit tests check what these do, not
+how long they take): ``is_stop``, which every utterance passes first (budget: 100 us per call),
+and the grammar's parse of a composite correction (budget: 20 ms).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import numpy as np
 
 from robot_agent.agent import Agent
 from robot_agent.config import AgentConfig
-from robot_agent.language.grammar import CorrectionParser
+from robot_agent.language.grammar import CorrectionContext, CorrectionParser, is_stop
 from robot_agent.policy import make_planner
 from sim.scenario import SCENARIOS_DIR, load_scenario
 from sim.world import SimWorld
@@ -76,6 +80,23 @@ def reaction(planner, parser, scenario: str, text: str, kind: str, rng: random.R
     return (marks["react"] - marks["sent"]) * 1000 if "react" in marks and "sent" in marks else float("nan")
 
 
+def hot_path(parser: CorrectionParser, trials: int) -> tuple[list[float], list[float]]:
+    """Microseconds per ``is_stop`` call (means over batches) and milliseconds per grammar parse."""
+    said = ["stop", "a bit to the left please", "first open the drawer, then put the block inside it"] * 100
+    drawer = load_scenario(DEMO / "drawer_train.yaml")
+    ctx = CorrectionContext(objects=drawer.objects, skill="pick", object="red_block")
+    stop_us, parse_ms = [], []
+    for _ in range(max(trials, 1) * 5):
+        t = time.perf_counter()
+        for text in said:
+            is_stop(text)
+        stop_us.append((time.perf_counter() - t) / len(said) * 1e6)
+        t = time.perf_counter()
+        parser.parse("first open the drawer, then put the block inside and go a bit slower", ctx)
+        parse_ms.append((time.perf_counter() - t) * 1000)
+    return stop_us, parse_ms
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=10)
@@ -93,6 +114,7 @@ def main() -> int:
             t = time.perf_counter()
             planner.plan(sc.task, sc.objects, [])
             plan_ms.append((time.perf_counter() - t) * 1000)
+    stop_us, parse_ms = hot_path(parser, args.trials)
     cases = {
         "stop": ("mug_train", "stop"),
         "skill": ("mug_train", "grasp it by the handle"),
@@ -105,6 +127,13 @@ def main() -> int:
     print(
         f"planner load: {load_s:.1f} s; plan latency p50 {pct(plan_ms, 50):.1f} ms, p95 {pct(plan_ms, 95):.1f} ms "
         f"({len(plan_ms)} plans, backend {planner.backend.name if hasattr(planner.backend, 'name') else 'local'})"
+    )
+    out["is_stop_us"] = {"p50": round(pct(stop_us, 50), 2), "p95": round(pct(stop_us, 95), 2)}
+    out["parse_ms"] = {"p50": round(pct(parse_ms, 50), 2), "p95": round(pct(parse_ms, 95), 2)}
+    print(
+        f"is_stop per call: p50 {pct(stop_us, 50):.2f} us, p95 {pct(stop_us, 95):.2f} us (budget 100 us); "
+        f"grammar parse of a composite correction: p50 {pct(parse_ms, 50):.2f} ms, "
+        f"p95 {pct(parse_ms, 95):.2f} ms (budget 20 ms)"
     )
     for kind, (scen, text) in cases.items():
         xs = [reaction(planner, parser, scen, text, kind, rng) for _ in range(args.trials)]

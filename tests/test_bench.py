@@ -130,6 +130,8 @@ def test_perf_summary_names_every_figure_and_prints_strict_json() -> None:
             "reaction_stop_ms": {"p50": 2.2, "p95": 2.4, "n": 10},
             "reaction_skill_ms": {"p50": 23.0, "p95": 28.0, "n": 10},
             "reaction_plan_ms": {"p50": 28.0, "p95": 36.0, "n": 10},
+            "is_stop_us": {"p50": 3.1, "p95": 4.2},
+            "parse_ms": {"p50": 1.5, "p95": 2.5},
             "peak_rss_mb": 939.0,
         },
         "policy": {
@@ -167,6 +169,8 @@ def test_perf_summary_names_every_figure_and_prints_strict_json() -> None:
         "plan-level",
         "p95 28.0 ms",
         "939.0 MB",
+        "p95 4.2 us",
+        "p95 2.5 ms",
         "backend local",
         "1,000,000 items hnsw",
         "25.4x real time",

@@ -164,6 +164,11 @@ def perf_lines(results: dict[str, Any]) -> list[str]:
                 f"{kind:>5}-level correction -> first changed motion command: p50 {r['p50']} ms, "
                 f"p95 {r['p95']} ms (n={r.get('n')}; target {target})"
             )
+    if a.get("is_stop_us") and a.get("parse_ms"):
+        out.append(
+            f"stop check per utterance: p95 {a['is_stop_us']['p95']} us (budget 100 us); grammar parse of a "
+            f"composite correction: p95 {a['parse_ms']['p95']} ms (budget 20 ms)"
+        )
     if "peak_rss_mb" in a:
         out.append(f"peak memory of the agent process (planner + parser + simulator): {a['peak_rss_mb']} MB")
     for key in ("policy", "policy_symbolic"):
