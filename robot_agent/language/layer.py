@@ -29,8 +29,20 @@ from typing import Any
 from robot_agent.errors import PolicyError
 from robot_agent.language import polarity, structure
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
+from robot_agent.language.checks import (
+    HEDGED,
+    PLAN_FAMILIES,
+    clauses,
+    clean,
+    goal_form,
+    impossible_goal,
+    names_unused_object,
+    pointless_step,
+    reading_allowed,
+    situation,
+)
 from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
-from robot_agent.language.meaning import ENUMERATED, correction_keys, family, goal_keys
+from robot_agent.language.meaning import correction_keys, family, goal_keys
 from robot_agent.language.types import Choice, Understanding
 from skills.params import SKILL_PARAMS
 from skills.types import ObjectInfo
@@ -123,15 +135,6 @@ _MAG = re.compile(
     r"(?:\d+(?:[.,]\d+)?|\b(?:half|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
     r"fifteen|twenty|thirty|a couple of|a few)\b)(?:\s+(?:and a half|point \w+))?\s*"
     r"(?:mm|cm|m|millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|inch(?:es)?|\")(?=\W|$)"
-)
-
-
-#: negation, excess and contrast: where a word-list reading most often gets the polarity or the
-#: referent wrong; such utterances are checked by the models even when the grammar is sure
-_HEDGED = re.compile(
-    r"\b(?:not|no|never|too|overly|enough|instead|wrong|other|rather|than|except|but|leave|"
-    r"without|hold|hang)\b|n't\b|"
-    r"(?<!to the )(?<!to your )(?<!to my )(?<!more )(?<!further )(?<!go )(?<!move )\bright\b"
 )
 
 
@@ -238,7 +241,7 @@ class LanguageLayer:
             if c.kind is CorrectionKind.STOP:
                 self._pending = None
                 return Understanding(text, "correction", "stop", correction=c, confidence=1.0, source="grammar")
-        g = self.parser.parse(_clean(text), ctx)
+        g = self.parser.parse(clean(text), ctx)
         g.text = text
         if self.mode == "grammar":
             return self._from_grammar(text, g)
@@ -254,13 +257,13 @@ class LanguageLayer:
         defaults = self._defaults(ctx)
         gkeys = correction_keys(g, defaults) if g.kind is not CorrectionKind.UNCLEAR else set()
         cand_keys = {c.key for c in cands}
-        allowed = _allowed(gkeys, cand_keys) and not _acts_on_busy_object(g, ctx)
+        allowed = reading_allowed(gkeys, cand_keys) and not pointless_step(g, ctx)
         if (
             gkeys
             and allowed
             and g.confidence >= 0.999
-            and not _HEDGED.search(text.lower())
-            and not _names_unused_object(text, g, ctx)
+            and not HEDGED.search(text.lower())
+            and not names_unused_object(text, g, ctx)
         ):
             return self._from_grammar(text, g)
         ranked = self._rank(text, cands, ctx)
@@ -270,12 +273,12 @@ class LanguageLayer:
             best_g = max((s for c, s in ranked if c.key in gkeys), default=None)
             # A plan change (another object, another place, a keep-out...) changes what the robot
             # does next: the models must rank it first, not merely close.
-            lead = 0.0 if any(family(k) in _PLAN_FAMILIES | {"prefer"} for k in gkeys) else self.th.margin
+            lead = 0.0 if any(family(k) in PLAN_FAMILIES | {"prefer"} for k in gkeys) else self.th.margin
             if best_g is not None and best_g >= ranked[0][1] - lead:
                 return self._from_grammar(text, g, source="grammar+model", confidence=min(g.confidence, best_g))
         if not ranked:
             return self._ask(text, "correction", [], ctx, g)
-        judged = self._judge(text, "correction", _situation(ctx), ranked)
+        judged = self._judge(text, "correction", situation(ctx), ranked)
         if judged is not None:
             cand, conf = judged
             if cand is None:
@@ -324,7 +327,7 @@ class LanguageLayer:
         if not cands or self.scorer is None:
             return []
         sentences = [r for c in cands for r in c.renderings]
-        q = self.scorer.query(_clean(text))
+        q = self.scorer.query(clean(text))
         flat = self.scorer.scores(q, sentences)
         scores: list[float] = []
         i = 0
@@ -341,9 +344,9 @@ class LanguageLayer:
         )
         scores = polarity.adjust(text, q, cands, scores, self.scorer)
         if objects is not None:
-            scores = structure.rescore_tasks(_clean(text), objects, cands, scores, self.scorer, q)
+            scores = structure.rescore_tasks(clean(text), objects, cands, scores, self.scorer, q)
         else:
-            scores = structure.rescore_parts(_clean(text), cands, scores, self.scorer)
+            scores = structure.rescore_parts(clean(text), cands, scores, self.scorer)
         order = sorted(range(len(cands)), key=lambda k: -scores[k])
         return [(cands[k], scores[k]) for k in order]
 
@@ -485,7 +488,7 @@ class LanguageLayer:
         except PolicyError as exc:
             why = str(exc)
         atoms = goal_atoms(goal) if goal is not None else []
-        bad = _impossible(text, atoms, objects)
+        bad = impossible_goal(text, atoms, objects)
         if bad:
             return Understanding(text, "task", "ask", reason=bad, question=f"{bad}. What should I do instead?")
         if self.mode == "grammar":
@@ -498,14 +501,14 @@ class LanguageLayer:
         cands = task_candidates(objects)
         ranked = self._rank(text, cands, None, objects)
         cats = {o.name: o.category for o in objects}
-        if atoms and _HEDGED.search(text.lower()) and len(goal_keys(atoms, cats)) == 0:
+        if atoms and HEDGED.search(text.lower()) and len(goal_keys(atoms, cats)) == 0:
             # Negation or contrast the goal parser turned into a compound goal ("the cylinder, not
             # the cube" read as both): the models decide, or the operator is asked.
             atoms = []
         if atoms:
             gk = goal_keys(atoms, cats)
-            form = _goal_form(atoms)
-            same = [(c, s) for c, s in ranked if c.key in gk or (c.atoms and _goal_form(c.atoms) == form)]
+            form = goal_form(atoms)
+            same = [(c, s) for c, s in ranked if c.key in gk or (c.atoms and goal_form(c.atoms) == form)]
             best_g = max((s for _, s in same), default=None)
             if not gk or best_g is None or not ranked or best_g >= ranked[0][1] - self.th.task_margin:
                 self._pending = None
@@ -522,7 +525,7 @@ class LanguageLayer:
             # The grammar's goal and the models disagree: ask, offering both.
             top = ranked[0]
             return self._ask(text, "task", [top, same[0]], None, None, objects=objects)
-        absent = structure.missing(_clean(text), objects, self.scorer)
+        absent = structure.missing(clean(text), objects, self.scorer)
         if absent is not None and not atoms:
             names = ", ".join(o.name for o in objects)
             why = f"I can't see {absent.strip()} here"
@@ -530,14 +533,14 @@ class LanguageLayer:
                 text, "task", "ask", reason=why, question=f"{why}. I can see: {names}. What should I do?"
             )
         if not atoms and not split:
-            parts = _clauses(text)
+            parts = clauses(text)
             if len(parts) > 1:
                 subs = [self._task(p, objects, split=True) for p in parts]
                 if all(u.decision == "act" and u.task for u in subs):
                     u = self._combine(text, subs, objects)
                     if u is not None:
                         return u
-        judged = self._judge(text, "task", _situation(None, objects), ranked) if ranked else None
+        judged = self._judge(text, "task", situation(None, objects), ranked) if ranked else None
         if judged is not None and judged[0] is not None:
             u = self._task_from(text, judged[0], objects, judged[1], "llm")
             if u is not None:
@@ -545,7 +548,7 @@ class LanguageLayer:
         if ranked:
             top, s1 = ranked[0]
             s2 = next(
-                (s for c, s in ranked[1:] if c.key != top.key and _goal_form(c.atoms) != _goal_form(top.atoms)), 0.0
+                (s for c, s in ranked[1:] if c.key != top.key and goal_form(c.atoms) != goal_form(top.atoms)), 0.0
             )
             if self._clear(s1, s2):
                 u = self._task_from(text, top, objects, float(s1), "model")
@@ -705,133 +708,6 @@ class LanguageLayer:
             source="answer",
             reason=f"answer to: {p.text}",
         )
-
-
-_COUNT = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:of\s+the\s+)?([a-z]+?)s?\b")
-_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
-
-
-def _impossible(text: str, atoms: list[dict[str, Any]], objects: Sequence[ObjectInfo]) -> str:
-    """Why a goal the grammar read cannot be meant here ("" when it can): moving what cannot be
-    moved, or more things than the scene has."""
-    from skills.library import GRASPABLE
-
-    cats = {o.name: o.category for o in objects}
-    for a in atoms:
-        if a["kind"] in ("at", "holding", "pushed"):
-            fixed = [n for n in a.get("objects", []) if cats.get(n) not in GRASPABLE]
-            if fixed and len(fixed) == len(a.get("objects", [])):
-                return f"I can't move the {fixed[0]}: it is not something I can pick up or push"
-    from robot_agent.language.scene_words import phrases
-
-    for m in _COUNT.finditer(text.lower()):
-        n = int(m.group(1)) if m.group(1).isdigit() else _COUNTS[m.group(1)]
-        word = m.group(2)
-        fits = [
-            o
-            for o in objects
-            if o.category in GRASPABLE
-            and (word in {"thing", "object", "item", "one"} or any(word in p.split() for p in phrases(o, objects)))
-        ]
-        if n > len(fits):
-            return f"you asked for {n} {word}s but I can see only {len(fits)}"
-    return ""
-
-
-def _clauses(text: str) -> list[str]:
-    """A task said as several clauses ("apple in the bowl, banana on the plate")."""
-    parts = [p.strip(" ,.;") for p in re.split(r"\s*[;,]\s*|\s+(?:and then|then|and also|and)\s+", text.lower())]
-    return [p for p in parts if len(p.split()) >= 2]
-
-
-def _names_unused_object(text: str, c: Correction, ctx: CorrectionContext) -> bool:
-    """Does the utterance name a scene object its grammar reading leaves out ("could every red one
-    end up in the blue bin?" read as "up")? Then the grammar missed part of it."""
-    import json
-
-    from robot_agent.language.scene_words import phrase
-
-    low = " " + " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split()) + " "
-    said = json.dumps(c.to_dict())
-    for o in ctx.objects:
-        if o.name == ctx.object or o.name in said:
-            continue
-        words = phrase(o).split()
-        if len(words) > 1 and f" {' '.join(words)} " in low:
-            return True
-    return False
-
-
-def _acts_on_busy_object(c: Correction, ctx: CorrectionContext) -> bool:
-    """A plan step the scene makes pointless: closing a shut drawer or opening an open one, or a
-    step on the object the running skill is busy with, which that object cannot take now
-    (pushing the object in the hand while placing it: "slide it left" is not "push it")."""
-    from skills.params import SKILL_PARAMS as skills
-
-    plan = c.plan or {}
-    calls = [x for x in (plan.get("call"), plan.get("first"), plan.get("then")) if isinstance(x, dict)]
-    if any(x.get("skill") not in skills for x in calls):
-        return True  # a step of no skill the robot has ("before handle(glass)"): a misreading
-    call = plan.get("call") or plan.get("first") or {}
-    if plan.get("type") not in ("step", "order") or not call.get("object"):
-        return False
-    target = ctx.find(call["object"])
-    if target is not None and target.category == "cabinet" and call.get("skill") in ("open", "close"):
-        # Closing a drawer that is shut, or opening one that is open: "it can't go in while the
-        # drawer is still shut" describes the state, it does not ask to shut it.
-        is_open = str(target.state.get("drawer", "closed")) == "open"
-        if (call["skill"] == "close") != is_open:
-            return True
-    if call.get("object") != ctx.object:
-        return False
-    return (ctx.skill == "place" and call.get("skill") in ("push", "pick", "open", "close", "place")) or (
-        ctx.skill in ("open", "close") and call.get("skill") in ("open", "close")
-    )
-
-
-_PLAN_FAMILIES = {"order", "step", "swap_object", "swap_target", "avoid", "stack", "stack_key", "retry"}
-
-
-def _goal_form(atoms: Sequence[dict[str, Any]]) -> frozenset[Any] | None:
-    """A goal's atoms as a comparable value: "put the apple away" with one bowl in the scene is
-    the same goal as "put the apple in the bowl"."""
-    if not atoms:
-        return None
-    return frozenset(
-        (a.get("kind"), frozenset(a.get("objects", ())), frozenset(a.get("targets", ())), a.get("open")) for a in atoms
-    )
-
-
-def _allowed(keys: set[str], cand_keys: set[str]) -> bool:
-    """Is a grammar reading one of the meanings the context allows? A plan-level reading must be
-    a candidate itself (no "open the drawer first" while opening it, no swap to the same object);
-    a skill-level one needs one of its keys among the candidates."""
-    if not keys:
-        return False
-    if any(family(k) in _PLAN_FAMILIES and k not in cand_keys for k in keys):
-        return False
-    return any(k in cand_keys for k in keys) or all(family(k) not in ENUMERATED for k in keys)
-
-
-def _situation(ctx: CorrectionContext | None, objects: Sequence[ObjectInfo] = ()) -> str:
-    objs = list(ctx.objects) if ctx is not None else list(objects)
-    seen = "; ".join(f"{o.name} ({' '.join(w for w in (o.color, o.shape, o.category) if w)})" for o in objs)
-    doing = ""
-    if ctx is not None and ctx.skill:
-        doing = (
-            f"The robot is running {ctx.skill}"
-            + (f" on {ctx.object}" if ctx.object else "")
-            + (f" into/onto {ctx.target}" if ctx.target else "")
-            + ". "
-        )
-    return f"{doing}Objects on the table: {seen or 'none'}."
-
-
-def _clean(text: str) -> str:
-    """Fillers and repeated words out ("uh, a bit, um, left" -> "a bit, left")."""
-    t = re.sub(r"\b(?:u+h+|u+m+|e+r+m*|hmm+|you know)\b[,.]?", " ", text, flags=re.IGNORECASE)
-    t = re.sub(r"\b(\w+)(?:\s+\1\b)+", r"\1", t, flags=re.IGNORECASE)
-    return re.sub(r"\s+", " ", t).strip(" ,") or text
 
 
 def make_language_layer(config: Any, embedder: Any = None, safety: Any = None, kb: Any = None) -> LanguageLayer:

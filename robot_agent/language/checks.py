@@ -1,0 +1,148 @@
+"""Checks and text helpers of the understanding layer: when the grammar's reading cannot be
+trusted (hedged words, a named object it leaves out, a pointless plan step, a meaning the
+context does not allow), goals that cannot be meant, and small text forms."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from robot_agent.language.grammar import Correction, CorrectionContext
+from robot_agent.language.meaning import ENUMERATED, family
+from skills.types import ObjectInfo
+
+#: negation, excess and contrast: where a word-list reading most often gets the polarity or the
+#: referent wrong; such utterances are checked by the models even when the grammar is sure
+HEDGED = re.compile(
+    r"\b(?:not|no|never|too|overly|enough|instead|wrong|other|rather|than|except|but|leave|"
+    r"without|hold|hang)\b|n't\b|"
+    r"(?<!to the )(?<!to your )(?<!to my )(?<!more )(?<!further )(?<!go )(?<!move )\bright\b"
+)
+
+
+_COUNT = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:of\s+the\s+)?([a-z]+?)s?\b")
+_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def impossible_goal(text: str, atoms: list[dict[str, Any]], objects: Sequence[ObjectInfo]) -> str:
+    """Why a goal the grammar read cannot be meant here ("" when it can): moving what cannot be
+    moved, or more things than the scene has."""
+    from skills.library import GRASPABLE
+
+    cats = {o.name: o.category for o in objects}
+    for a in atoms:
+        if a["kind"] in ("at", "holding", "pushed"):
+            fixed = [n for n in a.get("objects", []) if cats.get(n) not in GRASPABLE]
+            if fixed and len(fixed) == len(a.get("objects", [])):
+                return f"I can't move the {fixed[0]}: it is not something I can pick up or push"
+    from robot_agent.language.scene_words import phrases
+
+    for m in _COUNT.finditer(text.lower()):
+        n = int(m.group(1)) if m.group(1).isdigit() else _COUNTS[m.group(1)]
+        word = m.group(2)
+        fits = [
+            o
+            for o in objects
+            if o.category in GRASPABLE
+            and (word in {"thing", "object", "item", "one"} or any(word in p.split() for p in phrases(o, objects)))
+        ]
+        if n > len(fits):
+            return f"you asked for {n} {word}s but I can see only {len(fits)}"
+    return ""
+
+
+def clauses(text: str) -> list[str]:
+    """A task said as several clauses ("apple in the bowl, banana on the plate")."""
+    parts = [p.strip(" ,.;") for p in re.split(r"\s*[;,]\s*|\s+(?:and then|then|and also|and)\s+", text.lower())]
+    return [p for p in parts if len(p.split()) >= 2]
+
+
+def names_unused_object(text: str, c: Correction, ctx: CorrectionContext) -> bool:
+    """Does the utterance name a scene object its grammar reading leaves out ("could every red one
+    end up in the blue bin?" read as "up")? Then the grammar missed part of it."""
+    import json
+
+    from robot_agent.language.scene_words import phrase
+
+    low = " " + " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split()) + " "
+    said = json.dumps(c.to_dict())
+    for o in ctx.objects:
+        if o.name == ctx.object or o.name in said:
+            continue
+        words = phrase(o).split()
+        if len(words) > 1 and f" {' '.join(words)} " in low:
+            return True
+    return False
+
+
+def pointless_step(c: Correction, ctx: CorrectionContext) -> bool:
+    """A plan step the scene makes pointless: closing a shut drawer or opening an open one, or a
+    step on the object the running skill is busy with, which that object cannot take now
+    (pushing the object in the hand while placing it: "slide it left" is not "push it")."""
+    from skills.params import SKILL_PARAMS as skills
+
+    plan = c.plan or {}
+    calls = [x for x in (plan.get("call"), plan.get("first"), plan.get("then")) if isinstance(x, dict)]
+    if any(x.get("skill") not in skills for x in calls):
+        return True  # a step of no skill the robot has ("before handle(glass)"): a misreading
+    call = plan.get("call") or plan.get("first") or {}
+    if plan.get("type") not in ("step", "order") or not call.get("object"):
+        return False
+    target = ctx.find(call["object"])
+    if target is not None and target.category == "cabinet" and call.get("skill") in ("open", "close"):
+        # Closing a drawer that is shut, or opening one that is open: "it can't go in while the
+        # drawer is still shut" describes the state, it does not ask to shut it.
+        is_open = str(target.state.get("drawer", "closed")) == "open"
+        if (call["skill"] == "close") != is_open:
+            return True
+    if call.get("object") != ctx.object:
+        return False
+    return (ctx.skill == "place" and call.get("skill") in ("push", "pick", "open", "close", "place")) or (
+        ctx.skill in ("open", "close") and call.get("skill") in ("open", "close")
+    )
+
+
+PLAN_FAMILIES = {"order", "step", "swap_object", "swap_target", "avoid", "stack", "stack_key", "retry"}
+
+
+def goal_form(atoms: Sequence[dict[str, Any]]) -> frozenset[Any] | None:
+    """A goal's atoms as a comparable value: "put the apple away" with one bowl in the scene is
+    the same goal as "put the apple in the bowl"."""
+    if not atoms:
+        return None
+    return frozenset(
+        (a.get("kind"), frozenset(a.get("objects", ())), frozenset(a.get("targets", ())), a.get("open")) for a in atoms
+    )
+
+
+def reading_allowed(keys: set[str], cand_keys: set[str]) -> bool:
+    """Is a grammar reading one of the meanings the context allows? A plan-level reading must be
+    a candidate itself (no "open the drawer first" while opening it, no swap to the same object);
+    a skill-level one needs one of its keys among the candidates."""
+    if not keys:
+        return False
+    if any(family(k) in PLAN_FAMILIES and k not in cand_keys for k in keys):
+        return False
+    return any(k in cand_keys for k in keys) or all(family(k) not in ENUMERATED for k in keys)
+
+
+def situation(ctx: CorrectionContext | None, objects: Sequence[ObjectInfo] = ()) -> str:
+    objs = list(ctx.objects) if ctx is not None else list(objects)
+    seen = "; ".join(f"{o.name} ({' '.join(w for w in (o.color, o.shape, o.category) if w)})" for o in objs)
+    doing = ""
+    if ctx is not None and ctx.skill:
+        doing = (
+            f"The robot is running {ctx.skill}"
+            + (f" on {ctx.object}" if ctx.object else "")
+            + (f" into/onto {ctx.target}" if ctx.target else "")
+            + ". "
+        )
+    return f"{doing}Objects on the table: {seen or 'none'}."
+
+
+def clean(text: str) -> str:
+    """Fillers and repeated words out ("uh, a bit, um, left" -> "a bit, left")."""
+    t = re.sub(r"\b(?:u+h+|u+m+|e+r+m*|hmm+|you know)\b[,.]?", " ", text, flags=re.IGNORECASE)
+    t = re.sub(r"\b(\w+)(?:\s+\1\b)+", r"\1", t, flags=re.IGNORECASE)
+    return re.sub(r"\s+", " ", t).strip(" ,") or text
