@@ -30,8 +30,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from robot_agent.agent_knowledge import KnowledgeMixin
 from robot_agent.config import AgentConfig
-from robot_agent.distill import task_queries
 from robot_agent.episode import AgentState, CorrectionRecord, EpisodeResult, Observer, StepRecord
 from robot_agent.errors import ParameterError, PolicyError
 from robot_agent.language.grammar import (
@@ -68,7 +68,7 @@ class _Call:
         return {"skill": self.skill, "args": dict(self.args), "params": dict(self.params)}
 
 
-class Agent:
+class Agent(KnowledgeMixin):
     """Runs tasks on a robot with a planner, a knowledge base and a correction parser.
 
     Args:
@@ -221,66 +221,6 @@ class Agent:
     def _set_state(self, state: AgentState, **extra: Any) -> None:
         self.state = state
         self._emit({"type": "status", "state": state.value, **extra})
-
-    # -- knowledge ------------------------------------------------------------------------------
-    def _crop(self, name: str) -> Any:
-        if self.camera is None or self.memory_mode == "text-only":
-            return None
-        try:
-            return self.camera.object_crops().get(name)
-        except Exception:  # noqa: BLE001 - a camera fault costs visual retrieval, not the task
-            log.warning("camera crop failed; retrieving by text only", exc_info=True)
-            return None
-
-    def _plan_knowledge(self, task: str, result: EpisodeResult) -> list[Any]:
-        if self.kb is None:
-            return []
-        try:
-            queries = task_queries(task, self._objects())
-            hits = self.kb.retrieve_for_task(queries[0], k=5, also=queries[1:])
-        except Exception as exc:  # noqa: BLE001 - an embedder fault means planning without memory
-            log.warning("plan knowledge retrieval failed: %s", exc)
-            self._emit({"type": "knowledge", "event": "error", "error": str(exc)})
-            return []
-        out = []
-        for item, score in hits:
-            if self.memory_mode == "raw-memory":
-                # raw items are plan items marked scope.raw (memory.item.KINDS has no "raw" kind)
-                if not item.scope.get("raw"):
-                    continue
-                out.extend({"text": t, "source": "memory"} for t in item.provenance.get("corrections", []))
-            else:
-                if item.kind != "plan":
-                    continue
-                c = item.parameters.get("constraint")
-                # Tagged so the planner can tell remembered rules from this episode's corrections.
-                out.append({**c, "source": "memory"} if isinstance(c, Mapping) else item.rule)
-            rec = {"event": "used", "id": item.id, "kind": item.kind, "rule": item.rule, "score": round(score, 3)}
-            result.knowledge_used.append(rec)
-            self._emit({"type": "knowledge", **rec})
-        return out
-
-    def _skill_knowledge(self, call: _Call, objects: Mapping[str, ObjectInfo]) -> tuple[dict[str, Any], list[Any]]:
-        if self.kb is None or self.memory_mode == "raw-memory":
-            return {}, []
-        name = call.args.get("object")
-        if not name or name not in objects:
-            return {}, []
-        obj = objects[name]
-        from robot_agent.distill import skill_object_description
-
-        desc = skill_object_description(call.skill, call.args, objects) or obj.description()
-        try:
-            hits = self.kb.retrieve_for_skill(call.skill, desc, image=self._crop(name), k=1, category=obj.category)
-        except TypeError:
-            hits = self.kb.retrieve_for_skill(call.skill, desc, image=self._crop(name), k=1)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("skill knowledge retrieval failed: %s", exc)
-            return {}, []
-        if not hits:
-            return {}, []
-        item, score = hits[0]
-        return dict(item.parameters), [(item, score)]
 
     # -- the loop -------------------------------------------------------------------------------
     def run_task(self, task: str, episode_id: str | None = None) -> EpisodeResult:
@@ -723,14 +663,6 @@ class Agent:
         except Exception:  # noqa: BLE001 - a slower first correction, not a failed task
             log.warning("could not prepare the understanding layer", exc_info=True)
 
-    def _report_learned(self, result: EpisodeResult) -> None:
-        """Phrases the understanding layer kept (an answered question): knowledge, reported as such."""
-        take = getattr(self.language, "take_learned", None)
-        for item in take() if take is not None else []:
-            rec = {"event": "distilled", "id": item.id, "kind": item.kind, "rule": item.rule}
-            result.knowledge_distilled.append(rec)
-            self._emit({"type": "knowledge", **rec})
-
     def _pending_choices(self) -> list[Any]:
         pending = getattr(self.language, "pending_question", None) if self.language is not None else None
         return list(pending.choices) if pending is not None else []
@@ -818,31 +750,6 @@ class Agent:
             return  # stopped on the way: keep holding, nothing else moves
         self.robot.release()
         self._emit({"type": "put_back", "object": held})
-
-    def _record(self, items: list[Any], success: bool) -> None:
-        for item, _ in items:
-            try:
-                self.kb.record_outcome(item.id, success)
-            except Exception:  # noqa: BLE001
-                log.warning("could not record the outcome of %s", item.id, exc_info=True)
-
-    def _after_episode(self, result: EpisodeResult) -> None:
-        from robot_agent.distill import distill_episode
-
-        try:
-            objects = self._objects()
-            from memory.item import KnowledgeItem
-
-            items = [KnowledgeItem.from_dict(d) for d in distill_episode(result, objects, mode=self.memory_mode)]
-            for item in items:
-                crop = self._crop(item.scope.get("object_name", "")) if item.kind == "skill" else None
-                stored = self.kb.add(item, image=crop)
-                rec = {"event": "distilled", "id": getattr(stored, "id", item.id), "kind": item.kind, "rule": item.rule}
-                result.knowledge_distilled.append(rec)
-                self._emit({"type": "knowledge", **rec})
-        except Exception as exc:  # noqa: BLE001 - never lose the episode over a KB fault
-            log.error("distillation failed: %s", exc, exc_info=True)
-            self._emit({"type": "knowledge", "event": "error", "error": str(exc)})
 
 
 def build_agent(
