@@ -24,7 +24,8 @@ _RULES: dict[str, str] = {
     # no "go on": it sounds like "hold on" and means the opposite
     "confirm": ("yes | okay | good | perfect | correct | that's right | that's good | "
                 "continue | that's fine"),
-    "mag": ("a bit | a little | a little bit | slightly | a tiny bit | a lot | way | "
+    # no "way" (as in "way higher"): it let "wait" and "whoa" be heard as motions ("way to the left")
+    "mag": ("a bit | a little | a little bit | slightly | a tiny bit | a lot | "
             "a bit more | a little more"),
     "num": ("one | two | three | four | five | six | seven | eight | nine | ten | fifteen | "
             "twenty | thirty | forty | forty five | fifty | sixty | ninety"),

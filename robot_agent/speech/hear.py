@@ -80,6 +80,7 @@ STRONG_MARGIN = 0.4
 OPEN_MARGIN = -1.5
 #: a stop-like phrase that explains the audio this well compared with the better transcript (or
 #: better) makes the utterance a stop: "hold on" heard as "go lower" and "wait a moment" as nothing
+#: (when the grammar transcript would be acted on, the phrase must explain the audio better than it)
 STOP_MARGIN = -0.3
 #: the stop-like phrases aligned to the audio for that check
 STOP_SOUNDS = ("stop", "stop stop", "halt", "freeze", "wait", "wait a moment", "hold on", "hold on a second",
@@ -350,7 +351,10 @@ class Hearer:
                 stop = self.aligner.best_of(STOP_SOUNDS, audio) if ref is not None else None
                 if stop is not None and ref is not None:
                     stop_margin = stop[1] - ref
-                    if stop_margin >= self.stop_margin:
+                    # two decodes that agree on a correction are evidence against a stop: then the
+                    # stop-like phrase must explain the audio better than the transcript does
+                    agreed = sg is not None and self.accepts(margin, rival_margin, self.agreement(g.text, o.text))
+                    if stop_margin >= (max(0.0, self.stop_margin) if agreed else self.stop_margin):
                         sounds_like = stop[0]
         took = time.perf_counter() - t0
         return self.decide(g, o, spotted, margin=margin, rival=rival, rival_margin=rival_margin,
