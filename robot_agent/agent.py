@@ -296,7 +296,8 @@ class Agent(KnowledgeMixin):
         The planner keeps calls off them; this list keeps the arm's path off them too: every
         skill gets it as its keep-out list (this episode's corrections and remembered rules alike).
         """
-        from robot_agent.policy.constraints import AvoidConstraint, compile_knowledge
+        from robot_agent.policy.constraint_compile import compile_knowledge
+        from robot_agent.policy.constraints import AvoidConstraint
 
         names: list[str] = []
         for c in compile_knowledge(constraints)[0]:

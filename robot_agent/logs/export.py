@@ -176,7 +176,7 @@ def _scene_objects(scene: Any, where: str) -> list[Any]:
 def _prompt(
     task: str, ctx: _PlanContext, constraints: Sequence[Any], steps: Sequence[str]
 ) -> tuple[list[tuple[str, str]], str]:
-    from robot_agent.policy.constraints import compile_knowledge
+    from robot_agent.policy.constraint_compile import compile_knowledge
     from robot_agent.policy.prompts import PromptContext, assistant_prefix, object_lines
 
     cons, hints, _warnings = compile_knowledge(list(constraints))

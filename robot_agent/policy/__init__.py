@@ -19,6 +19,7 @@ from robot_agent.policy.backends import (
     resolve_model_dir,
     smollm2_gguf,
 )
+from robot_agent.policy.constraint_compile import compile_knowledge
 from robot_agent.policy.constraints import (
     KINDS,
     AvoidConstraint,
@@ -29,7 +30,6 @@ from robot_agent.policy.constraints import (
     PreferenceConstraint,
     RequireStepConstraint,
     TargetConstraint,
-    compile_knowledge,
     constraint_from_dict,
     parse_rule,
 )

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from robot_agent.errors import PolicyError
 from robot_agent.policy.grounding import NOUNS, ObjectRef, normalize, parse_mention
-from robot_agent.policy.types import SkillCall
-from skills.types import ObjectInfo
 
 log = logging.getLogger(__name__)
 
@@ -759,100 +757,3 @@ def parse_rule(text: str, *, source: str = "") -> PlanConstraint | None:
             return TargetConstraint(role=role, destination=ref, replaces=replaces, **meta)
         return TargetConstraint(role=role, object=ref, replaces=replaces, **meta)
     return None
-
-
-# --------------------------------------------------------------------------- compiling
-
-
-def compile_knowledge(
-    items: Iterable[Any] | None, *, source: str = ""
-) -> tuple[list[PlanConstraint], list[str], list[str]]:
-    """Split knowledge/corrections into checkable constraints and prompt-only hints.
-
-    Args:
-        items: PlanConstraint objects, dicts (any accepted format) or text rules.
-        source: default ``source`` for constraints built here.
-
-    Returns:
-        (constraints, hints, warnings): hints are the texts no rule understood (still shown
-        to the LLM); warnings say which items were refused and why.
-    """
-    constraints: list[PlanConstraint] = []
-    hints: list[str] = []
-    warnings: list[str] = []
-    for item in items or ():
-        if item is None:
-            continue
-        if isinstance(item, PlanConstraint):
-            constraints.append(item)
-            continue
-        if isinstance(item, Mapping):
-            try:
-                c = constraint_from_dict(item)
-            except PolicyError as exc:
-                warnings.append(str(exc))
-                continue
-            if c is None:
-                text = str(item.get("text") or item.get("description") or item.get("rule") or "")
-                c = parse_rule(text, source=str(item.get("source") or source)) if text else None
-                if c is None:
-                    if text:
-                        hints.append(text)
-                    else:
-                        warnings.append(f"constraint {dict(item)!r} is not checkable and has no text")
-                    continue
-            if not c.source:
-                c.source = source
-            constraints.append(c)
-            continue
-        if isinstance(item, str):
-            for sentence in _sentences(item):
-                c = parse_rule(sentence, source=source)
-                if c is None:
-                    hints.append(sentence)
-                else:
-                    constraints.append(c)
-            continue
-        text = getattr(item, "rule", None) or getattr(item, "text", None)
-        if isinstance(text, str):
-            hints.append(text)
-            continue
-        warnings.append(f"ignored knowledge of type {type(item).__name__}")
-    return constraints, hints, warnings
-
-
-def _sentences(text: str) -> list[str]:
-    parts = [p.strip() for p in re.split(r"(?<=[.;!?])\s+|\n+", text) if p.strip()]
-    return parts or ([text.strip()] if text.strip() else [])
-
-
-@dataclass(frozen=True)
-class NamePattern:
-    """A :class:`CallPattern` resolved on one scene: names instead of refs (None = any)."""
-
-    skill: str
-    objects: frozenset[str] | None
-    targets: frozenset[str] | None
-
-    def matches(self, call: SkillCall) -> bool:
-        if self.skill and call.skill != self.skill:
-            return False
-        if self.objects is not None and call.args.get("object") not in self.objects:
-            return False
-        return self.targets is None or call.args.get("target") in self.targets
-
-    def names(self) -> frozenset[str]:
-        return (self.objects or frozenset()) | (self.targets or frozenset())
-
-
-def resolve_pattern(p: CallPattern, objects: Sequence[ObjectInfo]) -> NamePattern:
-    """Names the refs of ``p`` mean on this scene (an unresolvable ref matches nothing)."""
-
-    def names(ref: ObjectRef | None, cats: Iterable[str] | None = None) -> frozenset[str] | None:
-        if ref is None:
-            return None
-        return frozenset(o.name for o in ref.resolve(objects, categories=cats))
-
-    skill = p.skill
-    obj_cats = {"open": ("cabinet",), "close": ("cabinet",)}.get(skill)
-    return NamePattern(skill, names(p.object, obj_cats), names(p.target, RECEPTACLES if skill == "place" else None))
