@@ -145,7 +145,7 @@ def test_up_hardware_composition_remaps_to_the_arms_topics(context: Any, extra: 
 
 
 def test_parameter_files_name_every_node_and_only_declared_parameters() -> None:
-    from robot_agent.ros.agent_node import agent_parameter_defaults
+    from robot_agent.ros.node_params import agent_parameter_defaults
     from robot_agent.ros.ros_robot import RosRobotConfig
     from sim.ros.sim_node import PARAMETERS
 

@@ -23,9 +23,7 @@ corrections and parameter changes are served by the other threads while the arm 
 
 from __future__ import annotations
 
-import array
 import math
-import os
 import sys
 import threading
 import time
@@ -35,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from robot_agent.config import AGENT_NODE, AgentConfig, default_config_path, load_node_params
+from robot_agent.config import AGENT_NODE, AgentConfig
 from robot_agent.deps import require
 from robot_agent.errors import ConfigError, MessageError, RobotLinkError
 from robot_agent.language.grammar import is_stop
@@ -55,40 +53,20 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from robot_agent.ros import messages, qos  # noqa: E402
+from robot_agent.ros.node_params import (  # noqa: E402
+    DYNAMIC,
+    NODE_PARAMETERS,
+    _log_params,
+    _plain,
+    agent_parameter_defaults,
+)
 from robot_agent.ros.params import AGENT_RANGES, declare_all  # noqa: E402
 from robot_agent.ros.ros_robot import CAMERA, RosRobot, RosRobotConfig  # noqa: E402
 from robot_agent_interfaces.action import RunTask  # noqa: E402
 from robot_agent_interfaces.msg import AgentStatus, Correction, KnowledgeEvent, Plan, TranscriptEvent  # noqa: E402
 from robot_agent_interfaces.srv import SearchKnowledge  # noqa: E402
 
-#: node parameters beyond the agent config and the robot config
-NODE_PARAMETERS: dict[str, tuple[Any, str]] = {
-    "log_dir": ("", "record every episode as a rosbag2 (MCAP) directory in it; empty = off"),
-    "log_image_hz": (2.0, "camera frames per second in the episode log; 0 = none"),
-    "log_joint_state_hz": (50.0, "joint states per second in the episode log (sampled at each control tick)"),
-}
-#: parameters that may change while the node runs (read at each use); every other one is read-only:
-#: safety limits are never changed at run time, models and the knowledge base are set up once
-DYNAMIC = frozenset({"memory.text_weight", "memory.image_weight", "memory.skill_threshold", "memory.plan_threshold"})
-
 AgentFactory = Callable[[Robot, AgentConfig, Any], Any]
-
-
-def _plain(value: Any) -> Any:
-    """Parameter values as plain Python (rclpy may hand arrays back as ``array.array``)."""
-    if isinstance(value, (array.array, tuple)):
-        return list(value)
-    return value
-
-
-def agent_parameter_defaults(path: str | None = None) -> dict[str, Any]:
-    """Every parameter of the agent node with its default: ``config/agent.yaml``, the robot's, the node's."""
-    params = dict(load_node_params(path or default_config_path("agent.yaml"), AGENT_NODE))
-    for name, value in RosRobotConfig().to_params().items():
-        params.setdefault(name, value)
-    for name, (value, _) in NODE_PARAMETERS.items():
-        params.setdefault(name, value)
-    return params
 
 
 def _default_agent_factory(robot: Robot, config: AgentConfig, camera: Any) -> Any:
@@ -144,27 +122,6 @@ class RosCamera:
 
     def object_crops(self) -> dict[str, np.ndarray]:
         return {}
-
-
-def _log_params(flat: Mapping[str, Any]) -> tuple[str, float, float]:
-    """(log_dir, image_hz, joint_state_hz) from the node parameters.
-
-    Raises:
-        ConfigError: a rate that is not a finite number in range.
-    """
-    log_dir = str(flat.get("log_dir", "") or "").strip()
-    rates = []
-    for name, lo, hi in (("log_image_hz", 0.0, 60.0), ("log_joint_state_hz", 0.1, 1000.0)):
-        v = flat.get(name)
-        if (
-            isinstance(v, bool)
-            or not isinstance(v, (int, float))
-            or not math.isfinite(float(v))
-            or not lo <= float(v) <= hi
-        ):
-            raise ConfigError(f"{name} must be a number in [{lo:g}, {hi:g}], got {v!r}")
-        rates.append(float(v))
-    return (os.path.expanduser(log_dir) if log_dir else ""), rates[0], rates[1]
 
 
 class AgentNode(Node):
