@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import re
 
-from robot_agent.language.grammar.lexicon import _PARTS, EXTRA_DISTANCE, FASTER, ROTATION_DEG, SLOWER
+from robot_agent.language.grammar.lexicon import EXTRA_DISTANCE, FASTER, ROTATION_DEG, SLOWER
 from robot_agent.language.grammar.mentions import _Mentions
+from robot_agent.language.grammar.object_words import _PARTS
 from robot_agent.language.grammar.patterns import (
     _APPROACH_RE,
     _CLOSE_MORE_RE,

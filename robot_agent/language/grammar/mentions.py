@@ -5,20 +5,17 @@ from __future__ import annotations
 import math
 import re
 
-from robot_agent.language.grammar.lexicon import (
+from robot_agent.language.grammar.lexicon import _KNOWN_WORDS, _QUANTIFIERS, DEFAULT_OBJECT_SIZE, MAX_REFERENCE_SIZE
+from robot_agent.language.grammar.object_words import (
     _COLOR_CANON,
     _COLORS,
     _DETERMINERS,
     _GENERIC_HEADS,
-    _KNOWN_WORDS,
     _NOUN_CATEGORY,
     _POS_ADJ,
     _PRONOUNS,
-    _QUANTIFIERS,
     _SHAPE_ADJ,
     _SIZE_ADJ,
-    DEFAULT_OBJECT_SIZE,
-    MAX_REFERENCE_SIZE,
 )
 from robot_agent.language.grammar.quantities import _Quantities
 from robot_agent.language.grammar.state import _a, _Mention, _or_list, _singular

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from robot_agent.language.grammar.lexicon import (
+from robot_agent.language.grammar.lexicon import _VERBS
+from robot_agent.language.grammar.mentions import _Mentions
+from robot_agent.language.grammar.object_words import (
     _COLOR_CANON,
     _COLORS,
     _NOUN_CATEGORY,
@@ -13,9 +15,7 @@ from robot_agent.language.grammar.lexicon import (
     _RECEPTACLES,
     _SHAPE_NOUNS,
     _SIZE_ADJ,
-    _VERBS,
 )
-from robot_agent.language.grammar.mentions import _Mentions
 from robot_agent.language.grammar.patterns import (
     _AVOID_RE,
     _FORBID_RE,

@@ -11,16 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from robot_agent.language.grammar.lexicon import (
+from robot_agent.language.grammar.lexicon import _DIR_WORD, _FILLERS, _QUANTIFIERS
+from robot_agent.language.grammar.object_words import (
     _COLOR_CANON,
     _COLORS,
     _DETERMINERS,
-    _DIR_WORD,
     _EXTRA_NOUNS,
-    _FILLERS,
     _NOUN_CATEGORY,
     _POS_ADJ,
-    _QUANTIFIERS,
     _SHAPE_ADJ,
     _SHAPE_NOUNS,
     _SIZE_ADJ,
