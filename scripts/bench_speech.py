@@ -42,9 +42,19 @@ from typing import Any
 
 import numpy as np
 
-from robot_agent.speech import (BENCH_OBJECTS, BENCH_UTTERANCES, SAMPLE_RATE, PocketSphinxRecognizer,
-                                SpeechListener, StopSpotter, UtteranceSegmenter, build_grammar, normalize_words,
-                                synthesize, word_error_rate)
+from robot_agent.speech import (
+    BENCH_OBJECTS,
+    BENCH_UTTERANCES,
+    SAMPLE_RATE,
+    PocketSphinxRecognizer,
+    SpeechListener,
+    StopSpotter,
+    UtteranceSegmenter,
+    build_grammar,
+    normalize_words,
+    synthesize,
+    word_error_rate,
+)
 
 DEFAULT_VOICES = "en-us,en-us+m3,en-us+f2,en-us+f3"
 
@@ -57,8 +67,9 @@ def bench_context():  # type: ignore[no-untyped-def]
     objects = [
         ObjectInfo("red_block", "block", Pose((0.50, 0.10, 0.0)), (0.05, 0.05, 0.05), color="red"),
         ObjectInfo("blue_cup", "cup", Pose((0.45, -0.15, 0.0)), (0.08, 0.08, 0.10), color="blue"),
-        ObjectInfo("drawer", "drawer", Pose((0.60, 0.30, 0.0)), (0.30, 0.40, 0.20),
-                   parts={"handle": [0.15, 0.0, 0.10]}),
+        ObjectInfo(
+            "drawer", "drawer", Pose((0.60, 0.30, 0.0)), (0.30, 0.40, 0.20), parts={"handle": [0.15, 0.0, 0.10]}
+        ),
         ObjectInfo("mug", "mug", Pose((0.40, 0.00, 0.0)), (0.08, 0.10, 0.10), parts={"handle": [0.0, 0.06, 0.05]}),
         ObjectInfo("plate", "plate", Pose((0.55, -0.30, 0.0)), (0.20, 0.20, 0.02)),
         ObjectInfo("green_bowl", "bowl", Pose((0.35, 0.25, 0.0)), (0.15, 0.15, 0.07), color="green"),
@@ -72,8 +83,13 @@ def speech_end_s(samples: np.ndarray, rate: int = SAMPLE_RATE) -> float:
     return float(loud[-1] + 1) / rate if loud.size else 0.0
 
 
-def evaluate(voices: list[str], recognizer: PocketSphinxRecognizer, spotter: StopSpotter | None,
-             chunk_s: float = 0.1, pad_s: float = 0.5) -> dict[str, Any]:
+def evaluate(
+    voices: list[str],
+    recognizer: PocketSphinxRecognizer,
+    spotter: StopSpotter | None,
+    chunk_s: float = 0.1,
+    pad_s: float = 0.5,
+) -> dict[str, Any]:
     """Speak every benchmark utterance in every voice and stream it through a ``SpeechListener``.
 
     Each clip (padded with ``pad_s`` of digital silence) is fed in ``chunk_s``
@@ -110,7 +126,7 @@ def evaluate(voices: list[str], recognizer: PocketSphinxRecognizer, spotter: Sto
             t0 = time.perf_counter()
             heard = []
             for i in range(0, clip.size, step):
-                heard += listener.feed(clip[i:i + step])
+                heard += listener.feed(clip[i : i + step])
             heard += listener.flush()
             decode_s += time.perf_counter() - t0
             audio_s += clip.size / SAMPLE_RATE
@@ -134,23 +150,37 @@ def evaluate(voices: list[str], recognizer: PocketSphinxRecognizer, spotter: Sto
             elif stop_flagged:
                 false_stops += 1
             if not ok_exact or got != kind:
-                errors.append({"said": text, "heard": said, "understood_as": got, "expected": kind,
-                               "spotted_stop": bool(spot)})
+                errors.append(
+                    {"said": text, "heard": said, "understood_as": got, "expected": kind, "spotted_stop": bool(spot)}
+                )
         all_refs += refs
         all_hyps += hyps
         n += len(refs)
         exact_all += exact
         understood_all += understood
-        report["voices"][voice] = {"wer": round(word_error_rate(refs, hyps), 3), "exact": exact,
-                                   "understood": understood, "n": len(refs), "errors": errors}
-    report.update({
-        "n": n, "wer": round(word_error_rate(all_refs, all_hyps), 3),
-        "exact": exact_all, "understood": understood_all,
-        "exact_rate": round(exact_all / n, 3), "understood_rate": round(understood_all / n, 3),
-        "stops": stops, "stops_spotted": spotted, "false_stops": false_stops,
-        "spot_after_end_s": [round(v, 3) for v in spot_after_end],
-        "decode_s_per_utterance": round(decode_s / n, 3), "real_time_factor": round(decode_s / audio_s, 3),
-    })
+        report["voices"][voice] = {
+            "wer": round(word_error_rate(refs, hyps), 3),
+            "exact": exact,
+            "understood": understood,
+            "n": len(refs),
+            "errors": errors,
+        }
+    report.update(
+        {
+            "n": n,
+            "wer": round(word_error_rate(all_refs, all_hyps), 3),
+            "exact": exact_all,
+            "understood": understood_all,
+            "exact_rate": round(exact_all / n, 3),
+            "understood_rate": round(understood_all / n, 3),
+            "stops": stops,
+            "stops_spotted": spotted,
+            "false_stops": false_stops,
+            "spot_after_end_s": [round(v, 3) for v in spot_after_end],
+            "decode_s_per_utterance": round(decode_s / n, 3),
+            "real_time_factor": round(decode_s / audio_s, 3),
+        }
+    )
     return report
 
 
@@ -177,8 +207,9 @@ def _is_motion(kind: str) -> bool:
     return kind in ("skill", "plan")
 
 
-def evaluate_open(voices: list[str], hearer: Any, layer: Any, show: bool = False,
-                  in_grammar: bool = False) -> dict[str, Any]:
+def evaluate_open(
+    voices: list[str], hearer: Any, layer: Any, show: bool = False, in_grammar: bool = False
+) -> dict[str, Any]:
     """Speak every freely phrased correction and stop-like utterance in every voice; hear and understand it.
 
     Returns:
@@ -198,10 +229,29 @@ def evaluate_open(voices: list[str], hearer: Any, layer: Any, show: bool = False
         stops, corrections = list(STOP_UTTERANCES), list(EVERYDAY_CORRECTIONS)
     typed = {t: meaning_of(layer.understand_correction(t, ctx)) for t in corrections}
     items = [(t, True) for t in stops] + [(t, False) for t in corrections]
-    counts = {k: 0 for k in ("n", "stops", "corrections", "stop_missed", "stop_as_motion", "wrong_motion",
-                             "right_motion", "other_act", "ask", "heard_ask", "layer_ask", "false_stop",
-                             "nothing", "base_stop_missed", "base_stop_as_motion", "base_wrong_motion",
-                             "base_right_motion", "base_false_stop")}
+    counts = {
+        k: 0
+        for k in (
+            "n",
+            "stops",
+            "corrections",
+            "stop_missed",
+            "stop_as_motion",
+            "wrong_motion",
+            "right_motion",
+            "other_act",
+            "ask",
+            "heard_ask",
+            "layer_ask",
+            "false_stop",
+            "nothing",
+            "base_stop_missed",
+            "base_stop_as_motion",
+            "base_wrong_motion",
+            "base_right_motion",
+            "base_false_stop",
+        )
+    }
     refs: list[str] = []
     hyps: dict[str, list[str]] = {"grammar": [], "open": [], "combined": []}
     rows: list[dict[str, Any]] = []
@@ -215,8 +265,18 @@ def evaluate_open(voices: list[str], hearer: Any, layer: Any, show: bool = False
         return understood[text]
 
     for voice in voices:
-        pv = per_voice.setdefault(voice, {"n": 0, "stop_missed": 0, "stop_as_motion": 0, "wrong_motion": 0,
-                                          "right_motion": 0, "ask": 0, "false_stop": 0})
+        pv = per_voice.setdefault(
+            voice,
+            {
+                "n": 0,
+                "stop_missed": 0,
+                "stop_as_motion": 0,
+                "wrong_motion": 0,
+                "right_motion": 0,
+                "ask": 0,
+                "false_stop": 0,
+            },
+        )
         for text, stop_meant in items:
             h = hearer.hear(synthesize(text, voice=voice), objects)
             decode_s += h.decode_s
@@ -233,8 +293,13 @@ def evaluate_open(voices: list[str], hearer: Any, layer: Any, show: bool = False
                 chosen = h.grammar_text or h.open_text
             hyps["combined"].append(chosen)
             got = ("stop", frozenset()) if h.stop else understand(h.text) if h.text else ("none", frozenset())
-            base = ("stop", frozenset()) if is_stop(h.grammar_text) else \
-                understand(h.grammar_text) if h.grammar_text else ("none", frozenset())
+            base = (
+                ("stop", frozenset())
+                if is_stop(h.grammar_text)
+                else understand(h.grammar_text)
+                if h.grammar_text
+                else ("none", frozenset())
+            )
             outcome = ""
             if stop_meant:
                 counts["stops"] += 1
@@ -286,26 +351,46 @@ def evaluate_open(voices: list[str], hearer: Any, layer: Any, show: bool = False
                 elif _is_motion(base[0]):
                     ok = want[0] in ("skill", "plan") and base == want
                     counts["base_right_motion" if ok else "base_wrong_motion"] += 1
-            rows.append({"voice": voice, "said": text, "stop_meant": stop_meant, "decision": h.decision, "text": h.text,
-                         "grammar": h.grammar_text, "open": h.open_text, "agreement": round(h.agreement, 2),
-                         "open_conf": round(h.open_confidence, 3), "margin": h.margin, "stop_sources": list(h.stop_sources),
-                         "question": h.question, "outcome": outcome})
+            rows.append(
+                {
+                    "voice": voice,
+                    "said": text,
+                    "stop_meant": stop_meant,
+                    "decision": h.decision,
+                    "text": h.text,
+                    "grammar": h.grammar_text,
+                    "open": h.open_text,
+                    "agreement": round(h.agreement, 2),
+                    "open_conf": round(h.open_confidence, 3),
+                    "margin": h.margin,
+                    "stop_sources": list(h.stop_sources),
+                    "question": h.question,
+                    "outcome": outcome,
+                }
+            )
             if show:
-                print(f"  {voice:12s} {text!r:40} -> {h.decision:7s} {outcome:20s} g={h.grammar_text!r} "
-                      f"o={h.open_text!r} agr={h.agreement:.2f} m={h.margin if h.margin is None else round(h.margin, 2)} "
-                      f"{list(h.stop_sources)}")
+                print(
+                    f"  {voice:12s} {text!r:40} -> {h.decision:7s} {outcome:20s} g={h.grammar_text!r} "
+                    f"o={h.open_text!r} agr={h.agreement:.2f} m={h.margin if h.margin is None else round(h.margin, 2)} "
+                    f"{list(h.stop_sources)}"
+                )
     non_stop = [i for i, row in enumerate(rows) if not row["stop_meant"]]
     ref_ns = [refs[i] for i in non_stop]
     report: dict[str, Any] = dict(counts)
-    report.update({
-        "voices": voices, "per_voice": per_voice,
-        "wer_all": {k: round(word_error_rate(refs, v), 3) for k, v in hyps.items()},
-        "wer_corrections": {k: round(word_error_rate(ref_ns, [v[i] for i in non_stop]), 3) for k, v in hyps.items()},
-        "wrong_motion_rate": round(counts["wrong_motion"] / max(1, counts["corrections"]), 4),
-        "base_wrong_motion_rate": round(counts["base_wrong_motion"] / max(1, counts["corrections"]), 4),
-        "decode_s_per_utterance": round(decode_s / max(1, counts["n"]), 3),
-        "rows": rows,
-    })
+    report.update(
+        {
+            "voices": voices,
+            "per_voice": per_voice,
+            "wer_all": {k: round(word_error_rate(refs, v), 3) for k, v in hyps.items()},
+            "wer_corrections": {
+                k: round(word_error_rate(ref_ns, [v[i] for i in non_stop]), 3) for k, v in hyps.items()
+            },
+            "wrong_motion_rate": round(counts["wrong_motion"] / max(1, counts["corrections"]), 4),
+            "base_wrong_motion_rate": round(counts["base_wrong_motion"] / max(1, counts["corrections"]), 4),
+            "decode_s_per_utterance": round(decode_s / max(1, counts["n"]), 3),
+            "rows": rows,
+        }
+    )
     return report
 
 
@@ -318,16 +403,23 @@ def print_open_report(r: dict[str, Any]) -> None:
     print("WER (all utterances):        " + "  ".join(f"{k} {v:.3f}" for k, v in r["wer_all"].items()))
     print("WER (corrections only):      " + "  ".join(f"{k} {v:.3f}" for k, v in r["wer_corrections"].items()))
     print(f"stop-like missed:            {r['stop_missed']}/{r['stops']}  (grammar alone: {r['base_stop_missed']})")
-    print(f"stop heard as a motion:      {r['stop_as_motion']}/{r['stops']}  (grammar alone: "
-          f"{r['base_stop_as_motion']})")
-    print(f"confidently wrong motions:   {r['wrong_motion']}/{c} = {r['wrong_motion_rate']:.1%}  (grammar alone: "
-          f"{r['base_wrong_motion']} = {r['base_wrong_motion_rate']:.1%})")
+    print(
+        f"stop heard as a motion:      {r['stop_as_motion']}/{r['stops']}  (grammar alone: {r['base_stop_as_motion']})"
+    )
+    print(
+        f"confidently wrong motions:   {r['wrong_motion']}/{c} = {r['wrong_motion_rate']:.1%}  (grammar alone: "
+        f"{r['base_wrong_motion']} = {r['base_wrong_motion_rate']:.1%})"
+    )
     print(f"right motions:               {r['right_motion']}/{c}  (grammar alone: {r['base_right_motion']})")
-    print(f"asks:                        {r['ask']}/{c}  ({r['heard_ask']} 'Did you say ...?', "
-          f"{r['layer_ask']} by the understanding layer)")
+    print(
+        f"asks:                        {r['ask']}/{c}  ({r['heard_ask']} 'Did you say ...?', "
+        f"{r['layer_ask']} by the understanding layer)"
+    )
     print(f"false stops:                 {r['false_stop']}/{c}  (grammar alone: {r['base_false_stop']})")
-    print(f"other: {r['other_act']} confirmations/other acts, {r['nothing']} nothing heard; "
-          f"decode {r['decode_s_per_utterance']} s per utterance (grammar + open + spotter)")
+    print(
+        f"other: {r['other_act']} confirmations/other acts, {r['nothing']} nothing heard; "
+        f"decode {r['decode_s_per_utterance']} s per utterance (grammar + open + spotter)"
+    )
     for v, pv in r["per_voice"].items():
         print(f"  {v:14s} " + "  ".join(f"{k} {n}" for k, n in pv.items()))
 
@@ -340,32 +432,52 @@ def print_report(report: dict[str, Any], show: bool) -> None:
             for e in r["errors"]:
                 print("   ", e)
     n = report["n"]
-    print(f"{'all':12s} WER {report['wer']:.3f}  exact {report['exact']}/{n} ({report['exact_rate']:.0%})  "
-          f"understood {report['understood']}/{n} ({report['understood_rate']:.0%})")
+    print(
+        f"{'all':12s} WER {report['wer']:.3f}  exact {report['exact']}/{n} ({report['exact_rate']:.0%})  "
+        f"understood {report['understood']}/{n} ({report['understood_rate']:.0%})"
+    )
     lat = report["spot_after_end_s"]
     when = f", spotted {min(lat):+.2f} to {max(lat):+.2f} s from the end of the audio" if lat else ""
-    print(f"stop spotting: {report['stops_spotted']}/{report['stops']} spoken stops spotted{when}; "
-          f"{report['false_stops']}/{n - report['stops']} other utterances taken for a stop")
-    print(f"decode: {report['decode_s_per_utterance']} s per utterance (streamed, with spotting), "
-          f"real-time factor {report['real_time_factor']}")
+    print(
+        f"stop spotting: {report['stops_spotted']}/{report['stops']} spoken stops spotted{when}; "
+        f"{report['false_stops']}/{n - report['stops']} other utterances taken for a stop"
+    )
+    print(
+        f"decode: {report['decode_s_per_utterance']} s per utterance (streamed, with spotting), "
+        f"real-time factor {report['real_time_factor']}"
+    )
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--voices", help=f"espeak-ng voices, comma-separated (default {DEFAULT_VOICES}; "
-                                     f"--open-set: {DEFAULT_OPEN_VOICES})")
-    ap.add_argument("--noise-floor", type=float, default=10.0,
-                    help="noise floor added before decoding, 16-bit LSB (0 = none; default 10)")
+    ap.add_argument(
+        "--voices",
+        help=f"espeak-ng voices, comma-separated (default {DEFAULT_VOICES}; --open-set: {DEFAULT_OPEN_VOICES})",
+    )
+    ap.add_argument(
+        "--noise-floor",
+        type=float,
+        default=10.0,
+        help="noise floor added before decoding, 16-bit LSB (0 = none; default 10)",
+    )
     ap.add_argument("--stop-threshold", type=float, default=1e-12, help="stop spotter threshold (default 1e-12)")
     ap.add_argument("--no-spotter", action="store_true", help="rely on the transcripts alone for stops")
     ap.add_argument("--show", action="store_true", help="list every misrecognized utterance")
     ap.add_argument("--json", action="store_true", help="print the report as JSON at the end")
-    ap.add_argument("--open-set", action="store_true",
-                    help="measure hear() on freely phrased corrections and stop-like utterances")
-    ap.add_argument("--in-grammar", action="store_true",
-                    help="--open-set: speak the grammar's own BENCH_UTTERANCES instead of the free phrasings")
-    ap.add_argument("--mode", default="grammar", choices=("grammar", "full"),
-                    help="--open-set: the understanding layer's mode (full needs the MiniLM embedder)")
+    ap.add_argument(
+        "--open-set", action="store_true", help="measure hear() on freely phrased corrections and stop-like utterances"
+    )
+    ap.add_argument(
+        "--in-grammar",
+        action="store_true",
+        help="--open-set: speak the grammar's own BENCH_UTTERANCES instead of the free phrasings",
+    )
+    ap.add_argument(
+        "--mode",
+        default="grammar",
+        choices=("grammar", "full"),
+        help="--open-set: the understanding layer's mode (full needs the MiniLM embedder)",
+    )
     args = ap.parse_args()
     if args.open_set:
         return main_open(args)

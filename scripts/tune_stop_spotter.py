@@ -7,8 +7,8 @@ Every utterance of ``STOP_UTTERANCES`` (positives) and of ``EVERYDAY_CORRECTIONS
 non-stop ``BENCH_UTTERANCES`` (negatives) is spoken in each voice and streamed through a
 keyword search for each phrase of ``STOP_KEYPHRASES`` alone, at each threshold of a grid
 (phrases searched together compete: after one fires the search restarts, so they are tuned
-one by one and then checked together by the benchmark). For each phrase the script prints, per threshold, the stop utterances
-it caught (that contain it, and in all) and the non-stop utterances it fired on, and
+one by one and then checked together by the benchmark). For each phrase the script prints, per
+threshold, the stop utterances it caught (that contain it, and in all) and the non-stop utterances it fired on, and
 proposes the least sensitive threshold that catches the most of the utterances naming it
 while firing on at most one non-stop utterance. docs/speech.md quotes the result; the
 voices are the tuning panel, not the benchmark's held-out voices.
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from robot_agent.speech import (BENCH_UTTERANCES, SAMPLE_RATE, StopSpotter, normalize_words, synthesize)
+from robot_agent.speech import BENCH_UTTERANCES, SAMPLE_RATE, StopSpotter, normalize_words, synthesize
 from robot_agent.speech.benchset import EVERYDAY_CORRECTIONS, STOP_UTTERANCES
 from robot_agent.speech.stops import STOP_KEYPHRASES
 
@@ -36,7 +36,7 @@ def detections(spotter: StopSpotter, clip: np.ndarray, step: int) -> set[str]:
     found: set[str] = set()
     for i in range(0, clip.size, step):
         spotter.last_phrase = ""
-        if spotter.feed(clip[i:i + step]) is not None:
+        if spotter.feed(clip[i : i + step]) is not None:
             found.add(spotter.last_phrase)
     return found
 
@@ -57,8 +57,12 @@ def main() -> int:
     phrases = list(STOP_KEYPHRASES)
     # hits[threshold][clip index] = phrases flagged
     hits: dict[float, list[set[str]]] = {thr: [set() for _ in clips] for thr in GRID}
-    report: dict[str, Any] = {"voices": voices, "positives": len(positives) * len(voices),
-                              "negatives": len(negatives) * len(voices), "phrases": {}}
+    report: dict[str, Any] = {
+        "voices": voices,
+        "positives": len(positives) * len(voices),
+        "negatives": len(negatives) * len(voices),
+        "phrases": {},
+    }
     for p in phrases:
         for thr in GRID:
             spotter = StopSpotter(p, threshold=thr)
@@ -71,15 +75,25 @@ def main() -> int:
             caught = sum(p in hits[thr][i] for i in naming)
             any_pos = sum(p in hits[thr][i] for i, (_, pos, _) in enumerate(clips) if pos)
             false = [clips[i][0] for i, (_, pos, _) in enumerate(clips) if not pos and p in hits[thr][i]]
-            rows.append({"threshold": thr, "caught_naming": caught, "naming": len(naming),
-                         "caught_any_stop": any_pos, "false": len(false), "false_on": sorted(set(false))})
+            rows.append(
+                {
+                    "threshold": thr,
+                    "caught_naming": caught,
+                    "naming": len(naming),
+                    "caught_any_stop": any_pos,
+                    "false": len(false),
+                    "false_on": sorted(set(false)),
+                }
+            )
         ok = [r for r in rows if r["false"] <= 1]
         best = max(ok, key=lambda r: (r["caught_naming"], r["threshold"])) if ok else rows[-1]
         report["phrases"][p] = {"rows": rows, "proposed": best["threshold"]}
         print(f"{p!r}: {len(naming)} stop utterances name it")
         for r in rows:
-            print(f"   {r['threshold']:.0e}: caught {r['caught_naming']}/{r['naming']} naming it, "
-                  f"{r['caught_any_stop']} stop utterances in all, false on {r['false']} {r['false_on'][:4]}")
+            print(
+                f"   {r['threshold']:.0e}: caught {r['caught_naming']}/{r['naming']} naming it, "
+                f"{r['caught_any_stop']} stop utterances in all, false on {r['false']} {r['false_on'][:4]}"
+            )
         print(f"   proposed {best['threshold']:.0e}", flush=True)
     if args.json:
         print(json.dumps(report, indent=1))
@@ -88,7 +102,7 @@ def main() -> int:
 
 def _names(text: str, phrase: str) -> bool:
     w, p = normalize_words(text), normalize_words(phrase)
-    return any(w[i:i + len(p)] == p for i in range(len(w) - len(p) + 1))
+    return any(w[i : i + len(p)] == p for i in range(len(w) - len(p) + 1))
 
 
 if __name__ == "__main__":

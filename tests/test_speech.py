@@ -49,8 +49,10 @@ from robot_agent.speech import (
 
 REPO = Path(__file__).resolve().parent.parent
 # `make test` installs espeak-ng; in CI a missing espeak-ng is a failure, never a silent skip.
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None and not os.environ.get("CI"),
-                                  reason="espeak-ng is not installed (apt-get install -y espeak-ng)")
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None and not os.environ.get("CI"),
+    reason="espeak-ng is not installed (apt-get install -y espeak-ng)",
+)
 
 #: voices of the recorded-correction test: espeak-ng's default voice, and the hardest voice of the
 #: tuning panel (docs/speech.md has all of them)
@@ -81,6 +83,7 @@ def bench():  # type: ignore[no-untyped-def]
 
 
 # --------------------------------------------------------------------------- recorded corrections
+
 
 @needs_espeak
 def test_recorded_corrections_are_transcribed_and_understood(recognizer, spotter, bench) -> None:
@@ -126,6 +129,7 @@ def test_new_scene_objects_enter_the_grammar(recognizer) -> None:
 
 # --------------------------------------------------------------------------- streams
 
+
 @needs_espeak
 def test_segmenter_finds_the_utterance_in_a_wav_padded_with_silence(recognizer, tmp_path) -> None:
     words = synthesize("put it on the plate instead", sample_rate=22050)
@@ -137,7 +141,7 @@ def test_segmenter_finds_the_utterance_in_a_wav_padded_with_silence(recognizer, 
     seg = UtteranceSegmenter()
     found = []
     for i in range(0, samples.size, 320):  # 20 ms frames, as a sound card would deliver them
-        found += seg.feed(samples[i:i + 320])
+        found += seg.feed(samples[i : i + 320])
     found += seg.flush()
     assert len(found) == 1
     utt = found[0]
@@ -174,10 +178,16 @@ def test_segmenter_ignores_silence_and_noise_and_cuts_long_speech() -> None:
 
 @needs_espeak
 def test_stop_is_spotted_inside_a_longer_stream_before_the_utterance_ends(recognizer, spotter) -> None:
-    parts = [("a bit to the left", synthesize("a bit to the left")), ("", silence(0.8)),
-             ("open the drawer first", synthesize("open the drawer first")), ("", silence(0.8)),
-             ("stop", synthesize("stop")), ("", silence(0.8)),
-             ("pull harder", synthesize("pull harder")), ("", silence(0.8))]
+    parts = [
+        ("a bit to the left", synthesize("a bit to the left")),
+        ("", silence(0.8)),
+        ("open the drawer first", synthesize("open the drawer first")),
+        ("", silence(0.8)),
+        ("stop", synthesize("stop")),
+        ("", silence(0.8)),
+        ("pull harder", synthesize("pull harder")),
+        ("", silence(0.8)),
+    ]
     spans, t = {}, 0.0
     for text, audio in parts:
         if text:
@@ -190,7 +200,7 @@ def test_stop_is_spotted_inside_a_longer_stream_before_the_utterance_ends(recogn
     events = []  # (stream time when returned, transcript)
     step = SAMPLE_RATE // 10
     for i in range(0, stream.size, step):
-        for tr in listener.feed(stream[i:i + step]):
+        for tr in listener.feed(stream[i : i + step]):
             events.append(((i + step) / SAMPLE_RATE, tr))
     events += [(stream.size / SAMPLE_RATE, tr) for tr in listener.flush()]
 
@@ -210,13 +220,21 @@ def test_stop_is_spotted_inside_a_longer_stream_before_the_utterance_ends(recogn
 
 @needs_espeak
 def test_wake_word_gates_corrections_but_never_stops(recognizer, spotter) -> None:
-    stream = np.concatenate([silence(0.5), synthesize("a bit to the left"), silence(0.8),
-                             synthesize("robot open the drawer first"), silence(0.8),
-                             synthesize("stop"), silence(0.8)])
+    stream = np.concatenate(
+        [
+            silence(0.5),
+            synthesize("a bit to the left"),
+            silence(0.8),
+            synthesize("robot open the drawer first"),
+            silence(0.8),
+            synthesize("stop"),
+            silence(0.8),
+        ]
+    )
     spotter.reset()
     listener = SpeechListener(recognizer, spotter, wake_word="robot")
     heard: list[Transcript] = []
-    listen_continuous(listener, (stream[i:i + 1600] for i in range(0, stream.size, 1600)), heard.append)
+    listen_continuous(listener, (stream[i : i + 1600] for i in range(0, stream.size, 1600)), heard.append)
     corrections = [t for t in heard if not t.is_stop]
     assert [t.text for t in corrections] == ["open the drawer first"]
     assert corrections[0].woken
@@ -231,7 +249,7 @@ def test_audio_topic_chunks_at_48khz_stereo(recognizer) -> None:
     heard = listener.feed(silence(0.3))
     chunk = 4800 * 4  # 0.1 s of 2-channel 16-bit audio per message
     for i in range(0, len(stereo), chunk):
-        heard += listener.feed(audio_chunk_to_pcm(list(stereo[i:i + chunk]), 48000, channels=2))
+        heard += listener.feed(audio_chunk_to_pcm(list(stereo[i : i + chunk]), 48000, channels=2))
     heard += listener.feed(silence(0.8)) + listener.flush()
     assert [t.text for t in heard] == ["slower"]
 
@@ -257,6 +275,7 @@ def test_audio_chunk_formats_and_errors() -> None:
 
 
 # --------------------------------------------------------------------------- WAV input
+
 
 def _tone(rate: int, seconds: float = 0.5, hz: float = 440.0) -> np.ndarray:
     return 12000 * np.sin(2 * np.pi * hz * np.arange(int(rate * seconds)) / rate)
@@ -329,6 +348,7 @@ def test_resample_keeps_frequency_and_refuses_bad_rates() -> None:
 
 # --------------------------------------------------------------------------- grammar and text
 
+
 def test_grammar_covers_the_benchmark_and_the_scene(recognizer) -> None:
     for text, _ in BENCH_UTTERANCES:
         assert recognizer.accepts(text), text
@@ -367,6 +387,7 @@ def test_text_helpers() -> None:
 
 # --------------------------------------------------------------------------- other sources
 
+
 @needs_espeak
 def test_push_to_talk_on_wav_frames(recognizer, tmp_path) -> None:
     path = write_wav(tmp_path / "ptt.wav", np.concatenate([synthesize("go higher"), silence(2.0)]))
@@ -378,7 +399,7 @@ def test_push_to_talk_on_wav_frames(recognizer, tmp_path) -> None:
         for i in range(0, samples.size, 480):
             if i >= held_s * SAMPLE_RATE:
                 released.set()
-            yield samples[i:i + 480]
+            yield samples[i : i + 480]
 
     audio = record_push_to_talk(frames(), released)
     assert abs(audio.size - held_s * SAMPLE_RATE) <= 480
@@ -389,9 +410,12 @@ def test_push_to_talk_on_wav_frames(recognizer, tmp_path) -> None:
 @needs_espeak
 def test_listen_wav_and_make_listener_from_config(recognizer, tmp_path) -> None:
     cfg = SpeechConfig(mode="continuous", wake_word="")
-    path = write_wav(tmp_path / "two.wav", np.concatenate(
-        [silence(0.4), synthesize("that's right"), silence(0.8), synthesize("grasp it by the handle"),
-         silence(0.6)]))
+    path = write_wav(
+        tmp_path / "two.wav",
+        np.concatenate(
+            [silence(0.4), synthesize("that's right"), silence(0.8), synthesize("grasp it by the handle"), silence(0.6)]
+        ),
+    )
     heard = listen_wav(make_listener(cfg, recognizer), path)
     assert [t.text for t in heard] == ["that's right", "grasp it by the handle"]
 
@@ -424,11 +448,20 @@ def test_whisper_needs_a_local_model_directory(tmp_path) -> None:
 
 # --------------------------------------------------------------------------- configuration
 
+
 def test_speech_config_defaults_match_the_yaml_and_bad_values_are_refused() -> None:
     assert AgentConfig.load().speech == SpeechConfig()
-    bad = [dict(backend="vosk"), dict(mode="always"), dict(wake_word="hey robot"),
-           dict(stop_threshold=0.0), dict(noise_floor=-1.0), dict(end_silence_s=0.01),
-           dict(max_utterance_s=0.2), dict(min_confidence=2.0), dict(backend="whisper")]
+    bad = [
+        dict(backend="vosk"),
+        dict(mode="always"),
+        dict(wake_word="hey robot"),
+        dict(stop_threshold=0.0),
+        dict(noise_floor=-1.0),
+        dict(end_silence_s=0.01),
+        dict(max_utterance_s=0.2),
+        dict(min_confidence=2.0),
+        dict(backend="whisper"),
+    ]
     for kwargs in bad:
         with pytest.raises(ConfigError):
             SpeechConfig(**kwargs)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from robot_agent.language.grammar import CorrectionContext
 from robot_agent.language import LanguageLayer
+from robot_agent.language.grammar import CorrectionContext
 from robot_agent.speech import (
     BENCH_OBJECTS,
     STOP_PHRASES,
@@ -34,8 +34,10 @@ from robot_agent.speech.stops import STOP_KEYPHRASES
 
 REPO = Path(__file__).resolve().parent.parent
 EXE = str(Path(sys.executable).with_name("robot-agent"))
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None and not os.environ.get("CI"),
-                                  reason="espeak-ng is not installed (apt-get install -y espeak-ng)")
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None and not os.environ.get("CI"),
+    reason="espeak-ng is not installed (apt-get install -y espeak-ng)",
+)
 
 #: the stop-like words of the brief, each spoken by two voices
 STOP_LIKE = ("stop", "freeze", "wait", "halt", "hold on", "no no no", "whoa", "abort", "don't move")
@@ -69,6 +71,7 @@ def _is_motion(layer: LanguageLayer, text: str, ctx: CorrectionContext) -> bool:
 
 # --------------------------------------------------------------------------- stops
 
+
 @needs_espeak
 @pytest.mark.parametrize("voice", STOP_VOICES)
 def test_every_stop_like_word_is_a_stop(hearer, voice) -> None:
@@ -89,8 +92,9 @@ def test_stop_evidence_in_either_transcript_wins_over_a_motion(hearer) -> None:
         h = hearer.decide(g, Transcript(o_text, 0.0, False, source="open"), spotted, margin=0.5)
         assert h.stop and h.text == "stop" and h.question is None, h
     assert hearer.decide(Transcript("freeze", 0.01, True), Transcript("breathe", 0.0, False), "").stop
-    calm = hearer.decide(g, Transcript("way to the left", 0.0, False), "", margin=0.0, rival="way to the right",
-                         rival_margin=0.4)
+    calm = hearer.decide(
+        g, Transcript("way to the left", 0.0, False), "", margin=0.0, rival="way to the right", rival_margin=0.4
+    )
     assert not calm.stop and calm.text == "way to the left" and calm.agreed
 
 
@@ -150,8 +154,10 @@ def test_hear_reuses_the_recognizers_and_follows_the_scene() -> None:
     assert first.grammar_text == "pick up the yellow sponge first"  # the new object is in the grammar
     assert not first.stop
     # acted on (agreed), or asked about, never turned into something else
-    assert (first.text, first.question) in {("pick up the yellow sponge first", None),
-                                            ("", "Did you say 'pick up the yellow sponge first'?")}
+    assert (first.text, first.question) in {
+        ("pick up the yellow sponge first", None),
+        ("", "Did you say 'pick up the yellow sponge first'?"),
+    }
     d = first.to_dict()
     assert json.loads(json.dumps(d)) == d
     assert set(d) >= {"text", "confidence", "agreed", "grammar_text", "open_text", "stop", "question"}
@@ -160,6 +166,7 @@ def test_hear_reuses_the_recognizers_and_follows_the_scene() -> None:
 
 
 # --------------------------------------------------------------------------- understand --wav
+
 
 @needs_espeak
 def test_understand_wav_prints_what_was_heard_and_understood(tmp_path) -> None:
@@ -175,12 +182,14 @@ def test_understand_wav_prints_what_was_heard_and_understood(tmp_path) -> None:
     assert data["understanding"]["decision"] == "act"
     assert data["understanding"]["correction"]["kind"] == "plan"
     assert "heard: 'put it on the plate instead'" in out.stdout
-    out = subprocess.run([*base, "--wav", str(stop), "--language-mode", "grammar"], capture_output=True, text=True,
-                         timeout=300, env=env)
+    out = subprocess.run(
+        [*base, "--wav", str(stop), "--language-mode", "grammar"], capture_output=True, text=True, timeout=300, env=env
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout.strip().splitlines()[-1])
     assert data["heard"]["stop"] and data["understanding"]["decision"] == "stop"
     assert "halt the arm" in out.stdout
-    bad = subprocess.run([*base, "--wav", str(tmp_path / "missing.wav")], capture_output=True, text=True, timeout=120,
-                         env=env)
+    bad = subprocess.run(
+        [*base, "--wav", str(tmp_path / "missing.wav")], capture_output=True, text=True, timeout=120, env=env
+    )
     assert bad.returncode != 0 and "missing.wav" in bad.stderr

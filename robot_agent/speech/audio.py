@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from robot_agent.errors import SpeechError
-
 
 #: sample rate (Hz) every recognizer here works at; input audio is resampled to it
 SAMPLE_RATE = 16000
@@ -34,8 +33,9 @@ def pcm_to_int16(pcm: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray
     if arr.dtype == np.int16 and arr.ndim == 1:
         return arr
     if arr.dtype.kind not in "iuf" or arr.ndim not in (1, 2):
-        raise SpeechError(f"audio must be a 1-D (or samples x channels) numeric array, "
-                          f"got shape {arr.shape} dtype {arr.dtype}")
+        raise SpeechError(
+            f"audio must be a 1-D (or samples x channels) numeric array, got shape {arr.shape} dtype {arr.dtype}"
+        )
     x = arr.astype(np.float64)
     if arr.dtype.kind == "f":
         x = x * 32767.0
@@ -137,13 +137,20 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_R
 
 #: sample formats an audio topic may carry -> (numpy dtype, factor to the 16-bit scale)
 _TOPIC_FORMATS: dict[str, tuple[str, float]] = {
-    "S16LE": ("<i2", 1.0), "S32LE": ("<i4", 1.0 / 65536.0), "F32LE": ("<f4", 32767.0), "U8": ("u1", 256.0),
+    "S16LE": ("<i2", 1.0),
+    "S32LE": ("<i4", 1.0 / 65536.0),
+    "F32LE": ("<f4", 32767.0),
+    "U8": ("u1", 256.0),
 }
 
 
-def audio_chunk_to_pcm(data: bytes | bytearray | memoryview | Sequence[int], sample_rate: int,
-                       channels: int = 1, sample_format: str = "S16LE",
-                       target_rate: int = SAMPLE_RATE) -> np.ndarray:
+def audio_chunk_to_pcm(
+    data: bytes | bytearray | memoryview | Sequence[int],
+    sample_rate: int,
+    channels: int = 1,
+    sample_format: str = "S16LE",
+    target_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
     """One audio-topic message -> mono 16-bit samples at ``target_rate``.
 
     The adapter between a ROS audio topic (``audio_common_msgs/AudioData`` holds a
@@ -174,8 +181,10 @@ def audio_chunk_to_pcm(data: bytes | bytearray | memoryview | Sequence[int], sam
     dtype, scale = _TOPIC_FORMATS[fmt]
     frame = np.dtype(dtype).itemsize * channels
     if len(raw) % frame:
-        raise SpeechError(f"audio chunk of {len(raw)} bytes is not a whole number of "
-                          f"{channels}-channel {fmt} frames ({frame} bytes each)")
+        raise SpeechError(
+            f"audio chunk of {len(raw)} bytes is not a whole number of "
+            f"{channels}-channel {fmt} frames ({frame} bytes each)"
+        )
     x = np.frombuffer(raw, dtype).astype(np.float64)
     if fmt == "U8":
         x = x - 128.0
@@ -183,8 +192,13 @@ def audio_chunk_to_pcm(data: bytes | bytearray | memoryview | Sequence[int], sam
     return resample(np.clip(np.round(x), -32768, 32767).astype(np.int16), sample_rate, target_rate)
 
 
-def add_noise_floor(samples: np.ndarray, level: float, seed: int | np.random.Generator = 0,
-                    pad_s: float = 0.0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def add_noise_floor(
+    samples: np.ndarray,
+    level: float,
+    seed: int | np.random.Generator = 0,
+    pad_s: float = 0.0,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
     """``samples`` with a faint Gaussian noise floor added (and optionally padded with it).
 
     pocketsphinx computes log filter-bank energies; stretches of exact digital

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from robot_agent.errors import SpeechError
 from robot_agent.speech.stops import STOP_PHRASES
 from robot_agent.speech.text import normalize_words, object_phrase
-
 
 #: default wake word for continuous listening
 WAKE_WORD = "robot"
@@ -19,32 +19,42 @@ WAKE_WORD = "robot"
 _RULES: dict[str, str] = {
     # the stop-like phrases of robot_agent.speech.stops.STOP_PHRASES: with them in the grammar a
     # spoken "freeze" is heard as "freeze", not forced onto the nearest motion ("lower")
-    "stop": ("stop [stop | now | it | moving | there | right there | right now] | halt | freeze | wait | "
-             "hold on | whoa | abort | don't move | no no no"),
+    "stop": (
+        "stop [stop | now | it | moving | there | right there | right now] | halt | freeze | wait | "
+        "hold on | whoa | abort | don't move | no no no"
+    ),
     # no "go on": it sounds like "hold on" and means the opposite
-    "confirm": ("yes | okay | good | perfect | correct | that's right | that's good | "
-                "continue | that's fine"),
+    "confirm": ("yes | okay | good | perfect | correct | that's right | that's good | continue | that's fine"),
     # no "way" (as in "way higher"): it let "wait" and "whoa" be heard as motions ("way to the left")
-    "mag": ("a bit | a little | a little bit | slightly | a tiny bit | a lot | "
-            "a bit more | a little more"),
-    "num": ("one | two | three | four | five | six | seven | eight | nine | ten | fifteen | "
-            "twenty | thirty | forty | forty five | fifty | sixty | ninety"),
+    "mag": ("a bit | a little | a little bit | slightly | a tiny bit | a lot | a bit more | a little more"),
+    "num": (
+        "one | two | three | four | five | six | seven | eight | nine | ten | fifteen | "
+        "twenty | thirty | forty | forty five | fifty | sixty | ninety"
+    ),
     "dist_unit": "centimeter | centimeters | millimeter | millimeters | inch | inches",
     "amount": "<mag> | <num> <dist_unit>",
     "direction": "to the left | to the right | left | right | forward | backward | back | up | down | higher | lower",
-    "move": ("[move | go | shift | move it] [<amount>] [more] <direction> | "
-             "(move | go | move it) <direction> [by] <amount>"),
-    "speed": ("[go | move] [<mag> | much] (slower | faster) | slow down | speed up | "
-              "(more | less) (slowly | quickly) | be careful | gently"),
+    "move": (
+        "[move | go | shift | move it] [<amount>] [more] <direction> | (move | go | move it) <direction> [by] <amount>"
+    ),
+    "speed": (
+        "[go | move] [<mag> | much] (slower | faster) | slow down | speed up | "
+        "(more | less) (slowly | quickly) | be careful | gently"
+    ),
     "effort": "(pull | push) [it] [<mag> | much] (harder | softer | further | more | less | gently)",
     "part": "handle | rim | top | side | center | middle",
-    "grasp": ("(grasp | grab | hold | pick) (it | the <object>) [up] (by | from | at) the <part> | "
-              "(grasp | grab | hold) it [<mag>] (higher | lower)"),
-    "rotate": ("(rotate | turn) [it] [<mag> | <num> degrees] "
-               "(clockwise | counterclockwise | to the left | to the right)"),
-    "plan": ("<skill_call> [first | instead | later] | "
-             "(put | place) it (in | on | into | onto | next to | inside) the <object> [instead] | "
-             "don't <skill_call> | use the <object> [instead]"),
+    "grasp": (
+        "(grasp | grab | hold | pick) (it | the <object>) [up] (by | from | at) the <part> | "
+        "(grasp | grab | hold) it [<mag>] (higher | lower)"
+    ),
+    "rotate": (
+        "(rotate | turn) [it] [<mag> | <num> degrees] (clockwise | counterclockwise | to the left | to the right)"
+    ),
+    "plan": (
+        "<skill_call> [first | instead | later] | "
+        "(put | place) it (in | on | into | onto | next to | inside) the <object> [instead] | "
+        "don't <skill_call> | use the <object> [instead]"
+    ),
     "correction": "<move> | <speed> | <effort> | <grasp> | <rotate> | <plan>",
     # One correction per utterance: allowing "<correction> and <correction>" let the decoder pad
     # short commands with junk ("pull harder and a bit"): 72 instead of 78 of 96 exact matches.
@@ -63,12 +73,42 @@ _SKILL_PHRASES: dict[str, str] = {"go_home": "go home", "move_by": ""}  # move_b
 
 #: ARPABET of each letter, for words the dictionary lacks (spelled out as letters)
 _LETTER_PHONES: dict[str, str] = {
-    "a": "EY", "b": "B IY", "c": "S IY", "d": "D IY", "e": "IY", "f": "EH F", "g": "JH IY",
-    "h": "EY CH", "i": "AY", "j": "JH EY", "k": "K EY", "l": "EH L", "m": "EH M", "n": "EH N",
-    "o": "OW", "p": "P IY", "q": "K Y UW", "r": "AA R", "s": "EH S", "t": "T IY", "u": "Y UW",
-    "v": "V IY", "w": "D AH B AH L Y UW", "x": "EH K S", "y": "W AY", "z": "Z IY",
-    "0": "Z IH R OW", "1": "W AH N", "2": "T UW", "3": "TH R IY", "4": "F AO R", "5": "F AY V",
-    "6": "S IH K S", "7": "S EH V AH N", "8": "EY T", "9": "N AY N",
+    "a": "EY",
+    "b": "B IY",
+    "c": "S IY",
+    "d": "D IY",
+    "e": "IY",
+    "f": "EH F",
+    "g": "JH IY",
+    "h": "EY CH",
+    "i": "AY",
+    "j": "JH EY",
+    "k": "K EY",
+    "l": "EH L",
+    "m": "EH M",
+    "n": "EH N",
+    "o": "OW",
+    "p": "P IY",
+    "q": "K Y UW",
+    "r": "AA R",
+    "s": "EH S",
+    "t": "T IY",
+    "u": "Y UW",
+    "v": "V IY",
+    "w": "D AH B AH L Y UW",
+    "x": "EH K S",
+    "y": "W AY",
+    "z": "Z IY",
+    "0": "Z IH R OW",
+    "1": "W AH N",
+    "2": "T UW",
+    "3": "TH R IY",
+    "4": "F AO R",
+    "5": "F AY V",
+    "6": "S IH K S",
+    "7": "S EH V AH N",
+    "8": "EY T",
+    "9": "N AY N",
 }
 
 _RULE_REF = re.compile(r"<([a-z_]+)>")
@@ -103,8 +143,12 @@ def _alternatives(phrases: Iterable[str]) -> str:
     return " | ".join(seen)
 
 
-def build_grammar(objects: Iterable[Any] = (), extra_phrases: Iterable[str] = (),
-                  skills: Iterable[str] | None = None, wake_word: str = WAKE_WORD) -> Grammar:
+def build_grammar(
+    objects: Iterable[Any] = (),
+    extra_phrases: Iterable[str] = (),
+    skills: Iterable[str] | None = None,
+    wake_word: str = WAKE_WORD,
+) -> Grammar:
     """Build the correction grammar for a scene.
 
     Args:
@@ -172,8 +216,7 @@ def build_grammar(objects: Iterable[Any] = (), extra_phrases: Iterable[str] = ()
     if wake:
         words.add(wake)
     _check_rules(rules)
-    return Grammar(jsgf=jsgf, words=frozenset(words), objects=tuple(spoken), wake_word=wake,
-                   stop_words=STOP_PHRASES)
+    return Grammar(jsgf=jsgf, words=frozenset(words), objects=tuple(spoken), wake_word=wake, stop_words=STOP_PHRASES)
 
 
 def _split_alternatives(body: str) -> list[str]:

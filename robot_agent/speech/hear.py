@@ -33,9 +33,10 @@ import math
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -49,19 +50,21 @@ from robot_agent.speech.wer import edit_distance
 log = logging.getLogger(__name__)
 
 #: words that carry no meaning of their own in a correction; agreement is counted on the others
-FUNCTION_WORDS = frozenset(
-    "a an the it to by at from of is be that's and or this that its".split())
+FUNCTION_WORDS = frozenset("a an the it to by at from of is be that's and or this that its".split())
 #: words that carry a correction's meaning, in classes whose members an acoustic confusion swaps
 #: ("much slower" / "much lower"): the grammar transcript is checked against each swap (object
 #: words come from the scene)
 SLOT_CLASSES: tuple[frozenset[str], ...] = (
-    frozenset("left right forward backward back up down higher lower slower faster harder softer further "
-              "more less clockwise counterclockwise".split()),
+    frozenset(
+        "left right forward backward back up down higher lower slower faster harder softer further "
+        "more less clockwise counterclockwise".split()
+    ),
     frozenset("handle rim top side center middle".split()),
     frozenset("open close shut push pick place put grab grasp hold use pull rotate turn".split()),
     frozenset("in on into onto inside next".split()),
-    frozenset("one two three four five six seven eight nine ten fifteen twenty thirty forty fifty sixty "
-              "ninety".split()),
+    frozenset(
+        "one two three four five six seven eight nine ten fifteen twenty thirty forty fifty sixty ninety".split()
+    ),
     frozenset("centimeter centimeters millimeter millimeters inch inches degrees".split()),
     frozenset("first instead later".split()),
 )
@@ -83,14 +86,31 @@ OPEN_MARGIN = -1.5
 #: (when the grammar transcript would be acted on, the phrase must explain the audio better than it)
 STOP_MARGIN = -0.3
 #: the stop-like phrases aligned to the audio for that check
-STOP_SOUNDS = ("stop", "stop stop", "halt", "freeze", "wait", "wait a moment", "hold on", "hold on a second",
-               "whoa", "whoa whoa", "abort", "don't move", "no no no", "please stop", "stop right there")
+STOP_SOUNDS = (
+    "stop",
+    "stop stop",
+    "halt",
+    "freeze",
+    "wait",
+    "wait a moment",
+    "hold on",
+    "hold on a second",
+    "whoa",
+    "whoa whoa",
+    "abort",
+    "don't move",
+    "no no no",
+    "please stop",
+    "stop right there",
+)
 #: thresholds chosen on the tuning voices of scripts/bench_speech.py --open-set (docs/speech.md):
 #: the most acted-on right meanings with at most 2% of the corrections acted on wrongly
 
 #: "to" before these words is the homophone "too" ("you're going to fast"): fixed in open transcripts
-_TOO_WORDS = ("fast slow far high low close hard much quick quickly slowly soft heavy big small long short strong "
-              "tight loose near").split()
+_TOO_WORDS = (
+    "fast slow far high low close hard much quick quickly slowly soft heavy big small long short strong "
+    "tight loose near"
+).split()
 _TOO_RE = re.compile(r"\bto (" + "|".join(_TOO_WORDS) + r")\b")
 
 
@@ -158,23 +178,41 @@ class Heard:
         text = self.text
         if self.question is not None:
             text = self.grammar_text or self.open_text
-        return Transcript(text=text, confidence=float(self.confidence), is_stop=self.stop,
-                          complete=self.decision != "ask", start_s=start_s, end_s=end_s, source="hear",
-                          woken=self.woken or self.stop, question=self.question)
+        return Transcript(
+            text=text,
+            confidence=float(self.confidence),
+            is_stop=self.stop,
+            complete=self.decision != "ask",
+            start_s=start_s,
+            end_s=end_s,
+            source="hear",
+            woken=self.woken or self.stop,
+            question=self.question,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"text": self.text, "confidence": round(float(self.confidence), 3), "agreed": self.agreed,
-                "grammar_text": self.grammar_text, "open_text": self.open_text, "stop": self.stop,
-                "question": self.question, "stop_phrase": self.stop_phrase, "stop_sources": list(self.stop_sources),
-                "grammar_confidence": round(float(self.grammar_confidence), 4),
-                "open_confidence": round(float(self.open_confidence), 4),
-                "agreement": round(float(self.agreement), 3),
-                "margin": None if self.margin is None else round(float(self.margin), 3), "rival": self.rival,
-                "rival_margin": None if self.rival_margin is None else round(float(self.rival_margin), 3),
-                "stop_margin": None if self.stop_margin is None else round(float(self.stop_margin), 3),
-                "decision": self.decision, "woken": self.woken,
-                "decode_s": round(float(self.decode_s), 3)}
+        return {
+            "text": self.text,
+            "confidence": round(float(self.confidence), 3),
+            "agreed": self.agreed,
+            "grammar_text": self.grammar_text,
+            "open_text": self.open_text,
+            "stop": self.stop,
+            "question": self.question,
+            "stop_phrase": self.stop_phrase,
+            "stop_sources": list(self.stop_sources),
+            "grammar_confidence": round(float(self.grammar_confidence), 4),
+            "open_confidence": round(float(self.open_confidence), 4),
+            "agreement": round(float(self.agreement), 3),
+            "margin": None if self.margin is None else round(float(self.margin), 3),
+            "rival": self.rival,
+            "rival_margin": None if self.rival_margin is None else round(float(self.rival_margin), 3),
+            "stop_margin": None if self.stop_margin is None else round(float(self.stop_margin), 3),
+            "decision": self.decision,
+            "woken": self.woken,
+            "decode_s": round(float(self.decode_s), 3),
+        }
 
 
 def _object_key(objects: Iterable[Any]) -> tuple[tuple[str, str], ...]:
@@ -212,11 +250,20 @@ class Hearer:
         SpeechError: a model cannot be loaded.
     """
 
-    def __init__(self, objects: Iterable[Any] = (), *, noise_floor: float = 10.0, spot_stops: bool = True,
-                 accept_margin: float = ACCEPT_MARGIN, rival_margin: float = RIVAL_MARGIN,
-                 agree_threshold: float = AGREE_THRESHOLD, strong_margin: float = STRONG_MARGIN,
-                 open_margin: float = OPEN_MARGIN, stop_margin: float = STOP_MARGIN,
-                 wake_word: str = WAKE_WORD) -> None:
+    def __init__(
+        self,
+        objects: Iterable[Any] = (),
+        *,
+        noise_floor: float = 10.0,
+        spot_stops: bool = True,
+        accept_margin: float = ACCEPT_MARGIN,
+        rival_margin: float = RIVAL_MARGIN,
+        agree_threshold: float = AGREE_THRESHOLD,
+        strong_margin: float = STRONG_MARGIN,
+        open_margin: float = OPEN_MARGIN,
+        stop_margin: float = STOP_MARGIN,
+        wake_word: str = WAKE_WORD,
+    ) -> None:
         objects = list(objects)
         self.noise_floor = float(noise_floor)
         self.accept_margin = float(accept_margin)
@@ -295,11 +342,11 @@ class Hearer:
         out: list[str] = []
         for i, w in enumerate(words):
             if w == "don't":  # a dropped or added negation flips the meaning
-                out.append(" ".join(words[:i] + words[i + 1:]))
+                out.append(" ".join(words[:i] + words[i + 1 :]))
                 continue
             for cls in classes:
                 if w in cls:
-                    out += [" ".join(words[:i] + [alt] + words[i + 1:]) for alt in sorted(cls) if alt != w]
+                    out += [" ".join(words[:i] + [alt] + words[i + 1 :]) for alt in sorted(cls) if alt != w]
         if words and words[0] != "don't" and words[0] in SLOT_CLASSES[2]:
             out.append(" ".join(["don't", *words]))
         return [o for o in out if o and o != text]
@@ -357,41 +404,89 @@ class Hearer:
                     if stop_margin >= (max(0.0, self.stop_margin) if agreed else self.stop_margin):
                         sounds_like = stop[0]
         took = time.perf_counter() - t0
-        return self.decide(g, o, spotted, margin=margin, rival=rival, rival_margin=rival_margin,
-                           stop_margin=stop_margin, sounds_like=sounds_like, decode_s=took)
+        return self.decide(
+            g,
+            o,
+            spotted,
+            margin=margin,
+            rival=rival,
+            rival_margin=rival_margin,
+            stop_margin=stop_margin,
+            sounds_like=sounds_like,
+            decode_s=took,
+        )
 
-    def decide(self, g: Transcript, o: Transcript, spotted: str = "", margin: float | None = None,
-               rival: str = "", rival_margin: float | None = None, stop_margin: float | None = None,
-               sounds_like: str = "", decode_s: float = 0.0) -> Heard:
+    def decide(
+        self,
+        g: Transcript,
+        o: Transcript,
+        spotted: str = "",
+        margin: float | None = None,
+        rival: str = "",
+        rival_margin: float | None = None,
+        stop_margin: float | None = None,
+        sounds_like: str = "",
+        decode_s: float = 0.0,
+    ) -> Heard:
         """The :class:`Heard` for a grammar transcript ``g``, an open one ``o``, a spotted stop, the
         acoustic margin of ``g`` over ``o`` and over its best rival (see :class:`Heard`)."""
         gc = float(g.confidence or 0.0)
         oc = float(o.confidence or 0.0)
         agree = self.agreement(g.text, o.text) if g.text and o.text else 0.0
-        common = dict(grammar_text=g.text, open_text=o.text, grammar_confidence=gc, open_confidence=oc,
-                      agreement=agree, margin=margin, rival=rival, rival_margin=rival_margin,
-                      stop_margin=stop_margin, woken=g.woken, decode_s=decode_s)
+        common = dict(
+            grammar_text=g.text,
+            open_text=o.text,
+            grammar_confidence=gc,
+            open_confidence=oc,
+            agreement=agree,
+            margin=margin,
+            rival=rival,
+            rival_margin=rival_margin,
+            stop_margin=stop_margin,
+            woken=g.woken,
+            decode_s=decode_s,
+        )
         sources: list[str] = []
         phrase = ""
-        for name, found in (("grammar", find_stop_phrase(g.text) if g.text else None),
-                            ("open", find_stop_phrase(o.text) if o.text else None),
-                            ("spotter", spotted or None), ("acoustic", sounds_like or None)):
+        for name, found in (
+            ("grammar", find_stop_phrase(g.text) if g.text else None),
+            ("open", find_stop_phrase(o.text) if o.text else None),
+            ("spotter", spotted or None),
+            ("acoustic", sounds_like or None),
+        ):
             if found:
                 sources.append(name)
                 phrase = phrase or found
         if sources:
             conf = min(1.0, 0.5 + 0.25 * (len(sources) - 1))
-            return Heard("stop", conf, "grammar" in sources and "open" in sources, stop=True, question=None,
-                         stop_phrase=phrase, stop_sources=tuple(sources), decision="stop", **common)
+            return Heard(
+                "stop",
+                conf,
+                "grammar" in sources and "open" in sources,
+                stop=True,
+                question=None,
+                stop_phrase=phrase,
+                stop_sources=tuple(sources),
+                decision="stop",
+                **common,
+            )
         if not g.text and not o.text:
             return Heard("", 0.0, False, stop=False, decision="none", **common)
         if g.text and self.accepts(margin, rival_margin, agree):
-            conf = min(_logistic(margin - self.accept_margin),  # type: ignore[operator]
-                       1.0 if rival_margin is None else _logistic(rival_margin - self.rival_margin + 0.3))
+            conf = min(
+                _logistic(margin - self.accept_margin),  # type: ignore[operator]
+                1.0 if rival_margin is None else _logistic(rival_margin - self.rival_margin + 0.3),
+            )
             return Heard(g.text, conf, True, stop=False, decision="grammar", **common)
         if o.text and margin is not None and margin <= self.open_margin:
-            return Heard(fix_homophones(o.text), _logistic(self.open_margin - margin + 0.3), False, stop=False,
-                         decision="open", **common)
+            return Heard(
+                fix_homophones(o.text),
+                _logistic(self.open_margin - margin + 0.3),
+                False,
+                stop=False,
+                decision="open",
+                **common,
+            )
         said = g.text or fix_homophones(o.text)
         conf = 0.0 if margin is None else min(0.49, _logistic(margin - self.accept_margin))
         return Heard("", conf, False, stop=False, question=f"Did you say '{said}'?", decision="ask", **common)
@@ -445,5 +540,18 @@ def hear(pcm: bytes | np.ndarray, objects: Iterable[Any] = ()) -> Heard:
     return default_hearer().hear(pcm, objects)
 
 
-__all__ = ["ACCEPT_MARGIN", "AGREE_THRESHOLD", "FUNCTION_WORDS", "OPEN_MARGIN", "RIVAL_MARGIN", "STOP_MARGIN",
-           "STOP_SOUNDS", "STRONG_MARGIN", "Heard", "Hearer", "default_hearer", "fix_homophones", "hear"]
+__all__ = [
+    "ACCEPT_MARGIN",
+    "AGREE_THRESHOLD",
+    "FUNCTION_WORDS",
+    "OPEN_MARGIN",
+    "RIVAL_MARGIN",
+    "STOP_MARGIN",
+    "STOP_SOUNDS",
+    "STRONG_MARGIN",
+    "Heard",
+    "Hearer",
+    "default_hearer",
+    "fix_homophones",
+    "hear",
+]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +22,9 @@ def _sounddevice() -> Any:
     try:
         return require("sounddevice", "microphone input")
     except OSError as exc:  # the module is there but PortAudio is not
-        raise SpeechError(f"no audio input available ({exc}); install PortAudio: "
-                          "apt-get install -y libportaudio2") from None
+        raise SpeechError(
+            f"no audio input available ({exc}); install PortAudio: apt-get install -y libportaudio2"
+        ) from None
 
 
 class MicrophoneSource:
@@ -36,18 +38,18 @@ class MicrophoneSource:
         block_s: seconds per block.
     """
 
-    def __init__(self, sample_rate: int = SAMPLE_RATE, device: str | int | None = None,
-                 block_s: float = 0.03) -> None:
+    def __init__(self, sample_rate: int = SAMPLE_RATE, device: str | int | None = None, block_s: float = 0.03) -> None:
         self.sample_rate = int(sample_rate)
         self.device = device if device not in ("", None) else None
         self.block = max(1, int(round(block_s * sample_rate)))
         self._stream: Any = None
 
-    def __enter__(self) -> "MicrophoneSource":
+    def __enter__(self) -> MicrophoneSource:
         sd = _sounddevice()
         try:
-            self._stream = sd.RawInputStream(samplerate=self.sample_rate, blocksize=self.block,
-                                             device=self.device, channels=1, dtype="int16")
+            self._stream = sd.RawInputStream(
+                samplerate=self.sample_rate, blocksize=self.block, device=self.device, channels=1, dtype="int16"
+            )
             self._stream.start()
         except (sd.PortAudioError, ValueError, OSError) as exc:
             raise SpeechError(f"cannot open the microphone {self.device or '(default)'}: {exc}") from None
@@ -74,8 +76,9 @@ class MicrophoneSource:
             yield self.read()
 
 
-def record_push_to_talk(frames: Iterable[np.ndarray], released: threading.Event,
-                        max_s: float = 15.0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def record_push_to_talk(
+    frames: Iterable[np.ndarray], released: threading.Event, max_s: float = 15.0, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
     """Collect audio from ``frames`` until ``released`` is set (push-to-talk), at most ``max_s``.
 
     ``frames`` is a :meth:`MicrophoneSource.frames` generator (or any iterable of
@@ -92,9 +95,12 @@ def record_push_to_talk(frames: Iterable[np.ndarray], released: threading.Event,
     return np.concatenate(got) if got else np.zeros(0, np.int16)
 
 
-def listen_continuous(listener: SpeechListener, frames: Iterable[np.ndarray],
-                      on_transcript: Callable[[Transcript], None],
-                      stop_listening: threading.Event | None = None) -> None:
+def listen_continuous(
+    listener: SpeechListener,
+    frames: Iterable[np.ndarray],
+    on_transcript: Callable[[Transcript], None],
+    stop_listening: threading.Event | None = None,
+) -> None:
     """Feed ``frames`` to ``listener`` and hand each transcript to ``on_transcript``.
 
     Stops when ``stop_listening`` is set or the frames run out (then flushes).

@@ -6,9 +6,10 @@ import abc
 import logging
 import math
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -61,9 +62,17 @@ class Transcript:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (for the ``~/transcript`` topic and the episode log)."""
-        return {"text": self.text, "confidence": self.confidence, "is_stop": self.is_stop,
-                "complete": self.complete, "start_s": self.start_s, "end_s": self.end_s,
-                "source": self.source, "woken": self.woken, "question": self.question}
+        return {
+            "text": self.text,
+            "confidence": self.confidence,
+            "is_stop": self.is_stop,
+            "complete": self.complete,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "source": self.source,
+            "woken": self.woken,
+            "question": self.question,
+        }
 
 
 class SpeechRecognizer(abc.ABC):
@@ -94,10 +103,10 @@ class SpeechRecognizer(abc.ABC):
         """
         return self.transcribe(read_wav(path, self.sample_rate))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most recognizers hold nothing to release
         """Release the model (the recognizer is unusable after)."""
 
-    def __enter__(self) -> "SpeechRecognizer":
+    def __enter__(self) -> SpeechRecognizer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -138,14 +147,23 @@ class PocketSphinxRecognizer(SpeechRecognizer):
         SpeechError: the model cannot be loaded or the grammar does not compile.
     """
 
-    def __init__(self, vocabulary: Grammar | None = None, sample_rate: int = SAMPLE_RATE,
-                 noise_floor: float = 10.0, pad_s: float = 0.25, model_dir: str | Path | None = None,
-                 dictionary: str | Path | None = None, decoder_options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        vocabulary: Grammar | None = None,
+        sample_rate: int = SAMPLE_RATE,
+        noise_floor: float = 10.0,
+        pad_s: float = 0.25,
+        model_dir: str | Path | None = None,
+        dictionary: str | Path | None = None,
+        decoder_options: Mapping[str, Any] | None = None,
+    ) -> None:
         ps = _pocketsphinx("spoken corrections")
         if model_dir is None and sample_rate != SAMPLE_RATE:
-            raise SpeechError(f"the bundled en-us model decodes {SAMPLE_RATE} Hz audio, not {sample_rate}: "
-                              "resample the input (read_wav and audio_chunk_to_pcm do), or give the "
-                              "model_dir of a model for that rate")
+            raise SpeechError(
+                f"the bundled en-us model decodes {SAMPLE_RATE} Hz audio, not {sample_rate}: "
+                "resample the input (read_wav and audio_chunk_to_pcm do), or give the "
+                "model_dir of a model for that rate"
+            )
         if noise_floor < 0 or pad_s < 0:
             raise SpeechError("noise_floor and pad_s must be >= 0")
         self.sample_rate = int(sample_rate)
@@ -161,8 +179,9 @@ class PocketSphinxRecognizer(SpeechRecognizer):
         try:
             self._decoder = ps.Decoder(**kwargs)
         except (ValueError, RuntimeError, KeyError) as exc:
-            raise SpeechError(f"cannot start pocketsphinx ({exc}); check model_dir, dictionary "
-                              "and decoder_options") from None
+            raise SpeechError(
+                f"cannot start pocketsphinx ({exc}); check model_dir, dictionary and decoder_options"
+            ) from None
         self._lock = threading.Lock()
         self._searches = 0
         self._fsg: Any = None
@@ -281,8 +300,13 @@ class PocketSphinxRecognizer(SpeechRecognizer):
         confidence = 0.0
         if hyp is not None and words:
             confidence = min(max(float(hyp.prob), 0.0), 1.0) * (1.0 if complete else 0.5)
-        return Transcript(text=text, confidence=confidence, is_stop=has_stop_word(text, self.grammar.stop_words),
-                          complete=complete, woken=woken)
+        return Transcript(
+            text=text,
+            confidence=confidence,
+            is_stop=has_stop_word(text, self.grammar.stop_words),
+            complete=complete,
+            woken=woken,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -309,15 +333,20 @@ class WhisperRecognizer(SpeechRecognizer):
         ImportError: transformers is not installed (with the install command).
     """
 
-    def __init__(self, model_path: str | Path, device: str = "cpu", wake_word: str = "",
-                 stop_words: Sequence[str] = STOP_WORDS) -> None:
+    def __init__(
+        self, model_path: str | Path, device: str = "cpu", wake_word: str = "", stop_words: Sequence[str] = STOP_WORDS
+    ) -> None:
         if not str(model_path).strip():
-            raise SpeechError("no Whisper model configured: set speech.whisper_model_path to a local "
-                              "model directory (models are never downloaded)")
+            raise SpeechError(
+                "no Whisper model configured: set speech.whisper_model_path to a local "
+                "model directory (models are never downloaded)"
+            )
         p = Path(str(model_path)).expanduser()
         if not p.is_dir():
-            raise SpeechError(f"Whisper model directory {p} does not exist; set speech.whisper_model_path "
-                              "to a directory saved with save_pretrained (models are never downloaded)")
+            raise SpeechError(
+                f"Whisper model directory {p} does not exist; set speech.whisper_model_path "
+                "to a directory saved with save_pretrained (models are never downloaded)"
+            )
         if not (p / "config.json").is_file():
             raise SpeechError(f"{p} holds no config.json: not a saved transformers model directory")
         transformers = require("transformers", "Whisper speech recognition")
@@ -325,8 +354,9 @@ class WhisperRecognizer(SpeechRecognizer):
         self.stop_words = tuple(stop_words)
         self.wake_word = " ".join(normalize_words(wake_word))
         try:
-            self._pipe = transformers.pipeline("automatic-speech-recognition", model=str(p), device=device,
-                                               model_kwargs={"local_files_only": True})
+            self._pipe = transformers.pipeline(
+                "automatic-speech-recognition", model=str(p), device=device, model_kwargs={"local_files_only": True}
+            )
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
             raise SpeechError(f"cannot load a speech recognition model from {p}: {exc}") from None
 
@@ -344,8 +374,9 @@ class WhisperRecognizer(SpeechRecognizer):
         words = normalize_words(out.get("text", "") if isinstance(out, dict) else str(out))
         woken = bool(self.wake_word) and bool(words) and words[0] == self.wake_word
         text = " ".join(words[1:] if woken else words)
-        return Transcript(text=text, confidence=None, is_stop=has_stop_word(text, self.stop_words),
-                          source="whisper", woken=woken)
+        return Transcript(
+            text=text, confidence=None, is_stop=has_stop_word(text, self.stop_words), source="whisper", woken=woken
+        )
 
     def close(self) -> None:
         self._pipe = None
@@ -389,8 +420,9 @@ class OpenRecognizer(SpeechRecognizer):
         SpeechError: the model cannot be loaded.
     """
 
-    def __init__(self, noise_floor: float = 10.0, pad_s: float = 0.25,
-                 decoder_options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, noise_floor: float = 10.0, pad_s: float = 0.25, decoder_options: Mapping[str, Any] | None = None
+    ) -> None:
         ps = _pocketsphinx("open-vocabulary speech recognition")
         if noise_floor < 0 or pad_s < 0:
             raise SpeechError("noise_floor and pad_s must be >= 0")

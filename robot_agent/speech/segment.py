@@ -6,9 +6,10 @@ import collections
 import dataclasses
 import logging
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -53,16 +54,32 @@ class UtteranceSegmenter:
         SpeechError: a setting out of range.
     """
 
-    def __init__(self, sample_rate: int = SAMPLE_RATE, frame_s: float = 0.03, threshold_db: float = 12.0,
-                 min_floor_db: float = -65.0, floor_window_s: float = 2.0, start_s: float = 0.09,
-                 end_silence_s: float = 0.5, pre_roll_s: float = 0.2, max_utterance_s: float = 10.0,
-                 min_speech_s: float = 0.12) -> None:
+    def __init__(
+        self,
+        sample_rate: int = SAMPLE_RATE,
+        frame_s: float = 0.03,
+        threshold_db: float = 12.0,
+        min_floor_db: float = -65.0,
+        floor_window_s: float = 2.0,
+        start_s: float = 0.09,
+        end_silence_s: float = 0.5,
+        pre_roll_s: float = 0.2,
+        max_utterance_s: float = 10.0,
+        min_speech_s: float = 0.12,
+    ) -> None:
         if sample_rate <= 0 or not 0.005 <= frame_s <= 0.1:
             raise SpeechError("sample_rate must be > 0 and frame_s in [0.005, 0.1] s")
-        if threshold_db <= 0 or end_silence_s <= 0 or max_utterance_s <= end_silence_s or pre_roll_s < 0 \
-                or floor_window_s <= end_silence_s:
-            raise SpeechError("need threshold_db > 0, end_silence_s > 0, pre_roll_s >= 0, "
-                              "max_utterance_s > end_silence_s and floor_window_s > end_silence_s")
+        if (
+            threshold_db <= 0
+            or end_silence_s <= 0
+            or max_utterance_s <= end_silence_s
+            or pre_roll_s < 0
+            or floor_window_s <= end_silence_s
+        ):
+            raise SpeechError(
+                "need threshold_db > 0, end_silence_s > 0, pre_roll_s >= 0, "
+                "max_utterance_s > end_silence_s and floor_window_s > end_silence_s"
+            )
         self.sample_rate = int(sample_rate)
         self.frame = max(1, int(round(frame_s * sample_rate)))
         self.frame_s = self.frame / self.sample_rate
@@ -109,10 +126,10 @@ class UtteranceSegmenter:
         out: list[Utterance] = []
         n_full = x.size // self.frame
         for k in range(n_full):
-            utt = self._step(x[k * self.frame:(k + 1) * self.frame])
+            utt = self._step(x[k * self.frame : (k + 1) * self.frame])
             if utt is not None:
                 out.append(utt)
-        self._pending = x[n_full * self.frame:].copy()
+        self._pending = x[n_full * self.frame :].copy()
         return out
 
     def flush(self) -> list[Utterance]:
@@ -202,9 +219,14 @@ class StopSpotter:
         SpeechError: a bad setting, or a keyphrase with words missing from the dictionary.
     """
 
-    def __init__(self, keyphrase: str | Sequence[str] | Mapping[str, float] | None = None,
-                 threshold: float = 1e-12, sample_rate: int = SAMPLE_RATE, noise_floor: float = 10.0,
-                 block_s: float = 0.03) -> None:
+    def __init__(
+        self,
+        keyphrase: str | Sequence[str] | Mapping[str, float] | None = None,
+        threshold: float = 1e-12,
+        sample_rate: int = SAMPLE_RATE,
+        noise_floor: float = 10.0,
+        block_s: float = 0.03,
+    ) -> None:
         ps = _pocketsphinx("stop spotting")
         if keyphrase is None:
             keyphrase = dict(STOP_KEYPHRASES)
@@ -279,7 +301,7 @@ class StopSpotter:
         hit: float | None = None
         n_full = x.size // self.block
         for k in range(n_full):
-            block = add_noise_floor(x[k * self.block:(k + 1) * self.block], self.noise_floor, self._rng)
+            block = add_noise_floor(x[k * self.block : (k + 1) * self.block], self.noise_floor, self._rng)
             self._decoder.process_raw(block.astype("<i2").tobytes())
             self._samples += block.size
             hyp = self._decoder.hyp()
@@ -288,7 +310,7 @@ class StopSpotter:
                     hit = self.position_s
                     self.last_phrase = " ".join(normalize_words(hyp.hypstr)) or self.keyphrase
                 self.reset()
-        self._pending = x[n_full * self.block:].copy()
+        self._pending = x[n_full * self.block :].copy()
         return hit
 
     def close(self) -> None:
@@ -321,9 +343,15 @@ class SpeechListener:
             to ask instead of acting.
     """
 
-    def __init__(self, recognizer: SpeechRecognizer, spotter: StopSpotter | None = None,
-                 segmenter: UtteranceSegmenter | None = None, wake_word: str = "",
-                 min_confidence: float = 0.0, hearer: Any = None) -> None:
+    def __init__(
+        self,
+        recognizer: SpeechRecognizer,
+        spotter: StopSpotter | None = None,
+        segmenter: UtteranceSegmenter | None = None,
+        wake_word: str = "",
+        min_confidence: float = 0.0,
+        hearer: Any = None,
+    ) -> None:
         self.recognizer = recognizer
         self.hearer = hearer
         self.spotter = spotter
@@ -346,8 +374,16 @@ class SpeechListener:
             at = self.spotter.feed(samples)
             if at is not None:
                 at += offset
-                out.append(Transcript(self.spotter.last_phrase or self.spotter.keyphrase, None, True, start_s=at,
-                                      end_s=at, source="spotter"))
+                out.append(
+                    Transcript(
+                        self.spotter.last_phrase or self.spotter.keyphrase,
+                        None,
+                        True,
+                        start_s=at,
+                        end_s=at,
+                        source="spotter",
+                    )
+                )
         self._fed += samples.size
         for utt in self.segmenter.feed(samples):
             t = self._transcribe(utt)
@@ -392,6 +428,6 @@ def listen_wav(listener: SpeechListener, path: str | Path, chunk_s: float = 0.1)
     step = max(1, int(chunk_s * listener.recognizer.sample_rate))
     out: list[Transcript] = []
     for i in range(0, samples.size, step):
-        out.extend(listener.feed(samples[i:i + step]))
+        out.extend(listener.feed(samples[i : i + step]))
     out.extend(listener.flush())
     return out

@@ -9,13 +9,20 @@ parser applies to typed text: "freeze", "hold on", "don't move", "no no"... but 
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from robot_agent.speech.text import normalize_words
 
 #: stop-like phrases the grammar accepts and :func:`find_stop_phrase` finds in a transcript
 STOP_PHRASES: tuple[str, ...] = (
-    "stop", "halt", "freeze", "wait", "hold on", "whoa", "abort", "don't move",
+    "stop",
+    "halt",
+    "freeze",
+    "wait",
+    "hold on",
+    "whoa",
+    "abort",
+    "don't move",
     "no no",
 )
 
@@ -38,7 +45,7 @@ def find_phrase(words: Sequence[str], phrases: Iterable[str]) -> str | None:
     for phrase in phrases:
         p = normalize_words(phrase)
         n = len(p)
-        if n and any(list(words[i:i + n]) == p for i in range(len(words) - n + 1)):
+        if n and any(list(words[i : i + n]) == p for i in range(len(words) - n + 1)):
             return " ".join(p)
     return None
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable
-
+from collections.abc import Iterable
 
 #: words that make a grammar transcript a stop (see also :mod:`robot_agent.speech.stops`)
 STOP_WORDS = ("stop", "halt")
@@ -25,19 +24,20 @@ def normalize_words(text: str) -> list[str]:
     return _WORD_RE.findall(folded)
 
 
-
 def has_stop_word(text: str, stop_words: Iterable[str] = STOP_WORDS) -> bool:
     """True when one of ``stop_words`` (a word, or a phrase of several) occurs in ``text``."""
     words = normalize_words(text)
     for phrase in stop_words:
         p = normalize_words(phrase)
-        if p and any(words[i:i + len(p)] == p for i in range(len(words) - len(p) + 1)):
+        if p and any(words[i : i + len(p)] == p for i in range(len(words) - len(p) + 1)):
             return True
     return False
 
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-         "fifteen sixteen seventeen eighteen nineteen").split()
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 
 

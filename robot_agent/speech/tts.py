@@ -13,8 +13,13 @@ from robot_agent.errors import SpeechError
 from robot_agent.speech.audio import SAMPLE_RATE, read_wav
 
 
-def synthesize(text: str, voice: str = "en-us", words_per_minute: int = 175,
-               sample_rate: int = SAMPLE_RATE, espeak: str = "espeak-ng") -> np.ndarray:
+def synthesize(
+    text: str,
+    voice: str = "en-us",
+    words_per_minute: int = 175,
+    sample_rate: int = SAMPLE_RATE,
+    espeak: str = "espeak-ng",
+) -> np.ndarray:
     """Speak ``text`` with espeak-ng; mono 16-bit samples at ``sample_rate``.
 
     For tests, benchmarks and demos (a spoken correction without a microphone).
@@ -29,8 +34,12 @@ def synthesize(text: str, voice: str = "en-us", words_per_minute: int = 175,
     with tempfile.TemporaryDirectory(prefix="robot_agent_tts_") as tmp:
         wav = Path(tmp) / "speech.wav"
         try:
-            subprocess.run([exe, "-v", voice, "-s", str(int(words_per_minute)), "-w", str(wav), "--", text],
-                           capture_output=True, check=True, timeout=30)
+            subprocess.run(  # noqa: S603 - espeak-ng by path with an argument list; the text follows "--"
+                [exe, "-v", voice, "-s", str(int(words_per_minute)), "-w", str(wav), "--", text],
+                capture_output=True,
+                check=True,
+                timeout=30,
+            )
         except subprocess.CalledProcessError as exc:
             raise SpeechError(f"{espeak} failed: {exc.stderr.decode(errors='replace').strip()}") from None
         except subprocess.TimeoutExpired:
