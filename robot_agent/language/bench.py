@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -24,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from robot_agent.fsutil import json_safe
 from robot_agent.language.evaluate import (
     CATEGORIES,
     DEFAULT_CORPUS,
@@ -296,16 +296,6 @@ def report(result: dict[str, Any], split: str, verbose: bool = False) -> str:
     return "\n".join(parts)
 
 
-def _finite(node: Any) -> Any:
-    if isinstance(node, float) and not math.isfinite(node):
-        return None
-    if isinstance(node, dict):
-        return {k: _finite(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_finite(v) for v in node]
-    return node
-
-
 def summary(result: dict[str, Any]) -> dict[str, Any]:
     """The result without the per-item records (the JSON line)."""
     out = {k: v for k, v in result.items() if k != "modes"}
@@ -315,7 +305,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         if "spoken" in run:
             m["spoken"] = {k: v for k, v in run["spoken"].items() if k != "records"}
         out["modes"][mode] = m
-    return _finite(out)
+    return json_safe(out, "understanding summary", strict=False)
 
 
 def cmd_understanding(args: argparse.Namespace) -> int:
@@ -352,7 +342,9 @@ def cmd_understanding(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "understanding.json").write_text(json.dumps(_finite(result), indent=1))
+        (out / "understanding.json").write_text(
+            json.dumps(json_safe(result, "understanding result", strict=False), indent=1)
+        )
         (out / "understanding.md").write_text(text.lstrip() + "\n")
         print(f"wrote {out / 'understanding.json'}, {out / 'understanding.md'}")
     if args.json:
