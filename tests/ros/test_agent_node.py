@@ -254,7 +254,8 @@ def test_stop_service_halts_the_arm_within_a_tick(agent_on_shared_sim) -> None:
     assert status == GoalStatus.STATUS_ABORTED and result.state == "stopped", result
     # At most the tick in progress and the skill's own hold went out after the service answered.
     assert agent.robot.commands_sent - at_stop <= 2
-    assert listener.final("t-stop")["state"] == "stopped"
+    # The action result and the status topic travel separately: wait for the status too.
+    assert wait_for(lambda: listener.final("t-stop"), 5.0, "the final status")["state"] == "stopped"
     sent = agent.robot.commands_sent
     held = agent.robot.last_command()
     time.sleep(0.4)
@@ -275,7 +276,7 @@ def test_unknown_object_task_fails_with_a_clear_result(agent_on_shared_sim) -> N
     status, result = goal_result(handle, 20.0)
     assert status == GoalStatus.STATUS_ABORTED
     assert result.state == "failed" and not result.success and "purple_unicorn" in result.reason, result
-    final = listener.final("t-unknown")
+    final = wait_for(lambda: listener.final("t-unknown"), 5.0, "the final status on the test's own subscription")
     assert final["state"] == "failed" and final["success"] is False
     assert agent.robot.commands_sent - sent <= 2  # at most hold commands: the arm never moved toward it
     search = client.create_client(SearchKnowledge, "/robot_agent/search_knowledge")
