@@ -33,7 +33,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -190,6 +190,7 @@ class RosRobot(Robot):
         self._spin_thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._positions: dict[str, float] = {}
+        self._states_seen = 0  # joint-state messages received: the driver's clock for the gripper waits
         self._q: np.ndarray | None = None
         self._state_at = -math.inf  # monotonic time of the newest complete arm state
         self._scene: dict[str, ObjectInfo] | None = None
@@ -307,6 +308,7 @@ class RosRobot(Robot):
                 if math.isfinite(pos):
                     self._positions[name] = float(pos)
             names = set(msg.name)
+            self._states_seen += 1
             if all(n in names for n in self.joint_names):
                 self._q = np.array([self._positions[n] for n in self.joint_names])
                 self._state_at = now
@@ -357,6 +359,31 @@ class RosRobot(Robot):
         self.halted_reason = reason
         self.hold()
         raise RobotLinkError(reason)
+
+    def _driver_ticks(self, n: int, cancel: CancelToken | None = None, patience: int = 4) -> Iterator[int]:
+        """Control ticks in which the driver reported a new joint state, counted 0..n-1.
+
+        The gripper's "has it moved, has it stopped" is judged on what the driver reports: when
+        the machine is busy and the driver's states come late, a tick with nothing new is waited
+        out rather than counted as "the fingers did not move" (a busy sim made a grasp look missed).
+        At most ``patience`` x ``n`` ticks are waited in all; the watchdog still holds the arm when
+        the states stop, and a cancel ends the wait at the next tick (the caller then sees it).
+        """
+        with self._lock:
+            seen = self._states_seen
+        i = 0
+        for _ in range(n * patience):
+            if i >= n:
+                return
+            self._wait_tick()
+            self._check_link()
+            with self._lock:
+                now = self._states_seen
+            if now == seen and not (cancel is not None and cancel.cancelled):
+                continue
+            seen = now
+            yield i
+            i += 1
 
     def _wait_tick(self) -> None:
         now = time.monotonic()
@@ -480,11 +507,9 @@ class RosRobot(Robot):
         self._publish_gripper(w)
         start = prev = self.gripper_width()
         moved, still = False, 0
-        for i in range(ticks):
+        for i in self._driver_ticks(ticks, cancel):
             if cancel is not None and cancel.cancelled:
                 break
-            self._wait_tick()
-            self._check_link()
             cur = self.gripper_width()
             if abs(cur - w) < 0.002:
                 break
@@ -505,12 +530,10 @@ class RosRobot(Robot):
         start = prev = self.gripper_width()
         self._publish_gripper(0.0)
         moved, still = False, 0
-        for i in range(60):
+        for i in self._driver_ticks(60, cancel):
             if cancel is not None and cancel.cancelled:
                 self.hold()
                 return False
-            self._wait_tick()
-            self._check_link()
             cur = self.gripper_width()
             moved = moved or abs(cur - start) > 0.002
             still = still + 1 if abs(cur - prev) < _STILL else 0
