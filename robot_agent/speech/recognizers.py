@@ -27,6 +27,17 @@ log = logging.getLogger(__name__)
 BACKENDS = ("pocketsphinx", "whisper")
 
 
+def _decode(decoder: Any, audio: Any) -> Any:
+    """One whole utterance through a pocketsphinx decoder (the caller holds its lock): its hypothesis."""
+    try:
+        decoder.start_utt()
+        decoder.process_raw(audio.astype("<i2").tobytes(), full_utt=True)
+        decoder.end_utt()
+    except RuntimeError as exc:
+        raise SpeechError(f"pocketsphinx failed to decode: {exc}") from None
+    return decoder.hyp()
+
+
 @dataclass(frozen=True)
 class Transcript:
     """What was heard.
@@ -275,13 +286,7 @@ class PocketSphinxRecognizer(SpeechRecognizer):
         with self._lock:
             if self._decoder is None:
                 raise SpeechError("the recognizer is closed")
-            try:
-                self._decoder.start_utt()
-                self._decoder.process_raw(audio.astype("<i2").tobytes(), full_utt=True)
-                self._decoder.end_utt()
-            except RuntimeError as exc:
-                raise SpeechError(f"pocketsphinx failed to decode: {exc}") from None
-            hyp = self._decoder.hyp()
+            hyp = _decode(self._decoder, audio)
             fsg = self._fsg
         words = normalize_words(hyp.hypstr) if hyp is not None else []
         complete = bool(words) and bool(fsg.accept(" ".join(words)))
@@ -452,13 +457,7 @@ class OpenRecognizer(SpeechRecognizer):
         with self._lock:
             if self._decoder is None:
                 raise SpeechError("the recognizer is closed")
-            try:
-                self._decoder.start_utt()
-                self._decoder.process_raw(audio.astype("<i2").tobytes(), full_utt=True)
-                self._decoder.end_utt()
-            except RuntimeError as exc:
-                raise SpeechError(f"pocketsphinx failed to decode: {exc}") from None
-            hyp = self._decoder.hyp()
+            hyp = _decode(self._decoder, audio)
         text = " ".join(normalize_words(hyp.hypstr)) if hyp is not None else ""
         confidence = min(max(float(hyp.prob), 0.0), 1.0) if hyp is not None and text else 0.0
         return Transcript(text=text, confidence=confidence, is_stop=find_stop_phrase(text) is not None, source="open")
