@@ -38,7 +38,7 @@ SMALL_BATCH = 8
 @contextlib.contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
     """Run the block with ``n`` torch threads (0: leave as is), then restore the process setting."""
-    import torch
+    torch = require("torch", "text embeddings")
 
     before = torch.get_num_threads()
     if n and n != before:
@@ -120,7 +120,7 @@ class MiniLMTextEmbedder(TextEmbedder):
         themselves let a caller align words ("leftward" with "left") where whole-sentence
         similarity blurs them. Special tokens are left out of the token rows.
         """
-        import torch
+        torch = require("torch", "text embeddings")
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []

@@ -36,7 +36,7 @@ def require(module: str, feature: str = "") -> ModuleType:
         ImportError: the module is missing; the message holds the install hint.
     """
     try:
-        return importlib.import_module(module)
+        return importlib.import_module(module)  # noqa: TID251 - the one place optional dependencies are imported
     except ImportError as exc:
         hint = _HINTS.get(module.split(".")[0], f"pip install {module}")
         what = f" (needed for {feature})" if feature else ""

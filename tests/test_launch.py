@@ -61,7 +61,7 @@ def test_node_executables_are_installed_console_scripts() -> None:
     scripts = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="console_scripts")}
     for exe, (module, cls) in NODE_CLASSES.items():
         assert scripts.get(exe) == f"{module}:main", exe
-        mod = importlib.import_module(module)
+        mod = importlib.import_module(module)  # noqa: TID251 - the fixed NODE_CLASSES table
         assert callable(mod.main) and hasattr(mod, cls)
 
 

@@ -17,6 +17,7 @@ import pytest
 from memory import KnowledgeBase, KnowledgeItem, open_knowledge_base
 from memory.embedders import OpenClipImageEmbedder, make_image_embedder
 from robot_agent.config import MemoryConfig
+from robot_agent.deps import require
 from robot_agent.errors import ConfigError, KnowledgeBaseError
 
 TINY = {
@@ -60,7 +61,8 @@ def crops() -> dict[str, list[np.ndarray]]:
 
 def _save_tiny(d: Path, seed: int) -> Path:
     import open_clip
-    import torch
+
+    torch = require("torch", "the tiny CLIP weights")
 
     torch.manual_seed(seed)
     model = open_clip.create_model("tiny-clip", pretrained=None)
@@ -70,7 +72,7 @@ def _save_tiny(d: Path, seed: int) -> Path:
 
 
 def test_loading_path_and_dimension(tiny_clip, tmp_path: Path) -> None:
-    import torch
+    torch = require("torch", "visual retrieval")
 
     cfg, weights = tiny_clip
     emb = make_image_embedder("unused-name", str(weights), str(cfg))

@@ -18,6 +18,7 @@ import pytest
 from memory import KnowledgeBase, KnowledgeItem
 from memory.store import SCHEMA_VERSION
 from robot_agent.config import MemoryConfig
+from robot_agent.deps import require
 from robot_agent.errors import KnowledgeBaseError, KnowledgeBaseLockedError
 
 WRITER = Path(__file__).with_name("kb_writer.py")
@@ -523,7 +524,7 @@ def test_memory_config_validation() -> None:
 def test_small_queries_run_on_one_thread_and_leave_torch_as_it_was(text_embedder) -> None:
     """One query is embedded on a single torch thread (a busy 2-core machine made the spinning
     pool 15x slower); the process-wide setting is restored, and batches give the same vectors."""
-    import torch
+    torch = require("torch", "text embeddings")
 
     before = torch.get_num_threads()
     seen: list[int] = []

@@ -9,6 +9,7 @@ eval/exec, no ``shell=True``, and never unpickles a file a user can hand in.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import shutil
@@ -397,8 +398,12 @@ def test_episode_logs_damaged_anywhere(
 #: ruff's bandit rules for code run from text or a file: exec (S102), eval (S307), pickle, dill and
 #: shelve (S301), marshal (S302), yaml.load without a safe loader (S506), shell=True (S602, S604),
 #: os.system and os.popen (S605); TID251 is the banned-api list in pyproject.toml (torch.load,
-#: numpy.load, yaml.unsafe_load, yaml.full_load, joblib.load)
+#: numpy.load, yaml.unsafe_load, yaml.full_load, joblib.load, builtins.compile, builtins.__import__,
+#: importlib.import_module and importlib.__import__, torch imported other than by deps.require)
 SECURITY_RULES = "S102,S307,S301,S302,S506,S602,S604,S605,TID251"
+#: builtins no ruff rule flags when called by their bare names (banned-api sees them only as
+#: ``builtins.compile``), looked for here: every use of the name, so an alias is caught too
+BARE_BUILTINS = ("compile", "__import__")
 
 
 def _ruff_security(paths: list[Path]) -> list[dict[str, Any]]:
@@ -411,6 +416,16 @@ def _ruff_security(paths: list[Path]) -> list[dict[str, Any]]:
     return json.loads(proc.stdout)
 
 
+def _bare_builtins(path: Path) -> list[tuple[int, str]]:
+    """(line, name) for each use of a BARE_BUILTINS name that ruff lets through."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    return [
+        (n.lineno, n.id)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in BARE_BUILTINS
+    ]
+
+
 def test_no_eval_exec_shell_or_unpickling_in_the_code_base(tmp_path: Path) -> None:
     files = [
         p
@@ -418,35 +433,49 @@ def test_no_eval_exec_shell_or_unpickling_in_the_code_base(tmp_path: Path) -> No
         if not any(part.startswith(".") or part in ("build", "install", "log") for part in p.relative_to(REPO).parts)
     ]
     assert len(files) > 50
-    found = _ruff_security(files)
-    assert found == [], "\n".join(
-        f"{Path(f['filename']).relative_to(REPO)}:{f['location']['row']}: {f['code']} {f['message']}" for f in found
-    )
-    # The check itself catches each banned form (and lets the safe ones through).
+    found = [
+        f"{Path(f['filename']).relative_to(REPO)}:{f['location']['row']}: {f['code']} {f['message']}"
+        for f in _ruff_security(files)
+    ]
+    found += [f"{p.relative_to(REPO)}:{line}: {name}" for p in files for line, name in _bare_builtins(p)]
+    assert found == [], "\n".join(found)
+    # The check itself catches each banned form (and lets the safe ones through): the probe's
+    # lines with what must be found on each, "" for none.
+    probe_lines = [
+        ("import os, pickle, subprocess, marshal, shelve, builtins, importlib", ""),
+        ("import joblib, yaml", ""),
+        ("import numpy as np", ""),
+        ("eval('1')", "S307"),
+        ("exec('x=1')", "S102"),
+        ("pickle.loads(b'')", "S301"),
+        ("shelve.open('db')", "S301"),
+        ("marshal.loads(b'')", "S302"),
+        ("yaml.load('a')", "S506"),
+        ("subprocess.run('ls', shell=True)", "S602"),
+        ("os.system('ls')", "S605"),
+        ("run_it('ls', shell=True)", "S604"),
+        ("np.load('x', allow_pickle=True)", "TID251"),
+        ("yaml.unsafe_load('a')", "TID251"),
+        ("joblib.load('j')", "TID251"),
+        ("import torch", "TID251"),
+        ("from torch import nn", "TID251"),
+        ("torch.load('f')", "TID251"),
+        ("builtins.compile('x=1', 'f', 'exec')", "TID251"),
+        ("builtins.__import__('os')", "TID251"),
+        ("importlib.import_module('os')", "TID251"),
+        ("from importlib import import_module", "TID251"),
+        ("compile('x=1', 'f', 'exec')", "compile"),
+        ("__import__('os')", "__import__"),
+        ("run = compile", "compile"),
+        ("yaml.safe_load('a')", ""),
+        ("yaml.load('a', Loader=yaml.SafeLoader)", ""),
+        ("subprocess.run(['ls'], shell=False)", ""),
+        ("import re; re.compile('a+')", ""),
+        ("from robot_agent.deps import require; require('torch', 'the probe')", ""),
+    ]
     probe = tmp_path / "probe_banned.py"
-    probe.write_text(
-        "import os, pickle, subprocess, marshal, shelve\n"
-        "import joblib, torch, yaml\n"
-        "import numpy as np\n"
-        "eval('1')\n"  # S307
-        "exec('x=1')\n"  # S102
-        "pickle.loads(b'')\n"  # S301
-        "shelve.open('db')\n"  # S301
-        "marshal.loads(b'')\n"  # S302
-        "yaml.load('a')\n"  # S506
-        "subprocess.run('ls', shell=True)\n"  # S602
-        "os.system('ls')\n"  # S605
-        "run_it('ls', shell=True)\n"  # S604
-        "torch.load('f')\n"  # TID251
-        "np.load('x', allow_pickle=True)\n"  # TID251
-        "yaml.unsafe_load('a')\n"  # TID251
-        "joblib.load('j')\n"  # TID251
-        "yaml.safe_load('a')\n"
-        "yaml.load('a', Loader=yaml.SafeLoader)\n"
-        "subprocess.run(['ls'], shell=False)\n"
-    )
-    rows = sorted((f["location"]["row"], f["code"]) for f in _ruff_security([probe]))
-    # one finding on each of lines 4 to 16, none on the safe calls after them
-    assert [r for r, _ in rows] == list(range(4, 17)), rows
-    assert [c for _, c in rows] == "S307 S102 S301 S301 S302 S506 S602 S605 S604 TID251 TID251 TID251 TID251".split()
+    probe.write_text("".join(line + "\n" for line, _ in probe_lines))
+    got = sorted([(f["location"]["row"], f["code"]) for f in _ruff_security([probe])] + _bare_builtins(probe))
+    want = [(row, code) for row, (_, code) in enumerate(probe_lines, start=1) if code]
+    assert got == want
     figure("fuzz: source files checked for eval/exec/shell=True/pickle", len(files))
