@@ -202,6 +202,9 @@ class RosRobot(Robot):
         self._next_tick: float | None = None
         self.halted_reason = ""
         self.commands_sent = 0
+        #: monotonic times of the newest arm commands published, holds included (how many reached the
+        #: arm after a stop was asked for: the stop's latency in control ticks)
+        self.command_times: collections.deque[float] = collections.deque(maxlen=256)
         #: monotonic times of the newest hold commands published (stop-latency figures)
         self.hold_times: collections.deque[float] = collections.deque(maxlen=32)
         if node is not None:
@@ -304,7 +307,7 @@ class RosRobot(Robot):
             return
         now = time.monotonic()
         with self._lock:
-            for name, pos in zip(msg.name, msg.position):
+            for name, pos in zip(msg.name, msg.position, strict=True):
                 if math.isfinite(pos):
                     self._positions[name] = float(pos)
             names = set(msg.name)
@@ -402,6 +405,7 @@ class RosRobot(Robot):
         ]
         self._traj_pub.publish(msg)
         self.commands_sent += 1
+        self.command_times.append(time.monotonic())
 
     def _publish_gripper(self, width: float) -> None:
         self._gripper_cmd = float(width)
