@@ -54,6 +54,8 @@ interfaces: $(IFACE_STAMP)
 sysdeps:
 	@command -v espeak-ng >/dev/null || { (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) \
 	  || echo "warning: could not install espeak-ng; speech tests need it"; }
+	@command -v chromium >/dev/null || { (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium; the console's browser tests need it"; }
 
 demo: venv
 	$(VENV)/bin/robot-agent demo

@@ -20,6 +20,7 @@ setup(
     package_data={
         "sim": ["scenes/*.yaml", "scenarios/*.yaml", "scenarios/*/*.yaml", "scenarios/*/*/*.yaml", "corpus/*.yaml"],
         "sim.phrases": ["*.yaml"],
+        "robot_agent.console": ["static/*.html", "static/*.js", "static/*.css"],
     },
     include_package_data=True,
     data_files=[

@@ -2,7 +2,7 @@
 
 Each command family is a module of this package (``run``, ``bench``, ``kb``, ``logs``,
 ``train``, ``sim``), of the ROS face (``robot_agent.ros``: ``up``, ``task``, ``say``,
-``listen``) or, for now, ``robot_agent.understand_cli`` (``understand``), and registers itself
+``listen``, ``console``) or, for now, ``robot_agent.understand_cli`` (``understand``), and registers itself
 through a ``register(subparsers)`` function. The front ends are thin: they parse, call the
 library and print. Heavy imports happen only inside the command handlers, so
 ``robot-agent --help`` is quick.
@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "robot_agent.ros.console",
     "robot_agent.ros.listen",
     "robot_agent.ros.up",
+    "robot_agent.ros.console_web",
 )
 
 

@@ -207,8 +207,12 @@ def up(
     namespace: str = "",
     log_level: str = "info",
     use_sim_time: bool = False,
+    console: Any = None,
 ) -> int:
     """Start the nodes of ``mode`` and spin until Ctrl-C or SIGTERM.
+
+    ``console`` (a ``robot_agent.console.app.ConsoleOptions``) also serves the browser console
+    (:func:`start_console_beside`).
 
     Raises:
         ValueError: an unknown mode, namespace or log level.
@@ -230,6 +234,7 @@ def up(
     init_rclpy(args=["--ros-args", "--log-level", log_level])
     forward_python_logging(getattr(logging, {"warn": "WARNING", "fatal": "CRITICAL"}.get(log_level, log_level.upper())))
     nodes: list[Any] = []
+    web: Any = None
     executor = MultiThreadedExecutor(num_threads=6)
     try:
         nodes = compose(mode, params, namespace=ns, use_sim_time=use_sim_time)
@@ -238,6 +243,8 @@ def up(
             node.get_logger().info(f"started {node.get_fully_qualified_name()}")
         for node in nodes:
             node.start()
+        if console is not None:
+            web = start_console_beside(nodes, console, mode=mode, namespace=ns)
         names = ", ".join(n.get_fully_qualified_name() for n in nodes)
         print(
             f"robot-agent up {mode}: {names} running (Ctrl-C to stop); try: robot-agent task "
@@ -248,6 +255,8 @@ def up(
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        if web is not None:
+            web.close()
         for node in reversed(nodes):  # the agent first: it holds the arm while the sim still runs
             try:
                 node.shutdown()
@@ -260,10 +269,52 @@ def up(
     return 0
 
 
+#: camera rate the sim node is raised to when a console is served (the page shows at least 5 frames/s)
+CONSOLE_CAMERA_HZ = 10.0
+
+
+def start_console_beside(nodes: list[Any], options: Any, *, mode: str, namespace: str) -> Any:
+    """Serve the browser console (``robot_agent.ros.console_web``) for the agent node among ``nodes``.
+
+    The console edits the agent's own knowledge base, lists the agent's episode directory, and
+    raises the sim camera to :data:`CONSOLE_CAMERA_HZ` (a dynamic parameter of the sim node).
+    """
+    from rclpy.parameter import Parameter
+
+    from robot_agent.ros.console_web import announce, start_console
+
+    agent = next(n for n in nodes if n.get_name() == "robot_agent")
+    for node in nodes:
+        if node.get_name() == "sim" and node.has_parameter("publish.camera_hz"):
+            hz = float(node.get_parameter("publish.camera_hz").value)
+            if 0 < hz < CONSOLE_CAMERA_HZ:
+                node.set_parameters([Parameter("publish.camera_hz", value=CONSOLE_CAMERA_HZ)])
+    camera = dict(HARDWARE_REMAPPINGS)["camera/image_raw"] if mode == "hardware" else "camera/image_raw"
+    web = start_console(
+        options,
+        namespace=namespace.strip("/"),
+        image_topic=camera,
+        get_kb=lambda: getattr(getattr(agent, "agent", None), "kb", None),
+        episodes_dir=getattr(agent, "log_dir", "") or None,
+    )
+    announce(web)
+    return web
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
+    console = None
+    if args.console:
+        from robot_agent.ros.console_web import console_options
+
+        console = console_options(args)
     try:
         return up(
-            args.mode, args.params, namespace=args.namespace, log_level=args.log_level, use_sim_time=args.use_sim_time
+            args.mode,
+            args.params,
+            namespace=args.namespace,
+            log_level=args.log_level,
+            use_sim_time=args.use_sim_time,
+            console=console,
         )
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -289,6 +340,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--log-level", default="info", choices=LOG_LEVELS, help="log level (launch: log_level)")
     p.add_argument("--use-sim-time", action="store_true", help="nodes use /clock (launch: use_sim_time)")
+    p.add_argument("--console", action="store_true", help="also serve the operator console in the browser")
+    from robot_agent.ros.console_web import add_console_options
+
+    add_console_options(p)
     p.set_defaults(func=_cmd_up)
 
 
