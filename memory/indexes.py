@@ -263,7 +263,7 @@ class _Indexes(_Database):
             if hnsw is not None:  # read at every search: the operator's setting, not the file's
                 hnsw.hnsw.efSearch = max(int(self.cfg.hnsw_ef_search), fetch)
             scores, ids = index.search(q, fetch)
-            out = [(int(r), float(s)) for r, s in zip(ids[0], scores[0]) if r >= 0 and accept(int(r))]
+            out = [(int(r), float(s)) for r, s in zip(ids[0], scores[0], strict=True) if r >= 0 and accept(int(r))]
             if len(out) >= k or fetch >= n:
                 return out[:k]
             fetch = min(n, fetch * 4)

@@ -102,7 +102,7 @@ class _Writes(_Indexes):
                         vecs = self._checked(
                             self._call_embedder(self.image, [images[n] for n in todo]), self.image.dim, "image embedder"
                         )
-                        for n, v in zip(todo, vecs):
+                        for n, v in zip(todo, vecs, strict=True):
                             iemb[n] = v
             self._check_new_ids([i.id for i in batch], "this batch")
             added: list[tuple[int, KnowledgeItem, np.ndarray, np.ndarray | None]] = []
@@ -110,7 +110,7 @@ class _Writes(_Indexes):
             with self._tx() as cur:
                 pending: list[tuple[KnowledgeItem, np.ndarray]] = []
                 in_batch: dict[int, KnowledgeItem] = {}
-                for item, t, i in zip(batch, temb, iemb):
+                for item, t, i in zip(batch, temb, iemb, strict=True):
                     olds = self._same_scope(cur, item, t, pending, superseded) if merge else []
                     if olds:
                         self._absorb(item, [o for _, o in olds])
@@ -201,7 +201,7 @@ class _Writes(_Indexes):
             if cands:
                 rules = [item.rule] + [o.rule for o in cands.values()]
                 vecs = self._checked(self._call_embedder(self.text, rules), self.text.dim, "text embedder")
-                for (rid, other), v in zip(cands.items(), vecs[1:]):
+                for (rid, other), v in zip(cands.items(), vecs[1:], strict=True):
                     if float(np.dot(v, vecs[0])) >= self.cfg.merge_threshold:
                         found[rid] = other
         return sorted(found.items(), key=lambda kv: kv[0])

@@ -52,7 +52,7 @@ class SafetyConfig:
             "safety.workspace_min/max must have 3 numbers",
         )
         _require(
-            all(a < b for a, b in zip(self.workspace_min, self.workspace_max)),
+            all(a < b for a, b in zip(self.workspace_min, self.workspace_max, strict=True)),
             f"safety.workspace_min {self.workspace_min} must be below workspace_max {self.workspace_max}",
         )
         _require(0.0 < self.max_joint_speed <= 3.0, "safety.max_joint_speed must be in (0, 3] rad/s")

@@ -125,7 +125,7 @@ def bench_indexes(
                         _, ids = index.search(q[None, :], 10)
                         lat.append((time.perf_counter() - t) * 1000)
                         found.append(ids[0])
-                    recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
+                    recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)]))
                     p50, p99 = percentiles(lat)
                     row = {
                         "part": "index",

@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{'scenario':<22} {'plan corr. untrained':>20} {'trained':>8} {'all corr. untrained':>20} {'trained':>8}"
         f"  success untrained/trained"
     )
-    for b, t in zip(base, tuned):
+    for b, t in zip(base, tuned, strict=True):
         print(
             f"{b['scenario']:<22} {b['plan_corrections']:>20} {t['plan_corrections']:>8} {b['corrections']:>20} "
             f"{t['corrections']:>8}  {b['success']}/{t['success']}"

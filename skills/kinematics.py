@@ -78,7 +78,7 @@ def load_arm(client: Any) -> tuple[int, int]:
     """
     table = client.loadURDF(TABLE_URDF, list(TABLE_POSITION), useFixedBase=True)
     robot = client.loadURDF(PANDA_URDF, [0, 0, 0], useFixedBase=True)
-    for j, q in zip(ARM_JOINTS, HOME_Q):
+    for j, q in zip(ARM_JOINTS, HOME_Q, strict=True):
         client.resetJointState(robot, j, float(q))
     for j in FINGER_JOINTS:
         client.resetJointState(robot, j, GRIPPER_MAX / 2)
@@ -129,12 +129,12 @@ class PandaKinematics:
         return [(s[0], s[1]) for s in self.c.getJointStates(self.id, ARM_JOINTS)]
 
     def _restore(self, saved: list[tuple[float, float]]) -> None:
-        for j, (q, v) in zip(ARM_JOINTS, saved):
+        for j, (q, v) in zip(ARM_JOINTS, saved, strict=True):
             self.c.resetJointState(self.id, j, q, v)
 
     def pose(self, q: Sequence[float]) -> None:
         """Put the arm at ``q`` (left there: the caller restores it when it must)."""
-        for j, v in zip(ARM_JOINTS, q):
+        for j, v in zip(ARM_JOINTS, q, strict=True):
             self.c.resetJointState(self.id, j, float(v))
 
     def forward_kinematics(self, q: np.ndarray) -> np.ndarray:

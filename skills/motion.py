@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -258,7 +259,7 @@ class Motion:
                         f"(its footprint plus {KEEP_OUT_MARGIN:g} m)"
                     )
         routes: list[list[list[np.ndarray]]] = []
-        for a, b in zip(pts[:-1], pts[1:]):
+        for a, b in pairwise(pts):
             blocking = [k for k in active if k.crosses(a, b)]
             if not blocking:
                 routes.append([[a, b]])
@@ -281,11 +282,11 @@ class Motion:
     def _lift_polyline(a: np.ndarray, b: np.ndarray, via: Sequence[np.ndarray]) -> list[np.ndarray]:
         """3-D polyline a -> via... -> b, height changing in proportion to the xy distance covered."""
         xy = [a[:2]] + [np.asarray(v, dtype=float) for v in via] + [b[:2]]
-        legs = [float(np.linalg.norm(q - p)) for p, q in zip(xy[:-1], xy[1:])]
+        legs = [float(np.linalg.norm(q - p)) for p, q in pairwise(xy)]
         total = sum(legs) or 1.0
         out = [a]
         done = 0.0
-        for v, leg in zip(xy[1:-1], legs):
+        for v, leg in zip(xy[1:-1], legs, strict=False):  # the last leg ends at b, no via point
             done += leg
             out.append(np.array([v[0], v[1], a[2] + (b[2] - a[2]) * done / total]))
         out.append(b)
@@ -334,7 +335,7 @@ class Motion:
         hi: np.ndarray,
     ) -> list[np.ndarray]:
         """Joint waypoints along ``poly``, at most WAYPOINT_SPACING apart, checked like every target."""
-        legs = list(zip(poly[:-1], poly[1:]))
+        legs = list(pairwise(poly))
         ns = [max(1, int(math.ceil(np.linalg.norm(b - a) / WAYPOINT_SPACING))) for a, b in legs]
         if sum(ns) < min_n:
             ns = [min_n] if len(ns) == 1 else [n * int(math.ceil(min_n / sum(ns))) for n in ns]
@@ -343,7 +344,7 @@ class Motion:
             self.safety.check_target(p, "detour waypoint")
         qs: list[np.ndarray] = []
         j = 0
-        for (a, b), n in zip(legs, ns):
+        for (a, b), n in zip(legs, ns, strict=True):
             for k in range(1, n + 1):
                 j += 1
                 p = a + (b - a) * k / n
@@ -393,7 +394,7 @@ class Motion:
 
     def follow_segments(self, segments: Sequence[Sequence[np.ndarray]], speeds: Sequence[float]) -> None:
         """Follow planned segments, each at its own speed fraction."""
-        for seg, speed in zip(segments, speeds):
+        for seg, speed in zip(segments, speeds, strict=True):
             self.follow(seg, speed)
 
     def move_joints(self, q: np.ndarray, speed: float) -> None:

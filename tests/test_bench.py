@@ -33,7 +33,7 @@ def test_rounds_are_seeded_train_first_then_different_novel_instances() -> None:
     assert [[s.name for s in r] for r in a] == [[s.name for s in r] for r in plan_rounds(split, 3, seed=1)]
     assert all(s.split == "train" for s in a[0]) and all(s.split == "novel" for r in a[1:] for s in r)
     assert all(len(r) == len(split) for r in a)  # one instance per family per round
-    for x, y in zip(a[1], a[2]):
+    for x, y in zip(a[1], a[2], strict=True):
         assert x.family == y.family and x.name != y.name  # rounds 2 and 3 see different novel instances
     other = plan_rounds(split, 3, seed=2)
     assert [s.name for r in a for s in r] != [s.name for r in other for s in r]

@@ -52,7 +52,7 @@ def test_launch_description_has_the_plans_nodes_and_arguments(mode: str) -> None
     assert [(n.node_package, n.node_executable) for n in nodes] == [
         (s.package, s.executable) for s in LAUNCH_PLANS[mode]
     ]
-    for node, spec in zip(nodes, LAUNCH_PLANS[mode]):
+    for node, spec in zip(nodes, LAUNCH_PLANS[mode], strict=True):
         assert len(node._Node__parameters) == len(spec.param_files) + 2  # files, params_file, use_sim_time
         assert [tuple(r) for r in node._Node__remappings] == list(spec.remappings)
 
@@ -170,5 +170,5 @@ def test_parameter_files_name_every_node_and_only_declared_parameters() -> None:
                 if mode == "hardware":  # the hardware file only narrows the limits
                     base = AgentConfig.load()
                     assert cfg.safety.max_joint_speed < base.safety.max_joint_speed
-                    assert all(a >= b for a, b in zip(cfg.safety.workspace_min, base.safety.workspace_min))
-                    assert all(a <= b for a, b in zip(cfg.safety.workspace_max, base.safety.workspace_max))
+                    assert all(a >= b for a, b in zip(cfg.safety.workspace_min, base.safety.workspace_min, strict=True))
+                    assert all(a <= b for a, b in zip(cfg.safety.workspace_max, base.safety.workspace_max, strict=True))

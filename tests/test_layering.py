@@ -21,6 +21,7 @@ import importlib.util
 import pkgutil
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -157,10 +158,7 @@ def _cycles(imports: list[Import]) -> list[str]:
                     seen.add(frozenset(path))
                     ring = path + [path[0]]
                     found.append(
-                        " -> ".join(ring)
-                        + "  ("
-                        + "; ".join(edges[(x, y)].where() for x, y in zip(ring, ring[1:]))
-                        + ")"
+                        " -> ".join(ring) + "  (" + "; ".join(edges[(x, y)].where() for x, y in pairwise(ring)) + ")"
                     )
             elif nxt not in path and nxt > path[0]:  # each cycle once, from its smallest node
                 walk(path + [nxt])

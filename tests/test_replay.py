@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def test_sim_episode_log_reads_back_message_for_message(recorded_episodes):
 def test_stamps_are_sim_time(recorded_episodes):
     reader = EpisodeLogReader(recorded_episodes["logs"]["drawer_train"])
     js = [e.t_ns for e in reader.events(["/joint_states"])]
-    gaps = [b - a for a, b in zip(js, js[1:])]
+    gaps = [b - a for a, b in pairwise(js)]
     assert min(gaps) >= 20_000_000 - 1  # 50 Hz cap, in sim time
     summary = reader.summary()
     # Duration is simulated seconds: the episode's motion, not how fast the machine ran it.

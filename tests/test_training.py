@@ -205,7 +205,7 @@ def test_adapter_loads_through_config_and_scoring_stays_exact(trained):
     fast2 = tuned.score_continuations(corr.messages, corr.prefix + "open(cabinet)\n", cands)  # the prefix cache path
     ref = tuned.reference_scores(corr.messages, corr.prefix, cands)
     ref2 = tuned.reference_scores(corr.messages, corr.prefix + "open(cabinet)\n", cands)
-    for a, b in zip(fast + fast2, ref + ref2):
+    for a, b in zip(fast + fast2, ref + ref2, strict=True):
         assert a.sum_logprob == pytest.approx(b.sum_logprob, abs=2e-3)
     base = LocalChatModel(cache_dir=cfg.policy.cache_dir).load()
     before = base.score_continuations(corr.messages, corr.prefix, cands)

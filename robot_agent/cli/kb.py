@@ -53,7 +53,9 @@ def _table(items: Sequence[Any], scores: Sequence[float] | None = None) -> str:
     room = max(20, shutil.get_terminal_size((120, 24)).columns - sum(widths) - 2 * len(widths))
 
     def line(cells: Sequence[str]) -> str:
-        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells[:-1], widths, strict=True))
+        ]
         last = cells[-1] if len(cells[-1]) <= room else cells[-1][: room - 1] + "…"
         return "  ".join(parts + [last]).rstrip()
 

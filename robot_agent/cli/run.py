@@ -73,7 +73,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("\nsummary: corrections per task")
     print(f"{'family':<8} {'round 1 (train)':>16} {'round 2 (novel)':>16}  success")
     ok = True
-    for a, b in zip(rounds[0], rounds[1]):
+    for a, b in zip(rounds[0], rounds[1], strict=True):
         ok &= a.success and b.success
         print(f"{a.family:<8} {a.corrections:>16} {b.corrections:>16}  {a.success}/{b.success}")
     t1 = sum(o.corrections for o in rounds[0])

@@ -384,7 +384,7 @@ class LanguageLayer:
             return scores
         sims = self.scorer.scores(q, [u for u, _ in found])
         out = list(scores)
-        for (_, meaning), sim in zip(found, sims):
+        for (_, meaning), sim in zip(found, sims, strict=True):
             for i, c in enumerate(cands):
                 if self.phrases.applies(meaning, c, objects):
                     out[i] = max(out[i], float(sim))

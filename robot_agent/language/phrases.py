@@ -123,4 +123,4 @@ class PhraseMemory:
         by = {o.name: o for o in objects}
         names = cand.value.split(">") if cand.value else []
         refs = meaning["refs"]
-        return len(names) == len(refs) and all(_matches(r, n, by) for r, n in zip(refs, names))
+        return len(names) == len(refs) and all(_matches(r, n, by) for r, n in zip(refs, names, strict=True))

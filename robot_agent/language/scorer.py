@@ -58,7 +58,7 @@ class Scorer:
         for i in range(0, len(missing), 256):
             vecs += self._embed(missing[i : i + 256])
         with self._lock:
-            for s, v in zip(missing, vecs):
+            for s, v in zip(missing, vecs, strict=True):
                 self._cache[s] = v
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)

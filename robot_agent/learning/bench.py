@@ -332,7 +332,7 @@ def write_plot(result: dict[str, Any], path: str | Path) -> Path:
         ax.errorbar(
             [x + off for x in xs],
             ys,
-            yerr=[[y - a for y, a in zip(ys, lo)], [b - y for y, b in zip(ys, hi)]],
+            yerr=[[y - a for y, a in zip(ys, lo, strict=True)], [b - y for y, b in zip(ys, hi, strict=True)]],
             marker="o",
             capsize=3,
             label=m,

@@ -349,7 +349,7 @@ def _hindsight(
         }.get(skill)
         if roles is None or len(roles) != len(args):
             return []
-        call = SkillCall(skill, dict(zip(roles, args)))
+        call = SkillCall(skill, dict(zip(roles, args, strict=True)))
         if precondition_failure(call, state, by_name) is not None:
             return []
         state = state.apply(call)

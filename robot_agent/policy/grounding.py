@@ -242,7 +242,7 @@ def ground(
     if m.size and len(out) > 1:
         sizes = [o.characteristic_size() * max(o.size[2], 1e-6) for o in out]
         best = max(sizes) if m.size == "max" else min(sizes)
-        out = [o for o, s in zip(out, sizes) if abs(s - best) < 1e-9]
+        out = [o for o, s in zip(out, sizes, strict=True) if abs(s - best) < 1e-9]
     return out
 
 

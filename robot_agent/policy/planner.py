@@ -451,7 +451,7 @@ def repair_call(raw: Any, objects: Sequence[ObjectInfo]) -> SkillCall:
     if len(args_list) != len(roles):
         raise PolicyError(f"{skill} takes ({', '.join(roles) or 'no arguments'}), got {args_list} in {raw!r}")
     args: dict[str, str] = {}
-    for role, word in zip(roles, args_list):
+    for role, word in zip(roles, args_list, strict=True):
         if word in names:
             args[role] = word
             continue

@@ -51,12 +51,12 @@ def test_cached_scores_equal_full_forward_passes(smollm2: LocalChatModel) -> Non
     warm = smollm2.score_continuations(MESSAGES, "open(cabinet)\n", cands)  # prompt fully cached
     ref = smollm2.reference_scores(MESSAGES, "open(cabinet)\n", cands)  # no cache at all
     ref0 = smollm2.reference_scores(MESSAGES, "", cands)
-    for a, b, c in zip(merged, warm, ref):
+    for a, b, c in zip(merged, warm, ref, strict=True):
         assert a.n_tokens == b.n_tokens == c.n_tokens > 1
         assert a.sum_logprob == pytest.approx(c.sum_logprob, abs=2e-3)
         assert b.sum_logprob == pytest.approx(c.sum_logprob, abs=2e-3)
         assert a.mean_logprob == pytest.approx(a.sum_logprob / a.n_tokens)
-    for a, c in zip(cold, ref0):
+    for a, c in zip(cold, ref0, strict=True):
         assert a.sum_logprob == pytest.approx(c.sum_logprob, abs=2e-3)
     # Different prompts give different scores: the context matters.
     assert [round(s.sum_logprob, 3) for s in cold] != [round(s.sum_logprob, 3) for s in merged]

@@ -75,7 +75,9 @@ def test_two_namespaced_robots_run_tasks_at_the_same_time_without_crosstalk(spin
             scene = agent.robot.perceive()
             local = scene[target].pose.to_local(scene[moved].pose.position)
             assert abs(local[0]) < 0.1 and abs(local[1]) < 0.1, (ns, moved, local)
-            drift = [abs(a - b) for a, b in zip(scene[other].pose.position, before[ns][other].pose.position)]
+            drift = [
+                abs(a - b) for a, b in zip(scene[other].pose.position, before[ns][other].pose.position, strict=True)
+            ]
             assert max(drift) < 0.01, (ns, other, drift)  # the other robot's work did not happen here
     finally:
         for sim in sims.values():
