@@ -96,15 +96,19 @@ def _app(options: ConsoleOptions | None = None, kb: FakeKB | None = None) -> tup
     return create_app(backend, hub, options, knowledge=panel), backend, hub
 
 
+ANY = "0.0.0.0"  # noqa: S104 - the address a console must refuse to serve on without a token
+TOKEN = "s3cret"  # noqa: S105 - a test token
+
+
 def test_loopback_needs_no_token_and_any_other_host_does() -> None:
     assert not needs_token("127.0.0.1") and not needs_token("localhost")
-    assert needs_token("0.0.0.0") and needs_token("192.168.1.5")
+    assert needs_token(ANY) and needs_token("192.168.1.5")
     with pytest.raises(ValueError, match="needs a token"):
-        _app(ConsoleOptions(host="0.0.0.0"))
+        _app(ConsoleOptions(host=ANY))
 
 
 def test_the_token_is_required_on_every_request_and_the_websocket() -> None:
-    app, backend, _ = _app(ConsoleOptions(host="0.0.0.0", token="s3cret"))
+    app, backend, _ = _app(ConsoleOptions(host=ANY, token=TOKEN))
     c = TestClient(app)
     assert c.get("/").status_code == 401
     assert c.get("/static/console.js").status_code == 401

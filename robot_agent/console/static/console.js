@@ -155,22 +155,27 @@ function renderTranscript() {
   const tid = currentTaskId();
   box.replaceChildren();
   const shown = view.transcript.filter((e) => !tid || e.task_id === tid || !e.task_id);
+  // Choice buttons on the newest question, while nothing was said after it.
+  const asking = shown.length && (shown[shown.length - 1].choices || []).length ? shown.length - 1 : -1;
   shown.forEach((e, idx) => {
     const kind = e.kind_of_event;
-    const entry = el("div", { class: `entry ${kind}`, "data-kind": kind });
+    const entry = el("div", { class: `entry ${kind}${e.outcome === "asked" ? " question" : ""}`, "data-kind": kind });
     if (kind === "question") {
       entry.append(el("div", { class: "said" }, `robot asks: ${e.question}`));
-      const last = idx === shown.length - 1 || !shown.slice(idx + 1).some((x) => x.kind_of_event !== "question");
+    } else {
+      entry.append(el("div", { class: "said" }, `${e.source || "operator"}: “${e.text}”`));
+      entry.append(el("div", { class: "understood" }, `understood as: ${e.summary || e.kind}`));
+      const conf = e.confidence ? ` · confidence ${e.confidence}` : "";
+      entry.append(el("div", { class: "outcome" }, `${e.outcome}${conf}${e.refusal ? " · refused: " + e.refusal : ""}`));
+    }
+    if (idx === asking) {
+      if (kind !== "question") entry.append(el("div", { class: "said" }, `robot asks: ${e.question}`));
       const choices = el("div", { class: "choices" });
       e.choices.forEach((c, i) => choices.append(el("button", {
         type: "button", class: "choice", "data-choice": i + 1,
         onclick: () => answer(i + 1, c),
       }, `${i + 1}. ${c}`)));
-      if (last && e.choices.length) entry.append(choices);
-    } else {
-      entry.append(el("div", { class: "said" }, `${e.source || "operator"}: “${e.text}”`));
-      entry.append(el("div", { class: "understood" }, `understood as: ${e.summary || e.kind}`));
-      entry.append(el("div", { class: "outcome" }, `${e.outcome}${e.confidence ? ` · confidence ${e.confidence}` : ""}${e.refusal ? " · refused: " + e.refusal : ""}`));
+      entry.append(choices);
     }
     box.append(entry);
   });
@@ -241,7 +246,10 @@ async function startTalk() {
   if (rec) return;
   const status = $("talk-status");
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true } });
+    const stream = await navigator.mediaDevices.getUserMedia({
+      // raw audio for the recognizer: automatic gain clips loud speech into false "stop"s
+      audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+    });
     const ctx = new AudioContext();
     await ctx.audioWorklet.addModule("/static/ptt-worklet.js");
     const src = ctx.createMediaStreamSource(stream);
