@@ -35,7 +35,16 @@ SCOPE_KEYS = (
     "object_name",
     "object_categories",
     "raw",
+    # applicability (robot_agent.applicability): the role the item constrains, when it applies,
+    # and whether the operator said it generally ("anything fragile", "all fruit")
+    "role",
+    "applies_when",
+    "generality",
 )
+#: an item's health: ``active``; ``demoted`` after a use the operator corrected (a conflict with an
+#: active item goes against it); ``retired`` after a second such use with no success in between
+#: (never retrieved; ``robot-agent kb restore ID`` makes it active again)
+STATUSES = ("active", "demoted", "retired")
 MAX_RULE_CHARS = 2000
 
 
@@ -55,6 +64,8 @@ class KnowledgeItem:
         use_count / success_count: how often it was applied, and how often that went well.
         created / updated: unix times.
         superseded_by: id of the newer item that replaced this one (kept for history).
+        corrected_count: uses the operator then corrected (the decision the item made).
+        status: ``active``, ``demoted`` or ``retired`` (see :data:`STATUSES`).
     """
 
     kind: str
@@ -68,6 +79,8 @@ class KnowledgeItem:
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
     superseded_by: str | None = None
+    corrected_count: int = 0
+    status: str = "active"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -113,7 +126,9 @@ class KnowledgeItem:
                     spec(skill, k).validate(v, skill)
                 except (ParameterError, UnknownSkillError) as exc:
                     raise KnowledgeBaseError(f"{where}: parameters: {exc}") from None
-        for name in ("use_count", "success_count"):
+        if self.status not in STATUSES:
+            raise KnowledgeBaseError(f"{where}: status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+        for name in ("use_count", "success_count", "corrected_count"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise KnowledgeBaseError(f"{where}: {name} must be a non-negative integer")
@@ -208,6 +223,8 @@ class KnowledgeItem:
             "created": self.created,
             "updated": self.updated,
             "superseded_by": self.superseded_by,
+            "corrected_count": self.corrected_count,
+            "status": self.status,
         }
 
     @classmethod
@@ -231,6 +248,8 @@ class KnowledgeItem:
             "created",
             "updated",
             "superseded_by",
+            "corrected_count",
+            "status",
         }
         extra = sorted(set(map(str, data)) - allowed)
         if extra:

@@ -121,12 +121,13 @@ class _Retrieval(_Indexes):
             best: dict[int, float] = {}
             for text in dict.fromkeys([task, *also]):
                 q = self._embed_query(text)
-                for r, s in self._search("plan_text", q, k, lambda r: self._active.get(r, ("",))[0] == "plan"):
+                for r, s in self._search("plan_text", q, k + 4, lambda r: self._active.get(r, ("",))[0] == "plan"):
                     best[r] = max(s, best.get(r, -1.0))
-            hits = sorted(best.items(), key=lambda rs: -rs[1])[:k]
+            hits = sorted(best.items(), key=lambda rs: -rs[1])
             hits = [(r, s) for r, s in hits if s >= self.cfg.plan_threshold]
             items = self._by_rids([r for r, _ in hits])
-            return [(items[r], s) for r, s in hits if r in items]
+            # retired items (see KnowledgeBase.record_outcome) are never retrieved
+            return [(items[r], s) for r, s in hits if r in items and items[r].status != "retired"][:k]
 
     def retrieve_for_skill(
         self,
@@ -175,7 +176,7 @@ class _Retrieval(_Indexes):
                 qi = self._checked(self._call_embedder(self.image, [image]), self.image.dim, "image embedder")[0]
             # Text-only: the index scores are the final scores. With an image, the visual
             # score can reorder, so take more candidates from both indexes and rescore them.
-            n_cand = k if qi is None else max(4 * k, 32)
+            n_cand = k + 4 if qi is None else max(4 * k, 32)  # a few spare: retired items are dropped below
             text_hits = self._search("skill_text", qt, n_cand, accept)
             if qi is None:
                 scored = [(r, s) for r, s in text_hits if s >= self.cfg.skill_threshold]
@@ -184,9 +185,8 @@ class _Retrieval(_Indexes):
                 scored = self._combined(sorted(cands), qt, qi)
                 scored = [(r, s) for r, s in scored if s >= self.cfg.skill_threshold]
             scored.sort(key=lambda t: -t[1])
-            scored = scored[:k]
             items = self._by_rids([r for r, _ in scored])
-            return [(items[r], s) for r, s in scored if r in items]
+            return [(items[r], s) for r, s in scored if r in items and items[r].status != "retired"][:k]
 
     def _combined(self, rids: Sequence[int], qt: np.ndarray, qi: np.ndarray) -> list[tuple[int, float]]:
         """The documented text + visual score of each candidate, from its stored embeddings."""

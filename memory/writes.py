@@ -217,8 +217,10 @@ class _Writes(_Indexes):
             for k, v in old.provenance.items():
                 prov.setdefault(k, []).extend(v if isinstance(v, list) else [v])
             if item.agrees_with(old):
+                # the same knowledge said again: one item, its record carried over
                 item.use_count += old.use_count
                 item.success_count += old.success_count
+                item.corrected_count += old.corrected_count
         if item.kind == "skill":
             extra = {k: v for k, v in carried.items() if k not in item.parameters}
             if extra:
@@ -297,11 +299,17 @@ class _Writes(_Indexes):
             self._active.pop(row[0], None)
             self._drop_from_indexes([row[0]])
 
-    def record_outcome(self, item_id: str, success: bool) -> KnowledgeItem:
+    def record_outcome(self, item_id: str, success: bool, *, corrected: bool = False) -> KnowledgeItem:
         """Count one use of an item, and whether the skill or plan then succeeded.
 
+        With ``corrected`` the operator corrected the very decision the item made (a parameter
+        value it set, a destination it chose): the use counts as failed, ``corrected_count``
+        grows, and the item is demoted, or retired when it was demoted already (two corrected
+        uses with no success in between). A successful use of a demoted item makes it active
+        again. A retired item is never retrieved; :meth:`restore` brings it back.
+
         Returns:
-            The item with its new counts.
+            The item with its new counts and status.
         """
         with self._mutex:
             self._check_open()
@@ -311,7 +319,44 @@ class _Writes(_Indexes):
                     raise KnowledgeBaseError(f"no knowledge item {item_id!r} in {self.path}")
                 item = self._item(row[0])
                 item.use_count += 1
-                item.success_count += int(bool(success))
+                if corrected:
+                    item.corrected_count += 1
+                    item.status = "retired" if item.status != "active" else "demoted"
+                elif success:
+                    item.success_count += 1
+                    if item.status == "demoted":
+                        item.status = "active"
+                item.updated = time.time()
+                cur.execute(
+                    "UPDATE items SET data=?, updated=? WHERE id=?", (json.dumps(item.to_dict()), item.updated, item_id)
+                )
+            return item
+
+    def restore(self, item_id: str) -> KnowledgeItem:
+        """Make a demoted or retired item active again (the operator's undo of a retirement).
+
+        Its counts stay (they are its history); the restore is noted in ``provenance.restored``.
+
+        Raises:
+            KnowledgeBaseError: no such item, or one superseded by a newer item (restore that
+                one's replacement, or edit it, instead).
+        """
+        with self._mutex:
+            self._check_open()
+            with self._tx() as cur:
+                row = cur.execute("SELECT data FROM items WHERE id=?", (item_id,)).fetchone()
+                if row is None:
+                    raise KnowledgeBaseError(f"no knowledge item {item_id!r} in {self.path}")
+                item = self._item(row[0])
+                if item.superseded_by is not None:
+                    raise KnowledgeBaseError(
+                        f"item {item_id} was superseded by {item.superseded_by}; restore works on retired items"
+                    )
+                item.provenance = {
+                    **item.provenance,
+                    "restored": list(item.provenance.get("restored", [])) + [{"from": item.status, "at": time.time()}],
+                }
+                item.status = "active"
                 item.updated = time.time()
                 cur.execute(
                     "UPDATE items SET data=?, updated=? WHERE id=?", (json.dumps(item.to_dict()), item.updated, item_id)
