@@ -391,6 +391,7 @@ class Agent(KnowledgeMixin):
         plan = self._make_plan(task, constraints, done=[])
         result.plan = [c.to_dict() for c in plan]
         self._emit({"type": "plan", "plan": result.plan, "constraints": [str(c) for c in constraints]})
+        self._attribute_plan(plan, result)
         self._prepare_language(plan)
         adjustments: dict[tuple[str, str], dict[str, Any]] = {}  # (skill, object) -> params set in this episode
         done: list[_Call] = []
@@ -414,18 +415,8 @@ class Agent(KnowledgeMixin):
             except ParameterError as exc:
                 log.warning("knowledge parameters refused (%s); using the plan's", exc)
                 params = validate_params(call.skill, {**call.params, **adjustments.get(key, {})})
-            for item, score in items:
-                rec = {
-                    "event": "used",
-                    "id": item.id,
-                    "kind": item.kind,
-                    "rule": item.rule,
-                    "score": round(score, 3),
-                    "skill": call.skill,
-                    "object": call.args.get("object"),
-                }
-                result.knowledge_used.append(rec)
-                self._emit({"type": "knowledge", **rec})
+            # only the items that changed a parameter of this call count as used (applicability.py)
+            items = self._attribute_skill(call, items, learned, adjustments.get(key, {}), result)
             run_call = _Call(call.skill, dict(call.args), params)
             if run_call.skill == "pick" and run_call.args.get("object") in objects:
                 self._picked_from[run_call.args["object"]] = objects[run_call.args["object"]].pose.position
@@ -458,6 +449,7 @@ class Agent(KnowledgeMixin):
                         "constraints": [str(c) for c in constraints],
                     }
                 )
+                self._attribute_plan(plan, result)
                 i, attempts = 0, 0
                 continue
             if (outcome == "retry" or res.status is not SkillStatus.SUCCEEDED) and self._let_go_of(run_call):
@@ -618,6 +610,7 @@ class Agent(KnowledgeMixin):
                 rec.outcome = "confirmed"
             elif corr.kind is CorrectionKind.PLAN and corr.plan is not None:
                 constraints.append(self._complete_constraint(corr.plan, call))
+                self._yield_to_episode(constraints, constraints[-1], result)  # this episode's word wins
                 rec.understood["plan"] = constraints[-1]
                 rec.outcome = "replanned"
                 if corr.parameters:  # "no, the blue one, and slower": the skill part applies too

@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from robot_agent.applicability import describe as describe_applicability
 from robot_agent.policy.goals import parse_goal
 from skills.library import CONTAINERS as CONTAINER_CATEGORIES
 from skills.params import default_params
@@ -263,7 +264,11 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
             {
                 "kind": "plan",
                 "rule": rule,
-                "scope": {"task_family": _task_family(result.task), "object_categories": cats},
+                "scope": {
+                    "task_family": _task_family(result.task),
+                    "object_categories": cats,
+                    **describe_applicability("plan", generic, [c.text]),
+                },
                 "parameters": {"constraint": generic},
                 "provenance": {
                     "episode_ids": [result.episode_id],
@@ -318,6 +323,7 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
                     "object_description": skill_object_description(skill, entry["args"], objects) or o.description(),
                     "object_name": obj,
                     "task_family": _task_family(result.task),
+                    **describe_applicability("skill", None, entry["texts"]),
                 },
                 "parameters": params,
                 "provenance": {

@@ -74,7 +74,9 @@ class EpisodeResult:
     plan: list[dict[str, Any]] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     corrections: list[CorrectionRecord] = field(default_factory=list)
-    knowledge_used: list[dict[str, Any]] = field(default_factory=list)
+    knowledge_used: list[dict[str, Any]] = field(default_factory=list)  # items that changed a decision
+    # retrieved items that did not: overridden (explicit words, a later word), irrelevant, hints
+    knowledge_skipped: list[dict[str, Any]] = field(default_factory=list)
     knowledge_distilled: list[dict[str, Any]] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
     duration_s: float = 0.0

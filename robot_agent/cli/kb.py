@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
-WRITES = frozenset({"edit", "delete", "import", "migrate", "rebuild"})
+WRITES = frozenset({"edit", "delete", "restore", "import", "migrate", "rebuild"})
 EDITABLE = ("rule", "scope", "parameters", "provenance")
 
 
@@ -42,14 +42,34 @@ def _category(item: Any) -> str:
 
 def _table(items: Sequence[Any], scores: Sequence[float] | None = None) -> str:
     """A fixed-width table fitted to the terminal; the rule takes the remaining width."""
-    head = (["score"] if scores is not None else []) + ["id", "kind", "scope", "category", "used", "ok", "rule"]
+    head = (["score"] if scores is not None else []) + [
+        "id",
+        "kind",
+        "scope",
+        "category",
+        "used",
+        "ok",
+        "corrected",
+        "status",
+        "rule",
+    ]
     rows = []
     for n, it in enumerate(items):
         rule = it.rule + (f"  [superseded by {it.superseded_by}]" if it.superseded_by else "")
-        row = [it.id, it.kind, _scope(it)[:24], _category(it)[:16], str(it.use_count), str(it.success_count), rule]
+        row = [
+            it.id,
+            it.kind,
+            _scope(it)[:24],
+            _category(it)[:16],
+            str(it.use_count),
+            str(it.success_count),
+            str(getattr(it, "corrected_count", 0)),
+            getattr(it, "status", "active"),
+            rule,
+        ]
         rows.append(([f"{scores[n]:.3f}"] if scores is not None else []) + row)
     widths = [max([len(h)] + [len(r[c]) for r in rows]) for c, h in enumerate(head[:-1])]
-    right = {head.index("used"), head.index("ok")} | ({0} if scores is not None else set())
+    right = {head.index("used"), head.index("ok"), head.index("corrected")} | ({0} if scores is not None else set())
     room = max(20, shutil.get_terminal_size((120, 24)).columns - sum(widths) - 2 * len(widths))
 
     def line(cells: Sequence[str]) -> str:
@@ -74,7 +94,8 @@ def _show(item: Any) -> str:
         lines.append(f"  {k}:")
         lines += [f"    - {x}" for x in vals]
     lines += [
-        f"used:          {d['use_count']} (succeeded {d['success_count']})",
+        f"used:          {d['use_count']} (succeeded {d['success_count']}, corrected {d.get('corrected_count', 0)})",
+        f"status:        {d.get('status', 'active')}",
         f"created:       {_when(d['created'])}",
         f"updated:       {_when(d['updated'])}",
     ]
@@ -175,6 +196,9 @@ def _run(kb: Any, args: argparse.Namespace) -> str:
         fields = edit_fields(kb.get(args.id), args.set or [], args.unset or [], args.rule)
         item = kb.update(args.id, **fields)
         return json.dumps(item.to_dict()) if args.json else f"updated {item.id}\n{_show(item)}"
+    if action == "restore":
+        item = kb.restore(args.id)
+        return json.dumps(item.to_dict()) if args.json else f"restored {args.id}: active again ({item.rule})"
     if action == "delete":
         kb.delete(args.id)
         return json.dumps({"deleted": args.id}) if args.json else f"deleted {args.id}"
@@ -213,8 +237,23 @@ def _run(kb: Any, args: argparse.Namespace) -> str:
         lines.append(f"  {kind:<6} {c['active']} active, {c['superseded']} superseded")
     lines.append("indexes:")
     for name, ix in st["indexes"].items():
-        lines.append(f"  {name:<12} {ix['vectors']} vectors ({ix['type']})")
+        lines.append(f"  {name:<12} {ix['vectors']} vectors ({ix['type']}{_recall_note(ix)})")
     return "\n".join(lines)
+
+
+def _recall_note(ix: dict[str, Any]) -> str:
+    """How well an index finds the exact top 10: exact, or the recall measured when it was built."""
+    if ix["type"] == "flat":
+        return ", exact: recall@10 1.0"
+    if ix["type"] != "ivf":
+        return ""
+    lists = f", nprobe {ix['nprobe']} of {ix['nlist']} lists"
+    if ix.get("recall_at_10") is None:
+        return lists + ", recall not measured (index built by an older version)"
+    return (
+        f"{lists}, recall@10 {ix['recall_at_10']} measured at build on {ix['measured_on']} vectors "
+        f"with {ix['recall_queries']} paraphrase-far queries"
+    )
 
 
 def rebuild_from_logs(kb: Any, logs: Sequence[str]) -> dict[str, Any]:
@@ -301,6 +340,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--unset", action="append", metavar="FIELD", help="remove scope.KEY, parameters.KEY ...; repeatable")
     p = common("delete", "delete an item", "Delete one item for good (what it superseded stays superseded).")
+    p.add_argument("id")
+    p = common(
+        "restore",
+        "make a retired or demoted item active",
+        "Undo a retirement: an item retired (or demoted) after the operator corrected its decisions is "
+        "retrieved and applied again; its counts stay.",
+    )
     p.add_argument("id")
     p = common("export", "export to a file", "Export every item, history included, with its embeddings (JSON lines).")
     p.add_argument("file")

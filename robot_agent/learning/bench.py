@@ -18,8 +18,10 @@ Protocol (issue 7, after DROC's evaluation):
   visual retrieval). The policy backend is a parameter (``policy.backend``).
 
 Metrics per method and round: corrections per task (mean, and a 95% t-interval over the seeds'
-means), success rate, share of tasks done with zero corrections, false transfers (a retrieved
-item was applied and the operator still corrected that call), wall time per episode.
+means), success rate, share of tasks done with zero corrections, knowledge-caused corrections (the
+operator corrected a parameter, destination, order or stacking choice that a remembered item made;
+attribution in :mod:`robot_agent.applicability`), false transfers (remembered items that changed a
+decision the operator then corrected, once per item and episode), wall time per episode.
 Outputs: the JSON object (every number, every episode), a Markdown table and a PNG plot.
 
 The models load once (:func:`robot_agent.scenarios.build_components` without a KB, and one text
@@ -183,6 +185,8 @@ class Episode:
     why_failed: list[str] = field(default_factory=list)
     knowledge_used: list[str] = field(default_factory=list)
     knowledge_distilled: list[str] = field(default_factory=list)
+    knowledge_caused: int = 0  # corrections of a decision a remembered item made (harm)
+    knowledge_skipped: list[str] = field(default_factory=list)
 
 
 def summarize(episodes: Sequence[Episode], methods: Sequence[str], rounds: int, seeds: int) -> dict[str, Any]:
@@ -198,6 +202,7 @@ def summarize(episodes: Sequence[Episode], methods: Sequence[str], rounds: int, 
                 "success_per_round",
                 "zero_correction_share_per_round",
                 "false_transfers_per_round",
+                "knowledge_caused_per_round",
                 "tasks_per_round",
             )
         }
@@ -217,6 +222,7 @@ def summarize(episodes: Sequence[Episode], methods: Sequence[str], rounds: int, 
                 round(sum(e.corrections == 0 for e in er) / len(er), 3) if er else None
             )
             per_round["false_transfers_per_round"].append(sum(e.false_transfers for e in er))
+            per_round["knowledge_caused_per_round"].append(sum(e.knowledge_caused for e in er))
             per_round["tasks_per_round"].append(len(er))
         walls = sorted(e.wall_s for e in eps)
         families: dict[str, list[float]] = {}
@@ -232,6 +238,7 @@ def summarize(episodes: Sequence[Episode], methods: Sequence[str], rounds: int, 
             "corrections_per_task_all_rounds": round(total / len(eps), 3) if eps else None,
             "success_all_rounds": round(sum(e.success for e in eps) / len(eps), 3) if eps else None,
             "false_transfers_total": sum(e.false_transfers for e in eps),
+            "knowledge_caused_total": sum(e.knowledge_caused for e in eps),
             "wall_s_per_episode": {
                 "mean": round(sum(walls) / len(walls), 2) if walls else None,
                 "p95": round(walls[min(len(walls) - 1, int(0.95 * len(walls)))], 2) if walls else None,
@@ -252,6 +259,15 @@ def check_targets(methods: dict[str, Any]) -> dict[str, Any]:
             "target": 0.1,
             "measured": max(later) if later else None,
             "met": bool(later) and max(later) <= 0.1,
+        }
+        harm = [
+            (full.get("knowledge_caused_per_round") or [0])[r] + full["false_transfers_per_round"][r]
+            for r in range(1, len(full["false_transfers_per_round"]))
+        ]
+        out["full_knowledge_caused_and_false_transfers_rounds_2_3"] = {
+            "target": 0,
+            "measured": sum(harm) if harm else None,
+            "met": bool(harm) and sum(harm) == 0,
         }
         out["full_success_rounds_2_3_min"] = {
             "target": 0.95,
@@ -277,14 +293,15 @@ def markdown_table(result: dict[str, Any]) -> str:
         + " | ".join(f"round {r} corrections/task" for r in range(1, rounds + 1))
         + " | "
         + " | ".join(f"round {r} success" for r in range(1, rounds + 1))
-        + " | zero-correction tasks | false transfers | wall s/episode |"
+        + " | zero-correction tasks | knowledge-caused corrections per round | false transfers per round"
+        + " | wall s/episode |"
     )
     bank = result.get("phrase_bank") or {}
     lines = [
         f"Operator phrase bank: {bank.get('name', '?')} ({bank.get('path', '?')})",
         "",
         head,
-        "|" + "---|" * (1 + 2 * rounds + 3),
+        "|" + "---|" * (1 + 2 * rounds + 4),
     ]
     for m, d in methods.items():
         cells = []
@@ -294,7 +311,8 @@ def markdown_table(result: dict[str, Any]) -> str:
         cells += [f"{100 * s:.0f}%" if s is not None else "-" for s in d["success_per_round"]]
         zero = [z for z in d["zero_correction_share_per_round"] if z is not None]
         cells.append(" / ".join(f"{100 * z:.0f}%" for z in zero))
-        cells.append(str(d["false_transfers_total"]))
+        cells.append(" / ".join(str(x) for x in d.get("knowledge_caused_per_round", [])))
+        cells.append(" / ".join(str(x) for x in d["false_transfers_per_round"]))
         cells.append(f"{d['wall_s_per_episode']['mean']}")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     fams = sorted({f for d in methods.values() for f in d["corrections_per_round_by_family"]})
@@ -444,8 +462,10 @@ def run_bench(
                                 o.false_transfers,
                                 round(o.wall_s, 3),
                                 list(o.why_failed),
-                                [k for k in s["knowledge_used"] if k],
+                                [k for k in s["knowledge_decisions"] if k],
                                 [k for k in s["knowledge_distilled"] if k],
+                                o.knowledge_caused,
+                                list(s["knowledge_skipped"]),
                             )
                             episodes.append(e)
                             say(
@@ -477,6 +497,7 @@ def summary_line(result: dict[str, Any]) -> str:
         "success_per_round",
         "zero_correction_share_per_round",
         "false_transfers_per_round",
+        "knowledge_caused_per_round",
         "corrections_total",
         "wall_s_per_episode",
     )

@@ -319,7 +319,9 @@ def rewrite_goal(goal: Goal, constraints: Iterable[object], objects: Sequence[Ob
                 continue
             new = []
             for a in atoms:
-                if a.kind == "at" and set(a.objects) & sel:
+                # a remembered preference never overrides a destination the task names
+                explicit = c.source == "memory" and len(a.targets) == 1
+                if a.kind == "at" and set(a.objects) & sel and not explicit:
                     a = replace(a, objects=tuple(n for n in a.objects if n in sel), targets=tgt)
                 new.append(a)
             atoms = new

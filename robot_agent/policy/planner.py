@@ -375,6 +375,17 @@ def _check_goal_conflicts(goal: Goal, cc: CompiledConstraints, warnings: list[st
     glasses" learned while moving a block past a glass) must not veto it. It is dropped
     with a warning. The operator's own words in this episode still refuse the goal.
     """
+    named = {n for a in goal.atoms if a.kind == "at" and len(a.targets) == 1 for n in a.objects}
+    for i, (c, sel, tgts) in enumerate(list(cc.prefs)):
+        # explicit words win: a remembered preference does not hold an object the task sends elsewhere
+        keep = frozenset(n for n in sel if n not in named or any(t in tgts for t in _targets_of(goal, n)))
+        if c.source == "memory" and keep != sel:
+            cc.prefs[i] = (c, keep, tgts)
+            if warnings is not None:
+                warnings.append(
+                    f"remembered '{c.describe()}' not applied to {', '.join(sorted(sel - keep))}: "
+                    "the task names its destination"
+                )
     for a in goal.atoms:
         if not a.objects:
             continue
@@ -389,6 +400,10 @@ def _check_goal_conflicts(goal: Goal, cc: CompiledConstraints, warnings: list[st
                         )
                     continue
                 raise PolicyError(f"the task needs {', '.join(a.objects)} but a constraint says: {c.describe()}")
+
+
+def _targets_of(goal: Goal, name: str) -> list[str]:
+    return [t for a in goal.atoms if a.kind == "at" and name in a.objects for t in a.targets]
 
 
 def _object_list(objects: Sequence[ObjectInfo] | Mapping[str, ObjectInfo]) -> list[ObjectInfo]:

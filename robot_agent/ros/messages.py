@@ -376,8 +376,10 @@ def transcript_msg(
 
 
 def knowledge_msg(event: Mapping[str, Any], task_id: str | None, stamp: float | None = None) -> KnowledgeEvent:
-    """A ``KnowledgeEvent`` from the agent's ``{"event": used|distilled|error|saved, ...}``."""
-    detail = event.get("error") or event.get("path") or ""
+    """A ``KnowledgeEvent`` from the agent's ``{"event": ..., ...}`` (used, overridden, irrelevant, hint,
+    corrected, distilled, error, saved)."""
+    # used: the decision the item changed; overridden / irrelevant / corrected: why (no new message field needed)
+    detail = event.get("error") or event.get("path") or event.get("decision") or event.get("reason") or ""
     return KnowledgeEvent(
         stamp=to_time(time.time() if stamp is None else stamp),
         task_id=task_id or "",

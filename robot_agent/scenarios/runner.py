@@ -41,6 +41,7 @@ class EpisodeOutcome:
     corrections: int = 0
     wall_s: float = 0.0
     false_transfers: int = 0
+    knowledge_caused: int = 0  # corrections of a decision a remembered item made
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -51,8 +52,13 @@ class EpisodeOutcome:
             "success": self.success,
             "why_failed": self.why_failed,
             "knowledge_used": [k.get("rule") for k in self.result.knowledge_used],
+            "knowledge_decisions": [f"{k.get('rule')} -> {k.get('decision')}" for k in self.result.knowledge_used],
+            "knowledge_skipped": [
+                f"{k.get('rule')}: {k.get('event')} ({k.get('reason')})" for k in self.result.knowledge_skipped
+            ],
             "knowledge_distilled": [k.get("rule") for k in self.result.knowledge_distilled],
             "false_transfers": self.false_transfers,
+            "knowledge_caused_corrections": self.knowledge_caused,
             "wall_s": round(self.wall_s, 2),
         }
 
@@ -158,17 +164,24 @@ def run_scenario(
                 ok, corrections=result.n_corrections, reason="; ".join(why), agent_state=result.state.value
             )
     n = result.n_corrections
-    # A false transfer: a knowledge item was applied and the operator still corrected that same call.
-    used_steps = {(k.get("skill"), k.get("object")) for k in result.knowledge_used if k.get("skill")}
-    false = sum(
-        1
-        for c in result.corrections
-        if c.call
-        and (c.call["skill"], c.call["args"].get("object")) in used_steps
-        and c.understood.get("kind") == "skill"
-    )
+    # Attribution (robot_agent.applicability): a correction is knowledge-caused when it changed a decision
+    # (a parameter value, a destination, an order) that a remembered item made; a false transfer is an item
+    # that changed a decision on this episode which the operator then corrected (counted once per item).
+    from robot_agent.applicability import knowledge_caused
+
+    caused = knowledge_caused(result)
+    false = len({item_id for _, item_id in caused})
     return EpisodeOutcome(
-        scenario.name, scenario.family, scenario.split, result, ok, why, n, time.perf_counter() - t0, false
+        scenario.name,
+        scenario.family,
+        scenario.split,
+        result,
+        ok,
+        why,
+        n,
+        time.perf_counter() - t0,
+        false,
+        len({i for i, _ in caused}),
     )
 
 

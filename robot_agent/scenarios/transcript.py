@@ -37,8 +37,13 @@ def transcript_printer(out: Callable[[str], None] = print) -> Callable[[dict[str
             out(f"  robot asks: {e.get('question')}")
         elif t == "knowledge":
             if e.get("event") == "used":
-                what = f"{e.get('skill')}({e.get('object')})" if e.get("skill") else "plan"
-                out(f"  knowledge used for {what}: {e.get('rule')} (score {e.get('score')})")
+                what = e.get("decision") or (f"{e.get('skill')}({e.get('object')})" if e.get("skill") else "plan")
+                note = f"; {e['reason']}" if e.get("reason") else ""
+                out(f"  knowledge used for {what}: {e.get('rule')} (score {e.get('score')}{note})")
+            elif e.get("event") in ("overridden", "irrelevant", "hint"):
+                out(f"  knowledge {e['event']}: {e.get('rule')} (score {e.get('score')}): {e.get('reason')}")
+            elif e.get("event") == "corrected":
+                out(f"  knowledge corrected: {e.get('rule')}: {e.get('reason')}")
             elif e.get("event") == "distilled":
                 out(f"  knowledge distilled: [{e.get('kind')}] {e.get('rule')}")
             elif e.get("event") == "error":
