@@ -300,8 +300,10 @@ class SimulatedOperator:
             self.done.append((call.skill, dict(call.args)))
         if self.exhausted:
             return None
+        own = set(call.args.values())
         for req in self.scenario.requirements:
-            if req["type"] == "avoid" and req["object"] in objects:
+            # A call that moves the avoided object itself must reach it: the rule is about passing over it.
+            if req["type"] == "avoid" and req["object"] in objects and req["object"] not in own:
                 o = objects[req["object"]]
                 half = np.array(o.size[:2]) / 2 + req.get("margin", 0.03)
                 for p in result.facts.get("path", []):
