@@ -78,6 +78,8 @@ class KnowledgeMixin:
         return hits
 
     def _plan_knowledge(self, task: str, result: EpisodeResult) -> list[Any]:
+        self._assessed: list[Any] = []  # this episode's verdicts (none carried over from the last one)
+        self._noted: dict[str, set[Any]] = {}
         if self.kb is None:
             return []
         objects = self._objects()

@@ -201,6 +201,9 @@ class EpisodeRecorder:
                 w.knowledge(used=[{k: v for k, v in e.items() if k not in ("type", "t")}])
             elif e.get("event") == "distilled":
                 w.knowledge(distilled=[{k: v for k, v in e.items() if k not in ("type", "t")}])
+            elif e.get("event") in ("overridden", "irrelevant", "hint", "corrected"):
+                # retrieved but not used (with the reason), or corrected after use: kept apart from "used"
+                w.knowledge(skipped=[{k: v for k, v in e.items() if k not in ("type", "t")}])
             else:
                 w.knowledge(error=e.get("error"))
 
