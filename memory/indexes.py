@@ -4,18 +4,22 @@ Each index holds the vectors of the active items of one kind (plan, skill and ph
 crops), with the SQLite row id as its id. An index file is derived data: at open it is checked
 against the checksum SQLite recorded, rebuilt when missing, corrupt or of the wrong kind, and
 caught up when it lags behind the database. Up to ``memory.approx_above`` items an index is exact
-(inner product), above it HNSW. The embedder calls that make query and item vectors live here too.
+(inner product), above it an inverted file tuned by measurement at build (:mod:`memory.ann`).
+Deletes and edits remove the old vector from either kind at once. The embedder calls that make
+query and item vectors live here too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from memory import ann
 from memory.database import _SQL_CHUNK, DB_NAME, _Database, _vec
 from memory.item import KnowledgeItem
 from robot_agent.errors import KnowledgeBaseError
@@ -26,11 +30,6 @@ log = logging.getLogger("memory.store")  # the knowledge base logs under one nam
 INDEXES = ("plan_text", "skill_text", "phrase_text", "skill_image")
 #: the text index each kind of item lives in
 TEXT_INDEX = {"plan": "plan_text", "skill": "skill_text", "phrase": "phrase_text"}
-#: HNSW graph settings; the search breadth is ``memory.hnsw_ef_search`` (512: recall@10 0.98-0.99 at
-#: 100k synthetic items with paraphrase-far queries, where 128 gave 0.91-0.92; docs/memory.md)
-HNSW_M, HNSW_EF_CONSTRUCTION = 32, 80
-#: an approximate index with more leftover vectors than this fraction is rebuilt at open
-MAX_STALE_FRACTION = 0.2
 #: a filtered search that would need more candidates than this scores the candidates exactly
 MAX_FETCH = 4096
 
@@ -97,28 +96,45 @@ class _Indexes(_Database):
         return n > self.cfg.approx_above
 
     def _is_approximate(self, index: Any) -> bool:
-        return self._hnsw(index) is not None
-
-    def _hnsw(self, index: Any) -> Any | None:
-        inner = self.faiss.downcast_index(index.index)
-        return inner if isinstance(inner, self.faiss.IndexHNSW) else None
-
-    def _new_index(self, dim: int, n: int) -> Any:
-        """Exact inner-product search up to ``approx_above`` items, HNSW above; ids = rids."""
-        f = self.faiss
-        if self._approximate(n):
-            inner = f.IndexHNSWFlat(dim, HNSW_M, f.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        else:
-            inner = f.IndexFlatIP(dim)
-        return f.IndexIDMap2(inner)
+        return ann.kind(self.faiss, index) != "flat"
 
     def _build(self, name: str) -> Any:
+        """Exact inner-product search up to ``approx_above`` items, IVF above; ids = rids."""
         ids, vecs = self._vectors(name)
-        index = self._new_index(self._dim(name), len(ids))
+        if self._approximate(len(ids)):
+            index, info = ann.build_ivf(self.faiss, vecs, ids)
+            self._index_info[name] = info
+            log.info("%s: %s: built IVF index %s", self.path, name, info)
+            return index
+        index = self.faiss.IndexIDMap2(self.faiss.IndexFlatIP(self._dim(name)))
         if len(ids):
             index.add_with_ids(vecs, ids)
+        self._index_info.pop(name, None)
         return index
+
+    def _wrong_kind(self, index: Any, n: int) -> str:
+        """Why a loaded index must be rebuilt for ``n`` items ("" when it suits them)."""
+        have, want = ann.kind(self.faiss, index), ("ivf" if self._approximate(n) else "flat")
+        if have != want:
+            return f"{n} items, switching from {have} to {want} search"
+        if have == "ivf" and ann.nlist_for(n) >= ann.REBUILD_GROWTH * index.nlist:
+            return f"{n} items in {index.nlist} lists (built for fewer); rebuilding"
+        return ""
+
+    def index_stats(self, name: str) -> dict[str, Any]:
+        """Size, kind and recall@10 of one index: exact for flat, as measured at build for IVF."""
+        index = self._indexes[name]
+        out: dict[str, Any] = {"vectors": int(index.ntotal), "type": ann.kind(self.faiss, index)}
+        if out["type"] == "flat":
+            out["recall_at_10"] = 1.0
+        elif out["type"] == "ivf":
+            info = self._index_info.get(name) or {}
+            out.update(nlist=int(index.nlist), nprobe=int(index.nprobe))
+            out["recall_at_10"] = info.get("recall_at_10")  # None: not recorded (built elsewhere)
+            for key in ("recall_queries", "measured_on"):
+                if key in info:
+                    out[key] = info[key]
+        return out
 
     def _report(self, msg: str) -> None:
         if self._writer_running:
@@ -146,7 +162,7 @@ class _Indexes(_Database):
                 except RuntimeError as exc:
                     why = f"unreadable ({str(exc).splitlines()[0]})"
                 else:
-                    if not isinstance(index, self.faiss.IndexIDMap2):
+                    if ann.kind(self.faiss, index) == "other":
                         why, index = "not a knowledge-base index", None
                     elif index.d != self._dim(name):
                         why, index = f"dimension {index.d}, expected {self._dim(name)}", None
@@ -161,14 +177,8 @@ class _Indexes(_Database):
                         index = None
         elif len(db_rids):
             why = "missing"
-        if index is not None and self._is_approximate(index) != self._approximate(len(db_rids)):
-            log.info(
-                "%s: %s: %d items, switching to %s search",
-                self.path,
-                file.name,
-                len(db_rids),
-                "approximate" if self._approximate(len(db_rids)) else "exact",
-            )
+        if index is not None and (change := self._wrong_kind(index, len(db_rids))):
+            log.info("%s: %s: %s", self.path, file.name, change)
             index = None
         if index is None:
             index = self._build(name)
@@ -178,7 +188,11 @@ class _Indexes(_Database):
                 self._dirty.add(name)
             return index
         # An intact file: add what was committed after it was saved, drop what was deleted.
-        have = self.faiss.vector_to_array(index.id_map).astype(np.int64)
+        try:
+            self._index_info[name] = json.loads(meta.get(f"{name}.info") or "{}")
+        except ValueError:
+            self._index_info[name] = {}
+        have = ann.ids_of(self.faiss, index)
         missing = np.setdiff1d(db_rids, have, assume_unique=True)
         extra = np.setdiff1d(have, db_rids, assume_unique=True)
         if len(missing):
@@ -191,13 +205,8 @@ class _Indexes(_Database):
             )
             self._dirty.add(name)
         if len(extra):
-            if not self._is_approximate(index):
-                index.remove_ids(extra)
-                self._dirty.add(name)
-            elif len(extra) > MAX_STALE_FRACTION * max(index.ntotal, 1):
-                log.info("%s: %s: %d stale vectors; rebuilding", self.path, file.name, len(extra))
-                index = self._build(name)
-                self._dirty.add(name)
+            index.remove_ids(extra)
+            self._dirty.add(name)
         if self.read_only:
             self._dirty.discard(name)
         return index
@@ -217,6 +226,7 @@ class _Indexes(_Database):
         rows = [(f"{name}.sha256", hashlib.sha256(data).hexdigest()), (f"{name}.count", str(index.ntotal))]
         if name == "skill_image" and self.image is not None:
             rows.append((f"{name}.model", self.image.name))
+        rows.append((f"{name}.info", json.dumps(self._index_info.get(name, {}))))
         with self._tx() as cur:
             cur.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
         self._dirty.discard(name)
@@ -226,10 +236,10 @@ class _Indexes(_Database):
             self._save_index(name)
 
     def _drop_from_indexes(self, rids: Sequence[int]) -> None:
-        """Remove vectors from exact indexes; approximate ones keep them (filtered at query time)."""
+        """Remove the vectors of deleted, edited or superseded items from every index."""
         arr = np.asarray(list(rids), dtype=np.int64)
         for name, index in self._indexes.items():
-            if len(arr) and not self._is_approximate(index) and index.remove_ids(arr):
+            if len(arr) and index.remove_ids(arr):
                 self._dirty.add(name)
 
     def _index_add(self, added: Sequence[tuple[int, KnowledgeItem, np.ndarray, np.ndarray | None]]) -> None:
@@ -256,13 +266,16 @@ class _Indexes(_Database):
         n = int(index.ntotal)
         fetch = min(n, max(4 * k, 32))
         q = np.ascontiguousarray(query, dtype=np.float32)[None, :]
-        hnsw = self._hnsw(index)
+        ivf = isinstance(index, self.faiss.IndexIVF)
         while True:
-            if fetch > MAX_FETCH and hnsw is not None:
+            if fetch > MAX_FETCH and ivf:
                 return self._exact(name, query, k, accept)
-            if hnsw is not None:  # read at every search: the operator's setting, not the file's
-                hnsw.hnsw.efSearch = max(int(self.cfg.hnsw_ef_search), fetch)
-            scores, ids = index.search(q, fetch)
+            if ivf:  # more candidates than the tuned lists hold on average: probe more lists
+                per_list = max(index.ntotal / index.nlist, 1.0)
+                nprobe = min(index.nlist, max(index.nprobe, int(np.ceil(2 * fetch / per_list))))
+                scores, ids = index.search(q, fetch, params=self.faiss.SearchParametersIVF(nprobe=nprobe))
+            else:
+                scores, ids = index.search(q, fetch)
             out = [(int(r), float(s)) for r, s in zip(ids[0], scores[0], strict=True) if r >= 0 and accept(int(r))]
             if len(out) >= k or fetch >= n:
                 return out[:k]

@@ -104,6 +104,8 @@ class KnowledgeBase(_Writes, _Retrieval):
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._indexes: dict[str, Any] = {}
         self._dirty: set[str] = set()
+        #: per approximate index: lists, nprobe and the recall@10 measured when it was built
+        self._index_info: dict[str, dict[str, Any]] = {}
         #: rid -> (kind, skill, object category) of every active (not superseded) item
         self._active: dict[int, tuple[str, str | None, str | None]] = {}
         #: a read-only open while a writer runs: index files lagging behind is normal then
@@ -179,17 +181,12 @@ class KnowledgeBase(_Writes, _Retrieval):
                 self._save_all()
 
     def stats(self) -> dict[str, Any]:
-        """Counts, models, index sizes and kinds, schema version."""
+        """Counts, models, index sizes, kinds and recall@10 (see :meth:`index_stats`), schema version."""
         with self._mutex:
             self._check_open()
             rows = self._sql("SELECT kind, COUNT(*), SUM(superseded_by IS NOT NULL) FROM items GROUP BY kind")
             by_kind = {k: {"active": int(n - (s or 0)), "superseded": int(s or 0)} for k, n, s in rows}
-            indexes = {}
-            for name, index in self._indexes.items():
-                indexes[name] = {
-                    "vectors": int(index.ntotal),
-                    "type": "hnsw" if self._is_approximate(index) else "flat",
-                }
+            indexes = {name: self.index_stats(name) for name in self._indexes}
             return {
                 "path": str(self.path),
                 "items": len(self._active),

@@ -4,17 +4,22 @@
 Usage::
 
     python scripts/bench_kb.py                      # 1k and 100k items (about 5 min on 2 cores)
-    python scripts/bench_kb.py --full               # adds 1M items (about 1 h on 2 cores, ~8 GB RAM)
+    python scripts/bench_kb.py --full               # adds 1M items (docs/benchmarks.md for the time)
     python scripts/bench_kb.py --sizes 1000 --kb-sizes 1000 --json
 
 Two parts:
 
-1. **Indexes** (``--sizes``): synthetic unit vectors, 384-d (text) and 512-d (image),
-   clustered like real embeddings, in the two index kinds the store builds
-   (:meth:`memory.indexes._Indexes._new_index`): exact inner product (flat) and HNSW
-   (M=32, efConstruction=80; efSearch from ``--ef-search``, default ``memory.hnsw_ef_search``),
-   both in an ID map. Recall@10 is measured against exact search on the same vectors; each
-   query is a stored vector moved to cosine ~0.7 from it, about as far as a paraphrase.
+1. **Indexes** (``--sizes``): synthetic unit vectors, 384-d (text) and 512-d (image), in the
+   index kinds the store builds (:meth:`memory.indexes._Indexes._build`): exact inner product
+   (``flat``) and the IVF index of :func:`memory.ann.build_ivf` (``ivf``: lists, training and
+   the nprobe it picks by its own recall measurement, all as in the store; its build time
+   includes that measurement). ``hnsw`` (M=32, efConstruction=80, efSearch from
+   ``--ef-search``; what the store built before) can be added for comparison. Vectors
+   (``--vectors``): ``minilm-like`` (default, :class:`memory.synthetic.MiniLMLike`: clustered
+   and anisotropic like MiniLM sentence embeddings; queries are new draws from the same
+   process, never stored vectors) or ``noise`` (64 isotropic Gaussian clusters, each query a
+   stored vector moved to cosine ~0.7: the hardest case, which no text model produces).
+   Recall@10 is measured against exact search over the same vectors.
 2. **Store** (``--kb-sizes``): a real :class:`memory.store.KnowledgeBase` on disk with that
    many plan items and as many skill items (bulk-added with precomputed vectors), closed
    and opened again (the index kind follows the size at open), then ``retrieve_for_task``
@@ -68,18 +73,35 @@ def queries_near(rng: np.random.Generator, vecs: np.ndarray, n: int) -> np.ndarr
     return q / np.linalg.norm(q, axis=1, keepdims=True)
 
 
-def build(faiss: Any, kind: str, vecs: np.ndarray) -> Any:
-    from memory.indexes import HNSW_EF_CONSTRUCTION, HNSW_M
+#: the HNSW settings the store used before IVF (comparison only)
+HNSW_M, HNSW_EF_CONSTRUCTION = 32, 80
 
-    d = vecs.shape[1]
+
+def build(faiss: Any, kind: str, vecs: np.ndarray) -> tuple[Any, dict[str, Any]]:
+    from memory.ann import build_ivf
+
+    d, ids = vecs.shape[1], np.arange(len(vecs), dtype=np.int64)
+    if kind == "ivf":
+        return build_ivf(faiss, vecs, ids)
     if kind == "flat":
         inner = faiss.IndexFlatIP(d)
     else:
         inner = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     index = faiss.IndexIDMap2(inner)
-    index.add_with_ids(vecs, np.arange(len(vecs), dtype=np.int64))
-    return index
+    index.add_with_ids(vecs, ids)
+    return index, {}
+
+
+def make_vectors(rng: np.random.Generator, how: str, n: int, d: int, n_queries: int) -> tuple[np.ndarray, np.ndarray]:
+    """Items and held-out queries: ``minilm-like`` (default) or ``noise`` (see the module docstring)."""
+    if how == "minilm-like":
+        from memory.synthetic import MiniLMLike
+
+        gen = MiniLMLike(n, d, seed=int(rng.integers(2**31)))
+        return gen.draw(n), gen.draw(n_queries)
+    vecs = unit(rng, n, d)
+    return vecs, queries_near(rng, vecs, n_queries)
 
 
 def percentiles(ms: Sequence[float]) -> tuple[float, float]:
@@ -99,24 +121,22 @@ def bench_indexes(
     rng: np.random.Generator,
     ef_values: Sequence[int],
     modalities: Sequence[str] = ("text", "image"),
+    vectors: str = "minilm-like",
 ) -> list[dict[str, Any]]:
+    from memory.ann import exact_top
+
     rows = []
     for n in sizes:
         for d, what in [m for m in ((384, "text"), (512, "image")) if m[1] in modalities]:
-            vecs = unit(rng, n, d)
-            queries = queries_near(rng, vecs, n_queries)
-            truth = None
+            vecs, queries = make_vectors(rng, vectors, n, d, n_queries)
+            truth = exact_top(vecs, np.arange(n, dtype=np.int64), queries)  # recall needs the exact answer
             for kind in kinds:
                 faiss.omp_set_num_threads(build_threads)
                 t0 = time.perf_counter()
-                index = build(faiss, kind, vecs)
+                index, info = build(faiss, kind, vecs)
                 build_s = time.perf_counter() - t0
                 faiss.omp_set_num_threads(1)
-                if truth is None:  # recall needs the exact answer
-                    flat = index if kind == "flat" else build(faiss, "flat", vecs)
-                    truth = [flat.search(q[None, :], 10)[1][0] for q in queries]
-                    del flat
-                for ef in [0] if kind == "flat" else ef_values:
+                for ef in ef_values if kind == "hnsw" else [0]:
                     if ef:
                         faiss.downcast_index(index.index).hnsw.efSearch = ef
                     lat, found = [], []
@@ -132,20 +152,27 @@ def bench_indexes(
                         "items": n,
                         "modality": what,
                         "dim": d,
+                        "vectors": vectors,
                         "index": kind,
                         "ef_search": ef or None,
+                        "nlist": info.get("nlist"),
+                        "nprobe": info.get("nprobe"),
+                        "build_recall_at_10": info.get("recall_at_10"),
                         "build_s": round(build_s, 2),
                         "p50_ms": p50,
+                        "p95_ms": round(float(np.percentile(lat, 95)), 3),
                         "p99_ms": p99,
                         "recall_at_10": round(recall, 4),
                         "index_mb": round(len(faiss.serialize_index(index)) / 2**20, 1),
                         "peak_rss_mb": round(rss_mb()),
                     }
                     rows.append(row)
-                    label = f"{kind} ef{ef}" if ef else kind
+                    label = f"{kind} ef{ef}" if ef else f"{kind} nprobe{info['nprobe']}" if info else kind
                     print(
-                        f"{n:>8} {what:<5} {label:<10} build {build_s:8.2f} s  p50 {p50:8.3f} ms  p99 {p99:8.3f} ms  "
-                        f"recall@10 {recall:.3f}  index {row['index_mb']:8.1f} MB  peak RSS {row['peak_rss_mb']} MB",
+                        f"{n:>8} {what:<5} {label:<12} build {build_s:8.2f} s  p50 {p50:8.3f} ms  "
+                        f"p95 {row['p95_ms']:8.3f} ms  p99 {p99:8.3f} ms  recall@10 {recall:.3f}"
+                        + (f" (at build: {info['recall_at_10']})" if info else "")
+                        + f"  index {row['index_mb']:8.1f} MB  peak RSS {row['peak_rss_mb']} MB",
                         flush=True,
                     )
                 del index
@@ -172,7 +199,12 @@ def _table_embedder() -> Any:
 
 
 def bench_store(
-    faiss: Any, sizes: Sequence[int], n_queries: int, build_threads: int, rng: np.random.Generator
+    faiss: Any,
+    sizes: Sequence[int],
+    n_queries: int,
+    build_threads: int,
+    rng: np.random.Generator,
+    vectors: str = "minilm-like",
 ) -> list[dict[str, Any]]:
     from memory import KnowledgeBase, KnowledgeItem
     from robot_agent.config import MemoryConfig
@@ -183,7 +215,8 @@ def bench_store(
         tmp = tempfile.mkdtemp(prefix="bench_kb_")
         try:
             emb = _table_embedder()
-            plan_vecs, skill_vecs = unit(rng, n, 384), unit(rng, n, 384)
+            plan_vecs, tq = make_vectors(rng, vectors, n, 384, n_queries)
+            skill_vecs, sq = make_vectors(rng, vectors, n, 384, n_queries)
             cfg = MemoryConfig(plan_threshold=-1.0, skill_threshold=-1.0)  # time the search, not the threshold
             faiss.omp_set_num_threads(build_threads)
             t0 = time.perf_counter()
@@ -225,7 +258,6 @@ def bench_store(
             faiss.omp_set_num_threads(1)
             try:
                 kind = kb.stats()["indexes"]["plan_text"]["type"]
-                tq, sq = queries_near(rng, plan_vecs, n_queries), queries_near(rng, skill_vecs, n_queries)
                 for i in range(n_queries):
                     emb.table[f"task {i}"] = tq[i]
                     emb.table[f"pick the thing {i}"] = sq[i]
@@ -294,10 +326,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="1000,50000",
         help="store part: plan items (as many skill items again) (default 1000,50000 = 2k and 100k items in all)",
     )
-    ap.add_argument("--full", action="store_true", help="add 1,000,000 items to the index part (about 1 h, ~8 GB)")
-    ap.add_argument("--kinds", default="flat,hnsw", help="index kinds (default flat,hnsw)")
+    ap.add_argument("--full", action="store_true", help="add 1,000,000 items to the index part (docs/benchmarks.md)")
+    ap.add_argument("--kinds", default="flat,ivf", help="index kinds: flat, ivf, hnsw (default flat,ivf)")
+    ap.add_argument(
+        "--vectors", choices=("minilm-like", "noise"), default="minilm-like", help="synthetic vectors (docstring)"
+    )
     ap.add_argument("--queries", type=int, default=200, help="queries per configuration (default 200)")
-    ap.add_argument("--ef-search", default="", help="HNSW efSearch values to compare (default: the store's)")
+    ap.add_argument("--ef-search", default="512", help="hnsw: efSearch values to compare (default 512)")
     ap.add_argument("--modalities", default="text,image", help="index part: text, image or both (default)")
     ap.add_argument("--build-threads", type=int, default=os.cpu_count() or 1, help="threads for index builds")
     ap.add_argument("--no-embed", action="store_true", help="skip the MiniLM embedding timing")
@@ -310,9 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     sizes = [int(s) for s in args.sizes.split(",") if s] + ([1_000_000] if args.full else [])
     kb_sizes = [int(s) for s in args.kb_sizes.split(",") if s]
-    from robot_agent.config import MemoryConfig
-
-    ef_values = [int(e) for e in args.ef_search.split(",") if e] or [MemoryConfig().hnsw_ef_search]
+    ef_values = [int(e) for e in args.ef_search.split(",") if e] or [512]
     rows = bench_indexes(
         faiss,
         sizes,
@@ -322,8 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         rng,
         ef_values,
         args.modalities.split(","),
+        args.vectors,
     )
-    rows += bench_store(faiss, kb_sizes, args.queries, args.build_threads, rng)
+    rows += bench_store(faiss, kb_sizes, args.queries, args.build_threads, rng, args.vectors)
     embed_ms = None if args.no_embed else round(bench_embedding(), 2)
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "

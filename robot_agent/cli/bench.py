@@ -134,7 +134,7 @@ def _cmd_perf(args: argparse.Namespace) -> int:
     results["policy_symbolic"] = _run_script("bench_policy.py", ["--rounds", rounds, "--backend", "symbolic"], 600)
     results["kb"] = _run_script(
         "bench_kb.py",
-        ["--sizes", sizes, "--kb-sizes", "1000", "--queries", "100", "--modalities", "text", "--kinds", "flat,hnsw"],
+        ["--sizes", sizes, "--kb-sizes", "1000", "--queries", "200", "--modalities", "text", "--kinds", "flat,ivf"],
         7200 if args.kb_full else 1800,
     )
     results["sim"] = _run_script("bench_sim.py", ["--cycles", "3"], 600)
@@ -179,10 +179,12 @@ def perf_lines(results: dict[str, Any]) -> list[str]:
             )
     for r in results.get("kb", {}).get("rows", []):
         if r.get("part") == "index":
+            tuned = f", nprobe {r['nprobe']} of {r['nlist']} lists" if r.get("nprobe") else ""
+            p95 = f", p95 {r['p95_ms']} ms" if r.get("p95_ms") is not None else ""
             out.append(
-                f"KB index {r['items']:>9,} items {r['index']:<5} ({r['modality']}): "
-                f"search p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, recall@10 {r['recall_at_10']}, "
-                f"build {r['build_s']} s"
+                f"KB index {r['items']:>9,} items {r['index']:<5} ({r['modality']}{tuned}): "
+                f"search p50 {r['p50_ms']} ms{p95}, p99 {r['p99_ms']} ms, recall@10 {r['recall_at_10']}, "
+                f"build {r['build_s']} s, index {r.get('index_mb')} MB, peak RSS {r.get('peak_rss_mb')} MB"
             )
         else:
             out.append(f"KB store {r['items']:>9,} items {r['call']}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")

@@ -60,9 +60,9 @@ def test_list_show_search_stats(store, capsys) -> None:
     assert out.splitlines()[0].split()[:2] == ["score", "id"] and a in out.splitlines()[1]
     code, out = run(capsys, "kb", "stats", "--kb", str(d), "--json")
     st = json.loads(out)
-    assert st["items"] == 2 and st["indexes"]["skill_text"] == {"vectors": 1, "type": "flat"}
+    assert st["items"] == 2 and st["indexes"]["skill_text"] == {"vectors": 1, "type": "flat", "recall_at_10": 1.0}
     code, out = run(capsys, "kb", "stats", "--kb", str(d))
-    assert "active items:  2" in out and "text-only" in out
+    assert "active items:  2" in out and "text-only" in out and "(flat, exact: recall@10 1.0)" in out
 
 
 def test_edit_delete_export_import(store, capsys, tmp_path: Path) -> None:
