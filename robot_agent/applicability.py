@@ -441,13 +441,25 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _within(plan: Mapping[str, Any], affect: Mapping[str, Any]) -> bool:
+    """Did a destination correction pick one of several destinations the item left open?
+
+    Then the item did not make the choice it corrects ("blocks go in a tray" with two trays, and the
+    operator says which): the choice was the planner's.
+    """
+    new = plan.get("destination") or plan.get("target")
+    targets = list(affect.get("targets") or [])
+    return isinstance(new, str) and len(targets) > 1 and new in targets
+
+
 def knowledge_caused(result: Any) -> list[tuple[int, str]]:
     """Corrections that changed a decision a remembered item made: (index in ``result.corrections``, item id).
 
     A skill correction is caused by an item that set one of the parameters it changes on the same
     call; a destination correction (target / preference) during a place of an object whose
-    destination an item chose; an order correction on a call an item ordered; a stacking
-    correction on a place an item's stacking order decided.
+    destination an item chose (not one that picks among several destinations the item left open);
+    an order correction on a call an item ordered; a stacking correction on a place an item's
+    stacking order decided.
     """
     out: list[tuple[int, str]] = []
     used = [r for r in getattr(result, "knowledge_used", []) if r.get("affects")]
@@ -468,7 +480,7 @@ def knowledge_caused(result: Any) -> list[tuple[int, str]]:
                 if kind == "skill" and what == "parameter" and params & set(e.get("params", [])):
                     hit = True
                 elif kind == "plan" and (
-                    (what == "destination" and ptype in ("target", "preference"))
+                    (what == "destination" and ptype in ("target", "preference") and not _within(plan, e))
                     or (what == "order" and ptype in ("order", "step"))
                     or (what == "stack" and ptype == "stack")
                 ):

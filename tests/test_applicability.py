@@ -227,3 +227,21 @@ def test_a_correction_of_a_decision_an_item_made_is_counted_as_caused_by_it() ->
     ]
     result = SimpleNamespace(knowledge_used=used, corrections=corrections)
     assert knowledge_caused(result) == [(0, "abc"), (2, "def")]
+    # an item that left two trays open did not choose the tray the operator then names
+    used[1]["affects"][0]["targets"] = ["blue_tray", "yellow_tray"]
+    corrections[2].understood["plan"] = {"type": "preference", "selector": {"color": "red"}, "target": "blue_tray"}
+    assert knowledge_caused(result) == [(0, "abc")]
+
+
+def test_the_benchmark_reports_knowledge_caused_corrections_per_round() -> None:
+    from robot_agent.learning.bench import Episode, check_targets, summarize
+
+    eps = [
+        Episode("full", 0, 1, "a", "f", "train", 2, True, 0, 1.0),
+        Episode("full", 0, 2, "b", "f", "novel", 1, True, 1, 3.0, knowledge_caused=1),
+        Episode("full", 0, 3, "c", "g", "novel", 0, True, 0, 2.0),
+    ]
+    s = summarize(eps, ["full"], rounds=3, seeds=1)["full"]
+    assert s["knowledge_caused_per_round"] == [0, 1, 0] and s["knowledge_caused_total"] == 1
+    harm = check_targets({"full": s})["full_knowledge_caused_and_false_transfers_rounds_2_3"]
+    assert harm["measured"] == 2 and not harm["met"]
