@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robot_agent.errors import PolicyError
-from robot_agent.language import polarity, structure
+from robot_agent.language import polarity, reference, structure
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
 from robot_agent.language.checks import (
     HEDGED,
@@ -505,6 +505,13 @@ class LanguageLayer:
             # Negation or contrast the goal parser turned into a compound goal ("the cylinder, not
             # the cube" read as both): the models decide, or the operator is asked.
             atoms = []
+        placed = reference.placement(clean(text), objects, self.scorer, structure.negated(text, objects, self.scorer))
+        if placed is not None:
+            # Its objects were decided by words the grammar reads as plain names or not at all
+            # (size, position, a landmark, a count, an exception, a conjunction): it wins.
+            u = self._placed(text, placed, objects)
+            if u is not None:
+                return u
         if atoms:
             gk = goal_keys(atoms, cats)
             form = goal_form(atoms)
@@ -560,6 +567,32 @@ class LanguageLayer:
         why = why or "I could not match the task to anything I can do with the objects here"
         names = ", ".join(o.name for o in objects)
         return Understanding(text, "task", "ask", reason=why, question=f"{why}. I can see: {names}. What should I do?")
+
+    def _placed(self, text: str, placed: reference.Placement, objects: list[ObjectInfo]) -> Understanding | None:
+        """A placement whose objects the referring words decided ("both mugs", "the biggest cube")."""
+        from robot_agent.policy.goals import parse_goal
+
+        target = next(o for o in objects if o.name == placed.target)
+        prep = reference.sw.preposition(target)
+        canonical = f"put {' and '.join(placed.movers)} {prep} {placed.target}"
+        try:
+            goal = parse_goal(canonical, objects)
+        except PolicyError as exc:
+            log.info("placement %r did not parse: %s", canonical, exc)
+            return None
+        if goal is None:
+            return None
+        self._pending = None
+        return Understanding(
+            text,
+            "task",
+            "act",
+            task=canonical,
+            goal=goal.describe(),
+            atoms=goal_atoms(goal),
+            confidence=float(placed.score),
+            source="model",
+        )
 
     def _task_from(
         self, text: str, cand: Candidate, objects: list[ObjectInfo], score: float, source: str

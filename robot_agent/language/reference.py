@@ -1,0 +1,465 @@
+"""Referring expressions resolved on the scene's geometry: which objects a noun phrase picks.
+
+Sentence similarity finds *what kind* of thing a phrase names ("the glass", "the fruit", "the
+cubes") but not *which one* when the scene holds several: "the biggest cube", "the glass closest
+to me", "the mug in the middle", "the thing nearest the drawer", "the block between the red and
+the green one", "both mugs", "every block except the green one", "the white and the black mug".
+Those words are a small closed class (size, position, distance, quantity, exception, conjunction);
+what they pick is computed from what perception reports (sizes, positions), so they hold for any
+scene and any object vocabulary. The head noun is grounded by the sentence model as everywhere
+else in the layer (open vocabulary).
+
+Frames (as in the corpus and the operator's view): the operator stands behind the robot, +x is
+away from them, +y is their left.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from robot_agent.language import scene_words as sw
+from skills.types import ObjectInfo
+
+#: a grounded head below this similarity names nothing in the scene
+HEAD_MIN = 0.45
+#: objects whose head similarity is within this of the best are of the kind the phrase names
+KIND_SPREAD = 0.1
+
+_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "both": 2, "pair": 2}
+_ALL = {"all", "every", "each", "everything", "them"}
+_GENERIC = {"one", "ones", "thing", "things", "object", "objects", "item", "items", "stuff", "something", ""}
+_FILLER = {"the", "a", "an", "that", "this", "those", "these", "my", "your", "of", "please", "just", "also", "then"}
+_FILLER |= {"both", "all", "every", "each", "two", "three", "four", "five", "pair", "them"}
+
+#: (pattern, dimension, sign): superlatives and comparatives of size and place, said of one object
+_ORDER = [
+    (r"\b(?:biggest|largest|bigger|larger|huge|hugest|giant|big|large)\b", "size", +1),
+    (r"\b(?:smallest|smaller|tiniest|tinier|littlest|little|tiny|small|mini)\b", "size", -1),
+    (r"\b(?:tallest|taller|tall|highest)\b", "height", +1),
+    (r"\b(?:shortest|shorter|squat|lowest)\b", "height", -1),
+    (r"\b(?:leftmost|left[- ]hand|left)\b", "y", +1),
+    (r"\b(?:rightmost|right[- ]hand|right)\b", "y", -1),
+    (r"\b(?:closest|nearest|close|near|next)\s+(?:to\s+)?(?:me|us|you|yourself|the robot|the front)\b", "x", -1),
+    (r"\b(?:frontmost|in front|at the front|front)\b", "x", -1),
+    (r"\b(?:furthest|farthest|further|farther)(?:\s+(?:away|back|off|from (?:me|us|you)))?\b", "x", +1),
+    (r"\b(?:at the back|backmost|rearmost|in the back|back)\b", "x", +1),
+]
+_MIDDLE = re.compile(r"\b(?:in the (?:middle|centre|center)|middle|central|centre|center)\b")
+_LANDMARK = re.compile(
+    r"\b(?P<rel>closest|nearest|next|near|nearer|beside|by|close|furthest|farthest)\s+(?:to\s+|from\s+)?"
+    r"(?P<lm>(?:the|that|this)\s+[a-z][a-z -]*)$"
+)
+_BETWEEN = re.compile(r"\bbetween\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$")
+_EXCEPT = re.compile(
+    r"\s*,?\s*\b(?:except(?: for)?|but not|other than|apart from|besides|not|but|"
+    r"(?:that|which|who) (?:is not|isn t|isnt|are not|aren t|arent))\b\s+"
+)
+#: colours people name things by (a lone colour in "the white and the black mug" lends the noun)
+COLOURS = {
+    "red", "green", "blue", "yellow", "orange", "purple", "pink", "white", "black", "gray", "grey", "brown",
+    "cyan", "clear", "wood", "wooden", "silver", "gold", "golden", "violet", "teal", "turquoise", "beige",
+}  # fmt: skip
+#: head-noun scores closer than this do not pick one object over another
+TIE = 0.02
+_CONJ = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*")
+_PLURAL_END = re.compile(r"[a-z]{2,}(?<![su])s$")
+
+
+@dataclass
+class Reference:
+    """What a noun phrase picks in the scene.
+
+    Attributes:
+        names: the objects picked, best first.
+        plural: the phrase names several ("both mugs", "the apple and the pear", "all fruit").
+        how: the words that decided (size, position, a landmark, a count, an exception...), empty
+            when only the head noun did.
+        score: how well the head noun matched (sentence-model similarity).
+        excluded: objects the phrase rules out ("except the green one").
+    """
+
+    names: list[str]
+    plural: bool = False
+    how: str = ""
+    score: float = 0.0
+    excluded: list[str] = field(default_factory=list)
+
+    @property
+    def decisive(self) -> bool:
+        """Something beyond the head noun decided (so the whole-sentence score should not)."""
+        return bool(self.how)
+
+
+def _intrinsic(o: ObjectInfo) -> list[str]:
+    """Ways to say ``o`` from what it is, not where it stands (the head is matched on these)."""
+    cat = sw.CATEGORY_NOUN.get(o.category, o.category)
+    out = [sw.phrase(o), sw.noun(o), cat]
+    if o.color and o.category != "cabinet":
+        out.append(f"{o.color} {cat}")
+    return [f"the {p}" for p in dict.fromkeys(out)]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes")):
+        return word[:-2]
+    if _PLURAL_END.fullmatch(word):
+        return word[:-1]
+    return word
+
+
+def _strip(text: str) -> str:
+    return " ".join(w for w in _words(text) if w not in _FILLER)
+
+
+def _size(o: ObjectInfo, dim: str) -> float:
+    if dim == "height":
+        return float(o.size[2])
+    return float(o.size[0] * o.size[1] * max(o.size[2], 1e-3))
+
+
+def _extreme(objs: Sequence[ObjectInfo], dim: str, sign: int) -> ObjectInfo | None:
+    """The object at one end of ``dim``; None when the ends are not told apart."""
+    if len(objs) < 2:
+        return objs[0] if objs else None
+    if dim in ("size", "height"):
+        key = [sign * _size(o, dim) for o in objs]
+        rel = 1.1
+        order = sorted(range(len(objs)), key=lambda i: -key[i])
+        a, b = abs(key[order[0]]), abs(key[order[1]])
+        ok = (a > b * rel) if sign > 0 else (b > a * rel)
+        return objs[order[0]] if ok else None
+    axis = 0 if dim == "x" else 1
+    key = [sign * float(o.pose.position[axis]) for o in objs]
+    order = sorted(range(len(objs)), key=lambda i: -key[i])
+    return objs[order[0]] if key[order[0]] - key[order[1]] >= 0.02 else None
+
+
+def _middle(objs: Sequence[ObjectInfo]) -> ObjectInfo | None:
+    """The object in the middle of a row (by the axis the row spreads along)."""
+    if len(objs) < 3:
+        return None
+    spread = [max(o.pose.position[a] for o in objs) - min(o.pose.position[a] for o in objs) for a in (0, 1)]
+    axis = 1 if spread[1] >= spread[0] else 0
+    order = sorted(objs, key=lambda o: o.pose.position[axis])
+    return order[len(order) // 2] if len(order) % 2 else None
+
+
+class Resolver:
+    """Resolves noun phrases against one scene with a :class:`~robot_agent.language.scorer.Scorer`."""
+
+    def __init__(self, objects: Sequence[ObjectInfo], scorer: Any) -> None:
+        self.objects = list(objects)
+        self.scorer = scorer
+
+    # -- the head noun -----------------------------------------------------------------------------
+
+    def _head_scores(self, head: str, pool: Sequence[ObjectInfo]) -> dict[str, float]:
+        options = [(o.name, _intrinsic(o)) for o in pool]
+        sentences = [p for _, ps in options for p in ps]
+        flat = self.scorer.scores(self.scorer.query(f"the {head}"), sentences)
+        out, i = {}, 0
+        for name, ps in options:
+            out[name] = float(flat[i : i + len(ps)].max())
+            i += len(ps)
+        return out
+
+    def kind(
+        self, head: str, pool: Sequence[ObjectInfo], spread: float = KIND_SPREAD
+    ) -> tuple[list[ObjectInfo], float]:
+        """The objects of ``pool`` the head noun names (all of them for "thing", "one"), best first."""
+        words = _words(head)
+        if not words or all(w in _GENERIC for w in words):
+            return list(pool), 1.0
+        sims = self._head_scores(head, pool)
+        best = max(sims.values(), default=0.0)
+        if best < HEAD_MIN:
+            return [], best
+        keep = [o for o in pool if sims[o.name] >= best - spread]
+        return sorted(keep, key=lambda o: -sims[o.name]), best
+
+    # -- the phrase --------------------------------------------------------------------------------
+
+    def resolve(self, phrase: str, pool: Sequence[ObjectInfo] | None = None) -> Reference | None:
+        """What ``phrase`` picks among ``pool`` (default: every object); None if it names nothing."""
+        pool = list(self.objects if pool is None else pool)
+        text = " ".join(_words(phrase))
+        if not text or not pool:
+            return None
+        base, excluded_txt = text, ""
+        m = _EXCEPT.search(text)
+        if m is not None and m.start() > 0:
+            base, excluded_txt = text[: m.start()], text[m.end() :]
+        ref = self._resolve_base(base, pool)
+        if ref is None:
+            return None
+        if excluded_txt:
+            head = self._head_noun(base)
+            ex_words = [w for w in _words(excluded_txt) if w not in _FILLER]
+            if len(ex_words) == 1 and head and ex_words[0] != head and not _PLURAL_END.fullmatch(ex_words[0]):
+                excluded_txt = f"{ex_words[0]} {head}"  # "the apple that isn't green": the green apple
+            ex = self._resolve_base(excluded_txt, pool, context_head=head)
+            if ex is not None and ex.names and set(ex.names) & set(ref.names) and set(ref.names) - set(ex.names):
+                ref.names = [n for n in ref.names if n not in ex.names]
+                ref.excluded = list(ex.names)
+                ref.how = ", ".join(w for w in (ref.how, "except " + " and ".join(ex.names)) if w)
+                ref.plural = ref.plural or len(ref.names) > 1
+        return ref
+
+    @staticmethod
+    def _head_noun(text: str) -> str:
+        words = [w for w in _words(text) if w not in _FILLER]
+        return _singular(words[-1]) if words else ""
+
+    def _resolve_base(self, text: str, pool: Sequence[ObjectInfo], context_head: str = "") -> Reference | None:
+        between = _BETWEEN.search(text)
+        if between is None:
+            parts = [p for p in _CONJ.split(text) if _strip(p)]
+            if len(parts) >= 2:
+                return self._conjunction(parts, pool)
+        return self._one(text, pool, context_head)
+
+    def _conjunction(self, parts: list[str], pool: Sequence[ObjectInfo]) -> Reference | None:
+        """ "the white and the black mug", "the lime and the orange": each part on its own, the last
+        part's noun lent to parts that have none ("white" -> "white mug")."""
+        heads = [self._head_noun(p) for p in parts]
+        last = next((h for h in reversed(heads) if h and h not in _GENERIC), heads[-1])
+        names: list[str] = []
+        scores, hows = [], []
+        for p in parts:
+            ws = [w for w in _words(p) if w not in _FILLER]
+            said = " ".join(ws)
+            if len(ws) == 1 and last and ws[0] != last and ws[0] in COLOURS:
+                said = f"{ws[0]} {last}"
+            ref = self._one(said, pool, last)
+            if ref is None or not ref.names:
+                return None
+            if not ref.plural and not ref.how and len(ref.names) > 1:
+                sims = self._head_scores(said, [o for o in pool if o.name in ref.names[:2]])
+                if abs(sims[ref.names[0]] - sims[ref.names[1]]) < TIE:
+                    return None  # this part could be either of two: not for this resolver to pick
+            # A plural part keeps all it names; a singular part its best object only.
+            for n in ref.names if ref.plural else ref.names[:1]:
+                if n not in names:
+                    names.append(n)
+            scores.append(ref.score)
+            hows.append(ref.how)
+        if len(names) < 2:
+            return None
+        return Reference(names, True, "; ".join(["and"] + [h for h in hows if h]), min(scores))
+
+    def _one(self, text: str, pool: Sequence[ObjectInfo], context_head: str = "") -> Reference | None:
+        words = _words(text)
+        count = next((_NUMBERS[w] for w in words if w in _NUMBERS), 0)
+        every = any(w in _ALL for w in words)
+        rest = " ".join(words)
+        how: list[str] = []
+        relation: tuple[str, int] | None = None
+        landmark: tuple[str, str] | None = None
+        middle = False
+        between = _BETWEEN.search(rest)
+        if between is not None:
+            landmark = ("between", rest[between.start() :])
+            rest = rest[: between.start()]
+        m = _LANDMARK.search(rest)
+        if landmark is None and m is not None and not re.fullmatch(r"(?:the|that|this)\s+(?:front|robot)", m["lm"]):
+            landmark = (m["rel"], m["lm"])
+            rest = rest[: m.start()]
+        for pat, dim, sign in _ORDER:
+            mm = re.search(pat, rest)
+            if mm is not None and relation is None:
+                relation = (dim, sign)
+                rest = rest[: mm.start()] + rest[mm.end() :]
+        if _MIDDLE.search(rest):
+            middle = True
+            rest = _MIDDLE.sub(" ", rest)
+        head_words = [w for w in _words(rest) if w not in _FILLER and w not in {"on", "in", "at", "of", "to", "the"}]
+        plural = bool(count and count > 1) or every
+        if head_words and _PLURAL_END.fullmatch(head_words[-1]) and head_words[-1] not in _GENERIC:
+            plural = True
+            head_words[-1] = _singular(head_words[-1])
+        if head_words and head_words[-1] in _GENERIC and context_head:
+            head_words[-1] = context_head
+        head = " ".join(head_words)
+        kind, score = self.kind(head, pool)
+        if not kind:
+            return None
+        chosen: list[ObjectInfo] = list(kind)
+        if landmark is not None:
+            picked = self._by_landmark(landmark, kind)
+            if picked is None:
+                return None
+            chosen, how = [picked], [f"{landmark[0]} {landmark[1]}"]
+        elif relation is not None and len(kind) >= 2:
+            picked = _extreme(kind, *relation)
+            if picked is None:
+                return Reference([o.name for o in kind], plural, "", score)  # the words do not decide
+            chosen, how = [picked], [f"{relation[0]} {'+' if relation[1] > 0 else '-'}"]
+            if count > 1:  # "the two biggest"
+                key = (
+                    (lambda o: -relation[1] * _size(o, relation[0]))
+                    if relation[0] in ("size", "height")
+                    else (lambda o: -relation[1] * o.pose.position[0 if relation[0] == "x" else 1])
+                )
+                chosen = sorted(kind, key=key)[:count]
+        elif middle:
+            picked = _middle(kind)
+            if picked is None:
+                return Reference([o.name for o in kind], plural, "", score)
+            chosen, how = [picked], ["middle"]
+        elif plural:
+            how = [f"{count or 'all'} {head or 'things'}"]
+            if count and len(kind) != count:
+                # "both mugs" with three mugs in view: the count does not pick them; the caller asks.
+                return Reference([o.name for o in kind], True, "", score)
+        return Reference([o.name for o in chosen], plural and len(chosen) > 1, "; ".join(how), score)
+
+    def _by_landmark(self, landmark: tuple[str, str], kind: Sequence[ObjectInfo]) -> ObjectInfo | None:
+        rel, phrase = landmark
+        if rel == "between":
+            m = _BETWEEN.search(phrase)
+            if m is None:
+                return None
+            parts = [m["a"], m["b"]]
+            last = self._head_noun(parts[1])
+            ends = []
+            for p in parts:
+                r = self._one(p, [o for o in self.objects], last)
+                if r is None or not r.names:
+                    return None
+                ends.append(next(o for o in self.objects if o.name == r.names[0]))
+            if ends[0].name == ends[1].name:
+                return None
+            a, b = (e.pose.position[:2] for e in ends)
+            mid = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+            options = [o for o in kind if o.name not in (ends[0].name, ends[1].name)]
+            return min(options, key=lambda o: math.dist(o.pose.position[:2], mid), default=None)
+        lm_pool = [o for o in self.objects]
+        lm = self._one(phrase, lm_pool)
+        if lm is None or not lm.names:
+            return None
+        anchor = next(o for o in self.objects if o.name == lm.names[0])
+        options = [o for o in kind if o.name != anchor.name]
+        if not options:
+            return None
+        far = rel in ("furthest", "farthest")
+        dists = sorted(
+            ((math.dist(o.pose.position[:2], anchor.pose.position[:2]), o.name) for o in options), reverse=far
+        )
+        if len(dists) >= 2 and abs(dists[0][0] - dists[1][0]) < 0.02:
+            return None  # two at the same distance: the landmark does not decide
+        return next(o for o in options if o.name == dists[0][1])
+
+
+# -- placements said with a referring expression -------------------------------------------------------
+
+_LEAD_WORDS = {"the", "a", "an", "that", "this", "those", "these", "my", "your", "every", "each", "all", "both"}
+_LEAD_WORDS |= set(_NUMBERS) | {"everything"}
+_TAIL_VERB = re.compile(
+    r"\s+(?:(?:should|must|needs? to|has to|have to|can|will|is to|are to)\s+)?"
+    r"(?:go|goes|belongs?|gets?|sits?|stays?|lives?|ends? up|end up)(?:\s+back)?$"
+)
+_PREP = re.compile(
+    r"\s*,?\s+(?:back\s+|away\s+|down\s+|over\s+|up\s+)?"
+    r"\b(?P<p>into|inside of|inside|in|onto|on top of|on to|on|atop|upon|over to|to)\s+"
+    r"(?=(?:the|a|an|that|this|my|your)\b)"
+)
+#: words of place that name no object ("on the left", "in the middle"): a modifier, not a target
+_PLACE_WORDS = {"left", "right", "middle", "centre", "center", "front", "back", "side", "end", "far", "near", "corner"}
+_TARGET_TAIL = re.compile(r"(?:\s+with (?:it|them))?[\s,.!]*(?:please|thanks|thank you|now|for me)?[\s.!]*$")
+#: words that take the noun phrase after them: "closest to the bowl" is part of the object phrase
+_TAKES_COMPLEMENT = {"closest", "nearest", "next", "near", "close", "closer", "nearer", "furthest", "farthest"}
+_TAKES_COMPLEMENT |= {"between", "beside", "by", "from", "of", "away"}
+
+
+def _splits(text: str) -> list[tuple[str, str, str]]:
+    """(object phrase, preposition, place phrase) at each preposition of place, left to right."""
+    out = []
+    found = list(_PREP.finditer(text))
+    for i, m in enumerate(found):
+        o, t = text[: m.start()].strip(" ,"), _TARGET_TAIL.sub("", text[m.end() :]).strip(" ,")
+        # A later "in/on the <noun>" makes this one part of the object phrase ("the cube on the left
+        # in the tray"); a later "on the left" is a modifier of this target ("in the bowl on the left").
+        if any(set(_words(_TARGET_TAIL.sub("", text[n.end() :]))) - _FILLER - _PLACE_WORDS for n in found[i + 1 :]):
+            continue
+        if not o or not t or not re.fullmatch(r"[a-z][a-z ,'-]*", o) or not re.fullmatch(r"[a-z][a-z ,'-]*", t):
+            continue
+        if _words(o)[-1] in _TAKES_COMPLEMENT:
+            continue
+        out.append((o, m["p"], t))
+    return out
+
+
+_PRONOUN_END = re.compile(r"\b(?:it|them|those|these|that one|this one|those ones)$")
+
+
+@dataclass
+class Placement:
+    """ "Put <these objects> in/on <that receptacle>" as the words and the scene decide it."""
+
+    movers: list[str]
+    target: str
+    how: str
+    score: float
+
+
+def _object_phrase(o: str) -> str:
+    """The noun phrase of the object, without a leading verb or a trailing one ("goes", "belongs")."""
+    o = _TAIL_VERB.sub("", o.strip(" ,"))
+    segments = [x.strip() for x in o.split(",") if x.strip()]
+    if len(segments) >= 2 and _PRONOUN_END.search(segments[-1]):
+        o = " ".join(segments[:-1])  # "the cube by the bowl, stow it": the cube by the bowl
+    words = o.split()
+    lead = next((i for i, w in enumerate(words) if w.strip(",") in _LEAD_WORDS), 0)
+    return " ".join(words[lead:])
+
+
+def placement(
+    text: str, objects: Sequence[ObjectInfo], scorer: Any, ruled_out: set[str] = frozenset()
+) -> Placement | None:
+    """The placement ``text`` asks for when its object phrase is decided by words the sentence model
+    does not weigh (size, position, a landmark, a count, an exception, a conjunction); None when the
+    sentence is not such a placement, or a part of it does not decide (the layer's ranking or a
+    question takes over)."""
+    res = Resolver(objects, scorer)
+    recs = sw.receptacles(objects)
+    for said_o, _p, said_t in _splits(text.lower().strip()):
+        inner = [m for m in _PREP.finditer(said_o) if _CONJ.search(said_o[m.end() :])]
+        if inner:
+            return None  # "the mug on the plate and the cube in the bowl": two placements, not one
+        tgt = res.resolve(said_t, recs)
+        if tgt is None or not tgt.names or tgt.plural or (len(tgt.names) > 1 and not tgt.decisive):
+            continue
+        if tgt.score < HEAD_MIN + 0.1 and not tgt.decisive:
+            continue
+        return _place(res, objects, said_o, tgt.names[0], ruled_out)
+    return None
+
+
+def _place(
+    res: Resolver, objects: Sequence[ObjectInfo], said_o: str, target: str, ruled_out: set[str]
+) -> Placement | None:
+    pool = [o for o in sw.graspable(objects) if o.name != target and o.name not in ruled_out]
+    phrase = _object_phrase(said_o)
+    ref = res.resolve(phrase, pool)
+    if ref is None or not ref.names:
+        return None
+    words = set(_words(phrase))
+    count = next((_NUMBERS[w] for w in words if w in _NUMBERS), 0)
+    if ref.plural and count and len(ref.names) > count:
+        if words & _GENERIC:  # "two things on the plate": any two will do; the nearest ones
+            near = sorted((o for o in pool if o.name in ref.names), key=lambda o: float(o.pose.position[0]))[:count]
+            return Placement([o.name for o in near], target, f"any {count}", ref.score)
+        return None
+    if not (ref.decisive or ref.plural) or (len(ref.names) > 1 and not ref.plural):
+        return None
+    return Placement(ref.names, target, ref.how, min(ref.score, 1.0))
