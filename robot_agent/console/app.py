@@ -33,7 +33,6 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -157,15 +156,39 @@ def create_app(
         given = conn.headers.get("x-console-token") or conn.query_params.get("token") or conn.cookies.get(COOKIE) or ""
         return hmac.compare_digest(given.encode(), opts.token.encode())
 
-    async def guard(request: Request, call_next: Any) -> Response:
-        if not authorized(request):
-            return _error("a console token is required (printed when the console started)", 401)
-        if request.method not in ("GET", "HEAD") and not _same_origin(request.headers):
-            return _error("refused: the request comes from a page of another origin", 403)
-        response: Response = await call_next(request)
-        if opts.token and request.query_params.get("token"):
-            response.set_cookie(COOKIE, opts.token, httponly=True, samesite="strict")
-        return response
+    class Guard:
+        """Token and origin checks on every HTTP request (pure ASGI: no extra task per request,
+        so STOP pays nothing for it); the websocket checks its own in :func:`ws`."""
+
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await self.app(scope, receive, send)
+                return
+            request = Request(scope)
+            refusal = None
+            if not authorized(request):
+                refusal = _error("a console token is required (printed when the console started)", 401)
+            elif request.method not in ("GET", "HEAD") and not _same_origin(request.headers):
+                refusal = _error("refused: the request comes from a page of another origin", 403)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+            if not (opts.token and request.query_params.get("token")):
+                await self.app(scope, receive, send)
+                return
+            cookie = Response()
+            cookie.set_cookie(COOKIE, opts.token, httponly=True, samesite="strict")
+            extra = [(k, v) for k, v in cookie.raw_headers if k == b"set-cookie"]
+
+            async def send_with_cookie(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [*message.get("headers", []), *extra]}
+                await send(message)
+
+            await self.app(scope, receive, send_with_cookie)
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
@@ -185,7 +208,10 @@ def create_app(
         return JSONResponse(snap)
 
     async def stop(request: Request) -> Response:
-        return await call(backend.stop)
+        stop_async = getattr(backend, "stop_async", None)
+        if stop_async is None:
+            return await call(backend.stop)
+        return JSONResponse(await stop_async())  # no worker thread between the request and ~/stop
 
     async def task(request: Request) -> Response:
         try:
@@ -349,7 +375,7 @@ def create_app(
         WebSocketRoute("/ws", ws),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=guard)])
+    app = Starlette(routes=routes, middleware=[Middleware(Guard)])
     app.state.options = opts
     app.state.hub = hub
     return app

@@ -200,6 +200,34 @@ class RosBridge:
         ms = (time.perf_counter() - t0) * 1000.0
         return {"ok": bool(res.success), "message": res.message, "service_ms": round(ms, 2)}
 
+    async def stop_async(self) -> dict[str, Any]:
+        """:meth:`stop` on the web server's event loop: the request reaches ``~/stop`` without a thread hop."""
+        import asyncio
+
+        from std_srvs.srv import Trigger
+
+        if not self.stop_client.service_is_ready():
+            return await asyncio.to_thread(self.stop)
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[None] = loop.create_future()
+
+        def wake(_f: Any) -> None:
+            loop.call_soon_threadsafe(lambda: answered.done() or answered.set_result(None))
+
+        t0 = time.perf_counter()
+        future = self.stop_client.call_async(Trigger.Request())
+        future.add_done_callback(wake)
+        try:
+            await asyncio.wait_for(answered, STOP_ANSWER_S)
+        except TimeoutError:
+            pass
+        res = future.result() if future.done() else None
+        if res is None:
+            self.pub.publish(messages.correction_msg("stop", "typed"))
+            return {"ok": False, "message": "~/stop did not answer; sent a stop correction", "service_ms": None}
+        ms = (time.perf_counter() - t0) * 1000.0
+        return {"ok": bool(res.success), "message": res.message, "service_ms": round(ms, 2)}
+
     def run_task(self, text: str) -> dict[str, Any]:
         """Send a ``RunTask`` goal (validated as the node validates it); says whether it was accepted."""
         from robot_agent_interfaces.action import RunTask

@@ -269,8 +269,10 @@ def up(
     return 0
 
 
-#: camera rate the sim node is raised to when a console is served (the page shows at least 5 frames/s)
-CONSOLE_CAMERA_HZ = 10.0
+#: camera rate the sim node is raised to when a console is served (the page shows at least 5 frames/s).
+#: Not more: each sim render (PyBullet's TinyRenderer, 320x240) holds the interpreter lock for 20-55 ms
+#: on this 2-core machine, and the agent's ~/stop service waits behind it (docs/console.md).
+CONSOLE_CAMERA_HZ = 6.0
 
 
 def start_console_beside(nodes: list[Any], options: Any, *, mode: str, namespace: str) -> Any:

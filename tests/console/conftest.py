@@ -60,7 +60,6 @@ class UpSim:
         self.url = f"http://127.0.0.1:{self.port}/"
         params = tmp / "params.yaml"
         params.write_text(
-            "/**/sim:\n  ros__parameters:\n    publish.camera_hz: 10.0\n"
             f"/**/robot_agent:\n  ros__parameters:\n    memory.kb_dir: {tmp / 'kb'}\n"
             f"    log_dir: {tmp / 'logs'}\n"
             # the hardware file's speed limit: a pick lasts long enough for a question and its answer

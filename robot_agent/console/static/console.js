@@ -12,6 +12,7 @@ window.consoleMetrics = { stops: [], corrections: [], frames: 0, snapshots: 0 };
 
 const view = { status: null, plan: null, transcript: [], knowledge: [], taskId: null, ourTask: null };
 const pendingCorrections = [];
+window.consoleView = view;  // read by the tests and the benchmark
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
