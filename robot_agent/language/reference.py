@@ -373,6 +373,7 @@ _PREP = re.compile(
     r"\b(?P<p>into|inside of|inside|in|onto|on top of|on to|on|atop|upon|over to|to)\s+"
     r"(?=(?:the|a|an|that|this|my|your)\b)"
 )
+_NOT_BEFORE = re.compile(r"(?:\bnot|n't|\brather than|\binstead of)\s*$")
 #: words of place that name no object ("on the left", "in the middle"): a modifier, not a target
 _PLACE_WORDS = {"left", "right", "middle", "centre", "center", "front", "back", "side", "end", "far", "near", "corner"}
 _TARGET_TAIL = re.compile(r"(?:\s+with (?:it|them))?[\s,.!]*(?:please|thanks|thank you|now|for me)?[\s.!]*$")
@@ -381,10 +382,20 @@ _TAKES_COMPLEMENT = {"closest", "nearest", "next", "near", "close", "closer", "n
 _TAKES_COMPLEMENT |= {"between", "beside", "by", "from", "of", "away"}
 
 
-def _splits(text: str) -> list[tuple[str, str, str]]:
-    """(object phrase, preposition, place phrase) at each preposition of place, left to right."""
+def _splits(text: str) -> tuple[list[tuple[str, str, str]], bool]:
+    """(object phrase, preposition, place phrase) at each preposition of place, left to right, and
+    whether a place was ruled out (", not in the drawer")."""
     out = []
-    found = list(_PREP.finditer(text))
+    ruled_out_place = False
+    found = []
+    for m in _PREP.finditer(text):
+        if _NOT_BEFORE.search(text[: m.start()]):
+            # ", not in the drawer": a place ruled out; the text from here on names no target
+            text = text[: m.start()]
+            ruled_out_place = True
+            break
+        found.append(m)
+    text = re.sub(r"[\s,]*\b(?:not|rather than|instead of)$", "", text)
     for i, m in enumerate(found):
         o, t = text[: m.start()].strip(" ,"), _TARGET_TAIL.sub("", text[m.end() :]).strip(" ,")
         # A later "in/on the <noun>" makes this one part of the object phrase ("the cube on the left
@@ -396,7 +407,7 @@ def _splits(text: str) -> list[tuple[str, str, str]]:
         if _words(o)[-1] in _TAKES_COMPLEMENT:
             continue
         out.append((o, m["p"], t))
-    return out
+    return out, ruled_out_place
 
 
 _PRONOUN_END = re.compile(r"\b(?:it|them|those|these|that one|this one|those ones)$")
@@ -417,7 +428,9 @@ def _object_phrase(o: str) -> str:
     o = _TAIL_VERB.sub("", o.strip(" ,"))
     segments = [x.strip() for x in o.split(",") if x.strip()]
     if len(segments) >= 2 and _PRONOUN_END.search(segments[-1]):
-        o = " ".join(segments[:-1])  # "the cube by the bowl, stow it": the cube by the bowl
+        # "the cube by the bowl, stow it": the cube by the bowl; "the red ones, both of them": both red ones
+        quant = [w for w in _words(segments[-1]) if w in _NUMBERS or w in _ALL - {"them"}]
+        o = " ".join(quant[:1] + segments[:-1])
     words = o.split()
     lead = next((i for i, w in enumerate(words) if w.strip(",") in _LEAD_WORDS), 0)
     return " ".join(words[lead:])
@@ -432,7 +445,8 @@ def placement(
     question takes over)."""
     res = Resolver(objects, scorer)
     recs = sw.receptacles(objects)
-    for said_o, _p, said_t in _splits(text.lower().strip()):
+    splits, place_ruled_out = _splits(text.lower().strip())
+    for said_o, _p, said_t in splits:
         inner = [m for m in _PREP.finditer(said_o) if _CONJ.search(said_o[m.end() :])]
         if inner:
             return None  # "the mug on the plate and the cube in the bowl": two placements, not one
@@ -441,18 +455,25 @@ def placement(
             continue
         if tgt.score < HEAD_MIN + 0.1 and not tgt.decisive:
             continue
-        return _place(res, objects, said_o, tgt.names[0], ruled_out)
+        return _place(res, objects, said_o, tgt.names[0], ruled_out, sure=tgt.decisive or place_ruled_out)
     return None
 
 
 def _place(
-    res: Resolver, objects: Sequence[ObjectInfo], said_o: str, target: str, ruled_out: set[str]
+    res: Resolver, objects: Sequence[ObjectInfo], said_o: str, target: str, ruled_out: set[str], sure: bool = False
 ) -> Placement | None:
-    pool = [o for o in sw.graspable(objects) if o.name != target and o.name not in ruled_out]
+    """The objects of a placement to ``target``; ``sure``: the target was decided by its own words,
+    so an object phrase that names one object is enough."""
+    pool = [o for o in sw.graspable(objects) if o.name != target]
     phrase = _object_phrase(said_o)
     ref = res.resolve(phrase, pool)
     if ref is None or not ref.names:
         return None
+    out = [n for n in ref.names if n not in ruled_out]
+    if out and len(out) < len(ref.names):  # "the round block, not the cube": the words ruled one out
+        ref.how = ", ".join(w for w in (ref.how, "not " + " and ".join(n for n in ref.names if n in ruled_out)) if w)
+        ref.names = out
+        ref.plural = ref.plural and len(out) > 1
     words = set(_words(phrase))
     count = next((_NUMBERS[w] for w in words if w in _NUMBERS), 0)
     if ref.plural and count and len(ref.names) > count:
@@ -460,6 +481,8 @@ def _place(
             near = sorted((o for o in pool if o.name in ref.names), key=lambda o: float(o.pose.position[0]))[:count]
             return Placement([o.name for o in near], target, f"any {count}", ref.score)
         return None
-    if not (ref.decisive or ref.plural) or (len(ref.names) > 1 and not ref.plural):
+    if len(ref.names) > 1 and not ref.plural:
+        return None
+    if not (ref.decisive or ref.plural or sure):
         return None
     return Placement(ref.names, target, ref.how, min(ref.score, 1.0))

@@ -19,7 +19,7 @@ from skills.types import ObjectInfo
 _PLACE = re.compile(
     r"^(?:(?P<head>.*?)\s+)?(?P<o>(?:(?:the|a|an|that|this|those|these|all|every|both|my|your|each)"
     r"\s+)?[a-z][a-z -]*?)\s+(?:back\s+|away\s+|down\s+|over\s+|up\s+)?(?P<p>into|inside of|inside|in|"
-    r"onto|on top of|on|over to|to|at)\s+(?P<t>(?:the|a|an|that|this|my|your)\b.+?)\W*$"
+    r"onto|on top of|on to|on|atop|upon|over to|to|at)\s+(?P<t>(?:the|a|an|that|this|my|your)\b.+?)\W*$"
 )
 _DETERMINERS = {"the", "a", "an", "that", "this", "those", "these", "my", "your"}
 _NOT_NOUNS = {"it", "them", "everything", "all", "both", "each", "every", "one", "ones", "thing", "things"}
@@ -92,6 +92,10 @@ def missing(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None
     if obj and obj[0] in _DETERMINERS and not set(obj) & _NOT_NOUNS and max(so.values(), default=0.0) < GROUND_MIN:
         return phrases[0]
     if max(st.values(), default=0.0) < GROUND_MIN:
+        # Not a place at all when it names something that is no receptacle ("hang on to the mug").
+        others = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in objects]
+        if max(_ground(phrases[1], others, scorer).values(), default=0.0) >= GROUND_MIN:
+            return None
         return phrases[1]
     return None
 

@@ -110,3 +110,17 @@ def test_the_place_is_the_last_phrase_that_names_something(scorer) -> None:
     assert p is not None and p.movers == ["a"] and p.target == "tray"
     # Two placements in one sentence are not one placement of two objects.
     assert placement("put the gray mug on the rack and the teal cube in the tray", objs, scorer) is None
+
+
+def test_words_that_rule_out_a_place_or_an_object(scorer) -> None:
+    objs = scene()
+    p = placement("set the teal cube on the rack, not in the tray", objs, scorer)
+    assert p is not None and p.target == "rack" and p.movers == ["c"]
+    p = placement("the orange and the teal cubes, both of them, onto the tray", objs, scorer)
+    assert p is not None and sorted(p.movers) == ["b", "c"]
+    # The layer's own negation rules a cube out; what remains of "the blocks" is decided.
+    p = placement("the blocks, not the purple one, in the tray", objs, scorer)
+    assert p is not None and sorted(p.movers) == ["b", "c"]
+    # A target said by its size decides; a plain object phrase then suffices.
+    p = placement("balance the gray mug on the larger cube", scene(b=(0.5, 0.02)), scorer)
+    assert p is not None and p.movers == ["d"] and p.target == "a"
