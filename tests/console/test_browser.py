@@ -73,7 +73,7 @@ def test_task_plan_correction_and_a_question_answered(page: Any, shots: Any) -> 
     assert "understood as:" in entry.inner_text() and "asked" in entry.inner_text()
     labels = page.locator("button.choice").all_inner_texts()
     assert any("handle" in label for label in labels), labels
-    page.screenshot(path=str(shots / "console.png"))
+    page.screenshot(path=str(shots / "console-question.png"))
     handle = next(i for i, label in enumerate(labels, 1) if "handle" in label)
     page.click(f"button.choice[data-choice='{handle}']")
     answered = page.locator("#transcript .entry", has_text=f"“{handle}”")
@@ -83,7 +83,7 @@ def test_task_plan_correction_and_a_question_answered(page: Any, shots: Any) -> 
     assert "handle" in text, text
     _wait_state(page, TERMINAL, 180)
     assert _camera_png(page) != before, "the camera image did not change while the arm moved"
-    page.screenshot(path=str(shots / "console-done.png"))
+    page.screenshot(path=str(shots / "console-task-done.png"))
 
 
 def test_push_to_talk_and_stop_on_the_space_bar_hold_the_arm(
@@ -120,6 +120,10 @@ def test_push_to_talk_and_stop_on_the_space_bar_hold_the_arm(
     drift = max(abs(a - b) for p in held for a, b in zip(p, held[0], strict=True))
     assert drift < 2e-3, f"the arm moved {drift:.4f} rad after STOP"
     assert "stopped" in page.inner_text("#stop-result")
+    page.screenshot(path=str(shots / "console-stopped.png"))
+    m = _metrics(page)
+    print(f"\nbrowser STOP click-to-answer ms: {[round(x['ms'], 1) for x in m['stops']]}")
+    print(f"browser corrections Enter-to-understood ms: {[(c['text'], round(c['ms'], 1)) for c in m['corrections']]}")
 
 
 def test_knowledge_is_edited_deleted_and_restored(page: Any, shots: Any) -> None:

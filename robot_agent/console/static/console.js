@@ -358,7 +358,6 @@ async function saveItem(id) {
 async function deleteItem(id) {
   try {
     await api("DELETE", `/api/kb/item/${encodeURIComponent(id)}`);
-    $("kb-message").textContent = `deleted ${id} (Undo puts it back)`;
     $("kb-item").replaceChildren();
     await searchKb();
     $("kb-message").textContent = `deleted ${id} (Undo puts it back)`;
