@@ -186,8 +186,48 @@ def _mix_placement(
     return out
 
 
+#: "right" that judges rather than points: "looks about right", "right on", "that's right", "all right"
+_RIGHT_JUDGED = re.compile(
+    r"\b(?:about|all|that'?s|thats|looks?|seems?|feels?|is|was|just|exactly|quite|spot|dead)\s+right\b(?!\s+(?:of|side))"
+    r"|\bright\s+(?:on|away|now)\b|^\s*right\W*$"
+)
+#: words that make a direction a motion ("move", "a bit", "more", "to the", "2 cm")
+_MOTION = re.compile(
+    r"\b(?:move|shift|slide|go|nudge|scoot|bit|little|more|further|farther|to the|towards?|cm|centimet\w*|"
+    r"millimet\w*|mm|inch\w*|over)\b"
+)
+#: a direction said with a preposition or a degree word: the most specific direction cue of a sentence
+_DIRECTION_SAID = re.compile(
+    r"\b(?:to(?:wards)? the|further|farther|more|bit more|over to the)\s+(?P<d>left|right|front|back|forward)\b"
+)
+
+
+def direction_cues(text: str, cands: Sequence[Any], scores: list[float]) -> list[float]:
+    """Correction scores with two readings of direction words set right: "right" that judges
+    ("looks about right") is no motion, and a direction said with "to the" / "further" outweighs a
+    particle ("set it *down* further to the left")."""
+    low = text.lower()
+    out = list(scores)
+    judged = bool(_RIGHT_JUDGED.search(low)) and not _MOTION.search(low)
+    said = _DIRECTION_SAID.search(low)
+    want = None
+    if said is not None:
+        want = {"front": "forward"}.get(said["d"], said["d"])
+    for i, c in enumerate(cands):
+        if c.family == "move" and c.value == "right" and judged:
+            out[i] -= 0.3
+        if want is None:
+            continue
+        if c.family == "move" and c.value == want:
+            out[i] += 0.12
+        elif c.family == "place_height" or (c.family == "move" and c.value in ("up", "down")):
+            out[i] -= 0.12  # "set it down", "pick it up": a particle of the verb, not the correction
+    return out
+
+
 def rescore_parts(text: str, cands: Sequence[Any], scores: list[float], scorer: Any) -> list[float]:
     """Grasp-region scores with the part named after "by the" grounded on its own."""
+    scores = direction_cues(text, cands, scores)
     m = _PART.search(text.lower())
     idx = [i for i, c in enumerate(cands) if c.family == "grasp"]
     if m is None or not idx:

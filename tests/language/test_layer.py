@@ -149,3 +149,28 @@ def test_an_answered_question_is_learned_and_used_next_time(tmp_path, text_embed
         assert (
             layer.understand_correction("take it by the ear", CorrectionContext(novel, "pick", mug)).decision == "ask"
         )
+
+
+def test_right_that_judges_is_no_motion_and_a_said_direction_beats_a_particle(layer) -> None:
+    ctx = CorrectionContext(objects("mug_train"), "place", "white_mug")
+    for text in ("seems about right", "that is exactly right"):
+        u = layer.understand_correction(text, ctx)
+        layer.forget_question()
+        moved = u.decision == "act" and u.correction is not None and u.correction.delta_m is not None
+        assert not moved, (text, u.to_dict())
+    u = layer.understand_correction("lay it down a little more to the right", ctx)
+    layer.forget_question()
+    assert u.decision == "act", u.to_dict()
+    assert u.correction.delta_m is not None and u.correction.delta_m[1] < 0 and u.correction.delta_m[2] == 0
+
+
+def test_the_grammar_does_not_win_on_the_opposite_value_by_being_close(layer) -> None:
+    # "too slow" spotted by the grammar as "slow" must not become "slower" when the models say faster.
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    u = layer.understand_correction("this is far too slow, get a move on", ctx)
+    layer.forget_question()
+    if u.decision == "act":
+        ((op, v),) = u.correction.parameters["speed"].items()
+        assert (op == "scale" and v > 1) or (op == "set" and v > 0.5), u.to_dict()
+    else:
+        assert u.decision == "ask", u.to_dict()
