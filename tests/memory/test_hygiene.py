@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,21 @@ def test_restore_refuses_a_superseded_item_and_an_old_item_loads_as_active(kb: K
         kb.restore(first.id)
     old = {k: v for k, v in mug_item().to_dict().items() if k not in ("status", "corrected_count")}
     assert KnowledgeItem.from_dict(old).status == "active"
+
+
+def test_kb_list_shows_the_status_and_kb_restore_undoes_a_retirement(tmp_path: Path, text_embedder, capsys) -> None:
+    from robot_agent.cli import main
+
+    d = tmp_path / "kb"
+    with KnowledgeBase(d, text_embedder) as kb:
+        item = kb.add(mug_item())
+        kb.record_outcome(item.id, False, corrected=True)
+        kb.record_outcome(item.id, False, corrected=True)
+    assert main(["kb", "list", "--kb", str(d)]) == 0
+    out = capsys.readouterr().out
+    assert "status" in out.splitlines()[0] and "retired" in out
+    assert main(["kb", "restore", item.id, "--kb", str(d)]) == 0
+    assert "restored" in capsys.readouterr().out
+    assert main(["kb", "list", "--kb", str(d), "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["status"], listed["corrected_count"]) == ("active", 2)
