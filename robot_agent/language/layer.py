@@ -509,13 +509,30 @@ class LanguageLayer:
             # Negation or contrast the goal parser turned into a compound goal ("the cylinder, not
             # the cube" read as both): the models decide, or the operator is asked.
             atoms = []
-        placed = reference.placement(clean(text), objects, self.scorer, structure.negated(text, objects, self.scorer))
+        ruled_out = structure.negated(text, objects, self.scorer)
+        placed = reference.placement(clean(text), objects, self.scorer, ruled_out)
         if placed is not None:
             # Its objects were decided by words the grammar reads as plain names or not at all
             # (size, position, a landmark, a count, an exception, a conjunction): it wins.
             u = self._placed(text, placed, objects)
             if u is not None:
                 return u
+        picked = reference.object_reference(clean(text), objects, self.scorer, ruled_out)
+        if picked is not None:
+            name = picked.names[0]
+            said = set(atoms[0].get("objects", [])) if len(atoms) == 1 else set()
+            landmark_as_place = bool(picked.landmark) and bool(
+                set(atoms[0].get("targets") or []) & set(picked.landmark.split()) if atoms else False
+            )
+            if said and not landmark_as_place and (name in said or said <= set(picked.excluded) | ruled_out):
+                # The grammar read the verb, and "any of them" or a name the words rule out; the
+                # referring words say which one.
+                u = self._narrowed(text, atoms[0], name, objects)
+                if u is not None:
+                    return u
+            if any(a.get("objects") and a["objects"] != [name] for a in atoms):
+                atoms = []  # the grammar read another object: the referring words decide
+            ranked = self._prefer_object(ranked, name, set(picked.landmark.split()))
         if atoms:
             gk = goal_keys(atoms, cats)
             form = goal_form(atoms)
@@ -571,6 +588,52 @@ class LanguageLayer:
         why = why or "I could not match the task to anything I can do with the objects here"
         names = ", ".join(o.name for o in objects)
         return Understanding(text, "task", "ask", reason=why, question=f"{why}. I can see: {names}. What should I do?")
+
+    def _narrowed(self, text: str, atom: dict[str, Any], name: str, objects: list[ObjectInfo]) -> Understanding | None:
+        """The grammar's one-atom goal on the object the referring words picked."""
+        from robot_agent.policy.goals import parse_goal
+
+        targets = atom.get("targets") or []
+        if atom.get("kind") == "holding":
+            canonical = f"pick up {name}"
+        elif atom.get("kind") == "pushed":
+            canonical = f"push {name}"
+        elif atom.get("kind") == "at" and len(targets) == 1:
+            target = next(o for o in objects if o.name == targets[0])
+            canonical = f"put {name} {reference.sw.preposition(target)} {target.name}"
+        else:
+            return None
+        try:
+            goal = parse_goal(canonical, objects)
+        except PolicyError:
+            return None
+        if goal is None:
+            return None
+        self._pending = None
+        return Understanding(
+            text,
+            "task",
+            "act",
+            task=canonical,
+            goal=goal.describe(),
+            atoms=goal_atoms(goal),
+            confidence=1.0,
+            source="grammar+model",
+        )
+
+    @staticmethod
+    def _prefer_object(
+        ranked: list[tuple[Candidate, float]], name: str, landmarks: set[str] = frozenset()
+    ) -> list[tuple[Candidate, float]]:
+        """Ranking with the meanings that act on ``name`` ahead of those acting on another object,
+        and a landmark ("the cube nearest the tray") not taken for the place."""
+        out = []
+        for c, s in ranked:
+            moved = c.value.split(">", 1)[0] if c.family in ("put", "pick", "push", "away") else ""
+            place = c.value.split(">", 1)[1] if c.family == "put" and ">" in c.value else ""
+            s = s + 0.15 if moved == name else s - 0.15 if moved else s
+            out.append((c, s - 0.15 if place in landmarks else s))
+        return sorted(out, key=lambda x: -x[1])
 
     def _placed(self, text: str, placed: reference.Placement, objects: list[ObjectInfo]) -> Understanding | None:
         """A placement whose objects the referring words decided ("both mugs", "the biggest cube")."""

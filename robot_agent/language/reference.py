@@ -87,6 +87,7 @@ class Reference:
     how: str = ""
     score: float = 0.0
     excluded: list[str] = field(default_factory=list)
+    landmark: str = ""
 
     @property
     def decisive(self) -> bool:
@@ -115,6 +116,11 @@ def _singular(word: str) -> str:
     if _PLURAL_END.fullmatch(word):
         return word[:-1]
     return word
+
+
+def _adjective(word: str) -> bool:
+    """A colour, size or place word: it needs a noun ("green" -> "green apple")."""
+    return word in COLOURS or any(re.fullmatch(pat, word) for pat, _d, _s in _ORDER)
 
 
 def _strip(text: str) -> str:
@@ -205,7 +211,7 @@ class Resolver:
         if excluded_txt:
             head = self._head_noun(base)
             ex_words = [w for w in _words(excluded_txt) if w not in _FILLER]
-            if len(ex_words) == 1 and head and ex_words[0] != head and not _PLURAL_END.fullmatch(ex_words[0]):
+            if len(ex_words) == 1 and head and _adjective(ex_words[0]):
                 excluded_txt = f"{ex_words[0]} {head}"  # "the apple that isn't green": the green apple
             ex = self._resolve_base(excluded_txt, pool, context_head=head)
             if ex is not None and ex.names and set(ex.names) & set(ref.names) and set(ref.names) - set(ex.names):
@@ -294,10 +300,12 @@ class Resolver:
         if not kind:
             return None
         chosen: list[ObjectInfo] = list(kind)
+        anchor = ""
         if landmark is not None:
-            picked = self._by_landmark(landmark, kind)
-            if picked is None:
+            found = self._by_landmark(landmark, kind)
+            if found is None:
                 return None
+            picked, anchor = found
             chosen, how = [picked], [f"{landmark[0]} {landmark[1]}"]
         elif relation is not None and len(kind) >= 2:
             picked = _extreme(kind, *relation)
@@ -321,9 +329,10 @@ class Resolver:
             if count and len(kind) != count:
                 # "both mugs" with three mugs in view: the count does not pick them; the caller asks.
                 return Reference([o.name for o in kind], True, "", score)
-        return Reference([o.name for o in chosen], plural and len(chosen) > 1, "; ".join(how), score)
+        return Reference([o.name for o in chosen], plural and len(chosen) > 1, "; ".join(how), score, landmark=anchor)
 
-    def _by_landmark(self, landmark: tuple[str, str], kind: Sequence[ObjectInfo]) -> ObjectInfo | None:
+    def _by_landmark(self, landmark: tuple[str, str], kind: Sequence[ObjectInfo]) -> tuple[ObjectInfo, str] | None:
+        """The object of ``kind`` the landmark phrase picks, and the landmark's own name(s)."""
         rel, phrase = landmark
         if rel == "between":
             m = _BETWEEN.search(phrase)
@@ -342,7 +351,8 @@ class Resolver:
             a, b = (e.pose.position[:2] for e in ends)
             mid = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
             options = [o for o in kind if o.name not in (ends[0].name, ends[1].name)]
-            return min(options, key=lambda o: math.dist(o.pose.position[:2], mid), default=None)
+            best = min(options, key=lambda o: math.dist(o.pose.position[:2], mid), default=None)
+            return None if best is None else (best, f"{ends[0].name} {ends[1].name}")
         lm_pool = [o for o in self.objects]
         lm = self._one(phrase, lm_pool)
         if lm is None or not lm.names:
@@ -357,7 +367,7 @@ class Resolver:
         )
         if len(dists) >= 2 and abs(dists[0][0] - dists[1][0]) < 0.02:
             return None  # two at the same distance: the landmark does not decide
-        return next(o for o in options if o.name == dists[0][1])
+        return next(o for o in options if o.name == dists[0][1]), anchor.name
 
 
 # -- placements said with a referring expression -------------------------------------------------------
@@ -486,3 +496,30 @@ def _place(
     if not (ref.decisive or ref.plural or sure):
         return None
     return Placement(ref.names, target, ref.how, min(ref.score, 1.0))
+
+
+def object_reference(
+    text: str, objects: Sequence[ObjectInfo], scorer: Any, ruled_out: set[str] = frozenset()
+) -> Reference | None:
+    """The one movable object a task's object phrase picks by its referring words ("pick up the
+    tiniest block", "grab the fruit closest to the mug"), or None when those words decide nothing
+    (a plain name is the ranking's to match) or pick several."""
+    low = " ".join(re.findall(r"[a-z']+|,", text.lower())).replace(" ,", ",")
+    splits, _ = _splits(low)
+    if splits:  # a placement: its object phrase, not the place
+        low = _object_phrase(splits[0][0])
+    words = low.split()
+    lead = next((i for i, w in enumerate(words) if w.strip(",") in _LEAD_WORDS), None)
+    if lead is None:
+        return None
+    phrase = _TARGET_TAIL.sub("", " ".join(words[lead:])).strip(" ,")
+    phrase = phrase.split(",")[0] if not _EXCEPT.search(phrase) else phrase
+    ref = Resolver(objects, scorer).resolve(phrase, sw.graspable(objects))
+    if ref is None or not ref.names:
+        return None
+    names = [n for n in ref.names if n not in ruled_out]
+    if len(names) < len(ref.names) and len(names) == 1:
+        ref.names, ref.how = names, ", ".join(w for w in (ref.how, "not " + " and ".join(ruled_out)) if w)
+    if not ref.decisive or len(ref.names) != 1 or ref.plural:
+        return None
+    return ref

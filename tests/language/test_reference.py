@@ -124,3 +124,19 @@ def test_words_that_rule_out_a_place_or_an_object(scorer) -> None:
     # A target said by its size decides; a plain object phrase then suffices.
     p = placement("balance the gray mug on the larger cube", scene(b=(0.5, 0.02)), scorer)
     assert p is not None and p.movers == ["d"] and p.target == "a"
+
+
+def test_a_task_on_one_object_takes_it_from_the_referring_words(text_embedder) -> None:
+    layer = LanguageLayer(embedder=text_embedder)
+    for text, kind, name in (
+        ("pick up the tiniest block", "holding", "c"),
+        ("grab the mug that isn't gray", "holding", "e"),
+        ("pick up the cube nearest the tray", "holding", "a"),
+    ):
+        u = layer.understand_task(text, scene())
+        layer.forget_question()
+        assert u.decision == "act", (text, u.to_dict())
+        assert [(a["kind"], a["objects"]) for a in u.atoms] == [(kind, [name])], (text, u.atoms)
+    # The same words on another arrangement pick another object.
+    u = layer.understand_task("pick up the cube nearest the tray", scene(b=(0.55, 0.28)))
+    assert u.decision == "act" and u.atoms[0]["objects"] == ["b"], u.to_dict()
