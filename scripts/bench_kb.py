@@ -18,7 +18,7 @@ Two parts:
    (``--vectors``): ``minilm-like`` (default, :class:`memory.synthetic.MiniLMLike`: clustered
    and anisotropic like MiniLM sentence embeddings; queries are new draws from the same
    process, never stored vectors) or ``noise`` (64 isotropic Gaussian clusters, each query a
-   stored vector moved to cosine ~0.7: the hardest case, which no text model produces).
+   stored vector moved to cosine ~0.7: what this benchmark used before; no text model makes it).
    Recall@10 is measured against exact search over the same vectors.
 2. **Store** (``--kb-sizes``): a real :class:`memory.store.KnowledgeBase` on disk with that
    many plan items and as many skill items (bulk-added with precomputed vectors), closed
