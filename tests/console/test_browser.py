@@ -178,3 +178,27 @@ def test_episodes_are_stepped_through_and_replayed(page: Any, shots: Any) -> Non
     assert "matched the recording" in page.inner_text("#ep-replay-output") or "replay" in page.inner_text(
         "#ep-replay-output"
     )
+
+
+def test_closing_the_last_page_mid_task_stops_the_arm(browser: Any, page: Any, up_sim: Any) -> None:
+    page.context.close()  # the long-lived page leaves first
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    last = ctx.new_page()
+    last.goto(up_sim.url)
+    last.fill("#task-input", "put the blue block on the plate")
+    last.press("#task-input", "Enter")
+    last.wait_for_function(
+        "consoleView.ourTask && consoleView.status && consoleView.status.task_id === consoleView.ourTask"
+        " && consoleView.status.state === 'executing'",
+        timeout=90000,
+    )
+    ctx.close()  # the tab is closed while the arm moves
+    deadline = time.monotonic() + 15
+    state: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        state = up_sim.state()
+        if state["status"]["status"]["state"] == "stopped":
+            break
+        time.sleep(0.2)
+    assert state["status"]["status"]["state"] == "stopped", state["status"]
+    assert any("last console closed" in n["text"] for n in state["notice"]), state["notice"]

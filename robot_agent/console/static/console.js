@@ -294,7 +294,6 @@ async function sendSpeech(blob) {
   try {
     const r = await api("POST", "/api/speech", blob, 30000);
     status.textContent = r.heard.length ? "heard: " + r.heard.map((h) => `“${h.text}”`).join(", ") : `nothing heard (${r.seconds} s)`;
-    r.heard.filter((h) => !h.stop).forEach((h) => pendingCorrections.push({ text: h.text.toLowerCase(), t0: performance.now(), wall: Date.now() / 1000 - 1 }));
   } catch (e) { status.textContent = `not recognized: ${e.message}`; }
 }
 window.consoleSendSpeech = sendSpeech;
