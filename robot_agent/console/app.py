@@ -269,6 +269,9 @@ def create_app(
             return _error(str(exc))
         return await call(kb.edit, item_id, data.get("rule"), data.get("parameters"))
 
+    async def kb_restore(request: Request) -> Response:
+        return await call(kb.restore, request.path_params["item_id"])
+
     async def kb_undo(request: Request) -> Response:
         return await call(kb.undo)
 
@@ -367,6 +370,7 @@ def create_app(
         Route("/api/kb/search", kb_search),
         Route("/api/kb/undo", kb_undo, methods=["POST"]),
         Route("/api/kb/item/{item_id:str}", kb_item, methods=["GET", "POST", "DELETE"]),
+        Route("/api/kb/item/{item_id:str}/restore", kb_restore, methods=["POST"]),
         Route("/api/episodes", ep_list),
         Route("/api/episodes/replay", ep_replay),
         Route("/api/episodes/{name:str}", ep_show),

@@ -1,5 +1,6 @@
-"""The console's knowledge panel: the operations of ``robot-agent kb`` (search, view, edit, delete),
-plus undo, on the agent's knowledge base.
+"""The console's knowledge panel: the operations of ``robot-agent kb`` (search, view, edit, delete,
+restore a demoted or retired item), plus undo of the panel's own deletes and edits, on the agent's
+knowledge base.
 
 Next to ``robot-agent up --console`` the panel works on the agent's own store (the object the
 agent retrieves from, so an edit counts at the next retrieval, and no second writer lock is
@@ -164,6 +165,16 @@ class KnowledgePanel:
             kb.delete(item_id)
             self._push("delete", before)
             return {"deleted": item_id, "undo": len(self._undo)}
+
+        return self._run(True, do)
+
+    def restore(self, item_id: str) -> dict[str, Any]:
+        """Make a demoted or retired item active again (``kb restore``); its counts stay."""
+
+        def do(kb: Any) -> dict[str, Any]:
+            if not callable(getattr(kb, "restore", None)):
+                raise KnowledgeError("this knowledge base has no demoted or retired items to restore", 409)
+            return item_dict(kb.restore(item_id))
 
         return self._run(True, do)
 

@@ -84,6 +84,10 @@ class FakeKB:
         self.get(item_id)
         del self.items[item_id]
 
+    def restore(self, item_id: str) -> FakeItem:
+        self.items[item_id] = {**self.get(item_id).to_dict(), "status": "active"}
+        return FakeItem(self.items[item_id])
+
     def add(self, d: dict[str, Any], merge: bool = True) -> FakeItem:
         assert merge is False
         self.items[d["id"]] = dict(d)
@@ -197,6 +201,9 @@ def test_knowledge_panel_edits_deletes_and_undoes() -> None:
     assert c.post("/api/kb/undo").json()["undid"] == "delete" and kb.items["k1"]["use_count"] == 3
     assert c.post("/api/kb/undo").json()["undid"] == "edit" and kb.items["k1"]["rule"] == "open the drawer first"
     assert c.post("/api/kb/undo").status_code == 409
+    kb.items["k1"]["status"] = "retired"  # retired after corrected uses: restore makes it active again
+    assert c.post("/api/kb/item/k1/restore").json()["status"] == "active" and kb.items["k1"]["use_count"] == 3
+    assert c.post("/api/kb/item/nope/restore").status_code == 404
 
 
 def test_knowledge_panel_without_a_store_says_why() -> None:

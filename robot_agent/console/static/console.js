@@ -318,11 +318,25 @@ async function searchKb() {
     ul.replaceChildren();
     items.forEach((it) => ul.append(el("li", { "data-id": it.id, onclick: () => showItem(it.id) },
       el("div", {}, it.rule),
-      el("div", { class: "meta" }, `${it.kind} · ${it.id} · used ${it.use_count} (ok ${it.success_count})${it.score !== undefined ? " · score " + it.score : ""}`))));
+      el("div", { class: "meta" }, `${it.kind} · ${it.id} · ${health(it)}${it.score !== undefined ? " · score " + it.score : ""}`))));
     $("kb-message").textContent = `${items.length} item(s)`;
   } catch (e) { $("kb-message").textContent = e.message; }
 }
 $("kb-form").addEventListener("submit", (ev) => { ev.preventDefault(); searchKb(); });
+
+function health(it) {
+  const corrected = it.corrected_count ? `, corrected ${it.corrected_count}` : "";
+  const status = it.status && it.status !== "active" ? ` · ${it.status.toUpperCase()}` : "";
+  return `used ${it.use_count} (ok ${it.success_count}${corrected})${status}`;
+}
+
+async function restoreItem(id) {
+  try {
+    await api("POST", `/api/kb/item/${encodeURIComponent(id)}/restore`);
+    await searchKb(); await showItem(id);
+    $("kb-message").textContent = `restored ${id}: active again`;
+  } catch (e) { $("kb-message").textContent = e.message; }
+}
 
 async function showItem(id) {
   const box = $("kb-item");
@@ -333,12 +347,14 @@ async function showItem(id) {
     const params = el("textarea", { id: "kb-params", "aria-label": "parameters (JSON)" });
     params.value = JSON.stringify(it.parameters);
     box.replaceChildren(
-      el("div", { class: "meta" }, `${it.kind} · ${it.id} · used ${it.use_count}, succeeded ${it.success_count}`),
+      el("div", { class: "meta" }, `${it.kind} · ${it.id} · ${health(it)}`),
       el("label", {}, "rule"), rule,
       el("label", {}, "parameters (JSON)"), params,
       el("div", {},
         el("button", { id: "kb-save", type: "button", onclick: () => saveItem(it.id) }, "Save"),
-        el("button", { id: "kb-delete", type: "button", onclick: () => deleteItem(it.id) }, "Delete")),
+        el("button", { id: "kb-delete", type: "button", onclick: () => deleteItem(it.id) }, "Delete"),
+        it.status && it.status !== "active"
+          ? el("button", { id: "kb-restore", type: "button", onclick: () => restoreItem(it.id) }, "Restore") : null),
       el("label", {}, "scope"), el("pre", {}, JSON.stringify(it.scope, null, 1)),
       el("label", {}, "provenance (where it came from)"), el("pre", { id: "kb-provenance" }, JSON.stringify(it.provenance, null, 1)));
   } catch (e) { box.textContent = e.message; }
