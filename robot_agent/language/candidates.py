@@ -213,6 +213,23 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                     rends,
                 )
             )
+    if ctx.skill in ("pick", "push", "place") and cur is not None:
+        # "do the white mug first": another object of the task before this one (the plan is re-ordered)
+        verb = "push" if ctx.skill == "push" else "pick up"
+        for o in sw.graspable(objs):
+            if o.name in (cur.name, ctx.target):
+                continue
+            p = _the(sw.phrase(o))
+            out.append(
+                Candidate(
+                    f"order_first:{o.name}",
+                    "order_first",
+                    o.name,
+                    f"do {p} first",
+                    f"{verb} the {o.name} first",
+                    [f"do {p} first", f"start with {p}", f"{p} before this one", f"deal with {p} before that"],
+                )
+            )
     if ctx.skill in ("place", "pick") and cur is not None:
         for t in sw.receptacles(objs):
             if t.name in (ctx.target, ctx.object):

@@ -263,6 +263,8 @@ class LanguageLayer:
             and allowed
             and g.confidence >= 0.999
             and not HEDGED.search(text.lower())
+            and not polarity.describes_fault(text)
+            and not (structure.later_step(text) and any(family(k) == "swap_object" for k in gkeys))
             and not names_unused_object(text, g, ctx)
         ):
             return self._from_grammar(text, g)

@@ -24,6 +24,7 @@ ENUMERATED = {
     "lift",
     "rotate",
     "order",
+    "order_first",
     "step",
     "swap_object",
     "swap_target",
@@ -107,6 +108,8 @@ def plan_keys(plan: Mapping[str, Any]) -> set[str]:
     first = plan.get("first") or {}
     if t == "order" and first.get("skill") == "open" and first.get("object"):
         return {f"order:open:{first['object']}"}
+    if t == "order" and first.get("skill") in ("pick", "push") and first.get("object"):
+        return {f"order_first:{first['object']}"}
     if t == "step" and call.get("skill") == "open" and call.get("object"):
         return {f"order:open:{call['object']}"}  # "you forgot to open the drawer": open it before going on
     if t == "step" and call.get("skill") == "close" and call.get("object"):

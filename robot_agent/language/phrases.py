@@ -25,6 +25,7 @@ OBJECT_FAMILIES = {
     "swap_target",
     "avoid",
     "order",
+    "order_first",
     "step",
     "stack",
     "pick",

@@ -45,6 +45,10 @@ ANCHORS: dict[str, dict[str, tuple[str, ...]]] = {
         "smallest": ("smallest", "littlest", "smaller", "small", "little", "narrowest"),
     },
 }
+#: a part said in a phrase of its own ("by the ear", "round its belly"), whatever the word
+_PART_SAID = re.compile(r"\b(?:by|at|from|round|around|on)\s+(?:the|its|that|this)\s+[a-z]+")
+#: families a sentence means only when it names their value (a part to grasp by)
+NAMED_ONLY = {"grasp"}
 #: families whose value a negation or a complaint does not turn around (a part is a part)
 NO_INVERSION = {"grasp", "stack_key"}
 OPPOSITE = {
@@ -76,11 +80,31 @@ _EXCESS = re.compile(r"\b(?:too|overly|excessively|not so|not that|way over)\b")
 _NEGATED_MANNER = re.compile(r"\b(?:no need to|don't|do not|never)\b")
 #: a description of how the robot moves now ("you're rushing it") is a complaint about it
 _COMPLAINT = re.compile(r"\b(?:you're|you are|it's|it is|that's|that is)\s+(?:\w+\s+)?\w+ing\b")
+#: where the arm is now, said as a fault ("you're off to the right a touch", "drifting left"): the
+#: correction is the other way
+_DEVIATION = re.compile(
+    r"\b(?:off|drifting|drifted|veering|veered|straying|strayed|sitting|landing)\s+(?:a (?:bit|touch|little|tad)\s+|"
+    r"slightly\s+|too far\s+)?(?:to(?:wards)? the\s+)?(?:left|right|forward|back|high|low)\b"
+    r"|\b(?:you'?re|you are)\s+(?:a (?:bit|touch|little|tad)\s+|slightly\s+)?(?:to the\s+)?(?:left|right|high|low)\b"
+)
+#: a gradable word in its plain form after a degree word ("a bit low", "slightly fast") describes
+#: what is wrong; the comparative ("a bit lower") asks for the change
+_STATE = re.compile(
+    r"\b(?:a (?:bit|touch|little|tad)|a little bit|slightly|rather|quite|somewhat|kind of|sort of|fairly|pretty)\s+"
+    r"(?:low|high|fast|quick|slow|far|close|deep|shallow)\b"
+)
 _LARGE = re.compile(
     r"\b(?:a lot|lots|loads|heaps|way|much|far|well|significantly|considerably|a good bit|a good way|"
     r"a fair amount|quite a bit|a good deal)\b"
 )
 _TINY = re.compile(r"\b(?:tiny|teeny|hair|smidge|smidgen|barely|fraction|slightest|ever so)\b")
+
+
+def describes_fault(text: str) -> bool:
+    """The words describe what is wrong now ("you're a touch to the right", "it's going a bit fast"),
+    so the change asked for is the other way: a word-spotting reading must not be taken as said."""
+    low = text.lower()
+    return bool(_DEVIATION.search(low) or _STATE.search(low) or _COMPLAINT.search(low))
 
 
 def magnitude_words(text: str) -> str:
@@ -121,7 +145,12 @@ def _turned(fam: str, value: str, low: str) -> str:
     need to hurry"), or, for speed, in a complaint about the current motion ("you're rushing it")."""
     if fam in NO_INVERSION:
         return value
-    if _EXCESS.search(low) or (fam == "speed" and (_COMPLAINT.search(low) or _NEGATED_MANNER.search(low))):
+    if (
+        _EXCESS.search(low)
+        or _DEVIATION.search(low)
+        or _STATE.search(low)
+        or (fam == "speed" and (_COMPLAINT.search(low) or _NEGATED_MANNER.search(low)))
+    ):
         return OPPOSITE.get(value, value)
     return value
 
@@ -138,6 +167,14 @@ def adjust(text: str, query: Any, cands: Sequence[Any], scores: list[float], sco
     for fam, idx in fams.items():
         value = read[fam]
         if value is None:
+            low = text.lower()
+            named = bool(_PART_SAID.search(low)) or any(
+                re.search(rf"\b{re.escape(w)}\b", low) for ws in ANCHORS[fam].values() for w in ws
+            )
+            if fam in NAMED_ONLY and not named:  # no part named: no change of grasp ("do the block first")
+                for i in idx:
+                    out[i] -= PENALTY
+                continue
             if said:  # another family's words were said ("too high"), not this one's
                 for i in idx:
                     out[i] -= PENALTY / 2

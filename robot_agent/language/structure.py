@@ -225,9 +225,40 @@ def direction_cues(text: str, cands: Sequence[Any], scores: list[float]) -> list
     return out
 
 
+#: time words: "first"/"before" ask for another order, "after"/"then"/"next" for a later step;
+#: neither is a swap of the object ("do the blue one after this" is not "use the blue one")
+_FIRST = re.compile(r"\b(?:first|before|beforehand|start with|begin with|to begin with)\b")
+_LATER = re.compile(r"\b(?:after|afterwards|afterward|later|next|then|at the end|once you're done|when you're done)\b")
+
+
+def later_step(text: str) -> bool:
+    """The words put something after what is being done ("do the blue one after this")."""
+    low = text.lower()
+    return bool(_LATER.search(low)) and not _FIRST.search(low)
+
+
+def time_cues(text: str, cands: Sequence[Any], scores: list[float]) -> list[float]:
+    """Correction scores with the order words weighed: "first"/"before" for re-ordering, against
+    swapping the object; "after"/"then" against both (a later step is neither)."""
+    low = text.lower()
+    first, later = bool(_FIRST.search(low)), later_step(low)
+    out = list(scores)
+    for i, c in enumerate(cands):
+        if first and c.family in ("order_first", "order"):
+            out[i] += 0.1
+        elif first and c.family == "swap_object":
+            out[i] -= 0.1
+        elif later and c.family in ("swap_object", "order_first"):
+            out[i] -= 0.15
+        elif not first and c.family == "order_first":
+            out[i] -= 0.15  # a re-order is said with its time word ("first", "before")
+    return out
+
+
 def rescore_parts(text: str, cands: Sequence[Any], scores: list[float], scorer: Any) -> list[float]:
     """Grasp-region scores with the part named after "by the" grounded on its own."""
     scores = direction_cues(text, cands, scores)
+    scores = time_cues(text, cands, scores)
     m = _PART.search(text.lower())
     idx = [i for i, c in enumerate(cands) if c.family == "grasp"]
     if m is None or not idx:

@@ -174,3 +174,36 @@ def test_the_grammar_does_not_win_on_the_opposite_value_by_being_close(layer) ->
         assert (op == "scale" and v > 1) or (op == "set" and v > 0.5), u.to_dict()
     else:
         assert u.decision == "ask", u.to_dict()
+
+
+def test_a_fault_described_asks_for_the_other_way(layer) -> None:
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    u = layer.understand_correction("you're drifting a touch to the left", ctx)
+    layer.forget_question()
+    assert not (u.decision == "act" and u.correction.delta_m is not None and u.correction.delta_m[1] > 0), u.to_dict()
+    u = layer.understand_correction("it's moving a bit fast", ctx)
+    layer.forget_question()
+    if u.decision == "act":
+        ((op, v),) = u.correction.parameters["speed"].items()
+        assert (op == "scale" and v < 1) or (op == "set" and v < 0.5), u.to_dict()
+    else:
+        assert u.decision == "ask", u.to_dict()
+
+
+def test_doing_another_object_first_is_a_reorder_not_a_swap(layer) -> None:
+    from skills.types import ObjectInfo, Pose
+
+    objs = [
+        ObjectInfo("mug_a", "mug", Pose((0.40, 0.18, 0.0)), (0.08, 0.08, 0.09), color="white", shape="standard"),
+        ObjectInfo("mug_b", "mug", Pose((0.45, -0.05, 0.0)), (0.08, 0.08, 0.09), color="black", shape="wide"),
+        ObjectInfo("shelf", "shelf", Pose((0.68, -0.18, 0.0)), (0.2, 0.4, 0.2), color="wood", shape="board"),
+    ]
+    ctx = CorrectionContext(objs, "pick", "mug_a")
+    u = layer.understand_correction("start with the black mug before this one", ctx)
+    layer.forget_question()
+    assert u.decision == "act", u.to_dict()
+    assert u.correction.plan["type"] == "order" and u.correction.plan["first"]["object"] == "mug_b", u.to_dict()
+    # The same object without a time word is a swap (or a question), never a re-order.
+    u = layer.understand_correction("the black one", ctx)
+    layer.forget_question()
+    assert not (u.decision == "act" and u.correction.plan and u.correction.plan["type"] == "order"), u.to_dict()
