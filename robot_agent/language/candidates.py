@@ -230,6 +230,22 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                     [f"do {p} first", f"start with {p}", f"{p} before this one", f"deal with {p} before that"],
                 )
             )
+    if ctx.skill in ("pick", "push", "place"):
+        # "don't touch the white cube", "the apple stays on the table": no manipulating it at all
+        # (a keep-out, "keep away from it", is a path rule: the candidates tell them apart)
+        verb = "push" if ctx.skill == "push" else "pick up"
+        for o in sw.graspable(objs):
+            p = _the(sw.phrase(o))
+            out.append(
+                Candidate(
+                    f"forbid:{o.name}",
+                    "forbid",
+                    o.name,
+                    f"don't {verb} {p}",
+                    f"don't {verb} the {o.name}",
+                    [f"don't touch {p}", f"leave {p} alone", f"{p} stays where it is", f"do not {verb} {p}"],
+                )
+            )
     if ctx.skill in ("place", "pick") and cur is not None:
         for t in sw.receptacles(objs):
             if t.name in (ctx.target, ctx.object):

@@ -103,7 +103,18 @@ def pointless_step(c: Correction, ctx: CorrectionContext) -> bool:
     )
 
 
-PLAN_FAMILIES = {"order", "order_first", "step", "swap_object", "swap_target", "avoid", "stack", "stack_key", "retry"}
+PLAN_FAMILIES = {
+    "order",
+    "order_first",
+    "step",
+    "swap_object",
+    "swap_target",
+    "avoid",
+    "forbid",
+    "stack",
+    "stack_key",
+    "retry",
+}
 
 
 def goal_form(atoms: Sequence[dict[str, Any]]) -> frozenset[Any] | None:

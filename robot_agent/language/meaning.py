@@ -29,6 +29,7 @@ ENUMERATED = {
     "swap_object",
     "swap_target",
     "avoid",
+    "forbid",
     "stack",
     "stack_key",
     "retry",
@@ -121,6 +122,8 @@ def plan_keys(plan: Mapping[str, Any]) -> set[str]:
         if plan.get("role") in ("destination", "both") and plan.get("destination"):
             out.add(f"swap_target:{plan['destination']}")
         return out or {"other:target"}
+    if t == "forbid" and call.get("object"):
+        return {f"forbid:{call['object']}"}
     if t == "avoid" and plan.get("object"):
         return {f"avoid:{plan['object']}"}
     if t == "stack" and plan.get("object") and plan.get("position") == "bottom":

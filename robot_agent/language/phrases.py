@@ -24,6 +24,7 @@ OBJECT_FAMILIES = {
     "swap_object",
     "swap_target",
     "avoid",
+    "forbid",
     "order",
     "order_first",
     "step",

@@ -207,3 +207,21 @@ def test_doing_another_object_first_is_a_reorder_not_a_swap(layer) -> None:
     u = layer.understand_correction("the black one", ctx)
     layer.forget_question()
     assert not (u.decision == "act" and u.correction.plan and u.correction.plan["type"] == "order"), u.to_dict()
+
+
+def test_leaving_an_object_alone_is_not_a_path_rule(layer) -> None:
+    from skills.types import ObjectInfo, Pose
+
+    objs = [
+        ObjectInfo("cup", "mug", Pose((0.40, 0.18, 0.0)), (0.08, 0.08, 0.09), color="red", shape="standard"),
+        ObjectInfo("cube", "block", Pose((0.45, -0.05, 0.0)), (0.045, 0.045, 0.045), color="green", shape="cube"),
+        ObjectInfo("tray", "tray", Pose((0.66, -0.18, 0.0)), (0.2, 0.3, 0.03), color="black", shape="flat"),
+    ]
+    ctx = CorrectionContext(objs, "pick", "cup")
+    u = layer.understand_correction("do not touch the green cube", ctx)
+    layer.forget_question()
+    assert u.decision == "act" and u.correction.plan["type"] == "forbid", u.to_dict()
+    assert u.correction.plan["call"]["object"] == "cube"
+    u = layer.understand_correction("keep well clear of the green cube", ctx)
+    layer.forget_question()
+    assert not (u.decision == "act" and u.correction.plan and u.correction.plan["type"] == "forbid"), u.to_dict()
