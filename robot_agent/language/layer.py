@@ -18,6 +18,7 @@ Thresholds were tuned on the dev split of ``sim/corpus/understanding.yaml`` only
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -203,7 +204,7 @@ class LanguageLayer:
     def understand_correction(self, text: str, ctx: CorrectionContext | None = None) -> Understanding:
         """What a correction asks for, in ``ctx``; see the module doc for the steps."""
         t0 = time.perf_counter()
-        with self._lock:
+        with self._lock, self._utterance():
             u = self._correction(text if isinstance(text, str) else str(text), ctx or CorrectionContext())
             if u.correction is not None and u.decision == "act":
                 u.correction.confidence = float(u.confidence)  # what distillation reads
@@ -214,10 +215,14 @@ class LanguageLayer:
     def understand_task(self, text: str, objects: Sequence[ObjectInfo]) -> Understanding:
         """The goal a task asks for on ``objects``, or a question / reason."""
         t0 = time.perf_counter()
-        with self._lock:
+        with self._lock, self._utterance():
             u = self._task(text if isinstance(text, str) else str(text), list(objects))
         u.latency_ms = (time.perf_counter() - t0) * 1e3
         return u
+
+    def _utterance(self) -> Any:
+        """Phrase vectors shared while one utterance is understood (nothing when grammar-only)."""
+        return self.scorer.one_utterance() if self.scorer is not None else contextlib.nullcontext()
 
     def prepare(self, contexts: Sequence[CorrectionContext]) -> None:
         """Embed the renderings of every meaning these contexts allow, ahead of time (one batch),

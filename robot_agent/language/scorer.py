@@ -9,10 +9,11 @@ candidates cost one batch when the scene is first seen and nothing after.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ class Scorer:
         except TypeError:  # an embedder that cannot be weakly referenced: a cache of its own
             self._cache, self._lock = OrderedDict(), threading.Lock()
         self._tokens = hasattr(embedder, "embed_tokens")
+        self._memo: dict[int, dict[str, tuple[np.ndarray, np.ndarray | None]]] = {}
 
     def _embed(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray | None]]:
         if self._tokens:
@@ -64,8 +66,27 @@ class Scorer:
                 self._cache.popitem(last=False)
 
     def query(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """The utterance's sentence vector and word vectors (not cached: utterances rarely repeat)."""
-        return self._embed([text])[0]
+        """The utterance's sentence vector and word vectors. Not cached across utterances (they
+        rarely repeat); within one (:meth:`one_utterance`) a phrase grounded twice is embedded once."""
+        memo = self._memo.get(threading.get_ident())
+        if memo is None:
+            return self._embed([text])[0]
+        if text not in memo:
+            memo[text] = self._embed([text])[0]
+        return memo[text]
+
+    @contextlib.contextmanager
+    def one_utterance(self) -> Iterator[None]:
+        """Understanding one utterance: its phrases' vectors are kept until it is done."""
+        tid = threading.get_ident()
+        outer = tid in self._memo
+        if not outer:
+            self._memo[tid] = {}
+        try:
+            yield
+        finally:
+            if not outer:
+                self._memo.pop(tid, None)
 
     def scores(self, query: tuple[np.ndarray, np.ndarray | None], sentences: Sequence[str]) -> np.ndarray:
         """Similarity of the query to each sentence (0..1-ish; higher is closer)."""
