@@ -28,7 +28,7 @@ _COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ei
 def impossible_goal(text: str, atoms: list[dict[str, Any]], objects: Sequence[ObjectInfo]) -> str:
     """Why a goal the grammar read cannot be meant here ("" when it can): moving what cannot be
     moved, or more things than the scene has."""
-    from skills.library import GRASPABLE
+    from skills.library import CONTAINERS, GRASPABLE, SUPPORTS
 
     cats = {o.name: o.category for o in objects}
     for a in atoms:
@@ -36,6 +36,10 @@ def impossible_goal(text: str, atoms: list[dict[str, Any]], objects: Sequence[Ob
             fixed = [n for n in a.get("objects", []) if cats.get(n) not in GRASPABLE]
             if fixed and len(fixed) == len(a.get("objects", [])):
                 return f"I can't move the {fixed[0]}: it is not something I can pick up or push"
+        if a["kind"] == "at" and a.get("targets"):
+            places = [n for n in a["targets"] if cats.get(n) in CONTAINERS | SUPPORTS]
+            if not places:
+                return f"I can't put anything in or on the {a['targets'][0]}: it is not a container or a surface"
     from robot_agent.language.scene_words import phrases
 
     for m in _COUNT.finditer(text.lower()):

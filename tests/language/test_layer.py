@@ -225,3 +225,18 @@ def test_leaving_an_object_alone_is_not_a_path_rule(layer) -> None:
     u = layer.understand_correction("keep well clear of the green cube", ctx)
     layer.forget_question()
     assert not (u.decision == "act" and u.correction.plan and u.correction.plan["type"] == "forbid"), u.to_dict()
+
+
+def test_a_placement_onto_something_that_holds_nothing_gets_a_reason(layer) -> None:
+    from skills.types import ObjectInfo, Pose
+
+    objs = [
+        ObjectInfo("pear", "fruit", Pose((0.40, 0.18, 0.0)), (0.07, 0.07, 0.09), color="green", shape="apple"),
+        ObjectInfo("cup", "mug", Pose((0.45, -0.05, 0.0)), (0.08, 0.08, 0.09), color="blue", shape="standard"),
+        ObjectInfo("dish", "bowl", Pose((0.66, -0.18, 0.0)), (0.16, 0.16, 0.06), color="white", shape="round"),
+    ]
+    u = layer.understand_task("put the green apple in the blue mug", objs)
+    layer.forget_question()
+    assert u.decision == "ask" and "not a container" in u.reason, u.to_dict()
+    u = layer.understand_task("put the green apple in the white bowl", objs)
+    assert u.decision == "act" and u.atoms[0]["targets"] == ["dish"], u.to_dict()
