@@ -161,6 +161,7 @@ class AgentNode(Node):
         self.counts = {"received": 0, "dropped": 0}
         #: monotonic time the last ~/stop request (or goal cancel) was served (latency figures)
         self.last_stop_at = -math.inf
+        self._cancels_accepted: set[bytes] = set()  # goal ids whose cancel was accepted, not yet ended
         self.last_cancel_at = -math.inf
         #: arm commands sent when the ~/stop service (or a cancel) had halted the arm
         self.commands_at_stop = 0
@@ -312,6 +313,8 @@ class AgentNode(Node):
 
     def _on_cancel(self, goal_handle: Any) -> CancelResponse:
         self.last_cancel_at = served = time.monotonic()
+        with self._lock:
+            self._cancels_accepted.add(bytes(goal_handle.goal_id.uuid))
         agent = self.agent
         if agent is not None:
             agent.stop("goal canceled")  # cancel first, so the skill streams no further target
@@ -344,8 +347,18 @@ class AgentNode(Node):
             out.knowledge_used = [messages.knowledge_msg(k, req.task_id) for k in result.knowledge_used]
             out.knowledge_distilled = [messages.knowledge_msg(k, req.task_id) for k in result.knowledge_distilled]
             out.duration_s = float(result.duration_s)
+        # An accepted cancel stops the task at once: wait (bounded) until the server has moved the goal
+        # to CANCELING (after _on_cancel returns), or ending it would abort it and void the cancel.
+        with self._lock:
+            accepted = bytes(goal_handle.goal_id.uuid) in self._cancels_accepted
+        deadline = time.monotonic() + 2.0
+        while accepted and not goal_handle.is_cancel_requested and time.monotonic() < deadline:
+            time.sleep(0.002)
+        with self._lock:
+            self._cancels_accepted.discard(bytes(goal_handle.goal_id.uuid))
         if goal_handle.is_cancel_requested:
             out.success = False
+            out.state = "stopped"
             out.reason = out.reason or "goal canceled"
             goal_handle.canceled()
         elif out.success:
