@@ -314,10 +314,7 @@ class _Writes(_Indexes):
         with self._mutex:
             self._check_open()
             with self._tx() as cur:
-                row = cur.execute("SELECT data FROM items WHERE id=?", (item_id,)).fetchone()
-                if row is None:
-                    raise KnowledgeBaseError(f"no knowledge item {item_id!r} in {self.path}")
-                item = self._item(row[0])
+                item = self._stored(cur, item_id)
                 item.use_count += 1
                 if corrected:
                     item.corrected_count += 1
@@ -332,6 +329,17 @@ class _Writes(_Indexes):
                 )
             return item
 
+    def _stored(self, cur: Any, item_id: str) -> KnowledgeItem:
+        """The item ``item_id`` read in the transaction of ``cur``.
+
+        Raises:
+            KnowledgeBaseError: no such item.
+        """
+        row = cur.execute("SELECT data FROM items WHERE id=?", (item_id,)).fetchone()
+        if row is None:
+            raise KnowledgeBaseError(f"no knowledge item {item_id!r} in {self.path}")
+        return self._item(row[0])
+
     def restore(self, item_id: str) -> KnowledgeItem:
         """Make a demoted or retired item active again (the operator's undo of a retirement).
 
@@ -344,10 +352,7 @@ class _Writes(_Indexes):
         with self._mutex:
             self._check_open()
             with self._tx() as cur:
-                row = cur.execute("SELECT data FROM items WHERE id=?", (item_id,)).fetchone()
-                if row is None:
-                    raise KnowledgeBaseError(f"no knowledge item {item_id!r} in {self.path}")
-                item = self._item(row[0])
+                item = self._stored(cur, item_id)
                 if item.superseded_by is not None:
                     raise KnowledgeBaseError(
                         f"item {item_id} was superseded by {item.superseded_by}; restore works on retired items"

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skills.library import CONTAINERS, GRASPABLE, SUPPORTS
-from skills.params import default_params
+from skills.params import default_params, format_value
 from skills.types import ObjectInfo
 
 #: a skill item learned on another object category applies only from this retrieval score on
@@ -423,7 +423,7 @@ def assess_skill_item(
     over = sorted(k for k in learned if k in episode_params and episode_params[k] != learned[k])
     a = Assessment(item, score, "used", "parameter", reason=crossed)
     if changed:
-        vals = ", ".join(f"{k}={_fmt(v)}" for k, v in changed.items())
+        vals = ", ".join(f"{k}={format_value(v)}" for k, v in changed.items())
         a.decision = f"{call.skill}({obj}): {vals}"
         a.affects = [{"what": "parameter", "skill": call.skill, "object": obj, "params": sorted(changed)}]
     elif over:
@@ -431,14 +431,6 @@ def assess_skill_item(
     else:
         a.status, a.reason = "irrelevant", "its values are what the call would use anyway"
     return a
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    return str(v)
 
 
 def _within(plan: Mapping[str, Any], affect: Mapping[str, Any]) -> bool:

@@ -30,7 +30,7 @@ from typing import Any
 from robot_agent.applicability import describe as describe_applicability
 from robot_agent.policy.goals import parse_goal
 from skills.library import CONTAINERS as CONTAINER_CATEGORIES
-from skills.params import default_params
+from skills.params import default_params, format_value
 from skills.types import ObjectInfo
 
 NAME_KEYS = ("object", "target", "destination")
@@ -312,7 +312,7 @@ def distill_episode(result: Any, objects: Mapping[str, ObjectInfo], mode: str = 
         if not params:
             continue
         o = objects[obj]
-        rule = f"{skill} the {o.category}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
+        rule = f"{skill} the {o.category}: " + ", ".join(f"{k}={format_value(v)}" for k, v in params.items())
         items.append(
             {
                 "kind": "skill",
@@ -394,14 +394,6 @@ def trusted(c: Any, result: Any) -> bool:
     if _confidence(c) >= DISTILL_CONFIDENCE:
         return True
     return bool(getattr(result, "success", False))
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    return str(v)
 
 
 def _flatten(node: Any, prefix: str = "") -> list[tuple[str, Any]]:

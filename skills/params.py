@@ -255,3 +255,12 @@ def validate_params(skill: str, params: Mapping[str, Any] | None) -> dict[str, A
     for name, value in dict(params or {}).items():
         out[name] = spec(skill, name).validate(value, skill)
     return out
+
+
+def format_value(v: Any) -> str:
+    """A parameter value for people: floats to 3 significant digits, lists element by element."""
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    if isinstance(v, list):
+        return "[" + ", ".join(format_value(x) for x in v) + "]"
+    return str(v)

@@ -598,8 +598,6 @@ class LanguageLayer:
 
     def _narrowed(self, text: str, atom: dict[str, Any], name: str, objects: list[ObjectInfo]) -> Understanding | None:
         """The grammar's one-atom goal on the object the referring words picked."""
-        from robot_agent.policy.goals import parse_goal
-
         targets = atom.get("targets") or []
         if atom.get("kind") == "holding":
             canonical = f"pick up {name}"
@@ -610,23 +608,7 @@ class LanguageLayer:
             canonical = f"put {name} {reference.sw.preposition(target)} {target.name}"
         else:
             return None
-        try:
-            goal = parse_goal(canonical, objects)
-        except PolicyError:
-            return None
-        if goal is None:
-            return None
-        self._pending = None
-        return Understanding(
-            text,
-            "task",
-            "act",
-            task=canonical,
-            goal=goal.describe(),
-            atoms=goal_atoms(goal),
-            confidence=1.0,
-            source="grammar+model",
-        )
+        return self._acting_on(text, canonical, objects, 1.0, "grammar+model")
 
     @staticmethod
     def _prefer_object(
@@ -644,15 +626,25 @@ class LanguageLayer:
 
     def _placed(self, text: str, placed: reference.Placement, objects: list[ObjectInfo]) -> Understanding | None:
         """A placement whose objects the referring words decided ("both mugs", "the biggest cube")."""
+        target = next(o for o in objects if o.name == placed.target)
+        canonical = f"put {' and '.join(placed.movers)} {reference.sw.preposition(target)} {placed.target}"
+        return self._acting_on(text, canonical, objects, float(placed.score), "model")
+
+    def _task_from(
+        self, text: str, cand: Candidate, objects: list[ObjectInfo], score: float, source: str
+    ) -> Understanding | None:
+        return self._acting_on(text, cand.canonical, objects, score, source)
+
+    def _acting_on(
+        self, text: str, canonical: str, objects: list[ObjectInfo], score: float, source: str
+    ) -> Understanding | None:
+        """Act on the goal ``canonical`` (the grammar's words on scene names) reads as, or None."""
         from robot_agent.policy.goals import parse_goal
 
-        target = next(o for o in objects if o.name == placed.target)
-        prep = reference.sw.preposition(target)
-        canonical = f"put {' and '.join(placed.movers)} {prep} {placed.target}"
         try:
             goal = parse_goal(canonical, objects)
         except PolicyError as exc:
-            log.info("placement %r did not parse: %s", canonical, exc)
+            log.info("task reading %r did not parse: %s", canonical, exc)
             return None
         if goal is None:
             return None
@@ -662,30 +654,6 @@ class LanguageLayer:
             "task",
             "act",
             task=canonical,
-            goal=goal.describe(),
-            atoms=goal_atoms(goal),
-            confidence=float(placed.score),
-            source="model",
-        )
-
-    def _task_from(
-        self, text: str, cand: Candidate, objects: list[ObjectInfo], score: float, source: str
-    ) -> Understanding | None:
-        from robot_agent.policy.goals import parse_goal
-
-        try:
-            goal = parse_goal(cand.canonical, objects)
-        except PolicyError as exc:
-            log.info("candidate %s (%r) did not parse: %s", cand.key, cand.canonical, exc)
-            return None
-        if goal is None:
-            return None
-        self._pending = None
-        return Understanding(
-            text,
-            "task",
-            "act",
-            task=cand.canonical,
             goal=goal.describe(),
             atoms=goal_atoms(goal),
             confidence=score,
