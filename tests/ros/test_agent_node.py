@@ -53,7 +53,10 @@ class ScriptedPlanner:
     def plan(self, task: str, objects: Any, constraints: Any = ()) -> list[SkillCall]:
         return [SkillCall(c.skill, dict(c.args), dict(c.params)) for c in PLANS[task]]
 
-    def replan(self, task: str, objects: Any, done_steps: Any = (), constraints: Any = ()) -> list[SkillCall]:
+    def replan(
+        self, task: str, objects: Any, done_steps: Any = (), constraints: Any = (), *, holding: Any = ...
+    ) -> list[SkillCall]:
+        # The agent's replan call, as to the real Planner (holding: what the gripper holds now).
         done = {SkillCall.coerce(d).key() for d in done_steps}
         return [c for c in self.plan(task, objects) if c.key() not in done]
 
