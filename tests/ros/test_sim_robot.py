@@ -46,7 +46,10 @@ def model() -> KinematicModel:
 def client(spinner, sim_process, model):
     """A node with a RosRobot on it, connected to the shared sim (reset to the scene first)."""
     node = spinner.add(Node("test_robot_client"))
-    robot = RosRobot(node, RosRobotConfig(connect_timeout=30.0), SafetyConfig(), model=model)
+    # These tests are about the ROS path, not the watchdog (test_sim_killed_mid_skill_halts... below has
+    # its own, 0.3 s): on 2 shared cores the sim process once stalled 0.54 s mid-pick on a fresh-clone
+    # run, past the default 0.5 s, and the watchdog (rightly) halted the arm.
+    robot = RosRobot(node, RosRobotConfig(connect_timeout=30.0), SafetyConfig(joint_state_timeout=2.0), model=model)
     robot.connect()
     res = call_trigger(node, "/sim/reset")
     assert res.success, res.message
