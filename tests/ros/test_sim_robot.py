@@ -33,6 +33,8 @@ from robot_agent.ros import qos  # noqa: E402
 from robot_agent.ros.ros_robot import KinematicModel, RosRobot, RosRobotConfig  # noqa: E402
 
 SAFETY = SafetyChecker(SafetyConfig())
+#: the ROS-path tests' own limits: a 2 s joint-state watchdog (see the client fixture)
+PATH_SAFETY = SafetyChecker(SafetyConfig(joint_state_timeout=2.0))
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +70,12 @@ def test_pick_and_place_through_ros_ends_in_the_bowl(client) -> None:
     node, robot = client
     before = fresh_scene(robot)
     assert {"red_block", "bowl"} <= set(before)
-    res = get_skill("pick").execute(robot, {"object": "red_block"}, {}, CancelToken(), SAFETY)
+    res = get_skill("pick").execute(robot, {"object": "red_block"}, {}, CancelToken(), PATH_SAFETY)
     assert res.status is SkillStatus.SUCCEEDED, res.reason
     assert robot.holding() == "red_block"
     lifted = fresh_scene(robot)["red_block"].pose.position
     assert lifted[2] > before["red_block"].pose.position[2] + 0.05  # the sim says it is in the air
-    res = get_skill("place").execute(robot, {"object": "red_block", "target": "bowl"}, {}, CancelToken(), SAFETY)
+    res = get_skill("place").execute(robot, {"object": "red_block", "target": "bowl"}, {}, CancelToken(), PATH_SAFETY)
     assert res.status is SkillStatus.SUCCEEDED, res.reason
     assert robot.holding() is None
     scene = fresh_scene(robot)
