@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from robot_agent.language.grammar import Correction, CorrectionContext
-from robot_agent.language.meaning import ENUMERATED, family
+from robot_agent.language.meaning import ENUMERATED, PLAN_FAMILIES, family
 from skills.types import ObjectInfo
 
 #: negation, excess and contrast: where a word-list reading most often gets the polarity or the
@@ -105,20 +105,6 @@ def pointless_step(c: Correction, ctx: CorrectionContext) -> bool:
     return (ctx.skill == "place" and call.get("skill") in ("push", "pick", "open", "close", "place")) or (
         ctx.skill in ("open", "close") and call.get("skill") in ("open", "close")
     )
-
-
-PLAN_FAMILIES = {
-    "order",
-    "order_first",
-    "step",
-    "swap_object",
-    "swap_target",
-    "avoid",
-    "forbid",
-    "stack",
-    "stack_key",
-    "retry",
-}
 
 
 def goal_form(atoms: Sequence[dict[str, Any]]) -> frozenset[Any] | None:

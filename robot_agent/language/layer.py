@@ -333,6 +333,7 @@ class LanguageLayer:
         cands: list[Candidate],
         ctx: CorrectionContext | None,
         objects: Sequence[ObjectInfo] | None = None,
+        ruled_out: set[str] | None = None,
     ) -> list[tuple[Candidate, float]]:
         """Candidates by score, best first (polarity families resolved by the words)."""
         if not cands or self.scorer is None:
@@ -355,7 +356,7 @@ class LanguageLayer:
         )
         scores = polarity.adjust(text, q, cands, scores, self.scorer)
         if objects is not None:
-            scores = structure.rescore_tasks(clean(text), objects, cands, scores, self.scorer, q)
+            scores = structure.rescore_tasks(clean(text), objects, cands, scores, self.scorer, q, ruled_out)
         else:
             scores = structure.rescore_parts(clean(text), cands, scores, self.scorer)
         order = sorted(range(len(cands)), key=lambda k: -scores[k])
@@ -510,13 +511,13 @@ class LanguageLayer:
             why = why or "I could not tell what the task asks for"
             return Understanding(text, "task", "ask", question=f"{why}. Could you say it in other words?", reason=why)
         cands = task_candidates(objects)
-        ranked = self._rank(text, cands, None, objects)
+        ruled_out = structure.negated(clean(text), objects, self.scorer)  # once: ranking and referring words
+        ranked = self._rank(text, cands, None, objects, ruled_out)
         cats = {o.name: o.category for o in objects}
         if atoms and HEDGED.search(text.lower()) and len(goal_keys(atoms, cats)) == 0:
             # Negation or contrast the goal parser turned into a compound goal ("the cylinder, not
             # the cube" read as both): the models decide, or the operator is asked.
             atoms = []
-        ruled_out = structure.negated(text, objects, self.scorer)
         placed = reference.placement(clean(text), objects, self.scorer, ruled_out)
         if placed is not None:
             # Its objects were decided by words the grammar reads as plain names or not at all

@@ -13,16 +13,8 @@ import numpy as np
 
 from robot_agent.language.grammar import Correction, CorrectionKind
 
-#: families the candidates enumerate; a grammar reading in one of these must be a candidate
-ENUMERATED = {
-    "move",
-    "speed",
-    "grasp",
-    "pull",
-    "push",
-    "place_height",
-    "lift",
-    "rotate",
+#: families that change the plan (a replan), not a parameter of the running skill
+PLAN_FAMILIES = {
     "order",
     "order_first",
     "step",
@@ -33,8 +25,9 @@ ENUMERATED = {
     "stack",
     "stack_key",
     "retry",
-    "confirm",
 }
+#: families the candidates enumerate; a grammar reading in one of these must be a candidate
+ENUMERATED = {"move", "speed", "grasp", "pull", "push", "place_height", "lift", "rotate", "confirm"} | PLAN_FAMILIES
 _DIRS = (("forward", "back"), ("left", "right"), ("up", "down"))
 
 

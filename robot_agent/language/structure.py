@@ -142,7 +142,13 @@ def verb_family(text: str, query: Any, scorer: Any) -> str | None:
 
 
 def rescore_tasks(
-    text: str, objects: Sequence[ObjectInfo], cands: Sequence[Any], scores: list[float], scorer: Any, query: Any = None
+    text: str,
+    objects: Sequence[ObjectInfo],
+    cands: Sequence[Any],
+    scores: list[float],
+    scorer: Any,
+    query: Any = None,
+    ruled_out: set[str] | None = None,
 ) -> list[float]:
     """Task scores with the verb's family, the objects ruled out and the placement structure's
     grounded phrases mixed in."""
@@ -156,7 +162,8 @@ def rescore_tasks(
     found = placement(text, objects, scorer)
     if found is not None:
         out = _mix_placement(objects, cands, out, found)
-    ruled_out = negated(text, objects, scorer)
+    if ruled_out is None:
+        ruled_out = negated(text, objects, scorer)
     for i, c in enumerate(cands):
         moved = c.value.split(">", 1)[0] if c.family in ("put", "pick", "push", "away") else ""
         if moved in ruled_out:
