@@ -257,10 +257,10 @@ def validate_params(skill: str, params: Mapping[str, Any] | None) -> dict[str, A
     return out
 
 
-def format_value(v: Any) -> str:
-    """A parameter value for people: floats to 3 significant digits, lists element by element."""
+def format_value(v: Any, digits: int = 3) -> str:
+    """A parameter value for people: floats to ``digits`` significant digits, lists element by element."""
     if isinstance(v, float):
-        return f"{v:.3g}"
+        return f"{v:.{digits}g}"
     if isinstance(v, list):
-        return "[" + ", ".join(format_value(x) for x in v) + "]"
+        return "[" + ", ".join(format_value(x, digits) for x in v) + "]"
     return str(v)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from skills.params import format_value
+
 _AXES = (("forward", "back"), ("left", "right"), ("up", "down"))
 
 
@@ -25,11 +27,7 @@ def describe_delta(delta: Sequence[float]) -> str:
 
 
 def _fmt_value(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
-    return str(v)
+    return format_value(v, digits=4)
 
 
 def _describe_change(name: str, change: Mapping[str, Any]) -> str:
