@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robot_agent.errors import PolicyError
-from robot_agent.language import polarity, reference, structure
+from robot_agent.language import polarity, reference, structure, verbs
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
 from robot_agent.language.checks import (
     HEDGED,
@@ -510,6 +510,13 @@ class LanguageLayer:
                 )
             why = why or "I could not tell what the task asks for"
             return Understanding(text, "task", "ask", question=f"{why}. Could you say it in other words?", reason=why)
+        reading = verbs.read(clean(text))
+        if reading.foreign and len(reading.foreign) == len(reading.verbs):
+            # Every main verb is something the arm cannot do ("bake", "eat"): whatever its
+            # objects and places, no skill does it.
+            said = reading.foreign[0].replace("_", " ")
+            why = f"I can't {said} things: I can pick up, put, push, open and close them"
+            return Understanding(text, "task", "ask", reason=why, question=f"{why}. What should I do?")
         cands = task_candidates(objects)
         ruled_out = structure.negated(clean(text), objects, self.scorer)  # once: ranking and referring words
         ranked = self._rank(text, cands, None, objects, ruled_out)

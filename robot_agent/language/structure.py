@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from robot_agent.language import scene_words as sw
+from robot_agent.language import verbs
 from skills.types import ObjectInfo
 
 _PLACE = re.compile(
@@ -29,7 +30,7 @@ _NEGATED = re.compile(
     r"\b(?:not|except(?: for)?|but not|other than|apart from|rather than)\s+(?:the\s+|a\s+)?"
     r"(?P<x>[a-z][a-z -]*?)(?=\s*(?:,|;|\.|$|\bin\b|\bon\b|\binto\b|\bonto\b))"
 )
-#: task verbs by family: anchors a word of the task is matched against (word vectors, not a list lookup)
+#: task verbs by family, matched by word vectors when WordNet reads no main verb (verbs.py does the rest)
 VERB_ANCHORS = {
     "pick": ("pick", "grab", "lift", "hold", "fetch"),
     "push": ("push", "shove", "slide", "nudge"),
@@ -38,6 +39,11 @@ VERB_ANCHORS = {
     "away": ("away", "tidy", "clear"),
 }
 VERB_MATCH = 0.8
+#: what a verb's family adds to the meanings of that family (WordNet, else word vectors), and
+#: what the other actions lose when WordNet read the verb
+VERB_BONUS = 0.08
+#: what the place a verb's definition names adds to the placements there
+IMPLIED_PLACE_BONUS = 0.12
 _PART = re.compile(
     r"\b(?:by|at|from|on|with)\s+(?:the|its|their|that|this)\s+(?P<p>[a-z][a-z ]{1,30}?)"
     r"(?:\s+(?:instead|please|this time|part|bit))?\W*$"
@@ -153,13 +159,26 @@ def rescore_tasks(
     """Task scores with the verb's family, the objects ruled out and the placement structure's
     grounded phrases mixed in."""
     out = list(scores)
-    if query is not None:
-        fam = verb_family(text, query, scorer)
-        if fam is not None:
-            for i, c in enumerate(cands):
-                if c.family == fam:
-                    out[i] += 0.08
+    reading = verbs.read(text)
+    said = {c for f in reading.families for c in verbs.FAMILIES[f]}
     found = placement(text, objects, scorer)
+    if found is not None:
+        said &= set(verbs.FAMILIES["put"])  # "lift the mug onto the shelf": a destination was said
+    if said:
+        # What the verb is a kind of, by WordNet: its families gain, the other actions lose.
+        acts = {c for fams in verbs.FAMILIES.values() for c in fams}
+        for i, c in enumerate(cands):
+            if c.family in said:
+                out[i] += VERB_BONUS
+            elif c.family in acts:
+                out[i] -= VERB_BONUS
+    elif query is not None and not reading.verbs:
+        fam = verb_family(text, query, scorer)  # no verb WordNet reads: word vectors
+        for i, c in enumerate(cands):
+            if c.family == fam:
+                out[i] += VERB_BONUS
+    if found is None and reading.implied_place:
+        out = _implied_place(reading.implied_place, objects, cands, out, scorer)
     if found is not None:
         out = _mix_placement(objects, cands, out, found)
     if ruled_out is None:
@@ -168,6 +187,27 @@ def rescore_tasks(
         moved = c.value.split(">", 1)[0] if c.family in ("put", "pick", "push", "away") else ""
         if moved in ruled_out:
             out[i] -= 0.25
+    return out
+
+
+def _implied_place(
+    place: str, objects: Sequence[ObjectInfo], cands: Sequence[Any], scores: list[float], scorer: Any
+) -> list[float]:
+    """Scores with the place a verb's definition names ("shelve": on a shelf) grounded on the
+    scene's receptacles: placements there gain, as if the place had been said."""
+    places = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in sw.receptacles(objects)]
+    if not places:
+        return scores
+    sims = _ground(f"the {place}", places, scorer)
+    best = max(sims, key=sims.__getitem__)
+    if sims[best] < GROUND_MIN:
+        return scores
+    out = list(scores)
+    for i, c in enumerate(cands):
+        if c.family == "put" and c.value.split(">", 1)[1] == best:
+            out[i] += IMPLIED_PLACE_BONUS
+        elif c.family in ("put", "away"):
+            out[i] -= IMPLIED_PLACE_BONUS / 2  # a placement elsewhere
     return out
 
 

@@ -1,0 +1,224 @@
+"""What the verb of a task asks for, read from WordNet rather than from a word list.
+
+A sentence model places "shelve the cylinder", "poke the mug" and "bake the orange" near every
+task that names the same objects: the objects dominate the sentence, the verb barely moves it.
+WordNet's hypernyms say what a verb is a kind of: "shelve" is "put" (its gloss, "place on a
+shelf", also names where), "poke" is "jab" is "thrust" is "push", "fetch" is "bring", "seal" is
+"close"; and "bake" is "cook" and "make": nothing the arm does.
+
+The skills' own verbs are the anchors (the few WordNet senses of put, take/hold/raise/bring, push,
+open, close, return and move); every other verb is judged by whether one of its senses reaches an
+anchor through its hypernyms. That works for verbs nobody listed, which is the point.
+
+A main verb is a word WordNet knows as a verb that starts a clause (the sentence's start, or after
+"please", "and", "then", "to", "you", a comma...) and takes an object: a determiner or pronoun
+follows it, maybe after a particle ("seal up the drawer") or "me" ("fetch me the mug"). "would you
+mind putting the cup away" therefore reads "put", not "mind", and "the mug goes on the plate" has
+no main verb here (its structure is read elsewhere).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from robot_agent.language import wordnet
+
+#: the skills' verbs as WordNet senses: (lemma, how the sense's definition starts, how far up the
+#: hypernyms a verb may be from it) per family. "bring" only at one step: "deliver" is a kind of
+#: it, and "drop" or "wash" (serve) a kind of "deliver"; "poke" is three steps from "push".
+ANCHORS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "put": (("put", "put into a certain place", 4),),
+    "pick": (
+        ("take", "get into one's hands", 4),
+        ("hold", "have or hold in one's hands", 4),
+        ("seize", "take hold of", 4),
+        ("raise", "raise from a lower to a higher", 4),
+        ("lift", "take hold of something and move it", 4),
+        ("pick_up", "take and lift upward", 4),
+        ("bring", "go or come after and bring", 1),
+    ),
+    "push": (("push", "move with force", 4),),
+    "open": (("open", "cause to open or to become open", 4),),
+    "close": (("close", "move so that an opening or passage is obstructed", 4),),
+    "home": (("return", "go or come back to place", 4),),
+    "move": (("move", "cause to move or shift into a new position", 4), ("travel", "change location", 4)),
+}
+#: what the arm cannot do: cooking, eating and drinking, making, perceiving, talking. A verb none of
+#: whose senses moves anything and one of whose senses is a kind of these is foreign to the task
+#: ("bake the orange in the drawer", "eat the apple"); a verb that is neither ("sort", "align",
+#: "group") is not called foreign: the ranking or a question deals with it.
+NOT_ARM: tuple[tuple[str, str], ...] = (
+    ("cook", "prepare for eating by applying heat"),
+    ("cook", "transform and make suitable for consumption"),
+    ("consume", "serve oneself to, or consume regularly"),
+    ("eat", "take in solid food"),
+    ("drink", "take in liquids"),
+    ("make", "make or cause to be or to become"),
+    ("create", "bring into existence"),
+    ("create", "create by artistic means"),
+    ("perceive", "to become aware of through the senses"),
+    ("communicate", "transmit information"),
+    ("think", "judge or regard"),
+)
+
+#: candidate families each verb family speaks for ("move" and "home" speak for none: a main verb
+#: here has an object, and "return the mug" is not "go home")
+FAMILIES = {
+    "put": ("put", "put_all", "away", "stack"),
+    "pick": ("pick",),
+    "push": ("push",),
+    "open": ("open",),
+    "close": ("close",),
+}
+#: lexicographer files of verbs the arm can do something about
+PHYSICAL = ("verb.contact", "verb.motion")
+#: verbs of having and keeping ("stash", "store", "keep") are not said to be foreign to the arm
+#: even when no sense of theirs moves anything: "stash the apple in the bowl" is a placement
+HOLDING = ("verb.possession",)
+#: how far up the hypernyms any anchor is looked for
+DEPTH = max(d for specs in ANCHORS.values() for _, _, d in specs)
+#: verbs that carry no action of their own (auxiliaries, politeness, "let's")
+LIGHT = frozenset(
+    "be is are was am were been do does did have has had can could would will shall should may might must "
+    "want need like let lets try please kindly go come get make help mind wish".split()
+)
+#: words after which a clause, and so a main verb, starts
+_CLAUSE = frozenset("please and then now just so you to also first next finally ok okay right".split())
+#: words that open the verb's object
+_OBJECT = frozenset("the a an this that these those it them my your our its their all every both each some one".split())
+_PARTICLES = frozenset("up down away out in on off over back along aside around".split())
+_PLACE_IN_GLOSS = re.compile(r"\b(?:on|in|into|onto|inside)\s+(?:a|an|the|one's)?\s*(?P<n>[a-z]+)")
+
+
+@dataclass(frozen=True)
+class VerbReading:
+    """What the main verbs of a task say: the families they speak for, whether any is something
+    the arm can do, and a place a verb's own definition names ("shelve": a shelf)."""
+
+    verbs: tuple[str, ...] = ()
+    families: frozenset[str] = frozenset()
+    foreign: tuple[str, ...] = ()
+    implied_place: str = ""
+    why: dict[str, str] = field(default_factory=dict)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+(?:'[a-z]+)?|,", text.lower())
+
+
+@lru_cache(maxsize=1)
+def _anchor_offsets() -> dict[int, tuple[str, int]]:
+    """Anchor synsets by offset: (family, the most hypernym steps allowed to reach it)."""
+    wn = wordnet.load()
+    out: dict[int, tuple[str, int]] = {}
+    if wn is None:
+        return out
+    for fam, specs in ANCHORS.items():
+        for lemma, start, depth in specs:
+            for s in wn.synsets(lemma, "v"):
+                if lemma in s.lemmas and s.definition.startswith(start):
+                    out[s.offset] = (fam, depth)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _not_arm_offsets() -> frozenset[int]:
+    wn = wordnet.load()
+    if wn is None:
+        return frozenset()
+    return frozenset(
+        s.offset
+        for lemma, start in NOT_ARM
+        for s in wn.synsets(lemma, "v")
+        if lemma in s.lemmas and s.definition.startswith(start)
+    )
+
+
+@lru_cache(maxsize=4096)
+def judge(verb: str) -> tuple[frozenset[str], bool, str]:
+    """(families the verb's senses reach, whether the arm can do it, a place its definition names).
+
+    The arm can do it unless no sense is in a lexicographer file of contact, motion or possession,
+    none reaches an anchor, and one is a kind of cooking, eating, making, perceiving or talking.
+    The place comes from the definition of a sense that reaches "put" ("place on a shelf").
+    """
+    wn = wordnet.load()
+    anchors = _anchor_offsets()
+    not_arm = _not_arm_offsets()
+    fams: set[str] = set()
+    physical = False
+    elsewhere = False
+    place = ""
+    senses = wn.synsets(verb, "v") if wn is not None else []
+    if not senses:
+        return frozenset(), True, ""
+    for s in senses:
+        if s.offset in not_arm or any(h.offset in not_arm for h, _ in wn.hypernym_closure(s, 3)):
+            elsewhere = True
+        reached = {anchors[s.offset][0]} if s.offset in anchors else set()
+        reached |= {
+            anchors[h.offset][0]
+            for h, d in wn.hypernym_closure(s, DEPTH)
+            if h.offset in anchors and d <= anchors[h.offset][1]
+        }
+        if reached or s.lexname in PHYSICAL + HOLDING:
+            physical = True
+        if "put" in reached and s.offset not in anchors and not place:
+            m = _PLACE_IN_GLOSS.search(s.definition)
+            if m and m.group("n") not in ("position", "place", "location", "order", "state", "way"):
+                place = m.group("n")
+        fams |= reached
+    return frozenset(fams), physical or not elsewhere, place
+
+
+def main_verbs(text: str) -> list[str]:
+    """The main verbs of ``text`` in their dictionary form (particle joined where WordNet has the
+    phrasal verb: "seal up" -> "seal_up" if known, else "seal")."""
+    wn = wordnet.load()
+    if wn is None:
+        return []
+    w = _words(text)
+    out: list[str] = []
+    for i, tok in enumerate(w):
+        if tok in LIGHT or tok in _OBJECT or tok in _CLAUSE or tok == ",":
+            continue
+        if i > 0 and w[i - 1] not in _CLAUSE and w[i - 1] not in LIGHT and w[i - 1] != ",":
+            continue
+        j = i + 1
+        phrasal = ""
+        if j < len(w) and w[j] in _PARTICLES:
+            if wn.base_forms(f"{tok}_{w[j]}", "v"):
+                phrasal = f"{tok}_{w[j]}"
+            j += 1
+        if j < len(w) and w[j] == "me":
+            j += 1
+        if j >= len(w) or w[j] not in _OBJECT:
+            continue
+        forms = wn.base_forms(phrasal, "v") if phrasal else wn.base_forms(tok, "v")
+        if forms:
+            out.append(forms[0])
+    return out
+
+
+def read(text: str) -> VerbReading:
+    """The :class:`VerbReading` of a task; empty without WordNet or without a main verb."""
+    verbs = main_verbs(text)
+    if not verbs:
+        return VerbReading()
+    fams: set[str] = set()
+    foreign: list[str] = []
+    place = ""
+    why: dict[str, str] = {}
+    for v in verbs:
+        reached, physical, implied = judge(v)
+        if not physical:
+            foreign.append(v)
+            why[v] = "no sense of it moves anything"
+            continue
+        spoken = {f for f in reached if f in FAMILIES}
+        fams |= spoken
+        place = place or implied
+        why[v] = ", ".join(sorted(spoken)) or "moves things, no skill of its own"
+    return VerbReading(tuple(verbs), frozenset(fams), tuple(foreign), place, why)
