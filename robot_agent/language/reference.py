@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from robot_agent.language import nouns
 from robot_agent.language import scene_words as sw
 from skills.types import ObjectInfo
 
@@ -177,7 +178,7 @@ class Resolver:
         for name, ps in options:
             out[name] = float(flat[i : i + len(ps)].max())
             i += len(ps)
-        return out
+        return nouns.adjust(f"the {head}", {o.name: o for o in pool}, out)
 
     def kind(
         self, head: str, pool: Sequence[ObjectInfo], spread: float = KIND_SPREAD

@@ -13,8 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from robot_agent.language import nouns, verbs
 from robot_agent.language import scene_words as sw
-from robot_agent.language import verbs
 from skills.types import ObjectInfo
 
 _PLACE = re.compile(
@@ -52,8 +52,11 @@ _PART = re.compile(
 SLOT_WEIGHT = 0.5
 
 
-def _ground(phrase: str, options: Sequence[tuple[str, list[str]]], scorer: Any) -> dict[str, float]:
-    """Similarity of ``phrase`` to each option (best over the option's phrases)."""
+def _ground(
+    phrase: str, options: Sequence[tuple[str, list[str]]], scorer: Any, objects: Sequence[ObjectInfo] = ()
+) -> dict[str, float]:
+    """Similarity of ``phrase`` to each option (best over the option's phrases); with the scene's
+    ``objects``, WordNet's kinds of the head noun mixed in (:func:`robot_agent.language.nouns.adjust`)."""
     sentences = [p for _, ps in options for p in ps]
     q = scorer.query(phrase)
     flat = scorer.scores(q, sentences)
@@ -62,6 +65,8 @@ def _ground(phrase: str, options: Sequence[tuple[str, list[str]]], scorer: Any) 
     for name, ps in options:
         out[name] = float(flat[i : i + len(ps)].max())
         i += len(ps)
+    if objects:
+        out = nouns.adjust(phrase, {o.name: o for o in objects}, out)
     return out
 
 
@@ -77,7 +82,7 @@ def placement(
     places = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in sw.receptacles(objects)]
     if not movable or not places:
         return None
-    return _ground(m.group("o"), movable, scorer), _ground(m.group("t"), places, scorer)
+    return _ground(m.group("o"), movable, scorer, objects), _ground(m.group("t"), places, scorer, objects)
 
 
 def placement_phrases(text: str) -> tuple[str, str] | None:
@@ -95,12 +100,19 @@ def missing(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None
     so, st = found
     obj = phrases[0].split()
     # Only a noun phrase can name something absent ("the vase"), not "back", "it" or "everything".
-    if obj and obj[0] in _DETERMINERS and not set(obj) & _NOT_NOUNS and max(so.values(), default=0.0) < GROUND_MIN:
+    if (
+        obj
+        and obj[0] in _DETERMINERS
+        and not set(obj) & _NOT_NOUNS
+        and (max(so.values(), default=0.0) < GROUND_MIN or nouns.names_nothing(phrases[0], objects))
+    ):
         return phrases[0]
+    if nouns.names_nothing(phrases[1], objects):
+        return phrases[1]  # a kind of thing nothing here is ("the fridge"), however close the words
     if max(st.values(), default=0.0) < GROUND_MIN:
         # Not a place at all when it names something that is no receptacle ("hang on to the mug").
         others = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in objects]
-        if max(_ground(phrases[1], others, scorer).values(), default=0.0) >= GROUND_MIN:
+        if max(_ground(phrases[1], others, scorer, objects).values(), default=0.0) >= GROUND_MIN:
             return None
         return phrases[1]
     return None
@@ -123,7 +135,7 @@ def negated(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> set[str]:
     for span in spans:
         if not span.strip() or not options:
             continue
-        sims = _ground(f"the {span.strip()}", options, scorer)
+        sims = _ground(f"the {span.strip()}", options, scorer, objects)
         ranked = sorted(sims.items(), key=lambda x: -x[1])
         if ranked[0][1] >= GROUND_MIN and (len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= 0.05):
             out.add(ranked[0][0])
@@ -198,7 +210,7 @@ def _implied_place(
     places = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in sw.receptacles(objects)]
     if not places:
         return scores
-    sims = _ground(f"the {place}", places, scorer)
+    sims = _ground(f"the {place}", places, scorer, objects)
     best = max(sims, key=sims.__getitem__)
     if sims[best] < GROUND_MIN:
         return scores

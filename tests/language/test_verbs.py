@@ -108,3 +108,49 @@ def test_a_foreign_verb_gets_a_question_with_the_reason(text_embedder, wn) -> No
     layer.forget_question()
     u = layer.understand_task("drop the teal cube in the crate", _scene())
     assert u.decision == "act" and u.atoms[0]["targets"] == ["crate"], u.to_dict()
+
+
+def _kitchen() -> list[ObjectInfo]:
+    def o(name, cat, x, y, color, shape, size=0.05):
+        return ObjectInfo(name, cat, Pose((x, y, 0.0)), (size, size, size), color=color, shape=shape)
+
+    return [
+        o("orange_1", "fruit", 0.40, 0.10, "orange", "orange"),
+        o("yellow_lemon", "fruit", 0.45, 0.20, "yellow", "lemon"),
+        o("red_apple", "fruit", 0.35, -0.10, "red", "apple"),
+        o("white_mug", "mug", 0.50, -0.20, "white", "standard", 0.08),
+        o("drawer_unit", "cabinet", 0.70, 0.00, "", "drawer", 0.3),
+        o("blue_bowl", "bowl", 0.60, 0.30, "blue", "round", 0.15),
+        o("black_tray", "tray", 0.60, -0.30, "black", "flat", 0.2),
+    ]
+
+
+def test_nouns_are_related_by_kind(wn) -> None:
+    from robot_agent.language import nouns
+
+    objs = {o.name: o for o in _kitchen()}
+    assert nouns.head_noun("the citrus fruits on the left") == "citrus_fruits"
+    assert nouns.head_noun("the shelf but leave the blocks") == "shelf"
+    # A kind of the head noun, kin, and a different thing.
+    assert nouns.relation("citrus", objs["orange_1"]) == 1.0
+    assert nouns.relation("citrus", objs["red_apple"]) == 0.5
+    assert nouns.relation("bin", objs["black_tray"]) == 0.5
+    assert nouns.relation("fridge", objs["drawer_unit"]) == 0.0
+    assert nouns.relation("wibble", objs["drawer_unit"]) is None
+    assert nouns.names_nothing("the fridge", list(objs.values()))
+    assert not nouns.names_nothing("the cupboard", list(objs.values()))  # the cabinet's definition names it
+
+
+def test_the_layer_grounds_kinds_and_asks_about_things_that_are_not_here(text_embedder, wn) -> None:
+    layer = LanguageLayer(embedder=text_embedder)
+    u = layer.understand_task("put the citrus fruits in the bowl", _kitchen())
+    layer.forget_question()
+    assert u.decision == "act", u.to_dict()
+    assert sorted(a["objects"][0] for a in u.atoms) == ["orange_1", "yellow_lemon"]
+    assert {a["targets"][0] for a in u.atoms} == {"blue_bowl"}
+    # The words are close to the cabinet's; the kind is not: asked about, not put in the drawer.
+    u = layer.understand_task("put the mug into the fridge", _kitchen())
+    layer.forget_question()
+    assert u.decision == "ask" and "fridge" in u.reason, u.to_dict()
+    u = layer.understand_task("move every piece of fruit except the citrus to the tray", _kitchen())
+    assert u.decision == "act" and [a["objects"] for a in u.atoms] == [["red_apple"]], u.to_dict()

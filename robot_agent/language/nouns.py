@@ -1,0 +1,158 @@
+"""What a noun names, by WordNet's taxonomy: the evidence a sentence model lacks for object classes.
+
+MiniLM puts "fridge" near "cabinet" and "the citrus fruits" near every fruit: it knows topics,
+not kinds. WordNet knows kinds: an orange is a citrus, a tumbler a glass, a bowl a container;
+a fridge is an appliance and a cabinet furniture, related only as artifacts. Each scene object
+is described by its nouns (shape noun, category noun, the words of its name), and the head noun
+of a phrase is related to them:
+
+* ``1.0`` one is a kind of the other ("citrus" for an orange, "tumbler" for a glass);
+* ``0.5`` close kin: their nearest common kind is specific (a "bin" for a tray: both containers;
+  a "lime" for a lemon: both citrus), or one's definition names the other ("cupboard" in the
+  cabinet's);
+* ``0.0`` related only through something as general as "artifact" or "whole": a different thing.
+
+:func:`adjust` turns that into a small change of grounding similarities: kinds gain, different
+things lose, so "the fridge" grounds on nothing and is asked about. A noun WordNet does not know
+as a physical thing ("thing", "one", a made-up word) changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+
+from robot_agent.language import wordnet
+from skills.types import ObjectInfo
+
+#: senses that name physical things
+PHYSICAL = frozenset({"noun.artifact", "noun.food", "noun.plant", "noun.object", "noun.shape"})
+#: a common kind this close to WordNet's root ("artifact" 4, "instrumentality" 5) says nothing
+GENERAL_DEPTH = 5
+#: what a kind adds and a different thing loses
+BONUS = 0.08
+PENALTY = 0.08
+#: words after which a noun phrase's head has been said ("the cube closest to the rack": cube)
+_CUT = re.compile(
+    r"(?:\s*[,;.!?]|\s+(?:on|in|into|onto|at|by|near|next|beside|behind|between|closest|nearest|furthest|"
+    r"farthest|from|to|with|that|which|who|of|for|shaped|like|over|under|above|below|and|but|or|then|"
+    r"except|not|please|instead|too|first)\b).*$"
+)
+_WORD = re.compile(r"[a-z]+")
+_SKIP = frozenset("the a an this that these those it one ones thing things stuff object item bit piece".split())
+
+
+@lru_cache(maxsize=4096)
+def _senses(word: str) -> tuple[wordnet.Synset, ...]:
+    wn = wordnet.load()
+    if wn is None or not word:
+        return ()
+    return tuple(s for s in wn.synsets(word, "n") if s.lexname in PHYSICAL)
+
+
+@lru_cache(maxsize=8192)
+def _ancestors(pos: str, offset: int) -> dict[int, int]:
+    wn = wordnet.load()
+    s = wn.synset(pos, offset)
+    out = {offset: 0}
+    for h, d in wn.hypernym_closure(s, 20):
+        out.setdefault(h.offset, d)
+    return out
+
+
+@lru_cache(maxsize=8192)
+def _depth(offset: int) -> int:
+    """Distance from WordNet's root (the most distant ancestor)."""
+    return max(_ancestors("n", offset).values())
+
+
+def head_noun(phrase: str) -> str:
+    """The head noun of a noun phrase as WordNet spells it ("the champagne flute" -> champagne_flute,
+    "the cube closest to the rack" -> cube), or "" when it has none WordNet knows as a thing."""
+    text = _CUT.sub("", phrase.lower().strip())
+    words = [w for w in _WORD.findall(text) if w not in _SKIP]
+    if not words:
+        return ""
+    if len(words) >= 2 and _senses(f"{words[-2]}_{words[-1]}"):
+        return f"{words[-2]}_{words[-1]}"
+    return words[-1] if _senses(words[-1]) else ""
+
+
+def object_nouns(o: ObjectInfo) -> tuple[str, ...]:
+    """The nouns that describe ``o``, its own (most specific) noun first: the shape or category
+    noun, then the category and the words of its name (not its colour)."""
+    from robot_agent.language import scene_words as sw
+
+    words = [sw.noun(o), sw.CATEGORY_NOUN.get(o.category, o.category), o.category, o.shape or ""]
+    words += [w for w in o.name.lower().split("_") if w != (o.color or "").lower()]
+    out: list[str] = []
+    for w in words:
+        if w and w not in out and _senses(w):
+            out.append(w)
+    return tuple(out)
+
+
+@lru_cache(maxsize=8192)
+def _pair(head: str, noun: str, specific: bool) -> float:
+    """1.0: ``noun`` is a kind of ``head``, or (for the object's own, most specific noun) ``head``
+    a kind of ``noun``; 0.5: kin; 0.0: related only through a general kind."""
+    if head == noun:
+        return 1.0
+    best = 0.0
+    for a in _senses(noun):
+        anc_a = _ancestors("n", a.offset)
+        for b in _senses(head):
+            anc_b = _ancestors("n", b.offset)
+            if b.offset in anc_a:
+                return 1.0  # "citrus" for an orange
+            if a.offset in anc_b:
+                if specific:
+                    return 1.0  # "tumbler" for a glass
+                best = 0.5  # "lime" for something whose category is "fruit": kin, not that one
+                continue
+            common = set(anc_a) & set(anc_b)
+            if common and max(_depth(c) for c in common) > GENERAL_DEPTH:
+                best = 0.5
+            elif re.search(rf"\b{re.escape(head.replace('_', ' '))}\b", a.definition) or re.search(
+                rf"\b{re.escape(noun.replace('_', ' '))}\b", b.definition
+            ):
+                best = 0.5
+    return best
+
+
+def relation(head: str, o: ObjectInfo) -> float | None:
+    """How well the head noun names ``o`` (1, 0.5 or 0: see the module), or None when unknown."""
+    if not head or not _senses(head):
+        return None
+    nouns = object_nouns(o)
+    if not nouns:
+        return None
+    return max(_pair(head, n, i == 0) for i, n in enumerate(nouns))
+
+
+def adjust(phrase: str, objects: Mapping[str, ObjectInfo], sims: dict[str, float]) -> dict[str, float]:
+    """Grounding similarities (object name -> similarity) with the taxonomy's evidence added."""
+    head = head_noun(phrase)
+    if not head:
+        return sims
+    out = dict(sims)
+    for name in sims:
+        o = objects.get(name)
+        rel = relation(head, o) if o is not None else None
+        if rel is None:
+            continue
+        if rel >= 1.0:
+            out[name] = sims[name] + BONUS
+        elif rel <= 0.0:
+            out[name] = sims[name] - PENALTY
+    return out
+
+
+def names_nothing(phrase: str, objects: Sequence[ObjectInfo]) -> bool:
+    """The phrase's head is a thing WordNet knows and no object here is that kind or kin to it."""
+    head = head_noun(phrase)
+    if not head or not objects:
+        return False
+    rels = [relation(head, o) for o in objects]
+    return all(r is not None and r <= 0.0 for r in rels)
