@@ -226,11 +226,17 @@ def test_cancel_halts_the_arm_within_a_tick_and_a_second_goal_is_rejected(agent_
     assert status == GoalStatus.STATUS_CANCELED
     assert result.state == "stopped" and not result.success and result.task_id == "t-cancel", result
     tick = 1.0 / agent.robot_cfg.control_hz
+    # "Within one control tick" in the arm's own clock: no motion command but the one of the tick in
+    # progress left between the cancel being served and the hold (a wall-clock bound of one tick
+    # measured the OS scheduler: 17.1 ms on a fresh-clone run with the 2 cores busy); the 100 ms
+    # bound catches a hold that waited behind something.
+    moved_while_serving = sum(1 for t in list(agent.robot.command_times) if served <= t <= hold) - 1
     print(
-        f"\ncancel: served -> hold published {1e3 * (hold - served):.2f} ms, "
-        f"{agent.robot.commands_sent - at_hold} command(s) after it, control tick {1e3 * tick:.1f} ms"
+        f"\ncancel: served -> hold published {1e3 * (hold - served):.2f} ms, {moved_while_serving} motion "
+        f"command(s) while serving, {agent.robot.commands_sent - at_hold} after it, control tick {1e3 * tick:.1f} ms"
     )
-    assert hold - served < tick  # the hold left within the tick the cancel arrived in
+    assert moved_while_serving <= 1  # the hold left within the tick the cancel arrived in
+    assert hold - served < 0.1
     assert agent.robot.commands_sent - at_hold <= 2  # at most the tick in progress and the skill's own hold
     sent, held = agent.robot.commands_sent, agent.robot.last_command()
     time.sleep(0.4)
