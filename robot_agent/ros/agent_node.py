@@ -321,9 +321,13 @@ class AgentNode(Node):
         RosRobot.hold(self.robot)  # the class's hold: see _on_stop
         self.commands_at_stop = self.robot.commands_sent
         held = max((t for t in self.robot.hold_times if t >= served), default=float("nan"))
+        # Motion commands that left between serving the cancel and the hold (the hold itself excluded):
+        # "within one control tick" in the arm's own clock.
+        moved = max(0, sum(1 for t in list(self.robot.command_times) if served <= t <= held) - 1)
         self.get_logger().info(
             f"goal of task {self._task_id() or '?'} canceled: arm held "
-            f"{1e3 * (held - served):.2f} ms after the cancel request was served"
+            f"{1e3 * (held - served):.2f} ms after the cancel request was served, "
+            f"{moved} motion command(s) in between"
         )
         return CancelResponse.ACCEPT
 

@@ -178,9 +178,18 @@ def test_up_sim_task_say_listen_and_cancel_over_the_action(tmp_path: Path, ros_c
         up_log.close()
     log_text = (tmp_path / "up.log").read_text(errors="replace")
     assert code == 0, log_text[-3000:]
-    held = [float(m) for m in re.findall(r"goal of task t-cancel canceled: arm held ([0-9.]+) ms", log_text)]
-    assert held and held[0] < 1e3 / 60.0, held  # within one control tick of the cancel being served
-    print(f"cancel: served -> hold {held[0]:.2f} ms (the node's own measure)")
+    held = [
+        (float(ms), int(n))
+        for ms, n in re.findall(
+            r"goal of task t-cancel canceled: arm held ([0-9.]+) ms .*?, (\d+) motion command\(s\) in between",
+            log_text,
+        )
+    ]
+    assert held, log_text[-3000:]
+    # Within one control tick of the cancel being served, in the arm's own clock: no motion command but
+    # the tick in progress before the hold (as test_agent_node), and no long wait behind something.
+    assert held[0][1] <= 1 and held[0][0] < 100.0, held
+    print(f"cancel: served -> hold {held[0][0]:.2f} ms, {held[0][1]} motion command(s) in between (node's measure)")
     logs = [p for p in find_episode_logs(tmp_path / "logs") if p.name.endswith("_t-e2e")]
     assert len(logs) == 1, logs
     events = list(EpisodeLogReader(logs[0]).events())
