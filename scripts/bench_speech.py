@@ -366,6 +366,12 @@ def evaluate_open(
                     "stop_sources": list(h.stop_sources),
                     "question": h.question,
                     "outcome": outcome,
+                    "stop_margin": h.stop_margin,
+                    "rival_margin": h.rival_margin,
+                    "rival": h.rival,
+                    "got": [got[0], sorted(got[1])],
+                    "want": None if stop_meant else [typed[text][0], sorted(typed[text][1])],
+                    "features": h.to_dict()["features"],
                 }
             )
             if show:
@@ -478,6 +484,11 @@ def main() -> int:
         choices=("grammar", "full"),
         help="--open-set: the understanding layer's mode (full needs the MiniLM embedder)",
     )
+    ap.add_argument(
+        "--no-meaning-check",
+        action="store_true",
+        help="--open-set: hear() without the understanding layer's reading of the two transcripts",
+    )
     args = ap.parse_args()
     if args.open_set:
         return main_open(args)
@@ -503,9 +514,17 @@ def main_open(args: argparse.Namespace) -> int:
 
         embedder = make_text_embedder("minilm")
     layer = LanguageLayer(embedder=embedder, mode=args.mode)
-    hearer = Hearer(bench_context().objects, noise_floor=args.noise_floor, spot_stops=not args.no_spotter)
+    ctx = bench_context()
+    meaning = None
+    if not args.no_meaning_check:  # the grammar transcript is not acted on when the open one means another motion
+
+        def meaning(text: str) -> tuple[str, frozenset[str]]:
+            return meaning_of(layer.understand_correction(text, ctx))
+
+    hearer = Hearer(ctx.objects, noise_floor=args.noise_floor, spot_stops=not args.no_spotter, meaning=meaning)
     report = evaluate_open(voices, hearer, layer, show=args.show, in_grammar=args.in_grammar)
     report["mode"] = args.mode
+    report["meaning_check"] = meaning is not None
     print_open_report(report)
     if args.json:
         print(json.dumps(report, indent=1))

@@ -30,6 +30,7 @@ from robot_agent.speech import (
     synthesize,
     write_wav,
 )
+from robot_agent.speech.hear import stop_sounds
 from robot_agent.speech.stops import STOP_KEYPHRASES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -96,6 +97,93 @@ def test_stop_evidence_in_either_transcript_wins_over_a_motion(hearer) -> None:
         g, Transcript("way to the left", 0.0, False), "", margin=0.0, rival="way to the right", rival_margin=0.4
     )
     assert not calm.stop and calm.text == "way to the left" and calm.agreed
+
+
+#: stop-like utterances both decodes mishear in these voices ("gold on", "pull it a bit", "a lot to the
+#: left"...): only the acoustic check (keyword verification of the whole utterance) catches them
+MISHEARD_STOPS = ("hold on", "hold on a second", "abort abort")
+
+
+@needs_espeak
+@pytest.mark.parametrize("voice", ("en-us", "en-us+f3"))
+def test_stops_the_decodes_mishear_are_stops_by_their_sound(hearer, voice) -> None:
+    for text in MISHEARD_STOPS:
+        h = hearer.hear(synthesize(text, voice=voice))
+        assert h.stop and h.text == "stop" and h.question is None, (text, h.to_dict())
+        f = h.features
+        assert f["stop_fit"] is not None and f["stop_speech_s"] > 0.3, f
+
+
+@needs_espeak
+def test_corrections_are_not_stops_by_their_sound(hearer) -> None:
+    """Corrections of one to three words, where a stop-like phrase is closest in length."""
+    for text in ("go home", "much lower", "go a bit faster", "pull harder"):
+        h = hearer.hear(synthesize(text))
+        assert not h.stop and "acoustic" not in h.stop_sources, (text, h.to_dict())
+
+
+def test_acoustic_stop_needs_the_phrase_to_cover_and_fit_the_speech(hearer) -> None:
+    fits = {"grammar_fit": -2.0, "open_fit": -1.8, "grammar_speech_s": 0.7, "open_speech_s": 0.7}
+    sure = {**fits, "stop_fit": -2.0, "stop_speech_s": 0.65, "stop_sound": "hold on"}
+    assert hearer.acoustic_stop(sure) == "hold on"
+    # two decodes agreeing on a correction: the phrase must fit at least as well as their transcript
+    assert hearer.acoustic_stop(sure, agreed=True) == ""
+    assert hearer.acoustic_stop({**sure, "stop_fit": -1.7}, agreed=True) == "hold on"
+    # the phrase squeezed into part of the speech, the rest left to silence: no stop
+    assert hearer.acoustic_stop({**sure, "stop_speech_s": 0.2}) == ""
+    # clearly worse than the transcripts: no stop
+    assert hearer.acoustic_stop({**sure, "stop_fit": -3.5}) == ""
+    # stops are short: the same fit passes in a short utterance and not in a long one
+    short = {**sure, "stop_fit": -1.8 + hearer.stop_llr - hearer.stop_short_bonus / 2}
+    long = {**short, "grammar_speech_s": 2.0, "open_speech_s": 2.0, "stop_speech_s": 1.9}
+    assert hearer.acoustic_stop(short) == "hold on" and hearer.acoustic_stop(long) == ""
+    assert hearer.acoustic_stop({}) == "" and hearer.acoustic_stop({**fits, "stop_fit": None}) == ""
+    assert {"abort abort", "stop stop stop", "hold on hold on"} <= set(stop_sounds())
+
+
+@needs_espeak
+def test_alignment_covers_the_whole_text_or_nothing(hearer) -> None:
+    audio = hearer.aligner.prepare(synthesize("hold on a second"))
+    segs = hearer.aligner.align("hold on a second", audio)
+    assert segs is not None
+    words = [w.split("(")[0] for w, *_ in segs if w != "<sil>"]
+    assert words == ["hold", "on", "a", "second"]
+    assert all(b >= a for _, a, b, _ in segs) and all(sc <= 0 for *_, sc in segs)
+    # the right text explains the audio better than a wrong one (or the wrong one cannot be aligned)
+    wrong = hearer.aligner.score("open the drawer first", audio)
+    assert wrong is None or hearer.aligner.score("hold on a second", audio) > wrong
+    best = hearer.aligner.best_of(stop_sounds(), audio)
+    assert best is not None and best[0] == "hold on a second"
+
+
+def test_grammar_transcript_is_asked_about_when_the_open_one_means_another_motion(hearer) -> None:
+    from robot_agent.speech import Transcript
+
+    g = Transcript("a bit to the left", 0.02, False)
+    o = Transcript("a bit to the right", 0.0, False, source="open")
+    kw = dict(margin=0.5, rival="a bit to the right", rival_margin=0.5)
+    assert hearer.decide(g, o, "", **kw).decision == "grammar"  # no reader: words agree enough
+    saved = hearer.meaning
+    try:
+        hearer.meaning = lambda text: ("skill", frozenset({text.split()[-1]}))
+        h = hearer.decide(g, o, "", **kw)
+        assert h.decision == "ask" and h.text == "" and h.question == "Did you say 'a bit to the left'?"
+        hearer.meaning = lambda text: ("ask", frozenset())  # an open transcript that means nothing
+        assert hearer.decide(g, o, "", **kw).decision == "grammar"
+    finally:
+        hearer.meaning = saved
+
+
+def test_grammar_transcript_is_asked_about_when_a_meaning_word_fits_badly(hearer) -> None:
+    from robot_agent.speech import Transcript
+
+    g = Transcript("go a bit faster", 0.02, False)
+    o = Transcript("go a bit faster", 0.0, False, source="open")
+    kw = dict(margin=0.0, rival="go a bit slower", rival_margin=0.5)
+    assert hearer.decide(g, o, "", **kw, features={"meaning_fit": hearer.meaning_fit + 1}).decision == "grammar"
+    bad = hearer.decide(g, o, "", **kw, features={"meaning_fit": hearer.meaning_fit - 1})
+    assert bad.decision == "ask" and bad.question is not None
+    assert hearer.meaning_words("faster") and hearer.meaning_words("plate") and not hearer.meaning_words("bit")
 
 
 def test_stop_phrases_in_text() -> None:

@@ -9,15 +9,18 @@ scores both transcripts against the audio by forced alignment (:class:`TextAlign
 log-likelihood per frame, no language model, so the two compare directly):
 
 * **stop**: a stop-like word in either transcript or from the spotter ("freeze", "hold on",
-  "don't move"...) makes the utterance a stop (``text="stop"``), whatever else was heard;
-  halting is the safe side;
+  "don't move"...), or a stop-like phrase that explains the whole utterance about as well as
+  the transcripts do (keyword verification: "hold on" heard as "gold on", "freeze" as "three";
+  :meth:`Hearer.acoustic_stop`) makes the utterance a stop (``text="stop"``), whatever else
+  was heard; halting is the safe side;
 * **grammar** (``agreed``): the grammar transcript explains the audio about as well as the
   open one (:attr:`Heard.margin`), no swap of one of its meaning words explains it nearly as
-  well ("much lower" for "much slower": :attr:`Heard.rival_margin`), and the open transcript
-  holds some of its content words (or the grammar's fits clearly better): the clean grammar
-  transcript is the text;
-* **open**: the open transcript explains the audio clearly better than the grammar's: it is
-  the text (the understanding layer handles open language);
+  well ("much lower" for "much slower": :attr:`Heard.rival_margin`), each of its meaning words
+  fits the audio on its own frames, the open transcript holds some of its content words (or
+  the grammar's fits clearly better) and, given a ``meaning`` reader, is not read as a
+  different motion: the clean grammar transcript is the text;
+* **open** (off by default, ``open_margin``): the open transcript explains the audio clearly
+  better than the grammar's: it is the text (the understanding layer handles open language);
 * **question**: otherwise nothing is acted on: ``text`` is "" and ``question`` asks
   "Did you say '...'?" about the grammar transcript (the open one when the grammar heard
   nothing).
@@ -33,8 +36,8 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,27 +71,43 @@ SLOT_CLASSES: tuple[frozenset[str], ...] = (
     frozenset("centimeter centimeters millimeter millimeters inch inches degrees".split()),
     frozenset("first instead later".split()),
 )
-#: the grammar transcript is acted on only when it explains the audio about as well as the open one:
-#: acoustic log-likelihood per 10 ms frame of the grammar text minus the open text's (both aligned to
-#: the audio, no language model) at least this ...
-ACCEPT_MARGIN = -0.3
+# Thresholds, chosen on the tuning voices of scripts/bench_speech.py --open-set (docs/speech.md): no
+# stop-like utterance missed, and the most acted-on right meanings with no correction acted on wrongly.
+# Scores are acoustic log-likelihoods per 10 ms frame of a text force-aligned to the audio (no language
+# model); pocketsphinx normalizes each frame by its best senone, so 0 is "fits as well as anything".
+
+#: the grammar transcript is acted on only when it explains the audio about as well as the open one
+#: (grammar text's score minus the open text's at least this) ...
+ACCEPT_MARGIN = -0.7
 #: ... and no swap of one meaning word explains the audio nearly as well: its score minus the best
 #: swap's at least this ("much slower" against "much lower") ...
 RIVAL_MARGIN = 0.2
 #: ... and either this fraction of its content words is in the open transcript ...
 AGREE_THRESHOLD = 0.3
-#: ... or it explains the audio this much better than the open transcript
-STRONG_MARGIN = 0.4
+#: ... or it explains the audio this much better than the open transcript ...
+STRONG_MARGIN = 0.3
+#: ... and every word of it that carries the meaning (direction, number, object, "don't": see
+#: SLOT_CLASSES) fits the audio at least this well on its own frames (a word-level confidence)
+MEANING_FIT = -3.5
 #: the open transcript is passed on when it explains the audio this much better than the grammar's
-OPEN_MARGIN = -1.5
-#: a stop-like phrase that explains the audio this well compared with the better transcript (or
-#: better) makes the utterance a stop: "hold on" heard as "go lower" and "wait a moment" as nothing
-#: (when the grammar transcript would be acted on, the phrase must explain the audio better than it)
-STOP_MARGIN = -0.3
-#: the stop-like phrases aligned to the audio for that check
+#: and each of its content words fits at least OPEN_WORD_FIT; None: never (the open decode of this
+#: pocketsphinx model is too poor to act on: its passed-on transcripts were most of the wrong motions)
+OPEN_MARGIN: float | None = None
+OPEN_WORD_FIT = -2.0
+#: keyword verification of the whole utterance as a stop-like phrase (:meth:`Hearer.acoustic_stop`):
+#: the phrase covers at least this fraction of the speech the better transcript covers ...
+STOP_COVER = 0.6
+#: ... and its score per speech frame is at most this much below that transcript's ...
+STOP_LLR = -0.7
+#: ... (at least that transcript's when the two decodes agree on a correction) ...
+STOP_LLR_AGREED = 0.0
+#: ... with this much slack when the utterance holds at most STOP_SHORT_S of speech (stops are short)
+STOP_SHORT_BONUS = 0.3
+STOP_SHORT_S = 0.9
+#: the stop-like phrases aligned to the audio for that check (each also said twice and three
+#: times, see :func:`stop_sounds`)
 STOP_SOUNDS = (
     "stop",
-    "stop stop",
     "halt",
     "freeze",
     "wait",
@@ -96,15 +115,21 @@ STOP_SOUNDS = (
     "hold on",
     "hold on a second",
     "whoa",
-    "whoa whoa",
     "abort",
     "don't move",
-    "no no no",
+    "no no",
     "please stop",
     "stop right there",
 )
-#: thresholds chosen on the tuning voices of scripts/bench_speech.py --open-set (docs/speech.md):
-#: the most acted-on right meanings with at most 2% of the corrections acted on wrongly
+
+
+def stop_sounds(phrases: Iterable[str] = STOP_SOUNDS) -> list[str]:
+    """The stop-like phrases, each also repeated ("abort abort", "stop stop stop": stops are repeated)."""
+    out: list[str] = []
+    for p in phrases:
+        out += [p, f"{p} {p}"] + ([f"{p} {p} {p}"] if len(p.split()) == 1 else [])
+    return out
+
 
 #: "to" before these words is the homophone "too" ("you're going to fast"): fixed in open transcripts
 _TOO_WORDS = (
@@ -146,8 +171,13 @@ class Heard:
         rival_margin: the grammar transcript's score minus the rival's (None without a rival):
             small or negative when the words that carry the meaning are uncertain.
         stop_margin: score of the stop-like phrase that best explains the audio minus that of the
-            better transcript (None when not computed): at or above the hearer's ``stop_margin``
-            the utterance sounds like a stop and is one (stop source ``"acoustic"``).
+            better transcript (None when not computed; the acoustic stop check,
+            :meth:`Hearer.acoustic_stop`, uses the finer ``features``).
+        features: the alignment scores behind the decision: ``grammar_fit``, ``open_fit``,
+            ``stop_fit`` (log-likelihood per speech frame), ``grammar_speech_s``,
+            ``open_speech_s``, ``stop_speech_s`` (speech each alignment covers), ``meaning_fit``
+            (worst meaning word of the grammar transcript), ``open_word_fit`` (worst content word
+            of the open one), ``stop_sound`` (the best stop-like phrase).
         decision: ``"stop"``, ``"grammar"``, ``"open"``, ``"ask"`` or ``"none"``.
         woken: the grammar transcript started with the wake word.
         decode_s: seconds spent decoding.
@@ -172,6 +202,7 @@ class Heard:
     decision: str = "none"
     woken: bool = False
     decode_s: float = 0.0
+    features: dict[str, Any] = field(default_factory=dict)
 
     def to_transcript(self, start_s: float | None = None, end_s: float | None = None) -> Transcript:
         """The :class:`Transcript` a :class:`SpeechListener` hands on (a question keeps the text asked about)."""
@@ -212,6 +243,7 @@ class Heard:
             "decision": self.decision,
             "woken": self.woken,
             "decode_s": round(float(self.decode_s), 3),
+            "features": {k: round(v, 3) if isinstance(v, float) else v for k, v in self.features.items()},
         }
 
 
@@ -240,9 +272,14 @@ class Hearer:
         agree_threshold: content-word agreement with the open transcript needed to act on the
             grammar transcript, unless its margin reaches ``strong_margin``.
         strong_margin: margin that accepts the grammar transcript without word agreement.
-        open_margin: margin at or below which the open transcript is passed on instead.
-        stop_margin: margin of the best stop-like phrase over the better transcript at which the
-            utterance is taken for a stop (see :attr:`Heard.stop_margin`).
+        open_margin: margin at or below which the open transcript is passed on instead (None: never).
+        open_word_fit: least fit of each content word of an open transcript passed on.
+        meaning_fit: least fit of each meaning word of an acted-on grammar transcript (None: unchecked).
+        stop_cover, stop_llr, stop_llr_agreed, stop_short_s, stop_short_bonus: the acoustic stop
+            check (:meth:`acoustic_stop`).
+        meaning: text -> ``(kind, meaning keys)`` (e.g. the understanding layer's reading): when
+            given, a grammar transcript is not acted on when the open transcript is read as a
+            different motion (:meth:`meanings_differ`).
         wake_word: optional first word of the grammar (removed from transcripts).
 
     Raises:
@@ -260,18 +297,32 @@ class Hearer:
         rival_margin: float = RIVAL_MARGIN,
         agree_threshold: float = AGREE_THRESHOLD,
         strong_margin: float = STRONG_MARGIN,
-        open_margin: float = OPEN_MARGIN,
-        stop_margin: float = STOP_MARGIN,
+        open_margin: float | None = OPEN_MARGIN,
+        open_word_fit: float | None = OPEN_WORD_FIT,
+        meaning_fit: float | None = MEANING_FIT,
+        stop_cover: float = STOP_COVER,
+        stop_llr: float = STOP_LLR,
+        stop_llr_agreed: float = STOP_LLR_AGREED,
+        stop_short_s: float = STOP_SHORT_S,
+        stop_short_bonus: float = STOP_SHORT_BONUS,
         wake_word: str = WAKE_WORD,
+        meaning: Callable[[str], Any] | None = None,
     ) -> None:
         objects = list(objects)
         self.noise_floor = float(noise_floor)
         self.accept_margin = float(accept_margin)
-        self.open_margin = float(open_margin)
+        self.open_margin = open_margin
+        self.open_word_fit = open_word_fit
         self.rival_margin = float(rival_margin)
         self.agree_threshold = float(agree_threshold)
         self.strong_margin = float(strong_margin)
-        self.stop_margin = float(stop_margin)
+        self.meaning_fit = meaning_fit
+        self.stop_cover = float(stop_cover)
+        self.stop_llr = float(stop_llr)
+        self.stop_llr_agreed = float(stop_llr_agreed)
+        self.stop_short_s = float(stop_short_s)
+        self.stop_short_bonus = float(stop_short_bonus)
+        self.meaning = meaning
         self.wake_word = wake_word
         self._objects = _object_key(objects)
         self._lock = threading.Lock()
@@ -334,6 +385,12 @@ class Hearer:
         others = normalize_words(open_text)
         return sum(self.word_matches(w, others) for w in content) / len(content)
 
+    def meaning_words(self, word: str) -> bool:
+        """True for a word that carries a correction's meaning (see :data:`SLOT_CLASSES`, the scene's objects)."""
+        if word == "don't" or any(word in cls for cls in SLOT_CLASSES):
+            return True
+        return any(word in phrase.split() for phrase in self.grammar.grammar.objects)
+
     def rivals(self, text: str) -> list[str]:
         """``text`` with one meaning word swapped for another of its class (see :data:`SLOT_CLASSES`)."""
         objects = {w for phrase in self.grammar.grammar.objects for w in phrase.split()}
@@ -382,27 +439,29 @@ class Hearer:
             o = self.open.transcribe(samples)
             spotted = self.spot(samples)
             margin = rival_margin = stop_margin = None
-            rival = sounds_like = ""
+            rival = ""
+            feats: dict[str, Any] = {}
             heard_stop = spotted or find_stop_phrase(g.text) or find_stop_phrase(o.text)
-            if (g.text or o.text) and not heard_stop:
+            if g.text or o.text:
                 audio = self.aligner.prepare(samples)
-                sg = self.aligner.score(g.text, audio) if g.text else None
-                so = self.aligner.score(o.text, audio) if o.text and o.text != g.text else sg
+                seg_g = self.aligner.align(g.text, audio) if g.text else None
+                seg_o = self.aligner.align(o.text, audio) if o.text and o.text != g.text else seg_g
+                sg, so = _per_frame(seg_g), _per_frame(seg_o)
                 if sg is not None and so is not None:
                     margin = sg - so
-                best = self.aligner.best_of(self.rivals(g.text), audio) if sg is not None else None
+                best = self.aligner.best_of(self.rivals(g.text), audio) if sg is not None and not heard_stop else None
                 if best is not None:
                     rival, rival_margin = best[0], sg - best[1]
+                feats["grammar_fit"], feats["grammar_speech_s"], feats["meaning_fit"] = _fits(seg_g, self.meaning_words)
+                feats["open_fit"], feats["open_speech_s"], feats["open_word_fit"] = _fits(seg_o, _content)
                 # does a stop-like phrase explain the audio about as well as what the decodes heard?
                 ref = max((x for x in (sg, so) if x is not None), default=None)
-                stop = self.aligner.best_of(STOP_SOUNDS, audio) if ref is not None else None
-                if stop is not None and ref is not None:
-                    stop_margin = stop[1] - ref
-                    # two decodes that agree on a correction are evidence against a stop: then the
-                    # stop-like phrase must explain the audio better than the transcript does
-                    agreed = sg is not None and self.accepts(margin, rival_margin, self.agreement(g.text, o.text))
-                    if stop_margin >= (max(0.0, self.stop_margin) if agreed else self.stop_margin):
-                        sounds_like = stop[0]
+                stop = self.aligner.best_of(stop_sounds(), audio)
+                if stop is not None:
+                    feats["stop_fit"], feats["stop_speech_s"], _ = _fits(self.aligner.align(stop[0], audio), None)
+                    feats["stop_sound"] = stop[0]
+                    if ref is not None:
+                        stop_margin = stop[1] - ref
         took = time.perf_counter() - t0
         return self.decide(
             g,
@@ -412,8 +471,8 @@ class Hearer:
             rival=rival,
             rival_margin=rival_margin,
             stop_margin=stop_margin,
-            sounds_like=sounds_like,
             decode_s=took,
+            features=feats,
         )
 
     def decide(
@@ -427,6 +486,7 @@ class Hearer:
         stop_margin: float | None = None,
         sounds_like: str = "",
         decode_s: float = 0.0,
+        features: dict[str, Any] | None = None,
     ) -> Heard:
         """The :class:`Heard` for a grammar transcript ``g``, an open one ``o``, a spotted stop, the
         acoustic margin of ``g`` over ``o`` and over its best rival (see :class:`Heard`)."""
@@ -445,7 +505,10 @@ class Hearer:
             stop_margin=stop_margin,
             woken=g.woken,
             decode_s=decode_s,
+            features=dict(features or {}),
         )
+        if not sounds_like and features:
+            sounds_like = self.acoustic_stop(features, self.accepts(margin, rival_margin, agree) if g.text else False)
         sources: list[str] = []
         phrase = ""
         for name, found in (
@@ -472,13 +535,25 @@ class Hearer:
             )
         if not g.text and not o.text:
             return Heard("", 0.0, False, stop=False, decision="none", **common)
-        if g.text and self.accepts(margin, rival_margin, agree):
+        feats = features or {}
+        if (
+            g.text
+            and self.accepts(margin, rival_margin, agree)
+            and self.words_sure(feats, "meaning_fit", self.meaning_fit)
+            and not self.meanings_differ(g.text, o.text)
+        ):
             conf = min(
                 _logistic(margin - self.accept_margin),  # type: ignore[operator]
                 1.0 if rival_margin is None else _logistic(rival_margin - self.rival_margin + 0.3),
             )
             return Heard(g.text, conf, True, stop=False, decision="grammar", **common)
-        if o.text and margin is not None and margin <= self.open_margin:
+        if (
+            o.text
+            and margin is not None
+            and self.open_margin is not None
+            and margin <= self.open_margin
+            and self.words_sure(feats, "open_word_fit", self.open_word_fit)
+        ):
             return Heard(
                 fix_homophones(o.text),
                 _logistic(self.open_margin - margin + 0.3),
@@ -490,6 +565,56 @@ class Hearer:
         said = g.text or fix_homophones(o.text)
         conf = 0.0 if margin is None else min(0.49, _logistic(margin - self.accept_margin))
         return Heard("", conf, False, stop=False, question=f"Did you say '{said}'?", decision="ask", **common)
+
+    def acoustic_stop(self, features: dict[str, Any], agreed: bool = False) -> str:
+        """The stop-like phrase the audio sounds like, from the alignment scores of :meth:`hear`
+        ("" when none): keyword verification against what the decodes heard.
+
+        * **the whole utterance**: the best stop-like phrase (:func:`stop_sounds`) covers at least
+          ``stop_cover`` of the speech the better transcript covers, and its log-likelihood per
+          speech frame is at most ``stop_llr`` below that transcript's (``stop_llr_agreed``
+          when the two decodes agree on a correction; else ``stop_short_bonus`` lower for an
+          utterance of at most ``stop_short_s`` of speech: stops are short).
+
+        pocketsphinx normalizes each frame by its best senone, so the scores are already ratios
+        against an unconstrained model; taking the transcripts' fit as the reference as well asks
+        whether the stop phrase explains the speech about as well as the words the decodes found
+        ("gold on" for "hold on", "three" for "freeze"). A phrase forced onto a longer correction
+        covers only part of it, or fits clearly worse; repeated stops ("abort abort") are phrases
+        of their own (:func:`stop_sounds`).
+        """
+        fits = [features.get(k) for k in ("grammar_fit", "open_fit")]
+        ref = max((x for x in fits if x is not None), default=None)
+        speech = max((features.get(k) or 0.0 for k in ("grammar_speech_s", "open_speech_s")), default=0.0)
+        fit, covered = features.get("stop_fit"), features.get("stop_speech_s") or 0.0
+        if fit is not None and ref is not None and speech > 0 and covered >= self.stop_cover * speech:
+            need = self.stop_llr_agreed if agreed else self.stop_llr
+            if speech <= self.stop_short_s and not agreed:
+                need -= self.stop_short_bonus
+            if fit - ref >= need:
+                return str(features.get("stop_sound", "stop"))
+        return ""
+
+    def meanings_differ(self, grammar_text: str, open_text: str) -> bool:
+        """True when the open transcript means a different motion than the grammar transcript.
+
+        Needs :attr:`meaning` (text -> ``(kind, keys)``, e.g. from the understanding layer); the
+        open transcript contradicts only when it is itself read as a motion ("skill" or "plan")
+        with other meaning keys: an open decode too poor to mean anything does not.
+        """
+        if self.meaning is None or not open_text or not grammar_text:
+            return False
+        mo = self.meaning(open_text)
+        return bool(mo) and mo[0] in ("skill", "plan") and mo != self.meaning(grammar_text)
+
+    @staticmethod
+    def words_sure(features: dict[str, Any], key: str, least: float | None) -> bool:
+        """True when the worst-fitting word that decides the meaning fits the audio at least ``least``
+        (log-likelihood per frame against the best senone; None: not checked, or no such word)."""
+        if least is None:
+            return True
+        got = features.get(key)
+        return got is None or got >= least
 
     def accepts(self, margin: float | None, rival_margin: float | None, agreement: float) -> bool:
         """True when a grammar transcript with these scores is acted on (see the module doc)."""
@@ -510,6 +635,45 @@ class Hearer:
     def close(self) -> None:
         self.grammar.close()
         self.open.close()
+
+
+_SILENCES = frozenset({"<sil>", "<s>", "</s>", "(NULL)", "[NOISE]"})
+
+
+def _per_frame(segs: list[tuple[str, int, int, float]] | None) -> float | None:
+    """Acoustic log-likelihood per frame of an alignment (None without one)."""
+    if not segs:
+        return None
+    return sum(x[3] for x in segs) / max(1, sum(b - a + 1 for _, a, b, _ in segs))
+
+
+def _base_word(word: str) -> str:
+    """A segment's word without its pronunciation-variant suffix ("the(2)" -> "the")."""
+    return word.split("(", 1)[0] if not word.startswith("(") else word
+
+
+def _content(word: str) -> bool:
+    return word not in FUNCTION_WORDS
+
+
+def _fits(
+    segs: list[tuple[str, int, int, float]] | None, which: Any = None
+) -> tuple[float | None, float | None, float | None]:
+    """(fit, speech seconds, worst word fit) of an alignment: fit = acoustic log-likelihood per
+    speech frame (silences left out); the worst word fit is over the words ``which`` selects
+    (None: not computed)."""
+    if not segs:
+        return None, None, None
+    speech = [(_base_word(w), a, b, sc) for w, a, b, sc in segs if w not in _SILENCES and not w.startswith("+")]
+    n = sum(b - a + 1 for _, a, b, _ in speech)
+    if not n:
+        return None, 0.0, None
+    fit = sum(sc for *_, sc in speech) / n
+    worst = None
+    if which is not None:
+        per = [sc / (b - a + 1) for w, a, b, sc in speech if which(w)]
+        worst = min(per) if per else None
+    return fit, n / 100.0, worst
 
 
 def _logistic(x: float, slope: float = 6.0) -> float:
@@ -546,12 +710,16 @@ __all__ = [
     "FUNCTION_WORDS",
     "OPEN_MARGIN",
     "RIVAL_MARGIN",
-    "STOP_MARGIN",
+    "MEANING_FIT",
+    "OPEN_WORD_FIT",
+    "STOP_COVER",
+    "STOP_LLR",
     "STOP_SOUNDS",
     "STRONG_MARGIN",
     "Heard",
     "Hearer",
     "default_hearer",
     "fix_homophones",
+    "stop_sounds",
     "hear",
 ]

@@ -511,12 +511,17 @@ class TextAligner:
         samples = pcm_to_int16(pcm)
         return add_noise_floor(samples, self.noise_floor, seed=0, pad_s=self.pad_s, sample_rate=SAMPLE_RATE)
 
-    def score(self, text: str, audio: np.ndarray) -> float | None:
-        """Acoustic log-likelihood per 10 ms frame of ``text`` aligned to prepared ``audio``.
+    def align(self, text: str, audio: np.ndarray) -> list[tuple[str, int, int, float]] | None:
+        """Forced alignment of ``text`` to prepared ``audio``: ``(word, first frame, last frame,
+        acoustic log-likelihood)`` per segment, silences included as ``"<sil>"`` (10 ms frames).
+
+        pocketsphinx normalizes each frame's senone scores by the frame's best one, so a word's
+        log-likelihood per frame is already a ratio against an unconstrained model: near 0 where
+        the word fits the audio as well as anything could, clearly negative where it does not.
 
         Returns:
-            The score (higher is better; compare texts on the same audio), or None when the
-            text is empty, holds a word without a pronunciation, or cannot be aligned.
+            The segments, or None when the text is empty, holds a word without a pronunciation,
+            or cannot be aligned.
         """
         words = normalize_words(text)
         if not words or audio.size == 0:
@@ -527,14 +532,33 @@ class TextAligner:
                 self._decoder.start_utt()
                 self._decoder.process_raw(audio.astype("<i2").tobytes(), full_utt=True)
                 self._decoder.end_utt()
-                segs = self._decoder.seg()
-                total = sum(math.log(max(float(s.ascore), 5e-324)) for s in segs) if segs is not None else None
+                hyp = self._decoder.hyp()
+                segs = list(self._decoder.seg() or ())
             except (RuntimeError, ValueError):
                 return None
-        if total is None:
+        # the search can end inside the text when the audio does not fit it ("hold on" aligned to
+        # "go home" reaches "hold" only): that is no alignment of the text
+        if hyp is None or normalize_words(hyp.hypstr) != words or len(segs) < 2:
             return None
-        frames = max(1.0, audio.size / (SAMPLE_RATE / 100.0))
-        return total / frames
+        # pocketsphinx 5.1.1 repeats the score of the last but one segment for the last one (the
+        # final silence or "</s>"): that segment is left out
+        return [
+            (str(s.word), int(s.start_frame), int(s.end_frame), math.log(max(float(s.ascore), 5e-324)))
+            for s in segs[:-1]
+        ]
+
+    def score(self, text: str, audio: np.ndarray) -> float | None:
+        """Acoustic log-likelihood per 10 ms frame of ``text`` aligned to prepared ``audio``.
+
+        Returns:
+            The score (higher is better; compare texts on the same audio), or None when the
+            text is empty, holds a word without a pronunciation, or cannot be aligned.
+        """
+        segs = self.align(text, audio)
+        if segs is None:
+            return None
+        frames = sum(b - a + 1 for _, a, b, _ in segs)
+        return sum(s[3] for s in segs) / max(1, frames)
 
     def best_of(self, sentences: Iterable[str], audio: np.ndarray) -> tuple[str, float] | None:
         """The sentence of ``sentences`` that best explains prepared ``audio``, and its :meth:`score`.
@@ -567,5 +591,12 @@ class TextAligner:
         if hyp is None or not hyp.hypstr:
             return None
         best = " ".join(normalize_words(hyp.hypstr))
+        if best not in alts:
+            # the search ended inside a sentence ("hold on a" of "hold on a second"): score the
+            # sentences that begin with its first word ("hold on", "hold on a second"...) instead
+            first = best.split()[0] + " "
+            scored = [(a, self.score(a, audio)) for a in alts if (a + " ").startswith(first)][:8]
+            got_all = [(a, sc) for a, sc in scored if sc is not None]
+            return max(got_all, key=lambda x: x[1]) if got_all else None
         got = self.score(best, audio)
         return None if got is None else (best, got)
