@@ -139,11 +139,10 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
         )
     if "grasp" in fams and ctx.skill is not None:
         allowed = next((p.choices for p in SKILL_PARAMS[ctx.skill] if p.name == "grasp_region"), ())
-        current = (ctx.params or {}).get("grasp_region", "center")
+        # Every region the object offers, the current one too: "hold it round the middle" while it
+        # already does is still that meaning (and the context may not say which one is current).
         regions = [r for r in allowed if cur is None or r in cur.parts or r == "center"]
         for r in regions:
-            if r == current:
-                continue
             words = sw.PART_WORDS.get(r, (f"the {r}",))
             rends = [f"grasp the {noun} by {words[0]}", f"hold it by {words[-1]}", f"pick the {noun} up by {words[0]}"]
             if r in ("top", "side"):

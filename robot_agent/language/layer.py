@@ -325,6 +325,9 @@ class LanguageLayer:
                     reason=c.refusal or "",
                 )
         close = [(c, s) for c, s in ranked[:3] if s >= self.th.ask and s >= s1 - 3 * self.th.margin]
+        if ranked[0][0].family == "grasp" and structure.named_part(clean(text), ctx.objects, self.scorer):
+            # "by the ear": a part nobody here calls that; offer every part this object has.
+            close = [(c, s) for c, s in ranked if c.family == "grasp"][:4]
         return self._ask(text, "correction", close, ctx, g)
 
     def _rank(
@@ -358,7 +361,7 @@ class LanguageLayer:
         if objects is not None:
             scores = structure.rescore_tasks(clean(text), objects, cands, scores, self.scorer, q, ruled_out)
         else:
-            scores = structure.rescore_parts(clean(text), cands, scores, self.scorer)
+            scores = structure.rescore_parts(clean(text), cands, scores, self.scorer, ctx.objects if ctx else ())
         order = sorted(range(len(cands)), key=lambda k: -scores[k])
         return [(cands[k], scores[k]) for k in order]
 

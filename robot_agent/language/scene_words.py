@@ -35,7 +35,7 @@ PART_WORDS = {
     "rim": ("the rim", "the top edge around its opening"),
     "top": ("the top", "from above"),
     "side": ("the side", "from the side"),
-    "center": ("the middle", "around its body"),
+    "center": ("the middle", "around the middle of it"),
 }
 
 

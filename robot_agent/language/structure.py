@@ -45,11 +45,16 @@ VERB_BONUS = 0.08
 #: what the place a verb's definition names adds to the placements there
 IMPLIED_PLACE_BONUS = 0.12
 _PART = re.compile(
-    r"\b(?:by|at|from|on|with)\s+(?:the|its|their|that|this)\s+(?P<p>[a-z][a-z ]{1,30}?)"
+    r"\b(?:by|at|from|on|with|round|around|about|near|nearer|nearest|closer to|towards?)\s+"
+    r"(?:the|its|their|that|this)\s+(?P<p>[a-z][a-z ]{1,30}?)"
     r"(?:\s+(?:instead|please|this time|part|bit))?\W*$"
 )
 #: weight of the grounded phrases against the whole-sentence score
 SLOT_WEIGHT = 0.5
+#: a "by the X" phrase grounding on a scene object at least this well names the object, not a part
+PART_NOT_OBJECT = 0.6
+#: what the meanings that grasp nothing lose when a part was named
+PART_SAID = 0.1
 
 
 def _ground(
@@ -314,19 +319,35 @@ def time_cues(text: str, cands: Sequence[Any], scores: list[float]) -> list[floa
     return out
 
 
-def rescore_parts(text: str, cands: Sequence[Any], scores: list[float], scorer: Any) -> list[float]:
-    """Grasp-region scores with the part named after "by the" grounded on its own."""
+def named_part(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None:
+    """The part "by the X" / "round the X" names when X is no object of the scene ("by the ear",
+    "round the middle"; not "by the bowl"), or None."""
+    m = _PART.search(text.lower())
+    if m is None:
+        return None
+    phrase = f"the {m.group('p')}"
+    options = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in objects]
+    if options and max(_ground(phrase, options, scorer, objects).values()) >= PART_NOT_OBJECT:
+        return None
+    return phrase
+
+
+def rescore_parts(
+    text: str, cands: Sequence[Any], scores: list[float], scorer: Any, objects: Sequence[ObjectInfo] = ()
+) -> list[float]:
+    """Grasp-region scores with the part named after "by the" grounded on its own; a part named
+    (not a scene object) makes the meanings that grasp nothing less likely."""
     scores = direction_cues(text, cands, scores)
     scores = time_cues(text, cands, scores)
-    m = _PART.search(text.lower())
     idx = [i for i, c in enumerate(cands) if c.family == "grasp"]
-    if m is None or not idx:
+    part = named_part(text, objects, scorer) if idx else None
+    if part is None:
         return scores
     options = [
         (cands[i].value, [f"the {cands[i].value}"] + [w for w in sw.PART_WORDS.get(cands[i].value, ())]) for i in idx
     ]
-    sims = _ground(f"the {m.group('p')}", options, scorer)
-    out = list(scores)
+    sims = _ground(part, options, scorer)
+    out = [s - PART_SAID for s in scores]
     best = max(sims.values())
     for i in idx:
         out[i] = scores[i] + SLOT_WEIGHT * (sims[cands[i].value] - best)
