@@ -70,6 +70,15 @@ _SKILL_FAMILIES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ),
     ("place_height", "higher"): ("place it higher", ("release it higher up", "you let go of it too low")),
     ("lift", "higher"): ("lift it higher", ("lift it higher", "raise it more after grasping")),
+    ("lift", "lower"): ("lift it lower", ("do not lift it so high", "lift it less after grasping")),
+    ("approach", "higher"): (
+        "start the approach higher",
+        ("come down from higher up", "start the descent from higher above it", "approach it from higher"),
+    ),
+    ("approach", "lower"): (
+        "start the approach lower",
+        ("start the descent closer to it", "come down from lower", "approach it from lower down"),
+    ),
     ("rotate", "clockwise"): (
         "rotate the gripper clockwise",
         ("turn the gripper clockwise", "twist your hand to the right"),
@@ -82,8 +91,8 @@ _SKILL_FAMILIES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
 
 #: which families each skill's parameters allow
 _SKILL_ALLOWS = {
-    "pick": ("move", "speed", "grasp", "lift", "rotate"),
-    "place": ("move", "speed", "place_height"),
+    "pick": ("move", "speed", "grasp", "lift", "approach", "rotate"),
+    "place": ("move", "speed", "place_height", "approach"),
     "open": ("move", "speed", "pull"),
     "close": ("speed", "push"),
     "push": ("move", "speed", "push"),

@@ -27,7 +27,18 @@ PLAN_FAMILIES = {
     "retry",
 }
 #: families the candidates enumerate; a grammar reading in one of these must be a candidate
-ENUMERATED = {"move", "speed", "grasp", "pull", "push", "place_height", "lift", "rotate", "confirm"} | PLAN_FAMILIES
+ENUMERATED = {
+    "move",
+    "speed",
+    "grasp",
+    "pull",
+    "push",
+    "place_height",
+    "lift",
+    "approach",
+    "rotate",
+    "confirm",
+} | PLAN_FAMILIES
 _DIRS = (("forward", "back"), ("left", "right"), ("up", "down"))
 
 
@@ -83,7 +94,9 @@ def correction_keys(c: Correction, defaults: Mapping[str, Any] | None = None) ->
             keys.add("place_height:lower" if s < 0 else "place_height:higher")
             keys.add("move:down" if s < 0 else "move:up")
         elif name == "lift_height":
-            keys.add("lift:higher")
+            keys.add("lift:higher" if s > 0 else "lift:lower")
+        elif name == "approach_height":
+            keys.add("approach:higher" if s > 0 else "approach:lower")
         elif name == "gripper_yaw":
             keys.add("rotate:clockwise" if s < 0 else "rotate:counterclockwise")
         else:

@@ -32,6 +32,8 @@ ANCHORS: dict[str, dict[str, tuple[str, ...]]] = {
     "pull": {"more": ("more", "further", "wider"), "less": ("less",)},
     "push": {"more": ("more", "further", "farther"), "less": ("less",)},
     "place_height": {"lower": ("low", "lower", "down"), "higher": ("high", "higher", "up")},
+    "lift": {"lower": ("low", "lower", "less"), "higher": ("high", "higher", "more")},
+    "approach": {"lower": ("low", "lower", "closer"), "higher": ("high", "higher", "up")},
     "rotate": {"clockwise": ("clockwise",), "counterclockwise": ("counterclockwise", "anticlockwise")},
     "grasp": {
         "handle": ("handle",),
@@ -74,7 +76,11 @@ WORD_MARGIN = 0.06
 #: what the chosen value gains over its family's best rendering, and the other values lose
 BONUS, PENALTY = 0.05, 0.12
 
-_EXCESS = re.compile(r"\b(?:too|overly|excessively|not so|not that|way over)\b")
+_EXCESS = re.compile(
+    r"\b(?:too|overly|excessively|not so|not that|way over)\b"
+    # a negated "so"/"that" + gradable word: "don't lift it so high", "never go that fast"
+    r"|\b(?:don'?t|do not|never|no need to)\b[\w\s']*?\b(?:so|that)\s+(?:high|low|fast|quick|slow|far|much|hard)\b"
+)
 #: a negated request about the manner ("no need to hurry", "don't rush"); for directions the
 #: negation's scope is too often another verb ("don't let go until it's down") to turn them
 _NEGATED_MANNER = re.compile(r"\b(?:no need to|don't|do not|never)\b")

@@ -240,3 +240,26 @@ def test_a_placement_onto_something_that_holds_nothing_gets_a_reason(layer) -> N
     assert u.decision == "ask" and "not a container" in u.reason, u.to_dict()
     u = layer.understand_task("put the green apple in the white bowl", objs)
     assert u.decision == "act" and u.atoms[0]["targets"] == ["dish"], u.to_dict()
+
+
+def test_every_height_of_the_skill_is_a_meaning_both_ways(layer) -> None:
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    for text, name, sign in (
+        ("begin the descent from further up", "approach_height", 1),  # the approach, not a move up
+        ("never lift it that high", "lift_height", -1),  # a negated degree asks for the other way
+    ):
+        u = layer.understand_correction(text, ctx)
+        layer.forget_question()
+        assert u.decision == "act" and name in u.correction.parameters, (text, u.to_dict())
+        ((op, v),) = u.correction.parameters[name].items()
+        assert op == "add" and v * sign > 0, (text, u.correction.parameters)
+
+
+def test_a_part_nobody_calls_that_is_asked_about_with_every_part(layer) -> None:
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    u = layer.understand_correction("grab it by the doohickey", ctx)
+    assert u.decision == "ask", u.to_dict()
+    assert len(u.choices) >= 3 and all("grasp" in c.label for c in u.choices), [c.label for c in u.choices]
+    layer.forget_question()
+    u = layer.understand_correction("hold it round the middle", ctx)
+    assert u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "center"}, u.to_dict()
