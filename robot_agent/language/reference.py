@@ -40,8 +40,11 @@ _FILLER |= {"both", "all", "every", "each", "two", "three", "four", "five", "pai
 _ORDER = [
     (r"\b(?:biggest|largest|bigger|larger|huge|hugest|giant|big|large)\b", "size", +1),
     (r"\b(?:smallest|smaller|tiniest|tinier|littlest|little|tiny|small|mini)\b", "size", -1),
-    (r"\b(?:tallest|taller|tall|highest)\b", "height", +1),
-    (r"\b(?:shortest|shorter|squat|lowest)\b", "height", -1),
+    (r"\b(?:tallest|taller|tall|highest|deepest|deeper|deep)\b", "height", +1),
+    (r"\b(?:shortest|shorter|squat|lowest|shallowest|shallower|shallow)\b", "height", -1),
+    (r"\b(?:widest|wider|wide|broadest|broader|broad|fattest|fatter|fat|thickest|thicker|thick|chunky)\b", "width", +1),
+    (r"\b(?:narrowest|narrower|narrow|thinnest|thinner|thin|slimmest|slimmer|slim|skinniest|skinny)\b", "width", -1),
+    (r"\b(?:longest|longer|long|lengthy)\b", "length", +1),
     (r"\b(?:leftmost|left[- ]hand|left)\b", "y", +1),
     (r"\b(?:rightmost|right[- ]hand|right)\b", "y", -1),
     (r"\b(?:closest|nearest|close|near|next)\s+(?:to\s+)?(?:me|us|you|yourself|the robot|the front)\b", "x", -1),
@@ -128,9 +131,19 @@ def _strip(text: str) -> str:
     return " ".join(w for w in _words(text) if w not in _FILLER)
 
 
+#: dimensions measured on the object's size (the others are positions)
+SIZES = ("size", "height", "width", "length")
+#: "the medium cube", "the middle-sized bowl": the one between the others in size
+_MEDIUM = re.compile(r"\b(?:medium|mid|middle|average|moderate)(?:[- ]?sized?)\b|\bmedium\b")
+
+
 def _size(o: ObjectInfo, dim: str) -> float:
     if dim == "height":
         return float(o.size[2])
+    if dim == "width":  # across the footprint's wider side
+        return float(max(o.size[0], o.size[1]))
+    if dim == "length":  # the longest extent, however it lies
+        return float(max(o.size))
     return float(o.size[0] * o.size[1] * max(o.size[2], 1e-3))
 
 
@@ -138,7 +151,7 @@ def _extreme(objs: Sequence[ObjectInfo], dim: str, sign: int) -> ObjectInfo | No
     """The object at one end of ``dim``; None when the ends are not told apart."""
     if len(objs) < 2:
         return objs[0] if objs else None
-    if dim in ("size", "height"):
+    if dim in SIZES:
         key = [sign * _size(o, dim) for o in objs]
         rel = 1.1
         order = sorted(range(len(objs)), key=lambda i: -key[i])
@@ -286,7 +299,11 @@ class Resolver:
             if mm is not None and relation is None:
                 relation = (dim, sign)
                 rest = rest[: mm.start()] + rest[mm.end() :]
-        if _MIDDLE.search(rest):
+        medium = False
+        if relation is None and _MEDIUM.search(rest):
+            medium = True
+            rest = _MEDIUM.sub(" ", rest)
+        elif _MIDDLE.search(rest):
             middle = True
             rest = _MIDDLE.sub(" ", rest)
         head_words = [w for w in _words(rest) if w not in _FILLER and w not in {"on", "in", "at", "of", "to", "the"}]
@@ -316,10 +333,18 @@ class Resolver:
             if count > 1:  # "the two biggest"
                 key = (
                     (lambda o: -relation[1] * _size(o, relation[0]))
-                    if relation[0] in ("size", "height")
+                    if relation[0] in SIZES
                     else (lambda o: -relation[1] * o.pose.position[0 if relation[0] == "x" else 1])
                 )
                 chosen = sorted(kind, key=key)[:count]
+        elif medium and len(kind) >= 3:
+            order = sorted(kind, key=lambda o: _size(o, "size"))
+            picked = order[len(order) // 2] if len(order) % 2 else None
+            if picked is None or not (
+                _size(order[0], "size") * 1.1 < _size(picked, "size") < _size(order[-1], "size") / 1.1
+            ):
+                return Reference([o.name for o in kind], plural, "", score)  # the sizes do not decide
+            chosen, how = [picked], ["medium size"]
         elif middle:
             picked = _middle(kind)
             if picked is None:

@@ -140,3 +140,38 @@ def test_a_task_on_one_object_takes_it_from_the_referring_words(text_embedder) -
     # The same words on another arrangement pick another object.
     u = layer.understand_task("pick up the cube nearest the tray", scene(b=(0.55, 0.28)))
     assert u.decision == "act" and u.atoms[0]["objects"] == ["b"], u.to_dict()
+
+
+def _shapes() -> list[ObjectInfo]:
+    """Objects told apart only by their measured dimensions."""
+
+    def o(name, cat, x, y, color, shape, size):
+        return ObjectInfo(name, cat, Pose((x, y, 0.0)), size, color=color, shape=shape)
+
+    return [
+        o("c1", "block", 0.40, 0.20, "purple", "cube", (0.03, 0.03, 0.03)),
+        o("c2", "block", 0.45, 0.00, "teal", "cube", (0.045, 0.045, 0.045)),
+        o("c3", "block", 0.40, -0.20, "orange", "cube", (0.06, 0.06, 0.06)),
+        o("m1", "mug", 0.55, 0.25, "gray", "standard", (0.07, 0.07, 0.09)),
+        o("m2", "mug", 0.55, -0.25, "white", "wide", (0.10, 0.10, 0.08)),
+        o("b1", "bowl", 0.65, 0.30, "blue", "round", (0.15, 0.15, 0.04)),
+        o("b2", "bowl", 0.65, -0.30, "red", "round", (0.14, 0.14, 0.09)),
+        o("ban", "fruit", 0.35, 0.00, "yellow", "banana", (0.18, 0.04, 0.04)),
+        o("lem", "fruit", 0.32, 0.10, "yellow", "lemon", (0.06, 0.05, 0.05)),
+    ]
+
+
+def test_dimension_words_pick_by_measured_width_depth_length_and_the_middle_size(scorer) -> None:
+    objs = _shapes()
+    assert picks("the medium cube", objs, scorer) == ["c2"]
+    assert picks("the middle-sized block", objs, scorer) == ["c2"]
+    assert picks("the deeper bowl", objs, scorer) == ["b2"]
+    assert picks("the shallow bowl", objs, scorer) == ["b1"]
+    assert picks("the wide mug", objs, scorer) == ["m2"]
+    assert picks("the narrow mug", objs, scorer) == ["m1"]
+    assert picks("the long yellow one", objs, scorer) == ["ban"]
+    # Make the white mug the narrower one: the same words pick the other mug.
+    objs = [o if o.name != "m2" else ObjectInfo("m2", "mug", o.pose, (0.06, 0.06, 0.08), color="white") for o in objs]
+    assert picks("the wide mug", objs, scorer) == ["m1"]
+    # Two cubes: no middle one.
+    assert len(picks("the medium cube", [o for o in objs if o.name != "c3"], scorer)) == 2  # undecided
