@@ -101,28 +101,36 @@ def test_up_sim_task_say_listen_and_cancel_over_the_action(tmp_path: Path, ros_c
             240.0,
             "the agent (models loading) to start executing the task",
         )
-        # Typed first, and "slower": the retried pick takes longer, which leaves the spoken correction
-        # (a process that starts, reads the scene and builds its recognizer) time to arrive mid-task.
-        said = subprocess.run(
-            [EXE, "say", "slower", "--timeout", "30", *NS],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
-        assert said.returncode == 0, said.stdout + said.stderr
-        assert "understood as:" in said.stdout, said.stdout
-        heard = subprocess.run(
+        # Both correction processes start now, side by side: the spoken one (a process that starts,
+        # reads the scene and builds its recognizer) is the slower to arrive, and one after the other
+        # it once came after the task had ended on busy cores. The typed "slower" makes the retried
+        # pick take longer, which leaves the spoken one more time to arrive mid-task.
+        listen = subprocess.Popen(
             [EXE, "listen", "--wav", str(spoken_wav), "--timeout", "30", *NS],
             cwd=ROOT,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
-            timeout=90,
         )
-        assert heard.returncode == 0, heard.stdout + heard.stderr
-        assert 'heard: "a bit to the left"' in heard.stdout and "understood as:" in heard.stdout, heard.stdout
+        try:
+            said = subprocess.run(
+                [EXE, "say", "slower", "--timeout", "30", *NS],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
+            heard_out, _ = listen.communicate(timeout=90)
+        finally:
+            if listen.poll() is None:
+                listen.kill()
+                listen.wait(10)
+        assert said.returncode == 0, said.stdout + said.stderr
+        assert "understood as:" in said.stdout, said.stdout
+        assert listen.returncode == 0, heard_out
+        assert 'heard: "a bit to the left"' in heard_out and "understood as:" in heard_out, heard_out
         out, _ = task.communicate(timeout=240)
         assert task.returncode == 0, out
         assert "step 1: pick(red_block)" in out, out  # printed from the action's feedback
