@@ -503,6 +503,13 @@ class LanguageLayer:
         except PolicyError as exc:
             why = str(exc)
         atoms = goal_atoms(goal) if goal is not None else []
+        if self.mode == "full":
+            state = structure.resultative(clean(text), objects, self.scorer)
+            if state is not None:
+                # "push the drawer closed": the state the words leave the drawer in, whatever the verb.
+                u = self._acting_on(text, f"{'open' if state[1] else 'close'} {state[0]}", objects, 1.0, "model")
+                if u is not None:
+                    return u
         bad = impossible_goal(text, atoms, objects)
         if bad:
             return Understanding(text, "task", "ask", reason=bad, question=f"{bad}. What should I do instead?")

@@ -23,6 +23,7 @@ from typing import Any
 
 from robot_agent.language import nouns
 from robot_agent.language import scene_words as sw
+from robot_agent.language.structure import direction_phrase
 from skills.types import ObjectInfo
 
 #: a grounded head below this similarity names nothing in the scene
@@ -483,6 +484,8 @@ def placement(
     recs = sw.receptacles(objects)
     splits, place_ruled_out = _splits(text.lower().strip())
     for said_o, _p, said_t in splits:
+        if direction_phrase(said_t):
+            return None  # "poke the cube to the left": a way to move it, not a place
         inner = [m for m in _PREP.finditer(said_o) if _CONJ.search(said_o[m.end() :])]
         if inner:
             return None  # "the mug on the plate and the cube in the bowl": two placements, not one
@@ -532,7 +535,7 @@ def object_reference(
     (a plain name is the ranking's to match) or pick several."""
     low = " ".join(re.findall(r"[a-z']+|,", text.lower())).replace(" ,", ",")
     splits, _ = _splits(low)
-    if splits:  # a placement: its object phrase, not the place
+    if splits:  # a placement (or a direction: "poke the cube to the left"): its object phrase
         low = _object_phrase(splits[0][0])
     words = low.split()
     lead = next((i for i, w in enumerate(words) if w.strip(",") in _LEAD_WORDS), None)

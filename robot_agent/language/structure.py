@@ -44,6 +44,10 @@ VERB_MATCH = 0.8
 VERB_BONUS = 0.08
 #: what the place a verb's definition names adds to the placements there
 IMPLIED_PLACE_BONUS = 0.12
+#: what a direction said without a place ("nudge it rightwards") adds to pushing
+DIRECTION_BONUS = 0.1
+#: what two bare noun phrases ("lemon. tray.") add to the placement they ground on
+BARE_BONUS = 0.15
 _PART = re.compile(
     r"\b(?:by|at|from|on|with|round|around|about|near|nearer|nearest|closer to|towards?)\s+"
     r"(?:the|its|their|that|this)\s+(?P<p>[a-z][a-z ]{1,30}?)"
@@ -63,6 +67,8 @@ def _ground(
     """Similarity of ``phrase`` to each option (best over the option's phrases); with the scene's
     ``objects``, WordNet's kinds of the head noun mixed in (:func:`robot_agent.language.nouns.adjust`)."""
     sentences = [p for _, ps in options for p in ps]
+    # "that chest", "my mug": a demonstrative or possessive picks like "the" (the renderings say "the")
+    phrase = re.sub(r"^\s*(?:that|this|these|those|my|your|our)\b", "the", phrase.lower())
     q = scorer.query(phrase)
     flat = scorer.scores(q, sentences)
     out: dict[str, float] = {}
@@ -75,13 +81,28 @@ def _ground(
     return out
 
 
+#: a direction said as where to ("to the left", "rightwards", "along", "over", "away from me"): a way
+#: to move something, not a place to put it; with one object and no place it asks for a push
+_DIRECTION = re.compile(
+    r"\b(?:(?:to|towards?)\s+the\s+(?:far\s+)?(?:left|right|front|back|side)|leftwards?|rightwards?|forwards?|"
+    r"backwards?|sideways|(?:along|aside|over)(?=\W*$)|away\s+from\s+(?:me|you|us)|towards?\s+(?:me|you|us)|"
+    r"a\s+(?:bit|little|few\s+\w+)\s+(?:left|right|forward|back))\b"
+)
+
+
+def direction_phrase(phrase: str) -> bool:
+    """The whole phrase is a direction ("the left", "the far right"), not something in the scene."""
+    return bool(re.fullmatch(r"(?:the\s+)?(?:far\s+)?(?:left|right|front|back|side)(?:\s+side)?\W*", phrase.strip()))
+
+
 def placement(
     text: str, objects: Sequence[ObjectInfo], scorer: Any
 ) -> tuple[dict[str, float], dict[str, float]] | None:
     """For "VERB <object> <in|on|into...> <place>": similarity of each movable object to the
-    object phrase and of each receptacle to the place phrase; None without that structure."""
+    object phrase and of each receptacle to the place phrase; None without that structure (and
+    when the "place" is a direction: "poke the block to the left")."""
     m = _PLACE.match(text.lower().strip())
-    if m is None:
+    if m is None or direction_phrase(m.group("t")):
         return None
     movable = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in sw.graspable(objects)]
     places = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in sw.receptacles(objects)]
@@ -93,7 +114,7 @@ def placement(
 def placement_phrases(text: str) -> tuple[str, str] | None:
     """The object and place phrases of a placement ("pop the lime in the bin": lime, bin)."""
     m = _PLACE.match(text.lower().strip())
-    return None if m is None else (m.group("o"), m.group("t"))
+    return None if m is None or direction_phrase(m.group("t")) else (m.group("o"), m.group("t"))
 
 
 def missing(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None:
@@ -198,13 +219,72 @@ def rescore_tasks(
         out = _implied_place(reading.implied_place, objects, cands, out, scorer)
     if found is not None:
         out = _mix_placement(objects, cands, out, found)
+    elif _DIRECTION.search(text.lower()):
+        # "scoot the mug over", "bump the cylinder rightwards": one object moved a way, no place.
+        for i, c in enumerate(cands):
+            if c.family == "push":
+                out[i] += DIRECTION_BONUS
+            elif c.family in ("put", "away", "pick"):
+                out[i] -= DIRECTION_BONUS / 2
+    if found is None and not reading.verbs:
+        out = _bare_placement(text, objects, cands, out, scorer)
     if ruled_out is None:
         ruled_out = negated(text, objects, scorer)
     for i, c in enumerate(cands):
         moved = c.value.split(">", 1)[0] if c.family in ("put", "pick", "push", "away") else ""
-        if moved in ruled_out:
+        place = c.value.split(">", 1)[1] if c.family in ("put", "put_all") and ">" in c.value else ""
+        if moved in ruled_out or place in ruled_out:  # "the apple, not the cube, on the plate"
             out[i] -= 0.25
     return out
+
+
+def _bare_placement(
+    text: str, objects: Sequence[ObjectInfo], cands: Sequence[Any], scores: list[float], scorer: Any
+) -> list[float]:
+    """Two bare noun phrases and no verb ("lemon. tray.", "green cube, black tray, go"): the
+    first a thing to move, the second where it goes, each grounded on its own."""
+    parts = [p.strip() for p in re.split(r"\s*[,.;:!?]+\s*|\s+-+\s+", text.lower()) if p.strip()]
+    parts = [p for p in parts if re.search(r"[a-z]{3,}", p) and len(p.split()) <= 4]
+    if len(parts) < 2:
+        return scores
+    movable = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in sw.graspable(objects)]
+    places = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in sw.receptacles(objects)]
+    if not movable or not places:
+        return scores
+    first = _ground(f"the {parts[0]}", movable, scorer, objects)
+    second = _ground(f"the {parts[1]}", places, scorer, objects)
+    o, so = max(first.items(), key=lambda x: x[1])
+    t, st = max(second.items(), key=lambda x: x[1])
+    if min(so, st) < GROUND_MIN or o == t:
+        return scores
+    out = list(scores)
+    for i, c in enumerate(cands):
+        if c.family == "put" and c.value == f"{o}>{t}":
+            out[i] += BARE_BONUS
+    return out
+
+
+_RESULT = re.compile(r"^(?P<o>.*?)\s+(?P<s>open|opened|closed|shut)(?:\s+(?:again|please|now|for me))*\W*$")
+
+
+def resultative(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> tuple[str, bool] | None:
+    """A drawer and the state the words leave it in ("get that cupboard open", "push the drawer
+    closed"): (cabinet name, open?), or None. Whatever the verb, the state decides."""
+    m = _RESULT.match(text.lower().strip())
+    cabinets = [o for o in objects if o.category == "cabinet"]
+    if m is None or not cabinets:
+        return None
+    words = m.group("o").split()
+    det = next((i for i, w in enumerate(words) if w in _DETERMINERS), None)
+    if det is None:
+        return None
+    phrase = " ".join(words[det:])
+    options = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in objects]
+    sims = _ground(phrase, options, scorer, objects)
+    best = max(sims, key=sims.__getitem__)
+    if sims[best] < GROUND_MIN or best not in {c.name for c in cabinets}:
+        return None
+    return best, m.group("s") in ("open", "opened")
 
 
 def _implied_place(

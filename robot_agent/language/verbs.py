@@ -38,6 +38,8 @@ ANCHORS: dict[str, tuple[tuple[str, str, int], ...]] = {
         ("lift", "take hold of something and move it", 4),
         ("pick_up", "take and lift upward", 4),
         ("bring", "go or come after and bring", 1),
+        # "hand over the apple", "pass me the cup": there is no skill to give, holding it out is the goal
+        ("transfer", "cause to change ownership", 1),
     ),
     "push": (("push", "move with force", 4),),
     "open": (("open", "cause to open or to become open", 4),),
@@ -173,13 +175,25 @@ def judge(verb: str) -> tuple[frozenset[str], bool, str]:
     return frozenset(fams), physical or not elsewhere, place
 
 
+#: "give the cylinder a little shove": the action is the noun ("shove"), said with a light verb
+_LIGHT_VERB = re.compile(
+    r"\b(?:give|gives|giving|gave)\s+(?P<o>(?:the|a|an|that|this|it|them|those|these|my|your)\b[\w\s]*?)\s+"
+    r"(?:a|an|another|one more)\s+(?:(?:little|small|quick|gentle|slight|good|firm|light|big|tiny|bit of a)\s+)*"
+    r"(?P<n>[a-z]+)\b"
+)
+
+
 def main_verbs(text: str) -> list[str]:
     """The main verbs of ``text`` in their dictionary form (particle joined where WordNet has the
-    phrasal verb: "seal up" -> "seal_up" if known, else "seal")."""
+    phrasal verb: "seal up" -> "seal_up" if known, else "seal"; "give it a shove" -> "shove")."""
     wn = wordnet.load()
     if wn is None:
         return []
-    w = _words(text)
+    low = text.lower()
+    m = _LIGHT_VERB.search(low)
+    if m is not None and wn.base_forms(m.group("n"), "v"):
+        low = f"{low[: m.start()]}{m.group('n')} {m.group('o')}{low[m.end() :]}"
+    w = _words(low)
     out: list[str] = []
     for i, tok in enumerate(w):
         if tok in LIGHT or tok in _OBJECT or tok in _CLAUSE or tok == ",":
@@ -213,6 +227,8 @@ def read(text: str) -> VerbReading:
     why: dict[str, str] = {}
     for v in verbs:
         reached, physical, implied = judge(v)
+        if "_" in v and not reached:
+            reached, physical, implied = judge(v.split("_", 1)[0])  # "hand over": what "hand" is
         if not physical:
             foreign.append(v)
             why[v] = "no sense of it moves anything"

@@ -154,3 +154,32 @@ def test_the_layer_grounds_kinds_and_asks_about_things_that_are_not_here(text_em
     assert u.decision == "ask" and "fridge" in u.reason, u.to_dict()
     u = layer.understand_task("move every piece of fruit except the citrus to the tray", _kitchen())
     assert u.decision == "act" and [a["objects"] for a in u.atoms] == [["red_apple"]], u.to_dict()
+
+
+def test_structure_the_verb_does_not_carry(text_embedder, wn) -> None:
+    """A direction is a way to move, not a place; a state word decides a drawer; two bare noun
+    phrases are a placement; a noun said with a light verb is the action; a ruled-out object is
+    no place either."""
+    layer = LanguageLayer(embedder=text_embedder)
+    scene = _scene() + [
+        ObjectInfo("chest", "cabinet", Pose((0.7, 0.0, 0.0)), (0.3, 0.3, 0.3), color="", shape="drawer")
+    ]
+    cases = (
+        ("budge the gray mug leftwards", [("pushed", ["gray_mug"])]),
+        ("jostle the teal cube to the right", [("pushed", ["teal_cube"])]),
+        ("give the gray mug a gentle nudge", [("pushed", ["gray_mug"])]),
+        ("teal cube... black crate.", [("at", ["teal_cube"])]),
+        ("yank that chest open", [("drawer", ["chest"])]),
+        ("shove the chest shut", [("drawer", ["chest"])]),
+    )
+    for text, want in cases:
+        u = layer.understand_task(text, scene)
+        layer.forget_question()
+        assert u.decision == "act", (text, u.to_dict())
+        assert [(a["kind"], a["objects"]) for a in u.atoms] == want, (text, u.atoms)
+    u = layer.understand_task("shove the chest shut", scene)
+    layer.forget_question()
+    assert u.atoms[0]["open"] is False
+    u = layer.understand_task("the teal cube, not the gray mug, on the ledge", scene)
+    layer.forget_question()
+    assert not (u.decision == "act" and any("gray_mug" in (a.get("targets") or []) for a in u.atoms)), u.to_dict()
