@@ -110,9 +110,16 @@ def _language_layer(mode: str) -> Any:
 
 def _understand_wav(args: argparse.Namespace, objects: list[Any], ctx: Any) -> int:
     """``understand --wav``: hear the file (robot_agent.speech.hear), then understand what was heard."""
-    from robot_agent.speech import hear, read_wav
+    from robot_agent.language.meaning import acted_keys
+    from robot_agent.speech import Hearer, read_wav
 
-    heard = hear(read_wav(args.wav), objects)
+    layer = _language_layer(args.language_mode)
+    # The grammar transcript is not acted on when the open one reads as another motion.
+    hearer = Hearer(objects, meaning=lambda text: acted_keys(layer.understand_correction(text, ctx)))
+    try:
+        heard = hearer.hear(read_wav(args.wav), objects)
+    finally:
+        hearer.close()
     understanding = None
     if heard.stop:
         from robot_agent.language import LanguageLayer
@@ -125,7 +132,8 @@ def _understand_wav(args: argparse.Namespace, objects: list[Any], ctx: Any) -> i
         print("heard: nothing")
     else:
         how = "both decodes agree" if heard.agreed else "open-vocabulary decode"
-        understanding = _language_layer(args.language_mode).understand_correction(heard.text, ctx)
+        layer.forget_question()  # the meaning checks above asked nothing of the operator
+        understanding = layer.understand_correction(heard.text, ctx)
         summary = (
             understanding.correction.describe() if understanding.correction is not None else understanding.decision
         )

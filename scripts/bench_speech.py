@@ -189,18 +189,9 @@ DEFAULT_OPEN_VOICES = "en-us+m1,en-us+f1,en-us+m5,en-gb-x-rp"
 
 def meaning_of(u: Any) -> tuple[str, frozenset[str]]:
     """(decision, meaning keys) of an ``Understanding``: what acting on it would do."""
-    c = u.correction
-    if u.decision != "act" or c is None:
-        return u.decision, frozenset()
-    try:
-        from robot_agent.language.meaning import correction_keys
+    from robot_agent.language.meaning import acted_keys
 
-        keys = frozenset(correction_keys(c))
-    except ImportError:  # an older language layer: a coarser signature
-        keys = frozenset({c.kind.value, *sorted(c.parameters)})
-    if not keys:
-        keys = frozenset({c.kind.value, *sorted(c.parameters), *(sorted(c.plan) if c.plan else [])})
-    return c.kind.value, keys
+    return acted_keys(u)
 
 
 def _is_motion(kind: str) -> bool:

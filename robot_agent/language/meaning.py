@@ -180,3 +180,16 @@ def goal_keys(atoms: list[dict[str, Any]], categories: Mapping[str, str]) -> set
     if len(ats) == 1 and len(atoms) == 2 and atoms[0]["kind"] == "drawer":
         return goal_keys(ats, categories)  # "open the drawer and put the apple in it": the put is the point
     return set()
+
+
+def acted_keys(u: Any) -> tuple[str, frozenset[str]]:
+    """(what acting on an ``Understanding`` of a correction is, its meaning keys): ("skill",
+    {"move:left"}) for "a bit to the left", ("ask", {}) for a question. Two readings with the same
+    pair would do the same thing; speech uses it to tell a transcript that means another motion."""
+    c = u.correction
+    if u.decision != "act" or c is None:
+        return u.decision, frozenset()
+    keys = frozenset(correction_keys(c))
+    if not keys:
+        keys = frozenset({c.kind.value, *sorted(c.parameters), *(sorted(c.plan) if c.plan else [])})
+    return c.kind.value, keys
