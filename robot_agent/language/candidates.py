@@ -89,6 +89,14 @@ _SKILL_FAMILIES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ),
 }
 
+#: more ways to say a meaning while one skill runs: closing a drawer is pushing it, and what is
+#: said is about the drawer ("it is still a bit open"), not about pushing
+_SKILL_RENDERINGS: dict[tuple[str, str, str], tuple[str, ...]] = {
+    ("close", "push", "more"): ("close it all the way", "it is still a bit open", "push the drawer in further"),
+    ("close", "push", "less"): ("do not shut it so hard", "you pushed the drawer in too far"),
+    ("open", "pull", "more"): ("it is only open a little", "pull the drawer out further"),
+}
+
 #: which families each skill's parameters allow
 _SKILL_ALLOWS = {
     "pick": ("move", "speed", "grasp", "lift", "approach", "rotate"),
@@ -143,6 +151,7 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
     for (fam, val), (canon, rends) in _SKILL_FAMILIES.items():
         if fam not in fams or (ctx.skill == "place" and fam == "move" and val in ("up", "down")):
             continue  # placing: up and down are the release height (place_height), one meaning
+        rends = (*rends, *_SKILL_RENDERINGS.get((ctx.skill or "", fam, val), ()))
         out.append(
             Candidate(f"{fam}:{val}", fam, val, canon.format(mag="a bit"), canon.format(mag="a bit"), list(rends))
         )

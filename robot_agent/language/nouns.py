@@ -121,6 +121,15 @@ def _pair(head: str, noun: str, specific: bool) -> float:
     return best
 
 
+def word_relation(head: str, noun: str) -> float | None:
+    """:func:`relation` between two nouns ("lip" and "rim": 1.0, same sense), or None when either
+    is no physical thing WordNet knows."""
+    head, noun = head.replace(" ", "_"), noun.replace(" ", "_")
+    if not _senses(head) or not _senses(noun):
+        return None
+    return _pair(head, noun, True)
+
+
 def relation(head: str, o: ObjectInfo) -> float | None:
     """How well the head noun names ``o`` (1, 0.5 or 0: see the module), or None when unknown."""
     if not head or not _senses(head):

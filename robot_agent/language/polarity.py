@@ -123,10 +123,22 @@ def magnitude_words(text: str) -> str:
     return "a bit"
 
 
+#: the motion fell short and is to go on ("still not open enough", "barely open", "it's still
+#: sticking out", "not even halfway"): for a family measured as a distance, more of the same
+_SHORT = re.compile(
+    r"\b(?:still|barely|hardly|scarcely|only just|not (?:\w+\s+)?enough|not even|not quite|not all the way|"
+    r"not fully|not far enough|halfway|half way|part way|partway|all the way)\b"
+)
+#: families whose value says how far a motion goes on
+DISTANCE_FAMILIES = ("pull", "push")
+
+
 def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
     """The value of family ``fam`` the words ask for, or None when they do not say clearly."""
     values = ANCHORS[fam]
     low = text.lower()
+    if fam in DISTANCE_FAMILIES and _SHORT.search(low) and not _EXCESS.search(low):
+        return "more"  # it stopped short: go on
     said = [v for v, ws in values.items() if any(re.search(rf"\b{re.escape(w)}\b", low) for w in ws)]
     if len(said) == 1:  # the anchor itself was said: no need to compare vectors
         return _turned(fam, said[0], low)

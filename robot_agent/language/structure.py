@@ -59,6 +59,10 @@ SLOT_WEIGHT = 0.5
 PART_NOT_OBJECT = 0.6
 #: what the meanings that grasp nothing lose when a part was named
 PART_SAID = 0.1
+#: what a part said after a negation loses ("not by the rim")
+NEGATED_PART = 0.2
+#: what a region gains when WordNet says the part named is a kind of it ("the brim": a rim)
+PART_KIND = 0.1
 
 
 def _ground(
@@ -420,6 +424,7 @@ def rescore_parts(
     scores = direction_cues(text, cands, scores)
     scores = time_cues(text, cands, scores)
     idx = [i for i, c in enumerate(cands) if c.family == "grasp"]
+    scores = _negated_parts(text, cands, scores, idx)
     part = named_part(text, objects, scorer) if idx else None
     if part is None:
         return scores
@@ -427,8 +432,28 @@ def rescore_parts(
         (cands[i].value, [f"the {cands[i].value}"] + [w for w in sw.PART_WORDS.get(cands[i].value, ())]) for i in idx
     ]
     sims = _ground(part, options, scorer)
+    # WordNet's kinds: a "lip" or "brim" is a rim, a "knob" a handle, a "cap" a top.
+    head = nouns.head_noun(part)
+    kinds = {v for v in sims if head and (nouns.word_relation(head, "middle" if v == "center" else v) or 0.0) >= 1.0}
     out = [s - PART_SAID for s in scores]
     best = max(sims.values())
     for i in idx:
         out[i] = scores[i] + SLOT_WEIGHT * (sims[cands[i].value] - best)
+        if cands[i].value in kinds:
+            out[i] += PART_KIND
+    return out
+
+
+def _negated_parts(text: str, cands: Sequence[Any], scores: list[float], idx: list[int]) -> list[float]:
+    """A part said after a negation is not the one to grasp by ("the handle, not the rim")."""
+    low = text.lower()
+    out = list(scores)
+    for i in idx:
+        value = cands[i].value
+        words = {value, *(w.split()[-1] for w in sw.PART_WORDS.get(value, ()) if w.startswith("the "))}
+        if any(
+            re.search(rf"\b(?:not|no|never|isn't|n't)\s+(?:by\s+|at\s+|from\s+)?(?:the|its)\s+{w}\b", low)
+            for w in words
+        ):
+            out[i] -= NEGATED_PART
     return out

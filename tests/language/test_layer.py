@@ -263,3 +263,33 @@ def test_a_part_nobody_calls_that_is_asked_about_with_every_part(layer) -> None:
     layer.forget_question()
     u = layer.understand_correction("hold it round the middle", ctx)
     assert u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "center"}, u.to_dict()
+
+
+def test_parts_by_their_kind_and_a_negated_part(layer) -> None:
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    u = layer.understand_correction("hold it by the grip", ctx)  # WordNet: a grip is a handle
+    assert u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "handle"}, u.to_dict()
+    layer.forget_question()
+    u = layer.understand_correction("take it by the brim", ctx)  # a brim is a rim: first, if not sure
+    assert (u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "rim"}) or (
+        u.decision == "ask" and "rim" in u.choices[0].label
+    ), u.to_dict()
+    layer.forget_question()
+    u = layer.understand_correction("use the handle, not the rim", ctx)
+    assert u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "handle"}, u.to_dict()
+
+
+def test_a_drawer_motion_that_stopped_short_goes_on(layer) -> None:
+    drawer = objects("drawer_train")
+    cab = next(o.name for o in drawer if o.category == "cabinet")
+    for skill, text, name in (
+        ("open", "it's hardly open", "pull_distance"),
+        ("open", "still not wide enough", "pull_distance"),
+        ("close", "there's still a gap", "push_distance"),
+        ("close", "it's still poking out", "push_distance"),
+    ):
+        u = layer.understand_correction(text, CorrectionContext(drawer, skill, cab))
+        layer.forget_question()
+        assert u.decision == "act" and name in u.correction.parameters, (text, u.to_dict())
+        ((op, v),) = u.correction.parameters[name].items()
+        assert op == "add" and v > 0, (text, u.correction.parameters)
