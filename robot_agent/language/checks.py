@@ -40,16 +40,21 @@ def impossible_goal(text: str, atoms: list[dict[str, Any]], objects: Sequence[Ob
             places = [n for n in a["targets"] if cats.get(n) in CONTAINERS | SUPPORTS]
             if not places:
                 return f"I can't put anything in or on the {a['targets'][0]}: it is not a container or a surface"
-    from robot_agent.language.scene_words import phrases
+    from robot_agent.language.scene_words import CATEGORY_NOUN, noun
 
     for m in _COUNT.finditer(text.lower()):
         n = int(m.group(1)) if m.group(1).isdigit() else _COUNTS[m.group(1)]
         word = m.group(2)
+        # What the counted word names is the object's kind (its noun or category), not a colour word
+        # of another object ("two oranges" with one orange and an orange cube: one fits).
         fits = [
             o
             for o in objects
             if o.category in GRASPABLE
-            and (word in {"thing", "object", "item", "one"} or any(word in p.split() for p in phrases(o, objects)))
+            and (
+                word in {"thing", "object", "item", "one"}
+                or word in {noun(o), CATEGORY_NOUN.get(o.category, o.category), o.category}
+            )
         ]
         if n > len(fits):
             return f"you asked for {n} {word}s but I can see only {len(fits)}"
@@ -145,5 +150,5 @@ def situation(ctx: CorrectionContext | None, objects: Sequence[ObjectInfo] = ())
 def clean(text: str) -> str:
     """Fillers and repeated words out ("uh, a bit, um, left" -> "a bit, left")."""
     t = re.sub(r"\b(?:u+h+|u+m+|e+r+m*|hmm+|you know)\b[,.]?", " ", text, flags=re.IGNORECASE)
-    t = re.sub(r"\b(\w+)(?:\s+\1\b)+", r"\1", t, flags=re.IGNORECASE)
+    t = re.sub(r"\b(\w+)(?:,?\s+\1\b)+", r"\1", t, flags=re.IGNORECASE)  # "the, the cylinder" too
     return re.sub(r"\s+", " ", t).strip(" ,") or text

@@ -499,7 +499,7 @@ class LanguageLayer:
         why = ""
         goal = None
         try:
-            goal = parse_goal(text, objects)
+            goal = parse_goal(clean(text), objects)  # disfluencies out ("shove the, the cylinder")
         except PolicyError as exc:
             why = str(exc)
         atoms = goal_atoms(goal) if goal is not None else []

@@ -42,7 +42,7 @@ _ORDER = [
     (r"\b(?:biggest|largest|bigger|larger|huge|hugest|giant|big|large)\b", "size", +1),
     (r"\b(?:smallest|smaller|tiniest|tinier|littlest|little|tiny|small|mini)\b", "size", -1),
     (r"\b(?:tallest|taller|tall|highest|deepest|deeper|deep)\b", "height", +1),
-    (r"\b(?:shortest|shorter|squat|lowest|shallowest|shallower|shallow)\b", "height", -1),
+    (r"\b(?:shortest|shorter|short|squat|lowest|shallowest|shallower|shallow)\b", "height", -1),
     (r"\b(?:widest|wider|wide|broadest|broader|broad|fattest|fatter|fat|thickest|thicker|thick|chunky)\b", "width", +1),
     (r"\b(?:narrowest|narrower|narrow|thinnest|thinner|thin|slimmest|slimmer|slim|skinniest|skinny)\b", "width", -1),
     (r"\b(?:longest|longer|long|lengthy)\b", "length", +1),
@@ -210,8 +210,11 @@ class Resolver:
 
     # -- the phrase --------------------------------------------------------------------------------
 
-    def resolve(self, phrase: str, pool: Sequence[ObjectInfo] | None = None) -> Reference | None:
-        """What ``phrase`` picks among ``pool`` (default: every object); None if it names nothing."""
+    def resolve(
+        self, phrase: str, pool: Sequence[ObjectInfo] | None = None, context_head: str = ""
+    ) -> Reference | None:
+        """What ``phrase`` picks among ``pool`` (default: every object); None if it names nothing.
+        ``context_head``: the noun a bare "one" stands for ("the small cube on the big one": cube)."""
         pool = list(self.objects if pool is None else pool)
         text = " ".join(_words(phrase))
         if not text or not pool:
@@ -220,7 +223,7 @@ class Resolver:
         m = _EXCEPT.search(text)
         if m is not None and m.start() > 0:
             base, excluded_txt = text[: m.start()], text[m.end() :]
-        ref = self._resolve_base(base, pool)
+        ref = self._resolve_base(base, pool, context_head=context_head)
         if ref is None:
             return None
         if excluded_txt:
@@ -489,7 +492,7 @@ def placement(
         inner = [m for m in _PREP.finditer(said_o) if _CONJ.search(said_o[m.end() :])]
         if inner:
             return None  # "the mug on the plate and the cube in the bowl": two placements, not one
-        tgt = res.resolve(said_t, recs)
+        tgt = res.resolve(said_t, recs, context_head=res._head_noun(_object_phrase(said_o)))
         if tgt is None or not tgt.names or tgt.plural or (len(tgt.names) > 1 and not tgt.decisive):
             continue
         if tgt.score < HEAD_MIN + 0.1 and not tgt.decisive:

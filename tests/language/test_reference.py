@@ -175,3 +175,30 @@ def test_dimension_words_pick_by_measured_width_depth_length_and_the_middle_size
     assert picks("the wide mug", objs, scorer) == ["m1"]
     # Two cubes: no middle one.
     assert len(picks("the medium cube", [o for o in objs if o.name != "c3"], scorer)) == 2  # undecided
+
+
+def test_a_bare_one_takes_the_noun_of_the_object_phrase_and_short_is_a_height(text_embedder) -> None:
+    def o(name, cat, x, y, color, shape, size):
+        return ObjectInfo(name, cat, Pose((x, y, 0.0)), size, color=color, shape=shape)
+
+    objs = [
+        o("tum", "glass", 0.40, 0.20, "clear", "tumbler", (0.07, 0.07, 0.09)),
+        o("flu", "glass", 0.45, -0.10, "clear", "flute", (0.06, 0.06, 0.20)),
+        o("small_block", "block", 0.40, 0.00, "green", "cube", (0.03, 0.03, 0.03)),
+        o("big_block", "block", 0.50, 0.10, "red", "cube", (0.07, 0.07, 0.07)),
+        o("plate", "plate", 0.60, -0.30, "white", "round", (0.20, 0.20, 0.02)),
+        o("shelf", "shelf", 0.60, 0.30, "wood", "rack", (0.30, 0.20, 0.20)),
+    ]
+    layer = LanguageLayer(embedder=text_embedder)
+    for text, want in (
+        ("set the small cube on top of the big one", [("at", ["small_block"], ["big_block"])]),
+        ("put the big cube on the small one", [("at", ["big_block"], ["small_block"])]),
+        ("grab the short glass", [("holding", ["tum"], None)]),
+        ("um, nudge the, the flute", [("pushed", ["flu"], None)]),  # a repeat across a comma is one word
+    ):
+        u = layer.understand_task(text, objs)
+        layer.forget_question()
+        assert u.decision == "act", (text, u.to_dict())
+        assert [(a["kind"], a["objects"], a.get("targets")) for a in u.atoms] == want, (text, u.atoms)
+    u = layer.understand_task("pick up two flutes", objs)  # one flute (and a tumbler): asked
+    assert u.decision == "ask" and "only 1" in u.reason, u.to_dict()
