@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robot_agent.errors import PolicyError
-from robot_agent.language import polarity, reference, structure, verbs
+from robot_agent.language import judgement, polarity, reference, structure, verbs
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
 from robot_agent.language.checks import (
     HEDGED,
@@ -362,6 +362,7 @@ class LanguageLayer:
             scores = structure.rescore_tasks(clean(text), objects, cands, scores, self.scorer, q, ruled_out)
         else:
             scores = structure.rescore_parts(clean(text), cands, scores, self.scorer, ctx.objects if ctx else ())
+            scores = judgement.rescore(clean(text), cands, scores)
         order = sorted(range(len(cands)), key=lambda k: -scores[k])
         return [(cands[k], scores[k]) for k in order]
 

@@ -58,6 +58,7 @@ class Synset:
     lemmas: tuple[str, ...]
     hypernyms: tuple[int, ...]
     gloss: str
+    similar: tuple[int, ...] = ()  # adjectives: the head sense a satellite is similar to ('&')
 
     @property
     def definition(self) -> str:
@@ -170,11 +171,16 @@ class WordNet:
         k = 4 + 2 * n_words
         n_ptr = int(p[k])
         hyper: list[int] = []
+        similar: list[int] = []
         for j in range(n_ptr):
             sym, off, ppos = p[k + 1 + 4 * j], p[k + 2 + 4 * j], p[k + 3 + 4 * j]
             if sym in ("@", "@i") and ppos[0] == pos[0]:
                 hyper.append(int(off))
-        got = Synset(pos, offset, self._lexnames.get(int(p[1]), ""), lemmas, tuple(hyper), gloss.strip())
+            elif sym == "&" and ppos in ("a", "s"):
+                similar.append(int(off))
+        got = Synset(
+            pos, offset, self._lexnames.get(int(p[1]), ""), lemmas, tuple(hyper), gloss.strip(), tuple(similar)
+        )
         with self._lock:
             self._cache[key] = got
         return got

@@ -293,3 +293,25 @@ def test_a_drawer_motion_that_stopped_short_goes_on(layer) -> None:
         assert u.decision == "act" and name in u.correction.parameters, (text, u.to_dict())
         ((op, v),) = u.correction.parameters[name].items()
         assert op == "add" and v > 0, (text, u.correction.parameters)
+
+
+def test_words_that_judge_are_read_by_their_kind(layer) -> None:
+    """WordNet's adjectives: a word similar to "good" or "pleasing" approves ("keep going"); one
+    similar to "bad" does not; a stop word the list knows still stops first."""
+    from robot_agent.language import judgement
+
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    for text in ("splendid", "that's smashing", "looks lovely", "nice one, mate"):
+        assert judgement.approval(text) == 1, text
+        u = layer.understand_correction(text, ctx)
+        layer.forget_question()
+        assert u.decision == "act" and u.correction.kind is CorrectionKind.CONFIRM, (text, u.to_dict())
+    for text in ("terrible", "that's not good"):
+        assert judgement.approval(text) == -1, text
+        u = layer.understand_correction(text, ctx)
+        layer.forget_question()
+        assert u.correction is None or u.correction.kind is not CorrectionKind.CONFIRM, (text, u.to_dict())
+    for text in ("a bit higher", "the big one", "too fast"):
+        assert judgement.approval(text) == 0, text
+    u = layer.understand_correction("stop, lovely", ctx)
+    assert u.decision == "stop", u.to_dict()

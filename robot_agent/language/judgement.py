@@ -1,0 +1,125 @@
+"""Words that judge rather than ask: "that's grand", "fab", "nice one", "lovely" approve of what
+the robot does; "awful", "that's wrong" do not. A sentence model places "that's grand" nowhere in
+particular; WordNet says "grand" (in one sense) is similar to "good", "fab" to "pleasing".
+
+An utterance is an evaluation when every word but a closed class of function words ("that",
+"is", "looks", "really", "one", "job"...) is an adjective or adverb WordNet knows; it approves when
+one of them is, or is similar to, one of a few head senses (good, satisfactory, correct, nice,
+perfect, excellent) and none is negated or disapproving (bad, incorrect, unsatisfactory).
+:func:`approval` gives +1, -1 or 0; the layer makes "keep going" win on +1.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from robot_agent.language import wordnet
+
+#: head senses of approval and disapproval: (lemma, how the definition starts), adjectives and adverbs
+APPROVE = (
+    ("good", "having desirable or positive qualities"),
+    ("satisfactory", "giving satisfaction"),
+    ("correct", "free from error"),
+    ("nice", "pleasant or pleasing"),
+    ("perfect", "being complete of its kind"),
+    ("excellent", "very good"),
+    ("pleasing", "giving pleasure and satisfaction"),
+    ("superior", "of high or superior quality"),
+    ("beautiful", "delighting the senses"),
+    ("well", "(often used as a combining form) in a good or proper"),
+    ("right_on", "an interjection expressing agreement"),
+)
+DISAPPROVE = (
+    ("bad", "having undesirable or negative qualities"),
+    ("incorrect", "not correct"),
+    ("unsatisfactory", "not giving satisfaction"),
+    ("wrong", "not correct"),
+)
+#: words an evaluation may hold besides its judging words
+_FUNCTION = frozenset(
+    "that that's thats this it it's its is was be looks look looking seems seem sounds sound feels feel "
+    "very really so just quite pretty totally absolutely exactly real one a an the job work done going "
+    "thanks thank you cheers yes yeah yep yup oh wow ah now there all mate buddy i i'm think is that's "
+    "we we're good".split()
+) - {"good"}
+#: a sense defined as a degree of good ("very good", "extraordinarily good or great", "extremely pleasing")
+_GOOD_GENUS = re.compile(r"^(?:\w+ly\s+)?(?:very\s+)?(?:good|pleasing)\b")
+_NEGATION = re.compile(r"\b(?:not|no|never|isn't|wasn't|ain't|n't)\b")
+
+
+@lru_cache(maxsize=1)
+def _heads() -> tuple[frozenset[int], frozenset[int]]:
+    wn = wordnet.load()
+    if wn is None:
+        return frozenset(), frozenset()
+
+    def find(specs: tuple[tuple[str, str], ...]) -> frozenset[int]:
+        out = set()
+        for lemma, start in specs:
+            for pos in ("a", "r"):
+                for s in wn.synsets(lemma, pos):
+                    if lemma in s.lemmas and s.definition.startswith(start):
+                        out.add((pos, s.offset))
+        return frozenset(out)
+
+    return find(APPROVE), find(DISAPPROVE)
+
+
+@lru_cache(maxsize=4096)
+def _judges(word: str) -> int | None:
+    """+1 / -1 when ``word`` judges, 0 when it is an adjective or adverb that does not, None when
+    WordNet knows it as neither."""
+    wn = wordnet.load()
+    if wn is None:
+        return None
+    good, bad = _heads()
+    senses = [("a", s) for s in wn.synsets(word, "a")] + [("r", s) for s in wn.synsets(word, "r")]
+    if not senses:
+        return None
+    for pos, s in senses:
+        keys = {(pos, s.offset)} | {("a", o) for o in s.similar}
+        if keys & good or _GOOD_GENUS.match(s.definition):
+            return 1
+        if keys & bad:
+            return -1
+    return 0
+
+
+def approval(text: str) -> int:
+    """+1: the utterance only approves ("that's grand", "nice one"); -1: it only disapproves;
+    0: it says something else (or WordNet is not installed)."""
+    low = text.lower().replace("’", "'")
+    words = re.findall(r"[a-z]+(?:'[a-z]+)?", low)
+    if not words or len(words) > 6:
+        return 0
+    if "right" in words and "on" in words:
+        words = [w for w in words if w != "on"] + ["right_on"]  # the interjection, as WordNet spells it
+    content = [w for w in words if w not in _FUNCTION]
+    if not content:
+        return 0
+    votes = [_judges(w) for w in content]
+    if any(v is None for v in votes) or not any(votes):
+        return 0
+    sign = 1 if all(v >= 0 for v in votes) and any(v > 0 for v in votes) else -1 if all(v <= 0 for v in votes) else 0
+    return -sign if _NEGATION.search(low) else sign
+
+
+#: what "keep going" gains (and a model-made stop and every other meaning lose) on approval
+APPROVAL_BONUS = 0.3
+
+
+def rescore(text: str, cands: list, scores: list[float]) -> list[float]:
+    """Correction scores with an evaluation weighed: approval makes "keep going" the meaning (a
+    stop word is decided before any scoring, so this never cancels a stop the word list knows);
+    disapproval rules "keep going" out."""
+    a = approval(text)
+    if a == 0:
+        return scores
+    out = list(scores)
+    for i, c in enumerate(cands):
+        if c.family == "confirm":
+            out[i] += APPROVAL_BONUS if a > 0 else -APPROVAL_BONUS
+        elif a > 0:
+            out[i] -= APPROVAL_BONUS if c.family == "stop" else APPROVAL_BONUS / 3
+    return out
