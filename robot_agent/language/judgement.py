@@ -39,7 +39,7 @@ DISAPPROVE = (
 #: words an evaluation may hold besides its judging words
 _FUNCTION = frozenset(
     "that that's thats this it it's its is was be looks look looking seems seem sounds sound feels feel "
-    "very really so just quite pretty totally absolutely exactly real one a an the job work done going "
+    "very really so just quite pretty totally absolutely exactly real one a an job work done going "
     "thanks thank you cheers yes yeah yep yup oh wow ah now there all mate buddy i i'm think is that's "
     "we we're good".split()
 ) - {"good"}
@@ -97,6 +97,14 @@ def approval(text: str) -> int:
         words = [w for w in words if w != "on"] + ["right_on"]  # the interjection, as WordNet spells it
     content = [w for w in words if w not in _FUNCTION]
     if not content:
+        return 0
+    # A word that names a correction ("easy" = slower, "right" = a direction, "high") makes it no
+    # mere judgement; "right" that judges ("looks about right", "right on") is the exception.
+    from robot_agent.language.polarity import ANCHORS
+    from robot_agent.language.structure import right_judged
+
+    said = {w for values in ANCHORS.values() for ws in values.values() for w in ws}
+    if any(w in said and not (w in ("right", "right_on") and right_judged(low)) for w in content):
         return 0
     votes = [_judges(w) for w in content]
     if any(v is None for v in votes) or not any(votes):

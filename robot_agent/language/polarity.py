@@ -26,7 +26,7 @@ ANCHORS: dict[str, dict[str, tuple[str, ...]]] = {
         "down": ("down", "low", "lower"),
     },
     "speed": {
-        "slower": ("slow", "slower", "slowly", "steady", "gently"),
+        "slower": ("slow", "slower", "slowly", "steady", "gently", "easy"),
         "faster": ("fast", "faster", "quick", "quickly", "hurry", "rush", "rushing"),
     },
     "pull": {"more": ("more", "further", "wider"), "less": ("less",)},

@@ -350,13 +350,19 @@ _DIRECTION_SAID = re.compile(
 )
 
 
+def right_judged(text: str) -> bool:
+    """ "right" that judges and points nowhere ("looks about right", "right on")."""
+    low = text.lower()
+    return bool(_RIGHT_JUDGED.search(low)) and not _MOTION.search(low)
+
+
 def direction_cues(text: str, cands: Sequence[Any], scores: list[float]) -> list[float]:
     """Correction scores with two readings of direction words set right: "right" that judges
     ("looks about right") is no motion, and a direction said with "to the" / "further" outweighs a
     particle ("set it *down* further to the left")."""
     low = text.lower()
     out = list(scores)
-    judged = bool(_RIGHT_JUDGED.search(low)) and not _MOTION.search(low)
+    judged = right_judged(low)
     said = _DIRECTION_SAID.search(low)
     want = None
     if said is not None:

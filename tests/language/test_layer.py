@@ -311,7 +311,10 @@ def test_words_that_judge_are_read_by_their_kind(layer) -> None:
         u = layer.understand_correction(text, ctx)
         layer.forget_question()
         assert u.correction is None or u.correction.kind is not CorrectionKind.CONFIRM, (text, u.to_dict())
-    for text in ("a bit higher", "the big one", "too fast"):
+    # Words that name a correction or an object are no mere judgement: "easy" is slower, "the
+    # right one" picks an object; "right" that judges still approves.
+    for text in ("a bit higher", "the big one", "too fast", "the right one", "easy, that's delicate"):
         assert judgement.approval(text) == 0, text
+    assert judgement.approval("looks about right") == 1
     u = layer.understand_correction("stop, lovely", ctx)
     assert u.decision == "stop", u.to_dict()
