@@ -186,6 +186,12 @@ class LanguageLayer:
             from robot_agent.language.scorer import Scorer
 
             self.scorer = Scorer(embedder)
+        if mode == "full":
+            from robot_agent.language import wordnet
+
+            # WordNet's indexes load in the background (about 1 s); a first utterance before
+            # they are in waits on the reader's lock, never reads half an index.
+            threading.Thread(target=wordnet.warm, name="wordnet-warm", daemon=True).start()
 
     # ------------------------------------------------------------------ public
 

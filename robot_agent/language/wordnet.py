@@ -248,3 +248,14 @@ def load() -> WordNet | None:
             else:
                 _LOADED = WordNet(root)
         return _LOADED
+
+
+def warm() -> None:
+    """Load every index and offset map now (about 1 s on 2 cores), so the first utterance does not
+    wait for them; a no-op without WordNet."""
+    wn = load()
+    if wn is None:
+        return
+    for pos in POS_FILE:
+        wn._idx(pos)
+        wn._position(pos, 0)
