@@ -410,17 +410,24 @@ def _preferences(objs: list[ObjectInfo]) -> list[Candidate]:
                             ],
                         )
                     )
-            else:
-                out.append(
-                    Candidate(
-                        f"prefer:{cat}::{t.name}",
-                        "preference",
-                        f"{cat}>{t.name}",
+            # The whole category too, whatever its colours ("from now on all fruit ends up in the bowl").
+            one = sw.CATEGORY_NOUN.get(cat, cat)
+            out.append(
+                Candidate(
+                    f"prefer:{cat}::{t.name}",
+                    "preference",
+                    f"{cat}>{t.name}",
+                    f"{many} go {prep} {p}",
+                    f"{many} go {prep} the {t.name}",
+                    [
                         f"{many} go {prep} {p}",
-                        f"{many} go {prep} the {t.name}",
-                        [f"{many} go {prep} {p}", f"{p} is where the {many} are kept", f"always put {many} {prep} {p}"],
-                    )
+                        f"{p} is where the {many} are kept",
+                        f"always put {many} {prep} {p}",
+                        f"all the {many} go {prep} {p}, whatever their colour",
+                        f"every {one} goes {prep} {p}",
+                    ],
                 )
+            )
     return out
 
 

@@ -369,6 +369,9 @@ class LanguageLayer:
         else:
             scores = structure.rescore_parts(clean(text), cands, scores, self.scorer, ctx.objects if ctx else ())
             scores = judgement.rescore(clean(text), cands, scores)
+            if ctx is not None:
+                current = {n for n in (ctx.object, ctx.target) if n}
+                scores = structure.other_cue(clean(text), cands, scores, ctx.objects, self.scorer, current)
         order = sorted(range(len(cands)), key=lambda k: -scores[k])
         return [(cands[k], scores[k]) for k in order]
 

@@ -463,3 +463,49 @@ def _negated_parts(text: str, cands: Sequence[Any], scores: list[float], idx: li
         ):
             out[i] -= NEGATED_PART
     return out
+
+
+#: "the other bowl", "another mug", "a different one": the one of that kind not in use now
+_OTHER = re.compile(r"\b(?:the\s+other|another|a\s+different|the\s+different|other)\s+(?P<n>[a-z]+(?:\s+[a-z]+)?)")
+
+
+def other_one(text: str, objects: Sequence[ObjectInfo], scorer: Any, current: set[str]) -> str | None:
+    """The object "the other <noun>" names: of the noun's kind, not the one the skill uses now; None
+    when the words say no such thing or leave more than one."""
+    m = _OTHER.search(text.lower())
+    if m is None or not current:
+        return None
+    phrase = f"the {m.group('n')}"
+    if m.group("n").split()[0] in ("one", "ones", "way", "side", "direction", "hand", "end"):
+        # "the other one": the kind of the thing in use; "other way": a direction, not an object
+        if m.group("n").split()[0] not in ("one", "ones"):
+            return None
+        kind_of = {o.category for o in objects if o.name in current}
+        pool = [o for o in objects if o.category in kind_of and o.name not in current]
+        return pool[0].name if len(pool) == 1 else None
+    options = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in objects]
+    sims = _ground(phrase, options, scorer, objects)
+    best = max(sims.values())
+    if best < GROUND_MIN:
+        return None
+    kind = [n for n, v in sims.items() if v >= best - 0.1]
+    rest = [n for n in kind if n not in current]
+    return rest[0] if len(rest) == 1 and len(kind) > len(rest) else None
+
+
+#: what the meaning acting on "the other one" gains
+OTHER_BONUS = 0.15
+
+
+def other_cue(
+    text: str, cands: Sequence[Any], scores: list[float], objects: Sequence[ObjectInfo], scorer: Any, current: set[str]
+) -> list[float]:
+    """Correction scores with "the other X" weighed: swapping to it (object or place) gains."""
+    name = other_one(text, objects, scorer, current)
+    if name is None:
+        return scores
+    out = list(scores)
+    for i, c in enumerate(cands):
+        if c.family in ("swap_object", "swap_target") and c.value == name:
+            out[i] += OTHER_BONUS
+    return out

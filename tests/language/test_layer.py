@@ -318,3 +318,27 @@ def test_words_that_judge_are_read_by_their_kind(layer) -> None:
     assert judgement.approval("looks about right") == 1
     u = layer.understand_correction("stop, lovely", ctx)
     assert u.decision == "stop", u.to_dict()
+
+
+def test_the_other_one_and_a_whole_category_preference(layer) -> None:
+    from skills.types import ObjectInfo, Pose
+
+    def o(name, cat, x, y, color, shape, size=0.05):
+        return ObjectInfo(name, cat, Pose((x, y, 0.0)), (size, size, size), color=color, shape=shape)
+
+    scene = [
+        o("pear_1", "fruit", 0.40, 0.10, "green", "apple"),
+        o("lemon_1", "fruit", 0.45, -0.05, "yellow", "lemon"),
+        o("left_tray", "tray", 0.60, 0.30, "black", "flat", 0.2),
+        o("right_tray", "tray", 0.60, -0.30, "gray", "flat", 0.2),
+    ]
+    ctx = CorrectionContext(scene, "place", "pear_1", "left_tray")
+    u = layer.understand_correction("no, the other tray", ctx)
+    layer.forget_question()
+    assert u.decision == "act" and u.correction.plan.get("destination") == "right_tray", u.to_dict()
+    u = layer.understand_correction("from now on every fruit goes in the gray tray", ctx)
+    layer.forget_question()
+    assert u.decision == "act", u.to_dict()
+    plan = u.correction.plan
+    assert plan["type"] == "preference" and plan["selector"] == {"category": "fruit"}, plan
+    assert plan["target"] == "right_tray", plan
