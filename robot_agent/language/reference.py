@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from robot_agent.language import nouns
+from robot_agent.language import colours, nouns
 from robot_agent.language import scene_words as sw
 from robot_agent.language.structure import direction_phrase
 from skills.types import ObjectInfo
@@ -192,7 +192,8 @@ class Resolver:
         for name, ps in options:
             out[name] = float(flat[i : i + len(ps)].max())
             i += len(ps)
-        return nouns.adjust(f"the {head}", {o.name: o for o in pool}, out)
+        by_name = {o.name: o for o in pool}
+        return colours.adjust(f"the {head}", by_name, nouns.adjust(f"the {head}", by_name, out))
 
     def kind(
         self, head: str, pool: Sequence[ObjectInfo], spread: float = KIND_SPREAD
@@ -321,6 +322,13 @@ class Resolver:
         kind, score = self.kind(head, pool)
         if not kind:
             return None
+        said = colours.said_colour(f"the {head}")
+        colour_how = ""
+        if said is not None and len(kind) > 1:
+            # A colour word the scene's names lack ("the turquoise block"): the thing of that colour.
+            near = colours.nearest(said, kind)
+            if len(near) == 1 and not any(w == said for o in near for w in (o.color or "").split()):
+                kind, colour_how = near, f"colour {said}"
         chosen: list[ObjectInfo] = list(kind)
         anchor = ""
         if landmark is not None:
@@ -359,6 +367,7 @@ class Resolver:
             if count and len(kind) != count:
                 # "both mugs" with three mugs in view: the count does not pick them; the caller asks.
                 return Reference([o.name for o in kind], True, "", score)
+        how = how or ([colour_how] if colour_how else [])
         return Reference([o.name for o in chosen], plural and len(chosen) > 1, "; ".join(how), score, landmark=anchor)
 
     def _by_landmark(self, landmark: tuple[str, str], kind: Sequence[ObjectInfo]) -> tuple[ObjectInfo, str] | None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from robot_agent.language import nouns, verbs
+from robot_agent.language import colours, nouns, verbs
 from robot_agent.language import scene_words as sw
 from skills.types import ObjectInfo
 
@@ -48,6 +48,8 @@ IMPLIED_PLACE_BONUS = 0.12
 DIRECTION_BONUS = 0.1
 #: what two bare noun phrases ("lemon. tray.") add to the placement they ground on
 BARE_BONUS = 0.15
+#: what "all of a kind" loses when the object phrase names one thing
+SINGULAR_PENALTY = 0.1
 _PART = re.compile(
     r"\b(?:by|at|from|on|with|round|around|about|near|nearer|nearest|closer to|towards?)\s+"
     r"(?:the|its|their|that|this)\s+(?P<p>[a-z][a-z ]{1,30}?)"
@@ -69,7 +71,8 @@ def _ground(
     phrase: str, options: Sequence[tuple[str, list[str]]], scorer: Any, objects: Sequence[ObjectInfo] = ()
 ) -> dict[str, float]:
     """Similarity of ``phrase`` to each option (best over the option's phrases); with the scene's
-    ``objects``, WordNet's kinds of the head noun mixed in (:func:`robot_agent.language.nouns.adjust`)."""
+    ``objects``, WordNet's kinds of the head noun and the colour said mixed in
+    (:func:`robot_agent.language.nouns.adjust`, :func:`robot_agent.language.colours.adjust`)."""
     sentences = [p for _, ps in options for p in ps]
     # "that chest", "my mug": a demonstrative or possessive picks like "the" (the renderings say "the")
     phrase = re.sub(r"^\s*(?:that|this|these|those|my|your|our)\b", "the", phrase.lower())
@@ -81,7 +84,8 @@ def _ground(
         out[name] = float(flat[i : i + len(ps)].max())
         i += len(ps)
     if objects:
-        out = nouns.adjust(phrase, {o.name: o for o in objects}, out)
+        by_name = {o.name: o for o in objects}
+        out = colours.adjust(phrase, by_name, nouns.adjust(phrase, by_name, out))
     return out
 
 
@@ -223,6 +227,12 @@ def rescore_tasks(
         out = _implied_place(reading.implied_place, objects, cands, out, scorer)
     if found is not None:
         out = _mix_placement(objects, cands, out, found)
+        said_o = (placement_phrases(text) or ("", ""))[0]
+        if said_o and said_o.split()[0] in ("the", "this", "that") and _singular_phrase(said_o):
+            # "the turquoise block goes on the tray": one thing, not all the blocks
+            for i, c in enumerate(cands):
+                if c.family == "put_all":
+                    out[i] -= SINGULAR_PENALTY
     elif _DIRECTION.search(text.lower()):
         # "scoot the mug over", "bump the cylinder rightwards": one object moved a way, no place.
         for i, c in enumerate(cands):
@@ -232,6 +242,7 @@ def rescore_tasks(
                 out[i] -= DIRECTION_BONUS / 2
     if found is None and not reading.verbs:
         out = _bare_placement(text, objects, cands, out, scorer)
+    out = _colour_cue(text, objects, cands, out)
     if ruled_out is None:
         ruled_out = negated(text, objects, scorer)
     for i, c in enumerate(cands):
@@ -289,6 +300,33 @@ def resultative(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> tuple[
     if sims[best] < GROUND_MIN or best not in {c.name for c in cabinets}:
         return None
     return best, m.group("s") in ("open", "opened")
+
+
+def _colour_cue(text: str, objects: Sequence[ObjectInfo], cands: Sequence[Any], scores: list[float]) -> list[float]:
+    """Task scores with a colour word weighed where it stands: in the object phrase it says which
+    thing moves, in the place phrase where it goes ("the turquoise block": the cyan one)."""
+    phrases = placement_phrases(text)
+    said_o, said_t = phrases if phrases is not None else (text, "")
+    by_name = {o.name: o for o in objects}
+    movers = colours.adjust(said_o, by_name, dict.fromkeys(by_name, 0.0))
+    places = colours.adjust(said_t, by_name, dict.fromkeys(by_name, 0.0)) if said_t else {}
+    if not any(movers.values()) and not any(places.values()):
+        return scores
+    out = list(scores)
+    for i, c in enumerate(cands):
+        if c.family in ("put", "pick", "push", "away"):
+            moved, _, place = c.value.partition(">")
+            out[i] += movers.get(moved, 0.0) + places.get(place, 0.0)
+    return out
+
+
+_QUANTITY = re.compile(r"\b(?:all|every|each|both|everything|them|they|these|those|two|three|four|five)\b")
+
+
+def _singular_phrase(phrase: str) -> bool:
+    """A noun phrase naming one thing: no quantity word, and its last word not a plural."""
+    words = re.findall(r"[a-z]+", phrase.lower())
+    return bool(words) and not _QUANTITY.search(phrase.lower()) and not re.fullmatch(r"[a-z]{3,}[^su]s", words[-1])
 
 
 def _implied_place(

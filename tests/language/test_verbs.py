@@ -183,3 +183,33 @@ def test_structure_the_verb_does_not_carry(text_embedder, wn) -> None:
     u = layer.understand_task("the teal cube, not the gray mug, on the ledge", scene)
     layer.forget_question()
     assert not (u.decision == "act" and any("gray_mug" in (a.get("targets") or []) for a in u.atoms)), u.to_dict()
+
+
+def test_colour_words_by_the_colour_they_name(text_embedder) -> None:
+    from robot_agent.language import colours
+
+    # Hue decides between colours that have one, lightness between those that do not.
+    for word, near, far in (("turquoise", "cyan", "brown"), ("navy", "blue", "purple"), ("ivory", "white", "gray")):
+        assert colours.distance(word, near) < colours.distance(word, far), word
+    assert colours.said_colour("the crimson mug") == "crimson"
+    assert colours.said_colour("the lime and the orange, plate please") is None  # fruit, not colours
+    assert colours.distance("wibble", "red") is None
+
+    def o(name, cat, x, y, color, shape, size=0.05):
+        return ObjectInfo(name, cat, Pose((x, y, 0.0)), (size, size, size), color=color, shape=shape)
+
+    scene = [
+        o("c1", "block", 0.40, 0.20, "cyan", "cube"),
+        o("c2", "block", 0.45, -0.10, "brown", "cube"),
+        o("c3", "block", 0.35, 0.00, "red", "cube"),
+        o("bin", "tray", 0.60, 0.30, "gray", "bin", 0.2),
+    ]
+    layer = LanguageLayer(embedder=text_embedder)
+    for text, name in (
+        ("the turquoise block goes in the bin", "c1"),
+        ("put the crimson cube in the bin", "c3"),
+        ("pick up the chocolate block", "c2"),
+    ):
+        u = layer.understand_task(text, scene)
+        layer.forget_question()
+        assert u.decision == "act" and [a["objects"] for a in u.atoms] == [[name]], (text, u.to_dict())
