@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robot_agent.errors import PolicyError
-from robot_agent.language import judgement, polarity, reference, structure, verbs
+from robot_agent.language import answers, judgement, polarity, reference, structure, verbs
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
 from robot_agent.language.checks import (
     HEDGED,
@@ -43,7 +43,7 @@ from robot_agent.language.checks import (
     situation,
 )
 from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
-from robot_agent.language.meaning import correction_keys, family, goal_keys
+from robot_agent.language.meaning import correction_keys, family, goal_atoms, goal_keys
 from robot_agent.language.types import Choice, Understanding
 from skills.params import SKILL_PARAMS
 from skills.types import ObjectInfo
@@ -98,40 +98,6 @@ def _decision(c: Correction) -> str:
     return "act"
 
 
-def goal_atoms(goal: Any) -> list[dict[str, Any]]:
-    """A :class:`robot_agent.policy.goals.Goal`'s atoms as data (see :attr:`Understanding.atoms`)."""
-    out: list[dict[str, Any]] = []
-    for a in goal.atoms:
-        d: dict[str, Any] = {"kind": a.kind}
-        if a.kind != "home":
-            d["objects"] = list(a.objects)
-        if a.kind == "at":
-            d["targets"] = list(a.targets)
-        if a.kind == "drawer":
-            d["open"] = bool(a.open)
-        out.append(d)
-    return out
-
-
-_NUM_WORDS = {
-    "one": 1,
-    "first": 1,
-    "two": 2,
-    "second": 2,
-    "three": 3,
-    "third": 3,
-    "four": 4,
-    "fourth": 4,
-    "1st": 1,
-    "2nd": 2,
-    "3rd": 3,
-}
-_ANSWER_NUM = re.compile(
-    r"^\W*(?:(?:number|option|choice|the)\s+)?(\d|one|two|three|four|first|second|third|"
-    r"fourth|1st|2nd|3rd)(?:\s+(?:one|option|choice))?\W*(?:please)?\W*$"
-)
-_ANSWER_NONE = re.compile(r"^\W*(?:neither|none|none of (?:them|those|these)|no,? neither|no,? none|nothing)\b")
-_ANSWER_YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right|exactly|that one|sure)\W*$")
 _MAG = re.compile(
     r"(?:\d+(?:[.,]\d+)?|\b(?:half|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
     r"fifteen|twenty|thirty|a couple of|a few)\b)(?:\s+(?:and a half|point \w+))?\s*"
@@ -567,7 +533,7 @@ class LanguageLayer:
                     return u
             if any(a.get("objects") and a["objects"] != [name] for a in atoms):
                 atoms = []  # the grammar read another object: the referring words decide
-            ranked = self._prefer_object(ranked, name, set(picked.landmark.split()))
+            ranked = reference.prefer_object(ranked, name, set(picked.landmark.split()))
         if atoms:
             gk = goal_keys(atoms, cats)
             form = goal_form(atoms)
@@ -637,20 +603,6 @@ class LanguageLayer:
         else:
             return None
         return self._acting_on(text, canonical, objects, 1.0, "grammar+model")
-
-    @staticmethod
-    def _prefer_object(
-        ranked: list[tuple[Candidate, float]], name: str, landmarks: set[str] = frozenset()
-    ) -> list[tuple[Candidate, float]]:
-        """Ranking with the meanings that act on ``name`` ahead of those acting on another object,
-        and a landmark ("the cube nearest the tray") not taken for the place."""
-        out = []
-        for c, s in ranked:
-            moved = c.value.split(">", 1)[0] if c.family in ("put", "pick", "push", "away") else ""
-            place = c.value.split(">", 1)[1] if c.family == "put" and ">" in c.value else ""
-            s = s + 0.15 if moved == name else s - 0.15 if moved else s
-            out.append((c, s - 0.15 if place in landmarks else s))
-        return sorted(out, key=lambda x: -x[1])
 
     def _placed(self, text: str, placed: reference.Placement, objects: list[ObjectInfo]) -> Understanding | None:
         """A placement whose objects the referring words decided ("both mugs", "the biggest cube")."""
@@ -761,17 +713,10 @@ class LanguageLayer:
 
     def _answer(self, text: str, p: _Pending) -> Understanding | None:
         """``text`` as an answer to the pending question, or None when it is not one."""
-        low = text.lower().strip()
-        idx: int | None = None
-        m = _ANSWER_NUM.match(low)
-        if m:
-            tok = m.group(1)
-            idx = int(tok) if tok.isdigit() else _NUM_WORDS.get(tok)
-            if idx is not None:
-                idx -= 1
-        elif _ANSWER_YES.match(low) and len(p.choices) == 1:
-            idx = 0
-        elif _ANSWER_NONE.match(low):
+        idx = answers.chosen_index(text, len(p.choices))
+        if idx is not None:
+            pass
+        elif answers.says_none(text):
             self._pending = None
             q = "What did you mean, then? Please say it in other words."
             corr = (

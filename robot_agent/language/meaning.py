@@ -193,3 +193,18 @@ def acted_keys(u: Any) -> tuple[str, frozenset[str]]:
     if not keys:
         keys = frozenset({c.kind.value, *sorted(c.parameters), *(sorted(c.plan) if c.plan else [])})
     return c.kind.value, keys
+
+
+def goal_atoms(goal: Any) -> list[dict[str, Any]]:
+    """A :class:`robot_agent.policy.goals.Goal`'s atoms as data (see :attr:`Understanding.atoms`)."""
+    out: list[dict[str, Any]] = []
+    for a in goal.atoms:
+        d: dict[str, Any] = {"kind": a.kind}
+        if a.kind != "home":
+            d["objects"] = list(a.objects)
+        if a.kind == "at":
+            d["targets"] = list(a.targets)
+        if a.kind == "drawer":
+            d["open"] = bool(a.open)
+        out.append(d)
+    return out

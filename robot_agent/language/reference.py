@@ -564,3 +564,17 @@ def object_reference(
     if not ref.decisive or len(ref.names) != 1 or ref.plural:
         return None
     return ref
+
+
+def prefer_object(
+    ranked: list[tuple[Any, float]], name: str, landmarks: set[str] = frozenset()
+) -> list[tuple[Any, float]]:
+    """A task ranking with the meanings that act on ``name`` ahead of those acting on another
+    object, and a landmark ("the cube nearest the tray") not taken for the place."""
+    out = []
+    for c, s in ranked:
+        moved = c.value.split(">", 1)[0] if c.family in ("put", "pick", "push", "away") else ""
+        place = c.value.split(">", 1)[1] if c.family == "put" and ">" in c.value else ""
+        s = s + 0.15 if moved == name else s - 0.15 if moved else s
+        out.append((c, s - 0.15 if place in landmarks else s))
+    return sorted(out, key=lambda x: -x[1])
