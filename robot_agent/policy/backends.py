@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
 import json
 import logging
@@ -102,8 +103,8 @@ def dequantized_dir(gguf: Path, cache_root: Path) -> Path:
     """
     if not gguf.is_file():
         raise PolicyError(f"{gguf}: no such GGUF file")
-    target = cache_root / gguf.name.removesuffix(".gguf")
     want = _manifest(gguf)
+    target = cache_entry(gguf, cache_root, want)
     if _cache_valid(target, want):
         return target
     transformers = require("transformers", "the local policy backend")
@@ -130,12 +131,33 @@ def dequantized_dir(gguf: Path, cache_root: Path) -> Path:
             if _cache_valid(target, want):  # another process finished first
                 shutil.rmtree(tmp, ignore_errors=True)
                 return target
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+            # A broken entry: moved aside first (atomic), so two processes replacing it never
+            # delete each other's files.
+            aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=cache_root))
+            try:
+                os.replace(target, aside / "entry")
+            except FileNotFoundError:
+                pass  # another process moved it already
+            shutil.rmtree(aside, ignore_errors=True)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not _cache_valid(target, want):  # another process put a different entry there
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # it put the same weights there first
     except OSError as exc:
         raise PolicyError(f"cannot write the model cache {target}: {exc}") from exc
     log.info("dequantized %s in %.1f s", gguf.name, time.monotonic() - t0)
     return target
+
+
+def cache_entry(gguf: Path, cache_root: Path, manifest: dict[str, Any] | None = None) -> Path:
+    """Where ``gguf``'s dequantized copy lives: one entry per source file (its path, size and
+    mtime), so two installs (two venvs, each with its own copy of the GGUF file) never rebuild one
+    shared entry in turn, and never race deleting it."""
+    want = manifest or _manifest(gguf)
+    key = hashlib.sha256(json.dumps(want, sort_keys=True).encode()).hexdigest()[:12]
+    return cache_root / f"{gguf.name.removesuffix('.gguf')}-{key}"
 
 
 def _cache_valid(target: Path, want: dict[str, Any]) -> bool:

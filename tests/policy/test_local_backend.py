@@ -29,6 +29,21 @@ def test_the_dequantized_model_is_cached_as_safetensors(smollm2: LocalChatModel)
     assert again.model_dir == d
 
 
+def test_two_installs_keep_their_own_cache_entries(tmp_path) -> None:
+    """Two copies of the GGUF file (two venvs) map to two cache entries: they never rebuild one
+    entry in turn (three fresh clones run side by side once raced deleting a shared one)."""
+    from robot_agent.policy.backends import cache_entry
+
+    a, b = tmp_path / "a" / "m.gguf", tmp_path / "b" / "m.gguf"
+    for p in (a, b):
+        p.parent.mkdir()
+        p.write_bytes(b"gguf")
+    root = tmp_path / "cache"
+    assert cache_entry(a, root) != cache_entry(b, root)
+    assert cache_entry(a, root) == cache_entry(a, root) and cache_entry(a, root).parent == root
+    assert cache_entry(a, root).name.startswith("m-")
+
+
 def test_langchain_chat_generation(smollm2: LocalChatModel) -> None:
     assert isinstance(smollm2, BaseChatModel)
     reply = smollm2.invoke([SystemMessage("Answer in one word."), HumanMessage("What colour is the sky?")])
