@@ -67,6 +67,11 @@ NEGATED_PART = 0.2
 PART_KIND = 0.1
 
 
+def _options(pool: Sequence[ObjectInfo], objects: Sequence[ObjectInfo]) -> list[tuple[str, list[str]]]:
+    """What a phrase is grounded against: each object of ``pool`` with the ways to say it here."""
+    return [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in pool]
+
+
 def _ground(
     phrase: str, options: Sequence[tuple[str, list[str]]], scorer: Any, objects: Sequence[ObjectInfo] = ()
 ) -> dict[str, float]:
@@ -112,8 +117,8 @@ def placement(
     m = _PLACE.match(text.lower().strip())
     if m is None or direction_phrase(m.group("t")):
         return None
-    movable = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in sw.graspable(objects)]
-    places = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in sw.receptacles(objects)]
+    movable = _options(sw.graspable(objects), objects)
+    places = _options(sw.receptacles(objects), objects)
     if not movable or not places:
         return None
     return _ground(m.group("o"), movable, scorer, objects), _ground(m.group("t"), places, scorer, objects)
@@ -145,7 +150,7 @@ def missing(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None
         return phrases[1]  # a kind of thing nothing here is ("the fridge"), however close the words
     if max(st.values(), default=0.0) < GROUND_MIN:
         # Not a place at all when it names something that is no receptacle ("hang on to the mug").
-        others = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in objects]
+        others = _options(objects, objects)
         if max(_ground(phrases[1], others, scorer, objects).values(), default=0.0) >= GROUND_MIN:
             return None
         return phrases[1]
@@ -165,7 +170,7 @@ def negated(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> set[str]:
             low,
         )
     ]
-    options = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in objects]
+    options = _options(objects, objects)
     for span in spans:
         if not span.strip() or not options:
             continue
@@ -262,8 +267,8 @@ def _bare_placement(
     parts = [p for p in parts if re.search(r"[a-z]{3,}", p) and len(p.split()) <= 4]
     if len(parts) < 2:
         return scores
-    movable = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in sw.graspable(objects)]
-    places = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in sw.receptacles(objects)]
+    movable = _options(sw.graspable(objects), objects)
+    places = _options(sw.receptacles(objects), objects)
     if not movable or not places:
         return scores
     first = _ground(f"the {parts[0]}", movable, scorer, objects)
@@ -294,7 +299,7 @@ def resultative(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> tuple[
     if det is None:
         return None
     phrase = " ".join(words[det:])
-    options = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in objects]
+    options = _options(objects, objects)
     sims = _ground(phrase, options, scorer, objects)
     best = max(sims, key=sims.__getitem__)
     if sims[best] < GROUND_MIN or best not in {c.name for c in cabinets}:
@@ -334,7 +339,7 @@ def _implied_place(
 ) -> list[float]:
     """Scores with the place a verb's definition names ("shelve": on a shelf) grounded on the
     scene's receptacles: placements there gain, as if the place had been said."""
-    places = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in sw.receptacles(objects)]
+    places = _options(sw.receptacles(objects), objects)
     if not places:
         return scores
     sims = _ground(f"the {place}", places, scorer, objects)
@@ -454,7 +459,7 @@ def named_part(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | N
     if m is None:
         return None
     phrase = f"the {m.group('p')}"
-    options = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in objects]
+    options = _options(objects, objects)
     if options and max(_ground(phrase, options, scorer, objects).values()) >= PART_NOT_OBJECT:
         return None
     return phrase
@@ -521,7 +526,7 @@ def other_one(text: str, objects: Sequence[ObjectInfo], scorer: Any, current: se
         kind_of = {o.category for o in objects if o.name in current}
         pool = [o for o in objects if o.category in kind_of and o.name not in current]
         return pool[0].name if len(pool) == 1 else None
-    options = [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in objects]
+    options = _options(objects, objects)
     sims = _ground(phrase, options, scorer, objects)
     best = max(sims.values())
     if best < GROUND_MIN:
