@@ -187,8 +187,11 @@ class LanguageLayer:
     def understand_task(self, text: str, objects: Sequence[ObjectInfo]) -> Understanding:
         """The goal a task asks for on ``objects``, or a question / reason."""
         t0 = time.perf_counter()
+        said = text if isinstance(text, str) else str(text)
+        request = structure.restated(clean(said))
         with self._lock, self._utterance():
-            u = self._task(text if isinstance(text, str) else str(text), list(objects))
+            u = self._task(said if request == clean(said) else request, list(objects))
+        u.text = said
         u.latency_ms = (time.perf_counter() - t0) * 1e3
         return u
 

@@ -139,11 +139,13 @@ def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
     low = text.lower()
     if fam in DISTANCE_FAMILIES and _SHORT.search(low) and not _EXCESS.search(low):
         return "more"  # it stopped short: go on
-    said = [v for v, ws in values.items() if any(re.search(rf"\b{re.escape(w)}\b", low) for w in ws)]
+    said = _said(values, low)
     if len(said) == 1:  # the anchor itself was said: no need to compare vectors
         return _turned(fam, said[0], low)
     if len(said) > 1:
-        return None  # "left and right", "up then down": not one value
+        # "left and right", "up then down": not one value, unless each clause says its own part
+        # of one request ("too slow, hurry it along"; "not the body, the handle")
+        return _by_clause(fam, values, low)
     words = [w for v in values for w in values[v]]
     sims = scorer.word_match(query, words)
     best: dict[str, float] = {}
@@ -156,6 +158,45 @@ def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
     if s1 < WORD_MATCH or s1 - s2 < WORD_MARGIN:
         return None
     return _turned(fam, v1, low)
+
+
+def _said(values: dict[str, tuple[str, ...]], low: str) -> list[str]:
+    """The values whose anchor words are said in ``low``."""
+    return [v for v, ws in values.items() if any(says(w, low) for w in ws)]
+
+
+def says(word: str, low: str) -> bool:
+    """``word`` is said in ``low``, as itself or in its plural ("from the sides")."""
+    return re.search(rf"\b{re.escape(word)}(?:s|es)?\b", low) is not None
+
+
+#: where one clause ends and the next begins ("too slow, hurry it along"; "not the body but the
+#: handle"; "it's low - raise it"; "that's slow so speed up")
+_CLAUSE = re.compile(r"\s*(?:[,;:.!?]|\s-+\s|\b(?:but|so|and|then|rather|instead)\b)\s*")
+#: a clause that only rules a value out ("not the body", "no, not left")
+_RULED_OUT = re.compile(r"^(?:(?:no|nope|oh|uh|um)\s+)*(?:not|never|don't|do not|no)\b")
+
+
+def _by_clause(fam: str, values: dict[str, tuple[str, ...]], low: str) -> str | None:
+    """One value read clause by clause, or None when the clauses disagree.
+
+    Each clause is read on its own (a complaint turns its own word around: "too slow" asks for
+    faster); a clause that is only a negation ("not the body") rules its value out. The request is
+    the one value left when every clause that names one agrees."""
+    asked: set[str] = set()
+    ruled_out: set[str] = set()
+    for clause in _CLAUSE.split(low):
+        said = _said(values, clause)
+        if not said:
+            continue
+        if len(said) > 1:
+            return None  # one clause says two values: "left and right" was not split
+        if _RULED_OUT.search(clause) and not _EXCESS.search(clause):
+            ruled_out.add(said[0])
+            continue
+        asked.add(_turned(fam, said[0], clause))
+    left = asked - ruled_out
+    return left.pop() if len(left) == 1 else None
 
 
 def _turned(fam: str, value: str, low: str) -> str:
@@ -186,9 +227,7 @@ def adjust(text: str, query: Any, cands: Sequence[Any], scores: list[float], sco
         value = read[fam]
         if value is None:
             low = text.lower()
-            named = bool(_PART_SAID.search(low)) or any(
-                re.search(rf"\b{re.escape(w)}\b", low) for ws in ANCHORS[fam].values() for w in ws
-            )
+            named = bool(_PART_SAID.search(low)) or any(says(w, low) for ws in ANCHORS[fam].values() for w in ws)
             if fam in NAMED_ONLY and not named:  # no part named: no change of grasp ("do the block first")
                 for i in idx:
                     out[i] -= PENALTY

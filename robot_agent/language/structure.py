@@ -55,6 +55,11 @@ _PART = re.compile(
     r"(?:the|its|their|that|this)\s+(?P<p>[a-z][a-z ]{1,30}?)"
     r"(?:\s+(?:instead|please|this time|part|bit))?\W*$"
 )
+#: the part said as the contrast to another ("not the body, the handle", "not its top but its side")
+_CONTRAST_PART = re.compile(
+    r"\bnot\s+(?:by\s+|at\s+|from\s+)?(?:the|its|that)\s+[a-z]+(?:\s+[a-z]+)?\s*[,;-]?\s*(?:but\s+|rather\s+)?"
+    r"(?:by\s+|at\s+|from\s+)?(?:the|its)\s+(?P<p>[a-z][a-z ]{1,30}?)(?:\s+(?:instead|please|this time))?\W*$"
+)
 #: weight of the grounded phrases against the whole-sentence score
 SLOT_WEIGHT = 0.5
 #: a "by the X" phrase grounding on a scene object at least this well names the object, not a part
@@ -284,6 +289,40 @@ def _bare_placement(
     return out
 
 
+#: a clause that says how something is now, then what to do about it ("the drawer's half open,
+#: shut it"; "that mug is in the way so move it"): the pronoun of the request is the described thing
+_DESCRIBED = re.compile(
+    r"^(?P<np>(?:the|that|this|your|my|our)\s+[a-z][a-z ]*?)\s*(?:'s|\u2019s|\s+is|\s+are|\s+looks|\s+seems|\s+was)\s+"
+    r"(?P<desc>[^,;]+?)\s*(?:[,;.]|\s-+\s|\s+so\b|\s+and\b)\s*(?:(?:so|now|please|just|then|can you|could you)\s+)*"
+    r"(?P<rest>[a-z].*)$"
+)
+
+
+def restated(text: str) -> str:
+    """A task said as a description and a request ("the drawer's half open, shut it") as the
+    request alone, its pronoun replaced by what the description was about ("shut the drawer");
+    ``text`` itself when it is not said that way. The description's own words (half open) say how
+    things are, not what to do: read as part of the goal they ask for the opposite."""
+    m = _DESCRIBED.match(text.strip().lower())
+    if m is None:
+        return text
+    rest = m.group("rest")
+    pron = re.search(r"\b(?:it|them)\b", rest)
+    if pron is None or not verbs.main_verbs(rest):
+        return text
+    np = m.group("np")
+    if _WHERE.match(m.group("desc")):
+        np = f"{np} {m.group('desc')}"  # "the cup's on the left, grab it": which cup
+    return f"{rest[: pron.start()]}{np}{rest[pron.end() :]}"
+
+
+#: a description that says where the thing is: it tells which one, so it stays with the noun
+_WHERE = re.compile(
+    r"(?:on|in|at|by|near|next to|beside|behind|under|over|above|below|in front of|closest to|nearest|"
+    r"furthest from|farthest from|to the)\b"
+)
+
+
 _RESULT = re.compile(r"^(?P<o>.*?)\s+(?P<s>open|opened|closed|shut)(?:\s+(?:again|please|now|for me))*\W*$")
 
 
@@ -455,7 +494,7 @@ def time_cues(text: str, cands: Sequence[Any], scores: list[float]) -> list[floa
 def named_part(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None:
     """The part "by the X" / "round the X" names when X is no object of the scene ("by the ear",
     "round the middle"; not "by the bowl"), or None."""
-    m = _PART.search(text.lower())
+    m = _PART.search(text.lower()) or _CONTRAST_PART.search(text.lower())
     if m is None:
         return None
     phrase = f"the {m.group('p')}"

@@ -342,3 +342,36 @@ def test_the_other_one_and_a_whole_category_preference(layer) -> None:
     plan = u.correction.plan
     assert plan["type"] == "preference" and plan["selector"] == {"category": "fruit"}, plan
     assert plan["target"] == "right_tray", plan
+
+
+def test_each_clause_says_its_part_of_one_request(layer) -> None:
+    """A complaint and a request in one breath both ask for faster; a clause that only negates a
+    part rules it out and the other clause names the one to use."""
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    u = layer.understand_correction("you're far too slow, speed it up", ctx)
+    assert u.decision == "act", u.to_dict()
+    ((op, v),) = u.correction.parameters["speed"].items()
+    assert (op == "scale" and v > 1) or (op == "set" and v > 0.5), u.to_dict()
+    layer.forget_question()
+    u = layer.understand_correction("not the rim, the handle", ctx)
+    assert u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "handle"}, u.to_dict()
+    layer.forget_question()
+    # clauses that disagree are not one request (the words alone; no vectors needed)
+    from robot_agent.language import polarity
+
+    assert polarity.read_value("slower, no, faster", None, "speed", None) is None
+    assert polarity.read_value("too slow, hurry", None, "speed", None) == "faster"
+
+
+def test_a_described_state_then_a_request_is_the_request(layer) -> None:
+    """ "The drawer is open, close it": the description's "open" is how things are, the request is
+    the goal; the pronoun is what the description was about."""
+    from robot_agent.language import structure
+
+    assert structure.restated("the drawer is wide open, please close it") == "close the drawer"
+    assert structure.restated("the mug's by the plate, pick it up") == "pick the mug by the plate up"
+    assert structure.restated("the drawer is open, put the apple in") == "the drawer is open, put the apple in"
+    drawer = objects("drawer_train")
+    u = layer.understand_task("the drawer is wide open, please close it", drawer)
+    assert u.decision == "act" and u.text == "the drawer is wide open, please close it", u.to_dict()
+    assert [a["kind"] for a in u.atoms] == ["drawer"] and u.atoms[0]["open"] is False, u.atoms
