@@ -27,7 +27,7 @@ SAME, OTHER = 10.0, 30.0
 #: below this chroma (L*a*b*) a colour has no hue: white, gray, black, ivory, silver
 CHROMA = 20.0
 #: words after which a colour word is no adjective ("the lime and the orange", "the orange, please")
-_NOT_A_NOUN = frozenset(
+NOT_A_NOUN = frozenset(
     "and or but nor please then on in into onto at to from with by of for is are was goes go belongs the a an".split()
 )
 #: surface names perception uses that are not CSS colour names
@@ -84,7 +84,7 @@ def said_colour(phrase: str) -> str | None:
     or None ("the orange" names a fruit, not a colour)."""
     words = re.findall(r"[a-z]+|[,.;:!?]", phrase.lower())
     for w, nxt in zip(words, words[1:], strict=False):
-        if lab(w) is not None and nxt not in _NOT_A_NOUN and nxt.isalpha():
+        if lab(w) is not None and nxt not in NOT_A_NOUN and nxt.isalpha():
             return w
     return None
 

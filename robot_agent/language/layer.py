@@ -233,6 +233,9 @@ class LanguageLayer:
             ans = self._answer(text, pending)
             if ans is not None:
                 return ans
+        absent = structure.absent_phrase(clean(text), ctx.objects)
+        if absent is not None:  # "in the red bowl" when the one bowl is blue
+            return self._not_here(text, "correction", absent, ctx.objects)
         cands = correction_candidates(ctx)
         defaults = self._defaults(ctx)
         gkeys = correction_keys(g, defaults) if g.kind is not CorrectionKind.UNCLEAR else set()
@@ -559,11 +562,7 @@ class LanguageLayer:
             return self._ask(text, "task", [top, same[0]], None, None, objects=objects)
         absent = structure.missing(clean(text), objects, self.scorer)
         if absent is not None and not atoms:
-            names = ", ".join(o.name for o in objects)
-            why = f"I can't see {absent.strip()} here"
-            return Understanding(
-                text, "task", "ask", reason=why, question=f"{why}. I can see: {names}. What should I do?"
-            )
+            return self._not_here(text, "task", absent, objects)
         if not atoms and not split:
             parts = clauses(text)
             if len(parts) > 1:
@@ -644,6 +643,14 @@ class LanguageLayer:
         )
 
     # ------------------------------------------------------------------ questions and answers
+
+    def _not_here(self, text: str, what: str, phrase: str, objects: Sequence[ObjectInfo]) -> Understanding:
+        """A question with its reason: ``phrase`` names nothing in the scene ("the red bowl")."""
+        self._pending = None
+        why = f"I can't see {phrase.strip()} here"
+        q = f"{why}. I can see: {', '.join(o.name for o in objects)}. What should I do?"
+        corr = Correction(text, CorrectionKind.UNCLEAR, question=q, confidence=0.0) if what == "correction" else None
+        return Understanding(text, what, "ask", correction=corr, question=q, reason=why, source="model")
 
     @staticmethod
     def _question(choices: Sequence[Choice]) -> str:

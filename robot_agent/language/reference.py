@@ -323,6 +323,12 @@ class Resolver:
         if not kind:
             return None
         said = colours.said_colour(f"the {head}")
+        if said is None and len(kind) > 1 and head_words and colours.lab(head_words[-1]) is not None:
+            # A noun that is also a colour ("the lime" among lemons, "the plum"): its colour tells
+            # the kin apart, unless it is the very noun of one of them ("the orange").
+            w = head_words[-1]
+            if not any(w in (*o.name.lower().split("_"), o.shape or "", o.category) for o in kind):
+                said = w
         colour_how = ""
         if said is not None and len(kind) > 1:
             # A colour word the scene's names lack ("the turquoise block"): the thing of that colour.

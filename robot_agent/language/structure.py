@@ -119,20 +119,69 @@ def placement(
     """For "VERB <object> <in|on|into...> <place>": similarity of each movable object to the
     object phrase and of each receptacle to the place phrase; None without that structure (and
     when the "place" is a direction: "poke the block to the left")."""
-    m = _PLACE.match(text.lower().strip())
-    if m is None or direction_phrase(m.group("t")):
+    phrases = placement_phrases(text)
+    if phrases is None:
         return None
     movable = _options(sw.graspable(objects), objects)
     places = _options(sw.receptacles(objects), objects)
     if not movable or not places:
         return None
-    return _ground(m.group("o"), movable, scorer, objects), _ground(m.group("t"), places, scorer, objects)
+    return _ground(phrases[0], movable, scorer, objects), _ground(phrases[1], places, scorer, objects)
 
 
 def placement_phrases(text: str) -> tuple[str, str] | None:
     """The object and place phrases of a placement ("pop the lime in the bin": lime, bin)."""
     m = _PLACE.match(text.lower().strip())
-    return None if m is None or direction_phrase(m.group("t")) else (m.group("o"), m.group("t"))
+    if m is None or direction_phrase(m.group("t")) or _NEXT_CLAUSE.search(m.group("t")):
+        return None  # "on the plate, then the middle one on top": two placements, not one
+    head = (m.group("head") or "").split()
+    obj, place = m.group("o"), _CONTRAST_TAIL.sub("", m.group("t"))
+    if head and colours.lab(head[-1]) is not None and not verbs.main_verbs(f"{head[-1]} the thing"):
+        # no verb: "turquoise cube on the plate" is one phrase, the colour is no verb's
+        obj = f"{head[-1]} {obj}"
+    return obj, place
+
+
+#: a clause after the place ("..., then the blue one on top", "...; and the cup in the bin")
+_NEXT_CLAUSE = re.compile(r"(?:[;]|,\s*(?:and\s+)?then\b|\band then\b|\bthen\b|,\s*and\b)")
+#: a contrast after a phrase ("the shelf, not the black one"): not part of what it names
+_CONTRAST_TAIL = re.compile(r"\s*,?\s*\b(?:not|but not|rather than|instead of|and not)\b.*$")
+
+
+def names_absent(phrase: str, objects: Sequence[ObjectInfo]) -> bool:
+    """The phrase names nothing here: a kind no object is (``nouns.names_nothing``: "the fridge"),
+    or a kind some objects are in a colour none of them has ("the red bowl" when the one bowl is
+    blue). Objects whose colour perception did not name (or that have none, "clear") are not
+    judged by colour."""
+    if nouns.names_nothing(phrase, objects):
+        return True
+    head = nouns.head_noun(phrase)
+    if not head or head in _NOT_NOUNS:
+        return False  # "the red one": which kind is not said
+    words = re.findall(r"[a-z]+", phrase.lower())
+    first = head.split("_")[0]
+    at = max((i for i, w in enumerate(words) if w == first), default=0)
+    word = words[at - 1] if at > 0 and colours.lab(words[at - 1]) is not None else None
+    if word is None:
+        return False  # no colour said of this noun ("the bin, put it on the black tray")
+    kin = [o for o in objects if (nouns.relation(head, o) or 0.0) >= 1.0]
+    if not kin:
+        return False
+    dist = [colours.distance(word, o.color) if o.color else None for o in kin]
+    return all(d is not None and d > colours.NEAREST_MAX for d in dist)
+
+
+def absent_phrase(text: str, objects: Sequence[ObjectInfo]) -> str | None:
+    """The first "colour noun" phrase of ``text`` that names something not here by kind or by
+    colour (:func:`names_absent`: "in the red bowl" when the bowl is blue), or None."""
+    words = re.findall(r"[a-z]+|[,.;:!?]", text.lower())
+    for w, nxt in zip(words, words[1:], strict=False):
+        if colours.lab(w) is None or not nxt.isalpha() or nxt in _NOT_NOUNS or nxt in colours.NOT_A_NOUN:
+            continue
+        phrase = f"the {w} {nxt}"
+        if names_absent(phrase, objects):
+            return phrase
+    return None
 
 
 def missing(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None:
@@ -148,10 +197,10 @@ def missing(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None
         obj
         and obj[0] in _DETERMINERS
         and not set(obj) & _NOT_NOUNS
-        and (max(so.values(), default=0.0) < GROUND_MIN or nouns.names_nothing(phrases[0], objects))
+        and (max(so.values(), default=0.0) < GROUND_MIN or names_absent(phrases[0], objects))
     ):
         return phrases[0]
-    if nouns.names_nothing(phrases[1], objects):
+    if names_absent(phrases[1], objects):
         return phrases[1]  # a kind of thing nothing here is ("the fridge"), however close the words
     if max(st.values(), default=0.0) < GROUND_MIN:
         # Not a place at all when it names something that is no receptacle ("hang on to the mug").
@@ -298,11 +347,25 @@ _DESCRIBED = re.compile(
 )
 
 
+#: "not the black mug, the blue one, shelf please": the contrast said first
+_CONTRAST_FIRST = re.compile(
+    r"^(?:no\s*,?\s+)?not\s+(?P<neg>(?:the|that|this)\s+[a-z][a-z ]*?)(?:\s*[,;]\s*(?:but\s+)?|\s+but\s+)"
+    r"(?P<pos>(?:the|that|this)\s+[a-z][a-z ]*?)(?P<rest>\s*(?:[,;].*|\s(?:in|into|on|onto|to)\s.*)?)$"
+)
+
+
 def restated(text: str) -> str:
     """A task said as a description and a request ("the drawer's half open, shut it") as the
     request alone, its pronoun replaced by what the description was about ("shut the drawer");
     ``text`` itself when it is not said that way. The description's own words (half open) say how
     things are, not what to do: read as part of the goal they ask for the opposite."""
+    c = _CONTRAST_FIRST.match(text.strip().lower())
+    if c is not None:
+        # "not the black mug, the blue one ...": the one meant, its noun from the one ruled out
+        pos, neg = c.group("pos").split(), c.group("neg").split()
+        if pos[-1] in ("one", "ones") and len(neg) > 1 and neg[-1] not in ("one", "ones"):
+            pos[-1] = neg[-1]
+        return f"{' '.join(pos)}{c.group('rest') or ''}"
     m = _DESCRIBED.match(text.strip().lower())
     if m is None:
         return text

@@ -202,3 +202,37 @@ def test_a_bare_one_takes_the_noun_of_the_object_phrase_and_short_is_a_height(te
         assert [(a["kind"], a["objects"], a.get("targets")) for a in u.atoms] == want, (text, u.atoms)
     u = layer.understand_task("pick up two flutes", objs)  # one flute (and a tumbler): asked
     assert u.decision == "ask" and "only 1" in u.reason, u.to_dict()
+
+
+def test_a_colour_no_object_of_that_kind_has_names_nothing(text_embedder) -> None:
+    """ "The orange mug" when the mugs are gray and yellow is no mug here: a reason, never the
+    nearest mug; a colour that fits one of them, or an unnamed kind ("the teal one"), is no reason."""
+    from robot_agent.language import structure
+    from robot_agent.language.grammar import CorrectionContext
+
+    objs = scene()
+    assert structure.absent_phrase("put it next to the purple mug", objs) == "the purple mug"
+    assert structure.absent_phrase("use the yellow mug", objs) is None
+    assert structure.absent_phrase("the teal one", objs) is None
+    assert structure.absent_phrase("the block by the gray mug, put it on the black tray", objs) is None
+    layer = LanguageLayer(embedder=text_embedder)
+    u = layer.understand_correction("no, the purple mug", CorrectionContext(objs, "pick", "d"))
+    assert u.decision == "ask" and "purple mug" in u.reason, u.to_dict()
+    u = layer.understand_task("put the purple mug on the rack", objs)
+    assert u.decision == "ask" and "purple mug" in u.reason, u.to_dict()
+
+
+def test_a_noun_that_is_a_colour_tells_kin_apart_and_a_contrast_said_first(text_embedder) -> None:
+    layer = LanguageLayer(embedder=text_embedder)
+    objs = [
+        obj("lemon", "fruit", 0.40, 0.15, "yellow", "lemon"),
+        obj("green_lemon", "fruit", 0.44, -0.10, "green", "lemon"),
+        obj("bowl", "bowl", 0.62, 0.20, "white", "round", 0.15),
+    ]
+    # "lime" is a colour as well as a fruit: the green one of the two lemons
+    u = layer.understand_task("drop the lime into the bowl", objs)
+    assert u.decision == "act" and u.atoms[0]["objects"] == ["green_lemon"], u.to_dict()
+    layer.forget_question()
+    # the one ruled out first, the one meant after it, "one" taking the noun of the first
+    u = layer.understand_task("not the green lemon, the yellow one, bowl please", objs)
+    assert u.decision == "act" and u.atoms[0]["objects"] == ["lemon"], u.to_dict()
