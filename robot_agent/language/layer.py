@@ -540,6 +540,11 @@ class LanguageLayer:
             if any(a.get("objects") and a["objects"] != [name] for a in atoms):
                 atoms = []  # the grammar read another object: the referring words decide
             ranked = reference.prefer_object(ranked, name, set(picked.landmark.split()))
+        if len(atoms) == 1 and len(atoms[0].get("objects") or []) > 1:
+            kind = structure.by_compound_kind(clean(text), atoms[0]["objects"], objects)
+            u = self._narrowed(text, atoms[0], kind, objects) if kind else None
+            if u is not None:  # "the champagne glass": the flute of the two glasses
+                return u
         if atoms:
             gk = goal_keys(atoms, cats)
             form = goal_form(atoms)

@@ -76,7 +76,36 @@ def head_noun(phrase: str) -> str:
         return ""
     if len(words) >= 2 and _senses(f"{words[-2]}_{words[-1]}"):
         return f"{words[-2]}_{words[-1]}"
+    if len(words) >= 2 and _senses(words[-1]) and _senses(words[-2]) and not _colour(words[-2]):
+        kind = _compound_kind(words[-2], words[-1])
+        if kind:
+            return kind
     return words[-1] if _senses(words[-1]) else ""
+
+
+def _colour(word: str) -> bool:
+    from robot_agent.language import colours
+
+    return colours.lab(word) is not None  # "the red apple" is no red_delicious
+
+
+@lru_cache(maxsize=4096)
+def _compound_kind(modifier: str, head: str) -> str:
+    """The one kind of ``head`` WordNet names with ``modifier`` in front ("champagne glass": the
+    champagne_flute, a kind of glass; "coffee mug": coffee_mug), or "" when none or several."""
+    wn = wordnet.load()
+    if wn is None:
+        return ""
+    heads = {s.offset for s in _senses(head)}
+    found: set[str] = set()
+    for lemma in wn.compounds(modifier, "n"):
+        if lemma.count("_") != 1:
+            continue
+        for s in _senses(lemma):
+            if heads & set(_ancestors("n", s.offset)):
+                found.add(lemma)
+                break
+    return found.pop() if len(found) == 1 else ""
 
 
 def object_nouns(o: ObjectInfo) -> tuple[str, ...]:

@@ -148,6 +148,18 @@ _NEXT_CLAUSE = re.compile(r"(?:[;]|,\s*(?:and\s+)?then\b|\band then\b|\bthen\b|,
 _CONTRAST_TAIL = re.compile(r"\s*,?\s*\b(?:not|but not|rather than|instead of|and not)\b.*$")
 
 
+def by_compound_kind(text: str, names: Sequence[str], objects: Sequence[ObjectInfo]) -> str | None:
+    """The one of ``names`` (the grammar's alternatives for an object phrase) that a compound noun
+    WordNet knows names ("the champagne glass": the flute, not the tumbler), or None."""
+    phrases = placement_phrases(text)
+    head = nouns.head_noun(phrases[0] if phrases else text)
+    if "_" not in head:
+        return None
+    by_name = {o.name: o for o in objects}
+    kin = [n for n in names if n in by_name and (nouns.relation(head, by_name[n]) or 0.0) >= 1.0]
+    return kin[0] if len(kin) == 1 else None
+
+
 def names_absent(phrase: str, objects: Sequence[ObjectInfo]) -> bool:
     """The phrase names nothing here: a kind no object is (``nouns.names_nothing``: "the fridge"),
     or a kind some objects are in a colour none of them has ("the red bowl" when the one bowl is
@@ -495,6 +507,15 @@ _DIRECTION_SAID = re.compile(
 )
 
 
+#: directions said relative to the operator or the robot, who stand on the same side of the table
+_US = r"(?:me|us|you|yourself|the robot|your base|the base)\b"
+_TOWARD_US = re.compile(rf"\b(?:towards?|nearer(?:\s+to)?|closer\s+to|in\s+towards?|back\s+towards?)\s+{_US}")
+_AWAY_FROM_US = re.compile(
+    rf"\b(?:(?:further|farther|more)\s+)?away\s+from\s+{_US}|\b(?:further|farther)\s+(?:from\s+{_US}|out\b)"
+    r"|\boutwards?\b"
+)
+
+
 def right_judged(text: str) -> bool:
     """ "right" that judges and points nowhere ("looks about right", "right on")."""
     low = text.lower()
@@ -512,6 +533,10 @@ def direction_cues(text: str, cands: Sequence[Any], scores: list[float]) -> list
     want = None
     if said is not None:
         want = {"front": "forward"}.get(said["d"], said["d"])
+    elif _TOWARD_US.search(low):
+        want = "back"  # the operator stands behind the robot: towards either of us is back
+    elif _AWAY_FROM_US.search(low):
+        want = "forward"
     for i, c in enumerate(cands):
         if c.family == "move" and c.value == "right" and judged:
             out[i] -= 0.3

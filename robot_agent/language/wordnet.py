@@ -92,6 +92,7 @@ class WordNet:
         self._exc: dict[str, dict[str, tuple[str, ...]]] = {}
         self._cache: dict[tuple[str, int], Synset] = {}
         self._where: dict[str, dict[int, int]] = {}
+        self._compounds: dict[str, dict[str, list[str]]] = {}
         self._lexnames = {
             int(num): name
             for num, name, *_ in (ln.split() for ln in (self.root / "lexnames").read_text().splitlines() if ln.strip())
@@ -139,6 +140,21 @@ class WordNet:
                 if base in idx and base not in out:
                     out.append(base)
         return out
+
+    def compounds(self, first: str, pos: str) -> tuple[str, ...]:
+        """The lemmas of ``pos`` that are compounds starting with the word ``first``
+        ("champagne" -> champagne_flute, champagne_cup, ...)."""
+        idx = self._idx(pos)
+        with self._lock:
+            by_first = self._compounds.get(pos)
+            if by_first is None:
+                by_first = {}
+                for lemma in idx:
+                    head, sep, _ = lemma.partition("_")
+                    if sep:
+                        by_first.setdefault(head, []).append(lemma)
+                self._compounds[pos] = by_first
+        return tuple(by_first.get(first.lower(), ()))
 
     def synsets(self, word: str, pos: str) -> list[Synset]:
         """The senses of ``word`` as ``pos`` ('n', 'v', 'a', 'r'), most frequent first."""

@@ -236,3 +236,27 @@ def test_a_noun_that_is_a_colour_tells_kin_apart_and_a_contrast_said_first(text_
     # the one ruled out first, the one meant after it, "one" taking the noun of the first
     u = layer.understand_task("not the green lemon, the yellow one, bowl please", objs)
     assert u.decision == "act" and u.atoms[0]["objects"] == ["lemon"], u.to_dict()
+
+
+def test_a_compound_noun_names_its_kind_and_directions_are_said_from_our_side(text_embedder) -> None:
+    """ "The champagne glass" is WordNet's champagne flute (a kind of glass): the flute, not the
+    tumbler. "Nearer me" / "further out": the operator stands behind the robot."""
+    from robot_agent.language import nouns
+    from robot_agent.language.grammar import CorrectionContext
+
+    assert nouns.head_noun("the champagne glass") == "champagne_flute"
+    assert nouns.head_noun("the red apple") == "apple"  # a colour is no compound's first word
+    layer = LanguageLayer(embedder=text_embedder)
+    objs = [
+        obj("tumbler", "glass", 0.40, 0.15, "clear", "tumbler"),
+        obj("flute", "glass", 0.44, -0.10, "clear", "flute"),
+        obj("rack", "shelf", 0.60, -0.30, "wood", "rack", 0.25),
+    ]
+    u = layer.understand_task("put the champagne glass on the rack", objs)
+    assert u.decision == "act" and u.atoms[0]["objects"] == ["flute"], u.to_dict()
+    ctx = CorrectionContext(scene(), "pick", "a")
+    for text, sign in (("set it a touch nearer me", -1), ("a bit further out", +1)):
+        layer.forget_question()
+        u = layer.understand_correction(text, ctx)
+        assert u.decision == "act" and u.correction.delta_m is not None, (text, u.to_dict())
+        assert u.correction.delta_m[0] * sign > 0 and abs(u.correction.delta_m[1]) < 1e-9, (text, u.to_dict())
