@@ -344,6 +344,8 @@ class LanguageLayer:
             if ctx is not None:
                 current = {n for n in (ctx.object, ctx.target) if n}
                 scores = structure.other_cue(clean(text), cands, scores, ctx.objects, self.scorer, current)
+                now = (ctx.object, ctx.target)
+                scores = reference.swap_cue(clean(text), cands, scores, ctx.objects, self.scorer, now)
         order = sorted(range(len(cands)), key=lambda k: -scores[k])
         return [(cands[k], scores[k]) for k in order]
 

@@ -584,3 +584,59 @@ def prefer_object(
         s = s + 0.15 if moved == name else s - 0.15 if moved else s
         out.append((c, s - 0.15 if place in landmarks else s))
     return sorted(out, key=lambda x: -x[1])
+
+
+#: what may come before and after a noun phrase said alone as a correction ("no, the deeper bowl
+#: instead", "I meant the one in the middle")
+_SWAP_LEAD = re.compile(
+    r"^(?:(?:no|nope|sorry|oh|not that one|not that|wrong one|i meant|i mean|rather|actually|try|use|take|"
+    r"grab|get|pick|go for|do)\b[\s,]*)*"
+)
+_SWAP_TAIL = re.compile(r"[\s,]*\b(?:instead|please|this time|then|thanks)?[\s.!]*$")
+#: what the one object such a phrase picks by its referring words gains
+SWAP_BONUS = 0.15
+
+
+def swap_cue(
+    text: str,
+    cands: Sequence[Any],
+    scores: list[float],
+    objects: Sequence[ObjectInfo],
+    scorer: Any,
+    current: Sequence[str | None],
+) -> list[float]:
+    """Correction scores with a noun phrase said alone weighed by its referring words ("the one in
+    the middle", "the deeper bowl"): when they pick one other object (to grasp) or one other place
+    (to put it), swapping to it gains. ``current``: (the object in hand or to grasp, its target).
+    "The one" is one like the current object (or target); the words are judged among all of that
+    kind, the current one included ("the middle one" of three). A plain name decides nothing here
+    (the sentence model weighs names)."""
+    low = " ".join(re.findall(r"[a-z']+|,", text.lower())).replace(" ,", ",")
+    phrase = _SWAP_TAIL.sub("", _SWAP_LEAD.sub("", low)).strip(" ,")
+    words = phrase.split()
+    if not words or words[0] not in _LEAD_WORDS or len(words) > 8:
+        return scores
+    res = Resolver(objects, scorer)
+    by_name = {o.name: o for o in objects}
+    fams = {c.family for c in cands}
+    generic = res._head_noun(phrase) in _GENERIC or res._head_noun(phrase) == ""
+    picked: dict[str, str] = {}
+    for fam, pool, now in (
+        ("swap_object", sw.graspable(objects), current[0]),
+        ("swap_target", sw.receptacles(objects), current[1]),
+    ):
+        here = by_name.get(now or "")
+        if fam not in fams or (generic and here is None):
+            continue
+        head = res._head_noun(sw.noun(here)) if here is not None else ""
+        ref = res.resolve(phrase, pool, context_head=head) if pool else None
+        if ref is not None and ref.decisive and len(ref.names) == 1 and not ref.plural and ref.names[0] != now:
+            picked[fam] = ref.names[0]
+    if len(picked) != 1:
+        return scores  # nothing picked, or a thing to grasp and a place alike: the ranking decides
+    ((fam, name),) = picked.items()
+    # a phrase that picks a thing is about which thing: "the one in the middle" is no grasp region
+    return [
+        s + SWAP_BONUS if c.family == fam and c.value == name else s - (0.0 if c.family == fam else SWAP_BONUS / 2)
+        for c, s in zip(cands, scores, strict=True)
+    ]

@@ -260,3 +260,23 @@ def test_a_compound_noun_names_its_kind_and_directions_are_said_from_our_side(te
         u = layer.understand_correction(text, ctx)
         assert u.decision == "act" and u.correction.delta_m is not None, (text, u.to_dict())
         assert u.correction.delta_m[0] * sign > 0 and abs(u.correction.delta_m[1]) < 1e-9, (text, u.to_dict())
+
+
+def test_a_noun_phrase_said_alone_swaps_to_what_its_words_pick(text_embedder) -> None:
+    """ "The one in the middle" while picking the left mug: the middle one of the three mugs (the
+    one in hand counts for "middle"), wherever the mugs stand."""
+    from robot_agent.language.grammar import CorrectionContext
+
+    layer = LanguageLayer(embedder=text_embedder)
+    mugs = [
+        obj("m1", "mug", 0.40, 0.20, "white", "standard"),
+        obj("m2", "mug", 0.42, 0.00, "black", "standard"),
+        obj("m3", "mug", 0.40, -0.20, "red", "standard"),
+    ]
+    u = layer.understand_correction("the one in the middle", CorrectionContext(mugs, "pick", "m1"))
+    assert u.decision == "act" and u.correction.plan and u.correction.plan.get("object") == "m2", u.to_dict()
+    # move the black mug to the right end: the red one is in the middle now
+    mugs[1] = obj("m2", "mug", 0.42, -0.35, "black", "standard")
+    layer.forget_question()
+    u = layer.understand_correction("the one in the middle", CorrectionContext(mugs, "pick", "m1"))
+    assert u.decision == "act" and u.correction.plan and u.correction.plan.get("object") == "m3", u.to_dict()
