@@ -342,8 +342,7 @@ class LanguageLayer:
             scores = structure.rescore_parts(clean(text), cands, scores, self.scorer, ctx.objects if ctx else ())
             scores = judgement.rescore(clean(text), cands, scores)
             if ctx is not None:
-                current = {n for n in (ctx.object, ctx.target) if n}
-                scores = structure.other_cue(clean(text), cands, scores, ctx.objects, self.scorer, current)
+                scores = structure.scene_cues(clean(text), cands, scores, ctx, self.scorer)
                 now = (ctx.object, ctx.target)
                 scores = reference.swap_cue(clean(text), cands, scores, ctx.objects, self.scorer, now)
         order = sorted(range(len(cands)), key=lambda k: -scores[k])

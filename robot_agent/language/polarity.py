@@ -165,6 +165,11 @@ def _said(values: dict[str, tuple[str, ...]], low: str) -> list[str]:
     return [v for v, ws in values.items() if any(says(w, low) for w in ws)]
 
 
+def said_values(fam: str, low: str) -> list[str]:
+    """The values of family ``fam`` whose anchor words ``low`` says."""
+    return _said(ANCHORS[fam], low)
+
+
 def says(word: str, low: str) -> bool:
     """``word`` is said in ``low``, as itself or in its plural ("from the sides")."""
     return re.search(rf"\b{re.escape(word)}(?:s|es)?\b", low) is not None

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from robot_agent.language import colours, nouns, verbs
+from robot_agent.language import colours, nouns, polarity, verbs
 from robot_agent.language import scene_words as sw
 from skills.types import ObjectInfo
 
@@ -679,3 +679,82 @@ def other_cue(
         if c.family in ("swap_object", "swap_target") and c.value == name:
             out[i] += OTHER_BONUS
     return out
+
+
+#: a clause that rules its object out ("don't pick the blue cube", "leave the orange", "not that one")
+_RULES_OUT = re.compile(r"^(?:(?:no|nope|oh)\s+)*(?:not|don't|do not|never|leave|forget|skip|ignore)\b")
+#: families whose value is the object to do next or instead, or the place to use instead
+_INSTEAD = ("swap_object", "swap_target", "order_first")
+CONTRAST = 0.12
+
+
+def _one_named(clause: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None:
+    m = re.search(r"\b(?:the|that|this)\s+[a-z].*$", clause)
+    options = _options(objects, objects)
+    if m is None or not options:
+        return None
+    sims = sorted(_ground(m.group(0), options, scorer, objects).items(), key=lambda x: -x[1])
+    if sims[0][1] >= GROUND_MIN and (len(sims) == 1 or sims[0][1] - sims[1][1] >= 0.05):
+        return sims[0][0]
+    return None
+
+
+def contrast_cue(
+    text: str, cands: Sequence[Any], scores: list[float], objects: Sequence[ObjectInfo], scorer: Any
+) -> list[float]:
+    """Correction scores with a contrast of two clauses weighed ("don't pick the blue cube, take the
+    red one"; "leave the orange, do the block first"): the object the negated clause names is not
+    the one to use instead or do first; the one the other clause names is."""
+    clauses_ = [c.strip() for c in re.split(r"\s*(?:[,;]|\bbut\b|\binstead\b)\s*", text.lower()) if c.strip()]
+    if len(clauses_) < 2:
+        return scores
+    out_, in_ = set(), set()
+    for clause in clauses_:
+        name = _one_named(clause, objects, scorer)
+        if name is not None:
+            (out_ if _RULES_OUT.search(clause) else in_).add(name)
+    if len(out_) != 1 or len(in_) != 1 or out_ == in_:
+        return scores
+    bad, good = next(iter(out_)), next(iter(in_))
+    return [
+        s - CONTRAST
+        if c.family in _INSTEAD and c.value == bad
+        else s + CONTRAST / 2
+        if c.family in _INSTEAD and c.value == good
+        else s
+        for c, s in zip(cands, scores, strict=True)
+    ]
+
+
+#: words of a stack's order ("the largest cube's the base", "the blue one at the bottom")
+_STACK_ORDER = re.compile(
+    r"\b(?:base|bottom|foundation|underneath|beneath|lowest layer|first layer|on top of the pile)\b"
+)
+STACK_CUE = 0.1
+
+
+def stack_cue(text: str, cands: Sequence[Any], scores: list[float]) -> list[float]:
+    """Correction scores with a stack's order words weighed: "X's the base" asks for a stacking
+    order (by the thing or by its size), not for using X instead."""
+    low = text.lower()
+    if not _STACK_ORDER.search(low):
+        return scores
+    # said by size ("the largest"), the order is by size, whichever block that is now
+    by_size = bool(polarity.said_values("stack_key", low))
+    return [
+        s + STACK_CUE
+        if c.family == "stack_key" or (c.family == "stack" and not by_size)
+        else s - STACK_CUE
+        if c.family in ("swap_object", "swap_target")
+        else s
+        for c, s in zip(cands, scores, strict=True)
+    ]
+
+
+def scene_cues(text: str, cands: Sequence[Any], scores: list[float], ctx: Any, scorer: Any) -> list[float]:
+    """The correction cues that read the scene's objects: "the other X", a contrast of two clauses,
+    a stack's order words."""
+    current = {n for n in (ctx.object, ctx.target) if n}
+    scores = other_cue(text, cands, scores, ctx.objects, scorer, current)
+    scores = contrast_cue(text, cands, scores, ctx.objects, scorer)
+    return stack_cue(text, cands, scores)

@@ -375,3 +375,34 @@ def test_a_described_state_then_a_request_is_the_request(layer) -> None:
     u = layer.understand_task("the drawer is wide open, please close it", drawer)
     assert u.decision == "act" and u.text == "the drawer is wide open, please close it", u.to_dict()
     assert [a["kind"] for a in u.atoms] == ["drawer"] and u.atoms[0]["open"] is False, u.atoms
+
+
+def test_a_stacks_order_words_ask_for_a_stacking_order() -> None:
+    """The cue alone, on scores the test sets (no sentence model): "X's the base" is a stacking
+    order (by size when a size is said), not using X instead; other words change nothing."""
+    from robot_agent.language import structure
+    from robot_agent.language.candidates import Candidate
+
+    def cand(key: str) -> Candidate:
+        fam, _, value = key.partition(":")
+        return Candidate(key, fam, value, key, key, [key])
+
+    cands = [cand("swap_object:blue"), cand("swap_object:red"), cand("stack_key:largest"), cand("forbid:blue")]
+    flat = [0.5, 0.5, 0.5, 0.5]
+    out = structure.stack_cue("the largest one's the base", cands, flat)
+    assert out[2] > 0.5 and out[0] < 0.5 and out[1] < 0.5 and out[3] == 0.5
+    assert structure.stack_cue("use the red one", cands, flat) == flat
+
+
+def test_a_contrast_of_two_clauses_weighs_the_named_objects(layer) -> None:
+    objs = objects("mug_train")
+    mug = next(o for o in objs if o.category == "mug")
+    plate = next(o for o in objs if o.category == "plate")
+    from robot_agent.language import structure
+    from robot_agent.language.candidates import Candidate
+
+    cands = [Candidate(f"swap_object:{n}", "swap_object", n, n, n, [n]) for n in (mug.name, plate.name)]
+    said = f"don't pick the {mug.color} mug, take the plate"
+    out = structure.contrast_cue(said, cands, [0.5, 0.5], objs, layer.scorer)
+    assert out[0] < 0.5 < out[1], out
+    assert structure.contrast_cue("take the plate", cands, [0.5, 0.5], objs, layer.scorer) == [0.5, 0.5]
