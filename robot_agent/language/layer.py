@@ -290,6 +290,10 @@ class LanguageLayer:
             c = Correction(text, CorrectionKind.STOP, confidence=float(s1))
             self._pending = None
             return Understanding(text, "correction", "stop", correction=c, confidence=float(s1), source="model")
+        kin = structure.kin_only(clean(text), ctx.objects)
+        if kin is not None and top.value in kin[1]:  # "put it on the saucer": no saucer, a plate
+            close = [(c, s) for c, s in ranked if c.value in kin[1]][:3]
+            return self._ask(text, "correction", close, ctx, g, reason=f"no {kin[0][4:]} here")
         if self._clear(s1, s2):
             c = self._build(text, top, ctx)
             if c is not None and c.kind is not CorrectionKind.UNCLEAR:
@@ -546,6 +550,12 @@ class LanguageLayer:
             u = self._narrowed(text, atoms[0], kind, objects) if kind else None
             if u is not None:  # "the champagne glass": the flute of the two glasses
                 return u
+        alts = {n for a in atoms for n in a.get("objects") or []}
+        if any(len(a.get("objects") or []) > 1 for a in atoms) and structure.one_meant(clean(text)):
+            # "grab the teeny one" read as any block: one was meant, the grammar could not say which
+            close = [(c, s) for c, s in ranked if c.key.split(":")[1:2] and c.key.split(":")[1] in alts][:3]
+            if close:
+                return self._ask(text, "task", close, None, None, objects=objects, reason="more than one fits")
         if atoms:
             gk = goal_keys(atoms, cats)
             form = goal_form(atoms)
@@ -587,6 +597,10 @@ class LanguageLayer:
             s2 = next(
                 (s for c, s in ranked[1:] if c.key != top.key and goal_form(c.atoms) != goal_form(top.atoms)), 0.0
             )
+            kin = structure.kin_only(clean(text), objects)
+            if kin is not None and any(n in kin[1] for n in top.key.split(":")[1:]):
+                close = [(c, s) for c, s in ranked if c.key.split(":")[1:2] and c.key.split(":")[1] in kin[1]][:3]
+                return self._ask(text, "task", close, None, None, objects=objects, reason=f"no {kin[0][4:]} here")
             if self._clear(s1, s2):
                 u = self._task_from(text, top, objects, float(s1), "model")
                 if u is not None:

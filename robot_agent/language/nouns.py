@@ -67,6 +67,22 @@ def _depth(offset: int) -> int:
     return max(_ancestors("n", offset).values())
 
 
+def defined_as(head: str, objects: Sequence[ObjectInfo]) -> bool:
+    """WordNet defines ``head`` with the noun of one of ``objects`` ("cupboard": "a small room (or
+    recess) or cabinet used for storage space", for a cabinet)."""
+    heads = {a for s in _senses(head) for a in _ancestors("n", s.offset)}
+    # a kind's own definition names what it is a kind of ("pear": "... fruit ..."): that is no link
+    words = {
+        w.replace("_", " ") for o in objects for w in object_nouns(o) if not {s.offset for s in _senses(w)} & heads
+    }
+    return any(re.search(rf"\b{re.escape(w)}s?\b", s.definition) for s in _senses(head) for w in words if w)
+
+
+def noun_phrase(phrase: str) -> str:
+    """The noun phrase without what follows its noun ("the teapot on the shelf" -> "the teapot")."""
+    return _CUT.sub("", phrase.lower().strip())
+
+
 def head_noun(phrase: str) -> str:
     """The head noun of a noun phrase as WordNet spells it ("the champagne flute" -> champagne_flute,
     "the cube closest to the rack" -> cube), or "" when it has none WordNet knows as a thing."""

@@ -758,3 +758,46 @@ def scene_cues(text: str, cands: Sequence[Any], scores: list[float], ctx: Any, s
     scores = other_cue(text, cands, scores, ctx.objects, scorer, current)
     scores = contrast_cue(text, cands, scores, ctx.objects, scorer)
     return stack_cue(text, cands, scores)
+
+
+#: words that leave the choice of the object to the robot ("any block", "one of the mugs")
+_ANY = re.compile(r"\b(?:any|anything|either|whichever|all|both|every|each|some|a|an|one of|whatever)\b")
+
+
+def one_meant(text: str) -> bool:
+    """The object phrase is definite and singular ("the teeny one", "that glass"): the operator
+    means one thing, so "any of these" is no reading of it."""
+    phrases = placement_phrases(text)
+    phrase = (phrases[0] if phrases else text).lower()
+    m = re.search(r"\b(?:the|that|this)\s+((?:[a-z]+\s+){0,3}?[a-z]+)\b", phrase)
+    if m is None or _ANY.search(phrase):
+        return False
+    last = m.group(1).split()[-1]
+    return not (last.endswith("s") and not last.endswith("ss"))
+
+
+def kin_only(text: str, objects: Sequence[ObjectInfo]) -> tuple[str, list[str]] | None:
+    """A noun phrase whose head names no object here but a kind akin to some ("the saucer" where
+    there is a plate, "the teapot" where there is a mug): (the phrase, the akin objects' names), or
+    None. Acting on the akin object would be acting on a guess; the operator is asked. A noun that
+    is also the colour of an akin object ("the lime" for the green lemon) is no guess."""
+    for m in re.finditer(r"\b(?:the|a|an|that|this|your|my)\s+([a-z]+(?:\s+[a-z]+){0,2})", text.lower()):
+        phrase = f"the {m.group(1)}"
+        head = nouns.head_noun(phrase)
+        if not head or head in _NOT_NOUNS:
+            continue
+        rels = {o.name: nouns.relation(head, o) for o in objects}
+        if not any(r is not None for r in rels.values()) or max(r or 0.0 for r in rels.values()) >= 1.0:
+            continue
+        words = {w for o in objects for w in (*o.name.lower().split("_"), o.shape or "", o.category)}
+        kin = [n for n, r in rels.items() if r is not None and r >= 0.5]
+        if not kin or head in words:
+            continue
+        akin = [o for o in objects if o.name in kin]
+        said = colours.said_colour(phrase) or (head if colours.lab(head) is not None else None)
+        if said is not None and len(colours.nearest(said, akin)) == 1:
+            continue  # "the pink cup" for the pink mug, "the lime" for the green lemon: no guess
+        if nouns.defined_as(head, akin):
+            continue  # "cupboard": "... or cabinet used for storage space"
+        return nouns.noun_phrase(phrase), kin
+    return None
