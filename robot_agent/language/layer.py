@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robot_agent.errors import PolicyError
-from robot_agent.language import answers, judgement, polarity, reference, structure, verbs
+from robot_agent.language import answers, guards, judgement, polarity, reference, structure, verbs
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
 from robot_agent.language.checks import (
     HEDGED,
@@ -44,35 +44,13 @@ from robot_agent.language.checks import (
 )
 from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
 from robot_agent.language.meaning import correction_keys, family, goal_atoms, goal_keys
-from robot_agent.language.types import Choice, Understanding
+from robot_agent.language.types import Choice, Thresholds, Understanding
 from skills.params import SKILL_PARAMS
 from skills.types import ObjectInfo
 
 log = logging.getLogger(__name__)
 
 MODES = ("grammar", "full")
-
-
-@dataclass
-class Thresholds:
-    """The decision's calibration (tuned on the corpus's dev split).
-
-    Attributes:
-        act: the best meaning's score needed to act on it.
-        margin: how far ahead of the next meaning it must be.
-        ask: below this nothing is close enough to offer as a choice.
-        clear_lead: a meaning above ``ask`` that leads the next by this much is acted on too.
-        task_margin: a task the grammar read is overruled only when the model prefers another
-            goal by more than this.
-        answer: the score a worded answer needs against one offered choice.
-    """
-
-    act: float = 0.62
-    margin: float = 0.05
-    ask: float = 0.40
-    clear_lead: float = 0.12
-    task_margin: float = 0.08
-    answer: float = 0.45
 
 
 @dataclass
@@ -96,13 +74,6 @@ def _decision(c: Correction) -> str:
     if c.kind is CorrectionKind.UNCLEAR or c.question:
         return "ask"
     return "act"
-
-
-_MAG = re.compile(
-    r"(?:\d+(?:[.,]\d+)?|\b(?:half|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-    r"fifteen|twenty|thirty|a couple of|a few)\b)(?:\s+(?:and a half|point \w+))?\s*"
-    r"(?:mm|cm|m|millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|inch(?:es)?|\")(?=\W|$)"
-)
 
 
 class LanguageLayer:
@@ -290,10 +261,9 @@ class LanguageLayer:
             c = Correction(text, CorrectionKind.STOP, confidence=float(s1))
             self._pending = None
             return Understanding(text, "correction", "stop", correction=c, confidence=float(s1), source="model")
-        kin = structure.kin_only(clean(text), ctx.objects)
-        if kin is not None and top.value in kin[1]:  # "put it on the saucer": no saucer, a plate
-            close = [(c, s) for c, s in ranked if c.value in kin[1]][:3]
-            return self._ask(text, "correction", close, ctx, g, reason=f"no {kin[0][4:]} here")
+        akin = guards.akin_choices(clean(text), ranked, ctx.objects)
+        if akin is not None:  # "put it on the teapot": no teapot, a mug
+            return self._ask(text, "correction", akin[1], ctx, g, reason=akin[0])
         if self._clear(s1, s2):
             c = self._build(text, top, ctx)
             if c is not None and c.kind is not CorrectionKind.UNCLEAR:
@@ -412,8 +382,7 @@ class LanguageLayer:
         """The correction a chosen candidate means, built by the grammar from its canonical words."""
         canonical = cand.canonical
         if cand.family == "move":
-            m = _MAG.search(text.lower())
-            mag = m.group(0) if m else polarity.magnitude_words(text)
+            mag = polarity.amount_said(text) or polarity.magnitude_words(text)
             canonical = re.sub(r"\ba bit\b", mag, canonical, count=1)
         c = self.parser.parse(canonical, ctx)
         if c.kind is CorrectionKind.UNCLEAR and cand.family == "move" and canonical != cand.canonical:
@@ -550,12 +519,9 @@ class LanguageLayer:
             u = self._narrowed(text, atoms[0], kind, objects) if kind else None
             if u is not None:  # "the champagne glass": the flute of the two glasses
                 return u
-        alts = {n for a in atoms for n in a.get("objects") or []}
-        if any(len(a.get("objects") or []) > 1 for a in atoms) and structure.one_meant(clean(text)):
-            # "grab the teeny one" read as any block: one was meant, the grammar could not say which
-            close = [(c, s) for c, s in ranked if c.key.split(":")[1:2] and c.key.split(":")[1] in alts][:3]
-            if close:
-                return self._ask(text, "task", close, None, None, objects=objects, reason="more than one fits")
+        close = guards.one_of_several(clean(text), atoms, ranked)  # "grab the teeny one" as any block
+        if close:
+            return self._ask(text, "task", close, None, None, objects=objects, reason="more than one fits")
         if atoms:
             gk = goal_keys(atoms, cats)
             form = goal_form(atoms)
@@ -597,10 +563,9 @@ class LanguageLayer:
             s2 = next(
                 (s for c, s in ranked[1:] if c.key != top.key and goal_form(c.atoms) != goal_form(top.atoms)), 0.0
             )
-            kin = structure.kin_only(clean(text), objects)
-            if kin is not None and any(n in kin[1] for n in top.key.split(":")[1:]):
-                close = [(c, s) for c, s in ranked if c.key.split(":")[1:2] and c.key.split(":")[1] in kin[1]][:3]
-                return self._ask(text, "task", close, None, None, objects=objects, reason=f"no {kin[0][4:]} here")
+            akin = guards.akin_choices(clean(text), ranked, objects)
+            if akin is not None:
+                return self._ask(text, "task", akin[1], None, None, objects=objects, reason=akin[0])
             if self._clear(s1, s2):
                 u = self._task_from(text, top, objects, float(s1), "model")
                 if u is not None:

@@ -113,6 +113,20 @@ def describes_fault(text: str) -> bool:
     return bool(_DEVIATION.search(low) or _STATE.search(low) or _COMPLAINT.search(low))
 
 
+#: an amount said with its unit ("three centimetres", "2 cm", "half an inch")
+_AMOUNT = re.compile(
+    r"(?:\d+(?:[.,]\d+)?|\b(?:half|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"fifteen|twenty|thirty|a couple of|a few)\b)(?:\s+(?:and a half|point \w+))?\s*"
+    r"(?:mm|cm|m|millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|inch(?:es)?|\")(?=\W|$)"
+)
+
+
+def amount_said(text: str) -> str:
+    """The amount with its unit the utterance says, as said, or ""."""
+    m = _AMOUNT.search(text.lower())
+    return m.group(0) if m else ""
+
+
 def magnitude_words(text: str) -> str:
     """The grammar's amount words for how much the utterance asks ("a bit" when it does not say)."""
     low = text.lower()

@@ -94,3 +94,25 @@ class Understanding:
             "source": self.source,
             "latency_ms": round(float(self.latency_ms), 2),
         }
+
+
+@dataclass
+class Thresholds:
+    """The decision's calibration (tuned on the corpus's dev split).
+
+    Attributes:
+        act: the best meaning's score needed to act on it.
+        margin: how far ahead of the next meaning it must be.
+        ask: below this nothing is close enough to offer as a choice.
+        clear_lead: a meaning above ``ask`` that leads the next by this much is acted on too.
+        task_margin: a task the grammar read is overruled only when the model prefers another
+            goal by more than this.
+        answer: the score a worded answer needs against one offered choice.
+    """
+
+    act: float = 0.62
+    margin: float = 0.05
+    ask: float = 0.40
+    clear_lead: float = 0.12
+    task_margin: float = 0.08
+    answer: float = 0.45

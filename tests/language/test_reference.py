@@ -286,13 +286,13 @@ def test_a_kind_akin_to_what_is_here_is_asked_about_not_guessed(text_embedder) -
     """ "The teapot" where there are mugs: a vessel like them, not one of them: a question that
     offers the mugs, never a mug moved. "The yellow cup" for the yellow mug is no guess (the colour
     says which), nor is a noun WordNet defines by the object's ("cupboard": "... cabinet ...")."""
-    from robot_agent.language import structure
+    from robot_agent.language import guards
 
     objs = scene()
-    phrase, akin = structure.kin_only("put the teapot on the rack", objs)
+    phrase, akin = guards.kin_only("put the teapot on the rack", objs)
     assert phrase == "the teapot" and {"d", "e"} <= set(akin) and not {"a", "b", "c"} & set(akin)
-    assert structure.kin_only("put the yellow cup on the rack", objs) is None
-    assert structure.kin_only("put the gray mug on the rack", objs) is None
+    assert guards.kin_only("put the yellow cup on the rack", objs) is None
+    assert guards.kin_only("put the gray mug on the rack", objs) is None
     layer = LanguageLayer(embedder=text_embedder)
     u = layer.understand_task("put the teapot on the rack", objs)
     assert u.decision == "ask" and "teapot" in u.reason, u.to_dict()
@@ -300,8 +300,8 @@ def test_a_kind_akin_to_what_is_here_is_asked_about_not_guessed(text_embedder) -
 
 
 def test_one_object_meant_is_not_read_as_any_of_them(text_embedder) -> None:
-    from robot_agent.language import structure
+    from robot_agent.language import guards
 
-    assert structure.one_meant("grab the teeny one")
-    assert not structure.one_meant("grab any block")
-    assert not structure.one_meant("put the blocks in the tray")
+    assert guards.one_meant("grab the teeny one")
+    assert not guards.one_meant("grab any block")
+    assert not guards.one_meant("put the blocks in the tray")

@@ -1,0 +1,85 @@
+"""What not to act on: readings the words do not support well enough to move the arm.
+
+A definite singular object phrase the grammar read as "any of these" ("grab the teeny one"), and
+a noun that names no object here but a kind akin to some ("the teapot" where there are mugs):
+acting would be acting on a guess, so the operator is asked, with the akin meanings offered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from robot_agent.language import colours, nouns
+from robot_agent.language.structure import _NOT_NOUNS, placement_phrases
+from skills.types import ObjectInfo
+
+#: words that leave the choice of the object to the robot ("any block", "one of the mugs")
+_ANY = re.compile(r"\b(?:any|anything|either|whichever|all|both|every|each|some|a|an|one of|whatever)\b")
+
+
+def one_meant(text: str) -> bool:
+    """The object phrase is definite and singular ("the teeny one", "that glass"): the operator
+    means one thing, so "any of these" is no reading of it."""
+    phrases = placement_phrases(text)
+    phrase = (phrases[0] if phrases else text).lower()
+    m = re.search(r"\b(?:the|that|this)\s+((?:[a-z]+\s+){0,3}?[a-z]+)\b", phrase)
+    if m is None or _ANY.search(phrase):
+        return False
+    last = m.group(1).split()[-1]
+    return not (last.endswith("s") and not last.endswith("ss"))
+
+
+def kin_only(text: str, objects: Sequence[ObjectInfo]) -> tuple[str, list[str]] | None:
+    """A noun phrase whose head names no object here but a kind akin to some ("the saucer" where
+    there is a plate, "the teapot" where there is a mug): (the phrase, the akin objects' names), or
+    None. Acting on the akin object would be acting on a guess; the operator is asked. A noun that
+    is also the colour of an akin object ("the lime" for the green lemon) is no guess."""
+    for m in re.finditer(r"\b(?:the|a|an|that|this|your|my)\s+([a-z]+(?:\s+[a-z]+){0,2})", text.lower()):
+        phrase = f"the {m.group(1)}"
+        head = nouns.head_noun(phrase)
+        if not head or head in _NOT_NOUNS:
+            continue
+        rels = {o.name: nouns.relation(head, o) for o in objects}
+        if not any(r is not None for r in rels.values()) or max(r or 0.0 for r in rels.values()) >= 1.0:
+            continue
+        words = {w for o in objects for w in (*o.name.lower().split("_"), o.shape or "", o.category)}
+        kin = [n for n, r in rels.items() if r is not None and r >= 0.5]
+        if not kin or head in words:
+            continue
+        akin = [o for o in objects if o.name in kin]
+        said = colours.said_colour(phrase) or (head if colours.lab(head) is not None else None)
+        if said is not None and len(colours.nearest(said, akin)) == 1:
+            continue  # "the pink cup" for the pink mug, "the lime" for the green lemon: no guess
+        if nouns.defined_as(head, akin):
+            continue  # "cupboard": "... or cabinet used for storage space"
+        return nouns.noun_phrase(phrase), kin
+    return None
+
+
+def _object_of(c: Any) -> str:
+    """The object a task or correction meaning acts on ("put:apple:bowl" -> apple; a swap's value)."""
+    if c.key.count(":") >= 1 and c.family not in ("swap_object", "swap_target", "avoid", "forbid", "order_first"):
+        return c.key.split(":")[1]
+    return c.value or ""
+
+
+def one_of_several(text: str, atoms: Sequence[dict], ranked: list[tuple[Any, float]]) -> list[tuple[Any, float]]:
+    """The meanings to offer when one object was meant and the grammar read several ("grab the
+    teeny one" as any block): the best-ranked ones on those objects; [] when that is not the case."""
+    alts = {n for a in atoms for n in a.get("objects") or []}
+    if not any(len(a.get("objects") or []) > 1 for a in atoms) or not one_meant(text):
+        return []
+    return [(c, s) for c, s in ranked if _object_of(c) in alts][:3]
+
+
+def akin_choices(
+    text: str, ranked: list[tuple[Any, float]], objects: Sequence[ObjectInfo]
+) -> tuple[str, list[tuple[Any, float]]] | None:
+    """(reason, meanings to offer) when the best meaning acts on an object the words name only by
+    an akin kind ("put it on the saucer" with a plate here), else None."""
+    kin = kin_only(text, objects)
+    if kin is None or not ranked or _object_of(ranked[0][0]) not in kin[1]:
+        return None
+    return f"no {kin[0][4:]} here", [(c, s) for c, s in ranked if _object_of(c) in kin[1]][:3]
