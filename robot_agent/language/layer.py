@@ -391,7 +391,7 @@ class LanguageLayer:
         if c.kind is CorrectionKind.UNCLEAR:
             log.info("candidate %s (%r) did not parse: %s", cand.key, canonical, c.question)
             return None
-        return c
+        return polarity.distance_said(text, cand.family, c)
 
     def _from_grammar(
         self, text: str, g: Correction, source: str = "grammar", confidence: float | None = None

@@ -127,6 +127,31 @@ def amount_said(text: str) -> str:
     return m.group(0) if m else ""
 
 
+_NUMBER_WORDS = {
+    "half": 0.5, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
+    "a couple of": 2, "a few": 3,
+}  # fmt: skip
+_UNIT_M = (("mm", 0.001), ("milli", 0.001), ("cm", 0.01), ("centi", 0.01), ("inch", 0.0254), ('"', 0.0254))
+
+
+def amount_metres(text: str) -> float | None:
+    """The amount with its unit the utterance says, in metres ("five centimetres": 0.05), or None."""
+    said = amount_said(text)
+    if not said:
+        return None
+    m = re.match(r"\d+(?:[.,]\d+)?", said)
+    word = next((w for w in sorted(_NUMBER_WORDS, key=len, reverse=True) if said.startswith(w)), None)
+    if m is None and word is None:
+        return None
+    value = float(m.group(0).replace(",", ".")) if m is not None else float(_NUMBER_WORDS[word])
+    if "and a half" in said:
+        value += 0.5
+    unit = said[m.end() if m is not None else len(word) :]
+    scale = next((f for u, f in _UNIT_M if u in unit), 1.0)
+    return value * scale
+
+
 def magnitude_words(text: str) -> str:
     """The grammar's amount words for how much the utterance asks ("a bit" when it does not say)."""
     low = text.lower()
@@ -259,3 +284,24 @@ def adjust(text: str, query: Any, cands: Sequence[Any], scores: list[float], sco
         for i in idx:
             out[i] = top + BONUS if cands[i].value == value else out[i] - PENALTY
     return out
+
+
+#: words that make an amount a change of the distance, not the distance ("two centimetres further")
+_COMPARATIVE = re.compile(r"\b(?:further|farther|more|less|extra|another|again|longer|shorter|harder|wider|deeper)\b")
+
+
+def distance_said(text: str, fam: str, c: Any) -> Any:
+    """``c`` with a distance family's change set to the amount said ("push it five centimetres": a
+    push of 5 cm, not 5 cm more) when no comparative word makes it a change, and the amount is
+    within the parameter's limits; ``c`` unchanged otherwise."""
+    from skills.params import SKILL_PARAMS
+
+    metres = amount_metres(text) if fam in DISTANCE_FAMILIES else None
+    if metres is None or _COMPARATIVE.search(text.lower()) or len(c.parameters) != 1:
+        return c
+    ((name, change),) = c.parameters.items()
+    spec = next((p for p in SKILL_PARAMS.get(c.skill or "", ()) if p.name == name), None)
+    if spec is None or "add" not in change or not (spec.low <= metres <= spec.high):
+        return c
+    c.parameters = {name: {"set": metres}}
+    return c

@@ -406,3 +406,25 @@ def test_a_contrast_of_two_clauses_weighs_the_named_objects(layer) -> None:
     out = structure.contrast_cue(said, cands, [0.5, 0.5], objs, layer.scorer)
     assert out[0] < 0.5 < out[1], out
     assert structure.contrast_cue("take the plate", cands, [0.5, 0.5], objs, layer.scorer) == [0.5, 0.5]
+
+
+def test_an_amount_with_a_distance_verb_is_the_distance_and_half_that_halves_it(layer) -> None:
+    """ "Push it five centimetres" during a push: a 5 cm push (set), "five centimetres further":
+    5 cm more (add); then "half that" halves what was said last, whichever it was."""
+    from robot_agent.language import polarity
+
+    assert polarity.amount_metres("a couple of centimetres") == pytest.approx(0.02)
+    assert polarity.amount_metres("three and a half cm") == pytest.approx(0.035)
+    objs = objects("mug_train")
+    mug = next(o.name for o in objs if o.category == "mug")
+    ctx = CorrectionContext(objs, "push", mug)
+    u = layer.understand_correction("push it five centimetres", ctx)
+    assert u.decision == "act" and u.correction.parameters == {"distance": {"set": pytest.approx(0.05)}}, u.to_dict()
+    first = u.correction
+    layer.forget_question()
+    u = layer.understand_correction("push it five centimetres further", ctx)
+    assert u.decision == "act" and u.correction.parameters == {"distance": {"add": pytest.approx(0.05)}}, u.to_dict()
+    layer.forget_question()
+    ctx.last = first
+    u = layer.understand_correction("half that", ctx)
+    assert u.decision == "act" and u.correction.parameters == {"distance": {"set": pytest.approx(0.025)}}, u.to_dict()

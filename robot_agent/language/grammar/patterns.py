@@ -147,7 +147,8 @@ _TOO_DIR_RE = re.compile(
 )
 _TOO_FAR_RE = re.compile(
     r"\b(?:overshot|overshoot|went too far|gone too far|too far|too much|overdid it|"
-    r"not so (?:much|far)|not that (?:much|far)|not as (?:much|far)|less|back off a bit)\b"
+    r"not so (?:much|far)|not that (?:much|far)|not as (?:much|far)|less|back off a bit|"
+    r"(?:only |just )?half (?:of )?(?:that|it|as much|as far|the distance)|halve (?:it|that))\b"
 )
 _OTHER_WAY_RE = re.compile(
     r"\b(?:the )?(?:other|opposite) (?:way|direction|side)\b|\bwrong (?:way|direction)\b|"
@@ -160,7 +161,7 @@ _RETRY_RE = re.compile(
 _MORE_RE = re.compile(
     r"\b(?:even )?(?:more|further|farther)\b|\b(?:do (?:that|it|the same) )?again\b|"
     r"\bonce more\b|\bsame again\b|\bsame (?:thing|amount)\b|\brepeat(?: that| it)?\b|"
-    r"\bone more time\b|\bkeep going (?:that way|in that direction)\b"
+    r"\bone more time\b|\bkeep going (?:that way|in that direction)\b|\bdouble (?:it|that)\b|\btwice as (?:much|far)\b"
 )
 _SLOWER_RE = re.compile(
     r"\b(?:slower|slow (?:it |things )?down|more slowly|slowly|not so fast|not as fast|too fast|too quick(?:ly)?|"

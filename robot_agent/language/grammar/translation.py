@@ -218,6 +218,9 @@ class _Translation(_Mentions):
                 self.add_change(last.skill, name, "add", factor * float(value))
             elif op == "scale" and float(value) > 0:
                 self.add_change(last.skill, name, "scale", float(value) ** factor)
+            elif op == "set" and isinstance(value, (int, float)) and factor > -1:
+                # "push it 5 cm", then "half that": 2.5 cm; "more": further than that
+                self.add_change(last.skill, name, "set", float(value) * (1.0 + factor))
             else:
                 self.questions.append(f"How should I change {name} now?")
                 return
