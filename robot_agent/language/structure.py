@@ -136,12 +136,21 @@ def placement_phrases(text: str) -> tuple[str, str] | None:
         return None  # "on the plate, then the middle one on top": two placements, not one
     head = (m.group("head") or "").split()
     obj, place = m.group("o"), _CONTRAST_TAIL.sub("", m.group("t"))
+    later = _LATER_PLACE.search(place)
+    if later is not None and not direction_phrase(place[later.start("t") :]):
+        # "the cube on the far right goes on the tray": the first "on" is part of the object phrase
+        obj, place = f"{obj} {m.group('p')} {place[: later.start()]}".strip(), place[later.start("t") :]
     if head and colours.lab(head[-1]) is not None and not verbs.main_verbs(f"{head[-1]} the thing"):
         # no verb: "turquoise cube on the plate" is one phrase, the colour is no verb's
         obj = f"{head[-1]} {obj}"
     return obj, place
 
 
+#: a place said after a verb of being put ("... goes on the tray", "... belongs in the bin")
+_LATER_PLACE = re.compile(
+    r"\s+(?:goes|go|belongs?|should go|needs to go|has to go|can go|sits?|lives?)\s+(?:back\s+)?"
+    r"(?:into|onto|on top of|on|in|inside)\s+(?P<t>(?:the|a|an|that|this|my|your)\b.+)$"
+)
 #: a clause after the place ("..., then the blue one on top", "...; and the cup in the bin")
 _NEXT_CLAUSE = re.compile(r"(?:[;]|,\s*(?:and\s+)?then\b|\band then\b|\bthen\b|,\s*and\b)")
 #: a contrast after a phrase ("the shelf, not the black one"): not part of what it names

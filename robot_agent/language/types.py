@@ -113,6 +113,6 @@ class Thresholds:
     act: float = 0.62
     margin: float = 0.05
     ask: float = 0.40
-    clear_lead: float = 0.12
+    clear_lead: float = 0.16
     task_margin: float = 0.08
     answer: float = 0.45

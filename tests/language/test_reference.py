@@ -305,3 +305,10 @@ def test_one_object_meant_is_not_read_as_any_of_them(text_embedder) -> None:
     assert guards.one_meant("grab the teeny one")
     assert not guards.one_meant("grab any block")
     assert not guards.one_meant("put the blocks in the tray")
+
+
+def test_an_object_phrase_with_a_place_of_its_own_before_goes_on() -> None:
+    from robot_agent.language.structure import placement_phrases
+
+    assert placement_phrases("the cube on the far right goes on the tray") == ("cube on the far right", "the tray")
+    assert placement_phrases("put the apple in the bowl on the left") == ("the apple", "the bowl on the left")
