@@ -19,6 +19,13 @@ from skills.types import ObjectInfo
 _ANY = re.compile(r"\b(?:any|anything|either|whichever|all|both|every|each|some|a|an|one of|whatever)\b")
 
 
+#: nouns of a place on or around a thing (parts, sides, ends), which no scene object is
+_REGIONS = frozenset(
+    "top bottom side sides edge edges middle centre center front back left right end ends corner corners way base "
+    "rim lip handle handles lid tip surface inside outside underside body neck stem foot".split()
+)
+
+
 def one_meant(text: str) -> bool:
     """The object phrase is definite and singular ("the teeny one", "that glass"): the operator
     means one thing, so "any of these" is no reading of it."""
@@ -39,8 +46,8 @@ def kin_only(text: str, objects: Sequence[ObjectInfo]) -> tuple[str, list[str]] 
     for m in re.finditer(r"\b(?:the|a|an|that|this|your|my)\s+([a-z]+(?:\s+[a-z]+){0,2})", text.lower()):
         phrase = f"the {m.group(1)}"
         head = nouns.head_noun(phrase)
-        if not head or head in _NOT_NOUNS:
-            continue
+        if not head or head in _NOT_NOUNS or head in _REGIONS:
+            continue  # "the bottom", "the handle": a place on a thing, not a thing
         rels = {o.name: nouns.relation(head, o) for o in objects}
         if not any(r is not None for r in rels.values()) or max(r or 0.0 for r in rels.values()) >= 1.0:
             continue
@@ -77,9 +84,12 @@ def one_of_several(text: str, atoms: Sequence[dict], ranked: list[tuple[Any, flo
 def akin_choices(
     text: str, ranked: list[tuple[Any, float]], objects: Sequence[ObjectInfo]
 ) -> tuple[str, list[tuple[Any, float]]] | None:
-    """(reason, meanings to offer) when the best meaning acts on an object the words name only by
-    an akin kind ("put it on the saucer" with a plate here), else None."""
+    """(reason, meanings to offer) when the words name a kind no object here is, only akin ones
+    ("the teapot" with mugs here), and the best meaning acts on an object: on an akin one, or on
+    another one ("the tin of beans, not that": not the banana); else None."""
     kin = kin_only(text, objects)
-    if kin is None or not ranked or _object_of(ranked[0][0]) not in kin[1]:
+    if kin is None or not ranked or _object_of(ranked[0][0]) not in {o.name for o in objects}:
         return None
-    return f"no {kin[0][4:]} here", [(c, s) for c, s in ranked if _object_of(c) in kin[1]][:3]
+    # the best meaning acts on an object the words do not name: on an akin one or on another
+    offer = [(c, s) for c, s in ranked if _object_of(c) in kin[1]][:3] or ranked[:3]
+    return f"no {kin[0][4:]} here", offer

@@ -312,3 +312,16 @@ def test_an_object_phrase_with_a_place_of_its_own_before_goes_on() -> None:
 
     assert placement_phrases("the cube on the far right goes on the tray") == ("cube on the far right", "the tray")
     assert placement_phrases("put the apple in the bowl on the left") == ("the apple", "the bowl on the left")
+
+
+def test_a_thing_named_that_is_not_here_is_no_reason_to_act_on_another(text_embedder) -> None:
+    """ "The tin of beans, not that": no tin here, so neither the akin containers nor anything
+    else is swapped to; the operator is asked. A place on a thing ("the bottom") is no such name."""
+    from robot_agent.language import guards
+    from robot_agent.language.grammar import CorrectionContext
+
+    objs = scene()
+    layer = LanguageLayer(embedder=text_embedder)
+    u = layer.understand_correction("the tin of beans, not that", CorrectionContext(objs, "pick", "a"))
+    assert u.decision == "ask", u.to_dict()
+    assert guards.kin_only("the purple one at the bottom", objs) is None

@@ -7,7 +7,8 @@ import re
 from robot_agent.language.grammar.lexicon import MAX_TEXT_CHARS
 
 _STOP_RE = re.compile(
-    r"\b(?:e ?stop|emergency|stop+|halt|freeze|abort|cease|cancel|whoa+|woah+|hold on|hold still|"
+    r"\b(?:e ?stop|emergency|stop+|halt|freeze|abort|cease|cancel|whoa+|woah+|hold on|hold still|pause|"
+    r"hang on(?! to\b)|"
     r"hold it(?= *(?:$|[,.!;?]|right there|now))|stay still|stand still|don'?t move|do not move|"
     r"wait|that'?s enough|that is enough|^ *enough)\b"
 )
