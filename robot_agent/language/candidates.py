@@ -196,6 +196,17 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                     ],
                 )
             )
+        if not busy:
+            # "don't close the drawer afterwards", "leave the drawer shut": a step of the plan forbidden
+            for verb, state in (("close", "open"), ("open", "shut")):
+                rends = [f"don't {verb} {p}", f"do not {verb} {p} afterwards", f"no need to {verb} {p}"]
+                if is_open == (verb == "close"):
+                    rends.append(f"leave {p} {state}")
+                out.append(
+                    Candidate(
+                        f"forbid:{verb}:{c.name}", "forbid", c.name, rends[0], f"don't {verb} the {c.name}", rends
+                    )
+                )
         if not busy and is_open:
             out.append(
                 Candidate(

@@ -766,4 +766,18 @@ def scene_cues(text: str, cands: Sequence[Any], scores: list[float], ctx: Any, s
     current = {n for n in (ctx.object, ctx.target) if n}
     scores = other_cue(text, cands, scores, ctx.objects, scorer, current)
     scores = contrast_cue(text, cands, scores, ctx.objects, scorer)
+    low = text.lower()
+    said = {v for v, pat in (("open", r"\bopen\w*"), ("close", r"\b(?:clos|shut)\w*")) if re.search(pat, low)}
+    scores = list(scores)
+    for i, c in enumerate(cands):
+        if c.family != "forbid" or c.key.count(":") != 2:
+            continue
+        if not _PROHIBITION.search(low):
+            scores[i] -= CONTRAST  # "you haven't opened the drawer yet": how things are, nothing forbidden
+        elif len(said) == 1:
+            scores[i] += CONTRAST / 2 if c.key.split(":")[1] in said else -CONTRAST / 2  # "don't shut it"
     return stack_cue(text, cands, scores)
+
+
+#: words that forbid a step ("don't close it", "no need to shut it", "leave it open", "keep it shut")
+_PROHIBITION = re.compile(r"\b(?:don'?t|do not|never|no need|needn'?t|leave|keep|without|not to|skip|stop)\b")

@@ -428,3 +428,19 @@ def test_an_amount_with_a_distance_verb_is_the_distance_and_half_that_halves_it(
     ctx.last = first
     u = layer.understand_correction("half that", ctx)
     assert u.decision == "act" and u.correction.parameters == {"distance": {"set": pytest.approx(0.025)}}, u.to_dict()
+
+
+def test_a_drawer_step_can_be_forbidden_and_a_described_state_forbids_nothing(layer) -> None:
+    """ "Don't shut the drawer afterwards" while putting something in it: a forbidden step (the
+    plan must not close it), a meaning the candidates now hold; "you still haven't opened the
+    drawer" describes the state and forbids nothing."""
+    drawer = objects("drawer_train")
+    cab = next(o for o in drawer if o.category == "cabinet")
+    thing = next(o for o in drawer if o.category not in ("cabinet",) and o.name != cab.name)
+    ctx = CorrectionContext(drawer, "place", thing.name, cab.name)
+    u = layer.understand_correction("please don't shut the drawer afterwards", ctx)
+    assert u.decision == "act" and u.correction.plan, u.to_dict()
+    assert u.correction.plan["type"] == "forbid" and u.correction.plan["call"]["skill"] == "close", u.to_dict()
+    layer.forget_question()
+    u = layer.understand_correction("you still haven't opened the drawer", ctx)
+    assert not (u.decision == "act" and u.correction.plan and u.correction.plan.get("type") == "forbid"), u.to_dict()
