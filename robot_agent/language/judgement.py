@@ -41,8 +41,10 @@ _FUNCTION = frozenset(
     "that that's thats this it it's its is was be looks look looking seems seem sounds sound feels feel "
     "very really so just quite pretty totally absolutely exactly real one a an job work done going "
     "thanks thank you cheers yes yeah yep yup oh wow ah now there all mate buddy i i'm think is that's "
-    "we we're good".split()
+    "we we're good to me for by us ta ok okay far".split()
 ) - {"good"}
+#: asking to go on as it is ("carry on", "keep going"): what an approval asks for
+_GO_ON = re.compile(r"\b(?:carry on|keep going|keep at it|go on|continue|proceed|as you were|crack on)\b")
 #: a sense defined as a degree of good ("very good", "extraordinarily good or great", "extremely pleasing")
 _GOOD_GENUS = re.compile(r"^(?:\w+ly\s+)?(?:very\s+)?(?:good|pleasing)\b")
 _NEGATION = re.compile(r"\b(?:not|no|never|isn't|wasn't|ain't|n't)\b")
@@ -89,7 +91,7 @@ def _judges(word: str) -> int | None:
 def approval(text: str) -> int:
     """+1: the utterance only approves ("that's grand", "nice one"); -1: it only disapproves;
     0: it says something else (or WordNet is not installed)."""
-    low = text.lower().replace("’", "'")
+    low = _GO_ON.sub("good", text.lower().replace("’", "'"))
     words = re.findall(r"[a-z]+(?:'[a-z]+)?", low)
     if not words or len(words) > 6:
         return 0

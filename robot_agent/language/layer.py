@@ -220,6 +220,7 @@ class LanguageLayer:
             and not polarity.describes_fault(text)
             and not (structure.later_step(text) and any(family(k) == "swap_object" for k in gkeys))
             and not names_unused_object(text, g, ctx)
+            and judgement.approval(clean(text)) <= 0  # "looks good to me" is no "to me" motion
         ):
             return self._from_grammar(text, g)
         ranked = self._rank(text, cands, ctx)

@@ -444,3 +444,16 @@ def test_a_drawer_step_can_be_forbidden_and_a_described_state_forbids_nothing(la
     layer.forget_question()
     u = layer.understand_correction("you still haven't opened the drawer", ctx)
     assert not (u.decision == "act" and u.correction.plan and u.correction.plan.get("type") == "forbid"), u.to_dict()
+
+
+def test_approval_with_a_request_to_go_on_is_a_confirmation_not_a_motion_or_a_stop(layer) -> None:
+    """ "Looks good to me" is no motion towards the operator; "bang on, carry on" no "hold on"."""
+    from robot_agent.language.judgement import approval
+
+    assert approval("looks good to me") == 1 and approval("lovely, crack on") == 1
+    assert approval("carry on to the left") == 0  # a direction: a request, not a judgement
+    ctx = CorrectionContext(objects("mug_train"), "pick", "white_mug")
+    for text in ("looks good to me", "bang on, carry on"):
+        layer.forget_question()
+        u = layer.understand_correction(text, ctx)
+        assert u.decision == "act" and u.correction.kind is CorrectionKind.CONFIRM, (text, u.to_dict())
