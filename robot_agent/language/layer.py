@@ -159,7 +159,7 @@ class LanguageLayer:
         """The goal a task asks for on ``objects``, or a question / reason."""
         t0 = time.perf_counter()
         said = text if isinstance(text, str) else str(text)
-        request = structure.restated(clean(said))
+        request = structure.restated(clean(said)) if self.mode == "full" else clean(said)
         with self._lock, self._utterance():
             u = self._task(said if request == clean(said) else request, list(objects))
         u.text = said
