@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robot_agent.errors import PolicyError
-from robot_agent.language import answers, guards, judgement, polarity, reference, structure, verbs
+from robot_agent.language import answers, guards, judgement, polarity, reference, steps, structure, verbs
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
 from robot_agent.language.checks import (
     HEDGED,
@@ -159,7 +159,7 @@ class LanguageLayer:
         """The goal a task asks for on ``objects``, or a question / reason."""
         t0 = time.perf_counter()
         said = text if isinstance(text, str) else str(text)
-        request = structure.restated(clean(said)) if self.mode == "full" else clean(said)
+        request = steps.restated(clean(said)) if self.mode == "full" else clean(said)
         with self._lock, self._utterance():
             u = self._task(said if request == clean(said) else request, list(objects))
         u.text = said
@@ -492,6 +492,13 @@ class LanguageLayer:
             # Negation or contrast the goal parser turned into a compound goal ("the cylinder, not
             # the cube" read as both): the models decide, or the operator is asked.
             atoms = []
+        in_order = steps.sequence(clean(text)) if not split else None
+        if in_order and len(atoms) < len(in_order):
+            # "X on the plate, then Y on top of it": every step, when each is understood
+            subs = [self._task(p, objects, split=True) for p in in_order]
+            u = self._combine(text, subs, objects) if all(v.decision == "act" and v.task for v in subs) else None
+            if u is not None:
+                return u
         placed = reference.placement(clean(text), objects, self.scorer, ruled_out)
         if placed is not None:
             # Its objects were decided by words the grammar reads as plain names or not at all

@@ -140,10 +140,18 @@ def placement_phrases(text: str) -> tuple[str, str] | None:
     if later is not None and not direction_phrase(place[later.start("t") :]):
         # "the cube on the far right goes on the tray": the first "on" is part of the object phrase
         obj, place = f"{obj} {m.group('p')} {place[: later.start()]}".strip(), place[later.start("t") :]
-    if head and colours.lab(head[-1]) is not None and not verbs.main_verbs(f"{head[-1]} the thing"):
-        # no verb: "turquoise cube on the plate" is one phrase, the colour is no verb's
+    if head and _describes(head[-1]) and not verbs.main_verbs(f"{head[-1]} the thing"):
+        # no verb: "turquoise cube on the plate", "biggest cube on the plate" are one phrase
         obj = f"{head[-1]} {obj}"
     return obj, place
+
+
+def _describes(word: str) -> bool:
+    """A colour or an adjective WordNet knows ("turquoise", "biggest")."""
+    from robot_agent.language import wordnet
+
+    wn = wordnet.load()
+    return colours.lab(word) is not None or bool(wn is not None and wn.base_forms(word, "a"))
 
 
 #: a place said after a verb of being put ("... goes on the tray", "... belongs in the bin")
@@ -357,54 +365,6 @@ def _bare_placement(
         if c.family == "put" and c.value == f"{o}>{t}":
             out[i] += BARE_BONUS
     return out
-
-
-#: a clause that says how something is now, then what to do about it ("the drawer's half open,
-#: shut it"; "that mug is in the way so move it"): the pronoun of the request is the described thing
-_DESCRIBED = re.compile(
-    r"^(?P<np>(?:the|that|this|your|my|our)\s+[a-z][a-z ]*?)\s*(?:'s|\u2019s|\s+is|\s+are|\s+looks|\s+seems|\s+was)\s+"
-    r"(?P<desc>[^,;]+?)\s*(?:[,;.]|\s-+\s|\s+so\b|\s+and\b)\s*(?:(?:so|now|please|just|then|can you|could you)\s+)*"
-    r"(?P<rest>[a-z].*)$"
-)
-
-
-#: "not the black mug, the blue one, shelf please": the contrast said first
-_CONTRAST_FIRST = re.compile(
-    r"^(?:no\s*,?\s+)?not\s+(?P<neg>(?:the|that|this)\s+[a-z][a-z ]*?)(?:\s*[,;]\s*(?:but\s+)?|\s+but\s+)"
-    r"(?P<pos>(?:the|that|this)\s+[a-z][a-z ]*?)(?P<rest>\s*(?:[,;].*|\s(?:in|into|on|onto|to)\s.*)?)$"
-)
-
-
-def restated(text: str) -> str:
-    """A task said as a description and a request ("the drawer's half open, shut it") as the
-    request alone, its pronoun replaced by what the description was about ("shut the drawer");
-    ``text`` itself when it is not said that way. The description's own words (half open) say how
-    things are, not what to do: read as part of the goal they ask for the opposite."""
-    c = _CONTRAST_FIRST.match(text.strip().lower())
-    if c is not None:
-        # "not the black mug, the blue one ...": the one meant, its noun from the one ruled out
-        pos, neg = c.group("pos").split(), c.group("neg").split()
-        if pos[-1] in ("one", "ones") and len(neg) > 1 and neg[-1] not in ("one", "ones"):
-            pos[-1] = neg[-1]
-        return f"{' '.join(pos)}{c.group('rest') or ''}"
-    m = _DESCRIBED.match(text.strip().lower())
-    if m is None:
-        return text
-    rest = m.group("rest")
-    pron = re.search(r"\b(?:it|them)\b", rest)
-    if pron is None or not verbs.main_verbs(rest):
-        return text
-    np = m.group("np")
-    if _WHERE.match(m.group("desc")):
-        np = f"{np} {m.group('desc')}"  # "the cup's on the left, grab it": which cup
-    return f"{rest[: pron.start()]}{np}{rest[pron.end() :]}"
-
-
-#: a description that says where the thing is: it tells which one, so it stays with the noun
-_WHERE = re.compile(
-    r"(?:on|in|at|by|near|next to|beside|behind|under|over|above|below|in front of|closest to|nearest|"
-    r"furthest from|farthest from|to the)\b"
-)
 
 
 _RESULT = re.compile(r"^(?P<o>.*?)\s+(?P<s>open|opened|closed|shut)(?:\s+(?:again|please|now|for me))*\W*$")

@@ -366,11 +366,11 @@ def test_each_clause_says_its_part_of_one_request(layer) -> None:
 def test_a_described_state_then_a_request_is_the_request(layer) -> None:
     """ "The drawer is open, close it": the description's "open" is how things are, the request is
     the goal; the pronoun is what the description was about."""
-    from robot_agent.language import structure
+    from robot_agent.language import steps
 
-    assert structure.restated("the drawer is wide open, please close it") == "close the drawer"
-    assert structure.restated("the mug's by the plate, pick it up") == "pick the mug by the plate up"
-    assert structure.restated("the drawer is open, put the apple in") == "the drawer is open, put the apple in"
+    assert steps.restated("the drawer is wide open, please close it") == "close the drawer"
+    assert steps.restated("the mug's by the plate, pick it up") == "pick the mug by the plate up"
+    assert steps.restated("the drawer is open, put the apple in") == "the drawer is open, put the apple in"
     drawer = objects("drawer_train")
     u = layer.understand_task("the drawer is wide open, please close it", drawer)
     assert u.decision == "act" and u.text == "the drawer is wide open, please close it", u.to_dict()

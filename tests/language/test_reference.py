@@ -325,3 +325,20 @@ def test_a_thing_named_that_is_not_here_is_no_reason_to_act_on_another(text_embe
     u = layer.understand_correction("the tin of beans, not that", CorrectionContext(objs, "pick", "a"))
     assert u.decision == "ask", u.to_dict()
     assert guards.kin_only("the purple one at the bottom", objs) is None
+
+
+def test_steps_in_order_are_all_understood_with_their_pronouns(text_embedder) -> None:
+    """ "The biggest cube on the tray, then the teal one on top of it": both placements, "it" the
+    cube placed before; "..., then close it" closes the place before (the drawer), not the thing."""
+    from robot_agent.language.steps import sequence
+
+    assert sequence("biggest cube on the tray, then the teal one on top of it") == [
+        "biggest cube on the tray",
+        "the teal one on top of the biggest cube",
+    ]
+    assert sequence("put the mug in the cupboard, then close it")[1] == "close the cupboard"
+    assert sequence("put the cube on the tray") is None
+    layer = LanguageLayer(embedder=text_embedder)
+    u = layer.understand_task("biggest cube on the tray, then the teal one on top of it", scene())
+    assert u.decision == "act", u.to_dict()
+    assert [(a["objects"], a["targets"]) for a in u.atoms] == [(["a"], ["tray"]), (["c"], ["a"])], u.atoms

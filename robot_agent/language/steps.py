@@ -1,0 +1,85 @@
+"""How a task is said, before what it says: a description then a request ("the drawer's half
+open, shut it"), the one ruled out said first ("not the black mug, the blue one, shelf please"),
+and steps in order ("the biggest cube on the plate, then the middle one on top of it"). Each is
+rewritten as plain requests the rest of the layer reads; pronouns that point back are resolved.
+"""
+
+from __future__ import annotations
+
+import re
+
+from robot_agent.language import verbs
+from robot_agent.language.structure import placement_phrases
+
+#: a clause that says how something is now, then what to do about it ("the drawer's half open,
+#: shut it"; "that mug is in the way so move it"): the pronoun of the request is the described thing
+_DESCRIBED = re.compile(
+    r"^(?P<np>(?:the|that|this|your|my|our)\s+[a-z][a-z ]*?)\s*(?:'s|\u2019s|\s+is|\s+are|\s+looks|\s+seems|\s+was)\s+"
+    r"(?P<desc>[^,;]+?)\s*(?:[,;.]|\s-+\s|\s+so\b|\s+and\b)\s*(?:(?:so|now|please|just|then|can you|could you)\s+)*"
+    r"(?P<rest>[a-z].*)$"
+)
+
+
+#: "not the black mug, the blue one, shelf please": the contrast said first
+_CONTRAST_FIRST = re.compile(
+    r"^(?:no\s*,?\s+)?not\s+(?P<neg>(?:the|that|this)\s+[a-z][a-z ]*?)(?:\s*[,;]\s*(?:but\s+)?|\s+but\s+)"
+    r"(?P<pos>(?:the|that|this)\s+[a-z][a-z ]*?)(?P<rest>\s*(?:[,;].*|\s(?:in|into|on|onto|to)\s.*)?)$"
+)
+
+
+def restated(text: str) -> str:
+    """A task said as a description and a request ("the drawer's half open, shut it") as the
+    request alone, its pronoun replaced by what the description was about ("shut the drawer");
+    ``text`` itself when it is not said that way. The description's own words (half open) say how
+    things are, not what to do: read as part of the goal they ask for the opposite."""
+    c = _CONTRAST_FIRST.match(text.strip().lower())
+    if c is not None:
+        # "not the black mug, the blue one ...": the one meant, its noun from the one ruled out
+        pos, neg = c.group("pos").split(), c.group("neg").split()
+        if pos[-1] in ("one", "ones") and len(neg) > 1 and neg[-1] not in ("one", "ones"):
+            pos[-1] = neg[-1]
+        return f"{' '.join(pos)}{c.group('rest') or ''}"
+    m = _DESCRIBED.match(text.strip().lower())
+    if m is None:
+        return text
+    rest = m.group("rest")
+    pron = re.search(r"\b(?:it|them)\b", rest)
+    if pron is None or not verbs.main_verbs(rest):
+        return text
+    np = m.group("np")
+    if _WHERE.match(m.group("desc")):
+        np = f"{np} {m.group('desc')}"  # "the cup's on the left, grab it": which cup
+    return f"{rest[: pron.start()]}{np}{rest[pron.end() :]}"
+
+
+#: a description that says where the thing is: it tells which one, so it stays with the noun
+_WHERE = re.compile(
+    r"(?:on|in|at|by|near|next to|beside|behind|under|over|above|below|in front of|closest to|nearest|"
+    r"furthest from|farthest from|to the)\b"
+)
+
+
+#: what says one step comes after another ("..., then ...", "... and after that ...", "...; ...")
+_SEQUENCE = re.compile(r"\s*(?:[;]|,?\s*\b(?:and\s+)?(?:then|after that|afterwards|next)\b,?)\s*")
+
+
+def sequence(text: str) -> list[str] | None:
+    """A task said as steps in order ("biggest cube on the plate, then the middle one on top of
+    it"): the steps, each pronoun that points back ("it", "that one") replaced by the object phrase
+    of the step before; None when the words name no order of steps."""
+    low = text.lower().strip(" .!")
+    parts = [p.strip(" ,") for p in _SEQUENCE.split(low) if p.strip(" ,")]
+    if len(parts) < 2 or any(len(p.split()) < 2 for p in parts):
+        return None
+    out = [parts[0]]
+    for p in parts[1:]:
+        before = placement_phrases(out[-1])
+        # "..., then shut it": what opens and closes is the place before; else the thing moved
+        drawer = bool(verbs.read(p).families & {"open", "close"})
+        thing = (before[1] if drawer else before[0]) if before else ""
+        if thing and not thing.startswith(("the ", "that ", "this ", "a ", "an ")):
+            thing = f"the {thing}"
+        if thing:
+            p = re.sub(r"\b(?:it|that one)\b", thing, p, count=1)
+        out.append(p)
+    return out
