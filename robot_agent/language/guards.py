@@ -39,8 +39,8 @@ def one_meant(text: str) -> bool:
 
 
 def kin_only(text: str, objects: Sequence[ObjectInfo]) -> tuple[str, list[str]] | None:
-    """A noun phrase whose head names no object here but a kind akin to some ("the saucer" where
-    there is a plate, "the teapot" where there is a mug): (the phrase, the akin objects' names), or
+    """A noun phrase whose head names no object here but a kind akin to some ("the teapot" where
+    there are mugs, "the pear" where there are apples): (the phrase, the akin objects' names), or
     None. Acting on the akin object would be acting on a guess; the operator is asked. A noun that
     is also the colour of an akin object ("the lime" for the green lemon) is no guess."""
     for m in re.finditer(r"\b(?:the|a|an|that|this|your|my)\s+([a-z]+(?:\s+[a-z]+){0,2})", text.lower()):
