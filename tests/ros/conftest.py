@@ -202,15 +202,37 @@ def call_trigger(node: Any, service: str, timeout: float = 25.0, attempts: int =
         node.destroy_client(client)
 
 
+def action_client(node: Any, action_type: Any, name: str) -> Any:
+    """An ``ActionClient`` that may be made on a node another thread is spinning.
+
+    rclpy (Kilted) registers a new ActionClient with its node (``add_waitable``) before it creates
+    the client's lock; an executor spinning the node in another thread can ask the half-built
+    client for its entities in between (``AttributeError: 'ActionClient' object has no attribute
+    '_lock'``), which kills the spin thread and every answer after it (seen once in 9 fresh-clone
+    runs). The lock is made first here and kept (the executor may already hold it).
+    """
+    from rclpy.action import ActionClient
+
+    class _Client(ActionClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            object.__setattr__(self, "_lock", threading.Lock())
+            super().__init__(*args, **kwargs)
+
+        def __setattr__(self, key: str, value: Any) -> None:
+            if key == "_lock" and "_lock" in self.__dict__:
+                return
+            super().__setattr__(key, value)
+
+    return _Client(node, action_type, name)
+
+
 def send_goal(
     node: Any, action: str, task: str, task_id: str, feedback: list | None = None, timeout: float = 10.0
 ) -> Any:
     """Send a ``RunTask`` goal from a spun node; the goal handle (``accepted`` says whether it was)."""
-    from rclpy.action import ActionClient
-
     from robot_agent_interfaces.action import RunTask
 
-    client = ActionClient(node, RunTask, action)
+    client = action_client(node, RunTask, action)
     assert client.wait_for_server(timeout_sec=10.0), f"action server {action} not available"
     future = client.send_goal_async(
         RunTask.Goal(task=task, id=task_id), feedback_callback=None if feedback is None else feedback.append
