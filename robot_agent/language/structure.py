@@ -257,11 +257,18 @@ def negated(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> set[str]:
     for span in spans:
         if not span.strip() or not options:
             continue
-        sims = _ground(f"the {span.strip()}", options, scorer, objects)
-        ranked = sorted(sims.items(), key=lambda x: -x[1])
-        if ranked[0][1] >= GROUND_MIN and (len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= 0.05):
-            out.add(ranked[0][0])
+        name = _clearly_named(_ground(f"the {span.strip()}", options, scorer, objects))
+        if name is not None:
+            out.add(name)
     return out
+
+
+def _clearly_named(sims: dict[str, float]) -> str | None:
+    """The object a grounded phrase names: it grounds well and ahead of the next one, else None."""
+    ranked = sorted(sims.items(), key=lambda x: -x[1])
+    if ranked and ranked[0][1] >= GROUND_MIN and (len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= 0.05):
+        return ranked[0][0]
+    return None
 
 
 def verb_family(text: str, query: Any, scorer: Any) -> str | None:
@@ -662,10 +669,7 @@ def _one_named(clause: str, objects: Sequence[ObjectInfo], scorer: Any) -> str |
     options = _options(objects, objects)
     if m is None or not options:
         return None
-    sims = sorted(_ground(m.group(0), options, scorer, objects).items(), key=lambda x: -x[1])
-    if sims[0][1] >= GROUND_MIN and (len(sims) == 1 or sims[0][1] - sims[1][1] >= 0.05):
-        return sims[0][0]
-    return None
+    return _clearly_named(_ground(m.group(0), options, scorer, objects))
 
 
 def contrast_cue(
