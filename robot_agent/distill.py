@@ -148,7 +148,10 @@ def rule_text(generic: Mapping[str, Any]) -> str:
             return f"stack with the {generic['bottom']} at the bottom"
         return f"the {_words(str(generic.get('object_category') or 'object'))} goes at the {generic.get('position')}"
     if t == "avoid":
-        return f"keep away from the {_words(str(generic.get('object_category') or generic.get('object')))}"
+        obj = generic.get("object")
+        if isinstance(obj, Mapping):  # a kind ("the glasses"): the ref that finds them all
+            obj = obj.get("text") or obj.get("category")
+        return f"keep away from the {_words(str(generic.get('object_category') or obj))}"
     return str(generic.get("text") or generic)
 
 

@@ -21,6 +21,8 @@ from typing import Any
 
 from robot_agent.language import scene_words as sw
 from robot_agent.language.grammar import CorrectionContext
+from robot_agent.language.grammar.object_words import kind_ref
+from robot_agent.language.meaning import kind_key
 from skills.params import SKILL_PARAMS
 from skills.types import ObjectInfo
 
@@ -317,9 +319,11 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                     f"stay clear of {p}",
                     f"go around {p}, take a wider path",
                     f"do not move the arm above {p}",
+                    f"mind {p} on the way, don't knock it",
                 ],
             )
         )
+    out += _avoid_kinds(objs)
     blocks = [o for o in objs if o.category == "block"]
     if len(blocks) >= 2:
         for b in blocks:
@@ -388,6 +392,42 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
             ["stop", "wait a moment", "hold on", "halt, do not move", "stop right there"],
         )
     )
+    return out
+
+
+def _avoid_kinds(objs: list[ObjectInfo]) -> list[Candidate]:
+    """Keeping away from every object of a kind ("mind the glasses", "stay clear of the apples"):
+    for each category with two or more objects here, and each shape within one ("apples" among
+    fruit). The kind is what the rule keeps: the object handled now is never kept away from."""
+    groups: dict[str, list[ObjectInfo]] = {}
+    for o in objs:
+        groups.setdefault(sw.CATEGORY_NOUN.get(o.category, o.category), []).append(o)
+        if sw.noun(o) != sw.CATEGORY_NOUN.get(o.category, o.category):
+            groups.setdefault(sw.noun(o), []).append(o)
+    out: list[Candidate] = []
+    seen: set[frozenset[str]] = set()
+    for word, group in sorted(groups.items()):
+        names = frozenset(o.name for o in group)
+        if len(group) < 2 or names in seen:
+            continue
+        seen.add(names)
+        many = sw.plural(word)
+        out.append(
+            Candidate(
+                kind_key(kind_ref(group, many)),
+                "avoid_all",
+                "+".join(sorted(names)),
+                f"keep away from all the {many}",
+                f"keep away from the {many}",
+                [
+                    f"keep away from the {many}",
+                    f"be careful around the {many}",
+                    f"do not bump into the {many}",
+                    f"stay clear of all the {many}",
+                    f"mind the {many} on the way, don't knock them",
+                ],
+            )
+        )
     return out
 
 

@@ -397,7 +397,10 @@ def atoms_match(expected: Sequence[Mapping[str, Any]], atoms: Sequence[Mapping[s
 
 
 def _fits(exp: Any, act: Any) -> bool:
-    """``exp`` is held in ``act``: mappings by subset, a list = any of its alternatives."""
+    """``exp`` is held in ``act``: mappings by subset, a list = any of its alternatives; an
+    understood list (the objects of a kind) holds it when each of its items is an alternative."""
+    if isinstance(act, list) and not isinstance(exp, Mapping):
+        return bool(act) and all(_fits(exp, a) for a in act)
     if isinstance(exp, Mapping):
         return isinstance(act, Mapping) and all(k in act and _fits(v, act[k]) for k, v in exp.items())
     if isinstance(exp, list):
@@ -411,6 +414,11 @@ def _resolved_plan(plan: Mapping[str, Any], objects: Sequence[Any]) -> dict[str,
     """The plan with a category-only target ("the bowl" when there is one bowl) named."""
     out = dict(plan)
     for key in ("target", "destination", "object"):
+        ref = out.get(key)
+        if isinstance(ref, Mapping):  # a kind ("keep away from the glasses"): every object it finds
+            fields = {f: ref[f] for f in ("category", "color", "shape") if ref.get(f)}
+            out[key] = [o.name for o in objects if fields and all(getattr(o, f) == v for f, v in fields.items())]
+            continue
         cat = out.get(f"{key}_category")
         if out.get(key) is None and cat:
             names = [o.name for o in objects if o.category == cat]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from robot_agent.language import colours, nouns
-from robot_agent.language.structure import _NOT_NOUNS, placement_phrases
+from robot_agent.language.structure import NOT_NOUNS, placement_phrases
 from skills.types import ObjectInfo
 
 #: words that leave the choice of the object to the robot ("any block", "one of the mugs")
@@ -20,7 +20,7 @@ _ANY = re.compile(r"\b(?:any|anything|either|whichever|all|both|every|each|some|
 
 
 #: nouns of a place on or around a thing (parts, sides, ends), which no scene object is
-_REGIONS = frozenset(
+REGIONS = frozenset(
     "top bottom side sides edge edges middle centre center front back left right end ends corner corners way base "
     "rim lip handle handles lid tip surface inside outside underside body neck stem foot".split()
 )
@@ -46,7 +46,7 @@ def kin_only(text: str, objects: Sequence[ObjectInfo]) -> tuple[str, list[str]] 
     for m in re.finditer(r"\b(?:the|a|an|that|this|your|my)\s+([a-z]+(?:\s+[a-z]+){0,2})", text.lower()):
         phrase = f"the {m.group(1)}"
         head = nouns.head_noun(phrase)
-        if not head or head in _NOT_NOUNS or head in _REGIONS:
+        if not head or head in NOT_NOUNS or head in REGIONS:
             continue  # "the bottom", "the handle": a place on a thing, not a thing
         rels = {o.name: nouns.relation(head, o) for o in objects}
         if not any(r is not None for r in rels.values()) or max(r or 0.0 for r in rels.values()) >= 1.0:

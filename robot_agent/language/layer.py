@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robot_agent.errors import PolicyError
-from robot_agent.language import answers, guards, judgement, polarity, reference, steps, structure, verbs
+from robot_agent.language import answers, guards, judgement, naming, polarity, reference, steps, structure, verbs
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
 from robot_agent.language.checks import (
     HEDGED,
@@ -318,6 +318,7 @@ class LanguageLayer:
             scores = judgement.rescore(clean(text), cands, scores)
             if ctx is not None:
                 scores = structure.scene_cues(clean(text), cands, scores, ctx, self.scorer)
+                scores = naming.object_cue(clean(text), cands, scores, ctx.objects, self.scorer)
                 now = (ctx.object, ctx.target)
                 scores = reference.swap_cue(clean(text), cands, scores, ctx.objects, self.scorer, now)
         order = sorted(range(len(cands)), key=lambda k: -scores[k])

@@ -130,6 +130,8 @@ def plan_keys(plan: Mapping[str, Any]) -> set[str]:
         return out or {"other:target"}
     if t == "forbid" and call.get("object"):
         return {f"forbid:{call['object']}"}
+    if t == "avoid" and isinstance(plan.get("object"), Mapping):
+        return {kind_key(plan["object"])}
     if t == "avoid" and plan.get("object"):
         return {f"avoid:{plan['object']}"}
     if t == "stack" and plan.get("object") and plan.get("position") == "bottom":
@@ -143,6 +145,11 @@ def plan_keys(plan: Mapping[str, Any]) -> set[str]:
         if sel.get("category") and plan.get("target"):
             return {f"prefer:{sel['category']}:{sel.get('color', '')}:{plan['target']}"}
     return {f"other:{t}"}
+
+
+def kind_key(ref: Mapping[str, Any]) -> str:
+    """The key of keeping away from every object of a kind ("the glasses"): category, colour, shape."""
+    return "avoid_all:" + ":".join(str(ref.get(k) or "") for k in ("category", "color", "shape"))
 
 
 def family(key: str) -> str:

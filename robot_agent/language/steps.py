@@ -63,16 +63,48 @@ _WHERE = re.compile(
 _SEQUENCE = re.compile(r"\s*(?:[;]|,?\s*\b(?:and\s+)?(?:then|after that|afterwards|next)\b,?)\s*")
 
 
+#: two requests joined by "and" (each must have a verb of its own to be read as two steps)
+_AND = re.compile(r"\s*,?\s+and\s+")
+#: the verb words before a request's first noun phrase ("put", "could you move")
+_LEAD_VERB = re.compile(r"^(?P<v>[a-z' ]+?)\s+(?=(?:the|a|an|that|this|my|your)\s)")
+#: a step that opens something ("open the drawer", "pull the cabinet open"): what it opened
+_OPENED = re.compile(
+    r"^(?:please\s+)?(?:open|pull open|slide open)\s+(?P<x>(?:the|that|this)\s+[a-z][a-z ]*?)(?:\s+open)?$"
+)
+#: "inside", "in there", "into it" with nothing after: in the place the step before opened
+_INSIDE = re.compile(r"\s+(?:inside|in there|in it|into it)(?=\s*(?:please)?\s*$)")
+
+
 def sequence(text: str) -> list[str] | None:
     """A task said as steps in order ("biggest cube on the plate, then the middle one on top of
     it"): the steps, each pronoun that points back ("it", "that one") replaced by the object phrase
     of the step before; None when the words name no order of steps."""
     low = text.lower().strip(" .!")
     parts = [p.strip(" ,") for p in _SEQUENCE.split(low) if p.strip(" ,")]
+    if len(parts) < 2:
+        # "open the drawer and put the mug inside": two requests, each with its own verb
+        halves = [p.strip(" ,") for p in _AND.split(low)]
+        lead = _LEAD_VERB.match(halves[0]) if len(halves) == 2 else None
+        if (
+            lead is not None
+            and not verbs.main_verbs(halves[1])
+            and placement_phrases(halves[0])  # not "pop the lemon and the lime on the plate": one place
+            and placement_phrases(halves[1])
+        ):
+            # "put the apple in the bowl and the mug in the drawer": the verb said once for both
+            halves[1] = f"{lead.group('v')} {halves[1]}"
+        if len(halves) == 2 and all(verbs.main_verbs(h) and verbs.read(h).families for h in halves):
+            parts = halves
     if len(parts) < 2 or any(len(p.split()) < 2 for p in parts):
         return None
     out = [parts[0]]
     for p in parts[1:]:
+        opened = _OPENED.match(out[-1])
+        if opened is not None and _INSIDE.search(p):
+            # "open the drawer and put the mug inside": inside what was opened
+            p = _INSIDE.sub(f" in {opened.group('x')}", p, count=1)
+            out.append(p)
+            continue
         before = placement_phrases(out[-1])
         # "..., then shut it": what opens and closes is the place before; else the thing moved
         drawer = bool(verbs.read(p).families & {"open", "close"})

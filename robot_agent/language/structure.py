@@ -23,7 +23,7 @@ _PLACE = re.compile(
     r"onto|on top of|on to|on|atop|upon|over to|to|at)\s+(?P<t>(?:the|a|an|that|this|my|your)\b.+?)\W*$"
 )
 _DETERMINERS = {"the", "a", "an", "that", "this", "those", "these", "my", "your"}
-_NOT_NOUNS = {"it", "them", "everything", "all", "both", "each", "every", "one", "ones", "thing", "things"}
+NOT_NOUNS = {"it", "them", "everything", "all", "both", "each", "every", "one", "ones", "thing", "things"}
 #: a grounded phrase below this similarity names nothing in the scene
 GROUND_MIN = 0.45
 _NEGATED = re.compile(
@@ -72,12 +72,12 @@ NEGATED_PART = 0.2
 PART_KIND = 0.1
 
 
-def _options(pool: Sequence[ObjectInfo], objects: Sequence[ObjectInfo]) -> list[tuple[str, list[str]]]:
+def object_options(pool: Sequence[ObjectInfo], objects: Sequence[ObjectInfo]) -> list[tuple[str, list[str]]]:
     """What a phrase is grounded against: each object of ``pool`` with the ways to say it here."""
     return [(o.name, [f"the {p}" for p in sw.phrases(o, objects)]) for o in pool]
 
 
-def _ground(
+def ground_phrase(
     phrase: str, options: Sequence[tuple[str, list[str]]], scorer: Any, objects: Sequence[ObjectInfo] = ()
 ) -> dict[str, float]:
     """Similarity of ``phrase`` to each option (best over the option's phrases); with the scene's
@@ -122,11 +122,11 @@ def placement(
     phrases = placement_phrases(text)
     if phrases is None:
         return None
-    movable = _options(sw.graspable(objects), objects)
-    places = _options(sw.receptacles(objects), objects)
+    movable = object_options(sw.graspable(objects), objects)
+    places = object_options(sw.receptacles(objects), objects)
     if not movable or not places:
         return None
-    return _ground(phrases[0], movable, scorer, objects), _ground(phrases[1], places, scorer, objects)
+    return ground_phrase(phrases[0], movable, scorer, objects), ground_phrase(phrases[1], places, scorer, objects)
 
 
 def placement_phrases(text: str) -> tuple[str, str] | None:
@@ -185,7 +185,7 @@ def names_absent(phrase: str, objects: Sequence[ObjectInfo]) -> bool:
     if nouns.names_nothing(phrase, objects):
         return True
     head = nouns.head_noun(phrase)
-    if not head or head in _NOT_NOUNS:
+    if not head or head in NOT_NOUNS:
         return False  # "the red one": which kind is not said
     words = re.findall(r"[a-z]+", phrase.lower())
     first = head.split("_")[0]
@@ -205,7 +205,7 @@ def absent_phrase(text: str, objects: Sequence[ObjectInfo]) -> str | None:
     colour (:func:`names_absent`: "in the red bowl" when the bowl is blue), or None."""
     words = re.findall(r"[a-z]+|[,.;:!?]", text.lower())
     for w, nxt in zip(words, words[1:], strict=False):
-        if colours.lab(w) is None or not nxt.isalpha() or nxt in _NOT_NOUNS or nxt in colours.NOT_A_NOUN:
+        if colours.lab(w) is None or not nxt.isalpha() or nxt in NOT_NOUNS or nxt in colours.NOT_A_NOUN:
             continue
         phrase = f"the {w} {nxt}"
         if names_absent(phrase, objects):
@@ -225,7 +225,7 @@ def missing(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None
     if (
         obj
         and obj[0] in _DETERMINERS
-        and not set(obj) & _NOT_NOUNS
+        and not set(obj) & NOT_NOUNS
         and (max(so.values(), default=0.0) < GROUND_MIN or names_absent(phrases[0], objects))
     ):
         return phrases[0]
@@ -233,8 +233,8 @@ def missing(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None
         return phrases[1]  # a kind of thing nothing here is ("the fridge"), however close the words
     if max(st.values(), default=0.0) < GROUND_MIN:
         # Not a place at all when it names something that is no receptacle ("hang on to the mug").
-        others = _options(objects, objects)
-        if max(_ground(phrases[1], others, scorer, objects).values(), default=0.0) >= GROUND_MIN:
+        others = object_options(objects, objects)
+        if max(ground_phrase(phrases[1], others, scorer, objects).values(), default=0.0) >= GROUND_MIN:
             return None
         return phrases[1]
     return None
@@ -253,17 +253,17 @@ def negated(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> set[str]:
             low,
         )
     ]
-    options = _options(objects, objects)
+    options = object_options(objects, objects)
     for span in spans:
         if not span.strip() or not options:
             continue
-        name = _clearly_named(_ground(f"the {span.strip()}", options, scorer, objects))
+        name = clearly_named(ground_phrase(f"the {span.strip()}", options, scorer, objects))
         if name is not None:
             out.add(name)
     return out
 
 
-def _clearly_named(sims: dict[str, float]) -> str | None:
+def clearly_named(sims: dict[str, float]) -> str | None:
     """The object a grounded phrase names: it grounds well and ahead of the next one, else None."""
     ranked = sorted(sims.items(), key=lambda x: -x[1])
     if ranked and ranked[0][1] >= GROUND_MIN and (len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= 0.05):
@@ -357,12 +357,12 @@ def _bare_placement(
     parts = [p for p in parts if re.search(r"[a-z]{3,}", p) and len(p.split()) <= 4]
     if len(parts) < 2:
         return scores
-    movable = _options(sw.graspable(objects), objects)
-    places = _options(sw.receptacles(objects), objects)
+    movable = object_options(sw.graspable(objects), objects)
+    places = object_options(sw.receptacles(objects), objects)
     if not movable or not places:
         return scores
-    first = _ground(f"the {parts[0]}", movable, scorer, objects)
-    second = _ground(f"the {parts[1]}", places, scorer, objects)
+    first = ground_phrase(f"the {parts[0]}", movable, scorer, objects)
+    second = ground_phrase(f"the {parts[1]}", places, scorer, objects)
     o, so = max(first.items(), key=lambda x: x[1])
     t, st = max(second.items(), key=lambda x: x[1])
     if min(so, st) < GROUND_MIN or o == t:
@@ -389,8 +389,8 @@ def resultative(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> tuple[
     if det is None:
         return None
     phrase = " ".join(words[det:])
-    options = _options(objects, objects)
-    sims = _ground(phrase, options, scorer, objects)
+    options = object_options(objects, objects)
+    sims = ground_phrase(phrase, options, scorer, objects)
     best = max(sims, key=sims.__getitem__)
     if sims[best] < GROUND_MIN or best not in {c.name for c in cabinets}:
         return None
@@ -429,10 +429,10 @@ def _implied_place(
 ) -> list[float]:
     """Scores with the place a verb's definition names ("shelve": on a shelf) grounded on the
     scene's receptacles: placements there gain, as if the place had been said."""
-    places = _options(sw.receptacles(objects), objects)
+    places = object_options(sw.receptacles(objects), objects)
     if not places:
         return scores
-    sims = _ground(f"the {place}", places, scorer, objects)
+    sims = ground_phrase(f"the {place}", places, scorer, objects)
     best = max(sims, key=sims.__getitem__)
     if sims[best] < GROUND_MIN:
         return scores
@@ -562,8 +562,8 @@ def named_part(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | N
     if m is None:
         return None
     phrase = f"the {m.group('p')}"
-    options = _options(objects, objects)
-    if options and max(_ground(phrase, options, scorer, objects).values()) >= PART_NOT_OBJECT:
+    options = object_options(objects, objects)
+    if options and max(ground_phrase(phrase, options, scorer, objects).values()) >= PART_NOT_OBJECT:
         return None
     return phrase
 
@@ -583,7 +583,7 @@ def rescore_parts(
     options = [
         (cands[i].value, [f"the {cands[i].value}"] + [w for w in sw.PART_WORDS.get(cands[i].value, ())]) for i in idx
     ]
-    sims = _ground(part, options, scorer)
+    sims = ground_phrase(part, options, scorer)
     # WordNet's kinds: a "lip" or "brim" is a rim, a "knob" a handle, a "cap" a top.
     head = nouns.head_noun(part)
     kinds = {v for v in sims if head and (nouns.word_relation(head, "middle" if v == "center" else v) or 0.0) >= 1.0}
@@ -629,8 +629,8 @@ def other_one(text: str, objects: Sequence[ObjectInfo], scorer: Any, current: se
         kind_of = {o.category for o in objects if o.name in current}
         pool = [o for o in objects if o.category in kind_of and o.name not in current]
         return pool[0].name if len(pool) == 1 else None
-    options = _options(objects, objects)
-    sims = _ground(phrase, options, scorer, objects)
+    options = object_options(objects, objects)
+    sims = ground_phrase(phrase, options, scorer, objects)
     best = max(sims.values())
     if best < GROUND_MIN:
         return None
@@ -666,10 +666,10 @@ CONTRAST = 0.12
 
 def _one_named(clause: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None:
     m = re.search(r"\b(?:the|that|this)\s+[a-z].*$", clause)
-    options = _options(objects, objects)
+    options = object_options(objects, objects)
     if m is None or not options:
         return None
-    return _clearly_named(_ground(m.group(0), options, scorer, objects))
+    return clearly_named(ground_phrase(m.group(0), options, scorer, objects))
 
 
 def contrast_cue(

@@ -71,7 +71,10 @@ def describe_plan(plan: Mapping[str, Any]) -> str:
         tgt = plan.get("target") or plan.get("target_category") or plan.get("target_description")
         return f"preference: {sel or 'objects'} go {plan.get('relation', 'in')} {tgt}"
     if t == "avoid":
-        return f"keep away from {plan.get('object') or plan.get('description')}"
+        obj = plan.get("object")
+        if isinstance(obj, dict):  # a kind ("the glasses"): every object it finds
+            return f"keep away from all the {obj.get('text') or obj.get('category')}"
+        return f"keep away from {obj or plan.get('description')}"
     if t == "forbid":
         return f"do not {_describe_call(plan.get('call'))}"
     if t == "retry":

@@ -269,3 +269,15 @@ _DETERMINERS = {
     "both",
 }
 _PRONOUNS = {"it", "them"}
+
+
+def kind_ref(objects: list, text: str) -> dict[str, str]:
+    """A ref (the fields of ``policy.grounding.ObjectRef``) that finds all of ``objects``, the ones
+    a plural phrase named ("the glasses"): the operator's words, the category, and the colour or
+    shape when they all share it."""
+    ref = {"text": text}
+    for key in ("category", "color", "shape"):
+        values = {getattr(o, key, "") or "" for o in objects}
+        if len(values) == 1 and "" not in values:
+            ref[key] = values.pop()
+    return ref

@@ -15,6 +15,7 @@ from robot_agent.language.grammar.object_words import (
     _RECEPTACLES,
     _SHAPE_NOUNS,
     _SIZE_ADJ,
+    kind_ref,
 )
 from robot_agent.language.grammar.patterns import (
     _AVOID_RE,
@@ -168,6 +169,10 @@ class _Plans(_Mentions):
                 continue
             self.use(m.start(), m.end())
             self.use_toks(mt.start, mt.end)
+            if mt.plural and len(mt.refs) > 1 and not mt.negated:
+                # "keep away from the glasses": every one of them, as a ref that finds them again
+                kind = [o for o in self.objects if o.name in mt.refs]
+                return {"type": "avoid", "object": kind_ref(kind, mt.text), "description": mt.text}
             name, q = self.resolve(mt)
             if q:
                 self.questions.append(q)

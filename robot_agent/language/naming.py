@@ -1,0 +1,99 @@
+"""Which scene objects a correction's noun phrases name, and the meanings that fit them best.
+
+The sentence model compares whole sentences, and a sentence about one object is nearly as close
+to the same sentence about another: "keep clear of the champagne glass, it's wobbly" scored
+"keep away from the white mug" above "keep away from the clear flute". The noun phrases say
+which objects: their head noun is related to each object by WordNet's kinds
+(:mod:`robot_agent.language.nouns`: "champagne glass" is a kind of flute, a mug is not), a
+colour said narrows the kind, and several of a kind are told apart by grounding the phrase
+(:func:`robot_agent.language.structure.ground_phrase`). A plural phrase ("mind the glasses") names the
+whole kind; a singular one, one object.
+
+:func:`object_cue` then weighs the meanings that act on an object (use it instead, put it there,
+keep away from it, don't touch it, do it first, put it at the bottom): those on an object no
+phrase names lose, and so does keeping away from a whole kind when a singular phrase names one;
+nothing gains. Phrases naming no object here (a part, "it", "the one on the left") change
+nothing: the other cues and the sentence model decide those.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from robot_agent.language import colours, nouns, wordnet
+from robot_agent.language.guards import REGIONS
+from robot_agent.language.structure import NOT_NOUNS, clearly_named, ground_phrase, object_options
+from skills.types import ObjectInfo
+
+#: a noun phrase: a determiner and up to four words (cut after its noun by ``nouns.noun_phrase``)
+_NP = re.compile(r"\b(?:the|a|an|that|this|those|these|your|my|all|both|any)\s+([a-z]+(?:\s+[a-z]+){0,3})")
+#: meaning families whose value is the object they act on
+OBJECT_FAMILIES = frozenset({"swap_object", "swap_target", "avoid", "forbid", "order_first", "stack_bottom"})
+#: what a meaning on an object no phrase names loses
+NAMED = 0.08
+
+
+@dataclass(frozen=True)
+class Named:
+    """A noun phrase of the utterance and the objects here it names."""
+
+    phrase: str
+    names: frozenset[str]
+    plural: bool
+
+
+def _plural(word: str) -> bool:
+    """``word`` is a plural noun ("glasses", "apples", "boxes"; not "glass", "lens")."""
+    wn = wordnet.load()
+    if wn is None or not word.endswith("s") or word.endswith("ss"):
+        return False
+    return any(b != word for b in wn.base_forms(word, "n"))
+
+
+def named(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> list[Named]:
+    """The noun phrases of ``text`` that name objects here by kind, with the objects they name."""
+    out: list[Named] = []
+    for m in _NP.finditer(text.lower()):
+        phrase = nouns.noun_phrase(f"the {m.group(1)}")
+        head = nouns.head_noun(phrase)
+        if not head or head in NOT_NOUNS or head in REGIONS:
+            continue
+        kind = [o for o in objects if (nouns.relation(head, o) or 0.0) >= 1.0]
+        if not kind:
+            continue
+        said = colours.said_colour(phrase)
+        if said is not None and len(kind) > 1:
+            kind = colours.nearest(said, kind) or kind
+        plural = _plural(phrase.split()[-1])
+        names = frozenset(o.name for o in kind)
+        if not plural and len(kind) > 1:
+            one = clearly_named(ground_phrase(phrase, object_options(kind, objects), scorer, objects))
+            names = frozenset({one}) if one is not None else names
+        out.append(Named(phrase, names, plural))
+    return out
+
+
+def object_cue(
+    text: str, cands: Sequence[Any], scores: list[float], objects: Sequence[ObjectInfo], scorer: Any
+) -> list[float]:
+    """Scores of meanings on objects weighed by the objects the words name (see the module): a
+    meaning on an object no phrase names loses, and so does keeping away from a whole kind when
+    only one of it is named. Nothing gains: naming an object says which object, not whether the
+    words ask for a plan change at all ("lift it higher over the bowl" names the bowl)."""
+    found = named(text, objects, scorer)
+    if not found:
+        return scores
+    one = {n for f in found if not f.plural for n in f.names}
+    kinds = [f.names for f in found if f.plural]
+    every = one.union(*kinds)
+    out = list(scores)
+    for i, c in enumerate(cands):
+        if c.family == "avoid_all":
+            if frozenset(c.value.split("+")) not in kinds and one:
+                out[i] -= NAMED  # "the champagne glass": one glass, not all of them
+        elif c.family in OBJECT_FAMILIES and c.value not in every:
+            out[i] -= NAMED
+    return out
