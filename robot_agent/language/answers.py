@@ -5,6 +5,11 @@ understood as words, against the choices offered (:meth:`LanguageLayer._answer`)
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from skills.types import ObjectInfo
 
 _NUM_WORDS = {
     "one": 1,
@@ -44,3 +49,37 @@ def chosen_index(text: str, n_choices: int) -> int | None:
 def says_none(text: str) -> bool:
     """The answer refuses every choice ("neither", "none of them")."""
     return bool(_ANSWER_NONE.match(text.lower().strip()))
+
+
+def question(choices: Sequence[Any]) -> str:
+    """The clarifying question offering ``choices`` (:class:`Choice`), to answer by number or words."""
+    if len(choices) == 1:
+        return f"Did you mean: {choices[0].label}? (yes or no)"
+    listed = ", ".join(f"{i}. {c.label}" for i, c in enumerate(choices, 1))
+    return f"Do you mean: {listed}? (say a number, or say it in other words)"
+
+
+def told_apart(choices: list[Any], cands: list[Any], scene: Sequence[ObjectInfo]) -> tuple[list[Any], list[Any]]:
+    """Choices whose labels say the same ("1. pick up the white mug, 2. pick up the white mug" for
+    two white mugs) made different, with the meanings (``cands``, one per choice) that now also
+    render as their new label, so an answer repeating it is understood. Each one's object is said
+    by a phrase of :func:`scene_words.phrases` the others' objects do not share ("the mug on the
+    left"): an operator cannot choose between two identical choices."""
+    from robot_agent.language import scene_words as sw
+    from robot_agent.language.guards import object_of
+
+    by_name = {o.name: o for o in scene}
+    objs = [by_name.get(object_of(c)) for c in cands]
+    out_choices, out_cands = list(choices), list(cands)
+    for i, (ch, o) in enumerate(zip(choices, objs, strict=True)):
+        twins = [objs[j] for j, other in enumerate(choices) if j != i and other.label == ch.label and objs[j]]
+        if o is None or not twins:
+            continue
+        taken = {p for t in twins for p in sw.phrases(t, scene)}
+        mine = next((p for p in sw.phrases(o, scene) if p not in taken), None)
+        plain = sw.phrase(o)
+        if mine is not None and plain in ch.label:
+            label = ch.label.replace(plain, mine, 1)
+            out_choices[i] = replace(ch, label=label)
+            out_cands[i] = replace(cands[i], renderings=[*cands[i].renderings, label])
+    return out_choices, out_cands

@@ -65,7 +65,7 @@ def kin_only(text: str, objects: Sequence[ObjectInfo]) -> tuple[str, list[str]] 
     return None
 
 
-def _object_of(c: Any) -> str:
+def object_of(c: Any) -> str:
     """The object a task or correction meaning acts on ("put:apple:bowl" -> apple; a swap's value)."""
     if c.key.count(":") >= 1 and c.family not in ("swap_object", "swap_target", "avoid", "forbid", "order_first"):
         return c.key.split(":")[1]
@@ -78,7 +78,7 @@ def one_of_several(text: str, atoms: Sequence[dict], ranked: list[tuple[Any, flo
     alts = {n for a in atoms for n in a.get("objects") or []}
     if not any(len(a.get("objects") or []) > 1 for a in atoms) or not one_meant(text):
         return []
-    return [(c, s) for c, s in ranked if _object_of(c) in alts][:3]
+    return [(c, s) for c, s in ranked if object_of(c) in alts][:3]
 
 
 def akin_choices(
@@ -88,8 +88,8 @@ def akin_choices(
     ("the teapot" with mugs here), and the best meaning acts on an object: on an akin one, or on
     another one ("the tin of beans, not that": not the banana); else None."""
     kin = kin_only(text, objects)
-    if kin is None or not ranked or _object_of(ranked[0][0]) not in {o.name for o in objects}:
+    if kin is None or not ranked or object_of(ranked[0][0]) not in {o.name for o in objects}:
         return None
     # the best meaning acts on an object the words do not name: on an akin one or on another
-    offer = [(c, s) for c, s in ranked if _object_of(c) in kin[1]][:3] or ranked[:3]
+    offer = [(c, s) for c, s in ranked if object_of(c) in kin[1]][:3] or ranked[:3]
     return f"no {kin[0][4:]} here", offer

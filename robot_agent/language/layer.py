@@ -138,7 +138,7 @@ class LanguageLayer:
         p = self._pending_now()
         if p is None:
             return None
-        return Understanding(p.text, p.what, "ask", question=self._question(p.choices), choices=list(p.choices))
+        return Understanding(p.text, p.what, "ask", question=answers.question(p.choices), choices=list(p.choices))
 
     def forget_question(self) -> None:
         with self._lock:
@@ -313,6 +313,7 @@ class LanguageLayer:
         scores = polarity.adjust(text, q, cands, scores, self.scorer)
         if objects is not None:
             scores = structure.rescore_tasks(clean(text), objects, cands, scores, self.scorer, q, ruled_out)
+            scores = naming.task_cue(clean(text), cands, scores, objects, self.scorer)
         else:
             scores = structure.rescore_parts(clean(text), cands, scores, self.scorer, ctx.objects if ctx else ())
             scores = judgement.rescore(clean(text), cands, scores)
@@ -552,7 +553,9 @@ class LanguageLayer:
             top = ranked[0]
             return self._ask(text, "task", [top, same[0]], None, None, objects=objects)
         absent = structure.missing(clean(text), objects, self.scorer)
-        if absent is not None and not atoms:
+        # "back to your rest position" names the robot's own place, not a missing object
+        home = bool(ranked) and ranked[0][0].family == "home" and self._clear(ranked[0][1], ranked[1][1])
+        if absent is not None and not atoms and not home:
             return self._not_here(text, "task", absent, objects)
         if not atoms and not split:
             parts = clauses(text)
@@ -646,13 +649,6 @@ class LanguageLayer:
         corr = Correction(text, CorrectionKind.UNCLEAR, question=q, confidence=0.0) if what == "correction" else None
         return Understanding(text, what, "ask", correction=corr, question=q, reason=why, source="model")
 
-    @staticmethod
-    def _question(choices: Sequence[Choice]) -> str:
-        if len(choices) == 1:
-            return f"Did you mean: {choices[0].label}? (yes or no)"
-        listed = ", ".join(f"{i}. {c.label}" for i, c in enumerate(choices, 1))
-        return f"Do you mean: {listed}? (say a number, or say it in other words)"
-
     def _ask(
         self,
         text: str,
@@ -664,6 +660,7 @@ class LanguageLayer:
         reason: str = "",
     ) -> Understanding:
         choices = []
+        acted_on: list[Candidate] = []  # the meaning of each choice
         seen: set[str] = set()
         for c, s in close:
             if c.key in seen:
@@ -678,9 +675,12 @@ class LanguageLayer:
             else:
                 meaning = {"atoms": c.atoms}
             choices.append(Choice(c.label, c.canonical, float(s), meaning))
+            acted_on.append(c)
+        scene = list(objects) or (list(ctx.objects) if ctx is not None else [])
+        choices, offered = answers.told_apart(choices, acted_on, scene)
         if choices:
-            q = self._question(choices)
-            self._pending = _Pending(what, text, choices, [c for c, _ in close if c.key in seen], ctx, list(objects))
+            q = answers.question(choices)
+            self._pending = _Pending(what, text, choices, offered, ctx, list(objects))
             corr = (
                 Correction(text, CorrectionKind.UNCLEAR, question=q, confidence=0.0) if what == "correction" else None
             )

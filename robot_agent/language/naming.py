@@ -24,12 +24,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from robot_agent.language import colours, nouns, wordnet
+from robot_agent.language import scene_words as sw
 from robot_agent.language.guards import REGIONS
 from robot_agent.language.structure import NOT_NOUNS, clearly_named, ground_phrase, object_options
 from skills.types import ObjectInfo
 
 #: a noun phrase: a determiner and up to four words (cut after its noun by ``nouns.noun_phrase``)
 _NP = re.compile(r"\b(?:the|a|an|that|this|those|these|your|my|all|both|any)\s+([a-z]+(?:\s+[a-z]+){0,3})")
+#: words that pick one of a kind by what it is not ("the other mug"): not told apart here
+_OTHER = re.compile(r"\b(?:other|another|different|else|next)\b")
+#: words that rule out what they name ("not the red one", "anything but the mug")
+_NEGATION = re.compile(r"\b(?:not|n't|except|but|instead of|other than|rather than)\b")
+#: task meaning families whose key names the object acted on first ("put:apple:bowl")
+TASK_FAMILIES = frozenset({"put", "away", "pick", "push"})
 #: meaning families whose value is the object they act on
 OBJECT_FAMILIES = frozenset({"swap_object", "swap_target", "avoid", "forbid", "order_first", "stack_bottom"})
 #: what a meaning on an object no phrase names loses
@@ -69,7 +76,7 @@ def named(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> list[Named]:
             kind = colours.nearest(said, kind) or kind
         plural = _plural(phrase.split()[-1])
         names = frozenset(o.name for o in kind)
-        if not plural and len(kind) > 1:
+        if not plural and len(kind) > 1 and not _OTHER.search(phrase):  # "the other mug": any but one
             one = clearly_named(ground_phrase(phrase, object_options(kind, objects), scorer, objects))
             names = frozenset({one}) if one is not None else names
         out.append(Named(phrase, names, plural))
@@ -97,3 +104,21 @@ def object_cue(
         elif c.family in OBJECT_FAMILIES and c.value not in every:
             out[i] -= NAMED
     return out
+
+
+def task_cue(
+    text: str, cands: Sequence[Any], scores: list[float], objects: Sequence[ObjectInfo], scorer: Any
+) -> list[float]:
+    """Task scores with meanings that act on a movable object no phrase names lowered, when a
+    phrase names a movable one ("pass me the champagne glass": the flute, not a white mug).
+    Sentences that rule things out are left to the negation cues (the named one is not wanted)."""
+    if _NEGATION.search(text.lower()):
+        return scores
+    movable = {o.name for o in objects if o.category in sw.GRASPABLE_CATEGORIES}
+    found = [n for f in named(text, objects, scorer) for n in f.names if n in movable]
+    if not found:
+        return scores
+    return [
+        s - NAMED if c.family in TASK_FAMILIES and c.key.split(":")[1] not in found else s
+        for c, s in zip(cands, scores, strict=True)
+    ]

@@ -136,6 +136,9 @@ def placement_phrases(text: str) -> tuple[str, str] | None:
         return None  # "on the plate, then the middle one on top": two placements, not one
     head = (m.group("head") or "").split()
     obj, place = m.group("o"), _CONTRAST_TAIL.sub("", m.group("t"))
+    if " " not in obj and any(obj in v.split("_") for v in verbs.main_verbs(text) if "_" in v):
+        return None  # "hang on to the mug": a phrasal verb and its object, no place
+
     later = _LATER_PLACE.search(place)
     if later is not None and not direction_phrase(place[later.start("t") :]):
         # "the cube on the far right goes on the tray": the first "on" is part of the object phrase

@@ -208,6 +208,8 @@ def main_verbs(text: str) -> list[str]:
             j += 1
         if j < len(w) and w[j] == "me":
             j += 1
+        if phrasal and j < len(w) and w[j] in ("to", "of", "with"):
+            j += 1  # "hang on to the mug", "get rid of it": the phrasal verb's own preposition
         if j >= len(w) or w[j] not in _OBJECT:
             continue
         forms = wn.base_forms(phrasal, "v") if phrasal else wn.base_forms(tok, "v")

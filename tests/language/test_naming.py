@@ -124,3 +124,38 @@ def test_two_objects_joined_by_and_share_one_place(layer) -> None:
     u = _task(layer, "pop the apple and the lemon in the bowl")
     assert u.decision == "act", u.to_dict()
     assert _atoms(u) == [("at", ("apple",), ("bowl",), None), ("at", ("lemon",), ("bowl",), None)]
+
+
+def test_a_movable_object_named_by_kind_outranks_the_ones_not_named(layer) -> None:
+    from robot_agent.language.candidates import task_candidates
+
+    scene = [*TABLE, _o("mug2", "mug", 0.30, -0.20, "white", "standard")]
+    ranked = layer._rank("pass me the champagne glass", task_candidates(scene), None, scene, set())
+    assert ranked[0][0].key == "pick:flute", [(c.key, round(s, 3)) for c, s in ranked[:4]]
+
+
+def test_choices_that_read_the_same_are_told_apart(layer) -> None:
+    scene = [*TABLE, _o("mug2", "mug", 0.30, -0.20, "white", "standard")]
+    u = layer.understand_task("grab the white mug", scene)
+    assert u.decision == "ask", u.to_dict()
+    labels = [c.label for c in u.choices]
+    assert len(labels) == len(set(labels)) >= 2, labels
+    # and the answer in words picks the one it says
+    meant = u.choices[1].meaning["atoms"]
+    u = layer.understand_task(labels[1], scene)
+    layer.forget_question()
+    assert u.decision == "act" and u.atoms == meant, u.to_dict()
+
+
+def test_the_robots_own_place_is_no_missing_object_and_a_phrasal_verb_no_place(layer) -> None:
+    u = _task(layer, "go back to your rest position")
+    assert u.decision == "act" and _atoms(u) == [("home", (), (), None)], u.to_dict()
+    u = _task(layer, "hang on to the blue mug")
+    assert u.decision == "act" and _atoms(u) == [("holding", ("mug",), (), None)], u.to_dict()
+
+
+def test_an_object_with_no_handle_or_rim_can_be_grasped_from_its_side(layer) -> None:
+    block = _o("brick", "block", 0.45, 0.0, "orange", "cube", (0.05, 0.05, 0.05))
+    u = _understand(layer, "take it more from the side", CorrectionContext([block, *TABLE], "pick", "brick"))
+    assert u.decision == "act", u.to_dict()
+    assert u.correction.parameters["grasp_region"] == {"set": "side"}, u.to_dict()
