@@ -3,7 +3,8 @@
 See ``docs/understanding.md``.
 """
 
-from robot_agent.language.layer import MODES, LanguageLayer, Thresholds, make_language_layer
+from robot_agent.language.factory import make_language_layer
+from robot_agent.language.layer import MODES, LanguageLayer, Thresholds
 from robot_agent.language.types import Choice, Understanding
 
 __all__ = ["MODES", "Choice", "LanguageLayer", "Thresholds", "Understanding", "make_language_layer"]

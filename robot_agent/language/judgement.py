@@ -88,11 +88,21 @@ def _judges(word: str) -> int | None:
     return 0
 
 
-def approval(text: str) -> int:
+#: words that say where the thing being handled is ("on the tray's fine"), with its own nouns
+_WHERE = frozenset("the on in onto into there here where spot place position".split())
+
+
+def approval(text: str, about: frozenset[str] = frozenset()) -> int:
     """+1: the utterance only approves ("that's grand", "nice one"); -1: it only disapproves;
-    0: it says something else (or WordNet is not installed)."""
+    0: it says something else (or WordNet is not installed). ``about``: words naming the object
+    being handled and its target ("on the tray's fine, nice" judges where the tray is)."""
     low = _GO_ON.sub("good", text.lower().replace("’", "'"))
     words = re.findall(r"[a-z]+(?:'[a-z]+)?", low)
+    if about:
+        named = [w.removesuffix("'s") in about for w in words]
+        if any(named):
+            words = [w.removesuffix("'s") for w, n in zip(words, named, strict=True) if not n]
+            words = [w for w in words if w not in _WHERE]
     if not words or len(words) > 6:
         return 0
     if "right" in words and "on" in words:
@@ -119,11 +129,11 @@ def approval(text: str) -> int:
 APPROVAL_BONUS = 0.3
 
 
-def rescore(text: str, cands: list, scores: list[float]) -> list[float]:
+def rescore(text: str, cands: list, scores: list[float], about: frozenset[str] = frozenset()) -> list[float]:
     """Correction scores with an evaluation weighed: approval makes "keep going" the meaning (a
     stop word is decided before any scoring, so this never cancels a stop the word list knows);
-    disapproval rules "keep going" out."""
-    a = approval(text)
+    disapproval rules "keep going" out. ``about``: see :func:`approval`."""
+    a = approval(text, about)
     if a == 0:
         return scores
     out = list(scores)

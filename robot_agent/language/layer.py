@@ -29,6 +29,7 @@ from typing import Any
 
 from robot_agent.errors import PolicyError
 from robot_agent.language import answers, guards, judgement, naming, polarity, reference, steps, structure, verbs
+from robot_agent.language import scene_words as sw
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
 from robot_agent.language.checks import (
     HEDGED,
@@ -316,7 +317,8 @@ class LanguageLayer:
             scores = naming.task_cue(clean(text), cands, scores, objects, self.scorer)
         else:
             scores = structure.rescore_parts(clean(text), cands, scores, self.scorer, ctx.objects if ctx else ())
-            scores = judgement.rescore(clean(text), cands, scores)
+            now = [o for o in (ctx.objects if ctx else []) if o.name in (ctx.object, ctx.target)]
+            scores = judgement.rescore(clean(text), cands, scores, frozenset(w for o in now for w in sw.words(o)))
             if ctx is not None:
                 scores = structure.scene_cues(clean(text), cands, scores, ctx, self.scorer)
                 scores = naming.object_cue(clean(text), cands, scores, ctx.objects, self.scorer)
@@ -760,38 +762,3 @@ class LanguageLayer:
             source="answer",
             reason=f"answer to: {p.text}",
         )
-
-
-def make_language_layer(config: Any, embedder: Any = None, safety: Any = None, kb: Any = None) -> LanguageLayer:
-    """The layer ``config.language`` describes (``config``: an :class:`AgentConfig`).
-
-    Args:
-        embedder: the text embedder to share (the knowledge base's, so MiniLM loads once);
-            made from ``config.memory.text_model`` when None and the mode needs one.
-        kb: the knowledge base answered questions are kept in as phrase items
-            (``language.learn_phrases``); None = nothing learned.
-    """
-    lc = config.language
-    if lc.mode == "full" and embedder is None:
-        from memory.embedders import make_text_embedder
-
-        embedder = make_text_embedder(config.memory.text_model)
-    th = Thresholds(act=lc.act_threshold, margin=lc.margin, ask=lc.ask_threshold)
-    phrases = None
-    if kb is not None and lc.learn_phrases and lc.mode == "full" and not getattr(kb, "read_only", False):
-        from robot_agent.language.phrases import PhraseMemory
-
-        phrases = PhraseMemory(kb)
-    llm = None
-    if lc.mode == "full" and getattr(config.policy, "backend", "") == "openai":
-        from robot_agent.language.llm import make_chooser
-
-        llm = make_chooser(config.policy)
-    return LanguageLayer(
-        CorrectionParser(safety=safety or config.safety),
-        embedder if lc.mode == "full" else None,
-        mode=lc.mode,
-        thresholds=th,
-        phrases=phrases,
-        llm=llm,
-    )

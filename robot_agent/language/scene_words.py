@@ -46,6 +46,13 @@ def noun(o: ObjectInfo) -> str:
     return CATEGORY_NOUN.get(o.category, o.category)
 
 
+def words(o: ObjectInfo) -> set[str]:
+    """Every word that may name ``o``: its noun, category, colour, shape and name's words."""
+    out = {noun(o), CATEGORY_NOUN.get(o.category, o.category), o.category, o.color or "", o.shape or ""}
+    out |= set(o.name.lower().split("_"))
+    return {w for w in out if w}
+
+
 def phrase(o: ObjectInfo) -> str:
     """The plainest phrase: colour and noun ("green apple", "white mug", "drawer")."""
     col = "" if o.category == "cabinet" or not o.color else o.color

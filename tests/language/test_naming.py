@@ -159,3 +159,13 @@ def test_an_object_with_no_handle_or_rim_can_be_grasped_from_its_side(layer) -> 
     u = _understand(layer, "take it more from the side", CorrectionContext([block, *TABLE], "pick", "brick"))
     assert u.decision == "act", u.to_dict()
     assert u.correction.parameters["grasp_region"] == {"set": "side"}, u.to_dict()
+
+
+def test_approval_of_where_the_thing_is_is_a_confirmation(layer) -> None:
+    ctx = CorrectionContext(TABLE, "place", "mug", "plate")
+    for text in ("on the plate's fine, nice", "the plate is perfect"):
+        u = _understand(layer, text, ctx)
+        assert u.decision == "act" and u.correction.kind.value == "confirm", (text, u.to_dict())
+    # naming another place is no approval of this one
+    u = _understand(layer, "the shelf would be nicer", ctx)
+    assert not (u.decision == "act" and u.correction.kind.value == "confirm"), u.to_dict()
