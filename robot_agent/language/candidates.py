@@ -161,10 +161,8 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
         allowed = next((p.choices for p in SKILL_PARAMS[ctx.skill] if p.name == "grasp_region"), ())
         # Every region the object offers, the current one too: "hold it round the middle" while it
         # already does is still that meaning (and the context may not say which one is current).
-        # The skill grasps any object by its centre or from its side (skills.library._part); the
-        # side is offered where no handle or rim is there to be called that ("the bit on its side").
-        plain = cur is not None and not {"handle", "rim"} & set(cur.parts)
-        regions = [r for r in allowed if cur is None or r in cur.parts or r == "center" or (r == "side" and plain)]
+        # The skill grasps any object by its centre or from its side (skills.library._part).
+        regions = [r for r in allowed if cur is None or r in cur.parts or r in ("center", "side")]
         for r in regions:
             words = sw.PART_WORDS.get(r, (f"the {r}",))
             rends = [f"grasp the {noun} by {words[0]}", f"hold it by {words[-1]}", f"pick the {noun} up by {words[0]}"]

@@ -23,7 +23,8 @@ How an :class:`~robot_agent.language.types.Understanding` is judged (:func:`matc
 * ``stop`` items: right when the decision is ``stop``;
 * everything else: right when the decision is ``act`` and the meaning fits. A task's atoms are
   compared as a multiset, order-insensitive; each atom's objects must be a non-empty subset of the
-  alternatives. A direction is read from ``delta_m`` (or a push's ``direction``): the signs on the
+  alternatives; opening a drawer that something is put into is implied, said or not. A direction
+  is read from ``delta_m`` (or a push's ``direction``): the signs on the
   named axes, little on the others, ``amount_m`` within 30%. A parameter change is judged by its
   sign against the current value (``CorrectionContext.params``, else the skill's defaults). A plan
   must be of the type and hold the given fields; "X first" (``order``) and "do X next" (``step``)
@@ -376,8 +377,24 @@ def _atom_ok(e: Mapping[str, Any], a: Mapping[str, Any]) -> bool:
     return k == "home"
 
 
+def _implied(expected: Sequence[Mapping[str, Any]], atoms: Sequence[Mapping[str, Any]]) -> tuple[list, list]:
+    """Both sides without the drawer openings a placement into that drawer implies ("open the
+    drawer, put the lemon in": the lemon in the drawer, opened on the way, either way)."""
+    into_e = {n for e in expected if "at" in e for n in _alts(e["at"][1])}
+    into_a = {n for a in atoms if a.get("kind") == "at" for n in a.get("targets") or []}
+    exp = [
+        e for e in expected if not ("drawer" in e and e["drawer"][1] == "open" and set(_alts(e["drawer"][0])) & into_e)
+    ]
+    got = [
+        a for a in atoms if not (a.get("kind") == "drawer" and a.get("open") and set(a.get("objects") or []) & into_a)
+    ]
+    return exp, got
+
+
 def atoms_match(expected: Sequence[Mapping[str, Any]], atoms: Sequence[Mapping[str, Any]]) -> bool:
-    """A one-to-one pairing of expected and understood atoms exists (order does not matter)."""
+    """A one-to-one pairing of expected and understood atoms exists (order does not matter), a
+    drawer's opening implied by a placement into it not counted on either side."""
+    expected, atoms = _implied(expected, atoms)
     if len(expected) != len(atoms):
         return False
     used = [False] * len(atoms)

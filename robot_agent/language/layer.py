@@ -316,8 +316,9 @@ class LanguageLayer:
             scores = structure.rescore_tasks(clean(text), objects, cands, scores, self.scorer, q, ruled_out)
             scores = naming.task_cue(clean(text), cands, scores, objects, self.scorer)
         else:
-            scores = structure.rescore_parts(clean(text), cands, scores, self.scorer, ctx.objects if ctx else ())
             now = [o for o in (ctx.objects if ctx else []) if o.name in (ctx.object, ctx.target)]
+            held = next((o for o in now if o.name == ctx.object), None) if ctx else None
+            scores = structure.rescore_parts(clean(text), cands, scores, self.scorer, ctx.objects if ctx else (), held)
             scores = judgement.rescore(clean(text), cands, scores, frozenset(w for o in now for w in sw.words(o)))
             if ctx is not None:
                 scores = structure.scene_cues(clean(text), cands, scores, ctx, self.scorer)
@@ -429,7 +430,9 @@ class LanguageLayer:
         """One goal from clauses understood one by one ("apple in the bowl, banana on the plate")."""
         from robot_agent.policy.goals import parse_goal
 
-        canonical = " and then ".join(u.task for u in subs if u.task)
+        # "take the apple to the drawer and put it inside": one placement said twice is done once
+        subs = [u for i, u in enumerate(subs) if u.task and (i == 0 or u.atoms != subs[i - 1].atoms)]
+        canonical = " and then ".join(u.task for u in subs)
         try:
             goal = parse_goal(canonical, objects)
         except PolicyError:
@@ -503,6 +506,9 @@ class LanguageLayer:
             u = self._combine(text, subs, objects) if all(v.decision == "act" and v.task for v in subs) else None
             if u is not None:
                 return u
+            lost = next(p for p, v in zip(in_order, subs, strict=True) if not (v.decision == "act" and v.task))
+            why = f"I did not follow the step '{lost}'"  # acting on the others would drop it
+            return Understanding(text, "task", "ask", reason=why, question=f"{why}. Could you say it in other words?")
         placed = reference.placement(clean(text), objects, self.scorer, ruled_out)
         if placed is not None:
             # Its objects were decided by words the grammar reads as plain names or not at all

@@ -31,7 +31,7 @@ CATEGORY_NOUN = {
 SHAPE_NOUNS = {"cube", "cuboid", "cylinder", "apple", "orange", "lemon", "banana", "tumbler", "flute", "bin"}
 #: what each part is, in words: a part named in a sentence is matched against these
 PART_WORDS = {
-    "handle": ("the handle", "the handle on its side that you hold it by"),
+    "handle": ("the handle", "the handle you hold it by"),
     "rim": ("the rim", "the top edge around its opening"),
     "top": ("the top", "from above"),
     "side": ("the side", "from the side"),

@@ -71,8 +71,17 @@ _LEAD_VERB = re.compile(r"^(?P<v>[a-z' ]+?)\s+(?=(?:the|a|an|that|this|my|your)\
 _OPENED = re.compile(
     r"^(?:please\s+)?(?:open|pull open|slide open)\s+(?P<x>(?:the|that|this)\s+[a-z][a-z ]*?)(?:\s+open)?$"
 )
-#: "inside", "in there", "into it" with nothing after: in the place the step before opened
-_INSIDE = re.compile(r"\s+(?:inside|in there|in it|into it)(?=\s*(?:please)?\s*$)")
+#: "inside", "in there", "into it", "in" with nothing after: in the place the step before opened
+_INSIDE = re.compile(r"\s+(?:inside|in there|in it|into it|in)(?=\s*(?:please)?\s*$)")
+
+
+def _requests(part: str) -> list[str]:
+    """``part`` split at commas and "and" into requests when each piece has a verb of its own
+    ("open the drawer, put the lemon in"), else ``[part]`` ("the apple and the lemon, bowl")."""
+    pieces = [p.strip(" ,") for p in re.split(r"\s*,\s*|\s+and\s+", part) if p.strip(" ,")]
+    if len(pieces) > 1 and all(verbs.main_verbs(p) and verbs.read(p).families for p in pieces):
+        return pieces
+    return [part]
 
 
 def sequence(text: str) -> list[str] | None:
@@ -80,7 +89,7 @@ def sequence(text: str) -> list[str] | None:
     it"): the steps, each pronoun that points back ("it", "that one") replaced by the object phrase
     of the step before; None when the words name no order of steps."""
     low = text.lower().strip(" .!")
-    parts = [p.strip(" ,") for p in _SEQUENCE.split(low) if p.strip(" ,")]
+    parts = [q for p in _SEQUENCE.split(low) if p.strip(" ,") for q in _requests(p.strip(" ,"))]
     if len(parts) < 2:
         # "open the drawer and put the mug inside": two requests, each with its own verb
         halves = [p.strip(" ,") for p in _AND.split(low)]
@@ -100,12 +109,15 @@ def sequence(text: str) -> list[str] | None:
     out = [parts[0]]
     for p in parts[1:]:
         opened = _OPENED.match(out[-1])
-        if opened is not None and _INSIDE.search(p):
-            # "open the drawer and put the mug inside": inside what was opened
-            p = _INSIDE.sub(f" in {opened.group('x')}", p, count=1)
-            out.append(p)
-            continue
         before = placement_phrases(out[-1])
+        place = opened.group("x") if opened is not None else (before[1] if before else "")
+        if place and _INSIDE.search(p):
+            # "open the drawer and put the mug inside", "take it to the drawer and put it in":
+            # inside what was opened, or the place the step before went to
+            p = _INSIDE.sub(f" in {place}", p, count=1)
+            if opened is not None:
+                out.append(p)
+                continue
         # "..., then shut it": what opens and closes is the place before; else the thing moved
         drawer = bool(verbs.read(p).families & {"open", "close"})
         thing = (before[1] if drawer else before[0]) if before else ""

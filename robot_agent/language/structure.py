@@ -377,7 +377,10 @@ def _bare_placement(
     return out
 
 
-_RESULT = re.compile(r"^(?P<o>.*?)\s+(?P<s>open|opened|closed|shut)(?:\s+(?:again|please|now|for me))*\W*$")
+_RESULT = re.compile(
+    r"^(?P<o>.*?)\s+(?P<s>open|opened|closed|shut)(?:[\s,]+(?:again|please|now|for me|would you|will you|"
+    r"could you|can you|if you (?:would|could|can|don't mind)|thanks|thank you|mate|ta))*\W*$"
+)
 
 
 def resultative(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> tuple[str, bool] | None:
@@ -572,13 +575,22 @@ def named_part(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | N
 
 
 def rescore_parts(
-    text: str, cands: Sequence[Any], scores: list[float], scorer: Any, objects: Sequence[ObjectInfo] = ()
+    text: str,
+    cands: Sequence[Any],
+    scores: list[float],
+    scorer: Any,
+    objects: Sequence[ObjectInfo] = (),
+    held: ObjectInfo | None = None,
 ) -> list[float]:
     """Grasp-region scores with the part named after "by the" grounded on its own; a part named
-    (not a scene object) makes the meanings that grasp nothing less likely."""
+    (not a scene object) makes the meanings that grasp nothing less likely. On an object with a
+    handle or a rim (``held``), words for those parts are near "the side" ("the bit sticking out"):
+    the side is meant only when said."""
     scores = direction_cues(text, cands, scores)
     scores = time_cues(text, cands, scores)
     idx = [i for i, c in enumerate(cands) if c.family == "grasp"]
+    if held is not None and {"handle", "rim"} & set(held.parts) and not re.search(r"\bsides?\b", text.lower()):
+        scores = [s - PART_SAID if c.key == "grasp:side" else s for c, s in zip(cands, scores, strict=True)]
     scores = _negated_parts(text, cands, scores, idx)
     part = named_part(text, objects, scorer) if idx else None
     if part is None:

@@ -169,3 +169,56 @@ def test_approval_of_where_the_thing_is_is_a_confirmation(layer) -> None:
     # naming another place is no approval of this one
     u = _understand(layer, "the shelf would be nicer", ctx)
     assert not (u.decision == "act" and u.correction.kind.value == "confirm"), u.to_dict()
+
+
+def test_steps_said_with_commas_are_all_done_and_a_step_not_followed_is_asked_about(layer) -> None:
+    u = _task(layer, "open the drawer, put the apple in, then shut it again")
+    assert u.decision == "act", u.to_dict()
+    assert [a["kind"] for a in u.atoms] == ["drawer", "at", "drawer"], u.atoms
+    assert u.atoms[1]["objects"] == ["apple"] and u.atoms[1]["targets"] == ["cabinet"]
+    assert u.atoms[2]["open"] is False
+    # one placement said twice is done once
+    u = _task(layer, "take the apple over to the drawer and put it inside")
+    assert u.decision == "act" and _atoms(u) == [("at", ("apple",), ("cabinet",), None)], u.to_dict()
+    # a step that names nothing here: a question, not the other steps alone
+    u = _task(layer, "open the drawer, put the apple in, then blorp the wibble")
+    assert u.decision == "ask" and "wibble" in u.question, u.to_dict()
+
+
+def test_a_drawer_opened_on_the_way_is_implied_by_a_placement_into_it() -> None:
+    from robot_agent.language.evaluate import atoms_match
+
+    opened = {"kind": "drawer", "objects": ["cabinet"], "open": True}
+    put = {"kind": "at", "objects": ["apple"], "targets": ["cabinet"]}
+    closed = {"kind": "drawer", "objects": ["cabinet"], "open": False}
+    assert atoms_match([{"at": ["apple", "cabinet"]}], [opened, put])
+    assert atoms_match([{"drawer": ["cabinet", "open"]}, {"at": ["apple", "cabinet"]}], [put])
+    assert atoms_match([{"at": ["apple", "cabinet"]}, {"drawer": ["cabinet", "closed"]}], [opened, put, closed])
+    # a closing is never implied, nor an opening with nothing put in
+    assert not atoms_match([{"at": ["apple", "cabinet"]}], [put, closed])
+    assert not atoms_match(
+        [{"drawer": ["cabinet", "open"]}], [{"kind": "at", "objects": ["apple"], "targets": ["bowl"]}]
+    )
+
+
+def test_a_drawer_left_open_with_a_polite_tail_is_opened(layer) -> None:
+    u = _task(layer, "pop the drawer open would you")
+    assert u.decision == "act" and _atoms(u) == [("drawer", ("cabinet",), (), True)], u.to_dict()
+
+
+def test_the_side_of_a_mug_is_meant_only_when_said(layer) -> None:
+    mug = _o("cup", "mug", 0.45, 0.0, "red", "standard")
+    mug = ObjectInfo(
+        mug.name,
+        mug.category,
+        mug.pose,
+        mug.size,
+        color="red",
+        shape="standard",
+        parts={"handle": (0.05, 0.0, 0.05), "rim": (0.0, 0.0, 0.1), "center": (0.0, 0.0, 0.05)},
+    )
+    ctx = CorrectionContext([mug, *TABLE[1:]], "pick", "cup")
+    u = _understand(layer, "grab it round the sides", ctx)
+    assert u.decision == "act" and u.correction.parameters["grasp_region"] == {"set": "side"}, u.to_dict()
+    u = _understand(layer, "grab the bit that sticks out", ctx)
+    assert not (u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "side"}), u.to_dict()
