@@ -44,6 +44,7 @@ from robot_agent.language.checks import (
     situation,
 )
 from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
+from robot_agent.language.grammar.patterns import OTHER_WAY
 from robot_agent.language.meaning import correction_keys, family, goal_atoms, goal_keys
 from robot_agent.language.types import Choice, Thresholds, Understanding
 from skills.params import SKILL_PARAMS
@@ -217,7 +218,8 @@ class LanguageLayer:
             gkeys
             and allowed
             and g.confidence >= 0.999
-            and not HEDGED.search(text.lower())
+            # "the other way" reverses the last correction, which the sentence models cannot see
+            and (not HEDGED.search(text.lower()) or (ctx.last is not None and OTHER_WAY.search(text.lower())))
             and not polarity.describes_fault(text)
             and not (structure.later_step(text) and any(family(k) == "swap_object" for k in gkeys))
             and not names_unused_object(text, g, ctx)

@@ -222,3 +222,11 @@ def test_the_side_of_a_mug_is_meant_only_when_said(layer) -> None:
     assert u.decision == "act" and u.correction.parameters["grasp_region"] == {"set": "side"}, u.to_dict()
     u = _understand(layer, "grab the bit that sticks out", ctx)
     assert not (u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "side"}), u.to_dict()
+
+
+def test_the_other_way_reverses_the_last_correction_which_the_models_cannot_see(layer) -> None:
+    ctx = CorrectionContext(TABLE, "pick", "mug")
+    ctx.last = _understand(layer, "a bit to the left", ctx).correction
+    for text in ("uh, the other way", "no, the other way"):
+        u = _understand(layer, text, ctx)
+        assert u.decision == "act" and u.correction.delta_m[1] < 0, (text, u.to_dict())

@@ -154,6 +154,8 @@ _OTHER_WAY_RE = re.compile(
     r"\b(?:the )?(?:other|opposite) (?:way|direction|side)\b|\bwrong (?:way|direction)\b|"
     r"\b(?:reverse|go back the other way)\b"
 )
+#: "the other way": a reading relative to the previous correction (public for the layer)
+OTHER_WAY = _OTHER_WAY_RE
 _RETRY_RE = re.compile(
     r"\b(?:try (?:it |that )?again|retry|try once more|have another go|give it another (?:go|try)|"
     r"(?:that|it) didn't work|(?:that|it) did not work|(?:that|it) failed)\b"
