@@ -478,7 +478,13 @@ class LanguageLayer:
                     return u
         bad = impossible_goal(text, atoms, objects)
         if bad:
-            return Understanding(text, "task", "ask", reason=bad, question=f"{bad}. What should I do instead?")
+            # "the mug that's nearest the plate onto the plate" read as the plate onto itself: the
+            # referring words may decide what the grammar misread
+            fixed = {o.name for o in objects if o.category not in sw.GRASPABLE_CATEGORIES}
+            misread = self.mode == "full" and any(set(a.get("objects") or []) & fixed for a in atoms)
+            placed = reference.placement(clean(text), objects, self.scorer) if misread else None
+            u = self._placed(text, placed, objects) if placed is not None else None
+            return u or Understanding(text, "task", "ask", reason=bad, question=f"{bad}. What should I do instead?")
         if self.mode == "grammar":
             if atoms:
                 return Understanding(

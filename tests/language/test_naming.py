@@ -230,3 +230,14 @@ def test_the_other_way_reverses_the_last_correction_which_the_models_cannot_see(
     for text in ("uh, the other way", "no, the other way"):
         u = _understand(layer, text, ctx)
         assert u.decision == "act" and u.correction.delta_m[1] < 0, (text, u.to_dict())
+
+
+def test_a_relative_clause_with_an_apostrophe_stays_with_its_noun(layer) -> None:
+    from robot_agent.language import structure
+
+    text = "put the mug that's nearest the plate onto the plate"
+    assert structure.placement_phrases(text) == ("the mug that's nearest the plate", "the plate")
+    scene = [*TABLE, _o("mug2", "mug", 0.30, -0.28, "white", "standard")]
+    u = layer.understand_task(text, scene)
+    layer.forget_question()
+    assert u.decision == "act" and u.atoms == [{"kind": "at", "objects": ["mug2"], "targets": ["plate"]}], u.to_dict()
