@@ -318,10 +318,11 @@ class LanguageLayer:
             scores = structure.rescore_tasks(clean(text), objects, cands, scores, self.scorer, q, ruled_out)
             scores = naming.task_cue(clean(text), cands, scores, objects, self.scorer)
         else:
-            now = [o for o in (ctx.objects if ctx else []) if o.name in (ctx.object, ctx.target)]
-            held = next((o for o in now if o.name == ctx.object), None) if ctx else None
+            handled = [o for o in (ctx.objects if ctx else []) if o.name in (ctx.object, ctx.target)]
+            held = next((o for o in handled if o.name == ctx.object), None) if ctx else None
             scores = structure.rescore_parts(clean(text), cands, scores, self.scorer, ctx.objects if ctx else (), held)
-            scores = judgement.rescore(clean(text), cands, scores, frozenset(w for o in now for w in sw.words(o)))
+            about = frozenset(w for o in handled for w in sw.words(o))  # "on the tray's fine": the target
+            scores = judgement.rescore(clean(text), cands, scores, about)
             if ctx is not None:
                 scores = structure.scene_cues(clean(text), cands, scores, ctx, self.scorer)
                 scores = naming.object_cue(clean(text), cands, scores, ctx.objects, self.scorer)
@@ -570,7 +571,8 @@ class LanguageLayer:
             return self._ask(text, "task", [top, same[0]], None, None, objects=objects)
         absent = structure.missing(clean(text), objects, self.scorer)
         # "back to your rest position" names the robot's own place, not a missing object
-        home = bool(ranked) and ranked[0][0].family == "home" and self._clear(ranked[0][1], ranked[1][1])
+        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+        home = bool(ranked) and ranked[0][0].family == "home" and self._clear(ranked[0][1], runner_up)
         if absent is not None and not atoms and not home:
             return self._not_here(text, "task", absent, objects)
         if not atoms and not split:

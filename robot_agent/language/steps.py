@@ -67,7 +67,7 @@ _SEQUENCE = re.compile(r"\s*(?:[;]|,?\s*\b(?:and\s+)?(?:then|after that|afterwar
 _AND = re.compile(r"\s*,?\s+and\s+")
 #: the verb words before a request's first noun phrase ("put", "could you move")
 _LEAD_VERB = re.compile(r"^(?P<v>[a-z' ]+?)\s+(?=(?:the|a|an|that|this|my|your)\s)")
-#: a step that opens something ("open the drawer", "pull the cabinet open"): what it opened
+#: a step that opens something ("open the drawer", "slide open the cabinet"): what it opened
 _OPENED = re.compile(
     r"^(?:please\s+)?(?:open|pull open|slide open)\s+(?P<x>(?:the|that|this)\s+[a-z][a-z ]*?)(?:\s+open)?$"
 )
