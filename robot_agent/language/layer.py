@@ -596,7 +596,9 @@ class LanguageLayer:
             akin = guards.akin_choices(clean(text), ranked, objects)
             if akin is not None:
                 return self._ask(text, "task", akin[1], None, None, objects=objects, reason=akin[0])
-            if self._clear(s1, s2):
+            # the verb's kind and the object's kind leave one meaning, the one ranked first
+            kinds = top.key == naming.verb_and_object(clean(text), objects, self.scorer) and s1 >= self.th.ask / 2
+            if self._clear(s1, s2) or kinds:
                 u = self._task_from(text, top, objects, float(s1), "model")
                 if u is not None:
                     return u

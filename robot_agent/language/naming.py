@@ -124,3 +124,25 @@ def task_cue(
         s - NAMED_TASK if c.family in TASK_FAMILIES and c.key.split(":")[1] not in found else s
         for c, s in zip(cands, scores, strict=True)
     ]
+
+
+def verb_and_object(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None:
+    """The task meaning ("pick:flute") when the verb's kind and the object's kind, both by WordNet,
+    leave one: a verb of exactly one of picking or pushing ("fetch me", "nudge") and one singular
+    phrase naming one movable object ("the champagne glass"), no place said, nothing ruled out.
+    The sentence model may score that meaning low ("fetch me the champagne glass" is far from
+    "pick up the clear flute" in its space) although nothing else fits; None otherwise."""
+    from robot_agent.language import verbs
+    from robot_agent.language.structure import placement_phrases
+
+    low = text.lower()
+    if _NEGATION.search(low) or placement_phrases(low) is not None:
+        return None
+    fams = verbs.read(low).families
+    if len(fams) != 1 or not fams <= {"pick", "push"}:
+        return None
+    found = named(text, objects, scorer)
+    movable = {o.name for o in objects if o.category in sw.GRASPABLE_CATEGORIES}
+    if len(found) != 1 or found[0].plural or len(found[0].names) != 1 or not found[0].names <= movable:
+        return None
+    return f"{next(iter(fams))}:{next(iter(found[0].names))}"

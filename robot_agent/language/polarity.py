@@ -167,6 +167,10 @@ def magnitude_words(text: str) -> str:
 _SHORT = re.compile(
     r"\b(?:still|barely|hardly|scarcely|only just|not (?:\w+\s+)?enough|not even|not quite|not all the way|"
     r"not fully|not far enough|halfway|half way|part way|partway|all the way)\b"
+    # a state reached only in part ("it's only open a crack", "slightly open"): not an amount
+    # asked for ("only a little push" asks for less)
+    r"|\bonly (?:\w+\s+){0,2}?(?:open|opened|out)\b|\b(?:partly|partially|slightly) (?:open|opened|out)\b"
+    r"|\b(?:open|opened|out) (?:only )?a crack\b"
 )
 #: families whose value says how far a motion goes on
 DISTANCE_FAMILIES = ("pull", "push")

@@ -241,3 +241,23 @@ def test_a_relative_clause_with_an_apostrophe_stays_with_its_noun(layer) -> None
     u = layer.understand_task(text, scene)
     layer.forget_question()
     assert u.decision == "act" and u.atoms == [{"kind": "at", "objects": ["mug2"], "targets": ["plate"]}], u.to_dict()
+
+
+def test_a_verb_and_a_noun_whose_kinds_leave_one_meaning_are_acted_on(layer) -> None:
+    scene = [*TABLE, _o("mug2", "mug", 0.30, -0.28, "white", "standard")]
+    assert naming.verb_and_object("fetch me the champagne glass", scene, layer.scorer) == "pick:flute"
+    u = layer.understand_task("fetch me the champagne glass", scene)
+    layer.forget_question()
+    assert u.decision == "act" and u.atoms == [{"kind": "holding", "objects": ["flute"]}], u.to_dict()
+    # a place said, a kind named twice, or something ruled out: not this reading
+    assert naming.verb_and_object("fetch the champagne glass to the plate", scene, layer.scorer) is None
+    assert naming.verb_and_object("fetch me the mugs", scene, layer.scorer) is None
+    assert naming.verb_and_object("fetch me anything but the champagne glass", scene, layer.scorer) is None
+
+
+def test_a_state_reached_only_in_part_asks_for_more_not_an_amount_for_less() -> None:
+    from robot_agent.language import polarity
+
+    assert polarity._SHORT.search("yank it, it's only open a crack")
+    assert polarity._SHORT.search("it's slightly open")
+    assert not polarity._SHORT.search("only a little push, like three centimetres")
