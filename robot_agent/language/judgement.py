@@ -45,6 +45,11 @@ _FUNCTION = frozenset(
 ) - {"good"}
 #: asking to go on as it is ("carry on", "keep going"): what an approval asks for
 _GO_ON = re.compile(r"\b(?:carry on|keep going|keep at it|go on|continue|proceed|as you were|crack on)\b")
+#: what was wanted, got ("right where I wanted it", "that's the mug I was after"): approval
+_WANTED = re.compile(
+    r"\b(?:(?:right|just|exactly)\s+)?(?:where|what|how|the one|the \w+)\s+(?:i|we)\s+"
+    r"(?:wanted|meant|asked for|was after|were after|had in mind|needed)\b(?:\s+(?:it|them))?"
+)
 #: a sense defined as a degree of good ("very good", "extraordinarily good or great", "extremely pleasing")
 _GOOD_GENUS = re.compile(r"^(?:\w+ly\s+)?(?:very\s+)?(?:good|pleasing)\b")
 _NEGATION = re.compile(r"\b(?:not|no|never|isn't|wasn't|ain't|n't)\b")
@@ -96,7 +101,7 @@ def approval(text: str, about: frozenset[str] = frozenset()) -> int:
     """+1: the utterance only approves ("that's grand", "nice one"); -1: it only disapproves;
     0: it says something else (or WordNet is not installed). ``about``: words naming the object
     being handled and its target ("on the tray's fine, nice" judges where the tray is)."""
-    low = _GO_ON.sub("good", text.lower().replace("’", "'"))
+    low = _WANTED.sub("good", _GO_ON.sub("good", text.lower().replace("’", "'")))
     words = re.findall(r"[a-z]+(?:'[a-z]+)?", low)
     if about:
         named = [w.removesuffix("'s") in about for w in words]

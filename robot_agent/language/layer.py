@@ -221,6 +221,7 @@ class LanguageLayer:
             # "the other way" reverses the last correction, which the sentence models cannot see
             and (not HEDGED.search(text.lower()) or (ctx.last is not None and OTHER_WAY.search(text.lower())))
             and not polarity.describes_fault(text)
+            and not (structure.stack_order(text) and not any(family(k).startswith("stack") for k in gkeys))
             and not (structure.later_step(text) and any(family(k) == "swap_object" for k in gkeys))
             and not names_unused_object(text, g, ctx)
             and judgement.approval(clean(text)) <= 0  # "looks good to me" is no "to me" motion
@@ -268,7 +269,10 @@ class LanguageLayer:
         akin = guards.akin_choices(clean(text), ranked, ctx.objects)
         if akin is not None:  # "put it on the teapot": no teapot, a mug
             return self._ask(text, "correction", akin[1], ctx, g, reason=akin[0])
-        if self._clear(s1, s2):
+        held = next((o for o in ctx.objects if o.name == ctx.object), None)
+        # one part of the object in hand named, and grasping by it ranked first ("handle, please")
+        part = top.family == "grasp" and top.value == naming.part_meant(clean(text), held) and s1 >= self.th.ask
+        if self._clear(s1, s2) or part:
             c = self._build(text, top, ctx)
             if c is not None and c.kind is not CorrectionKind.UNCLEAR:
                 return Understanding(
@@ -518,6 +522,12 @@ class LanguageLayer:
             lost = next(p for p, v in zip(in_order, subs, strict=True) if not (v.decision == "act" and v.task))
             why = f"I did not follow the step '{lost}'"  # acting on the others would drop it
             return Understanding(text, "task", "ask", reason=why, question=f"{why}. Could you say it in other words?")
+        absent = structure.absent_phrase(clean(text), objects) if not atoms else None  # "the red ball"
+        # "back to your rest position" names the robot's own place, not a missing object
+        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+        home = bool(ranked) and ranked[0][0].family == "home" and self._clear(ranked[0][1], runner_up)
+        if absent is not None and not home:  # before any referring words pick a look-alike
+            return self._not_here(text, "task", absent, objects)
         placed = reference.placement(clean(text), objects, self.scorer, ruled_out)
         if placed is not None:
             # Its objects were decided by words the grammar reads as plain names or not at all
@@ -570,9 +580,6 @@ class LanguageLayer:
             top = ranked[0]
             return self._ask(text, "task", [top, same[0]], None, None, objects=objects)
         absent = structure.missing(clean(text), objects, self.scorer)
-        # "back to your rest position" names the robot's own place, not a missing object
-        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-        home = bool(ranked) and ranked[0][0].family == "home" and self._clear(ranked[0][1], runner_up)
         if absent is not None and not atoms and not home:
             return self._not_here(text, "task", absent, objects)
         if not atoms and not split:

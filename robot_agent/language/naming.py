@@ -146,3 +146,23 @@ def verb_and_object(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> st
     if len(found) != 1 or found[0].plural or len(found[0].names) != 1 or not found[0].names <= movable:
         return None
     return f"{next(iter(fams))}:{next(iter(found[0].names))}"
+
+
+#: the words of each grasp region ("center" is said "middle" or "centre" too)
+_REGION_WORDS = {"center": ("center", "centre", "middle"), "side": ("side", "sides")}
+
+
+def part_meant(text: str, held: ObjectInfo | None) -> str | None:
+    """The one grasp region of ``held`` the words name ("go for the handle, mate", "handle,
+    please"; a "grip" or "knob" is a handle and a "lip" a rim, by WordNet), or None when they name
+    none or several ("not the handle, the rim")."""
+    if held is None:
+        return None
+    regions = [*held.parts, *(r for r in ("center", "side") if r not in held.parts)]
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    found = set()
+    for r in regions:
+        said = _REGION_WORDS.get(r, (r, f"{r}s"))
+        if words & set(said) or any((nouns.word_relation(w, r) or 0.0) >= 1.0 for w in words if len(w) > 2):
+            found.add(r)
+    return found.pop() if len(found) == 1 else None

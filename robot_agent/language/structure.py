@@ -721,6 +721,11 @@ _STACK_ORDER = re.compile(
 STACK_CUE = 0.1
 
 
+def stack_order(text: str) -> bool:
+    """The words say where things go in a stack ("biggest at the base, smallest up top")."""
+    return bool(_STACK_ORDER.search(text.lower()))
+
+
 def stack_cue(text: str, cands: Sequence[Any], scores: list[float]) -> list[float]:
     """Correction scores with a stack's order words weighed: "X's the base" asks for a stacking
     order (by the thing or by its size), not for using X instead."""

@@ -261,3 +261,47 @@ def test_a_state_reached_only_in_part_asks_for_more_not_an_amount_for_less() -> 
     assert polarity._SHORT.search("yank it, it's only open a crack")
     assert polarity._SHORT.search("it's slightly open")
     assert not polarity._SHORT.search("only a little push, like three centimetres")
+
+
+def test_one_part_named_of_the_object_in_hand_is_grasped_by(layer) -> None:
+    mug = ObjectInfo(
+        "cup",
+        "mug",
+        Pose((0.45, 0.0, 0.0)),
+        (0.08, 0.08, 0.09),
+        color="red",
+        shape="standard",
+        parts={"handle": [0.05, 0.0, 0.05], "rim": [0.0, 0.0, 0.09], "center": [0.0, 0.0, 0.05]},
+    )
+    assert naming.part_meant("handle, please", mug) == "handle"
+    assert naming.part_meant("by the grip", mug) == "handle"  # a grip is a handle to WordNet
+    assert naming.part_meant("not the handle, the rim", mug) is None
+    assert naming.part_meant("a bit to the left", mug) is None
+    u = _understand(layer, "handle, please", CorrectionContext([mug, *TABLE[1:]], "pick", "cup"))
+    assert u.decision == "act" and u.correction.parameters["grasp_region"] == {"set": "handle"}, u.to_dict()
+
+
+def test_a_colour_and_kind_nothing_here_has_is_asked_about_before_a_look_alike_is_picked(layer) -> None:
+    scene = [_o("cyl", "block", 0.4, 0.1, "brown", "cylinder"), _o("bowl", "bowl", 0.6, -0.2, "blue", "deep")]
+    u = layer.understand_task("put the red ball in the bowl", scene)
+    layer.forget_question()
+    assert u.decision == "ask" and "red ball" in u.question, u.to_dict()
+
+
+def test_stack_order_words_keep_the_grammar_from_reading_a_motion(layer) -> None:
+    blocks = [
+        _o("big", "block", 0.40, 0.15, "blue", "cube", (0.06, 0.06, 0.06)),
+        _o("small", "block", 0.45, -0.1, "blue", "cube", (0.04, 0.04, 0.04)),
+        _o("cyl", "block", 0.55, 0.0, "yellow", "cylinder"),
+    ]
+    u = _understand(layer, "biggest at the base, smallest up top", CorrectionContext(blocks, "place", "small", "cyl"))
+    assert not (u.decision == "act" and u.correction.delta_m), u.to_dict()  # not "move up"
+
+
+def test_getting_what_was_wanted_approves() -> None:
+    from robot_agent.language import judgement
+
+    assert judgement.approval("lovely, right where I wanted it") == 1
+    assert judgement.approval("yep, that's the mug I was after") == 1
+    assert judgement.approval("that's not where I wanted it") == -1
+    assert judgement.approval("put it where I wanted it") == 0
