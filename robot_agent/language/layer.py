@@ -325,6 +325,8 @@ class LanguageLayer:
             handled = [o for o in (ctx.objects if ctx else []) if o.name in (ctx.object, ctx.target)]
             held = next((o for o in handled if o.name == ctx.object), None) if ctx else None
             scores = structure.rescore_parts(clean(text), cands, scores, self.scorer, ctx.objects if ctx else (), held)
+            part = naming.part_meant(clean(text), held)  # "when the handle's right there": that part
+            scores = [s + structure.PART_SAID * (c.key == f"grasp:{part}") for c, s in zip(cands, scores, strict=True)]
             about = frozenset(w for o in handled for w in sw.words(o))  # "on the tray's fine": the target
             scores = judgement.rescore(clean(text), cands, scores, about)
             if ctx is not None:

@@ -305,3 +305,10 @@ def test_getting_what_was_wanted_approves() -> None:
     assert judgement.approval("yep, that's the mug I was after") == 1
     assert judgement.approval("that's not where I wanted it") == -1
     assert judgement.approval("put it where I wanted it") == 0
+
+
+def test_too_far_asks_for_less_of_the_push() -> None:
+    from robot_agent.language import polarity
+
+    assert polarity._said(polarity.ANCHORS["push"], "that's way too far") == ["more"]
+    assert polarity._turned("push", "more", "that's way too far") == "less"
