@@ -159,6 +159,14 @@ class JointProbe:
     def since(self, t0: float) -> list[list[float]]:
         return [p for t, p in list(self.states) if t >= t0]
 
+    def wait_for(self, t0: float, count: int, timeout: float) -> list[list[float]]:
+        """The states received since ``t0`` once there are ``count`` of them, or all there are
+        after ``timeout`` seconds (the caller asserts on how many)."""
+        deadline = time.monotonic() + timeout
+        while len(self.since(t0)) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.since(t0)
+
     def close(self) -> None:
         self._running = False
         self.thread.join(timeout=2)

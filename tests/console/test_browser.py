@@ -115,8 +115,9 @@ def test_push_to_talk_and_stop_on_the_space_bar_hold_the_arm(
     stop = _metrics(page)["stops"][-1]
     assert stop["ok"], stop
     assert stop["ms"] < 1000, stop  # the bound of 100 ms is measured by scripts/bench_console.py
-    time.sleep(0.5)
-    held = probe.since(pressed + 0.5)
+    # Joint states from half a second after the key on: wait until five have come (the time to
+    # "stopped" varies with the load; a fixed sleep after it left too short a window once in 6 runs)
+    held = probe.wait_for(pressed + 0.5, count=5, timeout=10.0)
     assert len(held) >= 5, "no joint states after the stop"
     drift = max(abs(a - b) for p in held for a, b in zip(p, held[0], strict=True))
     assert drift < 2e-3, f"the arm moved {drift:.4f} rad after STOP"
