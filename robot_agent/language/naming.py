@@ -34,7 +34,7 @@ _NP = re.compile(r"\b(?:the|a|an|that|this|those|these|your|my|all|both|any)\s+(
 #: words that pick one of a kind by what it is not ("the other mug"): not told apart here
 _OTHER = re.compile(r"\b(?:other|another|different|else|next)\b")
 #: words that rule out what they name ("not the red one", "anything but the mug")
-_NEGATION = re.compile(r"\b(?:not|n't|except|but|instead of|other than|rather than)\b")
+_NEGATION = re.compile(r"\b(?:not|except|but|instead of|other than|rather than)\b|n't\b")
 #: task meaning families whose key names the object acted on first ("put:apple:bowl")
 TASK_FAMILIES = frozenset({"put", "away", "pick", "push"})
 #: meaning families whose value is the object they act on

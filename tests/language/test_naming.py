@@ -253,6 +253,7 @@ def test_a_verb_and_a_noun_whose_kinds_leave_one_meaning_are_acted_on(layer) -> 
     assert naming.verb_and_object("fetch the champagne glass to the plate", scene, layer.scorer) is None
     assert naming.verb_and_object("fetch me the mugs", scene, layer.scorer) is None
     assert naming.verb_and_object("fetch me anything but the champagne glass", scene, layer.scorer) is None
+    assert naming.verb_and_object("don't fetch me the champagne glass", scene, layer.scorer) is None
 
 
 def test_a_state_reached_only_in_part_asks_for_more_not_an_amount_for_less() -> None:
