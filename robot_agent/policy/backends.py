@@ -148,7 +148,46 @@ def dequantized_dir(gguf: Path, cache_root: Path) -> Path:
     except OSError as exc:
         raise PolicyError(f"cannot write the model cache {target}: {exc}") from exc
     log.info("dequantized %s in %.1f s", gguf.name, time.monotonic() - t0)
+    evict_stale_entries(cache_root)
     return target
+
+
+def evict_stale_entries(cache_root: Path) -> list[Path]:
+    """Delete the cache entries no install can use again: their GGUF file is gone (a deleted venv
+    or clone) or has changed since (a reinstall; its entry would be rebuilt under a new key).
+
+    Each entry is half a gigabyte and is keyed on its source file's path, so without this every
+    throw-away clone (CI, fresh-clone checks) leaves one behind until the disk fills. Entries in
+    the making (dot-prefixed temporary directories) and entries without a readable manifest are
+    left alone: another process may be writing them. Returns the entries deleted.
+    """
+    gone: list[Path] = []
+    try:
+        entries = [p for p in cache_root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        return gone
+    for entry in entries:
+        try:
+            have = json.loads((entry / "source.json").read_text())
+            src = Path(have["gguf"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        try:
+            stale = _manifest(src) != have
+        except OSError:  # the source file is gone
+            stale = True
+        if not stale:
+            continue
+        # Moved aside first (atomic), so a loader never sees a half-deleted entry.
+        try:
+            aside = Path(tempfile.mkdtemp(prefix=f".{entry.name}.old.", dir=cache_root))
+            os.replace(entry, aside / "entry")
+        except OSError:
+            continue  # another process moved or removed it already
+        shutil.rmtree(aside, ignore_errors=True)
+        log.info("removed the model cache entry %s (its source %s is gone or changed)", entry.name, src)
+        gone.append(entry)
+    return gone
 
 
 def cache_entry(gguf: Path, cache_root: Path, manifest: dict[str, Any] | None = None) -> Path:

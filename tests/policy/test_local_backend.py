@@ -44,6 +44,37 @@ def test_two_installs_keep_their_own_cache_entries(tmp_path) -> None:
     assert cache_entry(a, root).name.startswith("m-")
 
 
+def test_entries_whose_source_is_gone_or_changed_are_evicted(tmp_path) -> None:
+    """Every throw-away clone leaves a half-gigabyte entry keyed on its own GGUF path: entries that
+    no install can load again are deleted, the rest (and any entry in the making) are kept."""
+    from robot_agent.policy.backends import _manifest, cache_entry, evict_stale_entries
+
+    root = tmp_path / "cache"
+    kept_src, gone_src, changed_src = (tmp_path / n / "m.gguf" for n in ("kept", "gone", "changed"))
+    entries = {}
+    for src in (kept_src, gone_src, changed_src):
+        src.parent.mkdir()
+        src.write_bytes(b"gguf")
+        e = cache_entry(src, root)
+        e.mkdir(parents=True)
+        (e / "source.json").write_text(json.dumps(_manifest(src)))
+        entries[src.parent.name] = e
+    gone_src.unlink()
+    changed_src.write_bytes(b"gguf, reinstalled")
+    in_making = root / ".m-123.tmp"
+    in_making.mkdir()
+    no_manifest = root / "m-unreadable"
+    no_manifest.mkdir()
+
+    removed = evict_stale_entries(root)
+    assert sorted(removed) == sorted([entries["gone"], entries["changed"]])
+    assert not entries["gone"].exists() and not entries["changed"].exists()
+    assert entries["kept"].is_dir() and in_making.is_dir() and no_manifest.is_dir()
+    assert not [p for p in root.iterdir() if ".old." in p.name]  # nothing left aside
+    assert evict_stale_entries(root) == []  # idempotent
+    assert evict_stale_entries(tmp_path / "no-such-cache") == []
+
+
 def test_langchain_chat_generation(smollm2: LocalChatModel) -> None:
     assert isinstance(smollm2, BaseChatModel)
     reply = smollm2.invoke([SystemMessage("Answer in one word."), HumanMessage("What colour is the sky?")])
