@@ -8,7 +8,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from robot_agent.language import wordnet
 from robot_agent.language.grammar import Correction, CorrectionContext
+from robot_agent.language.grammar.stop import destretch
 from robot_agent.language.meaning import ENUMERATED, PLAN_FAMILIES, family
 from skills.types import ObjectInfo
 
@@ -147,8 +149,45 @@ def situation(ctx: CorrectionContext | None, objects: Sequence[ObjectInfo] = ())
     return f"{doing}Objects on the table: {seen or 'none'}."
 
 
+def _unstretched(m: re.Match[str]) -> str:
+    """One stretched word as said plainly: its runs cut to two letters where that is an English
+    word ("goood" -> "good", "coooool" -> "cool"), else to one ("sooo" -> "so", "slooow" -> "slow")."""
+    word = m.group()
+    one, two = destretch(word, 1), destretch(word, 2)
+    wn = wordnet.load()
+    if wn is None:
+        return one
+    known = [w for w in (one, two) if any(w.lower() in wn.base_forms(w.lower(), p) for p in ("n", "v", "a", "r"))]
+    return two if two in known else one
+
+
+#: a speaker's own repair: what comes after it replaces what came before ("go right - sorry,
+#: left", "two centimetres, I mean three")
+_REPAIR = re.compile(
+    r"(?:^|[\s,.;:!-])(?:sorry|i mean|i meant|or rather|scratch that|make that|my bad)\b[\s,.;:!-]*", re.I
+)
+#: words that say nothing of their own before a repair ("no, I meant the green one" is one request)
+_EMPTY = re.compile(r"^(?:\W|\b(?:no|nope|oh|ah|uh|um|er|yes|yeah|ok|okay|well|so|and|but)\b)*$", re.I)
+
+
+def repaired(text: str) -> str:
+    """The request after the speaker's last self-repair ("go right - sorry, left, I mean left" ->
+    "left"); the whole text when nothing was said before the repair ("no, I meant the green
+    one") or nothing after it ("left, sorry")."""
+    cuts = list(_REPAIR.finditer(text))
+    if not cuts:
+        return text
+    last = cuts[-1]
+    before, after = text[: cuts[0].start()], text[last.end() :].strip(" ,.;:!-")
+    if _EMPTY.match(before) or not re.search(r"[a-z0-9]", after, re.I):
+        return text
+    return after
+
+
 def clean(text: str) -> str:
-    """Fillers and repeated words out ("uh, a bit, um, left" -> "a bit, left")."""
+    """Fillers, repeated words and stretched letters out ("uh, a bit, um, left" -> "a bit, left",
+    "sooo slow" -> "so slow")."""
+    text = re.sub(r"\b\w*([a-z])\1{2,}\w*\b", _unstretched, text, flags=re.IGNORECASE)
     t = re.sub(r"\b(?:u+h+|u+m+|e+r+m*|hmm+|you know)\b[,.]?", " ", text, flags=re.IGNORECASE)
     t = re.sub(r"\b(\w+)(?:,?\s+\1\b)+", r"\1", t, flags=re.IGNORECASE)  # "the, the cylinder" too
     return re.sub(r"\s+", " ", t).strip(" ,") or text

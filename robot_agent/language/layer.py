@@ -24,7 +24,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from robot_agent.errors import PolicyError
@@ -41,6 +41,7 @@ from robot_agent.language.checks import (
     names_unused_object,
     pointless_step,
     reading_allowed,
+    repaired,
     situation,
 )
 from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
@@ -194,6 +195,9 @@ class LanguageLayer:
             if c.kind is CorrectionKind.STOP:
                 self._pending = None
                 return Understanding(text, "correction", "stop", correction=c, confidence=1.0, source="grammar")
+        if self.mode == "full" and (fixed := repaired(text)) != text:  # "go right - sorry, left"
+            u = self._correction(fixed, ctx)
+            return replace(u, text=text)
         g = self.parser.parse(clean(text), ctx)
         g.text = text
         if self.mode == "grammar":
@@ -515,7 +519,7 @@ class LanguageLayer:
             # the cube" read as both): the models decide, or the operator is asked.
             atoms = []
         in_order = steps.sequence(clean(text)) if not split else None
-        if in_order and len(atoms) < len(in_order):
+        if in_order and len(atoms) + len(goal.en_route if goal is not None else ()) < len(in_order):
             # "X on the plate, then Y on top of it": every step, when each is understood
             subs = [self._task(p, objects, split=True) for p in in_order]
             u = self._combine(text, subs, objects) if all(v.decision == "act" and v.task for v in subs) else None

@@ -172,6 +172,10 @@ _SHORT = re.compile(
     r"|\bonly (?:\w+\s+){0,2}?(?:open|opened|out)\b|\b(?:partly|partially|slightly) (?:open|opened|out)\b"
     r"|\b(?:open|opened|out) (?:only )?a crack\b"
 )
+#: a clause that asks for a change in so many words ("slow down", "go slower", "please speed up")
+_REQUEST = re.compile(
+    r"^(?:(?:please|just|now|ok|okay|and|so)\s+)*(?:slow|speed|go|move|get|be|take|ease|hurry|make)\b"
+)
 #: families whose value says how far a motion goes on
 DISTANCE_FAMILIES = ("pull", "push")
 
@@ -184,6 +188,11 @@ def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
         return "more"  # it stopped short: go on
     said = _said(values, low)
     if len(said) == 1:  # the anchor itself was said: no need to compare vectors
+        # A complaint turns the word of its own clause around ("it's going too fast"), not a
+        # request said beside it ("slow down, you're making me nervous": slower).
+        own = [c for c in _CLAUSE.split(low) if _said(values, c)]
+        if len(own) == 1 and _turned(fam, said[0], own[0]) == said[0] and _REQUEST.match(own[0]):
+            return said[0]
         return _turned(fam, said[0], low)
     if len(said) > 1:
         # "left and right", "up then down": not one value, unless each clause says its own part

@@ -86,6 +86,8 @@ class Goal:
 
     atoms: list[Atom] = field(default_factory=list)
     text: str = ""
+    #: clauses done on the way to a later atom ("grab the lemon" before "set it down on the plate")
+    en_route: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         return " then ".join(a.describe() for a in self.atoms)
@@ -290,7 +292,15 @@ def parse_goal(task: str, objects: Sequence[ObjectInfo]) -> Goal | None:
             continue
     if not understood:
         return None
-    return Goal(atoms, task)
+    # "grab the lemon and set it down on the plate": picking it up is the way to placing it, not
+    # a state to end in; an object put somewhere later in the task is not held at the end.
+    on_the_way = [
+        i
+        for i, a in enumerate(atoms)
+        if a.kind == "holding" and any(b.kind == "at" and set(a.objects) <= set(b.objects) for b in atoms[i + 1 :])
+    ]
+    kept = [a for i, a in enumerate(atoms) if i not in on_the_way]
+    return Goal(kept, task, en_route=[atoms[i].text for i in on_the_way])
 
 
 def rewrite_goal(goal: Goal, constraints: Iterable[object], objects: Sequence[ObjectInfo], warnings: list[str]) -> Goal:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import math
 import re
 
-from robot_agent.language.grammar.lexicon import _KNOWN_WORDS, _QUANTIFIERS, DEFAULT_OBJECT_SIZE, MAX_REFERENCE_SIZE
+from robot_agent.language.grammar.lexicon import (
+    _ANGLE_UNITS,
+    _DIST_UNITS,
+    _KNOWN_WORDS,
+    _QUANTIFIERS,
+    DEFAULT_OBJECT_SIZE,
+    MAX_REFERENCE_SIZE,
+)
 from robot_agent.language.grammar.object_words import (
     _COLOR_CANON,
     _COLORS,
@@ -62,6 +69,12 @@ class _Mentions(_Quantities):
             heads: list[str] = []
             plural = False
             while k < n:
+                if toks[k] == "one" and (
+                    toks[k + 1 : k + 2]
+                    and (toks[k + 1] in _DIST_UNITS or toks[k + 1] in _ANGLE_UNITS)
+                    or toks[k + 1 : k + 4] in (["and", "a", "half"], ["and", "a", "quarter"])
+                ):
+                    break  # "left one and a half inches", "up one centimetre": an amount, not "the left one"
                 word, pl = _singular(toks[k], self.nouns | _GENERIC_HEADS)
                 if word in self.nouns or word in _GENERIC_HEADS:
                     heads.append(word)

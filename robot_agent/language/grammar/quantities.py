@@ -90,9 +90,13 @@ class _Quantities(_ParseBase):
             unit = toks[j] if j < n else ""
             follow = toks[j + 1] if j + 1 < n else ""
             if unit in _DIST_UNITS and not (unit == "m" and follow == "'"):
-                self.mags.append(_Mag(i, j + 1, None, val * _DIST_UNITS[unit]))
-                self.use_toks(i, j + 1)
-                i = j + 1
+                end = j + 1
+                if toks[end : end + 3] in (["and", "a", "half"], ["and", "a", "quarter"]):
+                    val += 0.5 if toks[end + 2] == "half" else 0.25  # "an inch and a half"
+                    end += 3
+                self.mags.append(_Mag(i, end, None, val * _DIST_UNITS[unit]))
+                self.use_toks(i, end)
+                i = end
             elif (
                 unit == "in"
                 and (not follow or follow in _DIR_WORD or follow in ",.;!?" or follow in ("to", "and"))

@@ -21,11 +21,24 @@ _NO_NO = re.compile(r"^\W*(?:no+|nope|nah)(?:\W+no+)*\W*$")
 _STOP_TRANS = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "-": " ", "\u2013": " ", "\u2014": " "})
 
 
+#: a letter said three or more times over ("stoooop", "freeeeze", "whoooa")
+_STRETCHED = re.compile(r"([a-z])\1{2,}")
+
+
+def destretch(text: str, keep: int = 1) -> str:
+    """``text`` with each letter run of three or more cut to ``keep`` letters ("stoooop" ->
+    "stop" with 1, "freeeeze" -> "freeze" with 2): a stretched word is said with feeling, not
+    another word."""
+    return _STRETCHED.sub(lambda m: m.group(1) * keep, text)
+
+
 def _stop_match(text: str) -> re.Match[str] | None:
     low = text.lower().translate(_STOP_TRANS)
-    for m in _STOP_RE.finditer(low):
-        if not _STOP_NEG.search(low[max(0, m.start() - 24) : m.start()]):
-            return m
+    # A stop said with feeling is still a stop: the stretched letters cut to one, then to two.
+    for variant in dict.fromkeys((low, destretch(low, 1), destretch(low, 2))):
+        for m in _STOP_RE.finditer(variant):
+            if not _STOP_NEG.search(variant[max(0, m.start() - 24) : m.start()]):
+                return m
     return None
 
 

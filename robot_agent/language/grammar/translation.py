@@ -145,8 +145,8 @@ class _Translation(_Mentions):
         dirs: list[_Dir] = []
         for d in self.dirs:
             explicit = d.mag is not None and d.mag.cls is None
-            if d.name in names and not explicit:
-                continue
+            if d.name in names and (not explicit or names[d.name].mag is d.mag):
+                continue  # "back towards me, 3 cm": one direction said twice, one amount: once
             names[d.name] = d
             dirs.append(d)
         for a, b in (("left", "right"), ("forward", "back"), ("up", "down")):

@@ -1,0 +1,129 @@
+"""How people talk while the arm moves: stretched words ("stoooop"), a speaker's own repair ("go
+right - sorry, left"), one direction said twice ("back towards me, 3 cm"), "an inch and a half",
+a request beside a complaint ("slow down, you're making me nervous"), and picking something up on
+the way to putting it down. Real grammar, WordNet and the embedded sentence model (MiniLM), on a
+scene written here."""
+
+from __future__ import annotations
+
+import pytest
+
+from robot_agent.language import LanguageLayer
+from robot_agent.language.checks import clean, repaired
+from robot_agent.language.grammar import CorrectionContext, CorrectionKind, CorrectionParser, is_stop
+from robot_agent.policy.goals import parse_goal
+from skills.types import ObjectInfo, Pose
+
+TABLE = [
+    ObjectInfo("pear", "fruit", Pose((0.42, 0.12, 0.0)), (0.07, 0.07, 0.09), color="green", shape="pear"),
+    ObjectInfo("cup", "mug", Pose((0.38, -0.14, 0.0)), (0.08, 0.08, 0.1), color="blue", shape="standard"),
+    ObjectInfo("dish", "plate", Pose((0.64, 0.16, 0.0)), (0.2, 0.2, 0.02), color="yellow", shape="round"),
+]
+
+
+@pytest.fixture(scope="module")
+def layer(text_embedder):
+    return LanguageLayer(embedder=text_embedder)
+
+
+def _ctx(skill: str = "pick", obj: str = "pear", target: str | None = None) -> CorrectionContext:
+    return CorrectionContext(skill=skill, object=obj, target=target, objects=TABLE)
+
+
+@pytest.mark.parametrize("said", ["stoooop", "STOOOP!", "whoooa", "freeeeze", "haaalt", "hooold on", "wait wait"])
+def test_a_stop_said_with_feeling_halts(said: str) -> None:
+    assert is_stop(said)
+
+
+@pytest.mark.parametrize("said", ["don't stoooop", "keep going, no need to waaait", "gooood", "a bit more to the left"])
+def test_stretched_words_that_are_no_stop_do_not_halt(said: str) -> None:
+    assert not is_stop(said)
+
+
+@pytest.mark.parametrize(
+    "said, plain",
+    [("sooo slow", "so slow"), ("goood job", "good job"), ("slooow down", "slow down"), ("yesss", "yes")],
+)
+def test_stretched_words_are_read_plainly(said: str, plain: str) -> None:
+    assert clean(said) == plain
+
+
+@pytest.mark.parametrize(
+    "said, meant",
+    [
+        ("go right - sorry, left, I mean left", "left"),
+        ("up a bit, or rather down", "down"),
+        ("two centimetres, I mean three centimetres", "three centimetres"),
+        # nothing said before the repair, or nothing after it: one request as it is
+        ("no, I meant the green one", "no, I meant the green one"),
+        ("sorry, a bit more to the left", "sorry, a bit more to the left"),
+        ("left, sorry", "left, sorry"),
+    ],
+)
+def test_the_speakers_own_repair_replaces_what_came_before(said: str, meant: str) -> None:
+    assert repaired(said) == meant
+
+
+def test_a_repaired_direction_moves_the_repaired_way(layer: LanguageLayer) -> None:
+    u = layer.understand_correction("go right - sorry, left, I mean left", _ctx())
+    layer.forget_question()
+    assert u.decision == "act" and u.correction is not None and u.correction.kind is CorrectionKind.SKILL
+    assert u.correction.delta_m is not None and u.correction.delta_m[1] > 0.01  # left = +y
+    assert u.text == "go right - sorry, left, I mean left"  # the record keeps what was said
+
+
+@pytest.mark.parametrize(
+    "said, dx",
+    [
+        ("back towards me, 3 cm", -0.03),
+        ("eh, overshot. come back toward me about two centimetres", -0.02),
+        ("back 3 cm and back 2 cm", -0.05),  # two amounts: both
+    ],
+)
+def test_one_direction_said_twice_with_one_amount_moves_once(said: str, dx: float) -> None:
+    c = CorrectionParser().parse(said, _ctx("place", "pear", "dish"))
+    assert c.kind is CorrectionKind.SKILL and c.delta_m is not None
+    assert c.delta_m[0] == pytest.approx(dx, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["left an inch and a half", "left by, um, maybe an inch and a half", "left one and a half inches"],
+)
+def test_an_inch_and_a_half(said: str) -> None:
+    c = CorrectionParser().parse(clean(said), _ctx())
+    assert c.kind is CorrectionKind.SKILL and c.delta_m is not None
+    assert c.delta_m[1] == pytest.approx(0.0381, abs=1e-4)
+
+
+def test_the_left_one_is_still_an_object() -> None:
+    c = CorrectionParser().parse("no, the left one", _ctx())
+    assert c.kind is CorrectionKind.PLAN
+
+
+@pytest.mark.parametrize(
+    "said, faster",
+    [
+        ("slow down, you're making me nervous", False),
+        ("go slower, you're making me nervous", False),
+        ("you're rushing it", False),  # a complaint still turns its own word around
+        ("it's going a bit slow", True),
+    ],
+)
+def test_a_request_beside_a_complaint_is_taken_as_said(layer: LanguageLayer, said: str, faster: bool) -> None:
+    u = layer.understand_correction(said, _ctx())
+    layer.forget_question()
+    assert u.decision == "act" and u.correction is not None
+    speed = u.correction.parameters.get("speed", {}).get("scale")
+    assert speed is not None and (speed > 1.0) is faster
+
+
+def test_picking_up_on_the_way_to_a_placement_is_not_held_at_the_end(layer: LanguageLayer) -> None:
+    goal = parse_goal("grab the pear and set it down on the dish", TABLE)
+    assert goal is not None and goal.describe() == "pear in/on dish"
+    assert goal.en_route == ["grab the pear"]
+    u = layer.understand_task("grab the pear and set it down on the dish", TABLE)
+    assert u.decision == "act" and u.atoms == [{"kind": "at", "objects": ["pear"], "targets": ["dish"]}]
+    # picking up one thing and placing another: both, in order
+    two = parse_goal("pick up the cup and put the pear on the dish", TABLE)
+    assert two is not None and [a.kind for a in two.atoms] == ["holding", "at"]
