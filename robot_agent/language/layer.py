@@ -195,6 +195,11 @@ class LanguageLayer:
             if c.kind is CorrectionKind.STOP:
                 self._pending = None
                 return Understanding(text, "correction", "stop", correction=c, confidence=1.0, source="grammar")
+        why = verbs.refusal(clean(text)) if self.mode == "full" else None
+        if why is not None:  # "just chuck it over to me"
+            self._pending = None
+            c = Correction(text, CorrectionKind.UNCLEAR, refusal=why, confidence=1.0)
+            return Understanding(text, "correction", "refuse", correction=c, reason=why, source="model")
         if self.mode == "full" and (fixed := repaired(text)) != text:  # "go right - sorry, left"
             u = self._correction(fixed, ctx)
             return replace(u, text=text)

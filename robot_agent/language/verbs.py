@@ -65,6 +65,19 @@ NOT_ARM: tuple[tuple[str, str], ...] = (
     ("think", "judge or regard"),
 )
 
+#: what the arm must refuse to do to a thing, by the start of a WordNet definition: throwing it,
+#: striking it, breaking or destroying it. A verb whose most common sense is, or is a kind of,
+#: one of these ("chuck", "hurl", "lob", "bash", "wreck") is refused, whatever word was used.
+HARM: tuple[tuple[str, str], ...] = (
+    ("throw", "propel through the air"),
+    ("hit", "deal a blow to"),
+    ("break", "destroy the integrity of"),
+    ("break", "break into many pieces"),
+    ("destroy", "destroy completely"),
+    ("destroy", "do away with, cause the destruction"),
+    ("damage", "inflict damage upon"),
+)
+
 #: candidate families each verb family speaks for ("move" and "home" speak for none: a main verb
 #: here has an object, and "return the mug" is not "go home")
 FAMILIES = {
@@ -87,7 +100,7 @@ LIGHT = frozenset(
     "want need like let lets try please kindly go come get make help mind wish".split()
 )
 #: words after which a clause, and so a main verb, starts
-_CLAUSE = frozenset("please and then now just so you to also first next finally ok okay right".split())
+_CLAUSE = frozenset("please and then now just so you to also first next finally ok okay right actually".split())
 #: words that open the verb's object
 _OBJECT = frozenset("the a an this that these those it them my your our its their all every both each some one".split())
 _PARTICLES = frozenset("up down away out in on off over back along aside around".split())
@@ -216,6 +229,49 @@ def main_verbs(text: str) -> list[str]:
         if forms:
             out.append(forms[0])
     return out
+
+
+@lru_cache(maxsize=4096)
+def harm(verb: str) -> str:
+    """What ``verb`` would do to a thing that the arm must refuse ("throw", "hit", "break",
+    "destroy", "damage"), judged by its most common sense and that sense's hypernyms; ""
+    when nothing (or without WordNet)."""
+    wn = wordnet.load()
+    senses = wn.synsets(verb, "v") if wn is not None else []
+    if not senses:
+        return ""
+    first = senses[0]
+    for s in (first, *(h for h, _ in wn.hypernym_closure(first, 3))):
+        for name, start in HARM:
+            if s.definition.startswith(start):
+                return name
+    return ""
+
+
+def harmful(text: str) -> tuple[str, str] | None:
+    """(verb said, what it would do) for the first main verb of ``text`` that would throw, strike,
+    break or destroy the thing ("just chuck it over to me": ("chuck", "throw")); None when none
+    does. A negated verb is no main verb ("don't throw it")."""
+    for v in main_verbs(text):
+        done = harm(v) or (harm(v.split("_", 1)[0]) if "_" in v else "")
+        if done:
+            return v.replace("_", " "), done
+    return None
+
+
+def refusal(text: str) -> str | None:
+    """Why a correction that would throw, strike, break or destroy the thing is refused; None
+    when it would not. Tasks are not judged so: "chuck the cube in the bin" asks for where it
+    ends up, and the arm places it there."""
+    found = harmful(text)
+    if found is None:
+        return None
+    said, done = found
+    return f"I won't {said} it: I don't {_HARM_SAID.get(done, done)} things. Tell me where it should go instead"
+
+
+#: what a harmful verb would do, as the refusal says it
+_HARM_SAID = {"hit": "strike"}
 
 
 def read(text: str) -> VerbReading:

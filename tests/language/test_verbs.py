@@ -213,3 +213,54 @@ def test_colour_words_by_the_colour_they_name(text_embedder) -> None:
         u = layer.understand_task(text, scene)
         layer.forget_question()
         assert u.decision == "act" and [a["objects"] for a in u.atoms] == [[name]], (text, u.to_dict())
+
+
+@pytest.mark.parametrize(
+    "said, verb, done",
+    [
+        ("just chuck it over to me", "chuck", "throw"),
+        ("hurl it at the wall", "hurl", "throw"),
+        ("lob the pear to me", "lob", "throw"),
+        ("actually toss it over here", "toss", "throw"),
+        ("bash it on the table", "bash", "hit"),
+        ("wreck it", "wreck", "destroy"),
+    ],
+)
+def test_a_correction_that_would_throw_strike_or_break_the_thing_is_refused(wn, said, verb, done) -> None:
+    assert verbs.harmful(said) == (verb, done)
+    assert verbs.refusal(said) is not None and verb in verbs.refusal(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "drop it in the bowl",  # letting go over the place is a placement
+        "set it down gently",
+        "push it a bit further",
+        "nudge it left",
+        "hand it to me",
+        "pick it up by the handle",
+        "don't throw it",  # ruled out: no request to throw
+        "you'll knock the glass over",
+    ],
+)
+def test_ordinary_corrections_are_not_refused(wn, said) -> None:
+    assert verbs.harmful(said) is None
+
+
+def test_the_layer_refuses_throwing_and_nothing_moves(text_embedder) -> None:
+    from robot_agent.language.grammar import CorrectionContext
+
+    pear = ObjectInfo("pear", "fruit", Pose((0.42, 0.12, 0.0)), (0.07, 0.07, 0.09), color="green", shape="pear")
+    layer = LanguageLayer(embedder=text_embedder)
+    u = layer.understand_correction(
+        "just chuck it over to me", CorrectionContext(skill="pick", object="pear", objects=[pear])
+    )
+    assert u.decision == "refuse" and "throw" in u.reason
+    assert u.correction is not None and u.correction.delta_m is None and not u.correction.parameters
+    # a task that throws something somewhere asks for where it ends up: the arm places it
+    t = layer.understand_task(
+        "chuck the pear in the bowl",
+        [pear, ObjectInfo("bowl", "bowl", Pose((0.6, 0.0, 0.0)), (0.16, 0.16, 0.06), color="white", shape="round")],
+    )
+    assert t.decision == "act" and t.atoms == [{"kind": "at", "objects": ["pear"], "targets": ["bowl"]}]
