@@ -378,18 +378,21 @@ def _bare_placement(
 
 
 _RESULT = re.compile(
-    r"^(?P<o>.*?)\s+(?P<s>open|opened|closed|shut)(?:[\s,]+(?:again|please|now|for me|would you|will you|"
+    r"^(?P<o>.*?)\s+(?P<s>open|opened|closed|shut|out|in|to)(?:[\s,]+(?:again|please|now|for me|would you|will you|"
     r"could you|can you|if you (?:would|could|can|don't mind)|thanks|thank you|mate|ta))*\W*$"
 )
 
 
 def resultative(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> tuple[str, bool] | None:
     """A drawer and the state the words leave it in ("get that cupboard open", "push the drawer
-    closed"): (cabinet name, open?), or None. Whatever the verb, the state decides."""
+    closed", "slide that drawer out", "push the drawer back in"): (cabinet name, open?), or None.
+    Whatever the verb, the state decides."""
     m = _RESULT.match(text.lower().strip())
     cabinets = [o for o in objects if o.category == "cabinet"]
     if m is None or not cabinets:
         return None
+    if m.group("s") in ("out", "in", "to") and re.search(r",|\b(?:and|then|it's|it is|is|was)\b", m.group("o")):
+        return None  # a particle ends one clause of several ("shut the drawer, it's sticking out")
     words = m.group("o").split()
     det = next((i for i, w in enumerate(words) if w in _DETERMINERS), None)
     if det is None:
@@ -400,7 +403,7 @@ def resultative(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> tuple[
     best = max(sims, key=sims.__getitem__)
     if sims[best] < GROUND_MIN or best not in {c.name for c in cabinets}:
         return None
-    return best, m.group("s") in ("open", "opened")
+    return best, m.group("s") in ("open", "opened", "out")  # "slide that drawer out"; "push it in"
 
 
 def _colour_cue(text: str, objects: Sequence[ObjectInfo], cands: Sequence[Any], scores: list[float]) -> list[float]:

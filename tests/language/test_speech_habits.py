@@ -127,3 +127,29 @@ def test_picking_up_on_the_way_to_a_placement_is_not_held_at_the_end(layer: Lang
     # picking up one thing and placing another: both, in order
     two = parse_goal("pick up the cup and put the pear on the dish", TABLE)
     assert two is not None and [a.kind for a in two.atoms] == ["holding", "at"]
+
+
+DRAWER_TABLE = [
+    *TABLE,
+    ObjectInfo("chest", "cabinet", Pose((0.66, -0.16, 0.0), yaw=3.1416), (0.3, 0.3, 0.2), color="wood", shape="drawer"),
+]
+
+
+@pytest.mark.parametrize(
+    "said, atom",
+    [
+        ("slide that drawer out", {"kind": "drawer", "objects": ["chest"], "open": True}),
+        ("pull the drawer out, please", {"kind": "drawer", "objects": ["chest"], "open": True}),
+        ("push the drawer back in", {"kind": "drawer", "objects": ["chest"], "open": False}),
+    ],
+)
+def test_a_drawer_slid_out_is_opened_and_pushed_in_is_closed(layer: LanguageLayer, said: str, atom: dict) -> None:
+    u = layer.understand_task(said, DRAWER_TABLE)
+    layer.forget_question()
+    assert u.decision == "act" and u.atoms == [atom]
+
+
+def test_a_particle_that_ends_another_clause_says_no_state(layer: LanguageLayer) -> None:
+    u = layer.understand_task("shut the drawer, it's sticking out", DRAWER_TABLE)
+    layer.forget_question()
+    assert u.decision == "act" and u.atoms == [{"kind": "drawer", "objects": ["chest"], "open": False}]
