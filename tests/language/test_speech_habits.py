@@ -153,3 +153,26 @@ def test_a_particle_that_ends_another_clause_says_no_state(layer: LanguageLayer)
     u = layer.understand_task("shut the drawer, it's sticking out", DRAWER_TABLE)
     layer.forget_question()
     assert u.decision == "act" and u.atoms == [{"kind": "drawer", "objects": ["chest"], "open": False}]
+
+
+@pytest.mark.parametrize(
+    "said, faster",
+    [
+        ("too slow", True),
+        ("way too slow", True),
+        ("it's so slow", True),
+        ("you're going too slowly", True),
+        ("not so slow", True),
+        ("too fast", False),
+        ("so fast", False),
+        ("too quickly", False),
+        ("slow", False),
+        ("slowly", False),
+        ("quick", True),
+    ],
+)
+def test_the_grammar_reads_a_complaint_about_speed_the_other_way(said: str, faster: bool) -> None:
+    """'too slow' asks for faster: the bare word must not be read on its own after 'too' or 'so'."""
+    c = CorrectionParser().parse(said, _ctx())
+    assert c.kind is CorrectionKind.SKILL
+    assert (c.parameters["speed"]["scale"] > 1.0) is faster

@@ -165,15 +165,20 @@ _MORE_RE = re.compile(
     r"\bonce more\b|\bsame again\b|\bsame (?:thing|amount)\b|\brepeat(?: that| it)?\b|"
     r"\bone more time\b|\bkeep going (?:that way|in that direction)\b|\bdouble (?:it|that)\b|\btwice as (?:much|far)\b"
 )
+#: "too" or "so" before a speed word makes it a complaint about the speed, asking for the other
+#: way ("too slow", "so slow": faster); the bare words must not be read on their own there
+_NOT_AFTER_EXCESS = r"(?<!too )(?<!so )"
 _SLOWER_RE = re.compile(
-    r"\b(?:slower|slow (?:it |things )?down|more slowly|slowly|not so fast|not as fast|too fast|too quick(?:ly)?|"
-    r"less fast|(?:reduce|lower|decrease|drop|cut) (?:the |your )?(?:speed|velocity|pace)|take it easy|"
-    r"easy does it|ease off|ease up|slow)\b"
+    rf"\b(?:slower|slow (?:it |things )?down|more slowly|{_NOT_AFTER_EXCESS}slowly|not so fast|not as fast|"
+    r"(?:too|so) fast|(?:too|so) quick(?:ly)?|less fast|"
+    r"(?:reduce|lower|decrease|drop|cut) (?:the |your )?(?:speed|velocity|pace)|"
+    rf"take it easy|easy does it|ease off|ease up|{_NOT_AFTER_EXCESS}slow)\b"
 )
 _FASTER_RE = re.compile(
-    r"\b(?:faster|quicker|speed (?:it |things )?up|hurry(?: up)?|more quickly|quickly|too slow(?:ly)?|"
+    rf"\b(?:faster|quicker|speed (?:it |things )?up|hurry(?: up)?|more quickly|{_NOT_AFTER_EXCESS}quickly|"
+    r"(?:too|so) slow(?:ly)?|"
     r"not so slow(?:ly)?|(?:increase|raise|up) (?:the |your )?(?:speed|velocity|pace)|pick up the pace|"
-    r"get a move on|rapidly|fast|speedier|quick)\b"
+    rf"get a move on|rapidly|{_NOT_AFTER_EXCESS}fast|speedier|{_NOT_AFTER_EXCESS}quick)\b"
 )
 _GENTLE_RE = re.compile(
     r"\b(?:gentl[ey]|gentler|more gently|carefully|more carefully|careful|softly|softer|delicately|"
