@@ -176,3 +176,30 @@ def test_the_grammar_reads_a_complaint_about_speed_the_other_way(said: str, fast
     c = CorrectionParser().parse(said, _ctx())
     assert c.kind is CorrectionKind.SKILL
     assert (c.parameters["speed"]["scale"] > 1.0) is faster
+
+
+BLOCKS = [
+    ObjectInfo("violet", "block", Pose((0.38, 0.28, 0.0)), (0.05, 0.05, 0.05), color="purple", shape="cube"),
+    ObjectInfo("teal", "block", Pose((0.52, 0.14, 0.0)), (0.05, 0.05, 0.05), color="cyan", shape="cylinder"),
+    ObjectInfo("amber", "block", Pose((0.52, 0.28, 0.0)), (0.08, 0.04, 0.04), color="orange", shape="cuboid"),
+    ObjectInfo("basin", "bowl", Pose((0.66, 0.0, 0.0)), (0.16, 0.16, 0.06), color="blue", shape="deep"),
+]
+
+
+@pytest.mark.parametrize(
+    "said, meant",
+    [
+        ("start with the one furthest away", "amber"),  # furthest from the robot, not the deepest
+        ("do the one furthest from me first", "amber"),
+        ("the furthest block", "amber"),
+        ("the block nearest to me", "violet"),
+    ],
+)
+def test_a_superlative_after_the_noun_picks_by_distance_not_the_object_in_hand(said: str, meant: str) -> None:
+    """'the one furthest away' while the violet block is in hand: it named none of its words, and
+    resolved to the block in hand (a confident wrong plan)."""
+    ctx = CorrectionContext(skill="pick", object="violet", objects=BLOCKS)
+    c = CorrectionParser().parse(said, ctx)
+    assert c.kind is CorrectionKind.PLAN and c.plan is not None
+    named = (c.plan.get("first") or {}).get("object") or c.plan.get("object")
+    assert named == meant, c.plan

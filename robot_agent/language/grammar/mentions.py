@@ -142,8 +142,16 @@ class _Mentions(_Quantities):
         for m in self.mentions:
             if m.pronoun or m.exact or m.unknown:
                 continue
-            after = " ".join(self.tokens[m.end : m.end + 4])
+            after = " ".join(self.tokens[m.end : m.end + 5])
             pos = re.match(r"(?:on|at|in) the (left|right|front|back|far side|near side)\b", after)
+            if pos is None:
+                # "the one furthest away", "the block nearest to me": a superlative after the noun,
+                # measured from the operator (not "nearest the drawer": that is from an object)
+                pos = re.match(
+                    r"(?:(?:that's|that is|which is) )?(furthest|farthest|nearest|closest)"
+                    r"(?: (?:away|out|back|(?:from|to) (?:me|you|us)))?\b(?! (?:to |from )?(?:the|that|this|a|an)\b)",
+                    after,
+                )
             if pos is None:
                 continue
             word = {"far side": "far", "near side": "near"}.get(pos.group(1), pos.group(1))
@@ -191,7 +199,8 @@ class _Mentions(_Quantities):
         c, s_ = math.cos(self.ctx.operator_yaw), math.sin(self.ctx.operator_yaw)
         x, y = o.pose.position[0], o.pose.position[1]
         fwd, left = c * x + s_ * y, -s_ * x + c * y
-        return {"left": left, "right": -left, "far": fwd, "near": -fwd}[pos]
+        away = math.hypot(x, y)
+        return {"left": left, "right": -left, "far": fwd, "near": -fwd, "farthest": away, "nearest": -away}[pos]
 
     def resolve(self, m: _Mention) -> tuple[str | None, str | None]:
         """(object name or None, question or None) for a mention."""

@@ -58,12 +58,13 @@ _POS_ADJ = {
     "rightmost": "right",
     "front": "far",
     "far": "far",
-    "farthest": "far",
-    "furthest": "far",
+    # superlatives measure the distance from the robot ("the one furthest away"), not the depth
+    "farthest": "farthest",
+    "furthest": "farthest",
     "back": "near",
     "near": "near",
-    "nearest": "near",
-    "closest": "near",
+    "nearest": "nearest",
+    "closest": "nearest",
     "middle": "middle",
 }
 _SHAPE_ADJ = {
