@@ -30,12 +30,18 @@ def _ctx(skill: str = "pick", obj: str = "pear", target: str | None = None) -> C
     return CorrectionContext(skill=skill, object=obj, target=target, objects=TABLE)
 
 
-@pytest.mark.parametrize("said", ["stoooop", "STOOOP!", "whoooa", "freeeeze", "haaalt", "hooold on", "wait wait"])
+@pytest.mark.parametrize(
+    "said",
+    ["stoooop", "STOOOP!", "whoooa", "freeeeze", "haaalt", "hooold on", "wait wait", "hold up!", "hold up a sec"],
+)
 def test_a_stop_said_with_feeling_halts(said: str) -> None:
     assert is_stop(said)
 
 
-@pytest.mark.parametrize("said", ["don't stoooop", "keep going, no need to waaait", "gooood", "a bit more to the left"])
+@pytest.mark.parametrize(
+    "said",
+    ["don't stoooop", "keep going, no need to waaait", "gooood", "a bit more to the left", "hold up the mug higher"],
+)
 def test_stretched_words_that_are_no_stop_do_not_halt(said: str) -> None:
     assert not is_stop(said)
 

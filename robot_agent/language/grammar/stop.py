@@ -9,7 +9,8 @@ from robot_agent.language.grammar.lexicon import MAX_TEXT_CHARS
 _STOP_RE = re.compile(
     r"\b(?:e ?stop|emergency|stop+|halt|freeze|abort|cease|cancel|whoa+|woah+|hold on|hold still|pause|"
     r"hang on(?! to\b)|"
-    r"hold it(?= *(?:$|[,.!;?]|right there|now))|stay still|stand still|don'?t move|do not move|"
+    r"hold it(?= *(?:$|[,.!;?]|right there|now))|hold up(?= *(?:$|[,.!;?]|a (?:sec|second|moment|minute)\b))|"
+    r"stay still|stand still|don'?t move|do not move|"
     r"wait|that'?s enough|that is enough|^ *enough)\b"
 )
 _STOP_NEG = re.compile(
