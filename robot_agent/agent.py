@@ -592,6 +592,13 @@ class Agent(KnowledgeMixin):
             if corr.kind is CorrectionKind.STOP:
                 rec.outcome = "stopped"
                 outcome = "stop"
+                if corr.followup is not None and corr.followup.actionable:
+                    # "hang on, open the drawer first": halted at once; the rest is not dropped unsaid
+                    rec.understood["then"] = corr.followup.describe()
+                    result.questions.append(
+                        f"Stopped. You also asked: {corr.followup.describe()}. "
+                        "Give me the task again and say it once I am moving, if you still want it."
+                    )
             elif corr.refusal:
                 rec.outcome = "refused"
                 result.questions.append(f"I won't do that: {corr.refusal}")

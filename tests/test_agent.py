@@ -123,7 +123,8 @@ def test_stop_mid_skill_halts_within_one_tick(planner, parser) -> None:
             if robot.ticks == marks.get("stop_at_tick", -1):
                 marks["tool"] = robot.ee_pose()[0]
                 marks["ticks"] = robot.ticks
-                agent.submit_correction("stop!", "typed")  # from inside the control loop: deterministic
+                # from inside the control loop: deterministic; the rest of the sentence is kept
+                agent.submit_correction("stop! then go slower", "typed")
 
         def hold():
             marks.setdefault("first_hold", robot.ticks)
@@ -136,6 +137,9 @@ def test_stop_mid_skill_halts_within_one_tick(planner, parser) -> None:
         # The very next control tick holds the arm; no motion command follows the stop.
         assert marks["first_hold"] == marks["ticks"] and moves_after_stop == []
         assert [c.understood["kind"] for c in result.corrections] == ["stop"]
+        # halted first; what else was asked is said back, not silently dropped
+        assert "speed" in result.corrections[0].understood["then"]
+        assert any(q.startswith("Stopped. You also asked:") for q in result.questions), result.questions
         robot.step, robot.hold = inner, inner_hold  # type: ignore[method-assign]
         for _ in range(20):
             robot.hold()
