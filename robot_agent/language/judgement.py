@@ -90,11 +90,40 @@ def _judges(word: str) -> int | None:
             return 1
         if keys & bad:
             return -1
+    if word.endswith("ly") and len(word) > 4:
+        # an adverb judges as its adjective does ("nicely", "badly", "perfectly", "happily")
+        for stem in (word[:-2], word[:-3] + "y", word[:-2] + "e"):
+            if wn.synsets(stem, "a"):
+                return _judges(stem) or 0
     return 0
 
 
 #: words that say where the thing being handled is ("on the tray's fine"), with its own nouns
 _WHERE = frozenset("the on in onto into there here where spot place position".split())
+
+
+#: particles of a phrasal verb ("lined up", "set down"): part of the verb, not a direction
+_PARTICLES = frozenset("up down in out on off over away".split())
+
+
+def _without_result_verbs(words: list[str]) -> list[str]:
+    """``words`` without past participles that only say what was done ("lined up", "placed",
+    "set down"), with their particle: a judging word beside them still judges ("lined up nicely",
+    "placed badly"). A participle WordNet also knows as a judging adjective stays."""
+    wn = wordnet.load()
+    if wn is None:
+        return words
+    out: list[str] = []
+    skip = False
+    for i, w in enumerate(words):
+        if skip:
+            skip = False
+            continue
+        if w.endswith(("ed", "en")) and wn.base_forms(w, "v") and _judges(w) in (None, 0):
+            skip = i + 1 < len(words) and words[i + 1] in _PARTICLES
+            continue
+        out.append(w)
+    return out
 
 
 def approval(text: str, about: frozenset[str] = frozenset()) -> int:
@@ -112,6 +141,7 @@ def approval(text: str, about: frozenset[str] = frozenset()) -> int:
         return 0
     if "right" in words and "on" in words:
         words = [w for w in words if w != "on"] + ["right_on"]  # the interjection, as WordNet spells it
+    words = _without_result_verbs(words)  # "that's lined up nicely": how it was done is judged
     content = [w for w in words if w not in _FUNCTION]
     if not content:
         return 0

@@ -209,3 +209,26 @@ def test_a_superlative_after_the_noun_picks_by_distance_not_the_object_in_hand(s
     assert c.kind is CorrectionKind.PLAN and c.plan is not None
     named = (c.plan.get("first") or {}).get("object") or c.plan.get("object")
     assert named == meant, c.plan
+
+
+@pytest.mark.parametrize(
+    "said, verdict",
+    [
+        ("yeah that's lined up nicely", 1),  # a participle says what was done; "nicely" judges it
+        ("perfectly placed, cheers", 1),
+        ("nicely done", 1),
+        ("that's lined up badly", -1),
+        ("that's raised too high", 0),  # a fault to correct, not a verdict
+        ("that's pushed in too far", 0),
+    ],
+)
+def test_a_judging_adverb_beside_what_was_done_approves_or_disapproves(said: str, verdict: int) -> None:
+    from robot_agent.language import judgement
+
+    assert judgement.approval(said) == verdict
+
+
+def test_approving_what_was_done_confirms(layer: LanguageLayer) -> None:
+    u = layer.understand_correction("yeah, that's lined up nicely", _ctx("place", "pear", "dish"))
+    layer.forget_question()
+    assert u.decision == "act" and u.correction is not None and u.correction.kind is CorrectionKind.CONFIRM
