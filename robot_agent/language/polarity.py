@@ -84,6 +84,10 @@ _EXCESS = re.compile(
 #: a negated request about the manner ("no need to hurry", "don't rush"); for directions the
 #: negation's scope is too often another verb ("don't let go until it's down") to turn them
 _NEGATED_MANNER = re.compile(r"\b(?:no need to|don't|do not|never)\b")
+#: "no need to" before a height asks for less of it ("no need to lift it all the way up": lower)
+_NO_NEED = re.compile(r"\b(?:no need to|needn't|don't need to|do not need to)\b")
+#: the families whose values are heights of a skill's stages
+_HEIGHTS = frozenset({"place_height", "lift", "approach"})
 #: a description of how the robot moves now ("you're rushing it") is a complaint about it
 _COMPLAINT = re.compile(r"\b(?:you're|you are|it's|it is|that's|that is)\s+(?:\w+\s+)?\w+ing\b")
 #: where the arm is now, said as a fault ("you're off to the right a touch", "drifting left"): the
@@ -166,6 +170,7 @@ def magnitude_words(text: str) -> str:
 #: sticking out", "not even halfway"): for a family measured as a distance, more of the same
 _SHORT = re.compile(
     r"\b(?:still|barely|hardly|scarcely|only just|not (?:\w+\s+)?enough|not even|not quite|not all the way|"
+    r"not (?:\w+\s+)?there yet|"
     r"not fully|not far enough|halfway|half way|part way|partway|all the way)\b"
     # a state reached only in part ("it's only open a crack", "slightly open"): not an amount
     # asked for ("only a little push" asks for less)
@@ -266,6 +271,7 @@ def _turned(fam: str, value: str, low: str) -> str:
         or _DEVIATION.search(low)
         or _STATE.search(low)
         or (fam == "speed" and (_COMPLAINT.search(low) or _NEGATED_MANNER.search(low)))
+        or (fam in _HEIGHTS and _NO_NEED.search(low))  # "no need to start from all the way up there"
     ):
         return OPPOSITE.get(value, value)
     return value

@@ -232,3 +232,21 @@ def test_approving_what_was_done_confirms(layer: LanguageLayer) -> None:
     u = layer.understand_correction("yeah, that's lined up nicely", _ctx("place", "pear", "dish"))
     layer.forget_question()
     assert u.decision == "act" and u.correction is not None and u.correction.kind is CorrectionKind.CONFIRM
+
+
+@pytest.mark.parametrize(
+    "said, fam, value",
+    [
+        ("no need to start from all the way up there", "approach", "lower"),
+        ("no need to lift it that high", "lift", "lower"),
+        ("you don't need to lower it all the way", "place_height", "higher"),
+        ("lift it higher", "lift", "higher"),
+        ("keep pushing, it's not there yet", "push", "more"),
+        ("it's not quite there yet", "pull", "more"),
+    ],
+)
+def test_no_need_for_a_height_asks_for_less_and_not_there_yet_for_more(said: str, fam: str, value: str) -> None:
+    from robot_agent.language import polarity
+
+    # the words say the value themselves: no sentence model needed
+    assert polarity.read_value(said, None, fam, None) == value
