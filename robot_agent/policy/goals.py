@@ -294,10 +294,15 @@ def parse_goal(task: str, objects: Sequence[ObjectInfo]) -> Goal | None:
         return None
     # "grab the lemon and set it down on the plate": picking it up is the way to placing it, not
     # a state to end in; an object put somewhere later in the task is not held at the end.
+    # "grab the mug and hold it": one holding said twice is held once.
     on_the_way = [
         i
         for i, a in enumerate(atoms)
-        if a.kind == "holding" and any(b.kind == "at" and set(a.objects) <= set(b.objects) for b in atoms[i + 1 :])
+        if a.kind == "holding"
+        and any(
+            (b.kind == "at" and set(a.objects) <= set(b.objects)) or (b.kind == "holding" and b.objects == a.objects)
+            for b in atoms[i + 1 :]
+        )
     ]
     kept = [a for i, a in enumerate(atoms) if i not in on_the_way]
     return Goal(kept, task, en_route=[atoms[i].text for i in on_the_way])

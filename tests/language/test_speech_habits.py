@@ -130,6 +130,11 @@ def test_picking_up_on_the_way_to_a_placement_is_not_held_at_the_end(layer: Lang
     assert goal.en_route == ["grab the pear"]
     u = layer.understand_task("grab the pear and set it down on the dish", TABLE)
     assert u.decision == "act" and u.atoms == [{"kind": "at", "objects": ["pear"], "targets": ["dish"]}]
+    # one holding said twice is held once, and the layer acts on it
+    again = parse_goal("grab the cup and hold it", TABLE)
+    assert again is not None and again.describe() == "holding cup" and again.en_route == ["grab the cup"]
+    u = layer.understand_task("grab the cup and hold it", TABLE)
+    assert u.decision == "act" and u.atoms == [{"kind": "holding", "objects": ["cup"]}]
     # picking up one thing and placing another: both, in order
     two = parse_goal("pick up the cup and put the pear on the dish", TABLE)
     assert two is not None and [a.kind for a in two.atoms] == ["holding", "at"]
