@@ -164,7 +164,11 @@ def _unstretched(m: re.Match[str]) -> str:
 #: a speaker's own repair: what comes after it replaces what came before ("go right - sorry,
 #: left", "two centimetres, I mean three")
 _REPAIR = re.compile(
-    r"(?:^|[\s,.;:!-])(?:sorry|i mean|i meant|or rather|scratch that|make that|my bad)\b[\s,.;:!-]*", re.I
+    r"(?:^|[\s,.;:!-])(?:sorry|i mean|i meant|or rather|scratch that|make that|my bad)\b[\s,.;:!-]*"
+    # "half a centimetre down... no, more like a centimetre": a "no" after a pause, then the repair
+    r"|(?<=[,.;:!-])\s*no(?:[,.;:!-]+|\s+(?=wait|sorry|more like|rather|make it|i mean))"
+    r"(?:\s*(?:wait|sorry|more like|rather|make it|i mean)\b)*[\s,.;:!-]*",
+    re.I,
 )
 #: words that say nothing of their own before a repair ("no, I meant the green one" is one request)
 _EMPTY = re.compile(r"^(?:\W|\b(?:no|nope|oh|ah|uh|um|er|yes|yeah|ok|okay|well|so|and|but)\b)*$", re.I)

@@ -55,9 +55,12 @@ _ORDER = [
 ]
 _MIDDLE = re.compile(r"\b(?:in the (?:middle|centre|center)|middle|central|centre|center)\b")
 _LANDMARK = re.compile(
-    r"\b(?P<rel>closest|nearest|next|near|nearer|beside|by|close|furthest|farthest)\s+(?:to\s+|from\s+)?"
-    r"(?P<lm>(?:the|that|this)\s+[a-z][a-z -]*)$"
+    r"\b(?P<rel>closest|nearest|next|near|nearer|beside|by|close|furthest|farthest|"
+    r"(?:to |on )?the (?:left|right)(?: hand side| side)? of|(?:left|right) of|in front of|behind|beyond)\s+"
+    r"(?:to\s+|from\s+)?(?P<lm>(?:the|that|this)\s+[a-z][a-z -]*)$"
 )
+#: a side of a landmark as the operator sees it (behind the robot: left = +y, behind = away, +x)
+_SIDES = (("left", (0.0, 1.0)), ("right", (0.0, -1.0)), ("front", (-1.0, 0.0)), ("behind", (1.0, 0.0)))
 _BETWEEN = re.compile(r"\bbetween\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$")
 _EXCEPT = re.compile(
     r"\s*,?\s*\b(?:except(?: for)?|but not|other than|apart from|besides|not|but|"
@@ -404,6 +407,17 @@ class Resolver:
             return None
         anchor = next(o for o in self.objects if o.name == lm.names[0])
         options = [o for o in kind if o.name != anchor.name]
+        side = next((v for k, v in _SIDES if k in rel), (1.0, 0.0) if rel == "beyond" else None)
+        if side is not None:
+            # "the fruit to the right of the red apple": of those on that side (within 45 degrees of
+            # it, not merely beyond the landmark's line), the nearest
+            ax, ay = anchor.pose.position[:2]
+
+            def along(o: ObjectInfo) -> tuple[float, float]:
+                dx, dy = o.pose.position[0] - ax, o.pose.position[1] - ay
+                return dx * side[0] + dy * side[1], abs(dx * side[1] - dy * side[0])
+
+            options = [o for o in options if along(o)[0] > 0.02 and along(o)[0] >= along(o)[1]]
         if not options:
             return None
         far = rel in ("furthest", "farthest")
@@ -426,7 +440,7 @@ _TAIL_VERB = re.compile(
 _PREP = re.compile(
     r"\s*,?\s+(?:back\s+|away\s+|down\s+|over\s+|up\s+)?"
     r"\b(?P<p>into|inside of|inside|in|onto|on top of|on to|on|atop|upon|over to|to)\s+"
-    r"(?=(?:the|a|an|that|this|my|your)\b)"
+    r"(?=(?:the|a|an|that|this|my|your)\b)(?!the (?:left|right)(?: hand side| side)? of\b)"  # a side of a landmark
 )
 _NOT_BEFORE = re.compile(r"(?:\bnot|n't|\brather than|\binstead of)\s*$")
 #: words of place that name no object ("on the left", "in the middle"): a modifier, not a target
@@ -576,12 +590,14 @@ def prefer_object(
     ranked: list[tuple[Any, float]], name: str, landmarks: set[str] = frozenset()
 ) -> list[tuple[Any, float]]:
     """A task ranking with the meanings that act on ``name`` ahead of those acting on another
-    object, and a landmark ("the cube nearest the tray") not taken for the place."""
+    object, and a landmark ("the cube nearest the tray", "the fruit to the right of the red
+    apple") taken neither for the place nor for the thing moved: it is named, and is neither."""
     out = []
     for c, s in ranked:
         moved = c.value.split(">", 1)[0] if c.family in ("put", "pick", "push", "away") else ""
         place = c.value.split(">", 1)[1] if c.family == "put" and ">" in c.value else ""
         s = s + 0.15 if moved == name else s - 0.15 if moved else s
+        s = s - 0.15 if moved and moved in landmarks else s
         out.append((c, s - 0.15 if place in landmarks else s))
     return sorted(out, key=lambda x: -x[1])
 

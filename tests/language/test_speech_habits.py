@@ -54,12 +54,45 @@ def test_stretched_words_are_read_plainly(said: str, plain: str) -> None:
     assert clean(said) == plain
 
 
+PICNIC = [
+    ObjectInfo("plum", "fruit", Pose((0.38, 0.16, 0.0)), (0.06, 0.06, 0.06), color="purple", shape="apple"),
+    ObjectInfo("red_pear", "fruit", Pose((0.40, -0.02, 0.0)), (0.07, 0.07, 0.09), color="red", shape="pear"),
+    ObjectInfo("green_pear", "fruit", Pose((0.36, -0.20, 0.0)), (0.07, 0.07, 0.09), color="green", shape="pear"),
+    ObjectInfo("lime", "fruit", Pose((0.52, 0.06, 0.0)), (0.05, 0.05, 0.05), color="green", shape="lemon"),
+    ObjectInfo("platter", "plate", Pose((0.66, 0.18, 0.0)), (0.2, 0.2, 0.02), color="white", shape="round"),
+]
+
+
+@pytest.mark.parametrize(
+    "said, atom",
+    [
+        # the landmark is named, and is neither the thing moved nor the place
+        ("pick up the fruit to the right of the red pear", {"kind": "holding", "objects": ["green_pear"]}),
+        (
+            "put the fruit on the left of the red pear on the platter",
+            {"kind": "at", "objects": ["plum"], "targets": ["platter"]},
+        ),
+    ],
+)
+def test_a_side_of_a_landmark_picks_the_nearest_object_on_that_side(
+    layer: LanguageLayer, said: str, atom: dict
+) -> None:
+    u = layer.understand_task(said, PICNIC)
+    layer.forget_question()
+    assert u.decision == "act" and u.atoms == [atom], u.to_dict()
+
+
 @pytest.mark.parametrize(
     "said, meant",
     [
         ("go right - sorry, left, I mean left", "left"),
         ("up a bit, or rather down", "down"),
         ("two centimetres, I mean three centimetres", "three centimetres"),
+        ("half a centimetre down... no, more like a centimetre down", "a centimetre down"),
+        ("left, no, right", "right"),
+        ("up a bit. no wait, down", "down"),
+        ("that's it, no more", "that's it, no more"),  # no pause before "no": no repair
+        ("no, no, left", "no, no, left"),
         # nothing said before the repair, or nothing after it: one request as it is
         ("no, I meant the green one", "no, I meant the green one"),
         ("sorry, a bit more to the left", "sorry, a bit more to the left"),
