@@ -105,6 +105,8 @@ def object_cue(
                 out[i] -= NAMED  # "the champagne glass": one glass, not all of them
         elif c.family in OBJECT_FAMILIES and c.value not in every:
             out[i] -= NAMED
+        elif c.family == "preference" and str(c.value).partition(">")[2] not in every:
+            out[i] -= NAMED  # "easy, it's a glass": a rule about glasses, but no place for them named
     return out
 
 

@@ -288,3 +288,20 @@ def test_no_need_for_a_height_asks_for_less_and_not_there_yet_for_more(said: str
 
     # the words say the value themselves: no sentence model needed
     assert polarity.read_value(said, None, fam, None) == value
+
+
+def test_a_rule_about_a_kind_needs_its_place_named(layer: LanguageLayer) -> None:
+    """'easy, easy, it's a glass' names a glass, not where glasses go: a standing rule putting them
+    somewhere unnamed loses like any meaning on an object no phrase names."""
+    from types import SimpleNamespace
+
+    from robot_agent.language import naming
+
+    glass = ObjectInfo("flute", "glass", Pose((0.4, -0.1, 0.0)), (0.06, 0.06, 0.2), color="clear", shape="flute")
+    table = [*TABLE, glass]
+    rule = SimpleNamespace(family="preference", value="glass>dish")
+    slower = SimpleNamespace(family="speed", value="slower")
+    out = naming.object_cue("easy, easy, it's a glass", [rule, slower], [0.5, 0.5], table, layer.scorer)
+    assert out[0] < 0.5 and out[1] == 0.5
+    said = naming.object_cue("glasses go on the dish", [rule, slower], [0.5, 0.5], table, layer.scorer)
+    assert said[0] == 0.5  # the place is named: nothing lost
