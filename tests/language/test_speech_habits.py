@@ -305,3 +305,14 @@ def test_a_rule_about_a_kind_needs_its_place_named(layer: LanguageLayer) -> None
     assert out[0] < 0.5 and out[1] == 0.5
     said = naming.object_cue("glasses go on the dish", [rule, slower], [0.5, 0.5], table, layer.scorer)
     assert said[0] == 0.5  # the place is named: nothing lost
+
+
+@pytest.mark.parametrize(
+    "said", ["tidy up: the pear and the cup onto the dish", "clear the table: put the pear and the cup on the dish"]
+)
+def test_what_follows_a_colon_says_what_is_meant(layer: LanguageLayer, said: str) -> None:
+    u = layer.understand_task(said, TABLE)
+    layer.forget_question()
+    assert u.decision == "act"
+    assert sorted(a["objects"][0] for a in u.atoms) == ["cup", "pear"]
+    assert all(a["kind"] == "at" and a["targets"] == ["dish"] for a in u.atoms)
