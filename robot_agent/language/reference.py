@@ -595,7 +595,7 @@ def prefer_object(
     out = []
     for c, s in ranked:
         moved = c.value.split(">", 1)[0] if c.family in ("put", "pick", "push", "away") else ""
-        place = c.value.split(">", 1)[1] if c.family == "put" and ">" in c.value else ""
+        place = c.value.split(">", 1)[1] if c.family in ("put", "put_all") and ">" in c.value else ""
         s = s + 0.15 if moved == name else s - 0.15 if moved else s
         s = s - 0.15 if moved and moved in landmarks else s
         out.append((c, s - 0.15 if place in landmarks else s))

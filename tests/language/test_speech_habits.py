@@ -316,3 +316,20 @@ def test_what_follows_a_colon_says_what_is_meant(layer: LanguageLayer, said: str
     assert u.decision == "act"
     assert sorted(a["objects"][0] for a in u.atoms) == ["cup", "pear"]
     assert all(a["kind"] == "at" and a["targets"] == ["dish"] for a in u.atoms)
+
+
+def test_a_landmark_is_not_the_place_of_a_put_all_either() -> None:
+    """'hand me the block sitting by the bin': the bin says which block; putting all the blocks in
+    it loses like putting that one block in it."""
+    from types import SimpleNamespace
+
+    from robot_agent.language import reference
+
+    ranked = [
+        (SimpleNamespace(family="put_all", value="block>bin"), 0.8),
+        (SimpleNamespace(family="put", value="teal>bin"), 0.75),
+        (SimpleNamespace(family="pick", value="teal"), 0.7),
+    ]
+    out = reference.prefer_object(ranked, "teal", {"bin"})
+    assert out[0][0].family == "pick"
+    assert dict((c.family, s) for c, s in out)["put_all"] == pytest.approx(0.65)
