@@ -594,9 +594,9 @@ class Agent(KnowledgeMixin):
                 outcome = "stop"
                 if corr.followup is not None and corr.followup.actionable:
                     # "hang on, open the drawer first": halted at once; the rest is not dropped unsaid
-                    rec.understood["then"] = corr.followup.describe()
+                    then = rec.understood["then"] = corr.followup.describe()
                     result.questions.append(
-                        f"Stopped. You also asked: {corr.followup.describe()}. "
+                        f"Stopped. You also asked: {then}. "
                         "Give me the task again and say it once I am moving, if you still want it."
                     )
             elif corr.refusal:

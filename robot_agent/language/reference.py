@@ -23,7 +23,7 @@ from typing import Any
 
 from robot_agent.language import colours, nouns
 from robot_agent.language import scene_words as sw
-from robot_agent.language.structure import direction_phrase
+from robot_agent.language.structure import SIDE_OF, direction_phrase
 from skills.types import ObjectInfo
 
 #: a grounded head below this similarity names nothing in the scene
@@ -56,7 +56,7 @@ _ORDER = [
 _MIDDLE = re.compile(r"\b(?:in the (?:middle|centre|center)|middle|central|centre|center)\b")
 _LANDMARK = re.compile(
     r"\b(?P<rel>closest|nearest|next|near|nearer|beside|by|close|furthest|farthest|"
-    r"(?:to |on )?the (?:left|right)(?: hand side| side)? of|(?:left|right) of|in front of|behind|beyond)\s+"
+    rf"(?:to |on )?{SIDE_OF}|(?:left|right) of|in front of|behind|beyond)\s+"
     r"(?:to\s+|from\s+)?(?P<lm>(?:the|that|this)\s+[a-z][a-z -]*)$"
 )
 #: a side of a landmark as the operator sees it (behind the robot: left = +y, behind = away, +x)
@@ -417,7 +417,7 @@ class Resolver:
                 dx, dy = o.pose.position[0] - ax, o.pose.position[1] - ay
                 return dx * side[0] + dy * side[1], abs(dx * side[1] - dy * side[0])
 
-            options = [o for o in options if along(o)[0] > 0.02 and along(o)[0] >= along(o)[1]]
+            options = [o for o in options if (a := along(o))[0] > 0.02 and a[0] >= a[1]]
         if not options:
             return None
         far = rel in ("furthest", "farthest")
@@ -440,7 +440,7 @@ _TAIL_VERB = re.compile(
 _PREP = re.compile(
     r"\s*,?\s+(?:back\s+|away\s+|down\s+|over\s+|up\s+)?"
     r"\b(?P<p>into|inside of|inside|in|onto|on top of|on to|on|atop|upon|over to|to)\s+"
-    r"(?=(?:the|a|an|that|this|my|your)\b)(?!the (?:left|right)(?: hand side| side)? of\b)"  # a side of a landmark
+    rf"(?=(?:the|a|an|that|this|my|your)\b)(?!{SIDE_OF})"
 )
 _NOT_BEFORE = re.compile(r"(?:\bnot|n't|\brather than|\binstead of)\s*$")
 #: words of place that name no object ("on the left", "in the middle"): a modifier, not a target

@@ -27,21 +27,14 @@ _CONTRAST_FIRST = re.compile(
 )
 
 
-_PLACED = re.compile(r"\b(?:in|into|on|onto|inside|on top of)\s+(?:the|a|an|that|this|my|your)\s+[a-z]+")
-
-
-def placed(text: str) -> bool:
-    """``text`` says where something goes ("every block onto the shelf")."""
-    return _PLACED.search(text.lower()) is not None
-
-
 def restated(text: str) -> str:
     """A task said as a description and a request ("the drawer's half open, shut it") as the
     request alone, its pronoun replaced by what the description was about ("shut the drawer");
     ``text`` itself when it is not said that way. The description's own words (half open) say how
     things are, not what to do: read as part of the goal they ask for the opposite."""
     head, colon, rest = text.partition(":")
-    if colon and rest.strip() and (verbs.main_verbs(head) or verbs.main_verbs(f"{head} it")) and placed(rest):
+    # "tidy up" takes no object of its own: read with one, so its verb counts ("tidy up it")
+    if colon and rest.strip() and verbs.main_verbs(f"{head} it") and placement_phrases(rest) is not None:
         # "clear the table: every block onto the shelf": what follows the colon says what is meant
         return rest.strip() if verbs.main_verbs(rest) else f"put {rest.strip()}"
     c = _CONTRAST_FIRST.match(text.strip().lower())

@@ -17,11 +17,13 @@ from robot_agent.language import colours, nouns, polarity, verbs
 from robot_agent.language import scene_words as sw
 from skills.types import ObjectInfo
 
+#: a side of a landmark ("to the right of the mug"): part of an object phrase, never a place
+SIDE_OF = r"the (?:left|right)(?: hand side| side)? of\b"
 _PLACE = re.compile(
     r"^(?:(?P<head>.*?)\s+)?(?P<o>(?:(?:the|a|an|that|this|those|these|all|every|both|my|your|each)"
     r"\s+)?[a-z][a-z' -]*?)\s+(?:back\s+|away\s+|down\s+|over\s+|up\s+)?(?P<p>into|inside of|inside|in|"
-    r"onto|on top of|on to|on|atop|upon|over to|to|at)\s+(?!the (?:left|right)(?: hand side| side)? of\b)"
-    r"(?P<t>(?:the|a|an|that|this|my|your)\b.+?)\W*$"  # not a side of a landmark ("to the right of the mug")
+    rf"onto|on top of|on to|on|atop|upon|over to|to|at)\s+(?!{SIDE_OF})"
+    r"(?P<t>(?:the|a|an|that|this|my|your)\b.+?)\W*$"
 )
 _DETERMINERS = {"the", "a", "an", "that", "this", "those", "these", "my", "your"}
 NOT_NOUNS = {"it", "them", "everything", "all", "both", "each", "every", "one", "ones", "thing", "things"}

@@ -24,7 +24,7 @@ from robot_agent.language.grammar.object_words import (
     _SHAPE_ADJ,
     _SIZE_ADJ,
 )
-from robot_agent.language.grammar.quantities import _Quantities
+from robot_agent.language.grammar.quantities import _Quantities, and_a_fraction
 from robot_agent.language.grammar.state import _a, _Mention, _or_list, _singular
 from skills.types import ObjectInfo
 
@@ -72,7 +72,7 @@ class _Mentions(_Quantities):
                 if toks[k] == "one" and (
                     toks[k + 1 : k + 2]
                     and (toks[k + 1] in _DIST_UNITS or toks[k + 1] in _ANGLE_UNITS)
-                    or toks[k + 1 : k + 4] in (["and", "a", "half"], ["and", "a", "quarter"])
+                    or and_a_fraction(toks, k + 1)
                 ):
                     break  # "left one and a half inches", "up one centimetre": an amount, not "the left one"
                 word, pl = _singular(toks[k], self.nouns | _GENERIC_HEADS)

@@ -17,6 +17,13 @@ from robot_agent.language.grammar.lexicon import (
 from robot_agent.language.grammar.state import _Mag, _ParseBase
 
 
+def and_a_fraction(toks: list[str], i: int, articles: tuple[str, ...] = ("a",)) -> float:
+    """What "and a half" / "and a quarter" at token ``i`` adds (0.5, 0.25), else 0.0."""
+    if toks[i : i + 1] == ["and"] and toks[i + 1 : i + 2] and toks[i + 1] in articles:
+        return {"half": 0.5, "quarter": 0.25}.get(toks[i + 2] if i + 2 < len(toks) else "", 0.0)
+    return 0.0
+
+
 class _Quantities(_ParseBase):
     """Numbers with units ("2 cm", "15 degrees", "50 percent") and word amounts ("a bit")."""
 
@@ -62,8 +69,8 @@ class _Quantities(_ParseBase):
         elif j + 1 < n and toks[j] == "point" and toks[j + 1] in _SMALL_NUMBERS and _SMALL_NUMBERS[toks[j + 1]] < 10:
             val += _SMALL_NUMBERS[toks[j + 1]] / 10
             j += 2
-        if j + 2 < n and toks[j] == "and" and toks[j + 1] in ("a", "one") and toks[j + 2] in ("half", "quarter"):
-            val += 0.5 if toks[j + 2] == "half" else 0.25
+        if frac := and_a_fraction(toks, j, ("a", "one")):
+            val += frac
             j += 3
         if j < n and toks[j] == "hundred":
             val *= 100
@@ -91,8 +98,8 @@ class _Quantities(_ParseBase):
             follow = toks[j + 1] if j + 1 < n else ""
             if unit in _DIST_UNITS and not (unit == "m" and follow == "'"):
                 end = j + 1
-                if toks[end : end + 3] in (["and", "a", "half"], ["and", "a", "quarter"]):
-                    val += 0.5 if toks[end + 2] == "half" else 0.25  # "an inch and a half"
+                if frac := and_a_fraction(toks, end):  # "an inch and a half"
+                    val += frac
                     end += 3
                 self.mags.append(_Mag(i, end, None, val * _DIST_UNITS[unit]))
                 self.use_toks(i, end)
