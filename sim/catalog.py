@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from skills.types import DRAWER_OPEN_AT as _DRAWER_OPEN_AT
+
 COLORS: dict[str, tuple[float, float, float, float]] = {
     "red": (0.85, 0.12, 0.10, 1.0),
     "green": (0.15, 0.70, 0.20, 1.0),
@@ -163,8 +165,8 @@ CATEGORIES: dict[str, Category] = {
 
 #: How far the cabinet drawer can travel (m).
 DRAWER_TRAVEL = 0.20
-#: Opening above which a drawer counts as open (m).
-DRAWER_OPEN_AT = 0.10
+#: Opening above which a drawer counts as open (m): ``skills.types.DRAWER_OPEN_AT``.
+DRAWER_OPEN_AT = _DRAWER_OPEN_AT
 
 
 @dataclass

@@ -60,6 +60,10 @@ class Pose:
         return cls(tuple(data["position"]), float(data.get("yaw", 0.0)))
 
 
+#: Opening above which a drawer counts as open (m); the simulator reports the same (sim.catalog).
+DRAWER_OPEN_AT = 0.10
+
+
 @dataclass
 class ObjectInfo:
     """What perception reports about one object: all the agent may know of it.
@@ -89,6 +93,14 @@ class ObjectInfo:
         """Short text used to retrieve knowledge by object, e.g. ``"red cube block"``."""
         words = [w for w in (self.color, self.shape, self.category) if w]
         return " ".join(dict.fromkeys(words))
+
+    def drawer_open(self) -> bool:
+        """Whether this object's drawer is open: the reported ``drawer`` state, else its
+        ``opening`` (a scene file or a detector may give only the opening, in metres)."""
+        st = self.state.get("drawer")
+        if st is not None:
+            return str(st) == "open"
+        return float(self.state.get("opening", 0.0)) >= DRAWER_OPEN_AT
 
     def characteristic_size(self) -> float:
         """Largest horizontal extent: scales "a bit" to the object."""

@@ -181,7 +181,7 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
     # plan-level meanings
     for c in (o for o in objs if o.category == "cabinet"):
         busy = ctx.object == c.name and ctx.skill in ("open", "close")
-        is_open = str(c.state.get("drawer", "closed")) == "open"
+        is_open = c.drawer_open()
         p = _the(sw.phrase(c))
         if not busy and not is_open:
             out.append(

@@ -227,9 +227,7 @@ def initial_state(
     drawers = []
     for o in objects:
         if o.category == "cabinet":
-            st = o.state.get("drawer")
-            is_open = st == "open" if st is not None else float(o.state.get("opening", 0.0)) >= 0.10
-            drawers.append((o.name, bool(is_open)))
+            drawers.append((o.name, o.drawer_open()))
     located = []
     for o in objects:
         if o.name == held or o.category not in GRASPABLE:
