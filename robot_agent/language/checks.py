@@ -104,7 +104,7 @@ def pointless_step(c: Correction, ctx: CorrectionContext) -> bool:
     if target is not None and target.category == "cabinet" and call.get("skill") in ("open", "close"):
         # Closing a drawer that is shut, or opening one that is open: "it can't go in while the
         # drawer is still shut" describes the state, it does not ask to shut it.
-        is_open = str(target.state.get("drawer", "closed")) == "open"
+        is_open = target.drawer_open()
         if (call["skill"] == "close") != is_open:
             return True
     if call.get("object") != ctx.object:
@@ -188,10 +188,79 @@ def repaired(text: str) -> str:
     return after
 
 
+#: the prepositions that start a task's place phrase ("in the bin", "on top of the shelf")
+_PLACE_WORD = re.compile(r"\b(?:into|onto|inside|in|on|under|beside|next to|by|to)\b", re.I)
+_DETERMINER = re.compile(r"\b(?:the|a|an|that|this|those|these|my|your|both|all|each|every)\b", re.I)
+
+
+#: words that may follow an amount of motion ("a little to the left", "a bit further", "a little, please")
+_AFTER_AMOUNT = frozenset(
+    "to toward towards along over forward forwards back backwards left right up down further farther more "
+    "closer nearer away in into on onto out off sideways please now then and".split()
+)
+_AMOUNT = re.compile(r"\s*\b(?:(?:just|only)\s+)?a\s+(?:little|tiny|small|wee)(?:\s+(?:bit|way))?\b", re.I)
+
+
+def without_amount(text: str) -> str:
+    """A task without an amount said of its motion ("nudge the glass along a little": "little" is
+    no size here); "a little red cube" keeps its words. A goal has no amount to keep."""
+    from robot_agent.policy.grounding import names_a_thing
+
+    def drop(m: re.Match[str]) -> str:
+        rest = re.findall(r"[a-z]+", text[m.end() :].lower())[:4]
+        # "a little shove" (a light verb's noun) and "a little red cube" keep their words
+        return "" if not rest or (rest[0] in _AFTER_AMOUNT and not names_a_thing(rest)) else m.group(0)
+
+    return _AMOUNT.sub(drop, text).strip() or text
+
+
+def task_repaired(text: str, objects: Sequence[ObjectInfo]) -> str:
+    """A task with a self-repair, the repair put where it belongs: a whole request replaces the
+    task ("put it in the bin - sorry, just hand it to me"); a place phrase replaces the place ("put
+    the red one in the bin, no wait, on the shelf"); a bare noun phrase replaces the place when it
+    names a receptacle here, else the object ("... in the bin, sorry, the blue one"). The text
+    unchanged when there is no repair."""
+    from robot_agent.language import scene_words as sw
+    from robot_agent.language import verbs
+
+    after = repaired(text)
+    if after == text:
+        return text
+    cut = next(_REPAIR.finditer(text)).start()
+    before = text[:cut].strip(" ,.;:!-")
+    if verbs.main_verbs(after):
+        return after
+    places = [m for m in _PLACE_WORD.finditer(before) if m.start() > 0]
+    if _PLACE_WORD.match(after):
+        return f"{before[: places[-1].start()]}{after}" if places else f"{before} {after}"
+    said = set(re.findall(r"[a-z]+", after.lower()))
+    is_place = any(o.category not in sw.GRASPABLE_CATEGORIES and sw.words(o) & said for o in objects)
+    if not places:
+        return f"{before} {after}" if is_place else text
+    if is_place:
+        return f"{before[: places[-1].end()]} {after}"
+    det = _DETERMINER.search(before, 0, places[0].start())
+    start = det.start() if det is not None else len(before.split()[0]) + 1
+    return f"{before[:start]}{after} {before[places[0].start() :]}"
+
+
+def plain_task(text: str, objects: Sequence[ObjectInfo]) -> str:
+    """A task as plainly said: no amount of motion (:func:`without_amount`), a self-repair put in
+    its place (:func:`task_repaired`)."""
+    return task_repaired(without_amount(text), objects)
+
+
 def clean(text: str) -> str:
     """Fillers, repeated words and stretched letters out ("uh, a bit, um, left" -> "a bit, left",
     "sooo slow" -> "so slow")."""
     text = re.sub(r"\b\w*([a-z])\1{2,}\w*\b", _unstretched, text, flags=re.IGNORECASE)
+    # a pause inside an unfinished phrase leaves no comma behind ("onto the, er, pink thing")
+    text = re.sub(
+        r"\b(the|a|an|this|that|my|your|onto|into|on|in|to|by|of|with|from)\s*,(?=\s*(?:u+h+|u+m+|e+r+m*|hmm+)\b)",
+        r"\1",
+        text,
+        flags=re.IGNORECASE,
+    )
     t = re.sub(r"\b(?:u+h+|u+m+|e+r+m*|hmm+|you know)\b[,.]?", " ", text, flags=re.IGNORECASE)
     t = re.sub(r"\b(\w+)(?:,?\s+\1\b)+", r"\1", t, flags=re.IGNORECASE)  # "the, the cylinder" too
     return re.sub(r"\s+", " ", t).strip(" ,") or text

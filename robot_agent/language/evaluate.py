@@ -664,6 +664,7 @@ def score(
         "got": describe(u),
         "expect": list(item.expect),
         "source": u.source,
+        "confidence": round(float(u.confidence), 4),
     }
 
 

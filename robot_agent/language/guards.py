@@ -32,7 +32,8 @@ def one_meant(text: str) -> bool:
     phrases = placement_phrases(text)
     phrase = (phrases[0] if phrases else text).lower()
     m = re.search(r"\b(?:the|that|this)\s+((?:[a-z]+\s+){0,3}?[a-z]+)\b", phrase)
-    if m is None or _ANY.search(phrase):
+    # "any"/"a" said of this phrase, not of an amount after it ("slide the wine glass along a touch")
+    if m is None or _ANY.search(phrase[: m.end()]):
         return False
     last = m.group(1).split()[-1]
     return not (last.endswith("s") and not last.endswith("ss"))
@@ -78,7 +79,11 @@ def one_of_several(text: str, atoms: Sequence[dict], ranked: list[tuple[Any, flo
     alts = {n for a in atoms for n in a.get("objects") or []}
     if not any(len(a.get("objects") or []) > 1 for a in atoms) or not one_meant(text):
         return []
-    return [(c, s) for c, s in ranked if object_of(c) in alts][:3]
+    on_them = [(c, s) for c, s in ranked if object_of(c) in alts]
+    # the grammar's verb stands: "slide the wine glass" offers pushing each glass, not placing it
+    kinds = {a.get("kind") for a in atoms}
+    same = [(c, s) for c, s in on_them if c.atoms and {a.get("kind") for a in c.atoms} <= kinds]
+    return (same or on_them)[:3]
 
 
 def akin_choices(

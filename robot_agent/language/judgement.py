@@ -160,6 +160,8 @@ def approval(text: str, about: frozenset[str] = frozenset()) -> int:
     return -sign if _NEGATION.search(low) else sign
 
 
+#: what was done fell short ("you barely moved it", "it hardly went in"): no approval
+_SHORT = re.compile(r"\b(?:barely|hardly|scarcely|only just|not (?:far|high|low|much) enough)\b")
 #: what "keep going" gains (and a model-made stop and every other meaning lose) on approval
 APPROVAL_BONUS = 0.3
 
@@ -169,6 +171,9 @@ def rescore(text: str, cands: list, scores: list[float], about: frozenset[str] =
     stop word is decided before any scoring, so this never cancels a stop the word list knows);
     disapproval rules "keep going" out. ``about``: see :func:`approval`."""
     a = approval(text, about)
+    low = text.lower()
+    if a > 0 and _GO_ON.search(low) and (_SHORT.search(low) or approval(_GO_ON.sub(" ", low), about) < 0):
+        a = -1  # "you barely moved it, keep going": go on further, no approval of what was done
     if a == 0:
         return scores
     out = list(scores)

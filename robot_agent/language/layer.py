@@ -39,6 +39,7 @@ from robot_agent.language.checks import (
     goal_form,
     impossible_goal,
     names_unused_object,
+    plain_task,
     pointless_step,
     reading_allowed,
     repaired,
@@ -436,11 +437,7 @@ class LanguageLayer:
 
     @staticmethod
     def _defaults(ctx: CorrectionContext) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if ctx.skill in SKILL_PARAMS:
-            out = {p.name: p.default for p in SKILL_PARAMS[ctx.skill]}
-        out.update(ctx.params or {})
-        return out
+        return {**{p.name: p.default for p in SKILL_PARAMS.get(ctx.skill or "", ())}, **(ctx.params or {})}
 
     # ------------------------------------------------------------------ tasks
 
@@ -478,6 +475,8 @@ class LanguageLayer:
             ans = self._answer(text, pending)
             if ans is not None:
                 return ans
+        if self.mode == "full" and (fixed := plain_task(text, objects)) != text:  # "no wait", "a little"
+            return replace(self._task(fixed, objects, split), text=text)
         why = ""
         goal = None
         try:

@@ -7,9 +7,12 @@ rewritten as plain requests the rest of the layer reads; pronouns that point bac
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from robot_agent.language import verbs
 from robot_agent.language.structure import placement_phrases
+from skills.types import ObjectInfo
 
 #: a clause that says how something is now, then what to do about it ("the drawer's half open,
 #: shut it"; "that mug is in the way so move it"): the pronoun of the request is the described thing
@@ -132,3 +135,35 @@ def sequence(text: str) -> list[str] | None:
             p = re.sub(r"\b(?:it|that one)\b", thing, p, count=1)
         out.append(p)
     return out
+
+
+#: "A before B", "B after A" (A is done first): the two phrases of an order said outright
+_BEFORE = re.compile(r"^(?P<a>.+?)\s+(?:before|ahead of|prior to)\s+(?P<b>.+)$")
+_AFTER = re.compile(r"^(?P<b>.+?)\s+after\s+(?P<a>.+)$")
+ORDER_CUE = 0.12
+
+
+def _named(phrase: str, objects: Sequence[ObjectInfo]) -> set[str]:
+    """The objects a phrase names by their words, plurals read as the singular ("glasses")."""
+    from robot_agent.language import scene_words as sw
+
+    said = set()
+    for w in re.findall(r"[a-z]+", phrase.lower()):
+        said |= {w, re.sub(r"(?:(?<=ss)es|(?<=sh)es|(?<=ch)es|(?<=x)es|s)$", "", w)}
+    return {o.name for o in objects if sw.words(o) & said}
+
+
+def before_cue(text: str, cands: Sequence[Any], scores: list[float], objects: Sequence[ObjectInfo]) -> list[float]:
+    """Re-ordering scores with an order said as "A before B" ("glasses before mugs", "do the mug
+    after the bowl"): the things A names are done first, not those B names."""
+    low = text.lower().strip(" .!")
+    m = _BEFORE.match(low) or _AFTER.match(low)
+    if m is None:
+        return scores
+    first, then = _named(m.group("a"), objects), _named(m.group("b"), objects)
+    if not first or not then or first & then:
+        return scores
+    return [
+        s + ORDER_CUE * ((c.value in first) - (c.value in then)) if c.family == "order_first" else s
+        for c, s in zip(cands, scores, strict=True)
+    ]

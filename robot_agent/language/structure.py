@@ -146,8 +146,14 @@ def placement_phrases(text: str) -> tuple[str, str] | None:
     if later is not None and not direction_phrase(place[later.start("t") :]):
         # "the cube on the far right goes on the tray": the first "on" is part of the object phrase
         obj, place = f"{obj} {m.group('p')} {place[: later.start()]}".strip(), place[later.start("t") :]
-    if head and _describes(head[-1]) and not verbs.main_verbs(f"{head[-1]} the thing"):
-        # no verb: "turquoise cube on the plate", "biggest cube on the plate" are one phrase
+    bare = obj.split()[0] not in _DETERMINERS  # "green cube", not "clear the shelf"
+    if (
+        head
+        and _describes(head[-1])
+        and ((bare and colours.lab(head[-1]) is not None) or not verbs.main_verbs(f"{head[-1]} the thing"))
+    ):
+        # no verb: "turquoise cube on the plate", "biggest cube on the plate" are one phrase; a
+        # colour before a bare noun is the noun's ("yellow one on the plate", not "to yellow")
         obj = f"{head[-1]} {obj}"
     return obj, place
 
@@ -711,13 +717,17 @@ def contrast_cue(
         return scores
     bad, good = next(iter(out_)), next(iter(in_))
     return [
-        s - CONTRAST
-        if c.family in _INSTEAD and c.value == bad
-        else s + CONTRAST / 2
-        if c.family in _INSTEAD and c.value == good
-        else s
+        s - CONTRAST if _instead(c) == bad else s + CONTRAST / 2 if _instead(c) == good else s
         for c, s in zip(cands, scores, strict=True)
     ]
+
+
+def _instead(c: Any) -> str | None:
+    """The object or place a meaning uses instead (a standing rule's place: "fruit belongs in the
+    bowl, not the drawer"); None for meanings that name none."""
+    if c.family in _INSTEAD:
+        return str(c.value)
+    return str(c.value).rsplit(">", 1)[-1] if c.family == "preference" else None
 
 
 #: words of a stack's order ("the largest cube's the base", "the blue one at the bottom")
@@ -752,10 +762,13 @@ def stack_cue(text: str, cands: Sequence[Any], scores: list[float]) -> list[floa
 
 def scene_cues(text: str, cands: Sequence[Any], scores: list[float], ctx: Any, scorer: Any) -> list[float]:
     """The correction cues that read the scene's objects: "the other X", a contrast of two clauses,
-    a stack's order words."""
+    "A before B", a stack's order words."""
     current = {n for n in (ctx.object, ctx.target) if n}
     scores = other_cue(text, cands, scores, ctx.objects, scorer, current)
     scores = contrast_cue(text, cands, scores, ctx.objects, scorer)
+    from robot_agent.language.steps import before_cue  # steps reads placements from here
+
+    scores = before_cue(text, cands, scores, ctx.objects)
     low = text.lower()
     said = {v for v, pat in (("open", r"\bopen\w*"), ("close", r"\b(?:clos|shut)\w*")) if re.search(pat, low)}
     scores = list(scores)

@@ -139,13 +139,25 @@ class Mention:
         return not (self.category or self.colors or self.shapes or self.unknown)
 
 
+def names_a_thing(rest: list[str]) -> bool:
+    """The words after "a little" go on to name a thing ("a little red cube"), so it is a size."""
+    for w in rest:
+        if w in NOUNS or w in GENERIC:
+            return True
+        if not (w in COLORS or w in SIZE_WORDS or w in SHAPE_ADJECTIVES):
+            return False
+    return False
+
+
 def parse_mention(text: str) -> Mention:
     """Parse a noun phrase such as "the red block", "all the fruit", "the orange one"."""
     norm = normalize(text)
     words = [w for w in norm.split() if w]
     m = Mention(norm)
     content = []
-    for w in words:
+    for j, w in enumerate(words):
+        if w in SIZE_WORDS and j > 0 and words[j - 1] == "a" and not names_a_thing(words[j + 1 :]):
+            continue  # an amount, not a size: "nudge the glass a little", "a little bit"
         if w in QUANTIFIERS:
             m.quantifier = QUANTIFIERS[w]
             m.plural = True

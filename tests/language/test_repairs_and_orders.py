@@ -1,0 +1,157 @@
+"""A task the speaker repairs halfway ("... in the tray, no wait, on the shelf"), a drawer that a scene
+reports only by its opening, a definite phrase two things fit ("the glass" with two glasses),
+a colour before a bare noun ("yellow one on the plate"), a pause inside a phrase, "A before B",
+a contrast inside a standing rule, and "keep going" after a complaint. Real grammar, WordNet and the
+embedded sentence model (MiniLM), on a scene written here."""
+
+from __future__ import annotations
+
+import pytest
+
+from robot_agent.language import LanguageLayer
+from robot_agent.language.candidates import correction_candidates
+from robot_agent.language.checks import clean, task_repaired
+from robot_agent.language.grammar import CorrectionContext, CorrectionKind
+from robot_agent.language.guards import one_meant
+from robot_agent.language.steps import before_cue
+from robot_agent.language.structure import placement_phrases
+from skills.types import ObjectInfo, Pose
+
+SHED = [
+    ObjectInfo("lime", "fruit", Pose((0.40, 0.20, 0.0)), (0.06, 0.06, 0.06), color="green", shape="lemon"),
+    ObjectInfo("gold_cube", "block", Pose((0.44, 0.02, 0.0)), (0.05, 0.05, 0.05), color="yellow", shape="cube"),
+    ObjectInfo("wine_glass", "glass", Pose((0.36, -0.12, 0.0)), (0.07, 0.07, 0.2), color="clear", shape="flute"),
+    ObjectInfo("short_glass", "glass", Pose((0.48, -0.24, 0.0)), (0.08, 0.08, 0.1), color="clear", shape="tumbler"),
+    ObjectInfo("tray", "tray", Pose((0.64, 0.22, 0.0)), (0.3, 0.2, 0.02), color="gray", shape="flat"),
+    ObjectInfo("rack", "shelf", Pose((0.68, -0.04, 0.0)), (0.2, 0.4, 0.2), color="wood", shape="rack"),
+    ObjectInfo(
+        "cabinet",
+        "cabinet",
+        Pose((0.66, -0.26, 0.0), 3.14159),
+        (0.24, 0.3, 0.14),
+        color="wood",
+        shape="drawer",
+        state={"opening": 0.15},
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def layer(text_embedder):
+    return LanguageLayer(embedder=text_embedder)
+
+
+@pytest.mark.parametrize(
+    "said, meant",
+    [
+        ("put the lime on the tray, no wait, into the cabinet", "put the lime into the cabinet"),
+        ("set the lime on the tray - sorry, the rack", "set the lime on the rack"),
+        ("set the lime on the tray - sorry, the gold one", "set the gold one on the tray"),
+        ("put the lime on the tray, sorry, just give it to me", "just give it to me"),
+        ("put the lime on the tray", "put the lime on the tray"),
+    ],
+)
+def test_a_repair_inside_a_task_replaces_its_own_part(said: str, meant: str) -> None:
+    assert task_repaired(said, SHED) == meant
+
+
+def test_a_repaired_task_goes_where_the_repair_says(layer: LanguageLayer) -> None:
+    u = layer.understand_task("drop the lime in the tray, no wait, onto the rack", SHED)
+    assert u.decision == "act"
+    assert u.atoms == [{"kind": "at", "objects": ["lime"], "targets": ["rack"]}]
+
+
+def test_a_drawer_reported_only_by_its_opening_is_open() -> None:
+    cab = SHED[-1]
+    assert cab.drawer_open()
+    shut = ObjectInfo("c", "cabinet", cab.pose, cab.size, state={"opening": 0.02})
+    told = ObjectInfo("c", "cabinet", cab.pose, cab.size, state={"opening": 0.2, "drawer": "closed"})
+    assert not shut.drawer_open() and not told.drawer_open()  # the reported state wins
+    keys = {c.key for c in correction_candidates(CorrectionContext(skill="pick", object="lime", objects=SHED))}
+    assert "step:close:cabinet" in keys  # closing it at the end is a meaning only an open drawer has
+
+
+def test_closing_an_open_drawer_when_done_is_a_step(layer: LanguageLayer) -> None:
+    ctx = CorrectionContext(skill="pick", object="lime", objects=SHED)
+    c = layer.understand_correction("and shut the cabinet when you're through", ctx).correction
+    assert c.kind is CorrectionKind.PLAN
+    assert c.plan["type"] in ("step", "order") and (c.plan.get("call") or {}).get("skill") == "close"
+
+
+@pytest.mark.parametrize(
+    "said, one",
+    [
+        ("nudge the tall glass a little", True),
+        ("slide the glass over a bit", True),
+        ("give me a glass", False),
+        ("hand me either glass", False),
+    ],
+)
+def test_an_amount_after_the_phrase_does_not_make_it_any_of_them(said: str, one: bool) -> None:
+    assert one_meant(said) is one
+
+
+def test_a_definite_phrase_two_things_fit_asks_with_the_verb_kept(layer: LanguageLayer) -> None:
+    u = layer.understand_task("nudge the glass along a little", SHED)
+    assert u.decision == "ask"
+    offered = [c.canonical for c in u.choices]
+    assert len(offered) == 2 and all(t.startswith("push") for t in offered)
+
+
+@pytest.mark.parametrize(
+    "said, phrases",
+    [
+        ("yellow one on the tray", ("yellow one", "the tray")),
+        ("green lemon into the cabinet", ("green lemon", "the cabinet")),
+        ("clear the lime onto the tray", ("the lime", "the tray")),  # a colour word used as a verb
+    ],
+)
+def test_a_colour_before_a_bare_noun_belongs_to_the_noun(said: str, phrases: tuple[str, str]) -> None:
+    assert placement_phrases(said) == phrases
+
+
+def test_the_colour_one_picks_the_thing_of_that_colour(layer: LanguageLayer) -> None:
+    u = layer.understand_task("yellow one on the tray", SHED)
+    assert u.decision == "act" and u.atoms == [{"kind": "at", "objects": ["gold_cube"], "targets": ["tray"]}]
+
+
+@pytest.mark.parametrize(
+    "said, plain",
+    [("put it into, uh, the tray", "put it into the tray"), ("move the lime onto the, um, gray tray", None)],
+)
+def test_a_pause_inside_a_phrase_leaves_no_comma(said: str, plain: str | None) -> None:
+    out = clean(said)
+    assert "," not in out
+    if plain is not None:
+        assert out == plain
+
+
+def test_a_before_b_puts_what_a_names_first(text_embedder) -> None:
+    ctx = CorrectionContext(skill="pick", object="short_glass", objects=SHED)
+    cands = [c for c in correction_candidates(ctx) if c.family == "order_first"]
+    flat = [0.5] * len(cands)
+    for said, first, then in (
+        ("glasses before the fruit", "wine_glass", "lime"),
+        ("the lime after the cube", "gold_cube", "lime"),
+    ):
+        scored = dict(zip((c.value for c in cands), before_cue(said, cands, flat, SHED), strict=True))
+        assert scored[first] > 0.5 > scored[then], said
+    assert before_cue("turn it before you lift it", cands, flat, SHED) == flat  # names nothing here
+
+
+def test_a_rule_with_its_place_ruled_out_goes_to_the_other_place(layer: LanguageLayer) -> None:
+    ctx = CorrectionContext(skill="pick", object="lime", objects=SHED)
+    c = layer.understand_correction("fruit belongs on the rack, not the tray", ctx).correction
+    assert c.kind is CorrectionKind.PLAN and c.plan["type"] == "preference"
+    assert c.plan["target"] == "rack"
+
+
+@pytest.mark.parametrize("said", ["you hardly moved it, carry on", "you barely shifted it, keep going"])
+def test_keep_going_after_a_complaint_is_no_approval(layer: LanguageLayer, said: str) -> None:
+    ctx = CorrectionContext(skill="push", object="gold_cube", objects=SHED)
+    u = layer.understand_correction(said, ctx)
+    assert u.correction.kind is not CorrectionKind.CONFIRM
+    if u.decision == "act":
+        assert "distance" in u.correction.parameters  # further, if acted on at all
+    else:
+        assert u.decision == "ask" and "further" in u.choices[0].label
