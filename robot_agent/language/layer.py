@@ -47,7 +47,7 @@ from robot_agent.language.checks import (
 )
 from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
 from robot_agent.language.grammar.patterns import OTHER_WAY
-from robot_agent.language.meaning import correction_keys, family, goal_atoms, goal_keys
+from robot_agent.language.meaning import correction_keys, decision, family, goal_atoms, goal_keys
 from robot_agent.language.types import Choice, Thresholds, Understanding
 from skills.params import SKILL_PARAMS
 from skills.types import ObjectInfo
@@ -68,16 +68,6 @@ class _Pending:
     ctx: CorrectionContext | None
     objects: list[ObjectInfo] = field(default_factory=list)
     at: float = field(default_factory=time.monotonic)
-
-
-def _decision(c: Correction) -> str:
-    if c.kind is CorrectionKind.STOP:
-        return "stop"
-    if c.refusal:
-        return "refuse"
-    if c.kind is CorrectionKind.UNCLEAR or c.question:
-        return "ask"
-    return "act"
 
 
 class LanguageLayer:
@@ -191,11 +181,15 @@ class LanguageLayer:
     # ------------------------------------------------------------------ corrections
 
     def _correction(self, text: str, ctx: CorrectionContext) -> Understanding:
-        if is_stop(text):
+        halts = self.mode == "full" and bool(verbs.halting(clean(text)))  # "knock it off", "pause": ceasing
+        if is_stop(text) or halts:
             c = self.parser.parse(text, ctx)
-            if c.kind is CorrectionKind.STOP:
-                self._pending = None
-                return Understanding(text, "correction", "stop", correction=c, confidence=1.0, source="grammar")
+            if c.kind is CorrectionKind.STOP or halts:
+                self._pending, said = None, c.kind is CorrectionKind.STOP
+                c = c if said else Correction(text, CorrectionKind.STOP, confidence=0.9)
+                return Understanding(
+                    text, "correction", "stop", correction=c, confidence=c.confidence, source=("model", "grammar")[said]
+                )
         why = verbs.refusal(clean(text)) if self.mode == "full" else None
         if why is not None:  # "just chuck it over to me"
             self._pending = None
@@ -263,7 +257,7 @@ class LanguageLayer:
                 return Understanding(
                     text,
                     "correction",
-                    _decision(c),
+                    decision(c),
                     correction=c,
                     confidence=conf,
                     source="llm",
@@ -288,7 +282,7 @@ class LanguageLayer:
                 return Understanding(
                     text,
                     "correction",
-                    _decision(c),
+                    decision(c),
                     correction=c,
                     confidence=float(s1),
                     source="model",
@@ -421,7 +415,7 @@ class LanguageLayer:
     def _from_grammar(
         self, text: str, g: Correction, source: str = "grammar", confidence: float | None = None
     ) -> Understanding:
-        d = _decision(g)
+        d = decision(g)
         if d != "ask":
             self._pending = None
         return Understanding(
@@ -791,7 +785,7 @@ class LanguageLayer:
         return Understanding(
             text,
             "correction",
-            _decision(c),
+            decision(c),
             correction=c,
             confidence=1.0,
             source="answer",

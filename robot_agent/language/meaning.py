@@ -215,3 +215,14 @@ def goal_atoms(goal: Any) -> list[dict[str, Any]]:
             d["open"] = bool(a.open)
         out.append(d)
     return out
+
+
+def decision(c: Correction) -> str:
+    """What the layer does with a correction the grammar built: stop, refuse, ask or act."""
+    if c.kind is CorrectionKind.STOP:
+        return "stop"
+    if c.refusal:
+        return "refuse"
+    if c.kind is CorrectionKind.UNCLEAR or c.question:
+        return "ask"
+    return "act"

@@ -296,3 +296,48 @@ def read(text: str) -> VerbReading:
         place = place or implied
         why[v] = ", ".join(sorted(spoken)) or "moves things, no skill of its own"
     return VerbReading(tuple(verbs), frozenset(fams), tuple(foreign), place, why)
+
+
+#: ceasing to act, by the start of a WordNet definition: a bare command whose verb has one of
+#: these among its first senses (or a sense that is a direct kind of one) halts the arm, whatever
+#: the verb ("knock it off": "stop pursuing or acting", a kind of "put an end to ... an activity")
+HALT = (
+    "come to a halt",
+    "put an end to a state or an activity",
+    "cause to stop",
+    "stop moving",
+    "cease an action temporarily",
+    "stop and wait",
+    "wait before acting",
+    "interrupt temporarily an activity",
+    "stop pursuing or acting",
+)
+#: a verb said alone, maybe with "it"/"that" and a particle, and words that only urge
+_BARE = re.compile(
+    r"^(?P<v>[a-z]+)(?:\s+(?:it|that|this|everything|all))?(?:\s+(?P<p>off|out|up|on|down|back))?"
+    r"(?:\s+(?:right\s+)?(?:now|there|here|already|immediately|at once|this instant|a sec(?:ond)?|a moment|"
+    r"for a (?:sec(?:ond)?|moment|bit|minute)))*$"
+)
+_URGING = re.compile(r"\b(?:please|robot|hey|oh|okay|ok|just|now|quick|quickly)\b|[^a-z' ]")
+
+
+def halting(text: str) -> str | None:
+    """The verb of a bare command to stop that no word list needs to know ("knock it off",
+    "pause", "cease", "break it off"): its most common sense (a phrasal verb: one of its first five)
+    ceases to act (:data:`HALT`, or a direct kind of one); "close it" and "finish it" (a kind of
+    "bring to an end", which completing is too) do not. None
+    for anything else, a negated verb ("don't stop") included."""
+    wn = wordnet.load()
+    low = " ".join(_URGING.sub(" ", text.lower()).split())
+    m = _BARE.match(low) if wn is not None and low else None
+    if m is None:
+        return None
+    v, p = m.group("v"), m.group("p")
+    phrasal = f"{v}_{p}" if p and wn.synsets(f"{v}_{p}", "v") else ""
+    if p and not phrasal:
+        return None  # "cut it up": the particle makes another verb, which WordNet does not know
+    # a verb's most common sense (a phrasal verb's idioms are rarer: any of its first five)
+    for s in wn.synsets(phrasal or v, "v")[: 5 if phrasal else 1]:
+        if any(t.definition.startswith(HALT) for t in (s, *(h for h, _ in wn.hypernym_closure(s, 1)))):
+            return (phrasal or v).replace("_", " ")
+    return None

@@ -155,3 +155,19 @@ def test_keep_going_after_a_complaint_is_no_approval(layer: LanguageLayer, said:
         assert "distance" in u.correction.parameters  # further, if acted on at all
     else:
         assert u.decision == "ask" and "further" in u.choices[0].label
+
+
+@pytest.mark.parametrize("said", ["knock it off!", "pause, please", "quit it right now", "cease", "lay off"])
+def test_a_bare_verb_of_ceasing_halts(layer: LanguageLayer, said: str) -> None:
+    ctx = CorrectionContext(skill="push", object="gold_cube", objects=SHED)
+    u = layer.understand_correction(said, ctx)
+    assert u.decision == "stop" and u.correction.kind is CorrectionKind.STOP
+
+
+@pytest.mark.parametrize(
+    "said", ["close it", "finish it", "don't stop", "put it down", "hold it higher", "keep going", "knock it over"]
+)
+def test_a_verb_that_does_not_cease_is_no_stop(said: str) -> None:
+    from robot_agent.language.verbs import halting
+
+    assert halting(said) is None
