@@ -428,7 +428,8 @@ def _fits(exp: Any, act: Any) -> bool:
 
 
 def _resolved_plan(plan: Mapping[str, Any], objects: Sequence[Any]) -> dict[str, Any]:
-    """The plan with a category-only target ("the bowl" when there is one bowl) named."""
+    """The plan with a category-only target ("the bowl" when there is one bowl) named, and a stack
+    by size with the block it puts at the bottom."""
     out = dict(plan)
     for key in ("target", "destination", "object"):
         ref = out.get(key)
@@ -441,6 +442,11 @@ def _resolved_plan(plan: Mapping[str, Any], objects: Sequence[Any]) -> dict[str,
             names = [o.name for o in objects if o.category == cat]
             if len(names) == 1:
                 out[key] = names[0]
+    blocks = [o for o in objects if o.category == "block"]
+    if out.get("type") == "stack" and out.get("bottom") in ("smallest", "largest") and blocks and "object" not in out:
+        # a stack by size puts the smallest (largest) block at the bottom: "the little one at the bottom"
+        pick = min if out["bottom"] == "smallest" else max
+        out["object"], out["position"] = pick(blocks, key=lambda o: math.prod(o.size)).name, "bottom"
     return out
 
 

@@ -301,6 +301,13 @@ def test_plans_match_by_type_and_given_fields(corpus) -> None:
     assert not matches(
         pref, _act(kind=CorrectionKind.PLAN, plan={**plan, "selector": {"category": "fruit"}}), objects=objects
     )
+    # "the tiny cube goes at the bottom" is held by a stack by size that puts the smallest block there
+    blocks = corpus.objects("tower")
+    smallest = min((o for o in blocks if o.category == "block"), key=lambda o: o.size[0] * o.size[1] * o.size[2])
+    low = _item({"kind": "plan", "type": "stack", "object": smallest.name, "position": "bottom"})
+    by_size = {"type": "stack", "key": "size", "bottom": "smallest"}
+    assert matches(low, _act(kind=CorrectionKind.PLAN, plan=by_size), objects=blocks)
+    assert not matches(low, _act(kind=CorrectionKind.PLAN, plan={**by_size, "bottom": "largest"}), objects=blocks)
 
 
 def test_questions_stops_and_confidently_wrong() -> None:
