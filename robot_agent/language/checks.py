@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from robot_agent.language import wordnet
+from robot_agent.language import colours, wordnet
 from robot_agent.language.grammar import Correction, CorrectionContext
 from robot_agent.language.grammar.stop import destretch
 from robot_agent.language.meaning import ENUMERATED, PLAN_FAMILIES, family
@@ -24,6 +24,7 @@ HEDGED = re.compile(
 
 
 _COUNT = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:of\s+the\s+)?([a-z]+?)s?\b")
+_NOT_COUNTED = frozenset("in into on onto to at of the a and or from with".split())
 _COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 
 
@@ -42,11 +43,15 @@ def impossible_goal(text: str, atoms: list[dict[str, Any]], objects: Sequence[Ob
             places = [n for n in a["targets"] if cats.get(n) in CONTAINERS | SUPPORTS]
             if not places:
                 return f"I can't put anything in or on the {a['targets'][0]}: it is not a container or a surface"
+    from robot_agent.language import scene_words as sw
     from robot_agent.language.scene_words import CATEGORY_NOUN, noun
 
     for m in _COUNT.finditer(text.lower()):
         n = int(m.group(1)) if m.group(1).isdigit() else _COUNTS[m.group(1)]
-        word = m.group(2)
+        word, colour = sw.singular(m.group(0).split()[-1]), None
+        after = re.findall(r"[a-z]+", text.lower()[m.end() :])
+        if m.group(0).endswith(word) and after and colours.lab(word) is not None and after[0] not in _NOT_COUNTED:
+            word, colour = sw.singular(after[0]), word  # "the two orange cubes": a colour, then the noun
         # What the counted word names is the object's kind (its noun or category), not a colour word
         # of another object ("two oranges" with one orange and an orange cube: one fits).
         fits = [
@@ -58,8 +63,9 @@ def impossible_goal(text: str, atoms: list[dict[str, Any]], objects: Sequence[Ob
                 or word in {noun(o), CATEGORY_NOUN.get(o.category, o.category), o.category}
             )
         ]
+        fits = colours.nearest(colour, fits) if colour is not None else fits
         if n > len(fits):
-            return f"you asked for {n} {word}s but I can see only {len(fits)}"
+            return f"you asked for {n} {f'{colour} ' if colour else ''}{word}s but I can see only {len(fits)}"
     return ""
 
 
@@ -174,6 +180,24 @@ _REPAIR = re.compile(
 _EMPTY = re.compile(r"^(?:\W|\b(?:no|nope|oh|ah|uh|um|er|yes|yeah|ok|okay|well|so|and|but)\b)*$", re.I)
 
 
+#: a place, then what is already there ("that goes on the shelf with the other mug")
+_COMPANY = re.compile(
+    r"^(?P<main>.*\b(?:on|in|into|onto|inside|to)\s+(?:the|a|an|that|this|my|your)\s+[a-z][a-z ]*?)"
+    r"\s*,?\s+(?:along\s+|together\s+)?with\s+(?:the|a|an|that|this|those|these|its|all)\b.*$",
+    re.I,
+)
+
+
+def without_company(text: str) -> str:
+    """A request without what its place already holds ("... on the shelf with the other mug": the
+    shelf; the other mug is no object to use instead)."""
+    m = _COMPANY.match(text.strip())
+    return m.group("main") if m else text
+
+
+_DIRECTION_WORD = re.compile(r"\b(?:left|right|up|down|forwards?|backwards?|back)\b", re.I)
+
+
 def repaired(text: str) -> str:
     """The request after the speaker's last self-repair ("go right - sorry, left, I mean left" ->
     "left"); the whole text when nothing was said before the repair ("no, I meant the green
@@ -185,6 +209,13 @@ def repaired(text: str) -> str:
     before, after = text[: cuts[0].start()], text[last.end() :].strip(" ,.;:!-")
     if _EMPTY.match(before) or not re.search(r"[a-z0-9]", after, re.I):
         return text
+    said = list(_DIRECTION_WORD.finditer(before))
+    if _DIRECTION_WORD.fullmatch(after) and said:
+        # only the direction repaired: the rest of the request stands ("a tiny bit more to the
+        # left... no, right" -> "a tiny bit more to the right"; "left, no, right" -> "go right")
+        m = said[-1]
+        out = f"{before[: m.start()]}{after.lower()}{before[m.end() :]}".strip(" ,.;:!-")
+        return out if " " in out else f"go {out}"
     return after
 
 

@@ -44,6 +44,7 @@ from robot_agent.language.checks import (
     reading_allowed,
     repaired,
     situation,
+    without_company,
 )
 from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
 from robot_agent.language.grammar.patterns import OTHER_WAY
@@ -195,7 +196,7 @@ class LanguageLayer:
             self._pending = None
             c = Correction(text, CorrectionKind.UNCLEAR, refusal=why, confidence=1.0)
             return Understanding(text, "correction", "refuse", correction=c, reason=why, source="model")
-        if self.mode == "full" and (fixed := repaired(text)) != text:  # "go right - sorry, left"
+        if self.mode == "full" and (fixed := without_company(repaired(text))) != text:  # "go right - sorry, left"
             u = self._correction(fixed, ctx)
             return replace(u, text=text)
         g = self.parser.parse(clean(text), ctx)

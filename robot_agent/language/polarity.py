@@ -81,9 +81,10 @@ _EXCESS = re.compile(
     # a negated "so"/"that" + gradable word: "don't lift it so high", "never go that fast"
     r"|\b(?:don'?t|do not|never|no need to)\b[\w\s']*?\b(?:so|that)\s+(?:high|low|fast|quick|slow|far|much|hard)\b"
 )
-#: a negated request about the manner ("no need to hurry", "don't rush"); for directions the
+#: a negated request about the manner ("no need to hurry", "don't rush", "no rush", "no faster than
+#: this": "no" said of the manner word itself); for directions the
 #: negation's scope is too often another verb ("don't let go until it's down") to turn them
-_NEGATED_MANNER = re.compile(r"\b(?:no need to|don't|do not|never)\b")
+_NEGATED_MANNER = re.compile(r"\b(?:no need to|don't|do not|never)\b|\bno\s+(?!no\b|way\b)[a-z]")
 #: "no need to" before a height asks for less of it ("no need to lift it all the way up": lower)
 _NO_NEED = re.compile(r"\b(?:no need to|needn't|don't need to|do not need to)\b")
 #: the families whose values are heights of a skill's stages

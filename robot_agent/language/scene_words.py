@@ -10,6 +10,7 @@ descriptions, not by a longer list.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 from skills.library import CONTAINERS, GRASPABLE, SUPPORTS
@@ -137,6 +138,16 @@ def plural(word: str) -> str:
     if word.endswith("f"):
         return word[:-1] + "ves"
     return word + "s"
+
+
+def singular(word: str) -> str:
+    """The singular of a plural said of scene things ("glasses" -> "glass", "shelves" -> "shelf",
+    "cubes" -> "cube"); other words as they are ("glass", "bus")."""
+    if re.search(r"(?:ss|sh|ch|x)es$", word):
+        return word[:-2]
+    if word.endswith("ves"):
+        return word[:-3] + "f"
+    return word[:-1] if re.search(r"[^su]s$", word) else word
 
 
 #: categories by role (re-exported so the layer's modules take them from one place)

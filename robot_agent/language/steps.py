@@ -92,11 +92,15 @@ def _requests(part: str) -> list[str]:
     return [part]
 
 
+#: the object phrase that ends a step with no place ("could you take that orange")
+_TAKEN = re.compile(r"\b(?P<x>(?:the|that|this|those|these)\s+[a-z][a-z -]*)$")
+
+
 def sequence(text: str) -> list[str] | None:
     """A task said as steps in order ("biggest cube on the plate, then the middle one on top of
     it"): the steps, each pronoun that points back ("it", "that one") replaced by the object phrase
     of the step before; None when the words name no order of steps."""
-    low = text.lower().strip(" .!")
+    low = text.lower().strip(" .!?")  # "could you take that orange and pop it on the tray?"
     parts = [q for p in _SEQUENCE.split(low) if p.strip(" ,") for q in _requests(p.strip(" ,"))]
     if len(parts) < 2:
         # "open the drawer and put the mug inside": two requests, each with its own verb
@@ -129,6 +133,8 @@ def sequence(text: str) -> list[str] | None:
         # "..., then shut it": what opens and closes is the place before; else the thing moved
         drawer = bool(verbs.read(p).families & {"open", "close"})
         thing = (before[1] if drawer else before[0]) if before else ""
+        took = _TAKEN.search(out[-1]) if not before else None
+        thing = took.group("x") if took is not None else thing  # "take that orange and pop it on the tray"
         if thing and not thing.startswith(("the ", "that ", "this ", "a ", "an ")):
             thing = f"the {thing}"
         if thing:
@@ -147,16 +153,14 @@ def _named(phrase: str, objects: Sequence[ObjectInfo]) -> set[str]:
     """The objects a phrase names by their words, plurals read as the singular ("glasses")."""
     from robot_agent.language import scene_words as sw
 
-    said = set()
-    for w in re.findall(r"[a-z]+", phrase.lower()):
-        said |= {w, re.sub(r"(?:(?<=ss)es|(?<=sh)es|(?<=ch)es|(?<=x)es|s)$", "", w)}
+    said = {f for w in re.findall(r"[a-z]+", phrase.lower()) for f in (w, sw.singular(w))}
     return {o.name for o in objects if sw.words(o) & said}
 
 
 def before_cue(text: str, cands: Sequence[Any], scores: list[float], objects: Sequence[ObjectInfo]) -> list[float]:
     """Re-ordering scores with an order said as "A before B" ("glasses before mugs", "do the mug
     after the bowl"): the things A names are done first, not those B names."""
-    low = text.lower().strip(" .!")
+    low = text.lower().strip(" .!?")
     m = _BEFORE.match(low) or _AFTER.match(low)
     if m is None:
         return scores

@@ -1,8 +1,10 @@
 """A task the speaker repairs halfway ("... in the tray, no wait, on the shelf"), a drawer that a scene
 reports only by its opening, a definite phrase two things fit ("the glass" with two glasses),
 a colour before a bare noun ("yellow one on the plate"), a pause inside a phrase, "A before B",
-a contrast inside a standing rule, and "keep going" after a complaint. Real grammar, WordNet and the
-embedded sentence model (MiniLM), on a scene written here."""
+a contrast inside a standing rule, "keep going" after a complaint, stops said with a bare verb
+of ceasing or a bare "don't", "no rush", what a place already holds ("on the shelf with the other
+mug"), "it" in a second step, and counts with a colour. Real grammar, WordNet and the embedded
+sentence model (MiniLM), on a scene written here."""
 
 from __future__ import annotations
 
@@ -171,3 +173,56 @@ def test_a_verb_that_does_not_cease_is_no_stop(said: str) -> None:
     from robot_agent.language.verbs import halting
 
     assert halting(said) is None
+
+
+@pytest.mark.parametrize("said", ["nooo, don't!!", "please don't do that", "don't you dare", "hey, don't"])
+def test_dont_with_no_verb_after_it_halts(said: str) -> None:
+    from robot_agent.language.grammar import is_stop
+
+    assert is_stop(said)
+
+
+@pytest.mark.parametrize("said", ["don't stop", "don't drop it", "no, don't go left", "don't push it so far"])
+def test_dont_before_a_verb_is_no_stop(said: str) -> None:
+    from robot_agent.language.grammar import is_stop
+
+    assert not is_stop(said)
+
+
+@pytest.mark.parametrize("said", ["no rush, set it down", "there's no hurry", "no faster than this please"])
+def test_no_said_of_the_manner_word_asks_for_slower(layer: LanguageLayer, said: str) -> None:
+    ctx = CorrectionContext(skill="place", object="lime", target="tray", objects=SHED)
+    c = layer.understand_correction(said, ctx).correction
+    assert c.kind is CorrectionKind.SKILL and c.parameters["speed"]["scale"] < 1.0
+
+
+def test_what_the_place_already_holds_is_no_object_to_use_instead(layer: LanguageLayer) -> None:
+    from robot_agent.language.checks import without_company
+
+    assert without_company("that belongs in the cabinet with the other fruit") == "that belongs in the cabinet"
+    assert without_company("grasp it with the handle") == "grasp it with the handle"  # no place before "with"
+    ctx = CorrectionContext(skill="place", object="wine_glass", target="tray", objects=SHED)
+    c = layer.understand_correction("hmm, that one lives on the rack with the short glass", ctx).correction
+    assert c.kind is CorrectionKind.PLAN and c.plan["type"] == "target" and c.plan.get("destination") == "rack"
+
+
+def test_it_in_a_second_step_is_what_the_first_one_took() -> None:
+    from robot_agent.language.steps import sequence
+
+    assert sequence("could you grab that lime and pop it on the tray?") == [
+        "could you grab that lime",
+        "pop that lime on the tray",
+    ]
+
+
+def test_a_count_of_a_colour_and_a_noun_counts_the_noun_in_that_colour() -> None:
+    from robot_agent.language.checks import impossible_goal
+
+    pair = [
+        *SHED,
+        ObjectInfo("blue_cube", "block", Pose((0.5, 0.1, 0.0)), (0.05, 0.05, 0.05), color="blue", shape="cube"),
+    ]
+    assert impossible_goal("put the two blue cubes on the tray", [], pair) == (
+        "you asked for 2 blue cubes but I can see only 1"
+    )
+    assert impossible_goal("everything except the two glasses", [], pair) == ""

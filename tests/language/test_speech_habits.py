@@ -85,18 +85,20 @@ def test_a_side_of_a_landmark_picks_the_nearest_object_on_that_side(
 @pytest.mark.parametrize(
     "said, meant",
     [
-        ("go right - sorry, left, I mean left", "left"),
-        ("up a bit, or rather down", "down"),
+        ("go right - sorry, left, I mean left", "go left"),
+        ("up a bit, or rather down", "down a bit"),
         ("two centimetres, I mean three centimetres", "three centimetres"),
         ("half a centimetre down... no, more like a centimetre down", "a centimetre down"),
-        ("left, no, right", "right"),
-        ("up a bit. no wait, down", "down"),
+        ("left, no, right", "go right"),
+        ("up a bit. no wait, down", "down a bit"),
         ("that's it, no more", "that's it, no more"),  # no pause before "no": no repair
         ("no, no, left", "no, no, left"),
         # nothing said before the repair, or nothing after it: one request as it is
         ("no, I meant the green one", "no, I meant the green one"),
         ("sorry, a bit more to the left", "sorry, a bit more to the left"),
         ("left, sorry", "left, sorry"),
+        # only the direction repaired: the amount said before stands
+        ("a tiny bit more to the left... no, right, sorry, right", "a tiny bit more to the right"),
     ],
 )
 def test_the_speakers_own_repair_replaces_what_came_before(said: str, meant: str) -> None:

@@ -16,7 +16,7 @@ from robot_agent.language.grammar.params import apply_parameter_changes
 from robot_agent.language.grammar.patterns import _CONFIRM_PHRASE_RE, _INJECTION_RE, _RETRY_RE
 from robot_agent.language.grammar.plans import _Plans
 from robot_agent.language.grammar.state import _round
-from robot_agent.language.grammar.stop import _NO_NO, _STOP_RE, _STOP_TRANS, _stop_match, is_stop
+from robot_agent.language.grammar.stop import _STOP_RE, _STOP_TRANS, _stop_match, is_stop
 from robot_agent.language.grammar.translation import _Translation
 from robot_agent.language.grammar.types import Correction, CorrectionContext, CorrectionKind, FallbackFn
 
@@ -36,7 +36,7 @@ class _Parse(_Adjustments, _Translation, _Plans):
                 return Correction(text, CorrectionKind.STOP)
             return self.unclear("That is too long for one correction; please say one change at a time.")
         self.tokenize()
-        if self.allow_stop and (_stop_match(text) is not None or _NO_NO.match(text.lower())):
+        if self.allow_stop and is_stop(text):
             return self.stop()
         if not any(re.search(r"[a-z0-9@]", t) for t in self.tokens):
             return self.unclear(self.generic_question())

@@ -17,8 +17,14 @@ _STOP_NEG = re.compile(
     r"(?:\b(?:don'?t|do not|never|no need to|needn'?t|won'?t|shouldn'?t|not|without|didn'?t|"
     r"no reason to)|\bnon) (?:\w+ )?$|\bnon ?$"
 )
-#: "no" alone (or "no no", "nope"): the operator rejects what the arm is doing; halting is the safe side
-_NO_NO = re.compile(r"^\W*(?:no+|nope|nah)(?:\W+no+)*\W*$")
+#: "no" alone (or "no no", "nope"), or "don't" with no verb after it ("nooo, don't!", "don't you
+#: dare", "please don't do that"): the operator rejects what the arm is doing; halting is the safe side
+_NO_NO = re.compile(
+    r"^\W*(?:(?:no+|nope|nah)(?:\W+no+)*"
+    r"|(?:(?:no+|nope|nah|hey)\W+)*(?:please\W+)?(?:don'?t|do not)"
+    r"(?:\W+(?:you dare|do (?:it|that|this)|it|that|this))?)"
+    r"\W*$"
+)
 _STOP_TRANS = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "-": " ", "\u2013": " ", "\u2014": " "})
 
 
@@ -55,4 +61,4 @@ def is_stop(text: object) -> bool:
         return False
     if len(text) > 4 * MAX_TEXT_CHARS:
         text = text[: 4 * MAX_TEXT_CHARS]
-    return _stop_match(text) is not None or _NO_NO.match(text.lower()) is not None
+    return _stop_match(text) is not None or _NO_NO.match(destretch(text.lower().translate(_STOP_TRANS))) is not None
