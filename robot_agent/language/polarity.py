@@ -91,6 +91,12 @@ _NO_NEED = re.compile(r"\b(?:no need to|needn't|don't need to|do not need to)\b"
 _HEIGHTS = frozenset({"place_height", "lift", "approach"})
 #: a description of how the robot moves now ("you're rushing it") is a complaint about it
 _COMPLAINT = re.compile(r"\b(?:you're|you are|it's|it is|that's|that is)\s+(?:\w+\s+)?\w+ing\b")
+#: a warning of what will happen ("you'll knock it over coming in that fast", "it's gonna topple"):
+#: the manner said is the fault, not the request ("you'll need to ..." is a request)
+_WARNING = re.compile(
+    r"\b(?:you'?ll|you will|it'?ll|it will|(?:you'?re|it'?s|you are|it is|that'?s|that is)\s+(?:gonna|going to))\s+"
+    r"(?!need\b|have\b|want\b|be (?:fine|ok|okay|good|alright|all right)\b)[a-z]"
+)
 #: where the arm is now, said as a fault ("you're off to the right a touch", "drifting left"): the
 #: correction is the other way
 _DEVIATION = re.compile(
@@ -115,7 +121,7 @@ def describes_fault(text: str) -> bool:
     """The words describe what is wrong now ("you're a touch to the right", "it's going a bit fast"),
     so the change asked for is the other way: a word-spotting reading must not be taken as said."""
     low = text.lower()
-    return bool(_DEVIATION.search(low) or _STATE.search(low) or _COMPLAINT.search(low))
+    return bool(_DEVIATION.search(low) or _STATE.search(low) or _COMPLAINT.search(low) or _WARNING.search(low))
 
 
 #: an amount said with its unit ("three centimetres", "2 cm", "half an inch")
@@ -271,7 +277,7 @@ def _turned(fam: str, value: str, low: str) -> str:
         _EXCESS.search(low)
         or _DEVIATION.search(low)
         or _STATE.search(low)
-        or (fam == "speed" and (_COMPLAINT.search(low) or _NEGATED_MANNER.search(low)))
+        or (fam == "speed" and (_COMPLAINT.search(low) or _NEGATED_MANNER.search(low) or _WARNING.search(low)))
         or (fam in _HEIGHTS and _NO_NEED.search(low))  # "no need to start from all the way up there"
     ):
         return OPPOSITE.get(value, value)

@@ -226,3 +226,25 @@ def test_a_count_of_a_colour_and_a_noun_counts_the_noun_in_that_colour() -> None
         "you asked for 2 blue cubes but I can see only 1"
     )
     assert impossible_goal("everything except the two glasses", [], pair) == ""
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["careful, you'll spill it coming in that fast", "you'll drop it going that fast", "it's gonna tip, so fast"],
+)
+def test_a_warning_makes_the_manner_said_the_fault(layer: LanguageLayer, said: str) -> None:
+    ctx = CorrectionContext(skill="pick", object="lime", objects=SHED)
+    u = layer.understand_correction(said, ctx)
+    layer.forget_question()
+    if u.decision == "act":
+        assert u.correction.kind is CorrectionKind.SKILL and u.correction.parameters["speed"]["scale"] < 1.0
+    else:  # asked: slowing down is what it offers first
+        assert u.decision == "ask" and u.choices and u.choices[0].label.startswith("slower")
+
+
+def test_a_request_about_the_future_is_no_warning() -> None:
+    from robot_agent.language.polarity import describes_fault
+
+    assert describes_fault("you'll knock it over like that")
+    assert not describes_fault("you'll need to go faster")
+    assert not describes_fault("it'll be fine, go faster")
