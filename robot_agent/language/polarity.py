@@ -195,7 +195,7 @@ DISTANCE_FAMILIES = ("pull", "push")
 def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
     """The value of family ``fam`` the words ask for, or None when they do not say clearly."""
     values = ANCHORS[fam]
-    low = text.lower()
+    low = _SO_EXCLAIMED.sub(r"\g<pre>too ", text.lower())  # "sooo slow.", "why are you so sluggish today"
     if fam in DISTANCE_FAMILIES and _SHORT.search(low) and not _EXCESS.search(low):
         return "more"  # it stopped short: go on
     said = _said(values, low)
@@ -241,6 +241,12 @@ def says(word: str, low: str) -> bool:
 
 #: where one clause ends and the next begins ("too slow, hurry it along"; "not the body but the
 #: handle"; "it's low - raise it"; "that's slow so speed up")
+#: "so" said of how it is, in an exclamation ("so slow.", "why are you so sluggish today"): an excess
+#: like "too" (the clause splitter would take it for the conjunction of "..., so go left")
+_SO_EXCLAIMED = re.compile(
+    r"(?P<pre>^|[.!?,;]\s*|\b(?:why are you|why is it|you'?re|you are|it'?s|it is|that'?s|that is|this is)\s+"
+    r"(?:being\s+)?)(?:so+|such)\s+(?=[a-z]+\s*(?:[.!?,;]|$|\btoday\b|\bnow\b))"
+)
 _CLAUSE = re.compile(r"\s*(?:[,;:.!?]|\s-+\s|\b(?:but|so|and|then|rather|instead)\b)\s*")
 #: a clause that only rules a value out ("not the body", "no, not left")
 _RULED_OUT = re.compile(r"^(?:(?:no|nope|oh|uh|um)\s+)*(?:not|never|don't|do not|no)\b")

@@ -248,3 +248,17 @@ def test_a_request_about_the_future_is_no_warning() -> None:
     assert describes_fault("you'll knock it over like that")
     assert not describes_fault("you'll need to go faster")
     assert not describes_fault("it'll be fine, go faster")
+
+
+@pytest.mark.parametrize("said", ["sooo slow.", "why is it so slow today", "ugh, so slow"])
+def test_so_in_an_exclamation_is_an_excess(said: str) -> None:
+    from robot_agent.language.polarity import read_value
+
+    assert read_value(said, None, "speed", None) == "faster"
+
+
+def test_so_joining_two_clauses_still_splits_them() -> None:
+    from robot_agent.language.polarity import read_value
+
+    # "too far right" asks for left, and so does "go left": one request
+    assert read_value("it's too far right, so go left", None, "move", None) == "left"
