@@ -100,8 +100,9 @@ def test_stop_evidence_in_either_transcript_wins_over_a_motion(hearer) -> None:
 
 
 #: stop-like utterances both decodes mishear in these voices ("gold on", "pull it a bit", "a lot to the
-#: left"...): only the acoustic check (keyword verification of the whole utterance) catches them
-MISHEARD_STOPS = ("hold on", "hold on a second", "abort abort")
+#: left", "turn on turn on", "go leafs"...): only the acoustic check (keyword verification of the
+#: whole utterance) catches them
+MISHEARD_STOPS = ("hold on", "hold on a second", "abort abort", "hang on hang on", "hold it", "hold up", "pause")
 
 
 @needs_espeak
@@ -111,7 +112,7 @@ def test_stops_the_decodes_mishear_are_stops_by_their_sound(hearer, voice) -> No
         h = hearer.hear(synthesize(text, voice=voice))
         assert h.stop and h.text == "stop" and h.question is None, (text, h.to_dict())
         f = h.features
-        assert f["stop_fit"] is not None and f["stop_speech_s"] > 0.3, f
+        assert f["stop_fit"] is not None and f["stop_speech_s"] > 0.2, f  # "pause": about a quarter second
 
 
 @needs_espeak

@@ -120,6 +120,15 @@ STOP_SOUNDS = (
     "no no",
     "please stop",
     "stop right there",
+    # the typed stop check's other phrases (robot_agent.language.grammar.is_stop), so a stop it
+    # knows is also verified on the audio when both decodes miss it ("hang on" -> "turn on")
+    "hang on",
+    "hang on a second",
+    "hold it",
+    "hold up",
+    "pause",
+    "that's enough",
+    "don't",
 )
 
 
