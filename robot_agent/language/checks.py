@@ -44,7 +44,6 @@ def impossible_goal(text: str, atoms: list[dict[str, Any]], objects: Sequence[Ob
             if not places:
                 return f"I can't put anything in or on the {a['targets'][0]}: it is not a container or a surface"
     from robot_agent.language import scene_words as sw
-    from robot_agent.language.scene_words import CATEGORY_NOUN, noun
 
     for m in _COUNT.finditer(text.lower()):
         n = int(m.group(1)) if m.group(1).isdigit() else _COUNTS[m.group(1)]
@@ -60,7 +59,7 @@ def impossible_goal(text: str, atoms: list[dict[str, Any]], objects: Sequence[Ob
             if o.category in GRASPABLE
             and (
                 word in {"thing", "object", "item", "one"}
-                or word in {noun(o), CATEGORY_NOUN.get(o.category, o.category), o.category}
+                or word in {sw.noun(o), sw.CATEGORY_NOUN.get(o.category, o.category), o.category}
             )
         ]
         fits = colours.nearest(colour, fits) if colour is not None else fits
@@ -199,9 +198,11 @@ _DIRECTION_WORD = re.compile(r"\b(?:left|right|up|down|forwards?|backwards?|back
 
 
 def repaired(text: str) -> str:
-    """The request after the speaker's last self-repair ("go right - sorry, left, I mean left" ->
-    "left"); the whole text when nothing was said before the repair ("no, I meant the green
-    one") or nothing after it ("left, sorry")."""
+    """The request after the speaker's last self-repair ("two centimetres, I mean three
+    centimetres" -> "three centimetres"; a repair of only the direction keeps the rest: "go right -
+    sorry, left" -> "go left");
+    the whole text when nothing was said before the repair ("no, I meant the green one") or nothing
+    after it ("left, sorry")."""
     cuts = list(_REPAIR.finditer(text))
     if not cuts:
         return text
