@@ -49,7 +49,7 @@ def restated(text: str) -> str:
         return f"{' '.join(pos)}{c.group('rest') or ''}"
     m = _DESCRIBED.match(text.strip().lower())
     if m is None:
-        return text
+        return _topic_first(text)
     rest = m.group("rest")
     pron = re.search(r"\b(?:it|them)\b", rest)
     if pron is None or not verbs.main_verbs(rest):
@@ -58,6 +58,33 @@ def restated(text: str) -> str:
     if _WHERE.match(m.group("desc")):
         np = f"{np} {m.group('desc')}"  # "the cup's on the left, grab it": which cup
     return f"{rest[: pron.start()]}{np}{rest[pron.end() :]}"
+
+
+#: the thing said first, then the request about it ("the cylinder closest to the plate, slide it
+#: along a bit"; "that red one - pop it in the bin")
+_TOPIC = re.compile(
+    r"^(?P<np>(?:the|that|this|those|these|your|my)\s+[a-z][a-z' -]*?)\s*(?:[,;:]|\s-+)\s*"
+    r"(?P<lead>(?:(?:please|now|just|and|then|so|can you|could you|would you)\s+)*)(?P<v>[a-z]+)\b(?P<rest>.*)$"
+)
+
+
+#: the verbs that make a phrase a clause of its own ("... go in the drawer", "... is in the way")
+_CLAUSE_VERB = re.compile(
+    r"\b(?:go|goes|belongs?|is|are|was|were|sits?|stays?|lives?|should|must|can|will|needs?|has|have)\b"
+)
+
+
+def _topic_first(text: str) -> str:
+    """A request whose object was said first, as one request ("the green cube, put it in the bin" ->
+    "put the green cube in the bin"); ``text`` itself when it is not said that way."""
+    t = _TOPIC.match(text.strip().lower())
+    if t is None or _CLAUSE_VERB.search(t.group("np")) or not verbs.main_verbs(f"{t.group('v')} the thing"):
+        return text  # "the cube and the cylinder go in the drawer, then close it": a clause first
+    rest = t.group("rest")
+    pron = re.search(r"\b(?:it|them)\b", rest)
+    if pron is None:
+        return text
+    return f"{t.group('lead')}{t.group('v')}{rest[: pron.start()]}{t.group('np')}{rest[pron.end() :]}"
 
 
 #: a description that says where the thing is: it tells which one, so it stays with the noun

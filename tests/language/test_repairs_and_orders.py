@@ -262,3 +262,23 @@ def test_so_joining_two_clauses_still_splits_them() -> None:
 
     # "too far right" asks for left, and so does "go left": one request
     assert read_value("it's too far right, so go left", None, "move", None) == "left"
+
+
+@pytest.mark.parametrize(
+    "said, meant",
+    [
+        ("the gold cube, put it on the tray", "put the gold cube on the tray"),
+        ("that lime - could you pop it in the cabinet", "could you pop that lime in the cabinet"),
+        # a clause first, not a thing: left as said
+        ("the lime and the cube go on the tray, then close it", "the lime and the cube go on the tray, then close it"),
+    ],
+)
+def test_the_thing_said_first_is_what_the_request_is_about(said: str, meant: str) -> None:
+    from robot_agent.language.steps import restated
+
+    assert restated(said) == meant
+
+
+def test_a_thing_said_first_is_acted_on(layer: LanguageLayer) -> None:
+    u = layer.understand_task("the glass nearest the rack, pop it on the tray", SHED)
+    assert u.decision == "act" and u.atoms == [{"kind": "at", "objects": ["short_glass"], "targets": ["tray"]}]
