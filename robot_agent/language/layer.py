@@ -265,7 +265,9 @@ class LanguageLayer:
                     reason=c.refusal or "",
                 )
         top, s1 = ranked[0]
-        s2 = next((s for c, s in ranked[1:] if c.key != top.key), 0.0)
+        first = (steps.said_order(clean(text), ctx.objects) or (set(),))[0] if top.family == "order_first" else set()
+        same = {f"order_first:{n}" for n in first} if top.value in first else set()  # "apples first": either
+        s2 = next((s for c, s in ranked[1:] if c.key != top.key and c.key not in same), 0.0)
         if top.family == "stop" and s1 >= self.th.ask:
             # A stop-like phrase the word list lacks ("hang on a sec"): halting is the safe side.
             c = Correction(text, CorrectionKind.STOP, confidence=float(s1))

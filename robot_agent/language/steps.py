@@ -173,6 +173,11 @@ def sequence(text: str) -> list[str] | None:
 #: "A before B", "B after A" (A is done first): the two phrases of an order said outright
 _BEFORE = re.compile(r"^(?P<a>.+?)\s+(?:before|ahead of|prior to)\s+(?P<b>.+)$")
 _AFTER = re.compile(r"^(?P<b>.+?)\s+after\s+(?P<a>.+)$")
+#: "apples first (and then the rest)", "start with the glasses": what is done first, said of a kind
+_FIRST_SAID = re.compile(
+    r"^(?:(?:ok|okay|no|actually|so|um|uh)\W+)*(?:(?:do|start with|begin with)\s+)?(?P<a>[a-z][a-z ]*?)\s+first\b"
+    r"(?:\W+(?:and\s+)?then\s+(?P<b>.+))?.*$"
+)
 ORDER_CUE = 0.12
 
 
@@ -184,16 +189,28 @@ def _named(phrase: str, objects: Sequence[ObjectInfo]) -> set[str]:
     return {o.name for o in objects if sw.words(o) & said}
 
 
+def said_order(text: str, objects: Sequence[ObjectInfo]) -> tuple[set[str], set[str]] | None:
+    """(the objects to do first, those to do after) when the words say an order of scene things
+    outright ("glasses before mugs", "apples first and then the rest"), else None. Any order among
+    the first ones is the order said: "the apples first" is either apple first."""
+    low = text.lower().strip(" .!?")
+    m = _BEFORE.match(low) or _AFTER.match(low) or _FIRST_SAID.match(low)
+    if m is None:
+        return None
+    first, then = _named(m.group("a"), objects), _named(m.group("b") or "", objects)
+    if not first or first & then or (not then and m.re is not _FIRST_SAID):
+        return None
+    return first, then
+
+
 def before_cue(text: str, cands: Sequence[Any], scores: list[float], objects: Sequence[ObjectInfo]) -> list[float]:
     """Re-ordering scores with an order said as "A before B" ("glasses before mugs", "do the mug
-    after the bowl"): the things A names are done first, not those B names."""
-    low = text.lower().strip(" .!?")
-    m = _BEFORE.match(low) or _AFTER.match(low)
-    if m is None:
+    after the bowl") or "A first" ("apples first and then the rest"): the things A names are done
+    first, not those B names."""
+    said = said_order(text, objects)
+    if said is None:
         return scores
-    first, then = _named(m.group("a"), objects), _named(m.group("b"), objects)
-    if not first or not then or first & then:
-        return scores
+    first, then = said
     return [
         s + ORDER_CUE * ((c.value in first) - (c.value in then)) if c.family == "order_first" else s
         for c, s in zip(cands, scores, strict=True)

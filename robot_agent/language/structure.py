@@ -27,6 +27,7 @@ _PLACE = re.compile(
 )
 _DETERMINERS = {"the", "a", "an", "that", "this", "those", "these", "my", "your"}
 NOT_NOUNS = {"it", "them", "everything", "all", "both", "each", "every", "one", "ones", "thing", "things"}
+NOT_NOUNS |= {"rest", "others", "other", "remainder", "lot"}  # "then the rest", "the others", "the lot"
 #: a grounded phrase below this similarity names nothing in the scene
 GROUND_MIN = 0.45
 _NEGATED = re.compile(

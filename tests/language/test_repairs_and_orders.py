@@ -282,3 +282,15 @@ def test_the_thing_said_first_is_what_the_request_is_about(said: str, meant: str
 def test_a_thing_said_first_is_acted_on(layer: LanguageLayer) -> None:
     u = layer.understand_task("the glass nearest the rack, pop it on the tray", SHED)
     assert u.decision == "act" and u.atoms == [{"kind": "at", "objects": ["short_glass"], "targets": ["tray"]}]
+
+
+def test_a_kind_said_first_is_an_order_on_any_of_that_kind(layer: LanguageLayer) -> None:
+    from robot_agent.language.steps import said_order
+
+    assert said_order("glasses first, then the fruit", SHED) == ({"wine_glass", "short_glass"}, {"lime"})
+    assert said_order("the lime after the cube", SHED) == ({"gold_cube"}, {"lime"})
+    assert said_order("lift it first", SHED) is None  # names nothing here
+    ctx = CorrectionContext(skill="pick", object="lime", objects=SHED)
+    c = layer.understand_correction("do the glasses first, then the rest", ctx).correction
+    assert c.kind is CorrectionKind.PLAN and c.plan["type"] == "order"  # either glass: no question
+    assert c.plan["first"]["object"] in ("wine_glass", "short_glass")
