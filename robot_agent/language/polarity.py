@@ -81,9 +81,9 @@ _EXCESS = re.compile(
     # a negated "so"/"that" + gradable word: "don't lift it so high", "never go that fast"
     r"|\b(?:don'?t|do not|never|no need to)\b[\w\s']*?\b(?:so|that)\s+(?:high|low|fast|quick|slow|far|much|hard)\b"
 )
-#: a negated request about the manner ("no need to hurry", "don't rush", "no rush", "no faster than
-#: this": "no" said of the manner word itself); for directions the
-#: negation's scope is too often another verb ("don't let go until it's down") to turn them
+#: a negated request about the manner ("no need to hurry", "don't rush"; "no rush", "no faster than
+#: this": "no" said of the manner word itself); for directions the negation's scope is too often
+#: another verb ("don't let go until it's down") to turn them
 _NEGATED_MANNER = re.compile(r"\b(?:no need to|don't|do not|never)\b|\bno\s+(?!no\b|way\b)[a-z]")
 #: "no need to" before a height asks for less of it ("no need to lift it all the way up": lower)
 _NO_NEED = re.compile(r"\b(?:no need to|needn't|don't need to|do not need to)\b")
@@ -239,14 +239,14 @@ def says(word: str, low: str) -> bool:
     return re.search(rf"\b{re.escape(word)}(?:s|es)?\b", low) is not None
 
 
-#: where one clause ends and the next begins ("too slow, hurry it along"; "not the body but the
-#: handle"; "it's low - raise it"; "that's slow so speed up")
 #: "so" said of how it is, in an exclamation ("so slow.", "why are you so sluggish today"): an excess
 #: like "too" (the clause splitter would take it for the conjunction of "..., so go left")
 _SO_EXCLAIMED = re.compile(
     r"(?P<pre>^|[.!?,;]\s*|\b(?:why are you|why is it|you'?re|you are|it'?s|it is|that'?s|that is|this is)\s+"
     r"(?:being\s+)?)(?:so+|such)\s+(?=[a-z]+\s*(?:[.!?,;]|$|\btoday\b|\bnow\b))"
 )
+#: where one clause ends and the next begins ("too slow, hurry it along"; "not the body but the
+#: handle"; "it's low - raise it"; "that's slow so speed up")
 _CLAUSE = re.compile(r"\s*(?:[,;:.!?]|\s-+\s|\b(?:but|so|and|then|rather|instead)\b)\s*")
 #: a clause that only rules a value out ("not the body", "no, not left")
 _RULED_OUT = re.compile(r"^(?:(?:no|nope|oh|uh|um)\s+)*(?:not|never|don't|do not|no)\b")
