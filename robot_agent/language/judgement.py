@@ -15,6 +15,7 @@ import re
 from functools import lru_cache
 
 from robot_agent.language import wordnet
+from robot_agent.language.polarity import SCARCELY
 
 #: head senses of approval and disapproval: (lemma, how the definition starts), adjectives and adverbs
 APPROVE = (
@@ -161,7 +162,7 @@ def approval(text: str, about: frozenset[str] = frozenset()) -> int:
 
 
 #: what was done fell short ("you barely moved it", "it hardly went in"): no approval
-_SHORT = re.compile(r"\b(?:barely|hardly|scarcely|only just|not (?:far|high|low|much) enough)\b")
+_SHORT = re.compile(rf"\b(?:{SCARCELY}|not (?:far|high|low|much) enough)\b")
 #: what "keep going" gains (and a model-made stop and every other meaning lose) on approval
 APPROVAL_BONUS = 0.3
 

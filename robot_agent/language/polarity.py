@@ -175,8 +175,10 @@ def magnitude_words(text: str) -> str:
 
 #: the motion fell short and is to go on ("still not open enough", "barely open", "it's still
 #: sticking out", "not even halfway"): for a family measured as a distance, more of the same
+#: the words of "almost not" ("barely", "hardly"): what was done fell short (judgement reads them too)
+SCARCELY = r"barely|hardly|scarcely|only just"
 _SHORT = re.compile(
-    r"\b(?:still|barely|hardly|scarcely|only just|not (?:\w+\s+)?enough|not even|not quite|not all the way|"
+    rf"\b(?:still|{SCARCELY}|not (?:\w+\s+)?enough|not even|not quite|not all the way|"
     r"not (?:\w+\s+)?there yet|"
     r"not fully|not far enough|halfway|half way|part way|partway|all the way)\b"
     # a state reached only in part ("it's only open a crack", "slightly open"): not an amount
