@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from robot_agent.errors import PolicyError
-from robot_agent.language import answers, guards, judgement, naming, polarity, reference, steps, structure, verbs
+from robot_agent.language import answers, guards, judgement, naming, nouns, polarity, reference, steps, structure, verbs
 from robot_agent.language import scene_words as sw
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
 from robot_agent.language.checks import (
@@ -182,7 +182,8 @@ class LanguageLayer:
     # ------------------------------------------------------------------ corrections
 
     def _correction(self, text: str, ctx: CorrectionContext) -> Understanding:
-        halts = self.mode == "full" and bool(verbs.halting(clean(text)))  # "knock it off", "pause": ceasing
+        # "knock it off", "pause": ceasing; "my hand's in there!": a person's body where the arm works
+        halts = self.mode == "full" and bool(verbs.halting(clean(text)) or nouns.body_at_risk(text))
         if is_stop(text) or halts:
             c = self.parser.parse(text, ctx)
             if c.kind is CorrectionKind.STOP or halts:

@@ -210,3 +210,40 @@ def names_nothing(phrase: str, objects: Sequence[ObjectInfo]) -> bool:
         return False
     rels = [relation(head, o) for o in objects]
     return all(r is not None and r <= 0.0 for r in rels)
+
+
+#: a person's body, never the robot's ("your fingers" are its gripper's): an owner word, maybe a
+#: word before the noun ("my left hand"), the noun, maybe "'s" ("my hand's in there")
+_OWNED = re.compile(r"\b(?P<o>my|our|his|her|their|[a-z]+'s)\s+(?P<w>[a-z]+(?:\s+[a-z]+)?)")
+#: the body is said to be out of harm's way ("my hand's clear now")
+_SAFE_NOW = re.compile(r"\b(?:out of (?:the|your) way|clear|away|free|safe|gone|moved|out now|back out)\b")
+_PEOPLE = frozenset("my our his her their".split())
+#: a place or goal word just before the owner: the body is where something is to go, not in the way
+_GOAL = re.compile(r"\b(?:on|onto|in|into|to|at|over|towards?|under|top of|near|by|against)\s*$")
+
+
+def body_at_risk(text: str) -> str | None:
+    """A person's body part said to be where the robot works ("my hand's in there!!", "watch the
+    kid's fingers"): the words naming it, else None. A body part is a noun whose most common sense
+    is one (WordNet's ``noun.body``: hand, finger, arm, face...); its owner a personal pronoun or a
+    noun whose most common sense is a person ("the kid's", "my colleague's"), so "the mug's lip" and
+    "your fingers" (the gripper's) are not one. None when it is said to be clear ("my hand's out
+    of the way"), when it is where something is to go ("put it in my hand": a request, judged as
+    one) or WordNet is not installed."""
+    wn = wordnet.load()
+    low = text.lower().replace("’", "'")
+    if wn is None or _SAFE_NOW.search(low):
+        return None
+    for m in _OWNED.finditer(low):
+        if _GOAL.search(low[: m.start()]):
+            continue  # "drop it on my foot": where something is to go, a request (harm is refused elsewhere)
+        owner, nouns = m.group("o"), m.group("w").split()
+        if owner not in _PEOPLE:
+            senses = wn.synsets(owner.removesuffix("'s"), "n")
+            if not senses or senses[0].lexname != "noun.person":
+                continue
+        for noun in nouns:
+            senses = wn.synsets(noun.removesuffix("'s"), "n")
+            if senses and senses[0].lexname == "noun.body":
+                return m.group(0)
+    return None

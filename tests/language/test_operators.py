@@ -1,0 +1,90 @@
+"""What operators of every kind say that no word list holds: a person's body where the arm works
+("my hand's in there!!") halts it; a bare command to go on ("go ahead", "press on") approves; a
+part named after a negation ("round the body, not by the handle") is not the part to grasp by.
+Real grammar, WordNet and the embedded sentence model (MiniLM), on a scene written here."""
+
+from __future__ import annotations
+
+import pytest
+
+from robot_agent.language import LanguageLayer
+from robot_agent.language.grammar import CorrectionContext, CorrectionKind
+from robot_agent.language.naming import part_meant
+from robot_agent.language.nouns import body_at_risk
+from robot_agent.language.verbs import continuing
+from sim.catalog import geometry
+from skills.types import ObjectInfo, Pose
+
+
+def _obj(name: str, category: str, shape: str, color: str, xy: tuple[float, float], size) -> ObjectInfo:
+    parts = geometry(category, shape, size).parts
+    return ObjectInfo(name, category, Pose((xy[0], xy[1], 0.0)), size, color=color, shape=shape, parts=dict(parts))
+
+
+DESK = [
+    _obj("cup", "mug", "standard", "green", (0.40, 0.18), (0.09, 0.09, 0.1)),
+    _obj("brick", "block", "cube", "red", (0.44, -0.04), (0.05, 0.05, 0.05)),
+    _obj("tray", "tray", "flat", "gray", (0.64, 0.2), (0.3, 0.2, 0.02)),
+]
+
+
+@pytest.fixture(scope="module")
+def layer(text_embedder):
+    return LanguageLayer(embedder=text_embedder)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "my hand's in there!!",
+        "careful, my left hand is right there",
+        "watch the kid's fingers",
+        "her arm is in the way",
+    ],
+)
+def test_a_persons_body_where_the_arm_works_halts_it(layer: LanguageLayer, said: str) -> None:
+    assert body_at_risk(said)
+    ctx = CorrectionContext(skill="pick", object="brick", objects=DESK)
+    u = layer.understand_correction(said, ctx)
+    assert u.decision == "stop" and u.correction.kind is CorrectionKind.STOP
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "your fingers are scraping the table",  # the gripper's
+        "grab it by the mug's lip",  # a mug is no person
+        "my hand is clear now",
+        "put it in my hand",  # where it is to go: a request
+        "that's my mug",
+    ],
+)
+def test_no_persons_body_at_risk(said: str) -> None:
+    assert body_at_risk(said) is None
+
+
+@pytest.mark.parametrize("said", ["go ahead", "press on", "push on"])
+def test_a_bare_command_to_go_on_is_read_from_wordnet(said: str) -> None:
+    assert continuing(said)
+
+
+@pytest.mark.parametrize("said", ["go ahead two centimetres", "go back", "push it on the tray", "go left"])
+def test_a_motion_is_no_command_to_go_on(said: str) -> None:
+    assert continuing(said) is None
+
+
+@pytest.mark.parametrize("said", ["looks good to me, go ahead", "fine, press on"])
+def test_approval_then_go_on_confirms_and_does_not_move(layer: LanguageLayer, said: str) -> None:
+    ctx = CorrectionContext(skill="pick", object="brick", objects=DESK)
+    u = layer.understand_correction(said, ctx)
+    assert u.decision == "act" and u.correction.kind is CorrectionKind.CONFIRM, u
+
+
+def test_a_part_said_after_a_negation_is_not_the_one_meant(layer: LanguageLayer) -> None:
+    cup = DESK[0]
+    assert "handle" in cup.parts
+    assert part_meant("hold it round the body, not by the handle", cup) is None
+    assert part_meant("the rim, not the handle", cup) == "rim"
+    ctx = CorrectionContext(skill="pick", object="cup", objects=DESK)
+    u = layer.understand_correction("hold it round the body, not by the handle", ctx)
+    assert u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "center"}, u
