@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from robot_agent.language import wordnet
+from robot_agent.language import verbs, wordnet
 from robot_agent.language.polarity import SCARCELY
 
 #: head senses of approval and disapproval: (lemma, how the definition starts), adjectives and adverbs
@@ -131,7 +131,7 @@ def approval(text: str, about: frozenset[str] = frozenset()) -> int:
     """+1: the utterance only approves ("that's grand", "nice one"); -1: it only disapproves;
     0: it says something else (or WordNet is not installed). ``about``: words naming the object
     being handled and its target ("on the tray's fine, nice" judges where the tray is)."""
-    low = _WANTED.sub("good", _GO_ON.sub("good", text.lower().replace("’", "'")))
+    low = _WANTED.sub("good", _GO_ON.sub("good", _going_on(text.lower().replace("’", "'"))))
     words = re.findall(r"[a-z]+(?:'[a-z]+)?", low)
     if about:
         named = [w.removesuffix("'s") in about for w in words]
@@ -159,6 +159,15 @@ def approval(text: str, about: frozenset[str] = frozenset()) -> int:
         return 0
     sign = 1 if all(v >= 0 for v in votes) and any(v > 0 for v in votes) else -1 if all(v <= 0 for v in votes) else 0
     return -sign if _NEGATION.search(low) else sign
+
+
+_CLAUSE = re.compile(r"[^,;.!?]+")
+
+
+def _going_on(low: str) -> str:
+    """Each clause that is a bare command to go on ("go ahead", "press on": :func:`verbs.continuing`)
+    as "carry on", which :data:`_GO_ON` reads as approval."""
+    return _CLAUSE.sub(lambda m: " carry on " if verbs.continuing(m.group(0)) else m.group(0), low)
 
 
 #: what was done fell short ("you barely moved it", "it hardly went in"): no approval

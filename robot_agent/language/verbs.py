@@ -314,7 +314,7 @@ HALT = (
 )
 #: a verb said alone, maybe with "it"/"that" and a particle, and words that only urge
 _BARE = re.compile(
-    r"^(?P<v>[a-z]+)(?:\s+(?:it|that|this|everything|all))?(?:\s+(?P<p>off|out|up|on|down|back))?"
+    r"^(?P<v>[a-z]+)(?:\s+(?:it|that|this|everything|all))?(?:\s+(?P<p>off|out|up|on|down|back|ahead|along))?"
     r"(?:\s+(?:right\s+)?(?:now|there|here|already|immediately|at once|this instant|a sec(?:ond)?|a moment|"
     r"for a (?:sec(?:ond)?|moment|bit|minute)))*$"
 )
@@ -339,5 +339,35 @@ def halting(text: str) -> str | None:
     # a verb's most common sense (a phrasal verb's idioms are rarer: any of its first five)
     for s in wn.synsets(phrasal or v, "v")[: 5 if phrasal else 1]:
         if any(t.definition.startswith(HALT) for t in (s, *(h for h, _ in wn.hypernym_closure(s, 1)))):
+            return (phrasal or v).replace("_", " ")
+    return None
+
+
+#: going on as before, by the start of a WordNet definition ("go ahead": "proceed (with a plan of
+#: action)"; "press on": "continue moving forward"; "keep going": "continue uninterrupted")
+GO_ON = (
+    "proceed (with a plan of action)",
+    "continue a certain state, condition, or activity",
+    "continue uninterrupted",
+    "continue moving forward",
+)
+
+
+def continuing(text: str) -> str | None:
+    """The verb of a bare command to go on as before ("go ahead", "press on", "plough ahead"): a
+    phrasal verb (any of its first three senses) or a verb (its most common sense) defined as one
+    of :data:`GO_ON`; None for anything else (an amount or a place after it makes it a motion:
+    "go ahead two centimetres" is not matched) or without WordNet."""
+    wn = wordnet.load()
+    low = " ".join(_URGING.sub(" ", text.lower()).split())
+    m = _BARE.match(low) if wn is not None and low else None
+    if m is None:
+        return None
+    v, p = m.group("v"), m.group("p")
+    phrasal = f"{v}_{p}" if p and wn.synsets(f"{v}_{p}", "v") else ""
+    if p and not phrasal:
+        return None
+    for s in wn.synsets(phrasal or v, "v")[: 3 if phrasal else 1]:
+        if s.definition.startswith(GO_ON):
             return (phrasal or v).replace("_", " ")
     return None
