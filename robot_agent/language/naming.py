@@ -26,7 +26,7 @@ from typing import Any
 from robot_agent.language import colours, nouns, wordnet
 from robot_agent.language import scene_words as sw
 from robot_agent.language.guards import REGIONS
-from robot_agent.language.structure import NOT_NOUNS, clearly_named, ground_phrase, object_options
+from robot_agent.language.structure import NEGATED_PART_RE, NOT_NOUNS, clearly_named, ground_phrase, object_options
 from skills.types import ObjectInfo
 
 #: a noun phrase: a determiner and up to four words (cut after its noun by ``nouns.noun_phrase``)
@@ -154,17 +154,22 @@ def verb_and_object(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> st
 _REGION_WORDS = {"center": ("center", "centre", "middle"), "side": ("side", "sides")}
 
 
+_BEFORE_OBJECT = re.compile(r"\b([a-z]+)\s+(?:it|them|this|that|the|its|a|an)\b")
+
+
 def part_meant(text: str, held: ObjectInfo | None) -> str | None:
     """The one grasp region of ``held`` the words name ("go for the handle, mate", "handle,
     please"; a "grip" or "knob" is a handle and a "lip" a rim, by WordNet), or None when they name
-    none or several ("not the handle, the rim")."""
+    none or several; a part said after a negation is not counted ("the rim, not the handle": the rim)."""
     if held is None:
         return None
     regions = [*held.parts, *(r for r in ("center", "side") if r not in held.parts)]
-    words = set(re.findall(r"[a-z]+", text.lower()))
-    found = set()
-    for r in regions:
-        said = _REGION_WORDS.get(r, (r, f"{r}s"))
-        if words & set(said) or any((nouns.word_relation(w, r) or 0.0) >= 1.0 for w in words if len(w) > 2):
-            found.add(r)
+    # "round the body, not by the handle": a part named after a negation is not the one meant
+    low = NEGATED_PART_RE.sub(" ", text.lower())
+    # a word before its object is a verb ("hold it round the body": WordNet's "hold" is also a handle)
+    words = set(re.findall(r"[a-z]+", low)) - set(_BEFORE_OBJECT.findall(low))
+    # a part named by its own word; else by a word WordNet makes a kind of it ("grip": a handle)
+    found = {r for r in regions if words & set(_REGION_WORDS.get(r, (r, f"{r}s")))}
+    if not found:
+        found = {r for r in regions if any((nouns.word_relation(w, r) or 0.0) >= 1.0 for w in words if len(w) > 2)}
     return found.pop() if len(found) == 1 else None

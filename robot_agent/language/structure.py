@@ -577,7 +577,8 @@ def time_cues(text: str, cands: Sequence[Any], scores: list[float]) -> list[floa
 def named_part(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None:
     """The part "by the X" / "round the X" names when X is no object of the scene ("by the ear",
     "round the middle"; not "by the bowl"), or None."""
-    m = _PART.search(text.lower()) or _CONTRAST_PART.search(text.lower())
+    # "round the body, not by the handle": the part said last is the one ruled out
+    m = _PART.search(NEGATED_PART_RE.sub(" ", text.lower()).strip()) or _CONTRAST_PART.search(text.lower())
     if m is None:
         return None
     phrase = f"the {m.group('p')}"
@@ -624,17 +625,18 @@ def rescore_parts(
     return out
 
 
+#: a part named after a negation ("not by the handle", "never the rim")
+NEGATED_PART_RE = re.compile(r"\b(?:not|no|never|isn't|n't)\s+(?:by\s+|at\s+|from\s+)?(?:the|its)\s+(?P<w>[a-z]+)\b")
+
+
 def _negated_parts(text: str, cands: Sequence[Any], scores: list[float], idx: list[int]) -> list[float]:
     """A part said after a negation is not the one to grasp by ("the handle, not the rim")."""
-    low = text.lower()
+    said = {m.group("w") for m in NEGATED_PART_RE.finditer(text.lower())}
     out = list(scores)
     for i in idx:
         value = cands[i].value
         words = {value, *(w.split()[-1] for w in sw.PART_WORDS.get(value, ()) if w.startswith("the "))}
-        if any(
-            re.search(rf"\b(?:not|no|never|isn't|n't)\s+(?:by\s+|at\s+|from\s+)?(?:the|its)\s+{w}\b", low)
-            for w in words
-        ):
+        if words & said:
             out[i] -= NEGATED_PART
     return out
 

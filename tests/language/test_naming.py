@@ -276,7 +276,8 @@ def test_one_part_named_of_the_object_in_hand_is_grasped_by(layer) -> None:
     )
     assert naming.part_meant("handle, please", mug) == "handle"
     assert naming.part_meant("by the grip", mug) == "handle"  # a grip is a handle to WordNet
-    assert naming.part_meant("not the handle, the rim", mug) is None
+    assert naming.part_meant("not the handle, the rim", mug) == "rim"  # the negated part is ruled out
+    assert naming.part_meant("the handle or the rim", mug) is None  # two said: not one meant
     assert naming.part_meant("a bit to the left", mug) is None
     u = _understand(layer, "handle, please", CorrectionContext([mug, *TABLE[1:]], "pick", "cup"))
     assert u.decision == "act" and u.correction.parameters["grasp_region"] == {"set": "handle"}, u.to_dict()
