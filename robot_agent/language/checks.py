@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from robot_agent.language import colours, wordnet
@@ -276,15 +277,98 @@ def task_repaired(text: str, objects: Sequence[ObjectInfo]) -> str:
     return f"{before[:start]}{after} {before[places[0].start() :]}"
 
 
+#: "the green one": a noun left out after a word that picks one of a kind
+_ONE = re.compile(r"\b(?P<d>the|a|an)\s+(?P<a>[a-z]+)\s+one\b")
+_CLAUSE_SEP = re.compile(r"(\s*[;,]\s*(?:and\s+|then\s+)?|\s+(?:and then|then|and also|and)\s+)")
+
+
+def elided_ones(text: str) -> str:
+    """A noun left out in a later clause, said again ("mug to the white bowl, glass to the green
+    one" -> "... glass to the green bowl"): "the <word> one" takes the head noun of the phrase in
+    the same role (the thing moved, or its place) in the clause before."""
+    from robot_agent.language.nouns import head_noun
+    from robot_agent.language.structure import NOT_NOUNS, placement_phrases
+
+    pieces = _CLAUSE_SEP.split(text)
+    if len(pieces) < 3 or not _ONE.search(text.lower()):
+        return text
+    out, before = [pieces[0]], placement_phrases(pieces[0])
+    for sep, part in zip(pieces[1::2], pieces[2::2], strict=True):
+        now = placement_phrases(part)
+        if before is not None and now is not None:
+            for said, was in zip(now, before, strict=True):
+                m = _ONE.search(said.lower())
+                head = head_noun(was) if m is not None else ""
+                if m is not None and head and head not in NOT_NOUNS and not _ONE.search(was.lower()):
+                    said_again = f"{m.group('d')} {m.group('a')} {head}"
+                    part = re.sub(rf"\b{re.escape(m.group(0))}", said_again, part, count=1, flags=re.I)
+        out += [sep, part]
+        before = now or before
+    return "".join(out)
+
+
 def plain_task(text: str, objects: Sequence[ObjectInfo]) -> str:
     """A task as plainly said: no amount of motion (:func:`without_amount`), a self-repair put in
-    its place (:func:`task_repaired`)."""
-    return task_repaired(without_amount(text), objects)
+    its place (:func:`task_repaired`), a noun left out said again (:func:`elided_ones`)."""
+    return elided_ones(task_repaired(without_amount(text), objects))
+
+
+#: size words every reader knows; any other adjective of size is read as one of these
+_PLAIN_SIZES = frozenset(
+    "big bigger biggest large larger largest huge hugest giant small smaller smallest tiny tinier tiniest "
+    "little littler littlest mini".split()
+)
+#: WordNet's two heads of size, by the start of their definitions, and the plain word for each
+_SIZE_HEADS = (("small", "limited or below average in number", "small"), ("large", "above average in size", "big"))
+#: after a size word, an amount ("a wee bit", "a massive amount"), not a thing
+_AMOUNT_AFTER = re.compile(r"\s+(?:bit|amount|touch|tad|way|distance|more|less|step|nudge|push)\b")
+_SIZE_WORD = re.compile(r"\b[a-z][a-z-]+\b")
+
+
+@lru_cache(maxsize=2048)
+def plain_size(word: str) -> str | None:
+    """The plain size word for an adjective of size no word list holds ("teeny" -> "small",
+    "teeniest" -> "smallest", "enormous" -> "big"): one of its first three WordNet senses is
+    "small" or "large" or is similar to one; None for anything else, for words that judge
+    ("great": approval) and without WordNet."""
+    wn = wordnet.load()
+    if wn is None or word in _PLAIN_SIZES or len(word) < 3:
+        return None
+    heads = {
+        plain: {s.offset for s in wn.synsets(lemma, "a") if s.definition.startswith(start)}
+        for lemma, start, plain in _SIZE_HEADS
+    }
+    for s in wn.synsets(word, "a")[:3]:
+        for plain, offsets in heads.items():
+            if s.offset in offsets or offsets & set(s.similar):
+                from robot_agent.language.judgement import judges
+
+                if judges(word):
+                    return None
+                base = (wn.base_forms(word, "a") or [word])[0]
+                form = word[len(base) :] if word != base else ""
+                if word.endswith("est") and base != word:
+                    return {"small": "smallest", "big": "biggest"}[plain]
+                if word.endswith("er") and base != word:
+                    return {"small": "smaller", "big": "bigger"}[plain]
+                return None if form else plain
+    return None
+
+
+def _plain_sizes(text: str) -> str:
+    """Adjectives of size said plainly ("the teeny cube" -> "the small cube"), not before an amount."""
+
+    def one(m: re.Match[str]) -> str:
+        if _AMOUNT_AFTER.match(text, m.end()):
+            return m.group(0)
+        return plain_size(m.group(0).lower()) or m.group(0)
+
+    return _SIZE_WORD.sub(one, text)
 
 
 def clean(text: str) -> str:
     """Fillers, repeated words and stretched letters out ("uh, a bit, um, left" -> "a bit, left",
-    "sooo slow" -> "so slow")."""
+    "sooo slow" -> "so slow"), adjectives of size said plainly ("teeny" -> "small")."""
     text = re.sub(r"\b\w*([a-z])\1{2,}\w*\b", _unstretched, text, flags=re.IGNORECASE)
     # a pause inside an unfinished phrase leaves no comma behind ("onto the, er, pink thing")
     text = re.sub(
@@ -295,4 +379,5 @@ def clean(text: str) -> str:
     )
     t = re.sub(r"\b(?:u+h+|u+m+|e+r+m*|hmm+|you know)\b[,.]?", " ", text, flags=re.IGNORECASE)
     t = re.sub(r"\b(\w+)(?:,?\s+\1\b)+", r"\1", t, flags=re.IGNORECASE)  # "the, the cylinder" too
+    t = _plain_sizes(t)
     return re.sub(r"\s+", " ", t).strip(" ,") or text

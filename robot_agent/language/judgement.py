@@ -75,7 +75,7 @@ def _heads() -> tuple[frozenset[int], frozenset[int]]:
 
 
 @lru_cache(maxsize=4096)
-def _judges(word: str) -> int | None:
+def judges(word: str) -> int | None:
     """+1 / -1 when ``word`` judges, 0 when it is an adjective or adverb that does not, None when
     WordNet knows it as neither."""
     wn = wordnet.load()
@@ -95,7 +95,7 @@ def _judges(word: str) -> int | None:
         # an adverb judges as its adjective does ("nicely", "badly", "perfectly", "happily")
         for stem in (word[:-2], word[:-3] + "y", word[:-2] + "e"):
             if wn.synsets(stem, "a"):
-                return _judges(stem) or 0
+                return judges(stem) or 0
     return 0
 
 
@@ -120,7 +120,7 @@ def _without_result_verbs(words: list[str]) -> list[str]:
         if skip:
             skip = False
             continue
-        if w.endswith(("ed", "en")) and wn.base_forms(w, "v") and _judges(w) in (None, 0):
+        if w.endswith(("ed", "en")) and wn.base_forms(w, "v") and judges(w) in (None, 0):
             skip = i + 1 < len(words) and words[i + 1] in _PARTICLES
             continue
         out.append(w)
@@ -154,7 +154,7 @@ def approval(text: str, about: frozenset[str] = frozenset()) -> int:
     said = {w for values in ANCHORS.values() for ws in values.values() for w in ws}
     if any(w in said and not (w in ("right", "right_on") and right_judged(low)) for w in content):
         return 0
-    votes = [_judges(w) for w in content]
+    votes = [judges(w) for w in content]
     if any(v is None for v in votes) or not any(votes):
         return 0
     sign = 1 if all(v >= 0 for v in votes) and any(v > 0 for v in votes) else -1 if all(v <= 0 for v in votes) else 0

@@ -1,6 +1,8 @@
 """What operators of every kind say that no word list holds: a person's body where the arm works
 ("my hand's in there!!") halts it; a bare command to go on ("go ahead", "press on") approves; a
-part named after a negation ("round the body, not by the handle") is not the part to grasp by.
+part named after a negation ("round the body, not by the handle") is not the part to grasp by;
+an adjective of size ("teeny", "enormous") is read as "small" or "big"; a noun left out in a
+later clause ("..., glass to the green one") is the one said before.
 Real grammar, WordNet and the embedded sentence model (MiniLM), on a scene written here."""
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from robot_agent.language import LanguageLayer
+from robot_agent.language.checks import clean, elided_ones
 from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.language.naming import part_meant
 from robot_agent.language.nouns import body_at_risk
@@ -88,3 +91,57 @@ def test_a_part_said_after_a_negation_is_not_the_one_meant(layer: LanguageLayer)
     ctx = CorrectionContext(skill="pick", object="cup", objects=DESK)
     u = layer.understand_correction("hold it round the body, not by the handle", ctx)
     assert u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "center"}, u
+
+
+@pytest.mark.parametrize(
+    "said, plain",
+    [
+        ("the teeny cube", "the small cube"),
+        ("grab the enormous mug", "grab the big mug"),
+        ("the teeniest one", "the smallest one"),
+        ("put the itty-bitty block in the bin", "put the small block in the bin"),
+        ("a wee bit left", "a wee bit left"),  # an amount, not a thing's size
+        ("great job", "great job"),  # "great" judges
+        ("the little one", "the little one"),
+    ],
+)
+def test_an_adjective_of_size_no_list_holds_is_read_plainly(said: str, plain: str) -> None:
+    assert clean(said) == plain
+
+
+def test_the_teeny_one_is_the_smallest_of_its_kind(layer: LanguageLayer) -> None:
+    blocks = [
+        _obj("big_cube", "block", "cube", "blue", (0.40, 0.2), (0.07, 0.07, 0.07)),
+        _obj("small_cube", "block", "cube", "blue", (0.44, 0.0), (0.035, 0.035, 0.035)),
+        DESK[2],
+    ]
+    u = layer.understand_task("the teeny cube goes on the tray", blocks)
+    assert u.decision == "act" and [(a["objects"], a["targets"]) for a in u.atoms] == [(["small_cube"], ["tray"])], u
+
+
+@pytest.mark.parametrize(
+    "said, meant",
+    [
+        ("mug to the white bowl, glass to the green one", "mug to the white bowl, glass to the green bowl"),
+        (
+            "apple in the big bowl, then the lemon in the small one",
+            "apple in the big bowl, then the lemon in the small bowl",
+        ),
+        ("put the green one in the bowl", "put the green one in the bowl"),  # nothing before it to take from
+    ],
+)
+def test_a_noun_left_out_in_a_later_clause_is_the_one_said_before(said: str, meant: str) -> None:
+    assert elided_ones(said) == meant
+
+
+def test_a_noun_left_out_grounds_on_its_kind(layer: LanguageLayer) -> None:
+    bowls = [
+        DESK[0],
+        DESK[1],
+        _obj("pale_bowl", "bowl", "round", "white", (0.62, 0.2), (0.16, 0.16, 0.06)),
+        _obj("leaf_bowl", "bowl", "round", "green", (0.62, -0.16), (0.16, 0.16, 0.06)),
+    ]
+    u = layer.understand_task("cup to the white bowl, brick to the green one", bowls)
+    assert u.decision == "act", u
+    placed = sorted((a["objects"], a["targets"]) for a in u.atoms)
+    assert placed == [(["brick"], ["leaf_bowl"]), (["cup"], ["pale_bowl"])], u
