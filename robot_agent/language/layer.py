@@ -212,6 +212,8 @@ class LanguageLayer:
             ans = self._answer(text, pending)
             if ans is not None:
                 return ans
+        if g.kind is CorrectionKind.UNCLEAR and (plain := verbs.directed(clean(text))) != clean(text):
+            return replace(self._correction(plain, ctx), text=text)  # "descend by eight centimetres"
         absent = structure.absent_phrase(clean(text), ctx.objects)
         if absent is not None:  # "in the red bowl" when the one bowl is blue
             return self._not_here(text, "correction", absent, ctx.objects)

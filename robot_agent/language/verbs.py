@@ -371,3 +371,38 @@ def continuing(text: str) -> str | None:
         if s.definition.startswith(GO_ON):
             return (phrasal or v).replace("_", " ")
     return None
+
+
+#: the way a verb of motion goes, by words of its most common WordNet sense ("descend": "move
+#: downward and lower", "advance": "move forward", "retreat": "pull back or move away or backward")
+_WAYS = (
+    ("up", re.compile(r"\b(?:upward|up|to a higher)\b")),
+    ("down", re.compile(r"\b(?:downward|down|to a lower|lower (?:place|level|position))\b")),
+    ("forward", re.compile(r"\bforward\b")),
+    ("back", re.compile(r"\bbackward\b")),
+)
+#: what may follow the verb: nothing, or how far ("by eight centimetres", "an inch", "a little")
+_AMOUNT_OR_END = re.compile(
+    r"\s*(?:please)?\W*$|\s+(?:(?:by|about|around|maybe|roughly|another|like)\s+)*"
+    r"(?:\d|an?\s+(?:bit|little|touch|tad|inch|centimet|millimet|cm|mm|few|hair|smidge|fraction)|one|two|three|four|"
+    r"five|six|seven|eight|nine|ten|half|some|slightly|more|further|a\s+(?:couple|quarter|third))"
+)
+_LEADING_VERB = re.compile(r"^(?P<pre>(?:(?:now|just|please|ok|okay|and|then|so)\s+)*)(?P<v>[a-z]+)\b")
+
+
+def directed(text: str) -> str:
+    """A correction led by a verb of motion in one way said with a plain one ("descend by eight
+    centimetres" -> "move down by eight centimetres", "advance an inch" -> "move forward an inch"):
+    the verb's most common sense is a motion (``verb.motion``) whose definition names one way, and
+    only an amount follows it, or nothing; the text unchanged otherwise or without WordNet."""
+    wn = wordnet.load()
+    m = _LEADING_VERB.match(text.lower()) if wn is not None else None
+    if m is None or not _AMOUNT_OR_END.match(text[m.end() :].lower()):
+        return text  # "lift it higher": a verb with an object says what happens to the thing
+    senses = wn.synsets(m.group("v"), "v")
+    if not senses or senses[0].lexname != "verb.motion":
+        return text
+    ways = [way for way, said in _WAYS if said.search(senses[0].definition)]
+    if len(ways) != 1:
+        return text
+    return f"{m.group('pre')}move {ways[0]}{text[m.end() :]}"

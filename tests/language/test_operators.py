@@ -14,7 +14,7 @@ from robot_agent.language.checks import clean, elided_ones
 from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.language.naming import part_meant
 from robot_agent.language.nouns import body_at_risk
-from robot_agent.language.verbs import continuing
+from robot_agent.language.verbs import continuing, directed
 from sim.catalog import geometry
 from skills.types import ObjectInfo, Pose
 
@@ -145,3 +145,25 @@ def test_a_noun_left_out_grounds_on_its_kind(layer: LanguageLayer) -> None:
     assert u.decision == "act", u
     placed = sorted((a["objects"], a["targets"]) for a in u.atoms)
     assert placed == [(["brick"], ["leaf_bowl"]), (["cup"], ["pale_bowl"])], u
+
+
+@pytest.mark.parametrize(
+    "said, plain",
+    [
+        ("descend by eight centimetres", "move down by eight centimetres"),
+        ("advance an inch", "move forward an inch"),
+        ("retreat a little", "move back a little"),
+        ("now rise 3 cm", "now move up 3 cm"),
+        ("lift it higher", "lift it higher"),  # an object after it: what happens to the thing
+        ("lower, let it down gently", "lower, let it down gently"),  # more than an amount after it
+        ("come back", "come back"),  # "move toward": no one way
+    ],
+)
+def test_a_verb_of_motion_in_one_way_is_said_plainly(said: str, plain: str) -> None:
+    assert directed(said) == plain
+
+
+def test_descend_by_an_amount_moves_down_that_far(layer: LanguageLayer) -> None:
+    ctx = CorrectionContext(skill="move_by", objects=DESK)
+    u = layer.understand_correction("descend by eight centimetres", ctx)
+    assert u.decision == "act" and u.correction.delta_m == pytest.approx([0.0, 0.0, -0.08]), u
