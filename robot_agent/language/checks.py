@@ -195,6 +195,28 @@ def without_company(text: str) -> str:
     return m.group("main") if m else text
 
 
+#: a clause that says how things are ("it's overhanging on the left", "you're past the edge")
+_DESCRIBES = re.compile(
+    r"^(?:(?:oh|ah|hmm|well|no|nope|nah|yeah|ok|okay|look|see)\s+)*(?:it|that|this|you|there|they|the\s+\w+)"
+    r"(?:'s|'re|'ve|\s+is|\s+are|\s+was|\s+were|\s+has|\s+have|\s+keeps?|\s+seems?|\s+looks?)\b"
+)
+_CLAUSES = re.compile(r"\s*[,;:.!]\s*|\s+-+\s+|\s+so\s+")
+
+
+def request_said(text: str) -> str:
+    """The one request among clauses that describe ("it's overhanging on the left, shift it right
+    by maybe a centimetre" -> "shift it right by maybe a centimetre"): what is asked is done, what
+    is described only says why; the text unchanged when no clause or several ask."""
+    parts = [p for p in _CLAUSES.split(text.strip()) if p.strip()]
+    if len(parts) < 2:
+        return text
+    asks = [p for p in parts if not _DESCRIBES.match(p.lower())]
+    wn = wordnet.load()
+    if len(asks) != 1 or len(asks[0].split()) < 2 or wn is None or not wn.synsets(asks[0].split()[0].lower(), "v"):
+        return text
+    return asks[0]
+
+
 _DIRECTION_WORD = re.compile(r"\b(?:left|right|up|down|forwards?|backwards?|back)\b", re.I)
 
 

@@ -43,6 +43,7 @@ from robot_agent.language.checks import (
     pointless_step,
     reading_allowed,
     repaired,
+    request_said,
     situation,
     without_company,
 )
@@ -214,6 +215,14 @@ class LanguageLayer:
                 return ans
         if g.kind is CorrectionKind.UNCLEAR and (plain := verbs.directed(clean(text))) != clean(text):
             return replace(self._correction(plain, ctx), text=text)  # "descend by eight centimetres"
+        asked = request_said(clean(text))
+        if (
+            g.kind is CorrectionKind.UNCLEAR
+            and asked != clean(text)
+            and self.parser.parse(asked, ctx).kind is CorrectionKind.SKILL
+        ):
+            # "it's overhanging on the left, shift it right by a centimetre": the request is whole
+            return replace(self._correction(asked, ctx), text=text)
         absent = structure.absent_phrase(clean(text), ctx.objects)
         if absent is not None:  # "in the red bowl" when the one bowl is blue
             return self._not_here(text, "correction", absent, ctx.objects)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from robot_agent.language import LanguageLayer
-from robot_agent.language.checks import clean, elided_ones
+from robot_agent.language.checks import clean, elided_ones, request_said
 from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.language.naming import part_meant
 from robot_agent.language.nouns import body_at_risk
@@ -167,3 +167,25 @@ def test_descend_by_an_amount_moves_down_that_far(layer: LanguageLayer) -> None:
     ctx = CorrectionContext(skill="move_by", objects=DESK)
     u = layer.understand_correction("descend by eight centimetres", ctx)
     assert u.decision == "act" and u.correction.delta_m == pytest.approx([0.0, 0.0, -0.08]), u
+
+
+@pytest.mark.parametrize(
+    "said, asked",
+    [
+        ("it's overhanging on the left, shift it right by maybe a centimetre", "shift it right by maybe a centimetre"),
+        ("the mug is wobbling, grab it by the handle", "grab it by the handle"),
+        ("left a bit", "left a bit"),  # one clause
+        ("move it left, then put it down", "move it left, then put it down"),  # two requests
+    ],
+)
+def test_the_one_request_among_descriptions(said: str, asked: str) -> None:
+    assert request_said(said) == asked
+
+
+def test_a_description_beside_a_whole_request_does_not_make_it_ambiguous(layer: LanguageLayer) -> None:
+    ctx = CorrectionContext(skill="place", object="brick", target="tray", objects=DESK)
+    u = layer.understand_correction("it's overhanging on the left, shift it right by maybe a centimetre", ctx)
+    assert u.decision == "act" and u.correction.delta_m == pytest.approx([0.0, -0.01, 0.0]), u
+    # a description that carries the meaning is kept: "not there yet" asks for more, no approval
+    u = layer.understand_correction("keep going, it's not there yet", ctx)
+    assert not (u.decision == "act" and u.correction.kind is CorrectionKind.CONFIRM), u
