@@ -765,13 +765,14 @@ def stack_cue(text: str, cands: Sequence[Any], scores: list[float]) -> list[floa
 
 def scene_cues(text: str, cands: Sequence[Any], scores: list[float], ctx: Any, scorer: Any) -> list[float]:
     """The correction cues that read the scene's objects: "the other X", a contrast of two clauses,
-    "A before B", a stack's order words."""
+    "A before B", a caution about a thing, a stack's order words."""
     current = {n for n in (ctx.object, ctx.target) if n}
     scores = other_cue(text, cands, scores, ctx.objects, scorer, current)
     scores = contrast_cue(text, cands, scores, ctx.objects, scorer)
     from robot_agent.language.steps import before_cue  # steps reads placements from here
 
     scores = before_cue(text, cands, scores, ctx.objects)
+    scores = verbs.caution_cue(text, cands, scores)  # "mind the glass": keep away from it
     low = text.lower()
     said = {v for v, pat in (("open", r"\bopen\w*"), ("close", r"\b(?:clos|shut)\w*")) if re.search(pat, low)}
     scores = list(scores)

@@ -406,3 +406,51 @@ def directed(text: str) -> str:
     if len(ways) != 1:
         return text
     return f"{m.group('pre')}move {ways[0]}{text[m.end() :]}"
+
+
+#: caution, by the start of a WordNet definition: a verb ("mind": "be on one's guard"; "watch out":
+#: "be vigilant, be on the lookout or be careful") or an adjective ("careful": "exercising caution")
+CAUTION = (
+    "be on one's guard",
+    "be vigilant, be on the lookout or be careful",
+    "stay clear of",
+    "stay clear from",
+    "prevent from coming close",
+    "exercising caution",
+    "cautiously attentive",
+    "marked by keen caution",
+)
+#: a caution word said of a thing: "mind the flute", "careful of that glass", "watch out for the mug"
+_CAUTION_OF = re.compile(
+    r"^(?:(?:oh|hey|and|but|just|please|now|ok|okay|so)\s+)*(?P<w>[a-z]+)(?:\s+(?P<p>out|away|clear))?"
+    r"(?:\s+(?:of|for|with|around|near|about|from))?\s+(?:the|that|this|those|these|your|my)\s+[a-z]"
+)
+#: what a caution of a thing moves between "keep away from it" and "use it instead"
+CAUTION_WEIGHT = 0.08
+
+
+def cautions(text: str) -> bool:
+    """A caution said of a thing ("mind the glass on your way past", "careful of that flute"): the
+    leading word is a verb (any of its first five senses, phrasal ones too) or an adjective (its
+    first two) that WordNet defines as caution (:data:`CAUTION`) and a noun phrase follows it."""
+    wn = wordnet.load()
+    m = _CAUTION_OF.match(text.lower()) if wn is not None else None
+    if m is None:
+        return False
+    w, p = m.group("w"), m.group("p")
+    senses = [*wn.synsets(f"{w}_{p}" if p else w, "v")[:5], *([] if p else wn.synsets(w, "a")[:2])]
+    return any(s.definition.startswith(CAUTION) for s in senses)
+
+
+def caution_cue(text: str, cands: list, scores: list[float]) -> list[float]:
+    """Correction scores with a caution about a thing weighed: keeping away from it gains, using it
+    instead (or putting it there) loses; the sentence model puts "mind the glass" near both."""
+    if not cautions(text):
+        return scores
+    out = list(scores)
+    for i, c in enumerate(cands):
+        if c.family == "avoid":
+            out[i] += CAUTION_WEIGHT
+        elif c.family in ("swap_object", "swap_target"):
+            out[i] -= CAUTION_WEIGHT
+    return out

@@ -14,7 +14,7 @@ from robot_agent.language.checks import clean, elided_ones, request_said
 from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.language.naming import part_meant
 from robot_agent.language.nouns import body_at_risk
-from robot_agent.language.verbs import continuing, directed
+from robot_agent.language.verbs import cautions, continuing, directed
 from sim.catalog import geometry
 from skills.types import ObjectInfo, Pose
 
@@ -189,3 +189,25 @@ def test_a_description_beside_a_whole_request_does_not_make_it_ambiguous(layer: 
     # a description that carries the meaning is kept: "not there yet" asks for more, no approval
     u = layer.understand_correction("keep going, it's not there yet", ctx)
     assert not (u.decision == "act" and u.correction.kind is CorrectionKind.CONFIRM), u
+
+
+@pytest.mark.parametrize(
+    "said, caution",
+    [
+        ("mind the glass on your way past", True),
+        ("careful of that glass on the way over", True),
+        ("watch out for the mug", True),
+        ("careful, you'll snap the stem", False),  # no thing said after the caution
+        ("use the glass", False),
+        ("grab the mug", False),
+    ],
+)
+def test_a_caution_said_of_a_thing_is_read_from_wordnet(said: str, caution: bool) -> None:
+    assert cautions(said) is caution
+
+
+def test_mind_the_thing_keeps_away_from_it(layer: LanguageLayer) -> None:
+    ctx = CorrectionContext(skill="place", object="brick", target="tray", objects=DESK)
+    u = layer.understand_correction("mind the cup on your way past", ctx)
+    assert u.decision == "act" and u.correction.plan is not None, u
+    assert (u.correction.plan["type"], u.correction.plan["object"]) == ("avoid", "cup"), u
