@@ -157,7 +157,8 @@ def judge(verb: str) -> tuple[frozenset[str], bool, str]:
 
     The arm can do it unless no sense is in a lexicographer file of contact, motion or possession,
     none reaches an anchor, and one is a kind of cooking, eating, making, perceiving or talking.
-    The place comes from the definition of a sense that reaches "put" ("place on a shelf").
+    The place comes from the definition of a sense that reaches "put" ("place on a shelf"), or of
+    a verb made of the place's noun ("bin": "store in bins").
     """
     wn = wordnet.load()
     anchors = _anchor_offsets()
@@ -185,6 +186,14 @@ def judge(verb: str) -> tuple[frozenset[str], bool, str]:
             if m and m.group("n") not in ("position", "place", "location", "order", "state", "way"):
                 place = m.group("n")
         fams |= reached
+    things = wn.synsets(verb, "n")
+    made_of_thing = bool(things) and things[0].lexname == "noun.artifact"  # a bin, not a hand
+    for s in senses[:2] if made_of_thing and not place else ():
+        # a verb made of the place's noun ("bin": "store in bins", "pocket": "put in one's pocket")
+        if re.search(rf"\b(?:in|into|on|onto)\s+(?:a\s+|an\s+|the\s+|one's\s+)?{re.escape(verb)}e?s?\b", s.definition):
+            fams.add("put")
+            physical, place = True, verb
+            break
     return frozenset(fams), physical or not elsewhere, place
 
 

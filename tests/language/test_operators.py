@@ -2,7 +2,9 @@
 ("my hand's in there!!") halts it; a bare command to go on ("go ahead", "press on") approves; a
 part named after a negation ("round the body, not by the handle") is not the part to grasp by;
 an adjective of size ("teeny", "enormous") is read as "small" or "big"; a noun left out in a
-later clause ("..., glass to the green one") is the one said before.
+later clause ("..., glass to the green one") is the one said before; a verb of motion in one way
+("descend by eight centimetres"); the one request among descriptions; a caution said of a thing
+("mind the glass"); a verb made of a place's noun ("bin the brick").
 Real grammar, WordNet and the embedded sentence model (MiniLM), on a scene written here."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from robot_agent.language.checks import clean, elided_ones, request_said
 from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.language.naming import part_meant
 from robot_agent.language.nouns import body_at_risk
-from robot_agent.language.verbs import cautions, continuing, directed
+from robot_agent.language.verbs import cautions, continuing, directed, read
 from sim.catalog import geometry
 from skills.types import ObjectInfo, Pose
 
@@ -211,3 +213,18 @@ def test_mind_the_thing_keeps_away_from_it(layer: LanguageLayer) -> None:
     u = layer.understand_correction("mind the cup on your way past", ctx)
     assert u.decision == "act" and u.correction.plan is not None, u
     assert (u.correction.plan["type"], u.correction.plan["object"]) == ("avoid", "cup"), u
+
+
+@pytest.mark.parametrize(
+    "said, place", [("bin the brick", "bin"), ("pocket the lemon", "pocket"), ("hand me the cube", "")]
+)
+def test_a_verb_made_of_a_things_noun_puts_it_there(said: str, place: str) -> None:
+    reading = read(said)
+    assert reading.implied_place == place
+    assert ("put" in reading.families) is bool(place)
+
+
+def test_bin_the_thing_puts_it_in_the_bin(layer: LanguageLayer) -> None:
+    scene = [DESK[0], DESK[1], _obj("bin", "tray", "bin", "gray", (0.64, -0.2), (0.2, 0.2, 0.1))]
+    u = layer.understand_task("bin the brick", scene)
+    assert u.decision == "act" and [(a["objects"], a["targets"]) for a in u.atoms] == [(["brick"], ["bin"])], u
