@@ -329,10 +329,21 @@ def elided_ones(text: str) -> str:
     return "".join(out)
 
 
+#: a free choice said after the request ("..., either one", "..., whichever", "any of them is
+#: fine"): the request's own "a glass" already leaves the choice; it names no further thing
+_FREE_CHOICE = re.compile(
+    r"\s*[,;-]\s*(?:(?:oh|and|just|really)\s+)*(?:either|any|whichever|whatever)(?:\s+(?:one|ones|of them|of the \w+))?"
+    r"(?:\s+(?:will do|is fine|works|you like|you want|is ok|is okay))?"
+    r"(?:\s*,?\s*(?:it\s+)?doesn't matter(?:\s+which)?)?\s*[.!]*$",
+    re.I,
+)
+
+
 def plain_task(text: str, objects: Sequence[ObjectInfo]) -> str:
     """A task as plainly said: no amount of motion (:func:`without_amount`), a self-repair put in
-    its place (:func:`task_repaired`), a noun left out said again (:func:`elided_ones`)."""
-    return elided_ones(task_repaired(without_amount(text), objects))
+    its place (:func:`task_repaired`), a noun left out said again (:func:`elided_ones`), no free
+    choice said after it ("put a glass on the shelf, either one")."""
+    return elided_ones(task_repaired(without_amount(_FREE_CHOICE.sub("", text) or text), objects))
 
 
 #: size words every reader knows; any other adjective of size is read as one of these

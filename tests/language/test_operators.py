@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from robot_agent.language import LanguageLayer
-from robot_agent.language.checks import clean, elided_ones, request_said
+from robot_agent.language.checks import clean, elided_ones, plain_task, request_said
 from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.language.naming import part_meant
 from robot_agent.language.nouns import body_at_risk
@@ -228,3 +228,22 @@ def test_bin_the_thing_puts_it_in_the_bin(layer: LanguageLayer) -> None:
     scene = [DESK[0], DESK[1], _obj("bin", "tray", "bin", "gray", (0.64, -0.2), (0.2, 0.2, 0.1))]
     u = layer.understand_task("bin the brick", scene)
     assert u.decision == "act" and [(a["objects"], a["targets"]) for a in u.atoms] == [(["brick"], ["bin"])], u
+
+
+@pytest.mark.parametrize(
+    "said, plain",
+    [
+        ("put a cube on the tray, either one", "put a cube on the tray"),
+        ("grab a cube, whichever", "grab a cube"),
+        ("put a cube on the tray - any of them is fine", "put a cube on the tray"),
+        ("put the cup in either bowl", "put the cup in either bowl"),  # inside the request: its own words
+    ],
+)
+def test_a_free_choice_said_after_a_task_names_nothing_more(said: str, plain: str) -> None:
+    assert plain_task(said, DESK) == plain
+
+
+def test_either_one_after_a_task_adds_no_place(layer: LanguageLayer) -> None:
+    cubes = [DESK[1], _obj("brick2", "block", "cube", "red", (0.40, -0.2), (0.05, 0.05, 0.05)), DESK[2], DESK[0]]
+    u = layer.understand_task("put a brick on the tray, either one", cubes)
+    assert u.decision == "act" and all(a["targets"] == ["tray"] for a in u.atoms), u
