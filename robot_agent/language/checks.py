@@ -346,62 +346,69 @@ def plain_task(text: str, objects: Sequence[ObjectInfo]) -> str:
     return elided_ones(task_repaired(without_amount(_FREE_CHOICE.sub("", text) or text), objects))
 
 
-#: size words every reader knows; any other adjective of size is read as one of these
-_PLAIN_SIZES = frozenset(
+#: size and speed words every reader knows; any other adjective of size or speed is read as one
+_PLAIN_WORDS = frozenset(
     "big bigger biggest large larger largest huge hugest giant small smaller smallest tiny tinier tiniest "
-    "little littler littlest mini".split()
+    "little littler littlest mini slow slower slowest fast faster fastest quick quicker quickest steady easy".split()
 )
-#: WordNet's two heads of size, by the start of their definitions, and the plain word for each
-_SIZE_HEADS = (("small", "limited or below average in number", "small"), ("large", "above average in size", "big"))
+#: WordNet's heads of size and speed, by the start of their definitions, and the plain word for
+#: each with its comparative and superlative
+_HEADS = (
+    ("small", "limited or below average in number", ("small", "smaller", "smallest")),
+    ("large", "above average in size", ("big", "bigger", "biggest")),
+    ("slow", "not moving quickly", ("slow", "slower", "slowest")),
+    ("fast", "acting or moving or capable of acting or moving quickly", ("fast", "faster", "fastest")),
+)
 #: after a size word, an amount ("a wee bit", "a massive amount"), not a thing
 _AMOUNT_AFTER = re.compile(r"\s+(?:bit|amount|touch|tad|way|distance|more|less|step|nudge|push)\b")
-_SIZE_WORD = re.compile(r"\b[a-z][a-z-]+\b")
+_ADJECTIVE = re.compile(r"\b[a-z][a-z-]+\b")
 
 
 @lru_cache(maxsize=2048)
-def plain_size(word: str) -> str | None:
-    """The plain size word for an adjective of size no word list holds ("teeny" -> "small",
-    "teeniest" -> "smallest", "enormous" -> "big"): one of its first three WordNet senses is
-    "small" or "large" or is similar to one; None for anything else, for words that judge
-    ("great": approval) and without WordNet."""
+def plain_adjective(word: str) -> str | None:
+    """The plain word for an adjective of size or speed no word list holds ("teeny" -> "small",
+    "teeniest" -> "smallest", "enormous" -> "big", "sluggish" -> "slow", "speedier" -> "faster"):
+    one of its first three WordNet senses is the head (small, large, slow, fast) or similar to it;
+    None for anything else, for words that judge ("great": approval) and without WordNet."""
     wn = wordnet.load()
-    if wn is None or word in _PLAIN_SIZES or len(word) < 3:
+    if wn is None or word in _PLAIN_WORDS or len(word) < 3:
         return None
-    heads = {
-        plain: {s.offset for s in wn.synsets(lemma, "a") if s.definition.startswith(start)}
-        for lemma, start, plain in _SIZE_HEADS
-    }
+    heads = [
+        (forms, {s.offset for s in wn.synsets(lemma, "a") if s.definition.startswith(start)})
+        for lemma, start, forms in _HEADS
+    ]
     for s in wn.synsets(word, "a")[:3]:
-        for plain, offsets in heads.items():
+        for forms, offsets in heads:
             if s.offset in offsets or offsets & set(s.similar):
                 from robot_agent.language.judgement import judges
 
                 if judges(word):
                     return None
                 base = (wn.base_forms(word, "a") or [word])[0]
-                form = word[len(base) :] if word != base else ""
-                if word.endswith("est") and base != word:
-                    return {"small": "smallest", "big": "biggest"}[plain]
-                if word.endswith("er") and base != word:
-                    return {"small": "smaller", "big": "bigger"}[plain]
-                return None if form else plain
+                if base != word and word.endswith("est"):
+                    return forms[2]
+                if base != word and word.endswith("er"):
+                    return forms[1]
+                return forms[0] if base == word else None
     return None
 
 
-def _plain_sizes(text: str) -> str:
-    """Adjectives of size said plainly ("the teeny cube" -> "the small cube"), not before an amount."""
+def _plain_adjectives(text: str) -> str:
+    """Adjectives of size and speed said plainly ("the teeny cube" -> "the small cube", "so
+    sluggish" -> "so slow"), not before an amount ("a wee bit")."""
 
     def one(m: re.Match[str]) -> str:
         if _AMOUNT_AFTER.match(text, m.end()):
             return m.group(0)
-        return plain_size(m.group(0).lower()) or m.group(0)
+        return plain_adjective(m.group(0).lower()) or m.group(0)
 
-    return _SIZE_WORD.sub(one, text)
+    return _ADJECTIVE.sub(one, text)
 
 
 def clean(text: str) -> str:
     """Fillers, repeated words and stretched letters out ("uh, a bit, um, left" -> "a bit, left",
-    "sooo slow" -> "so slow"), adjectives of size said plainly ("teeny" -> "small")."""
+    "sooo slow" -> "so slow"), adjectives of size and speed said plainly ("teeny" -> "small",
+    "sluggish" -> "slow")."""
     text = re.sub(r"\b\w*([a-z])\1{2,}\w*\b", _unstretched, text, flags=re.IGNORECASE)
     # a pause inside an unfinished phrase leaves no comma behind ("onto the, er, pink thing")
     text = re.sub(
@@ -412,5 +419,5 @@ def clean(text: str) -> str:
     )
     t = re.sub(r"\b(?:u+h+|u+m+|e+r+m*|hmm+|you know)\b[,.]?", " ", text, flags=re.IGNORECASE)
     t = re.sub(r"\b(\w+)(?:,?\s+\1\b)+", r"\1", t, flags=re.IGNORECASE)  # "the, the cylinder" too
-    t = _plain_sizes(t)
+    t = _plain_adjectives(t)
     return re.sub(r"\s+", " ", t).strip(" ,") or text

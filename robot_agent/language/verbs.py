@@ -429,10 +429,12 @@ CAUTION = (
     "cautiously attentive",
     "marked by keen caution",
 )
-#: a caution word said of a thing: "mind the flute", "careful of that glass", "watch out for the mug"
+#: a caution word said of a thing: "mind the flute", "careful of that glass", "watch out for the mug",
+#: "be careful not to bonk the mug"
 _CAUTION_OF = re.compile(
-    r"^(?:(?:oh|hey|and|but|just|please|now|ok|okay|so)\s+)*(?P<w>[a-z]+)(?:\s+(?P<p>out|away|clear))?"
-    r"(?:\s+(?:of|for|with|around|near|about|from))?\s+(?:the|that|this|those|these|your|my)\s+[a-z]"
+    r"^(?:(?:oh|hey|and|but|just|please|now|ok|okay|so|be)\s+)*(?P<w>[a-z]+)(?:\s+(?P<p>out|away|clear))?"
+    r"(?:\s+not\s+to\s+[a-z]+)?(?:\s+(?:of|for|with|around|near|about|from))?"
+    r"\s+(?:the|that|this|those|these|your|my)\s+[a-z]"
 )
 #: what a caution of a thing moves between "keep away from it" and "use it instead"
 CAUTION_WEIGHT = 0.08

@@ -105,9 +105,11 @@ def test_a_part_said_after_a_negation_is_not_the_one_meant(layer: LanguageLayer)
         ("a wee bit left", "a wee bit left"),  # an amount, not a thing's size
         ("great job", "great job"),  # "great" judges
         ("the little one", "the little one"),
+        ("why are you so sluggish today", "why are you so slow today"),
+        ("speedier please", "faster please"),
     ],
 )
-def test_an_adjective_of_size_no_list_holds_is_read_plainly(said: str, plain: str) -> None:
+def test_an_adjective_of_size_or_speed_no_list_holds_is_read_plainly(said: str, plain: str) -> None:
     assert clean(said) == plain
 
 
@@ -199,6 +201,7 @@ def test_a_description_beside_a_whole_request_does_not_make_it_ambiguous(layer: 
         ("mind the glass on your way past", True),
         ("careful of that glass on the way over", True),
         ("watch out for the mug", True),
+        ("be careful not to bonk the mug", True),
         ("careful, you'll snap the stem", False),  # no thing said after the caution
         ("use the glass", False),
         ("grab the mug", False),
