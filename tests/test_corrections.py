@@ -317,6 +317,8 @@ TABLE: list[tuple[str, str, str, dict[str, Any]]] = [
         {"plan": {"type": "step", "position": "last", "call": {"skill": "close", "object": "cabinet"}}},
     ),
     ("sort them by colour", "scene", P, {"plan": {"type": "sort", "key": "color"}}),
+    ("group them by what shape they are", "scene", P, {"plan": {"type": "sort", "key": "shape"}}),
+    ("sort them by their colour", "scene", P, {"plan": {"type": "sort", "key": "color"}}),
     (
         "the biggest block goes at the bottom",
         "scene",
