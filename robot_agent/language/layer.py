@@ -201,7 +201,7 @@ class LanguageLayer:
         if self.mode == "full" and (fixed := without_company(repaired(text))) != text:  # "go right - sorry, left"
             u = self._correction(fixed, ctx)
             return replace(u, text=text)
-        g = self.parser.parse(clean(text), ctx)
+        g = self.parser.parse(clean(text) if self.mode == "grammar" else naming.request_part(clean(text)), ctx)
         g.text = text
         if self.mode == "grammar":
             return self._from_grammar(text, g)
@@ -321,7 +321,8 @@ class LanguageLayer:
         if not cands or self.scorer is None:
             return []
         sentences = [r for c in cands for r in c.renderings]
-        q = self.scorer.query(clean(text))
+        # a correction's warning says why, its request what to do ("lift it more, you'll clip the cube")
+        q = self.scorer.query(clean(text) if objects is not None else naming.request_part(clean(text)))
         flat = self.scorer.scores(q, sentences)
         scores: list[float] = []
         i = 0

@@ -110,6 +110,34 @@ def object_cue(
     return out
 
 
+#: first words of a clause that are no request, whatever WordNet's verbs ("you", "it", "that")
+_NOT_VERBS = frozenset("you it that this there i we they he she or and but so then the a an".split())
+#: a warning of what will (or nearly did) happen, to the end of its clause ("you'll clip the small
+#: one", "or you'll clobber the apple", "it nearly clipped the other cube")
+_WARNED = re.compile(
+    r"(?:\bor\s+)?\b(?:you'?ll|you will|it'?ll|it will|(?:you'?re|it'?s)\s+(?:gonna|going to)|"
+    r"(?:it|you)\s+(?:nearly|almost|just about))\s+[^,;.!?]*"
+)
+
+
+def request_part(text: str) -> str:
+    """A correction without its warnings when the rest is a request ("lift it higher before you
+    swing over, you'll clip the small one" -> "lift it higher before you swing over"): what will
+    be hit says why, the request says what to do; the whole text when no clause of the rest starts
+    with a verb ("you've barely lifted it, you'll knock the glass over")."""
+    low = text.lower()
+    wn = wordnet.load()
+    if wn is None or not _WARNED.search(low):
+        return text
+    said = " ".join(_WARNED.sub(" ", low).split()).strip(" ,;")
+    for clause in re.split(r"\s*[,;:.!?]\s*|\s+-+\s+", said):
+        words = clause.split()
+        senses = wn.synsets(words[0], "v") if words and words[0] not in _NOT_VERBS else []
+        if senses and senses[0].lexname != "verb.stative":
+            return said
+    return text
+
+
 def task_cue(
     text: str, cands: Sequence[Any], scores: list[float], objects: Sequence[ObjectInfo], scorer: Any
 ) -> list[float]:

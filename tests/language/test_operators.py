@@ -14,7 +14,7 @@ import pytest
 from robot_agent.language import LanguageLayer
 from robot_agent.language.checks import clean, elided_ones, plain_task, request_said
 from robot_agent.language.grammar import CorrectionContext, CorrectionKind
-from robot_agent.language.naming import part_meant
+from robot_agent.language.naming import part_meant, request_part
 from robot_agent.language.nouns import body_at_risk
 from robot_agent.language.verbs import cautions, continuing, directed, read
 from sim.catalog import geometry
@@ -250,3 +250,23 @@ def test_either_one_after_a_task_adds_no_place(layer: LanguageLayer) -> None:
     cubes = [DESK[1], _obj("brick2", "block", "cube", "red", (0.40, -0.2), (0.05, 0.05, 0.05)), DESK[2], DESK[0]]
     u = layer.understand_task("put a brick on the tray, either one", cubes)
     assert u.decision == "act" and all(a["targets"] == ["tray"] for a in u.atoms), u
+
+
+@pytest.mark.parametrize(
+    "said, asked",
+    [
+        ("start coming down from further up or you'll clobber the cup", "start coming down from further up"),
+        ("it nearly clipped the other cube on the way up, lift it more", "lift it more"),
+        ("you've barely lifted it, you'll knock the cup over", "you've barely lifted it, you'll knock the cup over"),
+        ("left a bit", "left a bit"),
+    ],
+)
+def test_a_warning_beside_a_request_says_why_not_what(said: str, asked: str) -> None:
+    assert request_part(said) == asked
+
+
+def test_what_a_warning_says_will_be_hit_is_no_thing_to_use(layer: LanguageLayer) -> None:
+    ctx = CorrectionContext(skill="pick", object="brick", objects=DESK)
+    u = layer.understand_correction("it nearly clipped the cup on the way up, lift it more", ctx)
+    assert u.decision == "act" and u.correction.plan is None, u
+    assert "lift_height" in u.correction.parameters, u

@@ -313,7 +313,8 @@ _FORBID_RE = re.compile(
 #: a negation right before a step phrase ("don't ", "please never ", "no need to just ")
 _NEG_BEFORE_RE = re.compile(r"(?:" + _FORBID_RE.pattern + r") *(?:(?:ever|yet|just|now|bother to|try to) )*$")
 _SORT_RE = re.compile(
-    r"\b(?:sort|sorted|group|grouped|organi[sz]e|arrange|separate|order)\b(?: \S+){0,4}? by (?:what |which |their |its )?"
+    r"\b(?:sort|sorted|group|grouped|organi[sz]e|arrange|separate|order)\b(?: \S+){0,4}? by "
+    r"(?:what |which |their |its )?"
     r"(?P<k>colors?|size|sizes|type|types|kind|kinds|category|categories|shape|shapes|height)\b|"
     r"\b(?P<same>same|matching) (?P<k2>colors?|shapes?|types?|kinds?) "
     r"(?:go |goes |together|in the same)"
