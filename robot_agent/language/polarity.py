@@ -190,6 +190,8 @@ _SHORT = re.compile(
 _REQUEST = re.compile(
     r"^(?:(?:please|just|now|ok|okay|and|so)\s+)*(?:slow|speed|go|move|get|be|take|ease|hurry|make)\b"
 )
+#: a lift that fell short ("you've barely lifted it", "it hardly cleared the cup")
+_SHORT_LIFT = re.compile(rf"\b(?:{SCARCELY})\s+(?:lifted|raised|cleared|picked|got)\b")
 #: families whose value says how far a motion goes on
 DISTANCE_FAMILIES = ("pull", "push")
 
@@ -200,6 +202,8 @@ def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
     low = _SO_EXCLAIMED.sub(r"\g<pre>too ", text.lower())  # "sooo slow.", "why are you so sluggish today"
     if fam in DISTANCE_FAMILIES and _SHORT.search(low) and not _EXCESS.search(low):
         return "more"  # it stopped short: go on
+    if fam == "lift" and _SHORT_LIFT.search(low):
+        return "higher"  # "you've barely lifted it": lifted short of enough
     said = _said(values, low)
     if len(said) == 1:  # the anchor itself was said: no need to compare vectors
         # A complaint turns the word of its own clause around ("it's going too fast"), not a

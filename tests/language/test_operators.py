@@ -270,3 +270,13 @@ def test_what_a_warning_says_will_be_hit_is_no_thing_to_use(layer: LanguageLayer
     u = layer.understand_correction("it nearly clipped the cup on the way up, lift it more", ctx)
     assert u.decision == "act" and u.correction.plan is None, u
     assert "lift_height" in u.correction.parameters, u
+
+
+def test_a_lift_that_fell_short_asks_for_a_higher_one(layer: LanguageLayer) -> None:
+    ctx = CorrectionContext(skill="pick", object="brick", objects=DESK)
+    u = layer.understand_correction("you've barely lifted it", ctx)
+    assert u.decision == "act" and u.correction.parameters.get("lift_height", {}).get("add", 0) > 0, u
+    # with a warning of what it will hit, keeping away from that is a meaning too: lifting still leads
+    u = layer.understand_correction("you've barely lifted it, you'll knock the cup over", ctx)
+    assert u.decision in ("act", "ask") and "lift it higher" in (u.question or "lift it higher"), u
+    assert u.decision == "ask" or u.correction.parameters.get("lift_height", {}).get("add", 0) > 0, u
