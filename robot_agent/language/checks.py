@@ -339,11 +339,41 @@ _FREE_CHOICE = re.compile(
 )
 
 
+#: another thing said to go the same way ("..., and so does the banana", "..., the lime too",
+#: "..., same for the lime", "..., and the lime as well")
+_LIKEWISE = re.compile(
+    r"^(?P<first>.+)\s*[,;]?\s+(?:(?:and|also)\s+)?(?:so\s+(?:does|do|should|can|must|will)\s+(?P<a>.+?)|"
+    r"(?:the\s+)?same\s+(?:goes\s+)?for\s+(?P<b>.+?)|"
+    r"(?P<c>(?:the|that|this|those|these|my)\s+[a-z ]+?)\s+(?:too|as well|also))"
+    r"\s*[.!]*$",
+    re.I,
+)
+
+
+def likewise(text: str) -> str:
+    """Another thing said to go where the first went, said in full ("the apple goes in the drawer,
+    and so does the banana" -> "..., then put the banana in the drawer")."""
+    from robot_agent.language.structure import placement_phrases
+
+    m = _LIKEWISE.match(text.strip())
+    first = re.sub(r"(?:\s*[,;]|\s+(?:and|also))+$", "", m.group("first")) if m else ""
+    said = placement_phrases(first) if first else None
+    if m is None or said is None:
+        return text
+    other = next(g for g in m.group("a", "b", "c") if g)
+    cut = first.lower().rfind(said[1])
+    before = first[:cut].split()
+    if cut < 0 or not before:
+        return text
+    return f"{first}, then put {other} {before[-1]} {said[1]}"
+
+
 def plain_task(text: str, objects: Sequence[ObjectInfo]) -> str:
     """A task as plainly said: no amount of motion (:func:`without_amount`), a self-repair put in
     its place (:func:`task_repaired`), a noun left out said again (:func:`elided_ones`), no free
-    choice said after it ("put a glass on the shelf, either one")."""
-    return elided_ones(task_repaired(without_amount(_FREE_CHOICE.sub("", text) or text), objects))
+    choice said after it ("put a glass on the shelf, either one"), another thing said to go the
+    same way said in full (:func:`likewise`)."""
+    return likewise(elided_ones(task_repaired(without_amount(_FREE_CHOICE.sub("", text) or text), objects)))
 
 
 #: size and speed words every reader knows; any other adjective of size or speed is read as one

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from robot_agent.language import LanguageLayer
-from robot_agent.language.checks import clean, elided_ones, plain_task, request_said
+from robot_agent.language.checks import clean, elided_ones, likewise, plain_task, request_said
 from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.language.naming import part_meant, request_part
 from robot_agent.language.nouns import body_at_risk
@@ -280,3 +280,22 @@ def test_a_lift_that_fell_short_asks_for_a_higher_one(layer: LanguageLayer) -> N
     u = layer.understand_correction("you've barely lifted it, you'll knock the cup over", ctx)
     assert u.decision in ("act", "ask") and "lift it higher" in (u.question or "lift it higher"), u
     assert u.decision == "ask" or u.correction.parameters.get("lift_height", {}).get("add", 0) > 0, u
+
+
+@pytest.mark.parametrize(
+    "said, meant",
+    [
+        ("the brick goes on the tray, and so does the cup", "the brick goes on the tray, then put the cup on the tray"),
+        ("put the brick on the tray, the cup too", "put the brick on the tray, then put the cup on the tray"),
+        ("brick on the tray, same for the cup", "brick on the tray, then put the cup on the tray"),
+        ("put the brick on the tray", "put the brick on the tray"),
+    ],
+)
+def test_another_thing_said_to_go_the_same_way_is_said_in_full(said: str, meant: str) -> None:
+    assert likewise(said) == meant
+
+
+def test_so_does_the_other_thing_puts_both_there(layer: LanguageLayer) -> None:
+    u = layer.understand_task("the cube goes on the tray, and so does the cup", DESK)
+    assert u.decision == "act", u
+    assert sorted((a["objects"], a["targets"]) for a in u.atoms) == [(["brick"], ["tray"]), (["cup"], ["tray"])], u
