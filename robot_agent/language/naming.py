@@ -112,11 +112,12 @@ def object_cue(
 
 #: first words of a clause that are no request, whatever WordNet's verbs ("you", "it", "that")
 _NOT_VERBS = frozenset("you it that this there i we they he she or and but so then the a an".split())
-#: a warning of what will (or nearly did) happen, to the end of its clause ("you'll clip the small
-#: one", "or you'll clobber the apple", "it nearly clipped the other cube")
+#: a warning of what will (or nearly did, or does) happen, to the end of its clause ("you'll clip
+#: the small one", "or you'll clobber the apple", "it nearly clipped the other cube", "you're
+#: clipping the big cube")
 _WARNED = re.compile(
     r"(?:\bor\s+)?\b(?:you'?ll|you will|it'?ll|it will|(?:you'?re|it'?s)\s+(?:gonna|going to)|"
-    r"(?:it|you)\s+(?:nearly|almost|just about))\s+[^,;.!?]*"
+    r"(?:it|you)\s+(?:nearly|almost|just about)|(?:you'?re|you are|it'?s|it is)\s+(?=[a-z]+ing\b))\s*[^,;.!?]*"
 )
 
 

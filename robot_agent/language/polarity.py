@@ -191,7 +191,7 @@ _REQUEST = re.compile(
     r"^(?:(?:please|just|now|ok|okay|and|so)\s+)*(?:slow|speed|go|move|get|be|take|ease|hurry|make)\b"
 )
 #: a lift that fell short ("you've barely lifted it", "it hardly cleared the cup")
-_SHORT_LIFT = re.compile(rf"\b(?:{SCARCELY})\s+(?:lifted|raised|cleared|picked|got)\b")
+_SHORT_LIFT = re.compile(rf"\b(?:{SCARCELY})\s+(?:lift|rais|clear|pick|gett?)(?:ed|ing|e)?\b")
 #: families whose value says how far a motion goes on
 DISTANCE_FAMILIES = ("pull", "push")
 

@@ -257,6 +257,7 @@ def test_either_one_after_a_task_adds_no_place(layer: LanguageLayer) -> None:
     [
         ("start coming down from further up or you'll clobber the cup", "start coming down from further up"),
         ("it nearly clipped the other cube on the way up, lift it more", "lift it more"),
+        ("start coming down from higher up, you're clipping the cup", "start coming down from higher up"),
         ("you've barely lifted it, you'll knock the cup over", "you've barely lifted it, you'll knock the cup over"),
         ("left a bit", "left a bit"),
     ],
