@@ -30,7 +30,10 @@ from robot_agent.language.structure import NEGATED_PART_RE, NOT_NOUNS, clearly_n
 from skills.types import ObjectInfo
 
 #: a noun phrase: a determiner and up to four words (cut after its noun by ``nouns.noun_phrase``)
-_NP = re.compile(r"\b(?:the|a|an|that|this|those|these|your|my|all|both|any)\s+([a-z]+(?:\s+[a-z]+){0,3})")
+#: (a lookahead: "your arm clear of the big cube" holds two phrases, the second inside the first's words)
+_NP = re.compile(r"\b(?:the|a|an|that|this|those|these|your|my|all|both|any)\s+(?=([a-z]+(?:\s+[a-z]+){0,3}))")
+#: a phrase right after these is named to be ruled out
+_RULED_OUT_BEFORE = re.compile(r"(?:\bnot|\bnever|\bexcept(?: for)?|\binstead of|\brather than|\bother than|n't)\s*$")
 #: words that pick one of a kind by what it is not ("the other mug"): not told apart here
 _OTHER = re.compile(r"\b(?:other|another|different|else|next)\b")
 #: words that rule out what they name ("not the red one", "anything but the mug")
@@ -65,7 +68,10 @@ def _plural(word: str) -> bool:
 def named(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> list[Named]:
     """The noun phrases of ``text`` that name objects here by kind, with the objects they name."""
     out: list[Named] = []
-    for m in _NP.finditer(text.lower()):
+    low = text.lower()
+    for m in _NP.finditer(low):
+        if _RULED_OUT_BEFORE.search(low[: m.start()]):
+            continue  # "the shelf, not the plate": the plate is named to be ruled out
         phrase = nouns.noun_phrase(f"the {m.group(1)}")
         head = nouns.head_noun(phrase)
         if not head or head in NOT_NOUNS or head in REGIONS:

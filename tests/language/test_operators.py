@@ -300,3 +300,17 @@ def test_so_does_the_other_thing_puts_both_there(layer: LanguageLayer) -> None:
     u = layer.understand_task("the cube goes on the tray, and so does the cup", DESK)
     assert u.decision == "act", u
     assert sorted((a["objects"], a["targets"]) for a in u.atoms) == [(["brick"], ["tray"]), (["cup"], ["tray"])], u
+
+
+def test_a_phrase_inside_another_phrases_words_is_named_and_a_ruled_out_one_is_not(layer: LanguageLayer) -> None:
+    from robot_agent.language.naming import named
+
+    cubes = [
+        _obj("big_cube", "block", "cube", "blue", (0.40, 0.2), (0.07, 0.07, 0.07)),
+        _obj("small_cube", "block", "cube", "blue", (0.44, 0.0), (0.035, 0.035, 0.035)),
+        DESK[0],
+        DESK[2],
+    ]
+    found = named("keep your arm clear of the big cube", cubes, layer.scorer)
+    assert [sorted(f.names) for f in found] == [["big_cube"]]
+    assert [sorted(f.names) for f in named("the tray, not the cup", cubes, layer.scorer)] == [["tray"]]
