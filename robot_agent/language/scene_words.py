@@ -30,6 +30,15 @@ CATEGORY_NOUN = {
 }
 #: shape variants that are nouns in their own right ("the lemon", "the cube", "the bin")
 SHAPE_NOUNS = {"cube", "cuboid", "cylinder", "apple", "orange", "lemon", "banana", "tumbler", "flute", "bin"}
+#: how a shape looks, in the adjectives people describe it by ("the round block" is the cylinder,
+#: "the long block" the cuboid): part of each object's description, grounded like the rest
+SHAPE_LOOKS = {
+    "cylinder": ("round",),
+    "cube": ("square",),
+    "cuboid": ("long", "rectangular"),
+    "tumbler": ("short",),
+    "flute": ("tall", "thin"),
+}
 #: what each part is, in words: a part named in a sentence is matched against these
 PART_WORDS = {
     "handle": ("the handle", "the handle you hold it by"),
@@ -74,6 +83,8 @@ def phrases(o: ObjectInfo, objects: Sequence[ObjectInfo] = ()) -> list[str]:
     if o.category == "cabinet":
         out.append("cabinet")
     same = [x for x in objects if x.category == o.category and x.name != o.name]
+    if any(x.shape != o.shape for x in same):  # "the round block": said when the kind has other shapes
+        out += [f"{look} {cat_noun}" for look in SHAPE_LOOKS.get(o.shape or "", ())]
     if same:
         area = o.size[0] * o.size[1]
         if all(area > x.size[0] * x.size[1] * 1.15 for x in same):

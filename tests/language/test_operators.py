@@ -314,3 +314,27 @@ def test_a_phrase_inside_another_phrases_words_is_named_and_a_ruled_out_one_is_n
     found = named("keep your arm clear of the big cube", cubes, layer.scorer)
     assert [sorted(f.names) for f in found] == [["big_cube"]]
     assert [sorted(f.names) for f in named("the tray, not the cup", cubes, layer.scorer)] == [["tray"]]
+
+
+def test_a_shape_said_as_an_adjective_is_part_of_the_description(layer: LanguageLayer) -> None:
+    blocks = [
+        _obj("tube", "block", "cylinder", "yellow", (0.40, 0.2), (0.045, 0.045, 0.05)),
+        _obj("box", "block", "cube", "yellow", (0.44, 0.0), (0.04, 0.04, 0.04)),
+        DESK[2],
+    ]
+    u = layer.understand_task("grab the round block", blocks)
+    assert u.decision == "act" and [a["objects"] for a in u.atoms] == [["tube"]], u
+
+
+def test_a_task_of_placements_is_never_acted_on_in_part(layer: LanguageLayer) -> None:
+    # each clause places its own thing: a reading of one goal may not stand for both
+    room = [
+        _obj("big_cube", "block", "cube", "purple", (0.38, 0.22), (0.06, 0.06, 0.06)),
+        _obj("small_cube", "block", "cube", "purple", (0.46, 0.08), (0.03, 0.03, 0.03)),
+        _obj("red_cylinder", "block", "cylinder", "red", (0.36, -0.06), (0.045, 0.045, 0.05)),
+        _obj("yellow_cuboid", "block", "cuboid", "yellow", (0.48, -0.2), (0.035, 0.05, 0.06)),
+        _obj("white_plate", "plate", "square", "white", (0.64, 0.16), (0.2, 0.2, 0.02)),
+        _obj("black_tray", "tray", "flat", "black", (0.66, -0.14), (0.3, 0.2, 0.02)),
+    ]
+    u = layer.understand_task("cylinder in the tray, the long block on the plate", room)
+    assert u.decision == "ask" or len(u.atoms) == 2, u
