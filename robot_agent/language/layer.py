@@ -542,6 +542,19 @@ class LanguageLayer:
             lost = next(p for p, v in zip(in_order, subs, strict=True) if not (v.decision == "act" and v.task))
             why = f"I did not follow the step '{lost}'"  # acting on the others would drop it
             return Understanding(text, "task", "ask", reason=why, question=f"{why}. Could you say it in other words?")
+        parts = clauses(text) if not split else []
+        if len(atoms) < len(parts) and all(structure.placement_phrases(p) and not HEDGED.match(p) for p in parts):
+            # "cylinder in the tray, the long block on the plate": each clause a placement of its
+            # own, so no reading of fewer goals (the grammar's or one meaning's) stands for them
+            u, lost = self._by_clause(text, objects)
+            if u is not None:
+                return u
+            if lost:
+                self._pending = None  # a part's own question is not the one asked
+                why = f"I did not follow the part '{lost}'"  # acting on the others would drop it
+                return Understanding(
+                    text, "task", "ask", reason=why, question=f"{why}. Could you say it in other words?"
+                )
         absent = structure.absent_phrase(clean(text), objects) if not atoms else None  # "the red ball"
         # "back to your rest position" names the robot's own place, not a missing object
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
@@ -602,14 +615,8 @@ class LanguageLayer:
         absent = structure.missing(clean(text), objects, self.scorer)
         if absent is not None and not atoms and not home:
             return self._not_here(text, "task", absent, objects)
-        if not atoms and not split:
-            parts = clauses(text)
-            if len(parts) > 1:
-                subs = [self._task(p, objects, split=True) for p in parts]
-                if all(u.decision == "act" and u.task for u in subs):
-                    u = self._combine(text, subs, objects)
-                    if u is not None:
-                        return u
+        if not atoms and not split and (u := self._by_clause(text, objects)[0]) is not None:
+            return u
         judged = self._judge(text, "task", situation(None, objects), ranked) if ranked else None
         if judged is not None and judged[0] is not None:
             u = self._task_from(text, judged[0], objects, judged[1], "llm")
@@ -635,6 +642,17 @@ class LanguageLayer:
         why = why or "I could not match the task to anything I can do with the objects here"
         names = ", ".join(o.name for o in objects)
         return Understanding(text, "task", "ask", reason=why, question=f"{why}. I can see: {names}. What should I do?")
+
+    def _by_clause(self, text: str, objects: list[ObjectInfo]) -> tuple[Understanding | None, str]:
+        """A task said as clauses ("apple in the bowl, banana on the plate"), each understood on its
+        own and combined, and the first clause not understood ("" when each was); (None, "") for
+        one clause."""
+        parts = clauses(text)
+        if len(parts) < 2:
+            return None, ""
+        subs = [self._task(p, objects, split=True) for p in parts]
+        lost = next((p for p, u in zip(parts, subs, strict=True) if not (u.decision == "act" and u.task)), "")
+        return (None if lost else self._combine(text, subs, objects)), lost
 
     def _narrowed(self, text: str, atom: dict[str, Any], name: str, objects: list[ObjectInfo]) -> Understanding | None:
         """The grammar's one-atom goal on the object the referring words picked."""
