@@ -451,30 +451,6 @@ class LanguageLayer:
 
     # ------------------------------------------------------------------ tasks
 
-    def _combine(self, text: str, subs: list[Understanding], objects: list[ObjectInfo]) -> Understanding | None:
-        """One goal from clauses understood one by one ("apple in the bowl, banana on the plate")."""
-        from robot_agent.policy.goals import parse_goal
-
-        # "take the apple to the drawer and put it inside": one placement said twice is done once
-        subs = [u for i, u in enumerate(subs) if u.task and (i == 0 or u.atoms != subs[i - 1].atoms)]
-        canonical = " and then ".join(u.task for u in subs)
-        try:
-            goal = parse_goal(canonical, objects)
-        except PolicyError:
-            return None
-        if goal is None:
-            return None
-        return Understanding(
-            text,
-            "task",
-            "act",
-            task=canonical,
-            goal=goal.describe(),
-            atoms=goal_atoms(goal),
-            confidence=min(u.confidence for u in subs),
-            source="model",
-        )
-
     def _task(self, text: str, objects: list[ObjectInfo], split: bool = False) -> Understanding:
         from robot_agent.policy.goals import parse_goal
 
@@ -533,28 +509,16 @@ class LanguageLayer:
             # the cube" read as both): the models decide, or the operator is asked.
             atoms = []
         in_order = steps.sequence(clean(text)) if not split else None
+        parts = clauses(text) if not split else []
         if in_order and len(atoms) + len(goal.en_route if goal is not None else ()) < len(in_order):
             # "X on the plate, then Y on top of it": every step, when each is understood
-            subs = [self._task(p, objects, split=True) for p in in_order]
-            u = self._combine(text, subs, objects) if all(v.decision == "act" and v.task for v in subs) else None
-            if u is not None:
-                return u
-            lost = next(p for p, v in zip(in_order, subs, strict=True) if not (v.decision == "act" and v.task))
-            why = f"I did not follow the step '{lost}'"  # acting on the others would drop it
-            return Understanding(text, "task", "ask", reason=why, question=f"{why}. Could you say it in other words?")
-        parts = clauses(text) if not split else []
-        if len(atoms) < len(parts) and all(structure.placement_phrases(p) and not HEDGED.match(p) for p in parts):
+            return self._by_part(text, in_order, objects, "step")
+        if len(parts) > max(1, len(atoms)) and all(
+            structure.placement_phrases(p) and not HEDGED.match(p) for p in parts
+        ):
             # "cylinder in the tray, the long block on the plate": each clause a placement of its
             # own, so no reading of fewer goals (the grammar's or one meaning's) stands for them
-            u, lost = self._by_clause(text, objects)
-            if u is not None:
-                return u
-            if lost:
-                self._pending = None  # a part's own question is not the one asked
-                why = f"I did not follow the part '{lost}'"  # acting on the others would drop it
-                return Understanding(
-                    text, "task", "ask", reason=why, question=f"{why}. Could you say it in other words?"
-                )
+            return self._by_part(text, parts, objects, "part")
         absent = structure.absent_phrase(clean(text), objects) if not atoms else None  # "the red ball"
         # "back to your rest position" names the robot's own place, not a missing object
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
@@ -615,7 +579,7 @@ class LanguageLayer:
         absent = structure.missing(clean(text), objects, self.scorer)
         if absent is not None and not atoms and not home:
             return self._not_here(text, "task", absent, objects)
-        if not atoms and not split and (u := self._by_clause(text, objects)[0]) is not None:
+        if not atoms and len(parts) > 1 and (u := self._by_part(text, parts, objects)).decision == "act":
             return u
         judged = self._judge(text, "task", situation(None, objects), ranked) if ranked else None
         if judged is not None and judged[0] is not None:
@@ -643,16 +607,17 @@ class LanguageLayer:
         names = ", ".join(o.name for o in objects)
         return Understanding(text, "task", "ask", reason=why, question=f"{why}. I can see: {names}. What should I do?")
 
-    def _by_clause(self, text: str, objects: list[ObjectInfo]) -> tuple[Understanding | None, str]:
-        """A task said as clauses ("apple in the bowl, banana on the plate"), each understood on its
-        own and combined, and the first clause not understood ("" when each was); (None, "") for
-        one clause."""
-        parts = clauses(text)
-        if len(parts) < 2:
-            return None, ""
+    def _by_part(self, text: str, parts: list[str], objects: list[ObjectInfo], said: str = "") -> Understanding:
+        """A task said in parts (steps or clauses), each understood on its own and combined, else
+        a question about the first part not followed (``said``: what a part is called in it)."""
         subs = [self._task(p, objects, split=True) for p in parts]
         lost = next((p for p, u in zip(parts, subs, strict=True) if not (u.decision == "act" and u.task)), "")
-        return (None if lost else self._combine(text, subs, objects)), lost
+        u = None if lost else steps.combined(text, subs, objects)
+        if u is not None:
+            return u
+        self._pending = None  # a part's own question is not the one asked
+        why = f"I did not follow the {said or 'part'} '{lost or text}'"  # acting on the others would drop it
+        return Understanding(text, "task", "ask", reason=why, question=f"{why}. Could you say it in other words?")
 
     def _narrowed(self, text: str, atom: dict[str, Any], name: str, objects: list[ObjectInfo]) -> Understanding | None:
         """The grammar's one-atom goal on the object the referring words picked."""
