@@ -330,25 +330,36 @@ _BARE = re.compile(
 _URGING = re.compile(r"\b(?:please|robot|hey|oh|okay|ok|just|now|quick|quickly)\b|[^a-z' ]")
 
 
-def halting(text: str) -> str | None:
-    """The verb of a bare command to stop that no word list needs to know ("knock it off",
-    "pause", "cease", "break it off"): its most common sense (a phrasal verb: one of its first five)
-    ceases to act (:data:`HALT`, or a direct kind of one); "close it" and "finish it" (a kind of
-    "bring to an end", which completing is too) do not. None
-    for anything else, a negated verb ("don't stop") included."""
+def _bare_verb(text: str) -> tuple[str, bool] | None:
+    """(the verb, whether it is phrasal) of a bare command ("knock it off": ("knock_off", True);
+    "pause": ("pause", False)); None when the text is no bare command, when its particle makes a
+    verb WordNet does not know ("cut it up"), or without WordNet."""
     wn = wordnet.load()
     low = " ".join(_URGING.sub(" ", text.lower()).split())
     m = _BARE.match(low) if wn is not None and low else None
     if m is None:
         return None
     v, p = m.group("v"), m.group("p")
-    phrasal = f"{v}_{p}" if p and wn.synsets(f"{v}_{p}", "v") else ""
-    if p and not phrasal:
-        return None  # "cut it up": the particle makes another verb, which WordNet does not know
+    if not p:
+        return v, False
+    return (f"{v}_{p}", True) if wn.synsets(f"{v}_{p}", "v") else None
+
+
+def halting(text: str) -> str | None:
+    """The verb of a bare command to stop that no word list needs to know ("knock it off",
+    "pause", "cease", "break it off"): its most common sense (a phrasal verb: one of its first five)
+    ceases to act (:data:`HALT`, or a direct kind of one); "close it" and "finish it" (a kind of
+    "bring to an end", which completing is too) do not. None
+    for anything else, a negated verb ("don't stop") included."""
+    bare = _bare_verb(text)
+    if bare is None:
+        return None
+    verb, phrasal = bare
+    wn = wordnet.load()
     # a verb's most common sense (a phrasal verb's idioms are rarer: any of its first five)
-    for s in wn.synsets(phrasal or v, "v")[: 5 if phrasal else 1]:
+    for s in wn.synsets(verb, "v")[: 5 if phrasal else 1]:
         if any(t.definition.startswith(HALT) for t in (s, *(h for h, _ in wn.hypernym_closure(s, 1)))):
-            return (phrasal or v).replace("_", " ")
+            return verb.replace("_", " ")
     return None
 
 
@@ -367,18 +378,13 @@ def continuing(text: str) -> str | None:
     phrasal verb (any of its first three senses) or a verb (its most common sense) defined as one
     of :data:`GO_ON`; None for anything else (an amount or a place after it makes it a motion:
     "go ahead two centimetres" is not matched) or without WordNet."""
-    wn = wordnet.load()
-    low = " ".join(_URGING.sub(" ", text.lower()).split())
-    m = _BARE.match(low) if wn is not None and low else None
-    if m is None:
+    bare = _bare_verb(text)
+    if bare is None:
         return None
-    v, p = m.group("v"), m.group("p")
-    phrasal = f"{v}_{p}" if p and wn.synsets(f"{v}_{p}", "v") else ""
-    if p and not phrasal:
-        return None
-    for s in wn.synsets(phrasal or v, "v")[: 3 if phrasal else 1]:
+    verb, phrasal = bare
+    for s in wordnet.load().synsets(verb, "v")[: 3 if phrasal else 1]:
         if s.definition.startswith(GO_ON):
-            return (phrasal or v).replace("_", " ")
+            return verb.replace("_", " ")
     return None
 
 
