@@ -237,12 +237,12 @@ def body_at_risk(text: str) -> str | None:
     for m in _OWNED.finditer(low):
         if _GOAL.search(low[: m.start()]):
             continue  # "drop it on my foot": where something is to go, a request (harm is refused elsewhere)
-        owner, nouns = m.group("o"), m.group("w").split()
+        owner, words = m.group("o"), m.group("w").split()
         if owner not in _PEOPLE:
             senses = wn.synsets(owner.removesuffix("'s"), "n")
             if not senses or senses[0].lexname != "noun.person":
                 continue
-        for noun in nouns:
+        for noun in words:
             senses = wn.synsets(noun.removesuffix("'s"), "n")
             if senses and senses[0].lexname == "noun.body":
                 return m.group(0)
