@@ -190,13 +190,24 @@ def adjust(phrase: str, objects: Mapping[str, ObjectInfo], sims: dict[str, float
     head = head_noun(phrase)
     if not head:
         return sims
+    from robot_agent.language import scene_words as sw
+
     out = dict(sims)
+    rels = {n: relation(head, objects[n]) if n in objects else None for n in sims}
+    # "the tray" with a flat tray and a bin of the tray kind: the bin has a noun of its own, and
+    # is called by it; the kind's noun names the one it is the own noun of
+    own = {n: sw.noun(objects[n]) for n, r in rels.items() if r is not None and r >= 1.0}
+    # called so: its noun is the head and its shape no kind of it ("flat"; a pear is a pear)
+    called_so = any(
+        noun == head and (word_relation(head, objects[n].shape or "") or 0.0) < 1.0 for n, noun in own.items()
+    )
     for name in sims:
-        o = objects.get(name)
-        rel = relation(head, o) if o is not None else None
+        rel = rels[name]
         if rel is None:
             continue
-        if rel >= 1.0:
+        if rel >= 1.0 and called_so and own[name] != head and own[name] in sw.SHAPE_NOUNS:
+            out[name] = sims[name] - PENALTY  # a bin is not called "the tray" where a tray is
+        elif rel >= 1.0:
             out[name] = sims[name] + BONUS
         elif rel <= 0.0:
             out[name] = sims[name] - PENALTY

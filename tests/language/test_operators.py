@@ -338,3 +338,14 @@ def test_a_task_of_placements_is_never_acted_on_in_part(layer: LanguageLayer) ->
     ]
     u = layer.understand_task("cylinder in the tray, the long block on the plate", room)
     assert u.decision == "ask" or len(u.atoms) == 2, u
+
+
+def test_a_kind_noun_names_the_thing_it_is_the_own_noun_of(layer: LanguageLayer) -> None:
+    from robot_agent.language.structure import ground_phrase, object_options
+
+    scene = [*DESK, _obj("bin", "tray", "bin", "gray", (0.64, -0.2), (0.2, 0.2, 0.1))]
+    places = [o for o in scene if o.category == "tray"]
+    tray = ground_phrase("the tray", object_options(places, scene), layer.scorer, scene)
+    assert tray["tray"] - tray["bin"] > 0.16  # the bin is of the tray kind, but called "the bin"
+    binned = ground_phrase("the bin", object_options(places, scene), layer.scorer, scene)
+    assert binned["bin"] > binned["tray"]
