@@ -394,6 +394,16 @@ _AMOUNT_AFTER = re.compile(r"\s+(?:bit|amount|touch|tad|way|distance|more|less|s
 _ADJECTIVE = re.compile(r"\b[a-z][a-z-]+\b")
 
 
+@lru_cache(maxsize=1)
+def _head_senses() -> tuple[tuple[tuple[str, str, str], frozenset[int]], ...]:
+    """Each head's plain forms with the WordNet senses it names (looked up once, not per word)."""
+    wn = wordnet.load()
+    return tuple(
+        (forms, frozenset(s.offset for s in wn.synsets(lemma, "a") if s.definition.startswith(start)))
+        for lemma, start, forms in _HEADS
+    )
+
+
 @lru_cache(maxsize=2048)
 def plain_adjective(word: str) -> str | None:
     """The plain word for an adjective of size or speed no word list holds ("teeny" -> "small",
@@ -403,12 +413,8 @@ def plain_adjective(word: str) -> str | None:
     wn = wordnet.load()
     if wn is None or word in _PLAIN_WORDS or len(word) < 3:
         return None
-    heads = [
-        (forms, {s.offset for s in wn.synsets(lemma, "a") if s.definition.startswith(start)})
-        for lemma, start, forms in _HEADS
-    ]
     for s in wn.synsets(word, "a")[:3]:
-        for forms, offsets in heads:
+        for forms, offsets in _head_senses():
             if s.offset in offsets or offsets & set(s.similar):
                 from robot_agent.language.judgement import judges
 

@@ -213,16 +213,14 @@ class LanguageLayer:
             ans = self._answer(text, pending)
             if ans is not None:
                 return ans
-        if g.kind is CorrectionKind.UNCLEAR and (plain := verbs.directed(clean(text))) != clean(text):
-            return replace(self._correction(plain, ctx), text=text)  # "descend by eight centimetres"
-        asked = request_said(clean(text))
-        if (
-            g.kind is CorrectionKind.UNCLEAR
-            and asked != clean(text)
-            and self.parser.parse(asked, ctx).kind is CorrectionKind.SKILL
-        ):
-            # "it's overhanging on the left, shift it right by a centimetre": the request is whole
-            return replace(self._correction(asked, ctx), text=text)
+        if g.kind is CorrectionKind.UNCLEAR:  # the readings below only for what the grammar did not read
+            said = clean(text)
+            if (plain := verbs.directed(said)) != said:
+                return replace(self._correction(plain, ctx), text=text)  # "descend by eight centimetres"
+            asked = request_said(said)
+            if asked != said and self.parser.parse(asked, ctx).kind is CorrectionKind.SKILL:
+                # "it's overhanging on the left, shift it right by a centimetre": the request is whole
+                return replace(self._correction(asked, ctx), text=text)
         absent = structure.absent_phrase(clean(text), ctx.objects)
         if absent is not None:  # "in the red bowl" when the one bowl is blue
             return self._not_here(text, "correction", absent, ctx.objects)
