@@ -64,7 +64,8 @@ DIRECTIONS = {"forward": (0, 1), "back": (0, -1), "left": (1, 1), "right": (1, -
 DEV_PERCENT = 40
 #: relative tolerance of explicit amounts and numeric values
 TOLERANCE = 0.30
-_ID = re.compile(r"^[tc]\d{4}$")
+# t/c, then four digits, or a batch letter and three digits (t0001, ca042)
+_ID = re.compile(r"^[tc](?:\d{4}|[a-z]\d{3})$")
 _NAME_KEYS = ("object", "destination", "target", "replaces")
 
 
@@ -259,7 +260,7 @@ def _item(raw: Any, i: int, path: Path, scenes: dict[str, Any], seen: set[str]) 
         raise CorpusError(f"{where}: unknown field(s) {', '.join(extra)}; allowed: {', '.join(sorted(allowed))}")
     iid = raw.get("id")
     if not isinstance(iid, str) or not _ID.match(iid):
-        raise CorpusError(f"{where}.id: expected t0001 (task) or c0001 (correction), got {iid!r}")
+        raise CorpusError(f"{where}.id: expected t0001 or ta001 (task), c0001 or ca001 (correction), got {iid!r}")
     where = f"{path}: items[{i}] ({iid})"
     if iid in seen:
         raise CorpusError(f"{where}.id: duplicate id")

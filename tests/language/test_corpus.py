@@ -175,6 +175,18 @@ def test_load_corpus_names_the_bad_field(tmp_path, corpus) -> None:
 
     assert "duplicate id" in broken(duplicate)
 
+    def bad_id(d):
+        d["items"][0]["id"] = "x0001"
+
+    assert "expected t0001" in broken(bad_id)
+    # a batch letter and three digits is an id too (the split rule hashes any id)
+    lettered = json.loads(json.dumps(good))
+    for it, new_id in zip(lettered["items"], ("ta001", "ta002", "ta003", "ca001", "ca002", "ca003"), strict=True):
+        it["id"] = new_id
+        it["split"] = split_for(new_id)
+    p.write_text(yaml.safe_dump(lettered))
+    assert [it.id for it in load_corpus(p).items] == ["ta001", "ta002", "ta003", "ca001", "ca002", "ca003"]
+
     def wrong_split(d):
         it = d["items"][0]
         it["split"] = "dev" if it["split"] == "test" else "test"
