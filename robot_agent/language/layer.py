@@ -49,7 +49,7 @@ from robot_agent.language.checks import (
 )
 from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
 from robot_agent.language.grammar.patterns import OTHER_WAY
-from robot_agent.language.meaning import correction_keys, decision, family, goal_atoms, goal_keys
+from robot_agent.language.meaning import correction_keys, decision, family, goal_act, goal_atoms, goal_keys
 from robot_agent.language.types import Choice, Thresholds, Understanding
 from skills.params import SKILL_PARAMS
 from skills.types import ObjectInfo
@@ -201,7 +201,8 @@ class LanguageLayer:
         if self.mode == "full" and (fixed := without_company(repaired(text))) != text:  # "go right - sorry, left"
             u = self._correction(fixed, ctx)
             return replace(u, text=text)
-        g = self.parser.parse(clean(text) if self.mode == "grammar" else naming.request_part(clean(text)), ctx)
+        request = clean(text) if self.mode == "grammar" else naming.request_part(clean(text))
+        g = self.parser.parse(request, ctx)
         g.text = text
         if self.mode == "grammar":
             return self._from_grammar(text, g)
@@ -242,7 +243,7 @@ class LanguageLayer:
             and judgement.approval(clean(text)) <= 0  # "looks good to me" is no "to me" motion
         ):
             return self._from_grammar(text, g)
-        ranked = self._rank(text, cands, ctx)
+        ranked = self._rank(text, cands, ctx, request=request)
         if gkeys and allowed:
             # The grammar read something allowed but left words unexplained: keep its reading when
             # the models do not prefer another meaning clearly.
@@ -314,13 +315,19 @@ class LanguageLayer:
         ctx: CorrectionContext | None,
         objects: Sequence[ObjectInfo] | None = None,
         ruled_out: set[str] | None = None,
+        request: str | None = None,
     ) -> list[tuple[Candidate, float]]:
-        """Candidates by score, best first (polarity families resolved by the words)."""
+        """Candidates by score, best first (polarity families resolved by the words); ``request``:
+        a correction's request part when the caller has it already."""
         if not cands or self.scorer is None:
             return []
         sentences = [r for c in cands for r in c.renderings]
-        # a correction's warning says why, its request what to do ("lift it more, you'll clip the cube")
-        q = self.scorer.query(clean(text) if objects is not None else naming.request_part(clean(text)))
+        if objects is not None:
+            request = clean(text)
+        elif request is None:
+            # a correction's warning says why, its request what to do ("lift it more, you'll clip the cube")
+            request = naming.request_part(clean(text))
+        q = self.scorer.query(request)
         flat = self.scorer.scores(q, sentences)
         scores: list[float] = []
         i = 0
@@ -646,26 +653,10 @@ class LanguageLayer:
         self, text: str, canonical: str, objects: list[ObjectInfo], score: float, source: str
     ) -> Understanding | None:
         """Act on the goal ``canonical`` (the grammar's words on scene names) reads as, or None."""
-        from robot_agent.policy.goals import parse_goal
-
-        try:
-            goal = parse_goal(canonical, objects)
-        except PolicyError as exc:
-            log.info("task reading %r did not parse: %s", canonical, exc)
-            return None
-        if goal is None:
-            return None
-        self._pending = None
-        return Understanding(
-            text,
-            "task",
-            "act",
-            task=canonical,
-            goal=goal.describe(),
-            atoms=goal_atoms(goal),
-            confidence=score,
-            source=source,
-        )
+        u = goal_act(text, canonical, objects, score, source)
+        if u is not None:
+            self._pending = None
+        return u
 
     # ------------------------------------------------------------------ questions and answers
 

@@ -6,12 +6,15 @@ compare what the grammar read with what the scene allows and with what the model
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from robot_agent.language.grammar import Correction, CorrectionKind
+
+log = logging.getLogger(__name__)
 
 #: families that change the plan (a replan), not a parameter of the running skill
 PLAN_FAMILIES = {
@@ -215,6 +218,32 @@ def goal_atoms(goal: Any) -> list[dict[str, Any]]:
             d["open"] = bool(a.open)
         out.append(d)
     return out
+
+
+def goal_act(text: str, canonical: str, objects: Any, confidence: float, source: str) -> Any:
+    """An act :class:`~robot_agent.language.types.Understanding` of the goal ``canonical`` (the
+    grammar's words on scene names) reads as, or None when it reads as no goal."""
+    from robot_agent.errors import PolicyError
+    from robot_agent.language.types import Understanding
+    from robot_agent.policy.goals import parse_goal
+
+    try:
+        goal = parse_goal(canonical, list(objects))
+    except PolicyError as exc:
+        log.info("task reading %r did not parse: %s", canonical, exc)
+        return None
+    if goal is None:
+        return None
+    return Understanding(
+        text,
+        "task",
+        "act",
+        task=canonical,
+        goal=goal.describe(),
+        atoms=goal_atoms(goal),
+        confidence=confidence,
+        source=source,
+    )
 
 
 def decision(c: Correction) -> str:

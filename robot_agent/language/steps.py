@@ -220,27 +220,9 @@ def before_cue(text: str, cands: Sequence[Any], scores: list[float], objects: Se
 def combined(text: str, subs: Sequence[Any], objects: Sequence[ObjectInfo]) -> Any:
     """One goal from parts understood one by one ("apple in the bowl, banana on the plate"): an
     :class:`~robot_agent.language.types.Understanding`, or None when the parts make no goal."""
-    from robot_agent.errors import PolicyError
-    from robot_agent.language.meaning import goal_atoms
-    from robot_agent.language.types import Understanding
-    from robot_agent.policy.goals import parse_goal
+    from robot_agent.language.meaning import goal_act
 
     # "take the apple to the drawer and put it inside": one placement said twice is done once
     subs = [u for i, u in enumerate(subs) if u.task and (i == 0 or u.atoms != subs[i - 1].atoms)]
     canonical = " and then ".join(u.task for u in subs)
-    try:
-        goal = parse_goal(canonical, list(objects))
-    except PolicyError:
-        return None
-    if goal is None:
-        return None
-    return Understanding(
-        text,
-        "task",
-        "act",
-        task=canonical,
-        goal=goal.describe(),
-        atoms=goal_atoms(goal),
-        confidence=min(u.confidence for u in subs),
-        source="model",
-    )
+    return goal_act(text, canonical, objects, min(u.confidence for u in subs), "model")
