@@ -62,8 +62,10 @@ def test_corpus_size_splits_and_mix(corpus) -> None:
     assert 0.35 <= tasks <= 0.52
     cats = Counter(it.category for it in items)
     n = len(items)
-    assert cats["stop"] / n >= 0.06 and cats["confirm"] / n >= 0.04 and cats["unclear"] / n >= 0.06
-    assert sum(it.ambiguous for it in items) / n >= 0.04
+    assert cats["stop"] / n >= 0.05 and cats["confirm"] / n >= 0.04 and cats["unclear"] / n >= 0.06
+    assert cats["stop"] >= 100  # stops are safety: never measured on a handful
+    # truly ambiguous sentences are a small share of what operators say; enough of them to measure asking
+    assert sum(it.ambiguous for it in items) / n >= 0.03 and sum(it.ambiguous for it in items) >= 60
     assert cats["skill"] and cats["plan"] and cats["task"] and cats["refuse"]
     for split in (dev, test):  # every kind of right answer is measured on both splits
         assert set(CATEGORIES) <= {it.category for it in split}
