@@ -98,3 +98,69 @@ def akin_choices(
     # the best meaning acts on an object the words do not name: on an akin one or on another
     offer = [(c, s) for c, s in ranked if object_of(c) in kin[1]][:3] or ranked[:3]
     return f"no {kin[0][4:]} here", offer
+
+
+#: words before a thing's name that make it a landmark, a source or a thing ruled out, which a
+#: goal need not act on ("the mug next to the bowl", "take it off the plate", "not the cube")
+_NO_ROLE = re.compile(
+    r"\b(?:next|near|nearer|nearest|closest|close|beside|besides|by|behind|front|left|right|of|from|off|than|"
+    r"like|between|past|beyond|above|below|under|over|not|no|never|instead|rather|except|but|without|leave|"
+    r"skip|avoid|around|round|matches|matching|same|as)\s+(?:(?:to|of|from|in|on|into|onto|at)\s+)?"
+    r"(?:(?:the|a|an|that|this|your|its|their)\s+)?$"
+)
+#: words that pick a few of a plural ("one of the glasses", "either of the cubes")
+_SOME_OF = re.compile(
+    r"\b(?:one|either|any|some|few|couple|pair|two|three|most|none|neither)\s+(?:of\s+)?(?:the|those|these)?\s*(?:[a-z]+\s+)?$"
+)
+#: an exception to a plural ("all the blocks except the red one")
+_BUT = re.compile(r"\b(?:except|but|apart from|other than|besides|bar|save for|not)\b")
+#: a repair after a thing's name takes it back ("in the bin, no wait, on the shelf")
+_TAKEN_BACK = re.compile(
+    r"\b(?:no wait|wait no|no no|sorry|i mean|i meant|actually|scratch that|or rather|correction)\b"
+)
+
+
+def named(text: str, objects: Sequence[ObjectInfo]) -> dict[str, tuple[int, str]]:
+    """Objects the words name by a phrase only one of them answers to ("the green apple", "the
+    plate" with one plate): name -> (where the phrase starts, the phrase); plural and shared nouns
+    are left out."""
+    from robot_agent.language.scene_words import CATEGORY_NOUN, noun, phrase, plural
+
+    low = " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
+    out: dict[str, tuple[int, str]] = {}
+    for o in objects:
+        says = [phrase(o)] if sum(phrase(x) == phrase(o) for x in objects) == 1 else []
+        head = noun(o)
+        if sum(noun(x) == head for x in objects) == 1 and not any(x.color == head for x in objects if x is not o):
+            says.append(head)  # "the orange" is no name where something else is orange
+        if o.category == "cabinet":
+            says.append("cabinet")
+        for s in says:
+            m = re.search(rf"\b{re.escape(s)}\b(?!')", low)
+            if m is not None:
+                out[o.name] = (m.start(), s)
+                break
+    # "both glasses", "the cubes": every one of that noun, unless a few of them are meant
+    kinds = {o.name: {noun(o), CATEGORY_NOUN.get(o.category, o.category)} for o in objects}
+    for head in set().union(*kinds.values()):
+        these = [o for o in objects if head in kinds[o.name]]
+        # the bare plural after a determiner: "white and black mugs", "the green blocks" name a few
+        m = re.search(rf"\b(?:both|all|the|those|these)\s+(?:of\s+the\s+)?{re.escape(plural(head))}\b", low)
+        if len(these) < 2 or m is None or _SOME_OF.search(low[: m.start()]) or _BUT.search(low):
+            continue
+        out.update({o.name: (m.start(), plural(head)) for o in these if o.name not in out})
+    return out
+
+
+def left_out(text: str, atoms: Sequence[dict], objects: Sequence[ObjectInfo]) -> str | None:
+    """A thing the task names by a phrase only it answers to, and which no part of the goal read
+    acts on or puts anything in ("orange and both glasses onto the tray" read as the glasses
+    only): its phrase, else None. Landmarks, sources and things ruled out are not left out."""
+    used = {n for a in atoms for n in (*(a.get("objects") or []), *(a.get("targets") or []))}
+    if any(a.get("kind") == "home" for a in atoms):
+        return None
+    low = " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
+    for name, (at, said) in named(text, objects).items():
+        if name not in used and not _NO_ROLE.search(low[:at]) and not _TAKEN_BACK.search(low[at:]):
+            return said
+    return None

@@ -95,7 +95,8 @@ _WHERE = re.compile(
 
 
 #: what says one step comes after another ("..., then ...", "... and after that ...", "...; ...")
-_SEQUENCE = re.compile(r"\s*(?:[;]|,?\s*\b(?:and\s+)?(?:then|after that|afterwards|next)\b,?)\s*")
+#: ("next to" says where a thing is, not when)
+_SEQUENCE = re.compile(r"\s*(?:[;]|,?\s*\b(?:and\s+)?(?:then|after that|afterwards|next(?!\s+to\b))\b,?)\s*")
 
 
 #: two requests joined by "and" (each must have a verb of its own to be read as two steps)

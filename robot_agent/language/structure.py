@@ -140,6 +140,7 @@ def placement_phrases(text: str) -> tuple[str, str] | None:
         return None  # "on the plate, then the middle one on top": two placements, not one
     head = (m.group("head") or "").split()
     obj, place = m.group("o"), _CONTRAST_TAIL.sub("", m.group("t"))
+    obj = re.sub(r"\s+next$", "", obj)  # "put the kettle next to the sink": "next to" is the place's
     if " " not in obj and any(obj in v.split("_") for v in verbs.main_verbs(text) if "_" in v):
         return None  # "hang on to the mug": a phrasal verb and its object, no place
 
