@@ -242,7 +242,8 @@ class LanguageLayer:
             and not (structure.stack_order(text) and not any(family(k).startswith("stack") for k in gkeys))
             and not (structure.later_step(text) and any(family(k) == "swap_object" for k in gkeys))
             and not names_unused_object(text, g, ctx)
-            and judgement.approval(clean(text)) <= 0  # "looks good to me" is no "to me" motion
+            # "looks good to me(, drop it)" is no "to me" motion
+            and all(judgement.approval(part) <= 0 for part in (clean(text), *clauses(clean(text))))
         ):
             return self._from_grammar(text, g)
         ranked = self._rank(text, cands, ctx, request=request)

@@ -209,7 +209,7 @@ def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
         # A complaint turns the word of its own clause around ("it's going too fast"), not a
         # request said beside it ("slow down, you're making me nervous": slower).
         own = [c for c in _CLAUSE.split(low) if _said(values, c)]
-        if len(own) == 1 and _turned(fam, said[0], own[0]) == said[0] and _REQUEST.match(own[0]):
+        if len(own) == 1 and _turned(fam, said[0], own[0]) == said[0] and _asks(own[0], fam):
             return said[0]
         return _turned(fam, said[0], low)
     if len(said) > 1:
@@ -228,6 +228,14 @@ def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
     if s1 < WORD_MATCH or s1 - s2 < WORD_MARGIN:
         return None
     return _turned(fam, v1, low)
+
+
+def _asks(clause: str, fam: str) -> bool:
+    """The clause is a request ("slow down", "bring it down"), not a description. A direction
+    word after a verb is too often its particle ("come back half of that": undo) to count."""
+    from robot_agent.language import verbs
+
+    return bool(_REQUEST.match(clause)) or (fam != "move" and verbs.imperative(clause))
 
 
 def _said(values: dict[str, tuple[str, ...]], low: str) -> list[str]:

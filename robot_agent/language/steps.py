@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from robot_agent.language import verbs
+from robot_agent.language import verbs, wordnet
 from robot_agent.language.structure import placement_phrases
 from skills.types import ObjectInfo
 
@@ -19,6 +19,16 @@ from skills.types import ObjectInfo
 _DESCRIBED = re.compile(
     r"^(?P<np>(?:the|that|this|your|my|our)\s+[a-z][a-z ]*?)\s*(?:'s|\u2019s|\s+is|\s+are|\s+looks|\s+seems|\s+was)\s+"
     r"(?P<desc>[^,;]+?)\s*(?:[,;.]|\s-+\s|\s+so\b|\s+and\b)\s*(?:(?:so|now|please|just|then|can you|could you)\s+)*"
+    r"(?P<rest>[a-z].*)$"
+)
+
+
+#: what someone did to a thing, then what to do about it ("someone left the drawer hanging open,
+#: could you close it"): the pronoun of the request is the thing done to
+_DONE_TO = re.compile(
+    r"^(?:someone|somebody|you|they|he|she|we|i|the\s+[a-z]+)\s+(?:(?:has|have|had|'ve|just|already)\s+)*"
+    r"(?P<verb>[a-z]+)\s+(?P<np>(?:the|that|this|your|my|our)\s+[a-z]+(?:\s+[a-z]+)?)\b(?P<desc>[^,;.]*?)"
+    r"\s*(?:[,;.]|\s-+\s|\s+so\b|\s+and\b)\s*(?:(?:so|now|please|just|then|can you|could you|would you)\s+)*"
     r"(?P<rest>[a-z].*)$"
 )
 
@@ -49,7 +59,7 @@ def restated(text: str) -> str:
         return f"{' '.join(pos)}{c.group('rest') or ''}"
     m = _DESCRIBED.match(text.strip().lower())
     if m is None:
-        return _topic_first(text)
+        return _done_to(text) or _topic_first(text)
     rest = m.group("rest")
     pron = re.search(r"\b(?:it|them)\b", rest)
     if pron is None or not verbs.main_verbs(rest):
@@ -58,6 +68,24 @@ def restated(text: str) -> str:
     if _WHERE.match(m.group("desc")):
         np = f"{np} {m.group('desc')}"  # "the cup's on the left, grab it": which cup
     return f"{rest[: pron.start()]}{np}{rest[pron.end() :]}"
+
+
+def _done_to(text: str) -> str | None:
+    """The request after a clause that says what someone did to a thing ("someone left the drawer
+    hanging open again, could you close it" -> "close the drawer"), or None."""
+    m = _DONE_TO.match(text.strip().lower())
+    wn = wordnet.load()
+    if m is None or wn is None:
+        return None
+    verb, rest = m.group("verb"), m.group("rest")
+    forms = wn.base_forms(verb, "v")
+    pron = re.search(r"\b(?:it|them)\b", rest)
+    if not forms or verb in forms or pron is None or not verbs.main_verbs(rest):
+        return None  # no verb in the past ("someone put", "you take"), or no pronoun to fill in
+    np = m.group("np").split()
+    if len(np) == 3 and (np[2].endswith(("ing", "ed")) or not wn.synsets(np[2], "n") or wn.synsets(np[2], "a")):
+        np = np[:2]  # "the drawer hanging": a noun, then what it is doing
+    return f"{rest[: pron.start()]}{' '.join(np)}{rest[pron.end() :]}"
 
 
 #: the thing said first, then the request about it ("the cylinder closest to the plate, slide it

@@ -471,3 +471,27 @@ def caution_cue(text: str, cands: list, scores: list[float]) -> list[float]:
         elif c.family in ("swap_object", "swap_target"):
             out[i] -= CAUTION_WEIGHT
     return out
+
+
+#: words a request may open with before its verb ("please bring it down", "ok so lower it")
+_OPENERS = frozenset("please just now ok okay and so then right alright maybe kindly".split())
+#: base-form words that are verbs in WordNet yet open no request here
+_NOT_REQUEST = frozenset("is are was were am do does did have has had will would can could should may might".split())
+
+
+def imperative(clause: str) -> bool:
+    """The clause is a request said with its verb first ("bring it down", "please ease it lower"):
+    its first word after the openers is a verb in its dictionary form, and no more common as
+    another word class ("down", "back", "too" are not requests). False without WordNet."""
+    wn = wordnet.load()
+    words = [w for w in _words(clause) if w != ","]
+    while words and words[0] in _OPENERS:
+        words = words[1:]
+    if wn is None or not words or words[0] in _NOT_REQUEST or "'" in words[0]:
+        return False
+    first = words[0]
+    if first not in wn.base_forms(first, "v"):
+        return False  # "dropping", "lowered": no request form
+    n_verb = len(wn.synsets(first, "v"))
+    others = max(len(wn.synsets(first, p)) for p in ("n", "a", "r"))
+    return n_verb > 0 and n_verb >= others

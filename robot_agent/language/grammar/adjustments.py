@@ -27,6 +27,7 @@ from robot_agent.language.grammar.patterns import (
     _SLOWER_RE,
     _SPEED_SET_RE,
     _STRAIGHT_RE,
+    FRACTIONS,
 )
 from robot_agent.language.grammar.state import _or_list
 from skills.params import spec as param_spec
@@ -48,7 +49,9 @@ class _Adjustments(_Mentions):
         skill = self.ctx.skill
         for m in self.find(_SPEED_SET_RE):
             sp = param_spec(skill or "go_home", "speed")
-            if m.group("full") or m.group().startswith("as fast"):
+            if m.group("frac"):  # "a quarter of max speed"
+                self.add_change(skill, "speed", "set", sp.high * FRACTIONS[m.group("frac")], explicit=True)
+            elif m.group("full") or m.group().startswith("as fast"):
                 self.add_change(skill, "speed", "set", sp.high)
             elif m.group("min") or m.group().startswith("as slow"):
                 self.add_change(skill, "speed", "set", sp.low)

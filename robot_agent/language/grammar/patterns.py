@@ -186,8 +186,26 @@ _GENTLE_RE = re.compile(
     r"(?:don't|do not|never) (?:drop|throw|toss|slam|bang) (?:it|that|them)|"
     r"(?:don't|do not) let (?:it|that) (?:fall|drop))\b"
 )
+#: a share of the whole said in words ("a quarter of", "two thirds of")
+FRACTIONS = {
+    "half": 0.5,
+    "a half": 0.5,
+    "one half": 0.5,
+    "a third": 1 / 3,
+    "one third": 1 / 3,
+    "two thirds": 2 / 3,
+    "a quarter": 0.25,
+    "one quarter": 0.25,
+    "three quarters": 0.75,
+    "a fifth": 0.2,
+    "one fifth": 0.2,
+    "a tenth": 0.1,
+    "one tenth": 0.1,
+}
 _SPEED_SET_RE = re.compile(
-    r"\b(?:(?P<full>full|max(?:imum)?|top|highest) speed|as fast as (?:you can|possible)|"
+    r"\b(?:(?P<frac>" + "|".join(sorted(FRACTIONS, key=len, reverse=True)) + r") (?:of )?(?:the |your )?"
+    r"(?:full|max(?:imum)?|top|highest) speed|"
+    r"(?P<full>full|max(?:imum)?|top|highest) speed|as fast as (?:you can|possible)|"
     r"(?P<min>min(?:imum)?|lowest) speed|as slow(?:ly)? as (?:you can|possible)|"
     r"(?P<norm>normal|default|usual|regular|original) speed|"
     r"(?P<half>half (?:the )?speed|half as fast|twice as slow(?:ly)?)|"
@@ -268,6 +286,10 @@ _STEP_CUE_RE = re.compile(
     r"don't forget to|remember to|you missed|you still need to|make sure (?:to|you)|"
     r"also|you skipped|you didn't)\b"
 )
+#: courtesy said after a request ("banana first, please"), which changes nothing of it
+_COURTESY = (
+    r"(?: ?,? ?(?:please|thanks|thank you|cheers|for me|if you can|if you could|if you would|if you don't mind))*"
+)
 _ORDER_PATTERNS = [  # group "a" happens first, then group "b"
     re.compile(
         r"^(?:first(?: of all)?|to begin with|to start with|start by|begin by|start with|begin with) ,? ?"
@@ -275,7 +297,7 @@ _ORDER_PATTERNS = [  # group "a" happens first, then group "b"
     ),
     re.compile(
         r"^(?P<a>.+?) (?:first|beforehand|before anything else|to begin with|at first) ?,? ?"
-        r"(?:(?:and )?(?:then|after that|afterwards|next|and only then) (?P<b>.+))?[.!]?$"
+        r"(?:(?:and )?(?:then|after that|afterwards|next|and only then) (?P<b>.+))?" + _COURTESY + r"[.!]?$"
     ),
     re.compile(
         r"^(?:first(?: of all)?|to begin with|to start with|start by|begin by|start with|begin with) ,? ?"

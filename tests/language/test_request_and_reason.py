@@ -1,0 +1,88 @@
+"""What is asked, told apart from what is said beside it: a request with its verb first beside a
+complaint ("drop height's too big, bring it down") is read as asked, not turned around by the
+complaint; an approving clause beside a command to finish ("looks good to me, drop it") is no
+"to me" motion; courtesy after "X first" keeps it an order; a share of full speed ("a quarter of
+max speed"); what someone did to a thing before the request says what its pronoun is.
+Real grammar, WordNet and the embedded sentence model (MiniLM), on a scene written here."""
+
+from __future__ import annotations
+
+import pytest
+
+from robot_agent.language import LanguageLayer
+from robot_agent.language.grammar import CorrectionContext, CorrectionKind, CorrectionParser
+from robot_agent.language.steps import restated
+from robot_agent.language.verbs import imperative
+from sim.catalog import geometry
+from skills.types import ObjectInfo, Pose
+
+
+def _obj(name: str, category: str, shape: str, color: str, xy: tuple[float, float], size) -> ObjectInfo:
+    parts = geometry(category, shape, size).parts
+    return ObjectInfo(name, category, Pose((xy[0], xy[1], 0.0)), size, color=color, shape=shape, parts=dict(parts))
+
+
+ORCHARD = [
+    _obj("banana", "fruit", "banana", "yellow", (0.38, 0.2), (0.18, 0.04, 0.04)),
+    _obj("pear", "fruit", "apple", "green", (0.42, -0.04), (0.07, 0.07, 0.08)),
+    _obj("bowl", "bowl", "round", "white", (0.62, 0.18), (0.16, 0.16, 0.07)),
+    _obj("tray", "tray", "flat", "black", (0.64, -0.16), (0.3, 0.2, 0.02)),
+]
+
+
+@pytest.fixture(scope="module")
+def layer(text_embedder):
+    return LanguageLayer(embedder=text_embedder)
+
+
+def test_a_verb_first_clause_is_a_request() -> None:
+    for said in ("bring it down", "please set it down", "hold it higher"):
+        assert imperative(said), said
+    for said in ("down a bit", "too high", "dropping it", "that is too big", "higher"):
+        assert not imperative(said), said
+
+
+@pytest.mark.parametrize(
+    ("said", "lower"),
+    [
+        ("release height's way too big, bring it down", True),
+        ("the drop is too short, hold it higher", False),
+    ],
+)
+def test_a_request_beside_a_complaint_is_read_as_asked(layer: LanguageLayer, said: str, lower: bool) -> None:
+    ctx = CorrectionContext(skill="place", object="banana", target="bowl", objects=ORCHARD)
+    u = layer.understand_correction(said, ctx)
+    assert u.decision == "act" and u.correction.kind is CorrectionKind.SKILL
+    change = u.correction.parameters["place_height"]
+    assert (change.get("add", 0.0) < 0) == lower, change
+
+
+def test_approval_beside_a_command_to_finish_moves_nothing(layer: LanguageLayer) -> None:
+    ctx = CorrectionContext(skill="place", object="banana", target="tray", objects=ORCHARD)
+    u = layer.understand_correction("looks good to me, drop it", ctx)
+    moved = u.decision == "act" and u.correction.kind is CorrectionKind.SKILL
+    assert not moved, u.correction.describe()
+
+
+def test_courtesy_after_first_keeps_an_order() -> None:
+    ctx = CorrectionContext(skill="pick", object="pear", objects=ORCHARD)
+    for said in ("banana first please", "the banana first, thanks", "banana first"):
+        c = CorrectionParser().parse(said, ctx)
+        assert c.kind is CorrectionKind.PLAN and c.plan["type"] == "order", said
+        assert c.plan["first"]["object"] == "banana"
+
+
+@pytest.mark.parametrize(
+    ("said", "value"), [("go at like a quarter of max speed", 0.25), ("three quarters of full speed", 0.75)]
+)
+def test_a_share_of_full_speed(said: str, value: float) -> None:
+    c = CorrectionParser().parse(said, CorrectionContext(skill="pick", object="pear", objects=ORCHARD))
+    assert c.kind is CorrectionKind.SKILL and c.parameters["speed"] == {"set": pytest.approx(value, abs=1e-3)}
+
+
+def test_what_someone_did_to_a_thing_names_the_pronoun(layer: LanguageLayer) -> None:
+    assert restated("someone left the drawer hanging open again, could you close it") == "close the drawer"
+    assert restated("i dropped the banana, put it in the bowl") == "put the banana in the bowl"
+    assert restated("somebody put the pear on the tray, move it") == "somebody put the pear on the tray, move it"
+    u = layer.understand_task("you knocked the banana over, put it in the bowl please", ORCHARD)
+    assert u.decision == "act" and u.atoms == [{"kind": "at", "objects": ["banana"], "targets": ["bowl"]}]
