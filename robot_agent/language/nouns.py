@@ -229,6 +229,13 @@ _OWNED = re.compile(r"\b(?P<o>my|our|his|her|their|[a-z]+'s)\s+(?P<w>[a-z]+(?:\s
 #: the body is said to be out of harm's way ("my hand's clear now")
 _SAFE_NOW = re.compile(r"\b(?:out of (?:the|your) way|clear|away|free|safe|gone|moved|out now|back out)\b")
 _PEOPLE = frozenset("my our his her their".split())
+#: nobody's in particular, said to be there ("there's a hand in the way!", "a finger's under it")
+_SOMEONES = re.compile(
+    r"\b(?:there'?s|there is|there are|i see|watch out for)\s+(?:a|an|some|somebody's|someone's)\s+"
+    r"(?P<w>[a-z]+(?:\s+[a-z]+)?)"
+    r"|\b(?:a|an)\s+(?P<w2>[a-z]+)(?:'s|\s+is|\s+are)?\s+(?:in the way|in there|right there|under|underneath|"
+    r"near|next to|beside|in front of|too close)\b"
+)
 #: a place or goal word just before the owner: the body is where something is to go, not in the way
 _GOAL = re.compile(r"\b(?:on|onto|in|into|to|at|over|towards?|under|top of|near|by|against)\s*$")
 
@@ -238,7 +245,8 @@ def body_at_risk(text: str) -> str | None:
     kid's fingers"): the words naming it, else None. A body part is a noun whose most common sense
     is one (WordNet's ``noun.body``: hand, finger, arm, face...); its owner a personal pronoun or a
     noun whose most common sense is a person ("the kid's", "my colleague's"), so "the mug's lip" and
-    "your fingers" (the gripper's) are not one. None when it is said to be clear ("my hand's out
+    "your fingers" (the gripper's) are not one; or nobody's in particular, said to be there ("there's
+    a hand in the way", "a finger's under it"). None when it is said to be clear ("my hand's out
     of the way"), when it is where something is to go ("put it in my hand": a request, judged as
     one) or WordNet is not installed."""
     wn = wordnet.load()
@@ -254,6 +262,11 @@ def body_at_risk(text: str) -> str | None:
             if not senses or senses[0].lexname != "noun.person":
                 continue
         for noun in words:
+            senses = wn.synsets(noun.removesuffix("'s"), "n")
+            if senses and senses[0].lexname == "noun.body":
+                return m.group(0)
+    for m in _SOMEONES.finditer(low):
+        for noun in (m.group("w") or m.group("w2")).split():
             senses = wn.synsets(noun.removesuffix("'s"), "n")
             if senses and senses[0].lexname == "noun.body":
                 return m.group(0)

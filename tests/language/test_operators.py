@@ -45,6 +45,8 @@ def layer(text_embedder):
         "careful, my left hand is right there",
         "watch the kid's fingers",
         "her arm is in the way",
+        "there's a hand in the way!",  # nobody's in particular, said to be there
+        "a finger's under it",
     ],
 )
 def test_a_persons_body_where_the_arm_works_halts_it(layer: LanguageLayer, said: str) -> None:
@@ -62,6 +64,8 @@ def test_a_persons_body_where_the_arm_works_halts_it(layer: LanguageLayer, said:
         "my hand is clear now",
         "put it in my hand",  # where it is to go: a request
         "that's my mug",
+        "give me a hand with this",  # an idiom, nothing said to be there
+        "there is a mug in the way",
     ],
 )
 def test_no_persons_body_at_risk(said: str) -> None:
