@@ -48,6 +48,7 @@ from robot_agent.language.checks import (
     without_company,
 )
 from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
+from robot_agent.language.grammar.parse import after_stop
 from robot_agent.language.grammar.patterns import OTHER_WAY
 from robot_agent.language.meaning import correction_keys, decision, family, goal_act, goal_atoms, goal_keys
 from robot_agent.language.types import Choice, Thresholds, Understanding
@@ -190,8 +191,16 @@ class LanguageLayer:
         if is_stop(text) or halts:
             c = self.parser.parse(text, ctx)
             if c.kind is CorrectionKind.STOP or halts:
-                self._pending, said = None, c.kind is CorrectionKind.STOP
+                said = c.kind is CorrectionKind.STOP
                 c = c if said else Correction(text, CorrectionKind.STOP, confidence=0.9)
+                if said and self.mode == "full" and (rest := after_stop(text)):
+                    # what the rest asks, once halted, read by the whole layer ("hang on, the
+                    # drawer's shut. open that before anything else"); nothing when it is unsure
+                    then = self._correction(rest, ctx)
+                    c.followup = then.correction if then.decision == "act" else None
+                    if c.followup is not None:
+                        c.followup.text = text
+                self._pending = None
                 return Understanding(
                     text, "correction", "stop", correction=c, confidence=c.confidence, source=("model", "grammar")[said]
                 )

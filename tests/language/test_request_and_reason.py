@@ -11,6 +11,7 @@ import pytest
 
 from robot_agent.language import LanguageLayer
 from robot_agent.language.grammar import CorrectionContext, CorrectionKind, CorrectionParser
+from robot_agent.language.grammar.parse import after_stop
 from robot_agent.language.steps import restated
 from robot_agent.language.verbs import imperative
 from sim.catalog import geometry
@@ -86,3 +87,14 @@ def test_what_someone_did_to_a_thing_names_the_pronoun(layer: LanguageLayer) -> 
     assert restated("somebody put the pear on the tray, move it") == "somebody put the pear on the tray, move it"
     u = layer.understand_task("you knocked the banana over, put it in the bowl please", ORCHARD)
     assert u.decision == "act" and u.atoms == [{"kind": "at", "objects": ["banana"], "targets": ["bowl"]}]
+
+
+def test_what_a_stop_asks_besides_is_read_by_the_whole_layer(layer: LanguageLayer) -> None:
+    assert after_stop("hang on, do the banana first") == "do the banana first"
+    assert after_stop("stop stop!") == ""
+    drawer = [*ORCHARD, _obj("cabinet", "cabinet", "drawer", "wood", (0.68, 0.0), (0.3, 0.4, 0.3))]
+    ctx = CorrectionContext(skill="pick", object="pear", objects=drawer)
+    u = layer.understand_correction("hang on, the drawer's shut. open that before anything else", ctx)
+    assert u.decision == "stop" and u.correction.followup is not None  # halted first, whatever follows
+    plan = u.correction.followup.plan
+    assert plan["type"] == "order" and plan["first"] == {**plan["first"], "skill": "open", "object": "cabinet"}

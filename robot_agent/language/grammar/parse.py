@@ -164,18 +164,24 @@ class _Parse(_Adjustments, _Translation, _Plans):
         )
 
     def stop(self) -> Correction:
-        m = _stop_match(self.text)
         follow = None
-        if m is not None:
-            low = self.text.lower().translate(_STOP_TRANS)
-            rest = _STOP_RE.sub(" ", low)
-            rest = re.sub(r"\b(?:no|now|please|robot|hey|immediately|right now|at once)\b", " ", rest)
-            if re.search(r"[a-z]{2,}", rest):
-                fc = _Parse(self.parser, rest, self.ctx, allow_stop=False).run()
-                if fc.actionable:
-                    fc.text = self.text
-                    follow = fc
+        rest = after_stop(self.text)
+        if rest:
+            fc = _Parse(self.parser, rest, self.ctx, allow_stop=False).run()
+            if fc.actionable:
+                fc.text = self.text
+                follow = fc
         return Correction(self.text, CorrectionKind.STOP, confidence=1.0, followup=follow)
+
+
+def after_stop(text: str) -> str:
+    """What an utterance with a stop in it asks besides halting ("hang on, open the drawer first"
+    -> "open the drawer first"), or "" when it says nothing more."""
+    if _stop_match(text) is None:
+        return ""
+    rest = _STOP_RE.sub(" ", text.lower().translate(_STOP_TRANS))
+    rest = re.sub(r"\b(?:no|now|please|robot|hey|immediately|right now|at once)\b", " ", rest)
+    return " ".join(rest.split()).strip(" ,.;:!-") if re.search(r"[a-z]{2,}", rest) else ""
 
 
 class CorrectionParser:
