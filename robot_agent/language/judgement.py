@@ -42,7 +42,7 @@ _FUNCTION = frozenset(
     "that that's thats this it it's its is was be looks look looking seems seem sounds sound feels feel "
     "very really so just quite pretty totally absolutely exactly real one a an job work done going "
     "thanks thank you cheers yes yeah yep yup oh wow ah now there all mate buddy i i'm think is that's "
-    "we we're good to me for by us ta ok okay far".split()
+    "we we're good to me for by us ta ok okay far the that'll that'd do".split()
 ) - {"good"}
 #: asking to go on as it is ("carry on", "keep going"): what an approval asks for
 _GO_ON = re.compile(r"\b(?:carry on|keep going|keep at it|go on|continue|proceed|as you were|crack on)\b")

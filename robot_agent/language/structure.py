@@ -491,6 +491,8 @@ def _mix_placement(
 _RIGHT_JUDGED = re.compile(
     r"\b(?:about|all|that'?s|thats|looks?|seems?|feels?|is|was|just|exactly|quite|spot|dead)\s+right\b(?!\s+(?:of|side))"
     r"|\bright\s+(?:on|away|now)\b|^\s*right\W*$"
+    # "yes, that's the right one": the one meant, not the one on the right
+    r"|\b(?:that'?s|thats|it'?s|this is|that is|you'?ve got|you got)\s+the\s+right\s+(?:one|thing|spot|place|way)\b"
 )
 #: words that make a direction a motion ("move", "a bit", "more", "to the", "2 cm")
 _MOTION = re.compile(
@@ -627,7 +629,9 @@ def rescore_parts(
 
 
 #: a part named after a negation ("not by the handle", "never the rim")
-NEGATED_PART_RE = re.compile(r"\b(?:not|no|never|isn't|n't)\s+(?:by\s+|at\s+|from\s+)?(?:the|its)\s+(?P<w>[a-z]+)\b")
+NEGATED_PART_RE = re.compile(
+    r"\b(?:not|no|never|isn't|n't|instead of|rather than)\s+(?:by\s+|at\s+|from\s+)?(?:the|its)\s+(?P<w>[a-z]+)\b"
+)
 
 
 def _negated_parts(text: str, cands: Sequence[Any], scores: list[float], idx: list[int]) -> list[float]:

@@ -12,7 +12,9 @@ import pytest
 from robot_agent.language import LanguageLayer
 from robot_agent.language.grammar import CorrectionContext, CorrectionKind, CorrectionParser
 from robot_agent.language.grammar.parse import after_stop
+from robot_agent.language.judgement import approval
 from robot_agent.language.steps import restated
+from robot_agent.language.structure import right_judged
 from robot_agent.language.verbs import imperative
 from sim.catalog import geometry
 from skills.types import ObjectInfo, Pose
@@ -98,3 +100,16 @@ def test_what_a_stop_asks_besides_is_read_by_the_whole_layer(layer: LanguageLaye
     assert u.decision == "stop" and u.correction.followup is not None  # halted first, whatever follows
     plan = u.correction.followup.plan
     assert plan["type"] == "order" and plan["first"] == {**plan["first"], "skill": "open", "object": "cabinet"}
+
+
+def test_the_right_one_judges_and_instead_of_rules_a_part_out(layer: LanguageLayer) -> None:
+    assert approval("yes, that's the right one, carry on") > 0
+    assert approval("yeah, fine, that'll do nicely") > 0
+    assert not right_judged("use the right one")  # the one on the right
+    ctx = CorrectionContext(skill="pick", object="pear", objects=ORCHARD)
+    u = layer.understand_correction("yes, that's the right one, carry on", ctx)
+    assert u.decision == "act" and u.correction.kind is CorrectionKind.CONFIRM
+    mug = _obj("mug", "mug", "standard", "white", (0.4, 0.0), (0.09, 0.09, 0.1))
+    ctx = CorrectionContext(skill="pick", object="mug", objects=[mug, *ORCHARD[2:]])
+    u = layer.understand_correction("try the rim instead of the middle", ctx)
+    assert u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "rim"}
