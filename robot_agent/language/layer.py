@@ -290,6 +290,11 @@ class LanguageLayer:
         top, s1 = ranked[0]
         first = (steps.said_order(clean(text), ctx.objects) or (set(),))[0] if top.family == "order_first" else set()
         same = {f"order_first:{n}" for n in first} if top.value in first else set()  # "apples first": either
+        if top.family in polarity.DISTANCE_FAMILIES:
+            built = self._build(text, top, ctx)
+            if built is not None and any("set" in ch for ch in built.parameters.values()):
+                # "push it a good 20 cm": a distance set, which "further" and "less far" both become
+                same = {c.key for c in cands if c.family == top.family}
         s2 = next((s for c, s in ranked[1:] if c.key != top.key and c.key not in same), 0.0)
         if top.family == "stop" and s1 >= self.th.ask:
             # A stop-like phrase the word list lacks ("hang on a sec"): halting is the safe side.

@@ -113,3 +113,12 @@ def test_the_right_one_judges_and_instead_of_rules_a_part_out(layer: LanguageLay
     ctx = CorrectionContext(skill="pick", object="mug", objects=[mug, *ORCHARD[2:]])
     u = layer.understand_correction("try the rim instead of the middle", ctx)
     assert u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "rim"}
+
+
+@pytest.mark.parametrize(
+    ("said", "metres"), [("push it a good 20 cm", 0.2), ("only push it about five centimetres", 0.05)]
+)
+def test_a_distance_said_without_more_or_less_sets_it(layer: LanguageLayer, said: str, metres: float) -> None:
+    ctx = CorrectionContext(skill="push", object="pear", objects=ORCHARD)
+    u = layer.understand_correction(said, ctx)
+    assert u.decision == "act" and u.correction.parameters == {"distance": {"set": pytest.approx(metres)}}
