@@ -625,7 +625,8 @@ def task_candidates(objects: Sequence[ObjectInfo]) -> list[Candidate]:
             "",
             "go back home",
             "go home",
-            ["go back to the home position", "return home"],
+            # "park": robotics' own word for the arm's rest pose
+            ["go back to the home position", "return home", "park the arm in its rest pose"],
             [{"kind": "home"}],
             "task",
         )

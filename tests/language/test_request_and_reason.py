@@ -122,3 +122,8 @@ def test_a_distance_said_without_more_or_less_sets_it(layer: LanguageLayer, said
     ctx = CorrectionContext(skill="push", object="pear", objects=ORCHARD)
     u = layer.understand_correction(said, ctx)
     assert u.decision == "act" and u.correction.parameters == {"distance": {"set": pytest.approx(metres)}}
+
+
+def test_parking_the_arm_is_going_home(layer: LanguageLayer) -> None:
+    u = layer.understand_task("park the arm", ORCHARD)
+    assert u.decision == "act" and u.atoms == [{"kind": "home"}]
