@@ -605,7 +605,8 @@ def prefer_object(
 #: what may come before and after a noun phrase said alone as a correction ("no, the deeper bowl
 #: instead", "I meant the one in the middle")
 _SWAP_LEAD = re.compile(
-    r"^(?:(?:no|nope|sorry|oh|not that one|not that|wrong one|i meant|i mean|rather|actually|try|use|take|"
+    r"^(?:(?:no|nope|sorry|oh|not that one|not that|wrong [a-z]+|that's the wrong [a-z]+|i meant|i mean|rather|"
+    r"actually|try|use|take|"
     r"grab|get|pick|go for|do)\b[\s,]*)*"
 )
 _SWAP_TAIL = re.compile(r"[\s,]*\b(?:instead|please|this time|then|thanks)?[\s.!]*$")
@@ -644,7 +645,8 @@ def swap_cue(
         here = by_name.get(now or "")
         if fam not in fams or (generic and here is None):
             continue
-        head = res._head_noun(sw.noun(here)) if here is not None else ""
+        # "the tall one" of glasses: one of the current thing's kind, whatever its own shape noun
+        head = res._head_noun(sw.CATEGORY_NOUN.get(here.category, here.category)) if here is not None else ""
         ref = res.resolve(phrase, pool, context_head=head) if pool else None
         if ref is not None and ref.decisive and len(ref.names) == 1 and not ref.plural and ref.names[0] != now:
             picked[fam] = ref.names[0]

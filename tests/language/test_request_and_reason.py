@@ -127,3 +127,14 @@ def test_a_distance_said_without_more_or_less_sets_it(layer: LanguageLayer, said
 def test_parking_the_arm_is_going_home(layer: LanguageLayer) -> None:
     u = layer.understand_task("park the arm", ORCHARD)
     assert u.decision == "act" and u.atoms == [{"kind": "home"}]
+
+
+def test_the_wrong_thing_then_one_of_its_kind_by_a_look(layer: LanguageLayer) -> None:
+    glasses = [
+        _obj("tumbler", "glass", "tumbler", "clear", (0.44, 0.02), (0.07, 0.07, 0.1)),
+        _obj("flute", "glass", "flute", "clear", (0.38, 0.2), (0.06, 0.06, 0.2)),
+        *ORCHARD,
+    ]
+    ctx = CorrectionContext(skill="pick", object="tumbler", objects=glasses)
+    u = layer.understand_correction("wrong glass, I meant the tall one", ctx)
+    assert u.decision == "act" and u.correction.plan["type"] == "target" and u.correction.plan["object"] == "flute"
