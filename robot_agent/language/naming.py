@@ -136,12 +136,15 @@ def request_part(text: str) -> str:
     wn = wordnet.load()
     if wn is None or not _WARNED.search(low):
         return text
+    from robot_agent.language.checks import request_said
+
     said = " ".join(_WARNED.sub(" ", low).split()).strip(" ,;")
+    said = re.sub(r"\s+(?:and|but|so|or)$", "", said)  # "..., it's a tall one and [it'll tip]"
     for clause in re.split(r"\s*[,;:.!?]\s*|\s+-+\s+", said):
         words = clause.split()
         senses = wn.synsets(words[0], "v") if words and words[0] not in _NOT_VERBS else []
         if senses and senses[0].lexname != "verb.stative":
-            return said
+            return request_said(said)  # nor what is described beside it ("it's a tall one")
     return text
 
 

@@ -13,6 +13,7 @@ from robot_agent.language import LanguageLayer
 from robot_agent.language.grammar import CorrectionContext, CorrectionKind, CorrectionParser
 from robot_agent.language.grammar.parse import after_stop
 from robot_agent.language.judgement import approval
+from robot_agent.language.naming import request_part
 from robot_agent.language.steps import restated
 from robot_agent.language.structure import right_judged
 from robot_agent.language.verbs import imperative
@@ -138,3 +139,8 @@ def test_the_wrong_thing_then_one_of_its_kind_by_a_look(layer: LanguageLayer) ->
     ctx = CorrectionContext(skill="pick", object="tumbler", objects=glasses)
     u = layer.understand_correction("wrong glass, I meant the tall one", ctx)
     assert u.decision == "act" and u.correction.plan["type"] == "target" and u.correction.plan["object"] == "flute"
+
+
+def test_a_warning_and_a_description_beside_a_request_are_both_dropped() -> None:
+    assert request_part("ease off the speed a bit, it's a tall one and it'll tip") == "ease off the speed a bit"
+    assert request_part("lift it higher, you'll clip the cube") == "lift it higher"
