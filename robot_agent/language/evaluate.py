@@ -20,8 +20,8 @@ Expected meanings (``expect``):
 How an :class:`~robot_agent.language.types.Understanding` is judged (:func:`matches`):
 
 * ``unclear`` and ``refuse`` items: right when the layer asks or refuses (nothing moves);
-* ``stop`` items: right when the decision is ``stop``; a stop whose follow-up (what the rest of
-  the words ask once the arm stands: "hang on, do the apple first") fits another item is right too;
+* ``stop`` items: right when the decision is ``stop`` (a stop on any other item is wrong: the
+  agent halts and ends the task, and only says back what the rest of the words asked);
 * everything else: right when the decision is ``act`` and the meaning fits. A task's atoms are
   compared as a multiset, order-insensitive; each atom's objects must be a non-empty subset of the
   alternatives; opening a drawer that something is put into is implied, said or not. A direction
@@ -45,14 +45,13 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sim
 from robot_agent.errors import SceneError
 from robot_agent.language.grammar import CorrectionContext, CorrectionKind
-from robot_agent.language.meaning import decision
 from robot_agent.language.types import DECISIONS, Understanding
 from skills.params import SKILL_ARGS, SKILL_PARAMS, default_params
 
@@ -545,11 +544,6 @@ def _meaning_ok(
         return u.decision in ("ask", "refuse")
     if kind == "stop":
         return u.decision == "stop"
-    c = u.correction
-    if u.decision == "stop" and c is not None and c.followup is not None and item.kind == "correction":
-        # "hang on, do the apple first": halted, then the rest of the words done (the agent applies
-        # a stop's follow-up once the arm stands)
-        return _meaning_ok(m, item, replace(u, decision=decision(c.followup), correction=c.followup), params, objects)
     if u.decision != "act":
         return False
     if item.kind == "task":

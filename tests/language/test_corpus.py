@@ -346,16 +346,12 @@ def test_questions_stops_and_confidently_wrong() -> None:
     stop = _item({"kind": "stop"})
     assert matches(stop, Understanding("w", "correction", "stop"))
     assert not matches(stop, ask)
-    # "hang on, do the apple first": halting, then the follow-up once the arm stands, fits the plan
+    # "hang on, do the apple first": the agent halts and ends the task; the follow-up is only said back
     first = {"type": "order", "first": {"skill": "pick", "object": "red_apple"}, "then": None}
     halt_then = Correction("w", CorrectionKind.STOP, followup=Correction("w", CorrectionKind.PLAN, plan=first))
     order = _item({"kind": "plan", "type": "order", "first": {"skill": "pick", "object": "red_apple"}})
-    assert matches(order, Understanding("w", "correction", "stop", correction=halt_then))
     assert matches(stop, Understanding("w", "correction", "stop", correction=halt_then))
-    assert not matches(order, Understanding("w", "correction", "stop", correction=Correction("w", CorrectionKind.STOP)))
-    other = {**first, "first": {"skill": "pick", "object": "green_apple"}}
-    wrong_then = Correction("w", CorrectionKind.STOP, followup=Correction("w", CorrectionKind.PLAN, plan=other))
-    assert score(order, Understanding("w", "correction", "stop", correction=wrong_then), None, 1.0)["confidently_wrong"]
+    assert score(order, Understanding("w", "correction", "stop", correction=halt_then), None, 1.0)["confidently_wrong"]
     confirm = _item({"kind": "confirm"})
     assert matches(confirm, _act(kind=CorrectionKind.CONFIRM))
     assert not matches(confirm, _act(kind=CorrectionKind.SKILL, delta_m=[0.0, -0.05, 0.0]))
