@@ -193,7 +193,8 @@ class LanguageLayer:
             if c.kind is CorrectionKind.STOP or halts:
                 said = c.kind is CorrectionKind.STOP
                 c = c if said else Correction(text, CorrectionKind.STOP, confidence=0.9)
-                if said and self.mode == "full" and (rest := after_stop(text)):
+                rest = after_stop(text) if said and self.mode == "full" else ""
+                if rest and len(rest) < len(text.strip()):  # shorter each time: it ends
                     # what the rest asks, once halted, read by the whole layer ("hang on, the
                     # drawer's shut. open that before anything else"); nothing when it is unsure
                     then = self._correction(rest, ctx)

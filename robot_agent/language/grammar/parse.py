@@ -179,7 +179,11 @@ def after_stop(text: str) -> str:
     -> "open the drawer first"), or "" when it says nothing more."""
     if _stop_match(text) is None:
         return ""
-    rest = _STOP_RE.sub(" ", text.lower().translate(_STOP_TRANS))
+    low = text.lower().translate(_STOP_TRANS)
+    m = _stop_match(low)
+    if m is not None and m.string != low:
+        low = m.string  # a stretched stop ("stoooop"): the variant it was found in, so it goes too
+    rest = _STOP_RE.sub(" ", low)
     rest = re.sub(r"\b(?:no|now|please|robot|hey|immediately|right now|at once)\b", " ", rest)
     return " ".join(rest.split()).strip(" ,.;:!-") if re.search(r"[a-z]{2,}", rest) else ""
 
