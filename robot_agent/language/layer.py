@@ -193,6 +193,7 @@ class LanguageLayer:
             if c.kind is CorrectionKind.STOP or halts:
                 said = c.kind is CorrectionKind.STOP
                 c = c if said else Correction(text, CorrectionKind.STOP, confidence=0.9)
+                source = ("model", "grammar")[said]
                 rest = after_stop(text) if said and self.mode == "full" else ""
                 if rest and len(rest) < len(text.strip()):  # shorter each time: it ends
                     # what the rest asks, once halted, read by the whole layer ("hang on, the
@@ -201,10 +202,10 @@ class LanguageLayer:
                     c.followup = then.correction if then.decision == "act" else None
                     if c.followup is not None:
                         c.followup.text = text
+                    if then.source != "grammar":
+                        source = "grammar+model"  # the stop is the grammar's, what follows the models'
                 self._pending = None
-                return Understanding(
-                    text, "correction", "stop", correction=c, confidence=c.confidence, source=("model", "grammar")[said]
-                )
+                return Understanding(text, "correction", "stop", correction=c, confidence=c.confidence, source=source)
         why = verbs.refusal(clean(text)) if self.mode == "full" else None
         if why is not None:  # "just chuck it over to me"
             self._pending = None
