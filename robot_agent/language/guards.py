@@ -164,3 +164,15 @@ def left_out(text: str, atoms: Sequence[dict], objects: Sequence[ObjectInfo]) ->
         if name not in used and not _NO_ROLE.search(low[:at]) and not _TAKEN_BACK.search(low[at:]):
             return said
     return None
+
+
+def whole(u: Any, text: str, objects: Sequence[ObjectInfo]) -> Any:
+    """The task understanding ``u``, or a question when its goal leaves out a thing the task names
+    (:func:`left_out`): acting would do part of the task as if it were all of it."""
+    from robot_agent.language.types import Understanding
+
+    missed = left_out(text, u.atoms or [], objects)
+    if missed is None:
+        return u
+    why = f"I read '{u.goal}', which leaves out the {missed} you named"
+    return Understanding(text, "task", "ask", reason=why, question=f"{why}. Could you say the whole task again?")

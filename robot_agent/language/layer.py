@@ -160,7 +160,8 @@ class LanguageLayer:
         with self._lock, self._utterance():
             u = self._task(said if request == clean(said) else request, list(objects))
             if self.mode == "full" and u.decision == "act" and u.source != "answer":
-                u = self._whole(u, clean(said), list(objects))
+                whole = guards.whole(u, clean(said), list(objects))  # never done in part
+                self._pending, u = (self._pending, u) if whole is u else (None, whole)
         u.text = said
         u.latency_ms = (time.perf_counter() - t0) * 1e3
         return u
@@ -630,16 +631,6 @@ class LanguageLayer:
         why = why or "I could not match the task to anything I can do with the objects here"
         names = ", ".join(o.name for o in objects)
         return Understanding(text, "task", "ask", reason=why, question=f"{why}. I can see: {names}. What should I do?")
-
-    def _whole(self, u: Understanding, text: str, objects: list[ObjectInfo]) -> Understanding:
-        """``u``, unless its goal leaves out a thing the task names: acting would do part of the
-        task as if it were all of it, so the operator is asked."""
-        missed = guards.left_out(text, u.atoms or [], objects)
-        if missed is None:
-            return u
-        self._pending = None
-        why = f"I read '{u.goal}', which leaves out the {missed} you named"
-        return Understanding(text, "task", "ask", reason=why, question=f"{why}. Could you say the whole task again?")
 
     def _by_part(self, text: str, parts: list[str], objects: list[ObjectInfo], said: str = "") -> Understanding:
         """A task said in parts (steps or clauses), each understood on its own and combined, else

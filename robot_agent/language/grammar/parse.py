@@ -16,7 +16,7 @@ from robot_agent.language.grammar.params import apply_parameter_changes
 from robot_agent.language.grammar.patterns import _CONFIRM_PHRASE_RE, _INJECTION_RE, _RETRY_RE
 from robot_agent.language.grammar.plans import _Plans
 from robot_agent.language.grammar.state import _round
-from robot_agent.language.grammar.stop import _STOP_RE, _STOP_TRANS, _stop_match, is_stop
+from robot_agent.language.grammar.stop import _STOP_RE, _stop_match, is_stop
 from robot_agent.language.grammar.translation import _Translation
 from robot_agent.language.grammar.types import Correction, CorrectionContext, CorrectionKind, FallbackFn
 
@@ -177,13 +177,11 @@ class _Parse(_Adjustments, _Translation, _Plans):
 def after_stop(text: str) -> str:
     """What an utterance with a stop in it asks besides halting ("hang on, open the drawer first"
     -> "open the drawer first"), or "" when it says nothing more."""
-    if _stop_match(text) is None:
+    m = _stop_match(text)
+    if m is None:
         return ""
-    low = text.lower().translate(_STOP_TRANS)
-    m = _stop_match(low)
-    if m is not None and m.string != low:
-        low = m.string  # a stretched stop ("stoooop"): the variant it was found in, so it goes too
-    rest = _STOP_RE.sub(" ", low)
+    # the text as the stop was found in it (a stretched "stoooop" cut to "stop"), so it goes too
+    rest = _STOP_RE.sub(" ", m.string)
     rest = re.sub(r"\b(?:no|now|please|robot|hey|immediately|right now|at once)\b", " ", rest)
     return " ".join(rest.split()).strip(" ,.;:!-") if re.search(r"[a-z]{2,}", rest) else ""
 
