@@ -11,11 +11,6 @@ from sim.scenario import SCENARIOS_DIR, load_scenario
 DEMO = SCENARIOS_DIR / "demo"
 
 
-@pytest.fixture(scope="module")
-def layer(text_embedder):
-    return LanguageLayer(embedder=text_embedder)
-
-
 @pytest.fixture(autouse=True)
 def _no_open_question(layer):
     layer.forget_question()

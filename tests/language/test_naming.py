@@ -14,11 +14,6 @@ from robot_agent.policy.constraints import AvoidConstraint, constraint_from_dict
 from skills.types import ObjectInfo, Pose
 
 
-@pytest.fixture(scope="module")
-def layer(text_embedder):
-    return LanguageLayer(embedder=text_embedder)
-
-
 def _o(name: str, cat: str, x: float, y: float, color: str, shape: str, size=(0.07, 0.07, 0.1)) -> ObjectInfo:
     return ObjectInfo(name, cat, Pose((x, y, 0.0)), size, color=color, shape=shape)
 

@@ -33,11 +33,6 @@ DESK = [
 ]
 
 
-@pytest.fixture(scope="module")
-def layer(text_embedder):
-    return LanguageLayer(embedder=text_embedder)
-
-
 @pytest.mark.parametrize(
     "said",
     [

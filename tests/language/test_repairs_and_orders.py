@@ -38,11 +38,6 @@ SHED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def layer(text_embedder):
-    return LanguageLayer(embedder=text_embedder)
-
-
 @pytest.mark.parametrize(
     "said, meant",
     [

@@ -34,11 +34,6 @@ ORCHARD = [
 ]
 
 
-@pytest.fixture(scope="module")
-def layer(text_embedder):
-    return LanguageLayer(embedder=text_embedder)
-
-
 def test_a_verb_first_clause_is_a_request() -> None:
     for said in ("bring it down", "please set it down", "hold it higher"):
         assert imperative(said), said

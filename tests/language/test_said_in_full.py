@@ -27,11 +27,6 @@ CAFE = [
 ]
 
 
-@pytest.fixture(scope="module")
-def layer(text_embedder):
-    return LanguageLayer(embedder=text_embedder)
-
-
 def _at(obj: str, target: str) -> dict:
     return {"kind": "at", "objects": [obj], "targets": [target]}
 

@@ -21,11 +21,6 @@ TABLE = [
 ]
 
 
-@pytest.fixture(scope="module")
-def layer(text_embedder):
-    return LanguageLayer(embedder=text_embedder)
-
-
 def _ctx(skill: str = "pick", obj: str = "pear", target: str | None = None) -> CorrectionContext:
     return CorrectionContext(skill=skill, object=obj, target=target, objects=TABLE)
 
