@@ -11,7 +11,9 @@ The same loop serves the CLI, the ROS node and the benchmark:
    ``stop`` halts the arm within one tick; any other correction also interrupts the
    running skill at once, then is understood: skill-level -> adjust that skill's
    parameters and retry; plan-level -> replan the remaining steps from the current
-   state with the correction as a constraint; unclear -> ask, never guess.
+   state with the correction as a constraint; unclear -> ask, never guess, and hold the
+   arm until the operator answers (a stop or a warning said in words no check knows
+   must not let the motion go on).
 4. At the end, the episode's corrections are distilled into knowledge items and
    merged into the knowledge base; outcomes of the knowledge used are recorded.
 
@@ -34,6 +36,7 @@ from robot_agent.agent_knowledge import KnowledgeMixin
 from robot_agent.config import AgentConfig
 from robot_agent.episode import AgentState, CorrectionRecord, EpisodeResult, Observer, StepRecord
 from robot_agent.errors import ParameterError, PolicyError
+from robot_agent.language import answers
 from robot_agent.language.grammar import (
     Correction,
     CorrectionContext,
@@ -119,31 +122,37 @@ class Agent(KnowledgeMixin):
         self.episode_logger = episode_logger
         self.safety = SafetyChecker(config.safety)
         self.state = AgentState.IDLE
-        self._inbox: queue.Queue[tuple[str, str, float]] = queue.Queue(maxsize=256)
+        # (text, source, received, unsure): unsure = the recognizer was not sure of the words
+        self._inbox: queue.Queue[tuple[str, str, float, bool]] = queue.Queue(maxsize=256)
         self._cancel = CancelToken()
         self._aux_cancel = CancelToken()  # motions outside a skill (putting an object back)
         self._stop_requested = threading.Event()
         self._lock = threading.Lock()
         self.dropped = 0
         self._last_correction: Correction | None = None
+        self._held_question = ""  # the question the arm is held on (a correction not understood)
+        self._waiting_on_answer = False  # the arm is held on a question
+        self._unconfirmed: Correction | None = None  # heard unsure and said back: "Did you say ...?"
         self._keep_out: list[str] = []  # objects the tool must not pass over (from avoid constraints)
 
     # -- thread-safe inputs ----------------------------------------------------------------
-    def submit_correction(self, text: str, source: str = "typed") -> None:
+    def submit_correction(self, text: str, source: str = "typed", unsure: bool = False) -> None:
         """Queue an utterance from any thread. A stop halts the arm within one control tick.
 
         Any correction interrupts the running skill at once (the operator is telling the
         robot that what it is doing is wrong); it is understood in the agent's thread.
+        ``unsure``: the recognizer is not sure these were the words (its two decodes disagree):
+        the arm holds and the operator is asked "Did you say ...?" before anything is done.
         """
         now = time.monotonic()
         if not isinstance(text, str):
             text = str(text)
-        if is_stop(text):
+        if is_stop(text) and not (self._waiting_on_answer and answers.says_no(text)):
             self.stop(f"operator: {text[:80]}")
-        else:
+        else:  # (a bare "no" to a question asked while the arm is held is the answer, not a stop)
             self._cancel.cancel("correction received")
         try:
-            self._inbox.put_nowait((text, source, now))
+            self._inbox.put_nowait((text, source, now, bool(unsure)))
         except queue.Full:
             self.dropped += 1
             reason = "correction queue full"
@@ -163,11 +172,12 @@ class Agent(KnowledgeMixin):
     def reset(self) -> None:
         """Clear a stop and any queued corrections, ready for the next task."""
         self._stop_requested.clear()
+        self._unconfirmed = None
         self._cancel.reset()
         self._aux_cancel.reset()
         while True:
             try:
-                text, source, _ = self._inbox.get_nowait()
+                text, source, _, _ = self._inbox.get_nowait()
             except queue.Empty:
                 break
             # Logged when it arrived; say what became of it.
@@ -197,7 +207,7 @@ class Agent(KnowledgeMixin):
         n = 0
         while True:
             try:
-                text, source, _ = self._inbox.get_nowait()
+                text, source, _, _ = self._inbox.get_nowait()
             except queue.Empty:
                 return n
             n += 1
@@ -231,6 +241,7 @@ class Agent(KnowledgeMixin):
         result = EpisodeResult(episode_id or uuid.uuid4().hex[:12], task.strip(), AgentState.PLANNING, False)
         self._episode = result
         self._last_correction: Correction | None = None
+        self._unconfirmed = None
         self._picked_from: dict[str, tuple[float, float, float]] = {}
         self._stop_requested.clear()
         self._cancel.reset()
@@ -266,7 +277,7 @@ class Agent(KnowledgeMixin):
         why = f"the task ended ({result.state.value}) before it was handled"
         while True:
             try:
-                text, source, received = self._inbox.get_nowait()
+                text, source, received, _ = self._inbox.get_nowait()
             except queue.Empty:
                 break
             rec = CorrectionRecord(
@@ -371,7 +382,7 @@ class Agent(KnowledgeMixin):
             if left <= 0:
                 return None
             try:
-                text, source, _ = self._inbox.get(timeout=min(left, 0.1))
+                text, source, _, _ = self._inbox.get(timeout=min(left, 0.1))
             except queue.Empty:
                 continue
             self._cancel.reset()
@@ -434,6 +445,11 @@ class Agent(KnowledgeMixin):
                     self.submit_correction(said.text, "simulated")
             # Corrections first: they may change what "next" means.
             outcome = self._drain_corrections(result, run_call, i, adjustments, constraints)
+            if outcome == "hold":
+                if not self._hold_for_answer(result):
+                    return  # held already
+                if res.status is SkillStatus.INTERRUPTED:
+                    continue  # the same call again: the answer, queued, is read before it starts
             if outcome == "stop":
                 result.state, result.reason = AgentState.STOPPED, self._cancel.reason or "stopped"
                 self.robot.hold()
@@ -572,20 +588,34 @@ class Agent(KnowledgeMixin):
     ) -> str:
         """Understand and act on every queued utterance. Returns "", "retry", "replan" or "stop"."""
         outcome = ""
+        held = ""
         last: Correction | None = self._last_correction
         while True:
             try:
-                text, source, received = self._inbox.get_nowait()
+                text, source, received, unsure = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            try:
-                corr = self.parser.parse(text, self._context(call, last))
-            except Exception as exc:  # noqa: BLE001 - a parser bug must not move the arm
-                log.exception("correction parser failed")
-                corr = Correction(text, CorrectionKind.UNCLEAR, question=f"I could not understand that ({exc}).")
+            if outcome == "hold":  # a later utterance is the answer, or says something else: read it
+                outcome = ""
+            corr, confirmed = self._confirmation(text, unsure), None
+            if corr is not None and corr.kind is not CorrectionKind.UNCLEAR:
+                confirmed = corr.text  # "yes": what was heard is what was said
+            if corr is None:
+                try:
+                    corr = self.parser.parse(text, self._context(call, last))
+                except Exception as exc:  # noqa: BLE001 - a parser bug must not move the arm
+                    log.exception("correction parser failed")
+                    corr = Correction(text, CorrectionKind.UNCLEAR, question=f"I could not understand that ({exc}).")
+            heard_as = None
+            if unsure:
+                corr, heard_as = self._ask_if_heard(text, corr)
             last = self._last_correction = corr
             rec = CorrectionRecord(text, source, received, corr.to_dict(), step, call.to_dict())
             understood_by = getattr(getattr(self.language, "last", None), "source", None)
+            if confirmed is not None:
+                rec.understood["confirmed_heard"], understood_by = confirmed, "confirmed"
+            if heard_as is not None:
+                rec.understood["heard_as"] = heard_as
             if understood_by:
                 rec.understood["understood_by"] = understood_by
             result.corrections.append(rec)
@@ -613,6 +643,13 @@ class Agent(KnowledgeMixin):
                     said = answer_fn(corr.question or "", [c.to_dict() for c in choices])
                     if said is not None:
                         self.submit_correction(said.text, "simulated")
+                elif outcome == "" and self.observer is None:
+                    # Someone interrupted and was not understood (a stop said in words no check
+                    # knows, a warning, a misheard word): the arm holds until they answer. (An
+                    # in-loop observer speaks only through its callbacks: its answer, or its
+                    # silence, is taken at once above.)
+                    outcome = "hold"
+                    held = corr.question or "Could you say that differently?"
             elif corr.kind is CorrectionKind.CONFIRM:
                 rec.outcome = "confirmed"
             elif corr.kind is CorrectionKind.PLAN and corr.plan is not None:
@@ -651,7 +688,61 @@ class Agent(KnowledgeMixin):
             # The carry-back obeys what was just said too ("don't go over the glass" mid-transfer).
             self._keep_out = self._keep_out_names(constraints, self._objects())
             self._undo_partial(call, outcome)
+        if outcome == "hold":
+            self._held_question = held
         return outcome
+
+    def _confirmation(self, text: str, unsure: bool) -> Correction | None:
+        """``text`` as the answer to "Did you say ...?": the correction heard on "yes", a request to
+        say it again on "no", None when it is not a yes or a no (then it is read as said)."""
+        heard, self._unconfirmed = self._unconfirmed, None
+        if heard is None or unsure:
+            return None
+        if answers.chosen_index(text, 1) == 0:
+            heard.confidence = 1.0  # the operator confirmed the words and the reading said back
+            return heard
+        if answers.says_no(text):
+            return Correction(text, CorrectionKind.UNCLEAR, question="What did you say, then? Please say it again.")
+        return None
+
+    def _ask_if_heard(self, text: str, corr: Correction) -> tuple[Correction, str | None]:
+        """A correction whose words the recognizer was not sure of becomes a question: "Did you say
+        '...'?" with what it would do, kept until the answer. A stop stays a stop (the safe side);
+        a refusal stays a refusal (nothing moves)."""
+        if corr.kind is CorrectionKind.STOP or corr.refusal:
+            return corr, None
+        if corr.kind is CorrectionKind.UNCLEAR:
+            corr.question = f"I heard '{text}'. {corr.question or 'Could you say that differently?'}"
+            return corr, None
+        self._unconfirmed = corr
+        heard_as = corr.describe()
+        question = f"Did you say '{text}'? (I understood: {heard_as}; yes or no)"
+        return Correction(text, CorrectionKind.UNCLEAR, question=question, confidence=0.0), heard_as
+
+    def _hold_for_answer(self, result: EpisodeResult) -> bool:
+        """Hold the arm still until the operator says anything (the answer, read by the next drain),
+        within ``language.answer_timeout_s``. False, with the episode stopped and the reason said,
+        on a stop or no answer: an interruption nobody explains never lets the arm move on."""
+        question = self._held_question
+        self.robot.hold()
+        self._waiting_on_answer = True
+        try:
+            self._set_state(AgentState.WAITING, question=question, holding_arm=True)
+            timeout = float(getattr(getattr(self.config, "language", None), "answer_timeout_s", 0.0))
+            deadline = time.monotonic() + timeout
+            while not self._stop_requested.is_set():
+                if not self._inbox.empty():
+                    return True
+                if time.monotonic() >= deadline:
+                    result.state = AgentState.STOPPED
+                    result.reason = f"asked '{question}' and got no answer within {timeout:g} s; the arm is held"
+                    self._emit({"type": "note", "text": result.reason})
+                    return False
+                time.sleep(0.02)
+        finally:
+            self._waiting_on_answer = False
+        result.state, result.reason = AgentState.STOPPED, self._cancel.reason or "stopped"
+        return False
 
     def _prepare_language(self, plan: list[_Call]) -> None:
         """Let the understanding layer embed what corrections during this plan could mean, now,

@@ -4,6 +4,7 @@ base, real correction parser, the simulated operator as the only stand-in for a 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +201,107 @@ def test_unclear_and_refused_corrections_never_move_the_arm(planner, parser) -> 
         assert result.questions and result.state is AgentState.DONE
         # The first step did not start while the corrections were pending, then ran unchanged.
         assert result.steps[0].call["params"]["grasp_region"] == "center"
+
+
+def _interrupt_mid_pick(world, agent, text: str) -> dict[str, int]:
+    """Say ``text`` 30 ticks into the first motion; returns the tick counts the test reads."""
+    robot, marks = world.robot, {"said": -1}
+    start, inner = robot.ticks, robot.step
+
+    def step(q):
+        inner(q)
+        if robot.ticks == start + 30:
+            marks["said"] = robot.ticks
+            agent.submit_correction(text, "typed")
+
+    robot.step = step  # type: ignore[method-assign]
+    return marks
+
+
+def test_a_correction_not_understood_holds_the_arm_until_answered(planner, parser) -> None:
+    sc = scenario("mug_train")
+    with SimWorld(sc.scene) as world:
+        agent = _agent(world, planner, None, parser)
+        holds: list[dict] = []
+
+        def on_event(ev: dict) -> None:
+            if ev["type"] == "status" and ev.get("holding_arm"):
+                holds.append({"ticks": world.robot.ticks, **ev})
+                agent.submit_correction("grasp it by the handle", "typed")  # the operator answers
+
+        agent.on_event = on_event
+        marks = _interrupt_mid_pick(world, agent, "move it")
+        result = agent.run_task(sc.task)
+        assert result.state is AgentState.DONE, result.reason
+        assert [c.outcome for c in result.corrections] == ["asked", "applied"]
+        (held,) = holds
+        assert held["state"] == "waiting" and held["question"] == result.questions[0]
+        # the skill reacts to the word as to any correction (its next tick), then the arm holds
+        assert held["ticks"] - marks["said"] <= 2
+        picks = [s for s in result.steps if s.call["skill"] == "pick" and s.status == "succeeded"]
+        assert picks[0].call["params"]["grasp_region"] == "handle"
+
+
+def test_a_correction_nobody_explains_ends_the_task_with_the_arm_held(planner, parser) -> None:
+    sc = scenario("mug_train")
+    cfg = AgentConfig()
+    cfg.language.answer_timeout_s = 0.3
+    with SimWorld(sc.scene) as world:
+        agent = Agent(world.robot, planner, None, parser, cfg)
+        held: list[int] = []
+        agent.on_event = lambda ev: held.append(world.robot.ticks) if ev.get("holding_arm") else None
+        marks = _interrupt_mid_pick(world, agent, "move it")
+        t0 = time.monotonic()
+        result = agent.run_task(sc.task)
+        assert result.state is AgentState.STOPPED and not result.success
+        assert "no answer within 0.3 s" in result.reason and result.questions
+        assert time.monotonic() - t0 >= 0.3
+        # held where it was asked: the interrupted pick is the only motion, nothing ran after it
+        assert [s.status for s in result.steps] == ["interrupted"]
+        assert held and held[0] - marks["said"] <= 2 and world.robot.ticks == held[0]
+
+
+@pytest.mark.parametrize(
+    ("answers_said", "outcomes", "region"),
+    [
+        (["yes"], ["asked", "applied"], "handle"),  # confirmed: the words heard are acted on
+        (["no", "grasp it by the rim"], ["asked", "asked", "applied"], "rim"),  # said again
+    ],
+)
+def test_words_the_recognizer_is_unsure_of_are_said_back_before_anything_moves(
+    planner, parser, answers_said, outcomes, region
+) -> None:
+    sc = scenario("mug_train")
+    with SimWorld(sc.scene) as world:
+        agent = _agent(world, planner, None, parser)
+        said = list(answers_said)
+        asked: list[tuple[str, int]] = []
+
+        def on_event(ev: dict) -> None:
+            if ev["type"] == "status" and ev.get("holding_arm"):
+                asked.append((ev["question"], world.robot.ticks))
+                agent.submit_correction(said.pop(0), "spoken")
+
+        agent.on_event = on_event
+        robot, start, inner = world.robot, world.robot.ticks, world.robot.step
+
+        def step(q):
+            inner(q)
+            if robot.ticks == start + 30:
+                agent.submit_correction("grasp it by the handle", "spoken", unsure=True)
+
+        robot.step = step  # type: ignore[method-assign]
+        result = agent.run_task(sc.task)
+        assert result.state is AgentState.DONE, result.reason
+        assert [c.outcome for c in result.corrections] == outcomes
+        assert asked[0][0].startswith("Did you say 'grasp it by the handle'?") and "handle" in asked[0][0]
+        assert result.corrections[0].understood["heard_as"]  # the reading said back is on record
+        if answers_said == ["yes"]:
+            assert result.corrections[1].understood["confirmed_heard"] == "grasp it by the handle"
+        else:
+            assert asked[1][0] == "What did you say, then? Please say it again."
+        picks = [s for s in result.steps if s.call["skill"] == "pick" and s.status == "succeeded"]
+        assert picks[0].call["params"]["grasp_region"] == region
 
 
 def test_embedder_failure_plans_without_memory(planner, parser, kb) -> None:

@@ -30,6 +30,8 @@ _ANSWER_NUM = re.compile(
 )
 _ANSWER_NONE = re.compile(r"^\W*(?:neither|none|none of (?:them|those|these)|no,? neither|no,? none|nothing)\b")
 _ANSWER_YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right|exactly|that one|sure)\W*$")
+# a bare no to a yes-or-no question ("no, I said left" is not bare: it is read as a correction)
+_ANSWER_NO = re.compile(r"^\W*(?:no+|nope|nah|negative|wrong|not that)(?:\W+(?:i\s+)?(?:didn'?t|did not))?\W*$")
 
 
 def chosen_index(text: str, n_choices: int) -> int | None:
@@ -44,6 +46,11 @@ def chosen_index(text: str, n_choices: int) -> int | None:
     if _ANSWER_YES.match(low) and n_choices == 1:
         return 0
     return None
+
+
+def says_no(text: str) -> bool:
+    """A bare no ("no", "nope", "no I didn't") to a yes-or-no question."""
+    return bool(_ANSWER_NO.match(text.lower().strip()))
 
 
 def says_none(text: str) -> bool:

@@ -614,7 +614,7 @@ class AgentNode(Node):
                 if is_stop(req.text):
                     self.agent.stop(f"operator: {req.text[:80]}")  # cancel, then hold: no further target
                     self.robot.hold()
-                self.agent.submit_correction(req.text, req.source)
+                self.agent.submit_correction(req.text, req.source, unsure=req.unsure)
                 return
         if is_stop(req.text):
             if self.agent is not None:

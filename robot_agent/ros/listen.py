@@ -107,18 +107,22 @@ class SpokenCorrections:
             # The correction too (it also stops): the transcript and the episode log show the spoken stop.
             self._send("stop", None, f"heard: stop ({transcript.source or 'recognizer'}) -> stopping the arm")
             return
-        if getattr(transcript, "question", None):  # --verify: the two decodes disagree; nothing is sent
-            print(f"heard: not sure -> robot asks: {transcript.question}", file=self.out)
+        unsure = bool(getattr(transcript, "question", None))  # --verify: the two decodes disagree
+        if unsure and not transcript.text:
+            print(f"heard: not sure -> {transcript.question} (nothing to send)", file=self.out)
             return
+        line = f'heard: "{transcript.text}"'
+        if unsure:  # sent marked unsure: the agent holds the arm and asks "Did you say ...?"
+            line = f'heard, not sure: "{transcript.text}" -> the robot holds and asks'
         try:
-            self._send(transcript.text, transcript.confidence, f'heard: "{transcript.text}"')
+            self._send(transcript.text, transcript.confidence, line, unsure=unsure)
         except MessageError as exc:
             self.failed += 1
             print(f"  not sent: {exc}", file=self.out)
 
-    def _send(self, text: str, confidence: float | None, line: str) -> None:
+    def _send(self, text: str, confidence: float | None, line: str, unsure: bool = False) -> None:
         conf = None if confidence is None else min(1.0, max(0.0, float(confidence)))
-        msg = messages.correction_msg(text, "spoken", conf)
+        msg = messages.correction_msg(text, "spoken", conf, unsure=unsure)
         print(line, file=self.out)
         self._pending.append((msg.text.lower(), time.time() - 0.05))
         self.pub.publish(msg)
@@ -410,8 +414,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--verify",
         action="store_true",
-        help="decode each utterance twice (grammar and open vocabulary, docs/speech.md): send it only "
-        "when they agree, print a 'Did you say ...?' question otherwise",
+        help="decode each utterance twice (grammar and open vocabulary, docs/speech.md): when they "
+        "disagree, send the words marked unsure: the agent holds the arm and asks 'Did you say ...?'",
     )
     add_agent_options(p)
     p.add_argument("--objects", help="comma-separated object names for the grammar (default: from the scene topic)")

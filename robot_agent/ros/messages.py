@@ -90,6 +90,7 @@ class CorrectionRequest:
     text: str
     source: str = "typed"
     confidence: float | None = None
+    unsure: bool = False  # the recognizer is not sure of the words: said back before acted on
 
 
 def new_task_id() -> str:
@@ -150,13 +151,18 @@ def parse_correction(msg: Correction) -> CorrectionRequest:
     conf = float(msg.confidence)
     if not math.isfinite(conf) or not 0.0 <= conf <= 1.0:
         raise MessageError(f"correction.confidence: expected a number in [0, 1], got {conf!r}")
-    return CorrectionRequest(text, source, conf)
+    return CorrectionRequest(text, source, conf, bool(msg.unsure))
 
 
 def correction_msg(
-    text: str, source: str = "typed", confidence: float | None = None, stamp: float | None = None
+    text: str,
+    source: str = "typed",
+    confidence: float | None = None,
+    stamp: float | None = None,
+    unsure: bool = False,
 ) -> Correction:
-    """A ``Correction`` the node will accept (validated the way the node does).
+    """A ``Correction`` the node will accept (validated the way the node does); ``unsure``: the
+    recognizer is not sure of the words (the agent holds the arm and asks "Did you say ...?").
 
     Raises:
         MessageError: the text, source or confidence would be refused by the node.
@@ -169,7 +175,13 @@ def correction_msg(
         )
     if not math.isfinite(conf) or not 0.0 <= conf <= 1.0:
         raise MessageError(f"correction.confidence: expected a number in [0, 1], got {conf!r}")
-    return Correction(text=text, source=source, confidence=conf, stamp=to_time(time.time() if stamp is None else stamp))
+    return Correction(
+        text=text,
+        source=source,
+        confidence=conf,
+        stamp=to_time(time.time() if stamp is None else stamp),
+        unsure=bool(unsure),
+    )
 
 
 # -- time --------------------------------------------------------------------------------------------

@@ -195,6 +195,41 @@ def test_goal_gives_feedback_and_a_result_and_a_correction_is_applied(agent_on_s
     assert abs(local[0]) < 0.08 and abs(local[1]) < 0.08, local
 
 
+def test_words_heard_unsure_hold_the_arm_and_are_said_back_before_they_act(agent_on_shared_sim) -> None:
+    """A ``Correction`` marked ``unsure`` (``listen --verify`` when its two decodes disagree) holds the
+    arm and asks "Did you say ...?"; the operator's "yes" applies it and the task goes on."""
+    agent, _, listener = agent_on_shared_sim
+    handle = listener.send("put the red block in the bowl", "t-unsure")
+    wait_for(
+        lambda: (
+            listener.latest().get("task_id") == "t-unsure"
+            and listener.latest().get("state") == "executing"
+            and agent.robot.commands_sent > 30
+        ),
+        20.0,
+        "the pick to be under way",
+    )
+    listener.correction_pub.publish(messages.correction_msg("a bit to the left", "spoken", 0.3, unsure=True))
+    asked = wait_for(
+        lambda: next((t for t in listener.transcript if t.text == "a bit to the left"), None),
+        15.0,
+        "the question about the words heard",
+    )
+    assert asked.outcome == "asked" and asked.question.startswith("Did you say 'a bit to the left'?"), asked
+    wait_for(lambda: listener.latest().get("state") == "waiting", 5.0, "the agent to wait on the answer")
+    time.sleep(0.3)
+    held_at = agent.robot.commands_sent
+    time.sleep(1.0)
+    assert agent.robot.commands_sent == held_at  # held: no motion while the question is open
+    listener.correct("yes", "spoken")
+    final = wait_for(lambda: listener.final("t-unsure"), 90.0, "the task to end")
+    assert final["state"] == "done" and final["success"] is True, final
+    _, result = goal_result(handle, 30.0)
+    assert result.success, result
+    yes = [t for t in listener.transcript if t.text == "yes"]
+    assert yes and yes[0].kind == "skill" and yes[0].outcome == "applied", yes
+
+
 def test_cancel_halts_the_arm_within_a_tick_and_a_second_goal_is_rejected(agent_on_shared_sim) -> None:
     from action_msgs.msg import GoalStatus
 
