@@ -164,6 +164,11 @@ def spoken_metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "n": len(records),
         "stops": len(stops),
         "stops_missed": sum(r["decision"] != "stop" for r in stops),
+        # A stop asked about ("did you say ...?", or the layer's question) holds the arm until the
+        # operator answers (robot_agent.agent: a correction not understood holds the arm); only a
+        # stop read as something to act on, or not heard at all, lets the motion go on.
+        "stops_held": sum(r["decision"] == "ask" for r in stops),
+        "stops_not_halted": sum(r["decision"] not in ("stop", "ask") for r in stops),
         "stops_as_motion": sum(bool(r["moved"]) for r in stops),
         "confidently_wrong_motion": _rate(sum(bool(r["moved"]) and not r["right"] for r in records), len(records)),
         "false_stops": _rate(sum(r["decision"] == "stop" for r in others), len(others)),
@@ -279,7 +284,8 @@ def report(result: dict[str, Any], split: str, verbose: bool = False) -> str:
             parts.append(f"\n== spoken ({', '.join(sp['voices'])}), mode {mode}: {e['n']} utterances")
             parts.append(metrics_table(sp["metrics"]))
             parts.append(
-                f"stop-like utterances missed: {e['stops_missed']} of {e['stops']}; heard as motion: "
+                f"stop-like utterances missed: {e['stops_missed']} of {e['stops']} (of those, held on a "
+                f"question: {e['stops_held']}; not halted: {e['stops_not_halted']}); heard as motion: "
                 f"{e['stops_as_motion']}; false stops: {_p(e['false_stops'])} "
                 f"(heard by {e['false_stops_by_source'] or 'none'}); confidently-wrong "
                 f"motions: {_p(e['confidently_wrong_motion'])}; WER grammar {e['wer_grammar']}, "
@@ -287,7 +293,8 @@ def report(result: dict[str, Any], split: str, verbose: bool = False) -> str:
             )
             for v, pv in sp["per_voice"].items():
                 parts.append(
-                    f"  {v}: stops missed {pv['stops_missed']}/{pv['stops']}, wrong motions "
+                    f"  {v}: stops missed {pv['stops_missed']}/{pv['stops']} (not halted "
+                    f"{pv['stops_not_halted']}), wrong motions "
                     f"{_p(pv['confidently_wrong_motion'])}, WER grammar {pv['wer_grammar']}, open "
                     f"{pv['wer_open']}"
                 )

@@ -450,3 +450,25 @@ def test_spoken_items_go_through_hear(corpus, grammar_layer) -> None:
     extra = spoken_metrics(recs)
     assert extra["stops"] == 1 and extra["stops_missed"] == 0 and extra["stops_as_motion"] == 0
     assert extra["wer_open"] >= 0.0 and extra["wer_grammar"] >= 0.0
+
+
+def test_spoken_stops_held_on_a_question_are_told_from_stops_not_halted() -> None:
+    from robot_agent.language.bench import spoken_metrics
+
+    def rec(category: str, decision: str, moved: bool = False) -> dict:
+        return {
+            "category": category,
+            "decision": decision,
+            "moved": moved,
+            "right": decision == "stop",
+            "stop_sources": [],
+            "text": "hang on",
+            "grammar_text": "hang on",
+            "open_text": "hang on",
+        }
+
+    recs = [rec("stop", "stop"), rec("stop", "ask"), rec("stop", "act"), rec("stop", "none"), rec("skill", "act", True)]
+    extra = spoken_metrics(recs)
+    assert extra["stops"] == 4 and extra["stops_missed"] == 3
+    # the question holds the arm (robot_agent.agent); an act or nothing heard lets the motion go on
+    assert extra["stops_held"] == 1 and extra["stops_not_halted"] == 2
