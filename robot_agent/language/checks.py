@@ -196,7 +196,7 @@ def without_company(text: str) -> str:
 
 
 #: a clause that says how things are ("it's overhanging on the left", "you're past the edge")
-_DESCRIBES = re.compile(
+DESCRIBES = re.compile(
     r"^(?:(?:oh|ah|hmm|well|no|nope|nah|yeah|ok|okay|look|see)\s+)*(?:it|that|this|you|there|they|the\s+\w+)"
     r"(?:'s|'re|'ve|\s+is|\s+are|\s+was|\s+were|\s+has|\s+have|\s+keeps?|\s+seems?|\s+looks?)\b"
 )
@@ -210,7 +210,7 @@ def request_said(text: str) -> str:
     parts = [p for p in _CLAUSES.split(text.strip()) if p.strip()]
     if len(parts) < 2:
         return text
-    asks = [p for p in parts if not _DESCRIBES.match(p.lower())]
+    asks = [p for p in parts if not DESCRIBES.match(p.lower())]
     wn = wordnet.load()
     if len(asks) != 1 or len(asks[0].split()) < 2 or wn is None or not wn.synsets(asks[0].split()[0].lower(), "v"):
         return text
@@ -439,6 +439,49 @@ def _plain_adjectives(text: str) -> str:
         return plain_adjective(m.group(0).lower()) or m.group(0)
 
     return _ADJECTIVE.sub(one, text)
+
+
+_LESS = re.compile(r"(?<!\bor )(?<!\bno )\bless\s+(?P<a>[a-z]{3,})\b(?!\s+(?:than|of)\b)", re.IGNORECASE)
+
+
+def comparative(adj: str) -> str:
+    """The comparative of a plain adjective ("low" -> "lower", "big" -> "bigger", "gradual" ->
+    "more gradual")."""
+    said = adj[:-1] if adj.endswith("e") and not adj.endswith("le") else adj  # "loose": one syllable
+    if len(re.findall(r"[aeiouy]+", said)) > 1 and not adj.endswith(("y", "le", "ow")):
+        return f"more {adj}"
+    if adj.endswith("e"):
+        return adj + "r"
+    if adj.endswith("y") and len(adj) > 2 and adj[-2] not in "aeiou":
+        return adj[:-1] + "ier"
+    if re.search(r"[^aeiou][aeiou][bdgmnpt]$", adj):
+        return adj + adj[-1] + "er"
+    return adj + "er"
+
+
+@lru_cache(maxsize=2048)
+def _less_word(adj: str) -> str | None:
+    wn = wordnet.load()
+    if wn is None:
+        return None
+    senses = wn.synsets(adj.lower(), "a")
+    if not senses or "distance" in senses[0].definition:
+        return None  # "less far" is a shorter way, and "nearer" would be a direction
+    other = wn.antonym(adj.lower(), "a")
+    return comparative(other) if other and "_" not in other else None
+
+
+def less_said(text: str) -> str:
+    """The opposite for "less <adjective>" ("release it a bit less high" -> "release it a bit
+    lower", "come in less steep" -> "come in more gradual"): the direct antonym of the adjective's
+    first WordNet sense, so "less" cannot leave the word's own direction standing. Unchanged
+    where WordNet has no antonym (or without WordNet), and for adjectives of distance ("less far"
+    is a shorter way; "nearer" would be a direction). For what the grammar does not read itself."""
+
+    def one(m: re.Match[str]) -> str:
+        return _less_word(m.group("a")) or m.group(0)
+
+    return _LESS.sub(one, text)
 
 
 def clean(text: str) -> str:

@@ -38,6 +38,7 @@ from robot_agent.language.checks import (
     clean,
     goal_form,
     impossible_goal,
+    less_said,
     names_unused_object,
     plain_task,
     pointless_step,
@@ -232,6 +233,8 @@ class LanguageLayer:
             said = clean(text)
             if (plain := verbs.directed(said)) != said:
                 return replace(self._correction(plain, ctx), text=text)  # "descend by eight centimetres"
+            if (opposite := less_said(said)) != said:
+                return replace(self._correction(opposite, ctx), text=text)  # "drop it from less high"
             asked = request_said(said)
             if asked != said and self.parser.parse(asked, ctx).kind is CorrectionKind.SKILL:
                 # "it's overhanging on the left, shift it right by a centimetre": the request is whole
@@ -636,6 +639,7 @@ class LanguageLayer:
         """A task said in parts (steps or clauses), each understood on its own and combined, else
         a question about the first part not followed (``said``: what a part is called in it)."""
         subs = [self._task(p, objects, split=True) for p in parts]
+        parts, subs = steps.asking(parts, subs, objects)  # "..., then we can reset": asks nothing
         lost = next((p for p, u in zip(parts, subs, strict=True) if not (u.decision == "act" and u.task)), "")
         u = None if lost else steps.combined(text, subs, objects)
         if u is not None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from robot_agent.language import verbs, wordnet
+from robot_agent.language.checks import DESCRIBES
 from robot_agent.language.structure import placement_phrases
 from skills.types import ObjectInfo
 
@@ -40,11 +41,22 @@ _CONTRAST_FIRST = re.compile(
 )
 
 
+#: a placement asked as whether the thing may go there ("can the dark mug go on the shelf?")
+_MAY_GO = re.compile(
+    r"^(?:(?:so|and|ok|okay|right|now)\s*,?\s+)*(?:can|could|would|will|should|may|might)\s+"
+    r"(?P<np>(?:the|that|this|these|those|my|your|both)\s+[a-z][a-z' ]*?)\s+"
+    r"(?:go|be\s+(?:put|placed|moved|set)|live|sit)\s+(?P<place>(?:in|into|on|onto|inside|under|next\s+to|beside)\b.*)$"
+)
+
+
 def restated(text: str) -> str:
     """A task said as a description and a request ("the drawer's half open, shut it") as the
     request alone, its pronoun replaced by what the description was about ("shut the drawer");
     ``text`` itself when it is not said that way. The description's own words (half open) say how
     things are, not what to do: read as part of the goal they ask for the opposite."""
+    g = _MAY_GO.match(text.strip().lower().rstrip("?"))
+    if g is not None:
+        return f"put {g.group('np')} {g.group('place')}"
     head, colon, rest = text.partition(":")
     # "tidy up" takes no object of its own: read with one, so its verb counts ("tidy up it")
     if colon and rest.strip() and verbs.main_verbs(f"{head} it") and placement_phrases(rest) is not None:
@@ -255,3 +267,35 @@ def combined(text: str, subs: Sequence[Any], objects: Sequence[ObjectInfo]) -> A
     subs = [u for i, u in enumerate(subs) if u.task and (i == 0 or u.atoms != subs[i - 1].atoms)]
     canonical = " and then ".join(u.task for u in subs)
     return goal_act(text, canonical, objects, min(u.confidence for u in subs), "model")
+
+
+#: what the speaker (or the speaker and others) will do themselves: "then we can reset", "I'll log it"
+_SPEAKERS_OWN = re.compile(
+    r"^(?:(?:then|and|so|after that|afterwards)\s+)*(?:i|we)(?:'ll|'m|'re|\s+can|\s+will|\s+could|\s+might|"
+    r"\s+am|\s+are|\s+should)\b"
+)
+#: ... unless it says what they want done: "we need the drawer open", "I'd like it in the bowl"
+_WANTS = re.compile(r"\b(?:need|needs|want|wants|like|have to|has to|must|gotta|wanna|got to)\b")
+
+
+def said_beside(part: str) -> bool:
+    """A part of a task that asks nothing of the robot: it describes ("it's getting in the camera's
+    way") or says what the speaker will do ("then we can reset"), and says no want."""
+    low = part.lower().strip(" ,.;:!")
+    return bool(DESCRIBES.match(low) or _SPEAKERS_OWN.match(low)) and not _WANTS.search(low)
+
+
+def asking(parts: Sequence[str], subs: Sequence[Any], objects: Sequence[ObjectInfo]) -> tuple[list[str], list[Any]]:
+    """The parts of a task (and their readings) that ask something: a part that describes or says
+    what the speaker will do (``said_beside``), was not read as a goal and names nothing in the
+    scene is left out ("..., then we can reset", "..., it's getting in the camera's way"); all of
+    them when every part would be left out."""
+    words = {w for o in objects for w in (o.category, *o.name.lower().split("_")) if len(w) > 2}
+    kept = [
+        (p, u)
+        for p, u in zip(parts, subs, strict=True)
+        if (u.decision == "act" and u.task) or not said_beside(p) or words & set(re.findall(r"[a-z]+", p.lower()))
+    ]
+    if not kept:
+        return list(parts), list(subs)
+    return [p for p, _ in kept], [u for _, u in kept]

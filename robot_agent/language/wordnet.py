@@ -59,6 +59,8 @@ class Synset:
     hypernyms: tuple[int, ...]
     gloss: str
     similar: tuple[int, ...] = ()  # adjectives: the head sense a satellite is similar to ('&')
+    #: lexical antonyms ('!'): (word number in this synset, 1-based; the antonym's synset; its word number)
+    antonyms: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def definition(self) -> str:
@@ -188,14 +190,25 @@ class WordNet:
         n_ptr = int(p[k])
         hyper: list[int] = []
         similar: list[int] = []
+        anto: list[tuple[int, int, int]] = []
         for j in range(n_ptr):
             sym, off, ppos = p[k + 1 + 4 * j], p[k + 2 + 4 * j], p[k + 3 + 4 * j]
             if sym in ("@", "@i") and ppos[0] == pos[0]:
                 hyper.append(int(off))
             elif sym == "&" and ppos in ("a", "s"):
                 similar.append(int(off))
+            elif sym == "!" and ppos[0] == pos[0]:
+                st = p[k + 4 + 4 * j]
+                anto.append((int(st[:2], 16), int(off), int(st[2:], 16)))
         got = Synset(
-            pos, offset, self._lexnames.get(int(p[1]), ""), lemmas, tuple(hyper), gloss.strip(), tuple(similar)
+            pos,
+            offset,
+            self._lexnames.get(int(p[1]), ""),
+            lemmas,
+            tuple(hyper),
+            gloss.strip(),
+            tuple(similar),
+            tuple(anto),
         )
         with self._lock:
             self._cache[key] = got
@@ -223,6 +236,21 @@ class WordNet:
                             at += len(ln)
                 self._where[pos] = where
         return where.get(offset, offset)
+
+    def antonym(self, word: str, pos: str = "a") -> str | None:
+        """The direct antonym of ``word``'s first sense ("high" -> "low", "steep" -> "gradual"),
+        or None when that sense has none for this word."""
+        senses = self.synsets(word, pos)
+        if not senses:
+            return None
+        s = senses[0]
+        base = (self.base_forms(word, pos) or [word])[0]
+        for src, off, tgt in s.antonyms:
+            if src == 0 or (src <= len(s.lemmas) and s.lemmas[src - 1] == base):
+                other = self.synset(pos, off)
+                if 1 <= tgt <= len(other.lemmas):
+                    return other.lemmas[tgt - 1]
+        return None
 
     def hypernym_closure(self, s: Synset, depth: int = 12) -> list[tuple[Synset, int]]:
         """Every ancestor of ``s`` with its distance (1 = a direct hypernym), nearest first."""

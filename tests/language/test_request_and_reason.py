@@ -147,3 +147,65 @@ def test_a_stretched_stop_with_words_after_it_halts_and_ends(layer: LanguageLaye
     assert "oo" not in after_stop(said) and "ee" not in after_stop(said)
     u = layer.understand_correction(said, CorrectionContext(skill="pick", object="pear", objects=ORCHARD))
     assert u.decision == "stop"
+
+
+@pytest.mark.parametrize(
+    ("said", "delta"),
+    [
+        ("x plus 3 cm", (0.03, 0.0, 0.0)),
+        ("negative y, one centimetre", (0.0, -0.01, 0.0)),
+        ("4 mm along minus z", (0.0, 0.0, -0.004)),
+        ("z -2 cm please", (0.0, 0.0, -0.02)),
+    ],
+)
+def test_an_axis_said_with_its_sign_is_the_direction_of_the_base_frame(
+    layer: LanguageLayer, said: str, delta: tuple[float, float, float]
+) -> None:
+    ctx = CorrectionContext(skill="move_by", objects=ORCHARD)
+    u = layer.understand_correction(said, ctx)
+    assert u.decision == "act" and u.correction.delta_m is not None, u.to_dict()
+    assert all(abs(a - b) < 1e-6 for a, b in zip(u.correction.delta_m, delta, strict=True)), u.correction.delta_m
+
+
+def test_less_of_an_adjective_is_its_opposite_not_more_of_it(layer: LanguageLayer) -> None:
+    from robot_agent.language.checks import less_said
+
+    assert less_said("set it down a touch less high") == "set it down a touch lower"
+    assert less_said("push it less far") == "push it less far"  # a shorter push, not a move nearer
+    ctx = CorrectionContext(skill="place", object="banana", target="bowl", objects=ORCHARD)
+    u = layer.understand_correction("let go of it from less high", ctx)
+    assert u.decision == "act" and u.correction.parameters["place_height"]["add"] < 0, u.to_dict()
+
+
+def test_the_size_of_a_nudge_names_no_object(layer: LanguageLayer) -> None:
+    ctx = CorrectionContext(skill="push", object="banana", objects=ORCHARD)
+    u = layer.understand_correction("too much, only a little nudge", ctx)
+    assert u.decision in ("act", "ask"), u.to_dict()
+    if u.decision == "act":
+        assert u.correction.plan is None and u.correction.object in (None, "banana"), u.to_dict()
+        assert u.correction.parameters["distance"]["add"] < 0, u.to_dict()
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "put the pear on the tray, then I'll take a photo",
+        "banana into the bowl please, it's been sitting there all day",
+    ],
+)
+def test_a_part_of_a_task_that_asks_nothing_is_left_out(layer: LanguageLayer, said: str) -> None:
+    u = layer.understand_task(said, ORCHARD)
+    assert u.decision == "act" and len(u.atoms) == 1, u.to_dict()
+
+
+def test_a_part_that_says_what_is_wanted_is_not_left_out() -> None:
+    from robot_agent.language.steps import said_beside
+
+    assert said_beside("then we can reset") and said_beside("it's getting in the way")
+    assert not said_beside("then we need it on the tray") and not said_beside("put it on the tray")
+
+
+def test_a_placement_asked_as_whether_a_thing_may_go_there(layer: LanguageLayer) -> None:
+    assert restated("could the pear go on the tray?") == "put the pear on the tray"
+    u = layer.understand_task("can the banana go in the bowl, please", ORCHARD)
+    assert u.decision == "act" and u.atoms and u.atoms[0]["objects"] == ["banana"], u.to_dict()

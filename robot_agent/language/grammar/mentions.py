@@ -28,6 +28,10 @@ from robot_agent.language.grammar.quantities import _Quantities, and_a_fraction
 from robot_agent.language.grammar.state import _a, _Mention, _or_list, _singular
 from skills.types import ObjectInfo
 
+#: words that may follow an object said by its adjectives alone ("a small one" elided: "a small,
+#: please", "a small into the bowl"); any other word after "a <size>" is what the size is of
+_LINKS = frozenset("and or to into in inside on onto of for please then from with at by".split())
+
 
 class _Mentions(_Quantities):
     """Object mentions ("the red one", "the mug's handle") and their grounding in the scene."""
@@ -87,6 +91,16 @@ class _Mentions(_Quantities):
             if heads:
                 head = heads[-1]
                 mods = heads[:-1]
+            elif (
+                det in ("a", "an")
+                and adjs
+                and all(a in _SIZE_ADJ for a in adjs)
+                and k < n
+                and re.fullmatch(r"[a-z]+", toks[k])
+                and toks[k] not in _LINKS
+            ):
+                i = k  # "a tiny push", "a little nudge": the size of something said, not a thing
+                continue
             elif adjs and det is not None and any(a in _COLORS or a in _SIZE_ADJ or a == "other" for a in adjs):
                 head, mods = "one", []
             elif (

@@ -31,6 +31,28 @@ if TYPE_CHECKING:
     from robot_agent.language.grammar.parse import CorrectionParser
 
 
+#: the base frame's axes as the operator's directions (the operator behind the robot: +x forward,
+#: +y left, +z up), for an axis said with its sign: "y minus two centimetres", "+z 1 cm", "negative x"
+_AXIS_WAYS = {"x": ("forward", "back"), "y": ("to the left", "to the right"), "z": ("up", "down")}
+_SIGN = r"plus|positive|minus|negative|\+|-"
+_AXIS = re.compile(
+    rf"(?<![\w.])(?:(?:in|along|on)\s+(?:the\s+)?)?(?:(?P<s1>{_SIGN})\s*(?P<a1>[xyz])|(?P<a2>[xyz])(?:[\s-]*(?:axis|direction))?\s*(?P<s2>{_SIGN}))"
+    rf"(?![a-z])(?:[\s-]*(?:axis|direction)\b)?"
+)
+
+
+def axis_words(text: str) -> str:
+    """An axis with its sign said as the direction it is ("y minus 2 cm" -> "right 2 cm",
+    "+z a bit" -> "up a bit"); the rest unchanged."""
+
+    def one(m: re.Match[str]) -> str:
+        axis = m.group("a1") or m.group("a2")
+        sign = m.group("s1") or m.group("s2")
+        return f" {_AXIS_WAYS[axis][sign in ('minus', 'negative', '-')]} "
+
+    return _AXIS.sub(one, text)
+
+
 @dataclass
 class _Mention:
     start: int  # token span [start, end)
@@ -173,7 +195,7 @@ class _ParseBase:
         self.drop_delta = False  # the direction became a parameter, not a move
 
     def tokenize(self) -> None:
-        t = unicodedata.normalize("NFKC", self.text).lower().translate(_TRANS)
+        t = axis_words(unicodedata.normalize("NFKC", self.text).lower()).translate(_TRANS)
         t = re.sub(r"(\d)\s*(?:\"|'')", r"\1 inch ", t).replace('"', " ")
         t = re.sub(r"(\d),(\d{1,2})(?=\s*(?:mm|cm|m|inch|inches)\b)", r"\1.\2", t)
         self.ref_names: dict[str, str] = {}
