@@ -127,6 +127,26 @@ _WARNED = re.compile(
 )
 
 
+#: keeping clear of a pronoun: "go around it", "steer clear of that", "keep away from it"
+_CLEAR_OF = re.compile(
+    r"\b(?:around|round|away from|clear of|past|avoid|avoiding|mind|miss|missing|dodge)\s+(?P<p>it|that|them)\b"
+)
+
+
+def _kept_clear_of(said: str, low: str) -> str:
+    """The request with the pronoun it keeps clear of replaced by what the warning named ("you'll
+    knock the flute, go around it" -> "go around the flute"): a thing the arm keeps clear of is an
+    obstacle, never the thing it holds, so "it" is what would be hit."""
+    m = _CLEAR_OF.search(said)
+    if m is None:
+        return said
+    warned = [_NP.search(w.group(0)) for w in _WARNED.finditer(low)]
+    names = {f"{n.group(0)}{n.group(1).split()[0]}" for n in warned if n is not None}
+    if len(names) != 1:
+        return said
+    return f"{said[: m.start('p')]}{names.pop()}{said[m.end('p') :]}"
+
+
 def request_part(text: str) -> str:
     """A correction without its warnings when the rest is a request ("lift it higher before you
     swing over, you'll clip the small one" -> "lift it higher before you swing over"): what will
@@ -140,6 +160,7 @@ def request_part(text: str) -> str:
 
     said = " ".join(_WARNED.sub(" ", low).split()).strip(" ,;")
     said = re.sub(r"\s+(?:and|but|so|or)$", "", said)  # "..., it's a tall one and [it'll tip]"
+    said = _kept_clear_of(said, low)
     for clause in re.split(r"\s*[,;:.!?]\s*|\s+-+\s+", said):
         words = clause.split()
         senses = wn.synsets(words[0], "v") if words and words[0] not in _NOT_VERBS else []

@@ -209,3 +209,18 @@ def test_a_placement_asked_as_whether_a_thing_may_go_there(layer: LanguageLayer)
     assert restated("could the pear go on the tray?") == "put the pear on the tray"
     u = layer.understand_task("can the banana go in the bowl, please", ORCHARD)
     assert u.decision == "act" and u.atoms and u.atoms[0]["objects"] == ["banana"], u.to_dict()
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "go round the pear",  # "round" after a verb of going is "around": keep clear, not "use it"
+        "careful, you'll bump the pear, go around it",  # what is kept clear of is what would be hit
+        "you're going to clip the pear, steer clear of it",
+    ],
+)
+def test_what_the_arm_keeps_clear_of_is_the_thing_warned_about(layer: LanguageLayer, said: str) -> None:
+    ctx = CorrectionContext(skill="place", object="banana", target="tray", objects=ORCHARD)
+    u = layer.understand_correction(said, ctx)
+    assert u.decision == "act" and u.correction.kind is CorrectionKind.PLAN, u.to_dict()
+    assert u.correction.plan["type"] in ("avoid", "forbid") and u.correction.plan.get("object") == "pear", u.to_dict()

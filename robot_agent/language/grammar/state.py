@@ -41,6 +41,13 @@ _AXIS = re.compile(
 )
 
 
+#: "round" for "around" after a verb of going ("go round the glass", "swing round it")
+_ROUND = re.compile(
+    r"\b(go|goes|going|went|move|moving|come|coming|swing|swinging|steer|get|getting|head|pass|passing|"
+    r"drive|travel|sweep|curve|loop|arc|work|way)\s+round\b"
+)
+
+
 def axis_words(text: str) -> str:
     """An axis with its sign said as the direction it is ("y minus 2 cm" -> "right 2 cm",
     "+z a bit" -> "up a bit"); the rest unchanged."""
@@ -197,6 +204,7 @@ class _ParseBase:
     def tokenize(self) -> None:
         t = axis_words(unicodedata.normalize("NFKC", self.text).lower()).translate(_TRANS)
         t = re.sub(r"(\d)\s*(?:\"|'')", r"\1 inch ", t).replace('"', " ")
+        t = _ROUND.sub(r"\1 around", t)  # "go round the glass": around it, not to it
         t = re.sub(r"(\d),(\d{1,2})(?=\s*(?:mm|cm|m|inch|inches)\b)", r"\1.\2", t)
         self.ref_names: dict[str, str] = {}
         for k, name in sorted(enumerate(o.name for o in self.objects), key=lambda kv: -len(kv[1])):
