@@ -133,6 +133,8 @@ class Agent(KnowledgeMixin):
         self._held_question = ""  # the question the arm is held on (a correction not understood)
         self._waiting_on_answer = False  # the arm is held on a question
         self._unconfirmed: Correction | None = None  # heard unsure and said back: "Did you say ...?"
+        self._after_stop = False  # ... or what was asked after a stop: "Shall I do that and go on?"
+        self._stops: list[str] = []  # why the arm was stopped since the last clear (a stop service's too)
         self._keep_out: list[str] = []  # objects the tool must not pass over (from avoid constraints)
 
     # -- thread-safe inputs ----------------------------------------------------------------
@@ -165,6 +167,7 @@ class Agent(KnowledgeMixin):
 
     def stop(self, reason: str = "stop") -> None:
         """Halt the arm within one control tick and end the current task."""
+        self._stops.append(reason)
         self._stop_requested.set()
         self._cancel.cancel(reason)
         self._aux_cancel.cancel(reason)
@@ -172,7 +175,8 @@ class Agent(KnowledgeMixin):
     def reset(self) -> None:
         """Clear a stop and any queued corrections, ready for the next task."""
         self._stop_requested.clear()
-        self._unconfirmed = None
+        self._stops.clear()
+        self._unconfirmed, self._after_stop = None, False
         self._cancel.reset()
         self._aux_cancel.reset()
         while True:
@@ -241,9 +245,10 @@ class Agent(KnowledgeMixin):
         result = EpisodeResult(episode_id or uuid.uuid4().hex[:12], task.strip(), AgentState.PLANNING, False)
         self._episode = result
         self._last_correction: Correction | None = None
-        self._unconfirmed = None
+        self._unconfirmed, self._after_stop = None, False
         self._picked_from: dict[str, tuple[float, float, float]] = {}
         self._stop_requested.clear()
+        self._stops.clear()
         self._cancel.reset()
         try:
             self._run(result)
@@ -625,10 +630,23 @@ class Agent(KnowledgeMixin):
                 if corr.followup is not None and corr.followup.actionable:
                     # "hang on, open the drawer first": halted at once; the rest is not dropped unsaid
                     then = rec.understood["then"] = corr.followup.describe()
-                    result.questions.append(
-                        f"Stopped. You also asked: {then}. "
-                        "Give me the task again and say it once I am moving, if you still want it."
-                    )
+                    if self.observer is None and all(r == f"operator: {text[:80]}" for r in self._stops):
+                        # a person: the arm stays halted and they say whether the rest is wanted
+                        # ("yes": done and the task goes on; "no" or no answer: the stop stands)
+                        held = f"Stopped. You also asked: {then}. Shall I do that and go on? (yes or no)"
+                        result.questions.append(held)
+                        self._unconfirmed, self._after_stop = corr.followup, True
+                        # only this utterance stopped the arm (no stop service, button or other word):
+                        # the task waits on the answer instead of ending
+                        self._stops.clear()
+                        self._stop_requested.clear()
+                        self._aux_cancel.reset()
+                        rec.outcome, outcome = "stopped; asked", "hold"
+                    else:
+                        result.questions.append(
+                            f"Stopped. You also asked: {then}. "
+                            "Give me the task again and say it once I am moving, if you still want it."
+                        )
             elif corr.refusal:
                 rec.outcome = "refused"
                 result.questions.append(f"I won't do that: {corr.refusal}")
@@ -696,11 +714,14 @@ class Agent(KnowledgeMixin):
         """``text`` as the answer to "Did you say ...?": the correction heard on "yes", a request to
         say it again on "no", None when it is not a yes or a no (then it is read as said)."""
         heard, self._unconfirmed = self._unconfirmed, None
+        after_stop, self._after_stop = self._after_stop, False
         if heard is None or unsure:
             return None
         if answers.chosen_index(text, 1) == 0:
             heard.confidence = 1.0  # the operator confirmed the words and the reading said back
             return heard
+        if answers.says_no(text) and after_stop:
+            return Correction(text, CorrectionKind.STOP, confidence=1.0)  # the stop stands
         if answers.says_no(text):
             return Correction(text, CorrectionKind.UNCLEAR, question="What did you say, then? Please say it again.")
         return None

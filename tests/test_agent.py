@@ -110,9 +110,11 @@ def _agent(world, planner, kb, parser, **kw) -> Agent:
 
 def test_stop_mid_skill_halts_within_one_tick(planner, parser) -> None:
     sc = scenario("mug_train")
+    cfg = AgentConfig()
+    cfg.language.answer_timeout_s = 0.3  # nobody answers whether the rest is wanted: the stop stands
     with SimWorld(sc.scene) as world:
         robot = world.robot
-        agent = _agent(world, planner, None, parser)
+        agent = Agent(world.robot, planner, None, parser, cfg)
         marks: dict[str, float] = {}
         moves_after_stop: list[int] = []
         inner, inner_hold = robot.step, robot.hold
@@ -141,10 +143,67 @@ def test_stop_mid_skill_halts_within_one_tick(planner, parser) -> None:
         # halted first; what else was asked is said back, not silently dropped
         assert "speed" in result.corrections[0].understood["then"]
         assert any(q.startswith("Stopped. You also asked:") for q in result.questions), result.questions
+        assert "no answer" in result.reason and len(result.steps) == 1
         robot.step, robot.hold = inner, inner_hold  # type: ignore[method-assign]
         for _ in range(20):
             robot.hold()
         assert np.linalg.norm(robot.ee_pose()[0] - marks["tool"]) < 0.03
+
+
+@pytest.mark.parametrize(("answer", "state"), [("yes", AgentState.DONE), ("no", AgentState.STOPPED)])
+def test_what_is_asked_after_a_stop_is_done_once_the_operator_says_so(planner, parser, answer, state) -> None:
+    sc = scenario("mug_train")
+    with SimWorld(sc.scene) as world:
+        robot = world.robot
+        agent = _agent(world, planner, None, parser)
+        marks: dict[str, int] = {}
+        moved_while_stopped: list[int] = []
+        start, inner = robot.ticks, robot.step
+
+        def step(q):
+            if "said" in marks and "held" not in marks:
+                moved_while_stopped.append(robot.ticks)
+            inner(q)
+            if robot.ticks == start + 30:
+                marks["said"] = robot.ticks
+                agent.submit_correction("stop! then grab it by the handle", "typed")
+
+        def on_event(ev: dict) -> None:
+            if ev["type"] == "status" and ev.get("holding_arm"):
+                marks["held"] = robot.ticks
+                agent.submit_correction(answer, "typed")
+
+        robot.step, agent.on_event = step, on_event  # type: ignore[method-assign]
+        result = agent.run_task(sc.task)
+        assert result.state is state, result.reason
+        assert moved_while_stopped == []  # no motion command after the stop: halted, then held on the question
+        assert result.questions[0].startswith("Stopped. You also asked:") and "handle" in result.questions[0]
+        outcomes = [c.outcome for c in result.corrections]
+        if answer == "yes":
+            assert outcomes == ["stopped; asked", "applied"]
+            picks = [s for s in result.steps if s.call["skill"] == "pick" and s.status == "succeeded"]
+            assert picks[0].call["params"]["grasp_region"] == "handle"
+        else:
+            assert outcomes == ["stopped; asked", "stopped"] and len(result.steps) == 1
+
+
+def test_a_stop_from_elsewhere_is_not_undone_by_what_is_asked_after_a_spoken_one(planner, parser) -> None:
+    sc = scenario("mug_train")
+    with SimWorld(sc.scene) as world:
+        robot = world.robot
+        agent = _agent(world, planner, None, parser)
+        start, inner = robot.ticks, robot.step
+
+        def step(q):
+            inner(q)
+            if robot.ticks == start + 30:
+                agent.stop("stop service")  # the console's STOP button, say
+                agent.submit_correction("stop! then grab it by the handle", "typed")
+
+        robot.step = step  # type: ignore[method-assign]
+        result = agent.run_task(sc.task)
+        assert result.state is AgentState.STOPPED and result.reason == "stop service"
+        assert [c.outcome for c in result.corrections] == ["stopped"] and len(result.steps) == 1
 
 
 def test_stop_from_another_thread(planner, parser) -> None:
