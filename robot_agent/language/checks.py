@@ -172,8 +172,8 @@ def _unstretched(m: re.Match[str]) -> str:
 _REPAIR = re.compile(
     r"(?:^|[\s,.;:!-])(?:sorry|i mean|i meant|or rather|scratch that|make that|my bad)\b[\s,.;:!-]*"
     # "half a centimetre down... no, more like a centimetre": a "no" after a pause, then the repair
-    r"|(?<=[,.;:!-])\s*no(?:[,.;:!-]+|\s+(?=wait|sorry|more like|rather|make it|i mean))"
-    r"(?:\s*(?:wait|sorry|more like|rather|make it|i mean)\b)*[\s,.;:!-]*",
+    r"|(?<=[,.;:!-])\s*no(?:[,.;:!-]+|\s+(?=wait|sorry|more like|rather|make it|i mean|actually))"
+    r"(?:\s*(?:wait|sorry|more like|rather|make it|i mean|actually)\b[,.;:!-]*)*[\s,.;:!-]*",
     re.I,
 )
 #: words that say nothing of their own before a repair ("no, I meant the green one" is one request)

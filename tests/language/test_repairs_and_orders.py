@@ -289,3 +289,15 @@ def test_a_kind_said_first_is_an_order_on_any_of_that_kind(layer: LanguageLayer)
     c = layer.understand_correction("do the glasses first, then the rest", ctx).correction
     assert c.kind is CorrectionKind.PLAN and c.plan["type"] == "order"  # either glass: no question
     assert c.plan["first"]["object"] in ("wine_glass", "short_glass")
+
+
+@pytest.mark.parametrize(("said", "sign"), [("right, no actually left", 1), ("up a touch, no, actually, down", -1)])
+def test_no_actually_repairs_the_direction(layer: LanguageLayer, said: str, sign: int) -> None:
+    from robot_agent.language.checks import repaired
+
+    assert "actually" not in repaired(said) and "no" not in repaired(said).split()
+    ctx = CorrectionContext(skill="place", object="gold_cube", target="tray", objects=SHED)
+    u = layer.understand_correction(said, ctx)
+    assert u.decision == "act" and u.correction.delta_m is not None, u.to_dict()
+    axis = 1 if "left" in said else 2
+    assert u.correction.delta_m[axis] * sign > 0, u.correction.delta_m
