@@ -591,7 +591,8 @@ class Agent(KnowledgeMixin):
         adjustments: dict[tuple[str, str], dict[str, Any]],
         constraints: list[Any],
     ) -> str:
-        """Understand and act on every queued utterance. Returns "", "retry", "replan" or "stop"."""
+        """Understand and act on every queued utterance. Returns "", "retry", "replan", "stop" or
+        "hold" (a question asked of a person: the arm waits for the answer, ``_hold_for_answer``)."""
         outcome = ""
         held = ""
         last: Correction | None = self._last_correction
