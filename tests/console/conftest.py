@@ -182,6 +182,13 @@ def up_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpSim]:
     pytest.importorskip("playwright.sync_api", reason="playwright is pinned in requirements.txt")
     pytest.importorskip("rclpy", reason="ROS 2 (rclpy) is not installed")
     pytest.importorskip("robot_agent_interfaces", reason="build the interfaces with `make interfaces`")
+    # A fresh environment's first agent dequantizes the embedded LLM (once, then cached): done here,
+    # outside the readiness wait, so a slow machine does not spend the 240 s below on it.
+    from robot_agent.config import AgentConfig
+    from robot_agent.policy.backends import resolve_model_dir
+
+    policy = AgentConfig().policy
+    resolve_model_dir(policy.model_path, policy.cache_dir)
     tmp = tmp_path_factory.mktemp("console")
     _seed_kb(tmp / "kb")
     up = UpSim(tmp)
