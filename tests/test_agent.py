@@ -262,7 +262,7 @@ def test_unclear_and_refused_corrections_never_move_the_arm(planner, parser) -> 
         assert result.steps[0].call["params"]["grasp_region"] == "center"
 
 
-def _interrupt_mid_pick(world, agent, text: str) -> dict[str, int]:
+def _interrupt_mid_pick(world, agent, text: str, unsure: bool = False) -> dict[str, int]:
     """Say ``text`` 30 ticks into the first motion; returns the tick counts the test reads."""
     robot, marks = world.robot, {"said": -1}
     start, inner = robot.ticks, robot.step
@@ -271,7 +271,7 @@ def _interrupt_mid_pick(world, agent, text: str) -> dict[str, int]:
         inner(q)
         if robot.ticks == start + 30:
             marks["said"] = robot.ticks
-            agent.submit_correction(text, "typed")
+            agent.submit_correction(text, "spoken" if unsure else "typed", unsure=unsure)
 
     robot.step = step  # type: ignore[method-assign]
     return marks
@@ -342,14 +342,7 @@ def test_words_the_recognizer_is_unsure_of_are_said_back_before_anything_moves(
                 agent.submit_correction(said.pop(0), "spoken")
 
         agent.on_event = on_event
-        robot, start, inner = world.robot, world.robot.ticks, world.robot.step
-
-        def step(q):
-            inner(q)
-            if robot.ticks == start + 30:
-                agent.submit_correction("grasp it by the handle", "spoken", unsure=True)
-
-        robot.step = step  # type: ignore[method-assign]
+        _interrupt_mid_pick(world, agent, "grasp it by the handle", unsure=True)
         result = agent.run_task(sc.task)
         assert result.state is AgentState.DONE, result.reason
         assert [c.outcome for c in result.corrections] == outcomes
