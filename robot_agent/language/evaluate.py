@@ -20,8 +20,10 @@ Expected meanings (``expect``):
 How an :class:`~robot_agent.language.types.Understanding` is judged (:func:`matches`):
 
 * ``unclear`` and ``refuse`` items: right when the layer asks or refuses (nothing moves);
-* ``stop`` items: right when the decision is ``stop`` (a stop on any other item is wrong: the
-  agent halts and ends the task, and only says back what the rest of the words asked);
+* ``stop`` items: right when the decision is ``stop``. A stop on any other item is wrong (the
+  agent halts and ends the task), except when the words after it ask for the item's meaning
+  ("hang on, open the drawer first"): the agent then holds the arm and asks "Shall I do that and
+  go on?", so the item counts as asked, neither right nor wrong;
 * everything else: right when the decision is ``act`` and the meaning fits. A task's atoms are
   compared as a multiset, order-insensitive; each atom's objects must be a non-empty subset of the
   alternatives; opening a drawer that something is put into is implied, said or not. A direction
@@ -574,6 +576,17 @@ def matches(item: Item, u: Understanding, params: Mapping[str, Any] | None = Non
     return any(_meaning_ok(m, item, u, params, objects) for m in item.expect)
 
 
+def _follow_up_ok(item: Item, u: Understanding, params: Mapping[str, Any] | None, objects: Sequence[Any]) -> bool:
+    """A stop's request after it (``Correction.followup``) is the item's meaning."""
+    follow = getattr(u.correction, "followup", None) if u.correction is not None else None
+    if follow is None:
+        return False
+    return any(
+        _meaning_ok(m, item, dataclasses.replace(u, decision="act", correction=follow), params, objects)
+        for m in item.expect
+    )
+
+
 # --------------------------------------------------------------------------- evaluating
 
 
@@ -653,7 +666,12 @@ def score(
     item: Item, u: Understanding, ctx: CorrectionContext | None, latency_ms: float, objects: Sequence[Any] = ()
 ) -> dict[str, Any]:
     """One item's record: right, confidently wrong, asked, silent, latency."""
-    right = matches(item, u, ctx.params if ctx is not None else None, objects)
+    params = ctx.params if ctx is not None else None
+    right = matches(item, u, params, objects)
+    # A stop with a request after it ("hang on, open the drawer first") halts the arm and asks
+    # "Shall I do that and go on?": when the request is the meaning, that is a question, not a
+    # wrong act (nothing moves until the operator says yes).
+    held = not right and u.decision == "stop" and item.category != "stop" and _follow_up_ok(item, u, params, objects)
     return {
         "id": item.id,
         "split": item.split,
@@ -664,8 +682,8 @@ def score(
         "text": item.text,
         "decision": u.decision,
         "right": right,
-        "confidently_wrong": (not right) and u.decision in ("act", "stop"),
-        "asked": u.decision == "ask",
+        "confidently_wrong": (not right) and not held and u.decision in ("act", "stop"),
+        "asked": u.decision == "ask" or held,
         "refused": u.decision == "refuse",
         "silent": is_silent(u),
         "latency_ms": float(latency_ms),

@@ -346,12 +346,18 @@ def test_questions_stops_and_confidently_wrong() -> None:
     stop = _item({"kind": "stop"})
     assert matches(stop, Understanding("w", "correction", "stop"))
     assert not matches(stop, ask)
-    # "hang on, do the apple first": the agent halts and ends the task; the follow-up is only said back
+    # "hang on, do the apple first": the agent halts, holds the arm and asks "Shall I do that and go
+    # on?", so a stop whose request is the meaning is a question; with another request, or none, wrong
     first = {"type": "order", "first": {"skill": "pick", "object": "red_apple"}, "then": None}
     halt_then = Correction("w", CorrectionKind.STOP, followup=Correction("w", CorrectionKind.PLAN, plan=first))
     order = _item({"kind": "plan", "type": "order", "first": {"skill": "pick", "object": "red_apple"}})
     assert matches(stop, Understanding("w", "correction", "stop", correction=halt_then))
-    assert score(order, Understanding("w", "correction", "stop", correction=halt_then), None, 1.0)["confidently_wrong"]
+    rec = score(order, Understanding("w", "correction", "stop", correction=halt_then), None, 1.0)
+    assert rec["asked"] and not rec["right"] and not rec["confidently_wrong"]
+    other = _item({"kind": "plan", "type": "order", "first": {"skill": "pick", "object": "green_apple"}})
+    assert score(other, Understanding("w", "correction", "stop", correction=halt_then), None, 1.0)["confidently_wrong"]
+    bare = Understanding("w", "correction", "stop", correction=Correction("w", CorrectionKind.STOP))
+    assert score(order, bare, None, 1.0)["confidently_wrong"]
     confirm = _item({"kind": "confirm"})
     assert matches(confirm, _act(kind=CorrectionKind.CONFIRM))
     assert not matches(confirm, _act(kind=CorrectionKind.SKILL, delta_m=[0.0, -0.05, 0.0]))
