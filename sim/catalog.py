@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skills.types import DRAWER_OPEN_AT as _DRAWER_OPEN_AT
+from skills.types import ObjectInfo, Pose
 
 COLORS: dict[str, tuple[float, float, float, float]] = {
     "red": (0.85, 0.12, 0.10, 1.0),
@@ -307,3 +308,26 @@ def category(name: str) -> Category:
 
 
 Builder = Callable[..., Any]
+
+
+def object_info(
+    name: str,
+    category: str,
+    shape: str,
+    color: str,
+    xy: tuple[float, float],
+    size: tuple[float, float, float],
+    yaw: float = 0.0,
+) -> ObjectInfo:
+    """What perception would report of one catalog object on the table, its parts included (for
+    code that builds a scene by hand: tests, tools)."""
+    geo = geometry(category, shape, size)
+    return ObjectInfo(
+        name,
+        category,
+        Pose((xy[0], xy[1], 0.0), yaw),
+        size,
+        color=color,
+        shape=shape,
+        parts={**geo.parts, **geo.drawer_parts},
+    )

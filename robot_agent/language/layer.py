@@ -369,6 +369,7 @@ class LanguageLayer:
         if objects is not None:
             scores = structure.rescore_tasks(clean(text), objects, cands, scores, self.scorer, q, ruled_out)
             scores = naming.task_cue(clean(text), cands, scores, objects, self.scorer)
+            scores = naming.place_cue(clean(text), cands, scores, objects, self.scorer)
         else:
             handled = [o for o in (ctx.objects if ctx else []) if o.name in (ctx.object, ctx.target)]
             held = next((o for o in handled if o.name == ctx.object), None) if ctx else None
@@ -380,6 +381,7 @@ class LanguageLayer:
             if ctx is not None:
                 scores = structure.scene_cues(clean(text), cands, scores, ctx, self.scorer)
                 scores = naming.object_cue(clean(text), cands, scores, ctx.objects, self.scorer)
+                scores = naming.place_cue(clean(text), cands, scores, ctx.objects, self.scorer)
                 now = (ctx.object, ctx.target)
                 scores = reference.swap_cue(clean(text), cands, scores, ctx.objects, self.scorer, now)
         order = sorted(range(len(cands)), key=lambda k: -scores[k])
@@ -537,7 +539,7 @@ class LanguageLayer:
             # the cube" read as both): the models decide, or the operator is asked.
             atoms = []
         in_order = steps.sequence(clean(text)) if not split else None
-        parts = clauses(text) if not split else []
+        parts = clauses(text)  # a step may hold clauses of its own ("X on Y, Z on X, then home")
         if in_order and len(atoms) + len(goal.en_route if goal is not None else ()) < len(in_order):
             # "X on the plate, then Y on top of it": every step, when each is understood
             return self._by_part(text, in_order, objects, "step")

@@ -116,6 +116,44 @@ def object_cue(
     return out
 
 
+#: a place the words rule out: "shouldn't go in the bowl", "not on the plate", "never into the
+#: drawer" (not a suggestion: "why don't you put it in the bowl")
+_PLACE_RULED_OUT = re.compile(
+    r"(?:\bnot|\bnever|\bno longer|n't(?!\s+(?:you|we|i)\b))\s+(?:[a-z']+\s+){0,3}?"
+    r"(?:in|into|inside|on|onto|on top of|atop)\s+(?P<x>(?:the|a|an|that|this|my|your)\s+[a-z][a-z -]*?)"
+    r"(?=\s*(?:[,;.!?]|$|\bbut\b|\band\b))"
+)
+#: meaning families that put things in a place, named last in their key ("put:mug:bowl")
+_PLACING = frozenset({"put", "put_all", "preference", "swap_target"})
+#: what a meaning loses that puts things where the words said they don't go
+PLACE_RULED_OUT = 0.3
+
+
+def places_ruled_out(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> set[str]:
+    """Receptacles the words say things do not go in or on ("mugs shouldn't go in the bowl")."""
+    recs = sw.receptacles(objects)
+    out: set[str] = set()
+    for m in _PLACE_RULED_OUT.finditer(text.lower()) if recs else ():
+        name = clearly_named(ground_phrase(m.group("x"), object_options(recs, objects), scorer, objects))
+        if name is not None:
+            out.add(name)
+    return out
+
+
+def place_cue(
+    text: str, cands: Sequence[Any], scores: list[float], objects: Sequence[ObjectInfo], scorer: Any
+) -> list[float]:
+    """Meanings that put things where the words rule out lose ("the mug shouldn't go in the bowl,
+    shelf it": not "mugs go in the bowl", which the sentence model finds closest)."""
+    gone = places_ruled_out(text, objects, scorer)
+    if not gone:
+        return scores
+    return [
+        s - PLACE_RULED_OUT * (c.family in _PLACING and c.key.rsplit(":", 1)[-1] in gone)
+        for c, s in zip(cands, scores, strict=True)
+    ]
+
+
 #: first words of a clause that are no request, whatever WordNet's verbs ("you", "it", "that")
 _NOT_VERBS = frozenset("you it that this there i we they he she or and but so then the a an".split())
 #: a warning of what will (or nearly did, or does) happen, to the end of its clause ("you'll clip

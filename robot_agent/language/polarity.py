@@ -11,6 +11,7 @@ anchor without being listed, and an excess marker flips the value.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -127,7 +128,7 @@ def describes_fault(text: str) -> bool:
 #: an amount said with its unit ("three centimetres", "2 cm", "half an inch")
 _AMOUNT = re.compile(
     r"(?:\d+(?:[.,]\d+)?|\b(?:half|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-    r"fifteen|twenty|thirty|a couple of|a few)\b)(?:\s+(?:and a half|point \w+))?\s*"
+    r"fifteen|twenty|thirty|a couple of|a few)\b)(?:\s+(?:and a half|point \w+))?\s*(?:(?:more|extra)\s+)?"
     r"(?:mm|cm|m|millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|inch(?:es)?|\")(?=\W|$)"
 )
 
@@ -337,17 +338,21 @@ _COMPARATIVE = re.compile(r"\b(?:further|farther|more|less|extra|another|again|l
 
 
 def distance_said(text: str, fam: str, c: Any) -> Any:
-    """``c`` with a distance family's change set to the amount said ("push it five centimetres": a
-    push of 5 cm, not 5 cm more) when no comparative word makes it a change, and the amount is
-    within the parameter's limits; ``c`` unchanged otherwise."""
+    """``c`` with a distance family's change sized by the amount said: "push it five centimetres"
+    is a push of 5 cm; with a comparative word the amount is the change ("further, ten more
+    centimetres": 10 cm more, not the default step). ``c`` unchanged when no amount is said or it
+    is beyond the parameter's limits."""
     from skills.params import SKILL_PARAMS
 
     metres = amount_metres(text) if fam in DISTANCE_FAMILIES else None
-    if metres is None or _COMPARATIVE.search(text.lower()) or len(c.parameters) != 1:
+    if metres is None or len(c.parameters) != 1:
         return c
     ((name, change),) = c.parameters.items()
     spec = next((p for p in SKILL_PARAMS.get(c.skill or "", ()) if p.name == name), None)
     if spec is None or "add" not in change or not (spec.low <= metres <= spec.high):
         return c
-    c.parameters = {name: {"set": metres}}
+    if _COMPARATIVE.search(text.lower()):
+        c.parameters = {name: {"add": math.copysign(metres, float(change["add"]))}}
+    else:
+        c.parameters = {name: {"set": metres}}
     return c

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from robot_agent.language import colours, nouns
+from robot_agent.language import colours, nouns, wordnet
 from robot_agent.language import scene_words as sw
 from robot_agent.language.structure import SIDE_OF, direction_phrase
 from skills.types import ObjectInfo
@@ -492,6 +492,17 @@ class Placement:
     score: float
 
 
+def _verb_first(word: str) -> bool:
+    """A word that can be a verb and not an adjective ("grab"; not "clear", "red")."""
+    wn = wordnet.load()
+    return wn is not None and bool(wn.base_forms(word, "v")) and not wn.base_forms(word, "a")
+
+
+#: words that start what follows a noun ("the mug on the right", "the cube by the bowl")
+_PHRASE_PREPS = {"on", "in", "at", "by", "near", "next", "beside", "behind", "from", "of", "to", "between", "with"}
+_PHRASE_PREPS |= {"closest", "nearest", "furthest", "farthest"}
+
+
 def _object_phrase(o: str) -> str:
     """The noun phrase of the object, without a leading verb or a trailing one ("goes", "belongs")."""
     o = _TAIL_VERB.sub("", o.strip(" ,"))
@@ -501,7 +512,12 @@ def _object_phrase(o: str) -> str:
         quant = [w for w in _words(segments[-1]) if w in _NUMBERS or w in _ALL - {"them"}]
         o = " ".join(quant[:1] + segments[:-1])
     words = o.split()
-    lead = next((i for i, w in enumerate(words) if w.strip(",") in _LEAD_WORDS), 0)
+    # the determiner that starts the phrase comes before its first preposition: "mug on the
+    # right" is a mug, not "the right"
+    stop = next((i for i, w in enumerate(words) if w in _PHRASE_PREPS), len(words))
+    lead = next((i for i, w in enumerate(words[:stop]) if w.strip(",") in _LEAD_WORDS), None)
+    if lead is None:  # no determiner: the words from the noun on, without a leading verb ("grab mug by the bowl")
+        lead = 1 if stop > 1 and _verb_first(words[0]) else 0
     return " ".join(words[lead:])
 
 

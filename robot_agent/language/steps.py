@@ -160,6 +160,8 @@ def _requests(part: str) -> list[str]:
     return [part]
 
 
+#: a step said in one word: where the arm goes when done ("..., then home")
+_ONE_WORD_STEP = re.compile(r"home|rest|park")
 #: the object phrase that ends a step with no place ("could you take that orange")
 _TAKEN = re.compile(r"\b(?P<x>(?:the|that|this|those|these)\s+[a-z][a-z -]*)$")
 
@@ -184,7 +186,7 @@ def sequence(text: str) -> list[str] | None:
             halves[1] = f"{lead.group('v')} {halves[1]}"
         if len(halves) == 2 and all(verbs.main_verbs(h) and verbs.read(h).families for h in halves):
             parts = halves
-    if len(parts) < 2 or any(len(p.split()) < 2 for p in parts):
+    if len(parts) < 2 or any(len(p.split()) < 2 and not _ONE_WORD_STEP.fullmatch(p) for p in parts):
         return None
     out = [parts[0]]
     for p in parts[1:]:
@@ -265,7 +267,8 @@ def combined(text: str, subs: Sequence[Any], objects: Sequence[ObjectInfo]) -> A
 
     # "take the apple to the drawer and put it inside": one placement said twice is done once
     subs = [u for i, u in enumerate(subs) if u.task and (i == 0 or u.atoms != subs[i - 1].atoms)]
-    canonical = " and then ".join(u.task for u in subs)
+    # a step read from one word ("..., then home") is said in full for the goal parser
+    canonical = " and then ".join("go home" if u.atoms == [{"kind": "home"}] else u.task for u in subs)
     return goal_act(text, canonical, objects, min(u.confidence for u in subs), "model")
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from robot_agent.language import colours, nouns, polarity, verbs
+from robot_agent.language import colours, nouns, polarity, verbs, wordnet
 from robot_agent.language import scene_words as sw
 from skills.types import ObjectInfo
 
@@ -100,6 +101,34 @@ def ground_phrase(
     if objects:
         by_name = {o.name: o for o in objects}
         out = colours.adjust(phrase, by_name, nouns.adjust(phrase, by_name, out))
+        out = _opposite_said(phrase, by_name, out)
+    return out
+
+
+#: what an object loses when the phrase says the opposite of one of its words
+OPPOSITE = 0.2
+
+
+@lru_cache(maxsize=2048)
+def _antonym(word: str) -> str | None:
+    wn = wordnet.load()
+    return wn.antonym(word) if wn is not None else None
+
+
+def _opposite_said(phrase: str, by_name: dict[str, ObjectInfo], sims: dict[str, float]) -> dict[str, float]:
+    """Objects described by the opposite of an adjective said lose ("the short squat mug" is not
+    the tall one; "the narrow one" not the wide one): the sentence model puts antonyms close."""
+    said = set(re.findall(r"[a-z]+", phrase.lower()))
+    out = dict(sims)
+    for name in sims:
+        o = by_name.get(name)
+        if o is None:
+            continue
+        for w in sw.words(o) - said:
+            ant = _antonym(w)
+            if (ant is not None and ant in said) or any(_antonym(a) == w for a in said):
+                out[name] -= OPPOSITE
+                break
     return out
 
 
@@ -491,8 +520,10 @@ def _mix_placement(
 _RIGHT_JUDGED = re.compile(
     r"\b(?:about|all|that'?s|thats|looks?|seems?|feels?|is|was|just|exactly|quite|spot|dead)\s+right\b(?!\s+(?:of|side))"
     r"|\bright\s+(?:on|away|now)\b|^\s*right\W*$"
-    # "yes, that's the right one": the one meant, not the one on the right
-    r"|\b(?:that'?s|thats|it'?s|this is|that is|you'?ve got|you got)\s+the\s+right\s+(?:one|thing|spot|place|way)\b"
+    # "yes, that's the right one", "that's the right amount": the one meant, not the one on the
+    # right (any noun but a side's: "that's the right edge" points)
+    r"|\b(?:that'?s|thats|it'?s|this is|that is|you'?ve got|you got|is|was)\s+(?:just\s+|exactly\s+)?the\s+right\s+"
+    r"(?!(?:side|edge|end|corner|hand|half|part|of|bit)\b)[a-z]+"
 )
 #: words that make a direction a motion ("move", "a bit", "more", "to the", "2 cm")
 _MOTION = re.compile(

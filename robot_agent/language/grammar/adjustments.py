@@ -262,8 +262,11 @@ class _Adjustments(_Mentions):
             if not hits:
                 continue
             rest = self.s[hits[0].end() :]
-            up = re.search(r"\b(?:higher|more|further|farther|up|from higher(?: up)?|further up)\b", rest)
-            down = re.search(r"\b(?:lower|less|not so high|down|from lower|closer)\b", rest)
+            # "coming in too low": too low is a fault, so higher is meant
+            up = re.search(
+                r"\b(?:higher|more|further|farther|up|from higher(?: up)?|further up|(?:too|so) low)\b", rest
+            )
+            down = re.search(r"\b(?:lower|less|not so high|down|from lower|closer|too high)\b", rest)
             if not up and not down:
                 continue
             skill = skill_default or (self.ctx.skill if self.ctx.skill in ("pick", "place") else "pick")

@@ -31,6 +31,8 @@ from skills.types import ObjectInfo
 #: words that may follow an object said by its adjectives alone ("a small one" elided: "a small,
 #: please", "a small into the bowl"); any other word after "a <size>" is what the size is of
 _LINKS = frozenset("and or to into in inside on onto of for please then from with at by".split())
+#: nouns of a path, a side or a time that follow "the other", "the same", "the opposite": no object
+_NOT_THINGS = frozenset("way ways direction directions side sides end time times".split())
 
 
 class _Mentions(_Quantities):
@@ -100,6 +102,9 @@ class _Mentions(_Quantities):
                 and toks[k] not in _LINKS
             ):
                 i = k  # "a tiny push", "a little nudge": the size of something said, not a thing
+                continue
+            elif adjs and det is not None and k < n and toks[k] in _NOT_THINGS:
+                i = k + 1  # "go back the other way", "the other side": a way or a side, not a thing
                 continue
             elif adjs and det is not None and any(a in _COLORS or a in _SIZE_ADJ or a == "other" for a in adjs):
                 head, mods = "one", []

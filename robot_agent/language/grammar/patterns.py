@@ -116,6 +116,8 @@ _DIR_MASKS = [
         r"\b(?P<m>right) (?:now|away|there|here|above|below|over|under|on|in|at|next|behind|beside|before|after|"
         r"into|onto|where|then|side up|\?|!)",
         r"^(?P<m>right) [,.!]",
+        # "go back the other way": back is a return, the other way says where
+        r"\b(?P<m>back) (?:the )?(?:other|opposite) (?:way|direction)\b",
         r"^(?P<m>right) ?[?!.]? ?$",
         r"\b(?:pick|picks|picking|picked|speed|speeds|hurry|open|set|give|line|clean|wake|what's|cheer|sum)"
         r"(?: \S+){0,3}? (?P<m>up)\b",
@@ -259,7 +261,11 @@ _CLOSE_MORE_RE = re.compile(
     r"(?: (?:all the way|fully|completely|properly|more|further|tight(?:ly)?|firmly))\b"
 )
 _LIFT_RE = re.compile(r"\blift(?:ing)?\b")
-_APPROACH_RE = re.compile(r"\bapproach(?:ing)?\b|\bstart (?:the )?(?:descent|approach)\b")
+_APPROACH_RE = re.compile(
+    r"\bapproach(?:ing)?\b|\bstart (?:the )?(?:descent|approach)\b"
+    # the way in, said as motion: "you're coming in too low", "on your way in"
+    r"|\b(?:coming|come|comes) in\b(?! to\b)|\bon (?:the|your) way in\b"
+)
 _GO_HOME_RE = re.compile(
     r"\b(?:go|return|come|move|head|get)(?: back)? (?:to )?(?:the |your )?home"
     r"(?: position| pose)?\b|"
@@ -323,7 +329,11 @@ _AVOID_RE = re.compile(
     r"\b(?:(?:don't|do not|never|try not to|careful not to|make sure (?:not to|you don't)) "
     r"(?:go|move|pass|fly|reach|swing|travel|hover|drive|cross|come|get)(?: \S+)? "
     r"(?:over|above|across|near|past|through|by|close to|around|into)|avoid(?:ing)?|stay away from|keep away from|"
-    r"keep clear of|stay clear of|steer clear of|keep (?:your )?distance from|keep off|go around|"
+    r"keep (?:your )?distance from|go around|"
+    # keeping/staying clear, with any word or two between that names no object ("keep well clear
+    # of", "stay right off", "steer your arm well away from", "keep it off")
+    r"(?:keep|stay|steer|remain|hold)(?: it| them)?(?: (?!(?:it|them|the|a|an|this|that|these|those)\b)[a-z']+){0,2}? "
+    r"(?:clear of|clear from|away from|off of|off|back from|out of the way of)|"
     r"watch out for|look out for|mind|careful around|be careful around|(?:don't|do not|never|careful not to) "
     r"(?:touch|hit|bump|knock|disturb|brush|crash|collide)(?: into| over| against| with)?)\b"
 )

@@ -257,6 +257,9 @@ class _Plans(_Mentions):
         sel_m = next((mt for mt in self.mentions if mt.end <= tgt_m.start and not mt.pronoun and not mt.negated), None)
         if sel_m is None:
             return None
+        between = " ".join(self.tokens[sel_m.end : tgt_m.start])
+        if re.search(r"\b(?:not|never|no longer|nor)\b|n't\b", between):
+            return None  # "mugs shouldn't go in the bowl": where they don't go is no preference for it
         kind_word = (
             not sel_m.exact
             and sel_m.head in _NOUN_CATEGORY

@@ -24,6 +24,11 @@ def and_a_fraction(toks: list[str], i: int, articles: tuple[str, ...] = ("a",)) 
     return 0.0
 
 
+#: parts of a unit said as fractions ("three quarters of an inch", "a third of a centimetre")
+_FRACTIONS = {"half": 0.5, "halves": 0.5, "quarter": 0.25, "quarters": 0.25, "third": 1 / 3, "thirds": 1 / 3}
+_FRACTIONS |= {"fifth": 0.2, "fifths": 0.2, "tenth": 0.1, "tenths": 0.1}
+
+
 class _Quantities(_ParseBase):
     """Numbers with units ("2 cm", "15 degrees", "50 percent") and word amounts ("a bit")."""
 
@@ -52,8 +57,8 @@ class _Quantities(_ParseBase):
                 j += 1
             if j < n and toks[j] in ("a", "an"):
                 j += 1
-        elif t in ("a", "an") and j < n and toks[j] in ("half", "quarter", "couple", "few"):
-            val = {"half": 0.5, "quarter": 0.25, "couple": 2.0, "few": 3.0}[toks[j]]
+        elif t in ("a", "an") and j < n and toks[j] in ("half", "quarter", "third", "tenth", "couple", "few"):
+            val = {"couple": 2.0, "few": 3.0}.get(toks[j]) or _FRACTIONS[toks[j]]
             j += 1
             if j < n and toks[j] == "of":
                 j += 1
@@ -63,6 +68,15 @@ class _Quantities(_ParseBase):
             val = 3.0
         if val is None:
             return None
+        if j < n and toks[j] in _FRACTIONS and t not in ("half", "quarter", "a", "an"):
+            # "three quarters of an inch", "two thirds of a centimetre": the count times the part
+            val *= _FRACTIONS[toks[j]]
+            j += 1
+            if j < n and toks[j] == "of":
+                j += 1
+            if j < n and toks[j] in ("a", "an"):
+                j += 1
+            return val, j
         if j + 1 < n and toks[j] == "point" and re.fullmatch(r"\d+", toks[j + 1]):
             val += float("0." + toks[j + 1])
             j += 2
@@ -94,6 +108,8 @@ class _Quantities(_ParseBase):
                 continue
             val, j = num
             val = min(val, 1e9) if math.isfinite(val) else 1e9  # absurd amounts stay finite, then get refused
+            if j + 1 < n and toks[j] in ("more", "extra", "further", "farther") and toks[j + 1] in _DIST_UNITS:
+                j += 1  # "ten more centimetres": the amount of the change, "more" said with it
             unit = toks[j] if j < n else ""
             follow = toks[j + 1] if j + 1 < n else ""
             if unit in _DIST_UNITS and not (unit == "m" and follow == "'"):

@@ -91,8 +91,8 @@ class _Translation(_Mentions):
                 r"(?P<away>away from|further from|farther from))(?: the)? $",
                 prefix,
             )
-            if rel is None or re.search(r"\b(?:keep|stay|steer|keeping|staying)(?: \S+)? $", prefix[: rel.start()]):
-                continue  # "keep away from the glass" is a keep-away constraint, not a move
+            if rel is None or re.search(r"\b(?:keep|stay|steer|keeping|staying)(?: \S+){0,3} $", prefix[: rel.start()]):
+                continue  # "keep (it well) away from the glass" is a keep-away constraint, not a move
             self.use(rel.start(), rel.end())
             self.use_toks(mt.start, mt.end)
             name, question = self.resolve(mt)
