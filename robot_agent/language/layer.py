@@ -18,7 +18,6 @@ Thresholds were tuned on the dev split of ``sim/corpus/understanding.yaml`` only
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import threading
@@ -145,7 +144,7 @@ class LanguageLayer:
     def understand_correction(self, text: str, ctx: CorrectionContext | None = None) -> Understanding:
         """What a correction asks for, in ``ctx``; see the module doc for the steps."""
         t0 = time.perf_counter()
-        with self._lock, self._utterance():
+        with self._lock:
             u = self._correction(text if isinstance(text, str) else str(text), ctx or CorrectionContext())
             if u.correction is not None and u.decision == "act":
                 u.correction.confidence = float(u.confidence)  # what distillation reads
@@ -158,7 +157,7 @@ class LanguageLayer:
         t0 = time.perf_counter()
         said = text if isinstance(text, str) else str(text)
         request = steps.restated(clean(said)) if self.mode == "full" else clean(said)
-        with self._lock, self._utterance():
+        with self._lock:
             u = self._task(said if request == clean(said) else request, list(objects))
             if self.mode == "full" and u.decision == "act" and u.source != "answer":
                 whole = guards.whole(u, clean(said), list(objects))  # never done in part
@@ -166,10 +165,6 @@ class LanguageLayer:
         u.text = said
         u.latency_ms = (time.perf_counter() - t0) * 1e3
         return u
-
-    def _utterance(self) -> Any:
-        """Phrase vectors shared while one utterance is understood (nothing when grammar-only)."""
-        return self.scorer.one_utterance() if self.scorer is not None else contextlib.nullcontext()
 
     def prepare(self, contexts: Sequence[CorrectionContext]) -> None:
         """Embed the renderings of every meaning these contexts allow, ahead of time (one batch),

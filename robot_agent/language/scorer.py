@@ -4,16 +4,17 @@ Two measures from one forward pass of the utterance: whole-sentence cosine simil
 the sentence is about) and a word alignment (each word's best match in the rendering, and
 back, as BERTScore does), which keeps the specific words ("handle" against "rim", "leftward"
 against "left") from being averaged away. Renderings are embedded once and cached, so a scene's
-candidates cost one batch when the scene is first seen and nothing after.
+candidates cost one batch when the scene is first seen and nothing after; the utterances and the
+phrases grounded from them are kept too (fewer), since a scene's noun phrases recur.
 """
 
 from __future__ import annotations
 
-import contextlib
+import re
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,12 @@ import numpy as np
 ALIGN_WEIGHT = 0.5
 #: most renderings kept embedded
 CACHE_SIZE = 20000
-_CACHES: weakref.WeakKeyDictionary[Any, tuple[OrderedDict[str, Any], threading.Lock]] = weakref.WeakKeyDictionary()
+#: most utterance phrases kept embedded: the noun phrases grounded ("the plate", "the drawer")
+#: come back utterance after utterance in one scene, and each costs a forward pass of its own
+#: (about 14 kB each: a sentence vector and its word vectors)
+QUERY_CACHE_SIZE = 1024
+_Caches = tuple[OrderedDict[str, Any], OrderedDict[str, Any], threading.Lock]
+_CACHES: weakref.WeakKeyDictionary[Any, _Caches] = weakref.WeakKeyDictionary()
 
 
 class Scorer:
@@ -37,11 +43,12 @@ class Scorer:
         self.embedder = embedder
         # One cache per embedder, shared by every scorer on it (layers made per task or per test).
         try:
-            self._cache, self._lock = _CACHES.setdefault(embedder, (OrderedDict(), threading.Lock()))
-        except TypeError:  # an embedder that cannot be weakly referenced: a cache of its own
-            self._cache, self._lock = OrderedDict(), threading.Lock()
+            self._cache, self._queries, self._lock = _CACHES.setdefault(
+                embedder, (OrderedDict(), OrderedDict(), threading.Lock())
+            )
+        except TypeError:  # an embedder that cannot be weakly referenced: caches of its own
+            self._cache, self._queries, self._lock = OrderedDict(), OrderedDict(), threading.Lock()
         self._tokens = hasattr(embedder, "embed_tokens")
-        self._memo: dict[int, dict[str, tuple[np.ndarray, np.ndarray | None]]] = {}
 
     def _embed(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray | None]]:
         if self._tokens:
@@ -66,27 +73,27 @@ class Scorer:
                 self._cache.popitem(last=False)
 
     def query(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """The utterance's sentence vector and word vectors. Not cached across utterances (they
-        rarely repeat); within one (:meth:`one_utterance`) a phrase grounded twice is embedded once."""
-        memo = self._memo.get(threading.get_ident())
-        if memo is None:
-            return self._embed([text])[0]
-        if text not in memo:
-            memo[text] = self._embed([text])[0]
-        return memo[text]
+        """The sentence vector and word vectors of an utterance or a phrase of it, kept for later
+        utterances (least recently used first out): a scene's noun phrases come back again and
+        again, and each would cost a forward pass."""
+        text = re.sub(r"^(?:the\s+)+the\b", "the", text)  # "the the blue cube": a phrase given its article twice
+        with self._lock:
+            hit = self._queries.get(text)
+            if hit is not None:
+                self._queries.move_to_end(text)
+                return hit
+        vec = self._embed([text])[0]
+        with self._lock:
+            self._queries[text] = vec
+            while len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
+        return vec
 
-    @contextlib.contextmanager
-    def one_utterance(self) -> Iterator[None]:
-        """Understanding one utterance: its phrases' vectors are kept until it is done."""
-        tid = threading.get_ident()
-        outer = tid in self._memo
-        if not outer:
-            self._memo[tid] = {}
-        try:
-            yield
-        finally:
-            if not outer:
-                self._memo.pop(tid, None)
+    def forget_queries(self) -> None:
+        """Drop the phrases kept from earlier utterances (the renderings stay): for timing an
+        utterance as if its words had not been heard before."""
+        with self._lock:
+            self._queries.clear()
 
     def scores(self, query: tuple[np.ndarray, np.ndarray | None], sentences: Sequence[str]) -> np.ndarray:
         """Similarity of the query to each sentence (0..1-ish; higher is closer)."""
