@@ -17,19 +17,12 @@ from robot_agent.language.grammar import CorrectionContext, CorrectionKind
 from robot_agent.language.naming import part_meant, request_part
 from robot_agent.language.nouns import body_at_risk
 from robot_agent.language.verbs import cautions, continuing, directed, read
-from sim.catalog import geometry
-from skills.types import ObjectInfo, Pose
-
-
-def _obj(name: str, category: str, shape: str, color: str, xy: tuple[float, float], size) -> ObjectInfo:
-    parts = geometry(category, shape, size).parts
-    return ObjectInfo(name, category, Pose((xy[0], xy[1], 0.0)), size, color=color, shape=shape, parts=dict(parts))
-
+from sim.catalog import object_info
 
 DESK = [
-    _obj("cup", "mug", "standard", "green", (0.40, 0.18), (0.09, 0.09, 0.1)),
-    _obj("brick", "block", "cube", "red", (0.44, -0.04), (0.05, 0.05, 0.05)),
-    _obj("tray", "tray", "flat", "gray", (0.64, 0.2), (0.3, 0.2, 0.02)),
+    object_info("cup", "mug", "standard", "green", (0.40, 0.18), (0.09, 0.09, 0.1)),
+    object_info("brick", "block", "cube", "red", (0.44, -0.04), (0.05, 0.05, 0.05)),
+    object_info("tray", "tray", "flat", "gray", (0.64, 0.2), (0.3, 0.2, 0.02)),
 ]
 
 
@@ -114,8 +107,8 @@ def test_an_adjective_of_size_or_speed_no_list_holds_is_read_plainly(said: str, 
 
 def test_the_teeny_one_is_the_smallest_of_its_kind(layer: LanguageLayer) -> None:
     blocks = [
-        _obj("big_cube", "block", "cube", "blue", (0.40, 0.2), (0.07, 0.07, 0.07)),
-        _obj("small_cube", "block", "cube", "blue", (0.44, 0.0), (0.035, 0.035, 0.035)),
+        object_info("big_cube", "block", "cube", "blue", (0.40, 0.2), (0.07, 0.07, 0.07)),
+        object_info("small_cube", "block", "cube", "blue", (0.44, 0.0), (0.035, 0.035, 0.035)),
         DESK[2],
     ]
     u = layer.understand_task("the teeny cube goes on the tray", blocks)
@@ -141,8 +134,8 @@ def test_a_noun_left_out_grounds_on_its_kind(layer: LanguageLayer) -> None:
     bowls = [
         DESK[0],
         DESK[1],
-        _obj("pale_bowl", "bowl", "round", "white", (0.62, 0.2), (0.16, 0.16, 0.06)),
-        _obj("leaf_bowl", "bowl", "round", "green", (0.62, -0.16), (0.16, 0.16, 0.06)),
+        object_info("pale_bowl", "bowl", "round", "white", (0.62, 0.2), (0.16, 0.16, 0.06)),
+        object_info("leaf_bowl", "bowl", "round", "green", (0.62, -0.16), (0.16, 0.16, 0.06)),
     ]
     u = layer.understand_task("cup to the white bowl, brick to the green one", bowls)
     assert u.decision == "act", u
@@ -227,7 +220,7 @@ def test_a_verb_made_of_a_things_noun_puts_it_there(said: str, place: str) -> No
 
 
 def test_bin_the_thing_puts_it_in_the_bin(layer: LanguageLayer) -> None:
-    scene = [DESK[0], DESK[1], _obj("bin", "tray", "bin", "gray", (0.64, -0.2), (0.2, 0.2, 0.1))]
+    scene = [DESK[0], DESK[1], object_info("bin", "tray", "bin", "gray", (0.64, -0.2), (0.2, 0.2, 0.1))]
     u = layer.understand_task("bin the brick", scene)
     assert u.decision == "act" and [(a["objects"], a["targets"]) for a in u.atoms] == [(["brick"], ["bin"])], u
 
@@ -246,7 +239,7 @@ def test_a_free_choice_said_after_a_task_names_nothing_more(said: str, plain: st
 
 
 def test_either_one_after_a_task_adds_no_place(layer: LanguageLayer) -> None:
-    cubes = [DESK[1], _obj("brick2", "block", "cube", "red", (0.40, -0.2), (0.05, 0.05, 0.05)), DESK[2], DESK[0]]
+    cubes = [DESK[1], object_info("brick2", "block", "cube", "red", (0.40, -0.2), (0.05, 0.05, 0.05)), DESK[2], DESK[0]]
     u = layer.understand_task("put a brick on the tray, either one", cubes)
     assert u.decision == "act" and all(a["targets"] == ["tray"] for a in u.atoms), u
 
@@ -305,8 +298,8 @@ def test_a_phrase_inside_another_phrases_words_is_named_and_a_ruled_out_one_is_n
     from robot_agent.language.naming import named
 
     cubes = [
-        _obj("big_cube", "block", "cube", "blue", (0.40, 0.2), (0.07, 0.07, 0.07)),
-        _obj("small_cube", "block", "cube", "blue", (0.44, 0.0), (0.035, 0.035, 0.035)),
+        object_info("big_cube", "block", "cube", "blue", (0.40, 0.2), (0.07, 0.07, 0.07)),
+        object_info("small_cube", "block", "cube", "blue", (0.44, 0.0), (0.035, 0.035, 0.035)),
         DESK[0],
         DESK[2],
     ]
@@ -317,8 +310,8 @@ def test_a_phrase_inside_another_phrases_words_is_named_and_a_ruled_out_one_is_n
 
 def test_a_shape_said_as_an_adjective_is_part_of_the_description(layer: LanguageLayer) -> None:
     blocks = [
-        _obj("tube", "block", "cylinder", "yellow", (0.40, 0.2), (0.045, 0.045, 0.05)),
-        _obj("box", "block", "cube", "yellow", (0.44, 0.0), (0.04, 0.04, 0.04)),
+        object_info("tube", "block", "cylinder", "yellow", (0.40, 0.2), (0.045, 0.045, 0.05)),
+        object_info("box", "block", "cube", "yellow", (0.44, 0.0), (0.04, 0.04, 0.04)),
         DESK[2],
     ]
     u = layer.understand_task("grab the round block", blocks)
@@ -328,12 +321,12 @@ def test_a_shape_said_as_an_adjective_is_part_of_the_description(layer: Language
 def test_a_task_of_placements_is_never_acted_on_in_part(layer: LanguageLayer) -> None:
     # each clause places its own thing: a reading of one goal may not stand for both
     room = [
-        _obj("big_cube", "block", "cube", "purple", (0.38, 0.22), (0.06, 0.06, 0.06)),
-        _obj("small_cube", "block", "cube", "purple", (0.46, 0.08), (0.03, 0.03, 0.03)),
-        _obj("red_cylinder", "block", "cylinder", "red", (0.36, -0.06), (0.045, 0.045, 0.05)),
-        _obj("yellow_cuboid", "block", "cuboid", "yellow", (0.48, -0.2), (0.035, 0.05, 0.06)),
-        _obj("white_plate", "plate", "square", "white", (0.64, 0.16), (0.2, 0.2, 0.02)),
-        _obj("black_tray", "tray", "flat", "black", (0.66, -0.14), (0.3, 0.2, 0.02)),
+        object_info("big_cube", "block", "cube", "purple", (0.38, 0.22), (0.06, 0.06, 0.06)),
+        object_info("small_cube", "block", "cube", "purple", (0.46, 0.08), (0.03, 0.03, 0.03)),
+        object_info("red_cylinder", "block", "cylinder", "red", (0.36, -0.06), (0.045, 0.045, 0.05)),
+        object_info("yellow_cuboid", "block", "cuboid", "yellow", (0.48, -0.2), (0.035, 0.05, 0.06)),
+        object_info("white_plate", "plate", "square", "white", (0.64, 0.16), (0.2, 0.2, 0.02)),
+        object_info("black_tray", "tray", "flat", "black", (0.66, -0.14), (0.3, 0.2, 0.02)),
     ]
     u = layer.understand_task("cylinder in the tray, the long block on the plate", room)
     assert u.decision == "ask" or len(u.atoms) == 2, u
@@ -342,7 +335,7 @@ def test_a_task_of_placements_is_never_acted_on_in_part(layer: LanguageLayer) ->
 def test_a_kind_noun_names_the_thing_it_is_the_own_noun_of(layer: LanguageLayer) -> None:
     from robot_agent.language.structure import ground_phrase, object_options
 
-    scene = [*DESK, _obj("bin", "tray", "bin", "gray", (0.64, -0.2), (0.2, 0.2, 0.1))]
+    scene = [*DESK, object_info("bin", "tray", "bin", "gray", (0.64, -0.2), (0.2, 0.2, 0.1))]
     places = [o for o in scene if o.category == "tray"]
     tray = ground_phrase("the tray", object_options(places, scene), layer.scorer, scene)
     assert tray["tray"] - tray["bin"] > 0.16  # the bin is of the tray kind, but called "the bin"

@@ -17,20 +17,13 @@ from robot_agent.language.naming import request_part
 from robot_agent.language.steps import restated
 from robot_agent.language.structure import right_judged
 from robot_agent.language.verbs import imperative
-from sim.catalog import geometry
-from skills.types import ObjectInfo, Pose
-
-
-def _obj(name: str, category: str, shape: str, color: str, xy: tuple[float, float], size) -> ObjectInfo:
-    parts = geometry(category, shape, size).parts
-    return ObjectInfo(name, category, Pose((xy[0], xy[1], 0.0)), size, color=color, shape=shape, parts=dict(parts))
-
+from sim.catalog import object_info
 
 ORCHARD = [
-    _obj("banana", "fruit", "banana", "yellow", (0.38, 0.2), (0.18, 0.04, 0.04)),
-    _obj("pear", "fruit", "apple", "green", (0.42, -0.04), (0.07, 0.07, 0.08)),
-    _obj("bowl", "bowl", "round", "white", (0.62, 0.18), (0.16, 0.16, 0.07)),
-    _obj("tray", "tray", "flat", "black", (0.64, -0.16), (0.3, 0.2, 0.02)),
+    object_info("banana", "fruit", "banana", "yellow", (0.38, 0.2), (0.18, 0.04, 0.04)),
+    object_info("pear", "fruit", "apple", "green", (0.42, -0.04), (0.07, 0.07, 0.08)),
+    object_info("bowl", "bowl", "round", "white", (0.62, 0.18), (0.16, 0.16, 0.07)),
+    object_info("tray", "tray", "flat", "black", (0.64, -0.16), (0.3, 0.2, 0.02)),
 ]
 
 
@@ -90,7 +83,7 @@ def test_what_someone_did_to_a_thing_names_the_pronoun(layer: LanguageLayer) -> 
 def test_what_a_stop_asks_besides_is_read_by_the_whole_layer(layer: LanguageLayer) -> None:
     assert after_stop("hang on, do the banana first") == "do the banana first"
     assert after_stop("stop stop!") == ""
-    drawer = [*ORCHARD, _obj("cabinet", "cabinet", "drawer", "wood", (0.68, 0.0), (0.3, 0.4, 0.3))]
+    drawer = [*ORCHARD, object_info("cabinet", "cabinet", "drawer", "wood", (0.68, 0.0), (0.3, 0.4, 0.3))]
     ctx = CorrectionContext(skill="pick", object="pear", objects=drawer)
     u = layer.understand_correction("hang on, the drawer's shut. open that before anything else", ctx)
     assert u.decision == "stop" and u.correction.followup is not None  # halted first, whatever follows
@@ -105,7 +98,7 @@ def test_the_right_one_judges_and_instead_of_rules_a_part_out(layer: LanguageLay
     ctx = CorrectionContext(skill="pick", object="pear", objects=ORCHARD)
     u = layer.understand_correction("yes, that's the right one, carry on", ctx)
     assert u.decision == "act" and u.correction.kind is CorrectionKind.CONFIRM
-    mug = _obj("mug", "mug", "standard", "white", (0.4, 0.0), (0.09, 0.09, 0.1))
+    mug = object_info("mug", "mug", "standard", "white", (0.4, 0.0), (0.09, 0.09, 0.1))
     ctx = CorrectionContext(skill="pick", object="mug", objects=[mug, *ORCHARD[2:]])
     u = layer.understand_correction("try the rim instead of the middle", ctx)
     assert u.decision == "act" and u.correction.parameters.get("grasp_region") == {"set": "rim"}
@@ -127,8 +120,8 @@ def test_parking_the_arm_is_going_home(layer: LanguageLayer) -> None:
 
 def test_the_wrong_thing_then_one_of_its_kind_by_a_look(layer: LanguageLayer) -> None:
     glasses = [
-        _obj("tumbler", "glass", "tumbler", "clear", (0.44, 0.02), (0.07, 0.07, 0.1)),
-        _obj("flute", "glass", "flute", "clear", (0.38, 0.2), (0.06, 0.06, 0.2)),
+        object_info("tumbler", "glass", "tumbler", "clear", (0.44, 0.02), (0.07, 0.07, 0.1)),
+        object_info("flute", "glass", "flute", "clear", (0.38, 0.2), (0.06, 0.06, 0.2)),
         *ORCHARD,
     ]
     ctx = CorrectionContext(skill="pick", object="tumbler", objects=glasses)

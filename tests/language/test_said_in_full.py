@@ -9,21 +9,14 @@ import pytest
 
 from robot_agent.language import LanguageLayer
 from robot_agent.language.guards import left_out, named
-from sim.catalog import geometry
-from skills.types import ObjectInfo, Pose
-
-
-def _obj(name: str, category: str, shape: str, color: str, xy: tuple[float, float], size) -> ObjectInfo:
-    parts = geometry(category, shape, size).parts
-    return ObjectInfo(name, category, Pose((xy[0], xy[1], 0.0)), size, color=color, shape=shape, parts=dict(parts))
-
+from sim.catalog import object_info
 
 CAFE = [
-    _obj("orange", "fruit", "orange", "orange", (0.40, -0.20), (0.07, 0.07, 0.07)),
-    _obj("tumbler", "glass", "tumbler", "clear", (0.44, 0.02), (0.07, 0.07, 0.1)),
-    _obj("flute", "glass", "flute", "clear", (0.38, 0.2), (0.06, 0.06, 0.2)),
-    _obj("tray", "tray", "flat", "black", (0.64, -0.12), (0.3, 0.2, 0.02)),
-    _obj("plate", "plate", "round", "white", (0.64, 0.2), (0.2, 0.2, 0.02)),
+    object_info("orange", "fruit", "orange", "orange", (0.40, -0.20), (0.07, 0.07, 0.07)),
+    object_info("tumbler", "glass", "tumbler", "clear", (0.44, 0.02), (0.07, 0.07, 0.1)),
+    object_info("flute", "glass", "flute", "clear", (0.38, 0.2), (0.06, 0.06, 0.2)),
+    object_info("tray", "tray", "flat", "black", (0.64, -0.12), (0.3, 0.2, 0.02)),
+    object_info("plate", "plate", "round", "white", (0.64, 0.2), (0.2, 0.2, 0.02)),
 ]
 
 
@@ -55,10 +48,10 @@ def test_landmarks_sources_and_things_ruled_out_are_not_left_out(said: str) -> N
 
 def test_a_noun_that_is_also_anothers_colour_or_shared_names_nothing() -> None:
     blocks = [
-        _obj("orange_cube", "block", "cube", "orange", (0.4, 0.0), (0.05, 0.05, 0.05)),
-        _obj("orange", "fruit", "orange", "orange", (0.4, 0.2), (0.07, 0.07, 0.07)),
-        _obj("big_red_cube", "block", "cube", "red", (0.5, 0.0), (0.07, 0.07, 0.07)),
-        _obj("red_cube", "block", "cube", "red", (0.5, 0.2), (0.04, 0.04, 0.04)),
+        object_info("orange_cube", "block", "cube", "orange", (0.4, 0.0), (0.05, 0.05, 0.05)),
+        object_info("orange", "fruit", "orange", "orange", (0.4, 0.2), (0.07, 0.07, 0.07)),
+        object_info("big_red_cube", "block", "cube", "red", (0.5, 0.0), (0.07, 0.07, 0.07)),
+        object_info("red_cube", "block", "cube", "red", (0.5, 0.2), (0.04, 0.04, 0.04)),
     ]
     # "orange" is a colour of another thing here; "red cube" is what two cubes are
     assert "orange" not in named("the orange one and the red cube", blocks)
