@@ -8,7 +8,7 @@ order: a phrase is only cached when an earlier, different utterance said it (as 
 recurs in one scene), never from the same utterance's first run. It prints p50/p95 per path
 (grammar fast path, grammar checked by the models, model path).
 
-    .venv/bin/python scripts/bench_understanding_latency.py [--split dev|test|all] [--threads N]
+    .venv/bin/python scripts/bench_understanding_latency.py [--split dev|test|all] [--threads N] [--cold]
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="dev", choices=("dev", "test", "all"))
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="forget every phrase before each utterance (as the first words heard in a scene)",
+    )
     args = ap.parse_args()
     import torch  # noqa: TID251 - this benchmark times the installed text embedder, which needs torch anyway
 
@@ -40,6 +45,8 @@ def main() -> int:
             layer.scorer.forget_queries()  # nothing said in the warm-up run is remembered
         for it in items:
             layer.forget_question()
+            if args.cold:
+                layer.scorer.forget_queries()
             if it.kind == "task":
                 objs = corpus.objects(it.scene)
                 t0 = time.perf_counter()
