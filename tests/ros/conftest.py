@@ -176,6 +176,20 @@ def wait_for(cond: Callable[[], Any], timeout: float, what: str, interval: float
     pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
 
 
+def wait_moving(
+    listener: Any, agent: Any, task_id: str | None = None, commands: int = 30, timeout: float = 20.0
+) -> None:
+    """Until the agent reports ``task_id`` (any task when None) executing and has sent the arm more
+    than ``commands`` commands: the skill is under way, so a correction or stop lands mid-motion."""
+
+    def moving() -> bool:
+        st = listener.latest()
+        running = task_id is None or st.get("task_id") == task_id
+        return running and st.get("state") == "executing" and agent.robot.commands_sent > commands
+
+    wait_for(moving, timeout, f"the arm to be moving on {task_id or 'the task'}")
+
+
 def call_trigger(node: Any, service: str, timeout: float = 25.0, attempts: int = 3) -> Any:
     """Call a std_srvs/Trigger service (every one used here is idempotent) from a spun node.
 

@@ -19,7 +19,7 @@ import pytest
 from robot_agent.config import AgentConfig
 from robot_agent.policy.types import SkillCall
 
-from .conftest import call_trigger, goal_result, send_goal, wait_for
+from .conftest import call_trigger, goal_result, send_goal, wait_for, wait_moving
 
 rclpy = pytest.importorskip("rclpy")
 
@@ -166,15 +166,7 @@ def test_goal_gives_feedback_and_a_result_and_a_correction_is_applied(agent_on_s
         )
     )
     runner.start()
-    wait_for(
-        lambda: (
-            listener.latest().get("task_id") == "t-corrected"
-            and listener.latest().get("state") == "executing"
-            and agent.robot.commands_sent > 30
-        ),
-        20.0,
-        "the pick to be under way",
-    )
+    wait_moving(listener, agent, "t-corrected", commands=30)
     said = io.StringIO()
     code = console.say("a bit to the left", source="spoken", timeout=15.0, out=said)
     assert code == console.OK, said.getvalue()
@@ -200,15 +192,7 @@ def test_words_heard_unsure_hold_the_arm_and_are_said_back_before_they_act(agent
     arm and asks "Did you say ...?"; the operator's "yes" applies it and the task goes on."""
     agent, _, listener = agent_on_shared_sim
     handle = listener.send("put the red block in the bowl", "t-unsure")
-    wait_for(
-        lambda: (
-            listener.latest().get("task_id") == "t-unsure"
-            and listener.latest().get("state") == "executing"
-            and agent.robot.commands_sent > 30
-        ),
-        20.0,
-        "the pick to be under way",
-    )
+    wait_moving(listener, agent, "t-unsure", commands=30)
     listener.correction_pub.publish(messages.correction_msg("a bit to the left", "spoken", 0.3, unsure=True))
     asked = wait_for(
         lambda: next((t for t in listener.transcript if t.text == "a bit to the left"), None),
@@ -237,11 +221,7 @@ def test_cancel_halts_the_arm_within_a_tick_and_a_second_goal_is_rejected(agent_
     feedback: list = []
     handle = listener.send("put the red block in the bowl", "t-cancel", feedback)
     assert handle.accepted
-    wait_for(
-        lambda: agent.robot.commands_sent > 40 and listener.latest().get("state") == "executing",
-        20.0,
-        "the arm to be moving",
-    )
+    wait_moving(listener, agent, commands=40)
     second = listener.send("put the red block in the bowl", "t-second")
     assert not second.accepted
     wait_for(
@@ -286,11 +266,7 @@ def test_stop_service_halts_the_arm_within_a_tick(agent_on_shared_sim) -> None:
 
     agent, client, listener = agent_on_shared_sim
     handle = listener.send("put the red block in the bowl", "t-stop")
-    wait_for(
-        lambda: agent.robot.commands_sent > 40 and listener.latest().get("state") == "executing",
-        20.0,
-        "the arm to be moving",
-    )
+    wait_moving(listener, agent, commands=40)
     res = call_trigger(client, "/robot_agent/stop")
     at_stop = agent.robot.commands_sent
     assert res.success and "halted" in res.message

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, call_trigger, goal_result, wait_for
+from .conftest import ROOT, call_trigger, goal_result, wait_for, wait_moving
 from .test_agent_node import start_agent
 
 rclpy = pytest.importorskip("rclpy")
@@ -66,15 +66,7 @@ def test_spoken_correction_and_spoken_stop_are_recorded_live(spinner, sim_proces
     _reset_sim(client)
 
     handle = listener.send(TASK, "t-spoken")
-    wait_for(
-        lambda: (
-            listener.latest().get("task_id") == "t-spoken"
-            and listener.latest().get("state") == "executing"
-            and agent.robot.commands_sent > 30
-        ),
-        20.0,
-        "the pick to be under way",
-    )
+    wait_moving(listener, agent, "t-spoken", commands=30)
     out = io.StringIO()
     code = listen_mod.listen(wavs=[wavs["a bit to the left"]], timeout=15.0, out=out)
     assert code == 0, out.getvalue()
@@ -281,15 +273,7 @@ def test_correction_flood_does_not_delay_a_stop_and_every_message_is_accounted_f
     try:
         assert flooder.stdout.readline().strip() == "ready"
         listener.send(TASK, "t-flood")
-        wait_for(
-            lambda: (
-                listener.latest().get("task_id") == "t-flood"
-                and listener.latest().get("state") == "executing"
-                and agent.robot.commands_sent > 20
-            ),
-            20.0,
-            "the arm to be moving",
-        )
+        wait_moving(listener, agent, "t-flood", commands=20)
         baseline = []
         for _ in range(5):  # round trips with the task running, no flood
             t0, t1, _f = _timed_call(probe, Trigger.Request())
