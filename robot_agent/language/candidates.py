@@ -179,9 +179,23 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                 )
             )
     # plan-level meanings
+    if ctx.skill != "go_home":
+        # "once that's in, back to your rest spot": a step after the task's own
+        out.append(
+            Candidate(
+                "step:go_home",
+                "step",
+                "go_home",
+                "go back home at the end",
+                "go home at the end",
+                ["go back home when you are done", "return to the rest position afterwards", "park the arm at the end"],
+            )
+        )
     for c in (o for o in objs if o.category == "cabinet"):
         busy = ctx.object == c.name and ctx.skill in ("open", "close")
         is_open = c.drawer_open()
+        # closing it at the end is a step to add when it is open, or will be for what goes in it
+        filling = ctx.skill == "place" and ctx.target == c.name
         p = _the(sw.phrase(c))
         if not busy and not is_open:
             out.append(
@@ -210,7 +224,7 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                         f"forbid:{verb}:{c.name}", "forbid", c.name, rends[0], f"don't {verb} the {c.name}", rends
                     )
                 )
-        if not busy and is_open:
+        if not busy and (is_open or filling):
             out.append(
                 Candidate(
                     f"step:close:{c.name}",
@@ -363,7 +377,13 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                 "",
                 "try again",
                 "try again",
-                ["try again", "that did not work, do it again", "have another go", "give it one more time"],
+                [
+                    "try again",
+                    "that did not work, do it again",
+                    "have another go",
+                    "give it one more time",
+                    "you missed it, go again",
+                ],
             )
         )
     out.append(

@@ -441,7 +441,9 @@ def _plain_adjectives(text: str) -> str:
     return _ADJECTIVE.sub(one, text)
 
 
-_LESS = re.compile(r"(?<!\bor )(?<!\bno )\bless\s+(?P<a>[a-z]{3,})\b(?!\s+(?:than|of)\b)", re.IGNORECASE)
+_LESS = re.compile(
+    r"(?:(?<!\bor )(?<!\bno )\bless|\bnot\s+(?:as|so|that|too))\s+(?P<a>[a-z]{3,})\b(?!\s+(?:than|of)\b)", re.IGNORECASE
+)
 
 
 def comparative(adj: str) -> str:
@@ -472,8 +474,9 @@ def _less_word(adj: str) -> str | None:
 
 
 def less_said(text: str) -> str:
-    """The opposite for "less <adjective>" ("release it a bit less high" -> "release it a bit
-    lower", "come in less steep" -> "come in more gradual"): the direct antonym of the adjective's
+    """The opposite for "less <adjective>" or "not as <adjective>" ("release it a bit less high"
+    -> "release it a bit lower", "come in less steep" -> "come in more gradual", "not as fast" ->
+    "slower"): the direct antonym of the adjective's
     first WordNet sense, so "less" cannot leave the word's own direction standing. Unchanged
     where WordNet has no antonym (or without WordNet), and for adjectives of distance ("less far"
     is a shorter way; "nearer" would be a direction). For what the grammar does not read itself."""

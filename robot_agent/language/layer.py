@@ -50,6 +50,7 @@ from robot_agent.language.checks import (
 from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
 from robot_agent.language.grammar.parse import after_stop
 from robot_agent.language.grammar.patterns import OTHER_WAY
+from robot_agent.language.grammar.state import without_limit_words
 from robot_agent.language.meaning import correction_keys, decision, family, goal_act, goal_atoms, goal_keys
 from robot_agent.language.types import Choice, Thresholds, Understanding
 from skills.params import SKILL_PARAMS
@@ -208,7 +209,8 @@ class LanguageLayer:
             self._pending = None
             c = Correction(text, CorrectionKind.UNCLEAR, refusal=why, confidence=1.0)
             return Understanding(text, "correction", "refuse", correction=c, reason=why, source="model")
-        if self.mode == "full" and (fixed := without_company(repaired(text))) != text:  # "go right - sorry, left"
+        # "go right - sorry, left"; "eight centimetres, no more than that"
+        if self.mode == "full" and (fixed := without_limit_words(without_company(repaired(text)))) != text:
             u = self._correction(fixed, ctx)
             return replace(u, text=text)
         request = clean(text) if self.mode == "grammar" else naming.request_part(clean(text))
@@ -377,6 +379,7 @@ class LanguageLayer:
                 scores = structure.scene_cues(clean(text), cands, scores, ctx, self.scorer)
                 scores = naming.object_cue(clean(text), cands, scores, ctx.objects, self.scorer)
                 scores = naming.place_cue(clean(text), cands, scores, ctx.objects, self.scorer)
+                scores = steps.not_done_cue(clean(text), cands, scores)
                 now = (ctx.object, ctx.target)
                 scores = reference.swap_cue(clean(text), cands, scores, ctx.objects, self.scorer, now)
         order = sorted(range(len(cands)), key=lambda k: -scores[k])

@@ -78,7 +78,7 @@ WORD_MARGIN = 0.06
 BONUS, PENALTY = 0.05, 0.12
 
 _EXCESS = re.compile(
-    r"\b(?:too|overly|excessively|not so|not that|way over)\b"
+    r"\b(?:too|overly|excessively|not so|not that|not as|way over)\b"
     # a negated "so"/"that" + gradable word: "don't lift it so high", "never go that fast"
     r"|\b(?:don'?t|do not|never|no need to)\b[\w\s']*?\b(?:so|that)\s+(?:high|low|fast|quick|slow|far|much|hard)\b"
 )
@@ -289,6 +289,16 @@ def _by_clause(fam: str, values: dict[str, tuple[str, ...]], low: str) -> str | 
     return left.pop() if len(left) == 1 else None
 
 
+def _warned(fam: str, low: str) -> bool:
+    """The manner is said inside a warning ("you'll knock it over coming in that fast"), not as a
+    request before one ("slower it's gonna fly off", said without a comma)."""
+    m = _WARNING.search(low)
+    if m is None:
+        return False
+    at = [x.start() for ws in ANCHORS[fam].values() for w in ws if (x := re.search(rf"\b{re.escape(w)}", low))]
+    return not at or min(at) >= m.start()
+
+
 def _turned(fam: str, value: str, low: str) -> str:
     """``value`` as asked for: the opposite after an excess or negation word ("too fast", "no
     need to hurry"), or, for speed, in a complaint about the current motion ("you're rushing it")."""
@@ -298,7 +308,7 @@ def _turned(fam: str, value: str, low: str) -> str:
         _EXCESS.search(low)
         or _DEVIATION.search(low)
         or _STATE.search(low)
-        or (fam == "speed" and (_COMPLAINT.search(low) or _NEGATED_MANNER.search(low) or _WARNING.search(low)))
+        or (fam == "speed" and (_COMPLAINT.search(low) or _NEGATED_MANNER.search(low) or _warned(fam, low)))
         or (fam in _HEIGHTS and _NO_NEED.search(low))  # "no need to start from all the way up there"
     ):
         return OPPOSITE.get(value, value)

@@ -302,3 +302,17 @@ def asking(parts: Sequence[str], subs: Sequence[Any], objects: Sequence[ObjectIn
     if not kept:
         return list(parts), list(subs)
     return [p for p, _ in kept], [u for _, u in kept]
+
+
+#: a step said not to be done ("please don't shut the drawer afterwards", "no need to close it")
+_NOT_DONE = re.compile(r"\b(?:don'?t|do not|never|no need to|needn'?t|mustn'?t|shouldn'?t|leave)\b")
+#: what a step to add loses when the words say not to do it
+NOT_DONE = 0.1
+
+
+def not_done_cue(text: str, cands: Sequence[Any], scores: list[float]) -> list[float]:
+    """A step to add (close the drawer at the end) loses when the words say not to do a step: the
+    sentence model puts "don't shut it afterwards" next to "shut it afterwards"."""
+    if not _NOT_DONE.search(text.lower()):
+        return scores
+    return [s - NOT_DONE * (c.family == "step") for c, s in zip(cands, scores, strict=True)]

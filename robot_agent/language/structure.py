@@ -28,6 +28,10 @@ _PLACE = re.compile(
 )
 _DETERMINERS = {"the", "a", "an", "that", "this", "those", "these", "my", "your"}
 NOT_NOUNS = {"it", "them", "everything", "all", "both", "each", "every", "one", "ones", "thing", "things"}
+#: the robot's own body: "keep it in the gripper" names no object of the scene, and none missing
+ROBOT_BODY = {"gripper", "fingers", "hand", "claw", "jaws"}
+# nouns that name no kind ("the black piece", "green stuff"), and the robot's body: never missing
+NOT_NOUNS |= {"piece", "pieces", "item", "items", "object", "objects", "stuff"} | ROBOT_BODY
 NOT_NOUNS |= {"rest", "others", "other", "remainder", "lot"}  # "then the rest", "the others", "the lot"
 #: a grounded phrase below this similarity names nothing in the scene
 GROUND_MIN = 0.45
@@ -199,7 +203,8 @@ def _describes(word: str) -> bool:
 
 #: a place said after a verb of being put ("... goes on the tray", "... belongs in the bin")
 _LATER_PLACE = re.compile(
-    r"\s+(?:goes|go|belongs?|should go|needs to go|has to go|can go|sits?|lives?)\s+(?:back\s+)?"
+    r"(?:\s+(?:goes|go|belongs?|should go|needs to go|has to go|can go|sits?|lives?)\s+(?:back\s+)?|\s*,\s*)"
+    # "..., into the bowl": a place after a comma ends the sentence ("whatever's furthest to the left, into the bowl")
     r"(?:into|onto|on top of|on|in|inside)\s+(?P<t>(?:the|a|an|that|this|my|your)\b.+)$"
 )
 #: a clause after the place ("..., then the blue one on top", "...; and the cup in the bin")
@@ -225,11 +230,13 @@ def names_absent(phrase: str, objects: Sequence[ObjectInfo]) -> bool:
     or a kind some objects are in a colour none of them has ("the red bowl" when the one bowl is
     blue). Objects whose colour perception did not name (or that have none, "clear") are not
     judged by colour."""
+    head = nouns.head_noun(phrase)
+    if head in NOT_NOUNS:
+        return False  # "the red one": which kind is not said; "the gripper": the robot's own
     if nouns.names_nothing(phrase, objects):
         return True
-    head = nouns.head_noun(phrase)
-    if not head or head in NOT_NOUNS:
-        return False  # "the red one": which kind is not said
+    if not head:
+        return False
     words = re.findall(r"[a-z]+", phrase.lower())
     first = head.split("_")[0]
     at = max((i for i, w in enumerate(words) if w == first), default=0)
@@ -263,6 +270,8 @@ def missing(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None
     if found is None or phrases is None:
         return None
     so, st = found
+    if set(re.findall(r"[a-z]+", phrases[1].lower())) & ROBOT_BODY:
+        return None  # "keep it in the gripper": held, not put anywhere
     obj = phrases[0].split()
     # Only a noun phrase can name something absent ("the vase"), not "back", "it" or "everything".
     if (

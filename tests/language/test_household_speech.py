@@ -125,3 +125,80 @@ def test_go_back_the_other_way_reverses_the_last_move() -> None:
     c = p.parse("no, go back the other way", ctx)
     assert c.kind is CorrectionKind.SKILL and c.delta_m is not None, c.describe()
     assert c.delta_m[1] < 0 and abs(c.delta_m[0]) < 1e-9, c.delta_m
+
+
+# -- a second round (batches 16 and 17's dev parts: workshops, a school club, phone dictation) ------
+
+CUPBOARD = [
+    object_info("lime", "fruit", "lemon", "green", (0.40, 0.1), (0.06, 0.06, 0.06)),
+    object_info("cabinet", "cabinet", "drawer", "wood", (0.68, -0.1), (0.3, 0.4, 0.3), yaw=3.14159),
+]
+
+
+@pytest.mark.parametrize("said", ["not as fast it's gonna fly off", "not as quick, people are watching"])
+def test_not_as_fast_is_slower_even_beside_a_warning(layer: LanguageLayer, said: str) -> None:
+    u = layer.understand_correction(said, _ctx("pick", "lime"))
+    assert u.decision == "act", u.question
+    assert u.correction.parameters["speed"]["scale"] < 1.0, u.correction.describe()
+
+
+@pytest.mark.parametrize("said", ["it slipped out, go again", "missed it by a mile, again", "you botched it, redo"])
+def test_a_failure_then_again_is_a_retry(layer: LanguageLayer, said: str) -> None:
+    u = layer.understand_correction(said, _ctx("pick", "lime"))
+    assert u.decision == "act" and u.correction.plan and u.correction.plan["type"] == "retry", u.question
+
+
+@pytest.mark.parametrize(
+    ("skill", "obj", "said", "param", "metres"),
+    [
+        ("push", "lime", "six centimetres, tops", "distance", 0.06),
+        ("push", "lime", "nine centimetres, no more than that", "distance", 0.09),
+        ("open", "cabinet", "ten centimetres out and no further", "pull_distance", 0.10),
+    ],
+)
+def test_an_amount_said_as_a_limit_sets_the_skills_distance(
+    layer: LanguageLayer, skill: str, obj: str, said: str, param: str, metres: float
+) -> None:
+    ctx = CorrectionContext(skill=skill, object=obj, objects=CUPBOARD)
+    u = layer.understand_correction(said, ctx)
+    assert u.decision == "act", u.question
+    assert u.correction.parameters[param] == {"set": pytest.approx(metres)}
+
+
+def test_back_to_a_place_is_a_return_not_a_direction(layer: LanguageLayer) -> None:
+    u = layer.understand_correction("after that, go back to your resting spot", _ctx("place", "lime", "plate"))
+    if u.decision == "act":
+        assert u.correction.plan["type"] == "step" and u.correction.plan["call"]["skill"] == "go_home"
+    else:  # sure enough only to ask: going home is the meaning offered, not moving back
+        assert u.decision == "ask" and "go back home" in u.question.split("?")[0], u.question
+    c = CorrectionParser().parse("once it's up, open the drawer", CorrectionContext(skill="place", objects=CUPBOARD))
+    assert not c.delta_m, c.describe()
+
+
+def test_bringing_it_up_while_picking_is_the_lift() -> None:
+    p = CorrectionParser()
+    c = p.parse("bring it up higher this time", _ctx("pick", "lime"))
+    assert set(c.parameters) == {"lift_height"} and c.parameters["lift_height"]["add"] > 0, c.describe()
+    c = p.parse("raise it a bit", _ctx("place", "lime", "plate"))  # placing: where it is let go
+    assert "lift_height" not in c.parameters, c.describe()
+
+
+def test_generic_nouns_and_the_robots_own_hand_name_nothing_missing(layer: LanguageLayer) -> None:
+    u = layer.understand_task("the green piece, lift it and keep it in the gripper", CUPBOARD)
+    assert u.decision == "act" and u.atoms == [{"kind": "holding", "objects": ["lime"]}], u.question
+
+
+def test_a_place_ruled_out_without_a_preposition(layer: LanguageLayer) -> None:
+    u = layer.understand_correction("limes are a bowl thing, never the plate", _ctx("place", "lime", "plate"))
+    plan = u.correction.plan if u.correction is not None and u.decision == "act" else None
+    assert not (plan and plan.get("target") == "plate"), plan
+
+
+def test_closing_the_drawer_after_filling_it_is_a_step(layer: LanguageLayer) -> None:
+    ctx = CorrectionContext(skill="place", object="lime", target="cabinet", objects=CUPBOARD)
+    u = layer.understand_correction("and slide the drawer shut once it's in", ctx)
+    assert u.decision in ("act", "ask"), u
+    if u.decision == "act":
+        assert u.correction.plan["type"] == "step" and u.correction.plan["call"]["skill"] == "close"
+    else:  # asked: closing it at the end is what it offers first
+        assert "1. close the drawer" in u.question, u.question

@@ -21,6 +21,7 @@ from robot_agent.language.grammar.patterns import (
     _PLACE_VERB_RE,
     _PULL_RE,
     _PUSH_RE,
+    _RAISE_RE,
     _REGION_RE,
     _ROT_DIR_RE,
     _ROT_VERB_RE,
@@ -257,7 +258,9 @@ class _Adjustments(_Mentions):
         self.add_change(skill, name, "add", -step if less else step)
 
     def lift_and_approach(self) -> None:
-        for rx, skill_default, name in ((_LIFT_RE, "pick", "lift_height"), (_APPROACH_RE, None, "approach_height")):
+        lift = (_LIFT_RE, _RAISE_RE) if self.ctx.skill == "pick" else (_LIFT_RE,)
+        readings = [(rx, "pick", "lift_height") for rx in lift] + [(_APPROACH_RE, None, "approach_height")]
+        for rx, skill_default, name in readings:
             hits = [m for m in rx.finditer(self.s) if not self.is_used(m.start(), m.end())]
             if not hits:
                 continue

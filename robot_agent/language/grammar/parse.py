@@ -137,6 +137,13 @@ class _Parse(_Adjustments, _Translation, _Plans):
                 "What should I do differently? For example: a direction and amount "
                 '("2 cm to the left"), "slower", or which object to use.'
             )
+        amounts = [g for g in self.mags if g.cls is None and g.metres]
+        own = {"push": "distance", "open": "pull_distance", "close": "push_distance"}.get(self.ctx.skill or "")
+        if own and len(amounts) == 1 and not re.search(r"\b(?:move|shift|adjust|nudge|reposition)\b", self.s):
+            # "five centimetres, tops" while pushing: a distance said bare is the push's own
+            self.add_change(self.ctx.skill, own, "set", amounts[0].metres, explicit=True)
+            self.use_toks(amounts[0].start, amounts[0].end)
+            return self.decide(None, None, True)
         if self.mags or re.search(r"\b(?:move|shift|adjust|go|nudge|reposition|correct|fix)\b", self.s):
             return self.unclear("Which way should I move: left, right, forward, back, up or down, and how far?")
         if re.search(r"\b(?:sideways|diagonally|across)\b", self.s):

@@ -116,6 +116,12 @@ _DIR_MASKS = [
         r"\b(?P<m>right) (?:now|away|there|here|above|below|over|under|on|in|at|next|behind|beside|before|after|"
         r"into|onto|where|then|side up|\?|!)",
         r"^(?P<m>right) [,.!]",
+        # "go back to your rest spot", "put it back to where it was": a return to a place, not
+        # the backward direction ("back to the left" keeps it: that place is a direction)
+        r"\b(?P<m>back) to (?:the |your |its |my |where\b)(?!(?:left|right|front|back|middle|centre|center)\b)",
+        # "once that's up, ...": a state the clause waits for, not a direction asked
+        r"\b(?:once|when|after|as soon as|until)\s+(?:that|it|this|they|the \w+)(?:'s|'re|\s+is|\s+are)\s+"
+        r"(?P<m>up|down)\b",
         # "go back the other way": back is a return, the other way says where
         r"\b(?P<m>back) (?:the )?(?:other|opposite) (?:way|direction)\b",
         r"^(?P<m>right) ?[?!.]? ?$",
@@ -160,7 +166,10 @@ _OTHER_WAY_RE = re.compile(
 OTHER_WAY = _OTHER_WAY_RE
 _RETRY_RE = re.compile(
     r"\b(?:try (?:it |that )?again|retry|try once more|have another go|give it another (?:go|try)|"
-    r"(?:that|it) didn't work|(?:that|it) did not work|(?:that|it) failed)\b"
+    r"(?:that|it) didn't work|(?:that|it) did not work|(?:that|it) failed|"
+    r"go again|do it over|redo(?: it| that)?|(?:try|do) it one more time|"
+    # a failure said, then "again": the attempt again, not the last correction again
+    r"(?:missed|dropped|fumbled|lost|slipped|botched)\b[^.;]*?\bagain)\b"
 )
 _MORE_RE = re.compile(
     r"\b(?:even )?(?:more|further|farther)\b|\b(?:do (?:that|it|the same) )?again\b|"
@@ -261,6 +270,8 @@ _CLOSE_MORE_RE = re.compile(
     r"(?: (?:all the way|fully|completely|properly|more|further|tight(?:ly)?|firmly))\b"
 )
 _LIFT_RE = re.compile(r"\blift(?:ing)?\b")
+#: raising the object in hand, said without "lift": the pick's lift while picking ("bring it up higher")
+_RAISE_RE = re.compile(r"\b(?:rais(?:e|ing)|hoist(?:ing)?|(?:bring|take|carry)(?:ing)? (?:it|them) up)\b")
 _APPROACH_RE = re.compile(
     r"\bapproach(?:ing)?\b|\bstart (?:the )?(?:descent|approach)\b"
     # the way in, said as motion: "you're coming in too low", "on your way in"

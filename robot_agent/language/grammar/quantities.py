@@ -57,7 +57,7 @@ class _Quantities(_ParseBase):
                 j += 1
             if j < n and toks[j] in ("a", "an"):
                 j += 1
-        elif t in ("a", "an") and j < n and toks[j] in ("half", "quarter", "third", "tenth", "couple", "few"):
+        elif t in ("a", "an") and j < n and toks[j] in ("half", "quarter", "third", "fifth", "tenth", "couple", "few"):
             val = {"couple": 2.0, "few": 3.0}.get(toks[j]) or _FRACTIONS[toks[j]]
             j += 1
             if j < n and toks[j] == "of":

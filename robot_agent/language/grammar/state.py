@@ -48,6 +48,20 @@ _ROUND = re.compile(
 )
 
 
+#: words after an amount that make it a limit ("five centimetres, tops", "12 cm out and no further"):
+#: the amount is what is asked, not a change on top of the last one
+_AT_MOST = re.compile(
+    r"(?<=[a-z0-9])(?:\s+out)?\s*,?\s*(?:and\s+)?(?:no (?:more|further|farther)(?: than that)?|tops|max(?:imum)?|"
+    r"at (?:the )?most|not a (?:bit|hair|millimet(?:re|er)) more)(?=\s*[.!,]?\s*$)",
+    re.IGNORECASE,
+)
+
+
+def without_limit_words(text: str) -> str:
+    """``text`` without words that make its closing amount a limit ("5 cm, tops" -> "5 cm")."""
+    return _AT_MOST.sub("", text)
+
+
 def axis_words(text: str) -> str:
     """An axis with its sign said as the direction it is ("y minus 2 cm" -> "right 2 cm",
     "+z a bit" -> "up a bit"); the rest unchanged."""
@@ -205,6 +219,7 @@ class _ParseBase:
         t = axis_words(unicodedata.normalize("NFKC", self.text).lower()).translate(_TRANS)
         t = re.sub(r"(\d)\s*(?:\"|'')", r"\1 inch ", t).replace('"', " ")
         t = _ROUND.sub(r"\1 around", t)  # "go round the glass": around it, not to it
+        t = without_limit_words(t)  # "eight centimetres, no more than that": the amount is the whole of it
         t = re.sub(r"(\d),(\d{1,2})(?=\s*(?:mm|cm|m|inch|inches)\b)", r"\1.\2", t)
         self.ref_names: dict[str, str] = {}
         for k, name in sorted(enumerate(o.name for o in self.objects), key=lambda kv: -len(kv[1])):
