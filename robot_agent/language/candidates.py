@@ -194,8 +194,6 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
     for c in (o for o in objs if o.category == "cabinet"):
         busy = ctx.object == c.name and ctx.skill in ("open", "close")
         is_open = c.drawer_open()
-        # closing it at the end is a step to add when it is open, or will be for what goes in it
-        filling = ctx.skill == "place" and ctx.target == c.name
         p = _the(sw.phrase(c))
         if not busy and not is_open:
             out.append(
@@ -224,7 +222,7 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                         f"forbid:{verb}:{c.name}", "forbid", c.name, rends[0], f"don't {verb} the {c.name}", rends
                     )
                 )
-        if not busy and (is_open or filling):
+        if not busy and is_open:
             out.append(
                 Candidate(
                     f"step:close:{c.name}",

@@ -108,8 +108,9 @@ class _Quantities(_ParseBase):
                 continue
             val, j = num
             val = min(val, 1e9) if math.isfinite(val) else 1e9  # absurd amounts stay finite, then get refused
+            more_at = -1
             if j + 1 < n and toks[j] in ("more", "extra", "further", "farther") and toks[j + 1] in _DIST_UNITS:
-                j += 1  # "ten more centimetres": the amount of the change, "more" said with it
+                more_at, j = j, j + 1  # "ten more centimetres": the amount of a change; "more" stays to be read
             unit = toks[j] if j < n else ""
             follow = toks[j + 1] if j + 1 < n else ""
             if unit in _DIST_UNITS and not (unit == "m" and follow == "'"):
@@ -119,6 +120,8 @@ class _Quantities(_ParseBase):
                     end += 3
                 self.mags.append(_Mag(i, end, None, val * _DIST_UNITS[unit]))
                 self.use_toks(i, end)
+                if more_at >= 0:
+                    self.used[more_at] = False
                 i = end
             elif (
                 unit == "in"
