@@ -65,7 +65,12 @@ def test_courtesy_after_first_keeps_an_order() -> None:
 
 
 @pytest.mark.parametrize(
-    ("said", "value"), [("go at like a quarter of max speed", 0.25), ("three quarters of full speed", 0.75)]
+    ("said", "value"),
+    [
+        ("go at like a quarter of max speed", 0.25),
+        ("three quarters of full speed", 0.75),
+        ("two fifths of top speed", 0.4),
+    ],
 )
 def test_a_share_of_full_speed(said: str, value: float) -> None:
     c = CorrectionParser().parse(said, CorrectionContext(skill="pick", object="pear", objects=ORCHARD))

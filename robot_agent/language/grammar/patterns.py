@@ -197,21 +197,15 @@ _GENTLE_RE = re.compile(
     r"(?:don't|do not|never) (?:drop|throw|toss|slam|bang) (?:it|that|them)|"
     r"(?:don't|do not) let (?:it|that) (?:fall|drop))\b"
 )
-#: a share of the whole said in words ("a quarter of", "two thirds of")
-FRACTIONS = {
-    "half": 0.5,
-    "a half": 0.5,
-    "one half": 0.5,
-    "a third": 1 / 3,
-    "one third": 1 / 3,
-    "two thirds": 2 / 3,
-    "a quarter": 0.25,
-    "one quarter": 0.25,
-    "three quarters": 0.75,
-    "a fifth": 0.2,
-    "one fifth": 0.2,
-    "a tenth": 0.1,
-    "one tenth": 0.1,
+#: parts of a whole said as words ("a quarter", "three fifths", "two thirds of an inch"): the one table
+#: for a share of a speed (below) and a part of a unit (grammar.quantities)
+_PART = {"half": 1 / 2, "third": 1 / 3, "quarter": 1 / 4, "fifth": 1 / 5, "tenth": 1 / 10}
+_PARTS = {"halves": 1 / 2, "thirds": 1 / 3, "quarters": 1 / 4, "fifths": 1 / 5, "tenths": 1 / 10}
+PARTS = _PART | _PARTS
+#: a share of the whole said in words ("half", "a quarter of", "two thirds of")
+FRACTIONS = {"half": 0.5} | {f"{a} {w}": v for a in ("a", "one") for w, v in _PART.items()}
+FRACTIONS |= {
+    f"{c} {w}": n * v for c, n in (("two", 2), ("three", 3), ("four", 4)) for w, v in _PARTS.items() if n * v < 1
 }
 _SPEED_SET_RE = re.compile(
     r"\b(?:(?P<frac>" + "|".join(sorted(FRACTIONS, key=len, reverse=True)) + r") (?:of )?(?:the |your )?"

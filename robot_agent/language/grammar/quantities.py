@@ -14,6 +14,7 @@ from robot_agent.language.grammar.lexicon import (
     _SMALL_NUMBERS,
     _TENS,
 )
+from robot_agent.language.grammar.patterns import PARTS
 from robot_agent.language.grammar.state import _Mag, _ParseBase
 
 
@@ -22,11 +23,6 @@ def and_a_fraction(toks: list[str], i: int, articles: tuple[str, ...] = ("a",)) 
     if toks[i : i + 1] == ["and"] and toks[i + 1 : i + 2] and toks[i + 1] in articles:
         return {"half": 0.5, "quarter": 0.25}.get(toks[i + 2] if i + 2 < len(toks) else "", 0.0)
     return 0.0
-
-
-#: parts of a unit said as fractions ("three quarters of an inch", "a third of a centimetre")
-_FRACTIONS = {"half": 0.5, "halves": 0.5, "quarter": 0.25, "quarters": 0.25, "third": 1 / 3, "thirds": 1 / 3}
-_FRACTIONS |= {"fifth": 0.2, "fifths": 0.2, "tenth": 0.1, "tenths": 0.1}
 
 
 class _Quantities(_ParseBase):
@@ -58,7 +54,7 @@ class _Quantities(_ParseBase):
             if j < n and toks[j] in ("a", "an"):
                 j += 1
         elif t in ("a", "an") and j < n and toks[j] in ("half", "quarter", "third", "fifth", "tenth", "couple", "few"):
-            val = {"couple": 2.0, "few": 3.0}.get(toks[j]) or _FRACTIONS[toks[j]]
+            val = {"couple": 2.0, "few": 3.0}.get(toks[j]) or PARTS[toks[j]]
             j += 1
             if j < n and toks[j] == "of":
                 j += 1
@@ -68,9 +64,9 @@ class _Quantities(_ParseBase):
             val = 3.0
         if val is None:
             return None
-        if j < n and toks[j] in _FRACTIONS and t not in ("half", "quarter", "a", "an"):
+        if j < n and toks[j] in PARTS and t not in ("half", "quarter", "a", "an"):
             # "three quarters of an inch", "two thirds of a centimetre": the count times the part
-            val *= _FRACTIONS[toks[j]]
+            val *= PARTS[toks[j]]
             j += 1
             if j < n and toks[j] == "of":
                 j += 1
