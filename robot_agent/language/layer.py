@@ -27,7 +27,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from robot_agent.errors import PolicyError
-from robot_agent.language import answers, guards, judgement, naming, nouns, polarity, reference, steps, structure, verbs
+from robot_agent.language import (
+    answers,
+    guards,
+    judgement,
+    naming,
+    nouns,
+    polarity,
+    reference,
+    spelling,
+    steps,
+    structure,
+    verbs,
+)
 from robot_agent.language import scene_words as sw
 from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
 from robot_agent.language.checks import (
@@ -127,6 +139,7 @@ class LanguageLayer:
             # WordNet's indexes load in the background (about 1 s); a first utterance before
             # they are in waits on the reader's lock, never reads half an index.
             threading.Thread(target=wordnet.warm, name="wordnet-warm", daemon=True).start()
+            threading.Thread(target=spelling.load, name="spelling-warm", daemon=True).start()
 
     # ------------------------------------------------------------------ public
 
@@ -145,8 +158,17 @@ class LanguageLayer:
     def understand_correction(self, text: str, ctx: CorrectionContext | None = None) -> Understanding:
         """What a correction asks for, in ``ctx``; see the module doc for the steps."""
         t0 = time.perf_counter()
+        said = text if isinstance(text, str) else str(text)
+        ctx = ctx or CorrectionContext()
+        typed = self._respelled(said, ctx.objects)  # "lowr ur fingers": typos and chat shorthand
         with self._lock:
-            u = self._correction(text if isinstance(text, str) else str(text), ctx or CorrectionContext())
+            before = self._pending
+            u = self._correction(typed, ctx)
+            if typed != said and u.decision not in ("act", "stop"):
+                self._pending = before  # the question asked just now is no question to answer
+                u = self._correction(said, ctx)  # no reading either way: ask in the words typed
+            elif typed != said:
+                u = replace(u, text=said)
             if u.correction is not None and u.decision == "act":
                 u.correction.confidence = float(u.confidence)  # what distillation reads
             self.last = u
@@ -157,15 +179,27 @@ class LanguageLayer:
         """The goal a task asks for on ``objects``, or a question / reason."""
         t0 = time.perf_counter()
         said = text if isinstance(text, str) else str(text)
-        request = steps.restated(clean(said)) if self.mode == "full" else clean(said)
+        typed = self._respelled(said, objects)  # "pls put teh cube in the drawr"
+        request = steps.restated(clean(typed)) if self.mode == "full" else clean(typed)
         with self._lock:
-            u = self._task(said if request == clean(said) else request, list(objects))
+            before = self._pending
+            u = self._task(typed if request == clean(typed) else request, list(objects))
+            if typed != said and u.decision != "act":  # no reading either way: ask in the words typed
+                self._pending = before
+                plain = steps.restated(clean(said))
+                typed, u = said, self._task(said if plain == clean(said) else plain, list(objects))
             if self.mode == "full" and u.decision == "act" and u.source != "answer":
-                whole = guards.whole(u, clean(said), list(objects))  # never done in part
+                whole = guards.whole(u, clean(typed), list(objects))  # never done in part
                 self._pending, u = (self._pending, u) if whole is u else (None, whole)
         u.text = said
         u.latency_ms = (time.perf_counter() - t0) * 1e3
         return u
+
+    def _respelled(self, text: str, objects: Sequence[ObjectInfo]) -> str:
+        """Typed text as it was meant (:mod:`spelling`); the grammar-only mode reads it as typed."""
+        if self.mode != "full":
+            return text
+        return spelling.respelled(text, {w for o in objects for w in sw.words(o)})
 
     def prepare(self, contexts: Sequence[CorrectionContext]) -> None:
         """Embed the renderings of every meaning these contexts allow, ahead of time (one batch),

@@ -13,7 +13,7 @@ from robot_agent.language.grammar.adjustments import _Adjustments
 from robot_agent.language.grammar.describe import _fmt_len
 from robot_agent.language.grammar.lexicon import _CONFIRM_CORE, _CONFIRM_FILLER, _KNOWN_WORDS, _NEGATIVE, MAX_TEXT_CHARS
 from robot_agent.language.grammar.params import apply_parameter_changes
-from robot_agent.language.grammar.patterns import _CONFIRM_PHRASE_RE, _INJECTION_RE, _RETRY_RE
+from robot_agent.language.grammar.patterns import _CONFIRM_PHRASE_RE, _INJECTION_RE, _MORE_WORDS_RE, _RETRY_RE
 from robot_agent.language.grammar.plans import _Plans
 from robot_agent.language.grammar.state import _round
 from robot_agent.language.grammar.stop import _STOP_RE, _stop_match, is_stop
@@ -140,8 +140,15 @@ class _Parse(_Adjustments, _Translation, _Plans):
         amounts = [g for g in self.mags if g.cls is None and g.metres]
         own = {"push": "distance", "open": "pull_distance", "close": "push_distance"}.get(self.ctx.skill or "")
         if own and len(amounts) == 1 and not re.search(r"\b(?:move|shift|adjust|nudge|reposition)\b", self.s):
-            # "five centimetres, tops" while pushing: a distance said bare is the push's own
-            self.add_change(self.ctx.skill, own, "set", amounts[0].metres, explicit=True)
+            # "five centimetres, tops" while pushing: a distance said bare is the push's own;
+            # "another two centimetres": on top of it
+            more = _MORE_WORDS_RE.search(self.s) is not None
+            self.add_change(
+                self.ctx.skill,
+                own,
+                *(("add", amounts[0].metres) if more else ("set", amounts[0].metres)),
+                explicit=True,
+            )
             self.use_toks(amounts[0].start, amounts[0].end)
             return self.decide(None, None, True)
         if self.mags or re.search(r"\b(?:move|shift|adjust|go|nudge|reposition|correct|fix)\b", self.s):

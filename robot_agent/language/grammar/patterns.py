@@ -246,7 +246,10 @@ _OPEN_MORE_RE = re.compile(
 )
 _MORE_WORDS_RE = re.compile(
     r"\b(?:harder|more|further|farther|longer|wider|stronger|all the way|extra|fully|"
-    r"completely|properly|firmer|firmly)\b"
+    r"completely|properly|firmer|firmly|"
+    # "another 3 cm", "another couple of centimetres": an amount on top of the last one
+    r"another(?= (?:\d|a |an |one |two |three |four |five |six |seven |eight |nine |ten |few |couple )))"
+    r"(?:\b|(?= ))"
 )
 _LESS_WORDS_RE = re.compile(
     r"\b(?:less|not as far|not so far|shorter|too far|too much|not that far|"
