@@ -283,7 +283,7 @@ class LanguageLayer:
             and allowed
             and g.confidence >= 0.999
             # "the other way" reverses the last correction, which the sentence models cannot see
-            and (not HEDGED.search(text.lower()) or (ctx.last is not None and OTHER_WAY.search(text.lower())))
+            and (not HEDGED.search(request.lower()) or (ctx.last is not None and OTHER_WAY.search(text.lower())))
             and not polarity.describes_fault(text)
             and not (structure.stack_order(text) and not any(family(k).startswith("stack") for k in gkeys))
             and not (structure.later_step(text) and any(family(k) == "swap_object" for k in gkeys))
@@ -705,6 +705,8 @@ class LanguageLayer:
     def _task_from(
         self, text: str, cand: Candidate, objects: list[ObjectInfo], score: float, source: str
     ) -> Understanding | None:
+        if cand.family == "stack" and structure.stack_order(clean(text)):
+            return None  # "a tower, largest at the bottom": an order said that a stack in any order drops
         return self._acting_on(text, cand.canonical, objects, score, source)
 
     def _acting_on(

@@ -166,6 +166,9 @@ _WARNED = re.compile(
 )
 
 
+#: a reason said about the room after the request: "..., there are people about"
+_THERE = re.compile(r"[,;.!?]\s*there(?:'s| is| are|'re)\b[^,;.!?]*")
+
 #: keeping clear of a pronoun: "go around it", "steer clear of that", "keep away from it"
 _CLEAR_OF = re.compile(
     r"\b(?:around|round|away from|clear of|past|avoid|avoiding|mind|miss|missing|dodge)\s+(?P<p>it|that|them)\b"
@@ -192,6 +195,8 @@ def request_part(text: str) -> str:
     be hit says why, the request says what to do; the whole text when no clause of the rest starts
     with a verb ("you've barely lifted it, you'll knock the glass over")."""
     low = text.lower()
+    if (rest := _THERE.sub("", low).strip(" ,;.")) != low.strip(" ,;.") and rest:
+        return request_part(rest)  # "at half the speed, there are people about": the reason said after
     wn = wordnet.load()
     if wn is None or not _WARNED.search(low):
         return text

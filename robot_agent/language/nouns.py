@@ -99,6 +99,17 @@ def head_noun(phrase: str) -> str:
     return words[-1] if _senses(words[-1]) else ""
 
 
+def names_a_position(phrase: str) -> bool:
+    """Whether the phrase's head noun is first of all a position ("at the bottom", "in the middle",
+    "on the far side"): WordNet's most frequent sense is a location, so it names no thing."""
+    words = [w for w in _WORD.findall(_CUT.sub("", phrase.lower().strip())) if w not in _SKIP]
+    wn = wordnet.load()
+    if not words or wn is None:
+        return False
+    senses = wn.synsets(words[-1], "n")
+    return bool(senses) and senses[0].lexname == "noun.location"
+
+
 def _colour(word: str) -> bool:
     from robot_agent.language import colours
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from robot_agent.language import verbs, wordnet
 from robot_agent.language.checks import DESCRIBES
-from robot_agent.language.structure import placement_phrases
+from robot_agent.language.structure import placement_phrases, stack_order
 from skills.types import ObjectInfo
 
 #: a clause that says how something is now, then what to do about it ("the drawer's half open,
@@ -297,7 +297,10 @@ def asking(parts: Sequence[str], subs: Sequence[Any], objects: Sequence[ObjectIn
     kept = [
         (p, u)
         for p, u in zip(parts, subs, strict=True)
-        if (u.decision == "act" and u.task) or not said_beside(p) or words & set(re.findall(r"[a-z]+", p.lower()))
+        if (u.decision == "act" and u.task)
+        or not said_beside(p)
+        or stack_order(p)  # "..., largest on the bottom": the order of a stack, no description
+        or words & set(re.findall(r"[a-z]+", p.lower()))
     ]
     if not kept:
         return list(parts), list(subs)

@@ -37,7 +37,7 @@ NOT_NOUNS |= {"rest", "others", "other", "remainder", "lot"}  # "then the rest",
 GROUND_MIN = 0.45
 _NEGATED = re.compile(
     r"\b(?:not|except(?: for)?|but not|other than|apart from|rather than)\s+(?:the\s+|a\s+)?"
-    r"(?P<x>[a-z][a-z -]*?)(?=\s*(?:,|;|\.|$|\bin\b|\bon\b|\binto\b|\bonto\b))"
+    r"(?P<x>[a-z][a-z -]*?)(?=\s*(?:,|;|\.|$|\bin\b|\bon\b|\binto\b|\bonto\b|\bthe\b|\ban?\b))"
 )
 #: task verbs by family, matched by word vectors when WordNet reads no main verb (verbs.py does the rest)
 VERB_ANCHORS = {
@@ -272,6 +272,8 @@ def missing(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> str | None
     so, st = found
     if set(re.findall(r"[a-z]+", phrases[1].lower())) & ROBOT_BODY:
         return None  # "keep it in the gripper": held, not put anywhere
+    if nouns.names_a_position(phrases[1]):
+        return None  # "biggest at the bottom", "in the middle": where, not a thing that is missing
     obj = phrases[0].split()
     # Only a noun phrase can name something absent ("the vase"), not "back", "it" or "everything".
     if (

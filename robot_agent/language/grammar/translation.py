@@ -132,6 +132,11 @@ class _Translation(_Mentions):
                     best = (dist, g)
             if best is not None and best[0][0] <= 6:
                 d.mag = best[1]
+        # "a touch to the left, about an inch": a size said in words, then said exactly: the exact one
+        vague = [d for d in self.dirs if d.mag is not None and d.mag.cls is not None]
+        exact = [g for g in free if g.cls is None and all(d.mag is not g for d in self.dirs)]
+        if len(vague) == 1 and len(exact) == 1:
+            vague[0].mag = exact[0]
         for d in self.dirs:
             if d.mag is not None:
                 d.mag.claimed = True
