@@ -127,6 +127,8 @@ def _clauses(task: str) -> list[str]:
     parts = re.split(r"\s*(?:,|;|\.)\s*|\s+(?:and then|then|after that|afterwards|and|finally)\s+", task.lower())
     out: list[str] = []
     for p in parts:
+        # ", and then close it": the comma split leaves the joining words at the part's start
+        p = re.sub(r"^(?:(?:and|then|after that|afterwards|finally)(?:\s+|$))+", "", p.strip())
         p = re.sub(_LEAD, "", normalize(p))
         if not p:
             continue
@@ -166,7 +168,9 @@ class _Grounder:
         """Groups of alternatives: one group per atom ("all blocks" -> one group per block)."""
         if " and " in f" {text} ":
             # "the red and blue blocks": each part is a mention, sharing the last part's noun.
-            parts = [p.strip() for p in re.split(r"\band\b", text) if p.strip()]
+            parts = [p.strip() for p in re.split(r"\band\b", text) if p.strip(" ,.;")]
+            if not parts:
+                return []  # ", and" alone names nothing
             head = parse_mention(parts[-1]).noun
             groups: list[tuple[str, ...]] = []
             for part in parts:
@@ -235,6 +239,8 @@ def parse_goal(task: str, objects: Sequence[ObjectInfo]) -> Goal | None:
             atoms.extend(Atom("at", names, names, text=clause) for _ in range(len(names) - 1))
             understood = True
             continue
+        # "place the cube inside", "pop it in there": inside the place just named ("it")
+        clause = re.sub(rf"^((?:{_VERBS_PLACE})\s+.+?\s+(?:inside|in))(?:\s+there)?$", r"\1 it", clause)
         m = re.match(rf"^(?:{_VERBS_PLACE})\s+(?P<o>.+?)\s+(?:back\s+|down\s+)?(?P<p>{_PREP})\s+(?P<t>.+)$", clause)
         if m:
             objs = g.names(m.group("o"), "object")
@@ -305,6 +311,12 @@ def parse_goal(task: str, objects: Sequence[ObjectInfo]) -> Goal | None:
         )
     ]
     kept = [a for i, a in enumerate(atoms) if i not in on_the_way]
+    # "take the apple to the drawer and put it inside": one placement said twice is done once
+    kept = [
+        a
+        for i, a in enumerate(kept)
+        if not any(b.kind == a.kind == "at" and b.objects == a.objects and b.targets == a.targets for b in kept[:i])
+    ]
     return Goal(kept, task, en_route=[atoms[i].text for i in on_the_way])
 
 

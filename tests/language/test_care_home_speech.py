@@ -76,3 +76,20 @@ def test_a_reason_about_the_room_after_the_request_is_left_out(layer: LanguageLa
         CorrectionContext(skill="move_by", objects=WARD),
     )
     assert u.decision == "act" and u.correction.parameters.get("speed") == {"set": pytest.approx(0.25)}, u.question
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["and then the white mug on the plate, thanks", "after this one, pop the pear on the tray as well"],
+)
+def test_another_placement_said_after_this_one_is_a_step(said: str) -> None:
+    ctx = CorrectionContext(skill="place", object="green_mug", target="tray", objects=WARD)
+    c = CorrectionParser().parse(said, ctx)
+    assert c.plan is not None and c.plan["type"] == "step", c.plan
+    assert c.plan["call"]["skill"] == "place" and c.plan["call"]["target"] in ("plate", "tray")
+
+
+def test_the_same_placement_said_with_instead_is_still_a_swap() -> None:
+    ctx = CorrectionContext(skill="place", object="green_mug", target="tray", objects=WARD)
+    c = CorrectionParser().parse("then put the pear on the plate instead", ctx)
+    assert c.plan is not None and c.plan["type"] == "target" and c.plan["object"] == "pear", c.plan

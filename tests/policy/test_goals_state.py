@@ -74,6 +74,7 @@ def test_object_refs_resolve_again_on_a_new_scene(scenes: SimpleNamespace) -> No
             "Open the drawer, put the red block in it, then close the drawer",
             "cabinet open then red_block in/on cabinet then cabinet closed",
         ),
+        ("take the apple over to the drawer and put it inside", "apple in/on cabinet"),  # one placement, said twice
         ("put a block in the tray", "red_block|blue_block in/on tray"),
         ("put all the blocks in the tray", "red_block in/on tray then blue_block in/on tray"),
         ("put the red and blue blocks on the plate", "red_block in/on plate then blue_block in/on plate"),
@@ -89,6 +90,14 @@ def test_goal_parsing(scenes: SimpleNamespace, task: str, goal: str) -> None:
         scene = [o for o in scene if o.name != "white_mug"] + [scenes.obj("white_mug", "mug", 0.3, 0.2, color="blue")]
     g = parse_goal(task, scene)
     assert g is not None and g.describe() == goal
+
+
+def test_steps_joined_by_comma_and_then_do_not_break_grounding(scenes: SimpleNamespace) -> None:
+    # ", and then" left an empty phrase for the grounder ("... inside, and then close it"): an IndexError
+    g = parse_goal(
+        "First open the drawer, then place the red block inside, and then close the drawer.", scenes.tabletop()
+    )
+    assert g is not None and g.describe() == "cabinet open then red_block in/on cabinet then cabinet closed"
 
 
 def test_goal_novel_phrasing_on_the_novel_scenes(scenes: SimpleNamespace) -> None:

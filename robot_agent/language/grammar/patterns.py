@@ -300,6 +300,12 @@ _STEP_CUE_RE = re.compile(
     r"don't forget to|remember to|you missed|you still need to|make sure (?:to|you)|"
     r"also|you skipped|you didn't)\b"
 )
+#: a placement said to come after the current one ("then the mug on the shelf", "... too")
+_LATER_STEP_RE = re.compile(
+    r"^(?:and |ok |okay |right |so )?then\b|\bafter (?:that|this|you(?:'ve| have) done that)\b|"
+    r"\bafterwards?\b|\bwhen you(?:'ve| have) done that\b|\bonce (?:you(?:'re| are) done|that's done)\b|"
+    r"\bas well\b|\btoo\W*$"
+)
 #: courtesy said after a request ("banana first, please"), which changes nothing of it
 _COURTESY = (
     r"(?: ?,? ?(?:please|thanks|thank you|cheers|for me|if you can|if you could|if you would|if you don't mind))*"

@@ -22,6 +22,7 @@ from robot_agent.language.grammar.patterns import (
     _FORBID_RE,
     _GO_HOME_RE,
     _LAST_RE,
+    _LATER_STEP_RE,
     _LEAVE_RE,
     _NEG_BEFORE_RE,
     _NEG_CUE_RE,
@@ -375,6 +376,8 @@ class _Plans(_Mentions):
         s = self.s
         step_cue = _STEP_CUE_RE.search(s)
         neg_cue = _NEG_CUE_RE.search(s)
+        # "then the black mug on the shelf", "after that the flute on the tray too": one more placement
+        later = _LATER_STEP_RE.search(s) if not re.search(r"\binstead\b", s) else None
         verb = next((_VERBS[w] for k, w in enumerate(self.tokens) if w in _VERBS and not self.used[k]), None)
         pos = [m for m in self.mentions if not m.negated and not m.pronoun and not all(self.used[m.start : m.end])]
         neg = [m for m in self.mentions if m.negated]
@@ -414,7 +417,7 @@ class _Plans(_Mentions):
                     ("Where should I put it instead?" if where else "Which one should I use instead?") + seen
                 )
             return None
-        if not (neg_cue or verb is not None or step_cue or len(self.tokens) <= 6):
+        if not (neg_cue or verb is not None or step_cue or later or len(self.tokens) <= 6):
             return None
         obj_m = dest_m = None
         rel = None
@@ -462,6 +465,14 @@ class _Plans(_Mentions):
             role = "both"
         else:
             role = "object" if obj_m is not None else "destination"
+        if (
+            later
+            and not neg_cue
+            and obj not in (None, self.ctx.object)
+            and dest is not None
+            and verb in (None, "place")
+        ):
+            step_cue = later  # another object put somewhere after this one: a step, not a swap
         if step_cue:
             call = {
                 "skill": verb or ("place" if dest_m is not None else None),
