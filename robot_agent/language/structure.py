@@ -36,7 +36,7 @@ NOT_NOUNS |= {"rest", "others", "other", "remainder", "lot"}  # "then the rest",
 #: a grounded phrase below this similarity names nothing in the scene
 GROUND_MIN = 0.45
 _NEGATED = re.compile(
-    r"\b(?:not|except(?: for)?|but not|other than|apart from|rather than)\s+(?:the\s+|a\s+)?"
+    r"\b(?:not|except(?: for)?|but not|other than|apart from|rather than|with no|without(?: any)?)\s+(?:the\s+|a\s+)?"
     r"(?P<x>[a-z][a-z -]*?)(?=\s*(?:,|;|\.|$|\bin\b|\bon\b|\binto\b|\bonto\b|\bthe\b|\ban?\b))"
 )
 #: task verbs by family, matched by word vectors when WordNet reads no main verb (verbs.py does the rest)

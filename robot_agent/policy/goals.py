@@ -311,11 +311,16 @@ def parse_goal(task: str, objects: Sequence[ObjectInfo]) -> Goal | None:
         )
     ]
     kept = [a for i, a in enumerate(atoms) if i not in on_the_way]
-    # "take the apple to the drawer and put it inside": one placement said twice is done once
+
+    # "take the apple to the drawer and put it inside": one placement said twice is done once;
+    # "open the drawer, open the drawer!": a step said again at once is one step
+    def same(a: Atom, b: Atom) -> bool:
+        return (a.kind, a.objects, a.targets, a.open) == (b.kind, b.objects, b.targets, b.open)
+
     kept = [
         a
         for i, a in enumerate(kept)
-        if not any(b.kind == a.kind == "at" and b.objects == a.objects and b.targets == a.targets for b in kept[:i])
+        if not (i and same(a, kept[i - 1])) and not any(a.kind == "at" and same(a, b) for b in kept[:i])
     ]
     return Goal(kept, task, en_route=[atoms[i].text for i in on_the_way])
 

@@ -77,6 +77,9 @@ _INJECTION_RE = re.compile(
             r"exceed(?:ing)?)"
             r"(?: \S+){0,2} (?:the )?(?:limits?|allowed|maximum|max|permitted|safe(?:ty)? (?:limits?|speed|zone)|"
             r"workspace|boundar(?:y|ies)|speed limit)\b",
+            # the particle after the thing: "switch your safety limits off", "turn the limiter off"
+            r"\b(?:switch|turn|shut|take|knock)\b(?: \S+){0,3} (?:safety|limits?|limiter|guards?|watchdog|e ?stop)"
+            r"(?: \S+)? (?:off|out|down)\b",
             r"\bno (?:limits?|safety|restrictions?|rules?)\b",
             r"\b(?:twice|double|triple|thrice|\S+ times) as \w+ as (?:is |it's |you're |you are )?"
             r"(?:allowed|permitted|safe|the limit|the max(?:imum)?|your limit|your max(?:imum)?)\b",
@@ -302,7 +305,7 @@ _STEP_CUE_RE = re.compile(
 )
 #: a placement said to come after the current one ("then the mug on the shelf", "... too")
 _LATER_STEP_RE = re.compile(
-    r"^(?:and |ok |okay |right |so )?then\b|\bafter (?:that|this|you(?:'ve| have) done that)\b|"
+    r"^(?:and |ok |okay |right |so )?(?:then|next)\b|\bafter (?:that|this|you(?:'ve| have) done that)\b|"
     r"\bafterwards?\b|\bwhen you(?:'ve| have) done that\b|\bonce (?:you(?:'re| are) done|that's done)\b|"
     r"\bas well\b|\btoo\W*$"
 )
@@ -348,7 +351,7 @@ _AVOID_RE = re.compile(
     # of", "stay right off", "steer your arm well away from", "keep it off")
     r"(?:keep|stay|steer|remain|hold)(?: it| them)?(?: (?!(?:it|them|the|a|an|this|that|these|those)\b)[a-z']+){0,2}? "
     r"(?:clear of|clear from|away from|off of|off|back from|out of the way of)|"
-    r"watch out for|look out for|mind|careful around|be careful around|(?:don't|do not|never|careful not to) "
+    r"watch out for|look out for|mind|watch|careful around|be careful around|(?:don't|do not|never|careful not to) "
     r"(?:touch|hit|bump|knock|disturb|brush|crash|collide)(?: into| over| against| with)?)\b"
 )
 _LEAVE_RE = re.compile(r"\bleave\b(?P<rest>.*?)\b(?:alone|be|where (?:it|they) (?:is|are)|as (?:it|they) (?:is|are))\b")

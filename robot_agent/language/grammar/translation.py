@@ -256,7 +256,10 @@ class _Translation(_Mentions):
             if norm > 1e-9:
                 self.add_change("push", "direction", "set", [round(delta[0] / norm, 4), round(delta[1] / norm, 4), 0.0])
                 self.drop_delta = True
-            return
+                return
+            if abs(delta[2]) <= 1e-9 or (skill or self.ctx.skill) != "push":
+                return
+            # "push higher up on it": no way to push, the height it is pushed at (below)
         if skill == "pick":
             obj = self.ref_object()
             local = obj.pose.vector_to_local(delta) if obj is not None else delta
