@@ -373,7 +373,29 @@ def plain_task(text: str, objects: Sequence[ObjectInfo]) -> str:
     its place (:func:`task_repaired`), a noun left out said again (:func:`elided_ones`), no free
     choice said after it ("put a glass on the shelf, either one"), another thing said to go the
     same way said in full (:func:`likewise`)."""
-    return likewise(elided_ones(task_repaired(without_amount(_FREE_CHOICE.sub("", text) or text), objects)))
+    return likewise(elided_ones(task_repaired(without_amount(light_verb(_FREE_CHOICE.sub("", text) or text)), objects)))
+
+
+#: a light verb with the action as its noun: "give the cylinder a little push", "give it a nudge"
+_LIGHT_VERB = re.compile(
+    r"\bgive (?P<o>it|them|th(?:e|at|is) [a-z' -]+?) (?:a|an) (?:(?:little|quick|gentle|small|tiny|good|big|"
+    r"hard|light|firm|slight|bit of a|wee) )*(?P<n>[a-z]+)\b"
+)
+
+
+def light_verb(text: str) -> str:
+    """The action said as a noun said as its verb ("give the mug a little push" -> "push the mug a
+    little"), when WordNet has the noun as a verb of contact or motion; else ``text``."""
+    m = _LIGHT_VERB.search(text.lower())
+    if m is None:
+        return text
+    from robot_agent.language import wordnet
+
+    wn = wordnet.load()
+    kinds = {s.lexname for s in wn.synsets(m.group("n"), "v")} if wn is not None else set()
+    if not kinds & {"verb.contact", "verb.motion"}:
+        return text  # "give the mug a rinse" names no motion the arm has
+    return f"{text[: m.start()]}{m.group('n')} {m.group('o')}{text[m.end() :]}"
 
 
 #: size and speed words every reader knows; any other adjective of size or speed is read as one

@@ -2,7 +2,7 @@
 gaps; every sentence here is written for this test): up or down while pushing is the height of the
 push; switching the safety limits off is refused however it is said; "watch the X" keeps clear of
 it; "with no red on it" rules out the red one; "next do X, on Y" is a step; a step shouted three
-times is done once. Real grammar, WordNet and the embedded sentence model (MiniLM)."""
+times is done once; "give it a push" is "push it". Real grammar, WordNet and the embedded sentence model (MiniLM)."""
 
 from __future__ import annotations
 
@@ -59,3 +59,12 @@ def test_a_step_said_again_at_once_is_one_step() -> None:
     # the same step later in the task is another step
     g = parse_goal("open the drawer, put the white mug in it, close the drawer, then open the drawer", BAR)
     assert g.describe().count("cabinet open") == 2
+
+
+def test_an_action_said_as_a_noun_is_its_verb(layer: LanguageLayer) -> None:
+    from robot_agent.language.checks import light_verb
+
+    assert light_verb("give the white mug a gentle shove") == "shove the white mug"
+    assert light_verb("give me a hand") == "give me a hand"  # no object of the scene's kind of phrase
+    u = layer.understand_task("give the tumbler a quick nudge", BAR)
+    assert u.decision == "act" and u.atoms == [{"kind": "pushed", "objects": ["tumbler"]}], u.question
