@@ -363,7 +363,7 @@ class Agent(KnowledgeMixin):
             result.corrections.append(
                 CorrectionRecord(text, source, time.monotonic(), {"kind": "answer"}, 0, None, outcome="answered")
             )
-            u = self.language.understand_task(text, list(self._objects().values()))
+            u = self.language.understand_task(text, list(self._objects().values()), typed=source != "spoken")
             self._emit({"type": "task_understood", **u.to_dict(), "answer_to": question})
             self._report_learned(result)
         if u.decision != "act" or not u.task:
@@ -608,7 +608,10 @@ class Agent(KnowledgeMixin):
                 confirmed = corr.text  # "yes": what was heard is what was said
             if corr is None:
                 try:
-                    corr = self.parser.parse(text, self._context(call, last))
+                    if source == "spoken" and self.language is not None:  # a transcript has no typos
+                        corr = self.parser.parse(text, self._context(call, last), typed=False)
+                    else:
+                        corr = self.parser.parse(text, self._context(call, last))
                 except Exception as exc:  # noqa: BLE001 - a parser bug must not move the arm
                     log.exception("correction parser failed")
                     corr = Correction(text, CorrectionKind.UNCLEAR, question=f"I could not understand that ({exc}).")

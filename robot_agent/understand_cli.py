@@ -115,7 +115,7 @@ def _understand_wav(args: argparse.Namespace, objects: list[Any], ctx: Any) -> i
 
     layer = _language_layer(args.language_mode)
     # The grammar transcript is not acted on when the open one reads as another motion.
-    hearer = Hearer(objects, meaning=lambda text: acted_keys(layer.understand_correction(text, ctx)))
+    hearer = Hearer(objects, meaning=lambda text: acted_keys(layer.understand_correction(text, ctx, typed=False)))
     try:
         heard = hearer.hear(read_wav(args.wav), objects)
     finally:
@@ -133,7 +133,7 @@ def _understand_wav(args: argparse.Namespace, objects: list[Any], ctx: Any) -> i
     else:
         how = "both decodes agree" if heard.agreed else "open-vocabulary decode"
         layer.forget_question()  # the meaning checks above asked nothing of the operator
-        understanding = layer.understand_correction(heard.text, ctx)
+        understanding = layer.understand_correction(heard.text, ctx, typed=False)
         summary = (
             understanding.correction.describe() if understanding.correction is not None else understanding.decision
         )

@@ -622,17 +622,19 @@ def _forget(layer: Any) -> None:
 def understand(
     layer: Any, item: Item, corpus: Corpus, text: str | None = None, ctx: CorrectionContext | None = None
 ) -> tuple[Understanding, CorrectionContext | None, float]:
-    """The layer's understanding of ``item`` (or of ``text`` heard for it), its context, and wall ms."""
+    """The layer's understanding of ``item`` (or of ``text`` heard for it: a transcript, read as
+    heard, not respelled), its context, and wall ms."""
     said = item.text if text is None else text
+    how = {} if text is None else {"typed": False}
     if item.kind == "task":
         _forget(layer)
         t0 = time.perf_counter()
-        u = layer.understand_task(said, corpus.objects(item.scene))
+        u = layer.understand_task(said, corpus.objects(item.scene), **how)
         return u, None, (time.perf_counter() - t0) * 1e3
     ctx = ctx or build_context(layer, item, corpus)
     _forget(layer)
     t0 = time.perf_counter()
-    u = layer.understand_correction(said, ctx)
+    u = layer.understand_correction(said, ctx, **how)
     return u, ctx, (time.perf_counter() - t0) * 1e3
 
 

@@ -155,12 +155,15 @@ class LanguageLayer:
         with self._lock:
             self._pending = None
 
-    def understand_correction(self, text: str, ctx: CorrectionContext | None = None) -> Understanding:
-        """What a correction asks for, in ``ctx``; see the module doc for the steps."""
+    def understand_correction(
+        self, text: str, ctx: CorrectionContext | None = None, typed: bool = True
+    ) -> Understanding:
+        """What a correction asks for, in ``ctx``; see the module doc for the steps. ``typed``:
+        the words were typed (respelled first); a recogniser's transcript is read as heard."""
         t0 = time.perf_counter()
         said = text if isinstance(text, str) else str(text)
         ctx = ctx or CorrectionContext()
-        typed = self._respelled(said, ctx.objects)  # "lowr ur fingers": typos and chat shorthand
+        typed = self._respelled(said, ctx.objects) if typed else said  # "lowr ur fingers": typos, chat
         with self._lock:
             before = self._pending
             u = self._correction(typed, ctx)
@@ -175,11 +178,12 @@ class LanguageLayer:
         u.latency_ms = (time.perf_counter() - t0) * 1e3
         return u
 
-    def understand_task(self, text: str, objects: Sequence[ObjectInfo]) -> Understanding:
-        """The goal a task asks for on ``objects``, or a question / reason."""
+    def understand_task(self, text: str, objects: Sequence[ObjectInfo], typed: bool = True) -> Understanding:
+        """The goal a task asks for on ``objects``, or a question / reason (``typed``: see
+        :meth:`understand_correction`)."""
         t0 = time.perf_counter()
         said = text if isinstance(text, str) else str(text)
-        typed = self._respelled(said, objects)  # "pls put teh cube in the drawr"
+        typed = self._respelled(said, objects) if typed else said  # "pls put teh cube in the drawr"
         request = steps.restated(clean(typed)) if self.mode == "full" else clean(typed)
         with self._lock:
             before = self._pending
@@ -208,10 +212,10 @@ class LanguageLayer:
             return
         self.scorer.warm([r for ctx in contexts for c in correction_candidates(ctx) for r in c.renderings])
 
-    def parse(self, text: str, ctx: CorrectionContext | None = None) -> Correction:
+    def parse(self, text: str, ctx: CorrectionContext | None = None, typed: bool = True) -> Correction:
         """Drop-in for :meth:`CorrectionParser.parse`: the correction to act on (an ``unclear``
         one carrying the question when the layer asks)."""
-        u = self.understand_correction(text, ctx)
+        u = self.understand_correction(text, ctx, typed)
         assert u.correction is not None  # noqa: S101 - type narrowing: understand_correction always sets it
         return u.correction
 

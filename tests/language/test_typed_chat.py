@@ -98,3 +98,13 @@ def test_pushing_another_amount_adds_it(layer: LanguageLayer) -> None:
     u = layer.understand_correction("shove it in another 4cm", ctx)
     assert u.decision == "act" and u.correction.kind is CorrectionKind.SKILL, u.question
     assert u.correction.parameters["push_distance"] == {"add": pytest.approx(0.04)}
+
+
+def test_a_transcript_is_read_as_heard(layer: LanguageLayer) -> None:
+    # a recogniser writes only words of its dictionary: a rare one ("rhome") is no typo of "home"
+    ctx = CorrectionContext(skill="move_by", objects=SHELF)
+    assert layer.understand_correction("bak 3 cm", ctx).decision == "act"
+    layer.forget_question()
+    u = layer.understand_correction("bak 3 cm", ctx, typed=False)
+    assert not (u.decision == "act" and u.correction.delta_m and u.correction.delta_m[0] < 0), u.correction
+    layer.forget_question()
