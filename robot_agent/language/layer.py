@@ -163,14 +163,14 @@ class LanguageLayer:
         t0 = time.perf_counter()
         said = text if isinstance(text, str) else str(text)
         ctx = ctx or CorrectionContext()
-        typed = self._respelled(said, ctx.objects) if typed else said  # "lowr ur fingers": typos, chat
+        meant = self._respelled(said, ctx.objects) if typed else said  # "lowr ur fingers": typos, chat
         with self._lock:
             before = self._pending
-            u = self._correction(typed, ctx)
-            if typed != said and u.decision not in ("act", "stop"):
+            u = self._correction(meant, ctx)
+            if meant != said and u.decision not in ("act", "stop"):
                 self._pending = before  # the question asked just now is no question to answer
                 u = self._correction(said, ctx)  # no reading either way: ask in the words typed
-            elif typed != said:
+            elif meant != said:
                 u = replace(u, text=said)
             if u.correction is not None and u.decision == "act":
                 u.correction.confidence = float(u.confidence)  # what distillation reads
@@ -183,17 +183,17 @@ class LanguageLayer:
         :meth:`understand_correction`)."""
         t0 = time.perf_counter()
         said = text if isinstance(text, str) else str(text)
-        typed = self._respelled(said, objects) if typed else said  # "pls put teh cube in the drawr"
-        request = steps.restated(clean(typed)) if self.mode == "full" else clean(typed)
+        meant = self._respelled(said, objects) if typed else said  # "pls put teh cube in the drawr"
+        request = steps.restated(clean(meant)) if self.mode == "full" else clean(meant)
         with self._lock:
             before = self._pending
-            u = self._task(typed if request == clean(typed) else request, list(objects))
-            if typed != said and u.decision != "act":  # no reading either way: ask in the words typed
+            u = self._task(meant if request == clean(meant) else request, list(objects))
+            if meant != said and u.decision != "act":  # no reading either way: ask in the words typed
                 self._pending = before
                 plain = steps.restated(clean(said))
-                typed, u = said, self._task(said if plain == clean(said) else plain, list(objects))
+                meant, u = said, self._task(said if plain == clean(said) else plain, list(objects))
             if self.mode == "full" and u.decision == "act" and u.source != "answer":
-                whole = guards.whole(u, clean(typed), list(objects))  # never done in part
+                whole = guards.whole(u, clean(meant), list(objects))  # never done in part
                 self._pending, u = (self._pending, u) if whole is u else (None, whole)
         u.text = said
         u.latency_ms = (time.perf_counter() - t0) * 1e3
