@@ -172,7 +172,7 @@ def _american(w: str) -> set[str]:
     """The American spellings of a British one ("centimetres", "colour", "tidying", "realise")."""
     out = {re.sub(r"tre(s?)$", r"ter\1", w), re.sub(r"our(s|ed|ing)?$", r"or\1", w), w.replace("our", "or")}
     out |= {re.sub(r"is(e|es|ed|ing|ation)$", r"iz\1", w), re.sub(r"ys(e|es|ed|ing)$", r"yz\1", w)}
-    out |= {re.sub(r"ll(ed|ing|er)$", r"l\1", w), re.sub(r"tres$", "ters", w), w.replace("metre", "meter")}
+    out |= {re.sub(r"ll(ed|ing|er)$", r"l\1", w), w.replace("metre", "meter")}
     return out - {w}
 
 
