@@ -35,6 +35,15 @@ def _normalize(x: np.ndarray) -> np.ndarray:
 SMALL_BATCH = 8
 
 
+def _last_hidden(out: Any) -> Any:
+    """The last hidden states from a transformer's output (a model output, a dict or a tuple)."""
+    if hasattr(out, "last_hidden_state"):
+        return out.last_hidden_state
+    if isinstance(out, dict):
+        return out["last_hidden_state"]
+    return out[0]
+
+
 @contextlib.contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
     """Run the block with ``n`` torch threads (0: leave as is), then restore the process setting."""
@@ -99,6 +108,50 @@ class MiniLMTextEmbedder(TextEmbedder):
             ) from None
         getdim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(getdim() or 384)
+        self._traced: Any = None  # the transformer traced for embed_tokens (built on first use)
+        self._trace_tried = False
+
+    def _forward(self) -> Any:
+        """The transformer as embed_tokens runs it: traced to TorchScript when that gives the
+        same numbers, else the eager module.
+
+        A short phrase ("the plate") costs one forward pass; at that size about a third of the
+        pass is Python (module calls, hooks) rather than arithmetic, and the operator's words are
+        embedded phrase by phrase while they are understood. The trace drops that overhead
+        (``scripts/bench_understanding_latency.py``). It is checked once against the eager module
+        on a padded batch of different lengths and kept only when every number agrees.
+        """
+        auto = self.model[0].auto_model
+        if self._trace_tried:
+            return self._traced or auto
+        self._trace_tried = True
+        torch = require("torch", "text embeddings")
+        tok = self.model.tokenizer
+        check = ["the plate", "put the small blue cube on top of the big red one", "a bit more to the left, please"]
+        try:
+            import warnings
+
+            enc = dict(tok(check[:2], padding=True, truncation=True, max_length=128, return_tensors="pt"))
+            hf_logging = require("transformers", "text embeddings").utils.logging
+            verbosity = hf_logging.get_verbosity()
+            hf_logging.set_verbosity_error()  # tracing reads config attributes transformers warns about
+            try:
+                with warnings.catch_warnings(), torch.inference_mode():
+                    warnings.simplefilter("ignore")
+                    traced = torch.jit.trace(auto, example_kwarg_inputs=enc, strict=False, check_trace=False)
+            finally:
+                hf_logging.set_verbosity(verbosity)
+            enc = dict(tok(check[::-1], padding=True, truncation=True, max_length=128, return_tensors="pt"))
+            with torch.inference_mode():
+                want = auto(**enc).last_hidden_state
+                got = _last_hidden(traced(**enc))
+            if got.shape == want.shape and float((got - want).abs().max()) < 1e-4:
+                self._traced = traced
+            else:
+                log.info("the traced text model disagrees with the eager one; running it eagerly")
+        except Exception as exc:  # noqa: BLE001 - tracing is an optimisation: any failure keeps the eager module
+            log.info("cannot trace the text model (%s: %s); running it eagerly", type(exc).__name__, exc)
+        return self._traced or auto
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -125,10 +178,10 @@ class MiniLMTextEmbedder(TextEmbedder):
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
         tok = self.model.tokenizer
-        auto = self.model[0].auto_model
+        forward = self._forward()
         with _torch_threads(1 if len(texts) <= SMALL_BATCH else 0), torch.inference_mode():
             enc = tok(list(texts), padding=True, truncation=True, max_length=128, return_tensors="pt")
-            states = auto(**enc).last_hidden_state
+            states = _last_hidden(forward(**enc))
             mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
             sent = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         sent_np = _normalize(sent.numpy())

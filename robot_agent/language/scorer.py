@@ -99,19 +99,25 @@ class Scorer:
         """Similarity of the query to each sentence (0..1-ish; higher is closer)."""
         self.warm(sentences)
         qv, qt = query
-        out = np.empty(len(sentences), dtype=np.float32)
         with self._lock:
             rows = [self._cache[s] for s in sentences]
-        sent = np.stack([r[0] for r in rows]) @ qv
-        for i, (_, toks) in enumerate(rows):
-            if qt is None or toks is None or not len(qt) or not len(toks):
-                out[i] = sent[i]
-                continue
-            sim = qt @ toks.T
-            recall = max(float(sim.max(axis=1).mean()), 0.0)
-            precision = max(float(sim.max(axis=0).mean()), 0.0)
-            f1 = 2 * recall * precision / max(recall + precision, 1e-9)
-            out[i] = (1 - ALIGN_WEIGHT) * sent[i] + ALIGN_WEIGHT * f1
+        out = (np.stack([r[0] for r in rows]) @ qv).astype(np.float32) if rows else np.empty(0, np.float32)
+        if qt is None or not len(qt):
+            return out
+        # The word alignment of every sentence at once: one product of the query's word vectors
+        # with all the sentences' word vectors side by side, then each sentence's block reduced.
+        aligned = [i for i, r in enumerate(rows) if r[1] is not None and len(r[1])]
+        if not aligned:
+            return out
+        blocks = [rows[i][1] for i in aligned]
+        lens = np.array([len(b) for b in blocks])
+        starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
+        sim = qt @ np.concatenate(blocks).T  # (query words, all sentence words)
+        recall = np.maximum(np.maximum.reduceat(sim, starts, axis=1).mean(axis=0), 0.0)
+        precision = np.maximum(np.add.reduceat(sim.max(axis=0), starts) / lens, 0.0)
+        f1 = 2 * recall * precision / np.maximum(recall + precision, 1e-9)
+        idx = np.array(aligned)
+        out[idx] = (1 - ALIGN_WEIGHT) * out[idx] + ALIGN_WEIGHT * f1
         return out
 
     def word_match(self, query: tuple[np.ndarray, np.ndarray | None], words: Sequence[str]) -> np.ndarray:
