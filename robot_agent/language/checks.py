@@ -368,12 +368,62 @@ def likewise(text: str) -> str:
     return f"{first}, then put {other} {before[-1]} {said[1]}"
 
 
+#: a quantifier floated after things joined by "and" ("the banana and the apple, both of them, in
+#: the drawer"; "the yellow one and the brown one both on the tray"): it says nothing the "and"
+#: did not, and it stands where the place phrase should follow the things
+_FLOATING = re.compile(
+    r"(?P<joined>\band\b[^,.;!?]*?\w)\s*,?\s+(?:both|all|each|the two|all three)(?:\s+of\s+(?:them|those|these|'em))?"
+    r"\s*,?\s+(?=(?:go|goes|going|in|into|on|onto|inside|to|over|under|back|away)\b)",
+    re.I,
+)
+
+
+def without_floating(text: str) -> str:
+    """Things joined by "and" without the quantifier floated after them (:data:`_FLOATING`)."""
+    return _FLOATING.sub(lambda m: f"{m.group('joined')} ", text)
+
+
+#: where a noun phrase starts: after a place's preposition, a joining word or a clause's start
+_PLACE_PREPOSITIONS = frozenset("in into on onto inside to".split())
+_NOT_NOUN_START = frozenset(
+    "the a an this that these those my your our his her its their some any every each all both no "
+    "one two three four five six it them me him us there here top front".split()
+)
+
+
+def with_articles(text: str, objects: Sequence[ObjectInfo]) -> str:
+    """A task with the article a learner or a terse operator leaves out of a place put back
+    ("both cubes on tray" -> "both cubes on the tray"): "the" after a place's preposition, before a
+    word that names something here (its colour, noun, category, shape or name). Read without it,
+    "on tray" was no place, and things joined before it were read as one. Only the place: a bare
+    word at a clause's start may be a verb ("bin the cube") or a telegraphic step ("drawer open")."""
+    from robot_agent.language import scene_words as sw
+
+    named = set().union(*(sw.words(o) for o in objects)) if objects else set()
+    named |= {w + "s" for w in named} | {w + "es" for w in named}
+    toks = re.findall(r"[A-Za-z']+|[^A-Za-z'\s]+|\s+", text)
+    out: list[str] = []
+    prev = ""  # the last word
+    for t in toks:
+        if t.isspace():
+            out.append(t)
+            continue
+        low = t.lower()
+        if low in named and low not in _NOT_NOUN_START and prev in _PLACE_PREPOSITIONS:
+            out.append("the ")
+        out.append(t)
+        prev = low if re.match(r"[a-z']", low) else (low.strip()[-1:] if low.strip() else prev)
+    return "".join(out)
+
+
 def plain_task(text: str, objects: Sequence[ObjectInfo]) -> str:
     """A task as plainly said: no amount of motion (:func:`without_amount`), a self-repair put in
-    its place (:func:`task_repaired`), a noun left out said again (:func:`elided_ones`), no free
-    choice said after it ("put a glass on the shelf, either one"), another thing said to go the
-    same way said in full (:func:`likewise`)."""
-    return likewise(elided_ones(task_repaired(without_amount(light_verb(_FREE_CHOICE.sub("", text) or text)), objects)))
+    its place (:func:`task_repaired`), a noun left out said again (:func:`elided_ones`), no
+    quantifier floated after things joined (:func:`without_floating`), the articles left out put
+    back in a place (:func:`with_articles`), no free choice said after it ("put a glass on the
+    shelf, either one"), another thing said to go the same way said in full (:func:`likewise`)."""
+    said = without_floating(with_articles(_FREE_CHOICE.sub("", text) or text, objects))
+    return likewise(elided_ones(task_repaired(without_amount(light_verb(said)), objects)))
 
 
 #: a light verb with the action as its noun: "give the cylinder a little push", "give it a nudge"

@@ -156,11 +156,15 @@ _TOO_DIR_RE = re.compile(
     r"\btoo (?:far |much )?(?:(?:to|on|towards) (?:the |your |my )?)?"
     r"(?P<d>left|right|forward|back|high|low|up|down|far forward|far back)\b"
 )
+_HALF = r"(?:only |just )?half (?:of )?(?:that|it|as much|as far|the distance)|halve (?:it|that)"
 _TOO_FAR_RE = re.compile(
     r"\b(?:overshot|overshoot|went too far|gone too far|too far|too much|overdid it|"
     r"not so (?:much|far)|not that (?:much|far)|not as (?:much|far)|less|back off a bit|"
-    r"(?:only |just )?half (?:of )?(?:that|it|as much|as far|the distance)|halve (?:it|that))\b"
+    rf"{_HALF})\b"
 )
+#: "half that" alone takes back half the last move; said the same way ("half of that, same
+#: direction", "half that again") it is half as much more
+_SAME_WAY_RE = re.compile(r"\b(?:(?:in )?the same (?:way|direction)|same (?:way|direction)|again|keep going)\b")
 _OTHER_WAY_RE = re.compile(
     r"\b(?:the )?(?:other|opposite) (?:way|direction|side)\b|\bwrong (?:way|direction)\b|"
     r"\b(?:reverse|go back the other way)\b"

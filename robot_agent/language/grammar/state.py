@@ -38,6 +38,9 @@ _SIGN = r"plus|positive|minus|negative|\+|-"
 _AXIS = re.compile(
     rf"(?<![\w.])(?:(?:in|along|on)\s+(?:the\s+)?)?(?:(?P<s1>{_SIGN})\s*(?P<a1>[xyz])|(?P<a2>[xyz])(?:[\s-]*(?:axis|direction))?\s*(?P<s2>{_SIGN}))"
     rf"(?![a-z])(?:[\s-]*(?:axis|direction)\b)?"
+    # an axis without a sign is its positive way ("4 mm short in x", "3 cm along the x axis")
+    rf"|\b(?:in|along)\s+(?:(?:the\s+)?(?P<a3>[xyz])[\s-]*(?:axis|direction)\b"
+    rf"|(?P<a4>[xyz])(?![\w'])(?=\s*(?:[,.;!?]|$|by\b|\d|and\b|please\b|a\b|then\b)))"
 )
 
 
@@ -67,8 +70,8 @@ def axis_words(text: str) -> str:
     "+z a bit" -> "up a bit"); the rest unchanged."""
 
     def one(m: re.Match[str]) -> str:
-        axis = m.group("a1") or m.group("a2")
-        sign = m.group("s1") or m.group("s2")
+        axis = m.group("a1") or m.group("a2") or m.group("a3") or m.group("a4")
+        sign = m.group("s1") or m.group("s2") or "+"
         return f" {_AXIS_WAYS[axis][sign in ('minus', 'negative', '-')]} "
 
     return _AXIS.sub(one, text)
@@ -221,6 +224,8 @@ class _ParseBase:
         t = _ROUND.sub(r"\1 around", t)  # "go round the glass": around it, not to it
         t = without_limit_words(t)  # "eight centimetres, no more than that": the amount is the whole of it
         t = re.sub(r"(\d),(\d{1,2})(?=\s*(?:mm|cm|m|inch|inches)\b)", r"\1.\2", t)
+        # "to the front" with no "of": away from the operator, as "to the back" is towards them
+        t = re.sub(r"\b(?:to|towards?|more to) the front\b(?!\s+(?:of|one|edge|part|side)\b)", "forward", t)
         self.ref_names: dict[str, str] = {}
         for k, name in sorted(enumerate(o.name for o in self.objects), key=lambda kv: -len(kv[1])):
             if not name or not re.search(r"[a-z]", name.lower()):

@@ -10,7 +10,7 @@ _STOP_RE = re.compile(
     r"\b(?:e ?stop|emergency|stop+|halt|freeze|abort|cease|cancel|whoa+|woah+|hold on|hold still|pause|"
     r"hang on(?! to\b)|"
     r"hold it(?= *(?:$|[,.!;?]|right there|now))|hold up(?= *(?:$|[,.!;?]|a (?:sec|second|moment|minute)\b))|"
-    r"stay still|stand still|don'?t move|do not move|"
+    r"stay still|stand still|don'?t move|do not move|hands off|"
     r"wait|that'?s enough|that is enough|^ *enough)\b"
 )
 _STOP_NEG = re.compile(

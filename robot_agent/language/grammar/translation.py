@@ -12,7 +12,16 @@ from robot_agent.language.grammar.describe import _fmt_len
 from robot_agent.language.grammar.lexicon import _DIR_VEC, _DIR_WORD, _OPPOSITE, MAGNITUDE_FACTORS, WORD_STEP_BOUNDS
 from robot_agent.language.grammar.mentions import _Mentions
 from robot_agent.language.grammar.params import apply_parameter_changes
-from robot_agent.language.grammar.patterns import _DIR_MASKS, _DIR_RE, _MORE_RE, _OTHER_WAY_RE, _TOO_DIR_RE, _TOO_FAR_RE
+from robot_agent.language.grammar.patterns import (
+    _DIR_MASKS,
+    _DIR_RE,
+    _HALF,
+    _MORE_RE,
+    _OTHER_WAY_RE,
+    _SAME_WAY_RE,
+    _TOO_DIR_RE,
+    _TOO_FAR_RE,
+)
 from robot_agent.language.grammar.state import _Change, _Dir, _round
 from robot_agent.language.grammar.types import Correction
 from skills.params import ParamSpec, validate_params
@@ -195,6 +204,8 @@ class _Translation(_Mentions):
             self.questions.append("Which way should I go instead: left, right, forward, back, up or down?")
             return None, False
         if too_far:
+            if last_delta and re.search(rf"\b(?:{_HALF})\b", too_far[0].group(0)) and self.find(_SAME_WAY_RE):
+                return [0.5 * v for v in last_delta], False  # "half of that, same direction"
             if last_delta:
                 return [-0.5 * v for v in last_delta], False
             if last is not None and last.parameters and last.refusal is None:
