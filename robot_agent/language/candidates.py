@@ -211,17 +211,16 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
                     ],
                 )
             )
-        if not busy:
-            # "don't close the drawer afterwards", "leave the drawer shut": a step of the plan forbidden
-            for verb, state in (("close", "open"), ("open", "shut")):
-                rends = [f"don't {verb} {p}", f"do not {verb} {p} afterwards", f"no need to {verb} {p}"]
-                if is_open == (verb == "close"):
-                    rends.append(f"leave {p} {state}")
-                out.append(
-                    Candidate(
-                        f"forbid:{verb}:{c.name}", "forbid", c.name, rends[0], f"don't {verb} the {c.name}", rends
-                    )
-                )
+        # "don't close the drawer afterwards", "leave the drawer shut": a step of the plan forbidden;
+        # while the arm opens or closes it, that very step ("don't shut it, I'm still in there")
+        verbs = (("close", "open"), ("open", "shut"))
+        for verb, state in verbs if not busy else [v for v in verbs if v[0] == ctx.skill]:
+            rends = [f"don't {verb} {p}", f"do not {verb} {p} afterwards", f"no need to {verb} {p}"]
+            if is_open == (verb == "close") or busy:
+                rends.append(f"leave {p} {state}")
+            out.append(
+                Candidate(f"forbid:{verb}:{c.name}", "forbid", c.name, rends[0], f"don't {verb} the {c.name}", rends)
+            )
         if not busy and is_open:
             out.append(
                 Candidate(

@@ -131,6 +131,8 @@ def plan_keys(plan: Mapping[str, Any]) -> set[str]:
         if plan.get("role") in ("destination", "both") and plan.get("destination"):
             out.add(f"swap_target:{plan['destination']}")
         return out or {"other:target"}
+    if t == "forbid" and call.get("skill") in ("open", "close") and call.get("object"):
+        return {f"forbid:{call['skill']}:{call['object']}"}  # a drawer's step, as the candidates name it
     if t == "forbid" and call.get("object"):
         return {f"forbid:{call['object']}"}
     if t == "avoid" and isinstance(plan.get("object"), Mapping):

@@ -79,3 +79,16 @@ def test_half_of_that_the_same_way_goes_on_where_half_that_takes_back() -> None:
 @pytest.mark.parametrize("said", ["hands off!", "no no, hands off, it's still wet"])
 def test_hands_off_halts(said: str) -> None:
     assert is_stop(said)
+
+
+@pytest.mark.parametrize("said", ["don't close it", "don't shut it, my hand is still in there"])
+def test_the_running_step_negated_is_forbidden_not_pushed_further(layer: LanguageLayer, said: str) -> None:
+    ctx = CorrectionContext(skill="close", object="cabinet", objects=BENCH)
+    layer.prepare([ctx])
+    u = layer.understand_correction(said, ctx)
+    c = u.correction
+    assert c is not None and not c.parameters, c  # never a further push of the drawer
+    if u.decision == "act":
+        assert c.plan is not None and c.plan["type"] == "forbid" and c.plan["call"]["skill"] == "close", c.plan
+    else:
+        assert u.decision in ("ask", "stop"), u.decision
