@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import pickle
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -129,8 +130,6 @@ class MiniLMTextEmbedder(TextEmbedder):
         tok = self.model.tokenizer
         check = ["the plate", "put the small blue cube on top of the big red one", "a bit more to the left, please"]
         try:
-            import warnings
-
             enc = dict(tok(check[:2], padding=True, truncation=True, max_length=128, return_tensors="pt"))
             hf_logging = require("transformers", "text embeddings").utils.logging
             verbosity = hf_logging.get_verbosity()

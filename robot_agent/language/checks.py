@@ -383,9 +383,10 @@ def without_floating(text: str) -> str:
     return _FLOATING.sub(lambda m: f"{m.group('joined')} ", text)
 
 
-#: where a noun phrase starts: after a place's preposition, a joining word or a clause's start
+#: the prepositions of a place, after which a learner may leave the article out ("on tray")
 _PLACE_PREPOSITIONS = frozenset("in into on onto inside to".split())
-_NOT_NOUN_START = frozenset(
+#: words after such a preposition that are no bare noun ("on top", "to me", "into both")
+_NOT_A_NOUN = frozenset(
     "the a an this that these those my your our his her its their some any every each all both no "
     "one two three four five six it them me him us there here top front".split()
 )
@@ -403,16 +404,16 @@ def with_articles(text: str, objects: Sequence[ObjectInfo]) -> str:
     named |= {w + "s" for w in named} | {w + "es" for w in named}
     toks = re.findall(r"[A-Za-z']+|[^A-Za-z'\s]+|\s+", text)
     out: list[str] = []
-    prev = ""  # the last word
+    prev = ""  # the last word ("" after punctuation)
     for t in toks:
         if t.isspace():
             out.append(t)
             continue
         low = t.lower()
-        if low in named and low not in _NOT_NOUN_START and prev in _PLACE_PREPOSITIONS:
+        if low in named and low not in _NOT_A_NOUN and prev in _PLACE_PREPOSITIONS:
             out.append("the ")
         out.append(t)
-        prev = low if re.match(r"[a-z']", low) else (low.strip()[-1:] if low.strip() else prev)
+        prev = low if re.match(r"[a-z']", low) else ""
     return "".join(out)
 
 
