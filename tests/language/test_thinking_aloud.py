@@ -2,7 +2,8 @@
 23 of the corpus showed the gaps; every sentence here is written for this test): a quantifier
 floated after things joined by "and" keeps them all; articles a learner leaves out are put back;
 an axis said without its sign is its positive way; "to the front" is forward; "half of that, same
-direction" goes on, where "half that" alone takes half back; "hands off" halts. Real grammar,
+direction" goes on, where "half that" alone takes half back; "hands off" halts; the drawer step
+being run, said not to ("don't close it"), is forbidden and never pushed further. Real grammar,
 WordNet and the embedded sentence model (MiniLM)."""
 
 from __future__ import annotations
