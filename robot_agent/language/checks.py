@@ -400,8 +400,8 @@ def with_articles(text: str, objects: Sequence[ObjectInfo]) -> str:
     word at a clause's start may be a verb ("bin the cube") or a telegraphic step ("drawer open")."""
     from robot_agent.language import scene_words as sw
 
-    named = set().union(*(sw.words(o) for o in objects)) if objects else set()
-    named |= {w + "s" for w in named} | {w + "es" for w in named}
+    named = sw.all_words(objects)
+    named |= {sw.plural(w) for w in named}
     toks = re.findall(r"[A-Za-z']+|[^A-Za-z'\s]+|\s+", text)
     out: list[str] = []
     prev = ""  # the last word ("" after punctuation)

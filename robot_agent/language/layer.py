@@ -203,7 +203,7 @@ class LanguageLayer:
         """Typed text as it was meant (:mod:`spelling`); the grammar-only mode reads it as typed."""
         if self.mode != "full":
             return text
-        return spelling.respelled(text, {w for o in objects for w in sw.words(o)})
+        return spelling.respelled(text, sw.all_words(objects))
 
     def prepare(self, contexts: Sequence[CorrectionContext]) -> None:
         """Embed the renderings of every meaning these contexts allow, ahead of time (one batch),

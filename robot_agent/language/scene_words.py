@@ -63,6 +63,11 @@ def words(o: ObjectInfo) -> set[str]:
     return {w for w in out if w}
 
 
+def all_words(objects: Sequence[ObjectInfo]) -> set[str]:
+    """Every word that may name something here (:func:`words` of each object)."""
+    return {w for o in objects for w in words(o)}
+
+
 def phrase(o: ObjectInfo) -> str:
     """The plainest phrase: colour and noun ("green apple", "white mug", "drawer")."""
     col = "" if o.category == "cabinet" or not o.color else o.color
