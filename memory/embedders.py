@@ -109,8 +109,7 @@ class MiniLMTextEmbedder(TextEmbedder):
             ) from None
         getdim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(getdim() or 384)
-        self._traced: Any = None  # the transformer traced for embed_tokens (built on first use)
-        self._trace_tried = False
+        self._module: Any = None  # the transformer embed_tokens runs: traced or eager (decided on first use)
 
     def _forward(self) -> Any:
         """The transformer as embed_tokens runs it: traced to TorchScript when that gives the
@@ -122,10 +121,9 @@ class MiniLMTextEmbedder(TextEmbedder):
         (``scripts/bench_understanding_latency.py``). It is checked once against the eager module
         on a padded batch of different lengths and kept only when every number agrees.
         """
-        auto = self.model[0].auto_model
-        if self._trace_tried:
-            return self._traced or auto
-        self._trace_tried = True
+        if self._module is not None:
+            return self._module
+        auto = self._module = self.model[0].auto_model  # eager until (and unless) the trace agrees
         torch = require("torch", "text embeddings")
         tok = self.model.tokenizer
         check = ["the plate", "put the small blue cube on top of the big red one", "a bit more to the left, please"]
@@ -145,12 +143,12 @@ class MiniLMTextEmbedder(TextEmbedder):
                 want = auto(**enc).last_hidden_state
                 got = _last_hidden(traced(**enc))
             if got.shape == want.shape and float((got - want).abs().max()) < 1e-4:
-                self._traced = traced
+                self._module = traced
             else:
                 log.info("the traced text model disagrees with the eager one; running it eagerly")
         except Exception as exc:  # noqa: BLE001 - tracing is an optimisation: any failure keeps the eager module
             log.info("cannot trace the text model (%s: %s); running it eagerly", type(exc).__name__, exc)
-        return self._traced or auto
+        return self._module
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -608,10 +608,9 @@ class Agent(KnowledgeMixin):
                 confirmed = corr.text  # "yes": what was heard is what was said
             if corr is None:
                 try:
-                    if source == "spoken" and self.language is not None:  # a transcript has no typos
-                        corr = self.parser.parse(text, self._context(call, last), typed=False)
-                    else:
-                        corr = self.parser.parse(text, self._context(call, last))
+                    # a transcript has no typos: the layer reads it as heard (the plain grammar takes no flag)
+                    heard = {"typed": False} if source == "spoken" and self.language is not None else {}
+                    corr = self.parser.parse(text, self._context(call, last), **heard)
                 except Exception as exc:  # noqa: BLE001 - a parser bug must not move the arm
                     log.exception("correction parser failed")
                     corr = Correction(text, CorrectionKind.UNCLEAR, question=f"I could not understand that ({exc}).")

@@ -303,11 +303,10 @@ class LanguageLayer:
             best_g = max((s for c, s in ranked if c.key in gkeys), default=None)
             # A plan change (another object, another place, a keep-out...) changes what the robot
             # does next: the models must rank it first, not merely close.
-            lead = 0.0 if any(family(k) in PLAN_FAMILIES | {"prefer"} for k in gkeys) else self.th.margin
-            if all(family(k) == "forbid" for k in gkeys):
-                # a step forbidden with its verb negated ("don't shut it"): the sentence models
-                # hardly hear the "don't", so the grammar's reading holds when it is close
-                lead = self.th.margin
+            # Except a step forbidden with its verb negated ("don't shut it"): the sentence models
+            # hardly hear the "don't", so the grammar's reading holds when it is close.
+            plan_change = any(family(k) in PLAN_FAMILIES | {"prefer"} for k in gkeys)
+            lead = 0.0 if plan_change and not all(family(k) == "forbid" for k in gkeys) else self.th.margin
             if ranked and ranked[0][0].key not in gkeys and ranked[0][0].family in {family(k) for k in gkeys}:
                 # The models prefer the other value of the grammar's own family ("too slow": faster,
                 # not slower): the grammar's word spotting must not win by being close.
