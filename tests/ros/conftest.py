@@ -135,8 +135,15 @@ class Spinner:
     def _spin(self) -> None:
         # Not executor.spin(): shutting a multi-threaded executor down while it spins races
         # (its pool refuses new work). Stop the loop first, then shut the executor down.
+        from rclpy.exceptions import InvalidHandle
+
         while not self._stop.is_set() and rclpy.ok():
-            self.executor.spin_once(timeout_sec=0.05)
+            try:
+                self.executor.spin_once(timeout_sec=0.05)
+            except InvalidHandle:
+                # A test destroyed a subscription or publisher while the executor waited on it:
+                # that entity is gone, the others still need spinning (uncaught, this ended the loop).
+                continue
 
     def add(self, node: Any) -> Any:
         self.nodes.append(node)
