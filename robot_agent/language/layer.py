@@ -128,6 +128,7 @@ class LanguageLayer:
         self.llm = llm
         self.learned: list[Any] = []  # phrase items kept since the caller last took them
         self._lock = threading.RLock()
+        self._dry = False  # a dry run (:meth:`_phrases_first`): no served model, no state kept
         self.scorer = None
         if embedder is not None:
             from robot_agent.language.scorer import Scorer
@@ -186,6 +187,7 @@ class LanguageLayer:
         meant = self._respelled(said, objects) if typed else said  # "pls put teh cube in the drawr"
         request = steps.restated(clean(meant)) if self.mode == "full" else clean(meant)
         with self._lock:
+            self._phrases_first(lambda: self._task(meant if request == clean(meant) else request, list(objects)))
             before = self._pending
             u = self._task(meant if request == clean(meant) else request, list(objects))
             if meant != said and u.decision != "act":  # no reading either way: ask in the words typed
@@ -198,6 +200,35 @@ class LanguageLayer:
         u.text = said
         u.latency_ms = (time.perf_counter() - t0) * 1e3
         return u
+
+    def _phrases_first(self, run: Any) -> None:
+        """Embed, in one batch, the phrases ``run`` (a task's understanding) will ground.
+
+        The words heard are grounded phrase by phrase ("the leftmost mug", "the plate", "the
+        mug"), and each phrase not heard before costs a forward pass of its own, bound by
+        reading the model's weights; a batch of five costs about two. So ``run`` goes once dry
+        first, with every unknown phrase scoring 0, no served model asked and no question or
+        learned phrase kept, to list what it asks for; those are embedded together and the real
+        run finds them kept. A phrase only the real run reaches (its scores took it elsewhere)
+        is embedded when asked, as before: the result never depends on the dry run.
+
+        Only tasks: a correction grounds one or two phrases, and its dry run cost more than the
+        batch saved (the fast path's p95 doubled, ``scripts/bench_understanding_latency.py``).
+        """
+        if self.scorer is None or self._pending is not None:  # an answer to a question: short, and learns
+            return
+        pending, learned, last = self._pending, list(self.learned), self.last
+        self._dry = True
+        try:
+            with self.scorer.deferring() as missed:
+                run()
+        except Exception as exc:  # noqa: BLE001 - only a guess at the phrases: the real run raises it again
+            log.debug("dry run of an understanding failed: %s: %s", type(exc).__name__, exc)
+        finally:
+            self._dry = False
+            self._pending, self.learned, self.last = pending, learned, last
+        if len(missed) > 1:  # one phrase alone gains nothing from a batch
+            self.scorer.embed_queries(missed)
 
     def _respelled(self, text: str, objects: Sequence[ObjectInfo]) -> str:
         """Typed text as it was meant (:mod:`spelling`); the grammar-only mode reads it as typed."""
@@ -437,7 +468,7 @@ class LanguageLayer:
     ) -> tuple[Candidate | None, float] | None:
         """The served model's pick among the best-scored meanings: (candidate or None for "none
         fits", confidence); None when there is no model or it failed (the embedded path decides)."""
-        if self.llm is None:
+        if self.llm is None or self._dry:
             return None
         from robot_agent.language.llm import MAX_SHOWN, LLMUnusable
 
@@ -563,10 +594,12 @@ class LanguageLayer:
             why = why or "I could not tell what the task asks for"
             return Understanding(text, "task", "ask", question=f"{why}. Could you say it in other words?", reason=why)
         reading = verbs.read(clean(text))
-        if reading.foreign and len(reading.foreign) == len(reading.verbs):
+        # a "verb" that names something here is the thing's word ("fruit in the bowl", "brown one too")
+        foreign = [v for v in reading.foreign if v not in sw.all_words(objects)]
+        if foreign and len(foreign) == len(reading.verbs):
             # Every main verb is something the arm cannot do ("bake", "eat"): whatever its
             # objects and places, no skill does it.
-            said = reading.foreign[0].replace("_", " ")
+            said = foreign[0].replace("_", " ")
             why = f"I can't {said} things: I can pick up, put, push, open and close them"
             return Understanding(text, "task", "ask", reason=why, question=f"{why}. What should I do?")
         cands = task_candidates(objects)
@@ -679,8 +712,11 @@ class LanguageLayer:
     def _by_part(self, text: str, parts: list[str], objects: list[ObjectInfo], said: str = "") -> Understanding:
         """A task said in parts (steps or clauses), each understood on its own and combined, else
         a question about the first part not followed (``said``: what a part is called in it)."""
-        subs = [self._task(p, objects, split=True) for p in parts]
-        parts, subs = steps.asking(parts, subs, objects)  # "..., then we can reset": asks nothing
+        subs = []
+        for p in parts:
+            self._pending = None  # an earlier part's question is not one this part answers
+            subs.append(self._task(p, objects, split=True))
+        parts, subs = steps.asking(parts, subs, objects, text)  # "..., then we can reset": asks nothing
         lost = next((p for p, u in zip(parts, subs, strict=True) if not (u.decision == "act" and u.task)), "")
         u = None if lost else steps.combined(text, subs, objects)
         if u is not None:

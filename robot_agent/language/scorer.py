@@ -6,6 +6,11 @@ back, as BERTScore does), which keeps the specific words ("handle" against "rim"
 against "left") from being averaged away. Renderings are embedded once and cached, so a scene's
 candidates cost one batch when the scene is first seen and nothing after; the utterances and the
 phrases grounded from them are kept too (fewer), since a scene's noun phrases recur.
+
+A forward pass of one short phrase is bound by reading the model's weights (about 90 MB), not
+by arithmetic: several phrases in one batch cost little more than one. :meth:`deferring` lets
+a caller list the phrases a dry run of its own would ask for, and :meth:`embed_queries` embeds
+them in one batch before the real run.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -49,6 +55,7 @@ class Scorer:
         except TypeError:  # an embedder that cannot be weakly referenced: caches of its own
             self._cache, self._queries, self._lock = OrderedDict(), OrderedDict(), threading.Lock()
         self._tokens = hasattr(embedder, "embed_tokens")
+        self._deferred = threading.local()  # per thread: the phrases a dry run asked for
 
     def _embed(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray | None]]:
         if self._tokens:
@@ -76,18 +83,56 @@ class Scorer:
         """The sentence vector and word vectors of an utterance or a phrase of it, kept for later
         utterances (least recently used first out): a scene's noun phrases come back again and
         again, and each would cost a forward pass."""
-        text = re.sub(r"^(?:the\s+)+the\b", "the", text)  # "the the blue cube": a phrase given its article twice
+        text = self._phrase(text)
         with self._lock:
             hit = self._queries.get(text)
             if hit is not None:
                 self._queries.move_to_end(text)
                 return hit
+        missed = getattr(self._deferred, "missed", None)
+        if missed is not None:  # a dry run: note it, answer "like nothing" (every score 0), keep nothing
+            missed.append(text)
+            return np.zeros(int(getattr(self.embedder, "dim", 384)), np.float32), None
         vec = self._embed([text])[0]
         with self._lock:
             self._queries[text] = vec
             while len(self._queries) > QUERY_CACHE_SIZE:
                 self._queries.popitem(last=False)
         return vec
+
+    @staticmethod
+    def _phrase(text: str) -> str:
+        return re.sub(r"^(?:the\s+)+the\b", "the", text)  # "the the blue cube": a phrase given its article twice
+
+    @contextmanager
+    def deferring(self) -> Iterator[list[str]]:
+        """Within it (in this thread), :meth:`query` embeds nothing: a phrase not kept yet is
+        noted in the list yielded and scores 0 against everything. A dry run of an understanding
+        inside it lists the phrases the real run will ask for (those its control flow reaches
+        with every unknown phrase scoring 0), for :meth:`embed_queries` to embed in one batch."""
+        missed: list[str] = []
+        outer = getattr(self._deferred, "missed", None)
+        self._deferred.missed = missed
+        try:
+            yield missed
+        finally:
+            self._deferred.missed = outer
+
+    def embed_queries(self, texts: Sequence[str]) -> int:
+        """Embed the phrases not kept yet in one batch and keep them as :meth:`query` would;
+        the number embedded."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in map(self._phrase, texts) if t not in self._queries))
+        missing = missing[: QUERY_CACHE_SIZE // 4]  # never a batch that evicts what it embeds
+        if not missing:
+            return 0
+        vecs = self._embed(missing)
+        with self._lock:
+            for t, v in zip(missing, vecs, strict=True):
+                self._queries[t] = v
+            while len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
+        return len(missing)
 
     def forget_queries(self) -> None:
         """Drop the phrases kept from earlier utterances (the renderings stay): for timing an
