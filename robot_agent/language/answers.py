@@ -76,10 +76,16 @@ def told_apart(choices: list[Any], cands: list[Any], scene: Sequence[ObjectInfo]
     from robot_agent.language.guards import object_of
 
     by_name = {o.name: o for o in scene}
-    objs = [by_name.get(object_of(c)) for c in cands]
+    # the objects each meaning names (mover and place: "put:cylinder:big_cube"), so two choices
+    # that differ by their place are told apart by the place, not by the mover they share
+    named = [[n for n in c.key.split(":")[1:] if n in by_name] or [object_of(c)] for c in cands]
     out_choices, out_cands = list(choices), list(cands)
-    for i, (ch, o) in enumerate(zip(choices, objs, strict=True)):
-        twins = [objs[j] for j, other in enumerate(choices) if j != i and other.label == ch.label and objs[j]]
+    for i, ch in enumerate(choices):
+        same = [j for j, other in enumerate(choices) if j != i and other.label == ch.label]
+        own = [n for n in named[i] if all(n not in named[j] for j in same)] or named[i][:1]
+        o = by_name.get(own[0]) if own else None
+        twins = [by_name[n] for j in same for n in named[j] if n not in named[i] and n in by_name]
+        twins = twins or [by_name[n] for j in same for n in named[j][:1] if n in by_name]
         if o is None or not twins:
             continue
         taken = {p for t in twins for p in sw.phrases(t, scene)}

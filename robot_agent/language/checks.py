@@ -71,7 +71,11 @@ def impossible_goal(text: str, atoms: list[dict[str, Any]], objects: Sequence[Ob
 
 def clauses(text: str) -> list[str]:
     """A task said as several clauses ("apple in the bowl, banana on the plate")."""
-    parts = [p.strip(" ,.;") for p in re.split(r"\s*[;,]\s*|\s+(?:and then|then|and also|and)\s+", text.lower())]
+    # a sentence's end parts too ("go home. bath time"), not a number's point ("2.5 cm")
+    parts = [
+        p.strip(" ,.;!?")
+        for p in re.split(r"\s*[;,]\s*|(?<=[.!?])\s+|\s+(?:and then|then|and also|and)\s+", text.lower())
+    ]
     return [p for p in parts if len(p.split()) >= 2]
 
 

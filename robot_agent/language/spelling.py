@@ -52,6 +52,14 @@ SHORTHAND = {
     "rn": "right now",
     "nvm": "never mind",
     "approx": "about",
+    "lg": "large",
+    "sm": "small",
+    "med": "medium",
+    "obv": "obviously",
+    "pos": "position",
+    "dist": "distance",
+    "cont": "continue",
+    "asap": "now",
     "thru": "through",
     "tho": "though",
     "ya": "you",
@@ -244,8 +252,15 @@ def respelled(text: str, scene_words: Iterable[str] = ()) -> str:
             return tok  # a name ("Mrs Patel") is no typo; typed chat has no capitals
         return respelled_word(tok, scene)
 
+    said = text
+    # typed notation: an arrow for "to" ("beaker -> bin", "arm => home"), "+"/"&" for "and",
+    # "w/" and "w/o" for "with"/"without"
+    text = re.sub(r"\s*(?:-+>|=+>|\u2192|\u21d2)\s*", " to ", text)
+    text = re.sub(r"(?<=[\w)])\s*[+&]\s*(?=[\w(])", " and ", text)
+    text = re.sub(r"\bw/o\b", "without", text, flags=re.IGNORECASE)
+    text = re.sub(r"\bw/(?=\s|[a-z])", "with ", text, flags=re.IGNORECASE)
     with _lock:
         out = _TOKEN.sub(one, text)
     out = re.sub(r"\b4 (?=(?:me|you|us|her|him|them|now)\b)", "for ", out)  # "hold it 4 me"
     out = re.sub(r"\s{2,}", " ", out).strip()
-    return out if out.split() != text.split() else text
+    return out if out.split() != said.split() else said

@@ -288,17 +288,54 @@ def said_beside(part: str) -> bool:
     return bool(DESCRIBES.match(low) or _SPEAKERS_OWN.match(low)) and not _WANTS.search(low)
 
 
-def asking(parts: Sequence[str], subs: Sequence[Any], objects: Sequence[ObjectInfo]) -> tuple[list[str], list[Any]]:
+#: words that refer, negate or point: a part holding one may be an ellipsis ("no, the other one")
+_REFERS = frozenset("the a an this that these those it its them they one ones other not no".split())
+
+
+#: a part that ends where something is put ("beaker in", "cups away")
+_PLACED_LAST = re.compile(r"\b(?:in|into|inside|on|onto|away|back|down|up|off|out)$")
+
+
+def aside(part: str) -> bool:
+    """A part of a task said to someone or about nothing the arm does: no main verb and no word
+    that refers or negates ("bath time", "come on sweetie", "we're done"). Names of things here
+    are checked by the caller."""
+    low = part.lower().strip(" ,.;:!?")
+    words = set(re.findall(r"[a-z]+(?:'[a-z]+)?", low))
+    if _PLACED_LAST.search(low):
+        return False  # "beaker in", "the rest away": a placement said short
+    return bool(words) and not words & _REFERS and not verbs.main_verbs(low)
+
+
+def asking(
+    parts: Sequence[str], subs: Sequence[Any], objects: Sequence[ObjectInfo], text: str = ""
+) -> tuple[list[str], list[Any]]:
     """The parts of a task (and their readings) that ask something: a part that describes or says
-    what the speaker will do (``said_beside``), was not read as a goal and names nothing in the
-    scene is left out ("..., then we can reset", "..., it's getting in the camera's way"); all of
-    them when every part would be left out."""
+    what the speaker will do (``said_beside``) or is an aside (:func:`aside`, with no meaning
+    close enough to offer), was not read as a goal and names nothing in the scene is left out
+    ("..., then we can reset", "..., it's getting in the camera's way", "go home, bath time");
+    all of them when every part would be left out.
+    ``text``: the whole task, where a part joined to the next by "and" is a conjunct, no aside
+    ("beaker and the yellow thing to the bin")."""
+    from robot_agent.language import scene_words as sw
+
     words = {w for o in objects for w in (o.category, *o.name.lower().split("_")) if len(w) > 2}
+    here = sw.all_words(objects)  # an aside names nothing here by any word ("drawer shut" does)
+    low = text.lower()
+
+    def joined(part: str) -> bool:
+        return bool(low) and re.search(rf"{re.escape(part)}\s+(?:and|&|\+)\s", low) is not None
+
     kept = [
         (p, u)
         for p, u in zip(parts, subs, strict=True)
         if (u.decision == "act" and u.task)
-        or not said_beside(p)
+        # an aside is one the models found nothing close to (no choice to offer): "beaker" alone
+        # is a thing said short, "bath time" is not
+        or not (
+            said_beside(p)
+            or (aside(p) and not u.choices and not here & set(re.findall(r"[a-z]+", p.lower())) and not joined(p))
+        )
         or stack_order(p)  # "..., largest on the bottom": the order of a stack, no description
         or words & set(re.findall(r"[a-z]+", p.lower()))
     ]

@@ -173,7 +173,11 @@ def placement_phrases(text: str) -> tuple[str, str] | None:
         return None  # "on the plate, then the middle one on top": two placements, not one
     head = (m.group("head") or "").split()
     obj, place = m.group("o"), _CONTRAST_TAIL.sub("", m.group("t"))
+    # a place ends with its sentence, and the robot called by name is no part of it
+    # ("on the plate robot. come on buddy, bed time": the plate)
+    place = re.sub(r"(?:,?\s+robot)?\s*[.!?]\s.*$|,?\s+robot$", "", place)
     obj = re.sub(r"\s+next$", "", obj)  # "put the kettle next to the sink": "next to" is the place's
+    obj = _BEING_PUT_TAIL.sub("", obj)  # "the red cylinder goes on top of the cube": the verb is no name
     if " " not in obj and any(obj in v.split("_") for v in verbs.main_verbs(text) if "_" in v):
         return None  # "hang on to the mug": a phrasal verb and its object, no place
 
@@ -201,9 +205,13 @@ def _describes(word: str) -> bool:
     return colours.lab(word) is not None or bool(wn is not None and wn.base_forms(word, "a"))
 
 
+#: verbs of being put, said between a thing and its place ("... goes on the tray", "... belongs in the bin")
+_BEING_PUT = r"(?:goes|go|belongs?|should go|needs to go|has to go|can go|sits?|lives?|is going|will go|stays?)"
+#: a thing's phrase that ends in one ("the red cylinder goes" of "the red cylinder goes on the cube")
+_BEING_PUT_TAIL = re.compile(rf"\s+{_BEING_PUT}$")
 #: a place said after a verb of being put ("... goes on the tray", "... belongs in the bin")
 _LATER_PLACE = re.compile(
-    r"(?:\s+(?:goes|go|belongs?|should go|needs to go|has to go|can go|sits?|lives?)\s+(?:back\s+)?|\s*,\s*)"
+    rf"(?:\s+{_BEING_PUT}\s+(?:back\s+)?|\s*,\s*)"
     # "..., into the bowl": a place after a comma ends the sentence ("whatever's furthest to the left, into the bowl")
     r"(?:into|onto|on top of|on|in|inside)\s+(?P<t>(?:the|a|an|that|this|my|your)\b.+)$"
 )
