@@ -236,7 +236,16 @@ def _asks(clause: str, fam: str) -> bool:
     word after a verb is too often its particle ("come back half of that": undo) to count."""
     from robot_agent.language import verbs
 
+    if _BARE_COMPARATIVE.match(clause) and _said(ANCHORS[fam], clause):
+        return True  # "bit slower", "a little lower please": the comparative alone is the request
     return bool(_REQUEST.match(clause)) or (fam != "move" and verbs.imperative(clause))
+
+
+#: a clause that is a comparative with only degree and politeness words about it
+_BARE_COMPARATIVE = re.compile(
+    r"^(?:(?:please|just|ok|okay|and|a|bit|little|tad|touch|lot|much|way|even|slightly|somewhat|now)\s+)*"
+    r"[a-z]+er(?:\s+(?:please|now|still|again))*$"
+)
 
 
 def _said(values: dict[str, tuple[str, ...]], low: str) -> list[str]:

@@ -144,3 +144,14 @@ def test_the_dry_run_changes_no_understanding(text_embedder) -> None:
     assert cold.decision == "act" and _placed(cold) == {("big_green_cube", "plate"), ("blue_cylinder", "cabinet")}, (
         cold.question
     )
+
+
+def test_a_bare_comparative_is_the_request_beside_a_complaint(layer: LanguageLayer) -> None:
+    # the complaint ("it's scaring the cat") would turn a described speed around; "bit slower" is asked
+    from robot_agent.language.grammar import CorrectionContext
+
+    layer.forget_question()
+    u = layer.understand_correction(
+        "bit slower, it's scaring the cat", CorrectionContext(skill="pick", object="pear", objects=BENCH)
+    )
+    assert u.decision == "act" and u.correction.parameters.get("speed", {}).get("scale", 1.0) < 1, u.question
