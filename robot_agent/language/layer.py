@@ -463,6 +463,10 @@ class LanguageLayer:
             s1 >= self.th.ask and s1 - s2 >= self.th.clear_lead
         )
 
+    def _home(self, s1: float, s2: float) -> bool:
+        """Going home ranked first clears its own, lower bar (:class:`Thresholds` ``home_act``)."""
+        return self._clear(s1, s2) or (s1 >= self.th.home_act and s1 - s2 >= self.th.home_lead)
+
     def _judge(
         self, text: str, what: str, situation: str, ranked: list[tuple[Candidate, float]]
     ) -> tuple[Candidate | None, float] | None:
@@ -624,7 +628,7 @@ class LanguageLayer:
         absent = structure.absent_phrase(clean(text), objects) if not atoms else None  # "the red ball"
         # "back to your rest position" names the robot's own place, not a missing object
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-        home = bool(ranked) and ranked[0][0].family == "home" and self._clear(ranked[0][1], runner_up)
+        home = bool(ranked) and ranked[0][0].family == "home" and self._home(ranked[0][1], runner_up)
         if absent is not None and not home:  # before any referring words pick a look-alike
             return self._not_here(text, "task", absent, objects)
         placed = reference.placement(clean(text), objects, self.scorer, ruled_out)
@@ -698,7 +702,7 @@ class LanguageLayer:
                 return self._ask(text, "task", akin[1], None, None, objects=objects, reason=akin[0])
             # the verb's kind and the object's kind leave one meaning, the one ranked first
             kinds = top.key == naming.verb_and_object(clean(text), objects, self.scorer) and s1 >= self.th.ask / 2
-            if self._clear(s1, s2) or kinds:
+            if self._clear(s1, s2) or kinds or (top.family == "home" and self._home(s1, s2)):
                 u = self._task_from(text, top, objects, float(s1), "model")
                 if u is not None:
                     return u

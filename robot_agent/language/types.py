@@ -108,6 +108,10 @@ class Thresholds:
         task_margin: a task the grammar read is overruled only when the model prefers another
             goal by more than this.
         answer: the score a worded answer needs against one offered choice.
+        home_act, home_lead: going home, the one goal that moves no object, is acted on from
+            this score when it leads every other goal by ``home_lead``. Said in the robot's
+            own words ("park yourself", "back to base", "your sleeping position"), it shares
+            few words with its renderings and scores low, while no object meaning comes near.
     """
 
     act: float = 0.62
@@ -116,3 +120,5 @@ class Thresholds:
     clear_lead: float = 0.16
     task_margin: float = 0.08
     answer: float = 0.45
+    home_act: float = 0.28
+    home_lead: float = 0.11
