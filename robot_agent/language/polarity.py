@@ -111,6 +111,9 @@ _STATE = re.compile(
     r"\b(?:a (?:bit|touch|little|tad)|a little bit|slightly|rather|quite|somewhat|kind of|sort of|fairly|pretty)\s+"
     r"(?:low|high|fast|quick|slow|far|close|deep|shallow)\b"
 )
+#: where it comes from now, said plain ("dropping it from a mile up", "from way up high"): a fault
+#: described, unlike the comparative that asks ("come down from higher up")
+_FROM_HIGH = re.compile(r"\bfrom\s+(?:(?:a mile|miles|way|so|all the way|really|that|up)\s+)*(?:up|high|above)\b")
 _LARGE = re.compile(
     r"\b(?:a lot|lots|loads|heaps|way|much|far|well|significantly|considerably|a good bit|a good way|"
     r"a fair amount|quite a bit|a good deal)\b"
@@ -319,6 +322,7 @@ def _turned(fam: str, value: str, low: str) -> str:
         or _STATE.search(low)
         or (fam == "speed" and (_COMPLAINT.search(low) or _NEGATED_MANNER.search(low) or _warned(fam, low)))
         or (fam in _HEIGHTS and _NO_NEED.search(low))  # "no need to start from all the way up there"
+        or (fam in _HEIGHTS and _FROM_HIGH.search(low))  # "you're dropping it from a mile up"
     ):
         return OPPOSITE.get(value, value)
     return value
@@ -349,7 +353,30 @@ def adjust(text: str, query: Any, cands: Sequence[Any], scores: list[float], sco
         top = max(out[i] for i in idx)
         for i in idx:
             out[i] = top + BONUS if cands[i].value == value else out[i] - PENALTY
+    if "place_height" in fams and "approach" in fams:
+        out = _release_or_descent(text.lower(), cands, out)
     return out
+
+
+#: words about where a placing arm starts to come down, and about where it lets go
+_DESCENT = re.compile(
+    r"\b(?:approach\w*|descen\w*|(?:come|coming|came) in|start\w*|"
+    r"from (?:higher|lower|above|further|farther))\b"
+)
+_RELEASE = re.compile(
+    r"\b(?:let(?:ting)? (?:it |them )?go|drop\w*|releas\w*|(?:put|set|lay)(?:ting)? (?:it |them )?down)\b"
+)
+
+
+def _release_or_descent(low: str, cands: Sequence[Any], scores: list[float]) -> list[float]:
+    """While placing, a height said with letting go ("let go higher up", "you're dropping it from
+    way up") is the release height, one said with coming down ("start the descent lower") the
+    approach: the sentence model hears both as "higher"/"lower"; the other family loses."""
+    descent, release = bool(_DESCENT.search(low)), bool(_RELEASE.search(low))
+    if descent == release:
+        return scores
+    loser = "place_height" if descent else "approach"
+    return [s - PENALTY if c.family == loser else s for c, s in zip(cands, scores, strict=True)]
 
 
 #: words that make an amount a change of the distance, not the distance ("two centimetres further")

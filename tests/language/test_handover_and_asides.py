@@ -155,3 +155,28 @@ def test_a_bare_comparative_is_the_request_beside_a_complaint(layer: LanguageLay
         "bit slower, it's scaring the cat", CorrectionContext(skill="pick", object="pear", objects=BENCH)
     )
     assert u.decision == "act" and u.correction.parameters.get("speed", {}).get("scale", 1.0) < 1, u.question
+
+
+def test_going_home_in_the_robots_own_words(layer: LanguageLayer) -> None:
+    # the one goal that moves no object: acted on from a lower score when nothing else comes near
+    for said in ("back where you started please", "return to your parking spot"):
+        layer.forget_question()
+        u = layer.understand_task(said, BENCH)
+        assert u.decision == "act" and u.atoms == [{"kind": "home"}], (said, u.question)
+    layer.forget_question()
+    assert layer.understand_task("make the robot sing a song", BENCH).decision != "act"
+
+
+def test_letting_go_is_the_release_height_and_from_way_up_is_too_high(layer: LanguageLayer) -> None:
+    from robot_agent.language.grammar import CorrectionContext
+
+    ctx = CorrectionContext(skill="place", object="pear", target="plate", objects=BENCH)
+    for said, sign in (
+        ("release it a bit higher, it's squashing the pear", 1),
+        ("you're letting it go from way up high, it bounces", -1),
+    ):
+        layer.forget_question()
+        u = layer.understand_correction(said, ctx)
+        params = u.correction.parameters if u.correction is not None else {}
+        assert u.decision == "act" and "approach_height" not in params, (said, u.question, params)
+        assert params.get("place_height", {}).get("add", 0.0) * sign > 0, (said, params)
