@@ -5,7 +5,9 @@ time") is left out of a task, a thing said short ("beaker and ...") is not; a wo
 something here is no verb the arm cannot do ("fruit on the plate"); "X goes on Y" names X, not
 "X goes"; two choices that differ only by their place are offered with the place told apart; a
 part's question is never answered by the next part; a task's grounded phrases are embedded in one
-batch. Real grammar, WordNet and the embedded sentence model (MiniLM)."""
+batch; a bare comparative ("bit slower") is the request beside a complaint; going home said in the
+robot's own words acts; while placing, letting go is the release height and "from way up" is too
+high. Real grammar, WordNet and the embedded sentence model (MiniLM)."""
 
 from __future__ import annotations
 
