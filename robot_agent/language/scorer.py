@@ -73,11 +73,7 @@ class Scorer:
         vecs = []
         for i in range(0, len(missing), 256):
             vecs += self._embed(missing[i : i + 256])
-        with self._lock:
-            for s, v in zip(missing, vecs, strict=True):
-                self._cache[s] = v
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+        self._keep(self._cache, missing, vecs, CACHE_SIZE)
 
     def query(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
         """The sentence vector and word vectors of an utterance or a phrase of it, kept for later
@@ -94,11 +90,16 @@ class Scorer:
             missed.append(text)
             return np.zeros(int(getattr(self.embedder, "dim", 384)), np.float32), None
         vec = self._embed([text])[0]
-        with self._lock:
-            self._queries[text] = vec
-            while len(self._queries) > QUERY_CACHE_SIZE:
-                self._queries.popitem(last=False)
+        self._keep(self._queries, [text], [vec], QUERY_CACHE_SIZE)
         return vec
+
+    def _keep(self, cache: OrderedDict[str, Any], texts: Sequence[str], vecs: Sequence[Any], size: int) -> None:
+        """Keep embeddings in one of the caches, the least recently used out beyond ``size``."""
+        with self._lock:
+            for t, v in zip(texts, vecs, strict=True):
+                cache[t] = v
+            while len(cache) > size:
+                cache.popitem(last=False)
 
     @staticmethod
     def _phrase(text: str) -> str:
@@ -126,12 +127,7 @@ class Scorer:
         missing = missing[: QUERY_CACHE_SIZE // 4]  # never a batch that evicts what it embeds
         if not missing:
             return 0
-        vecs = self._embed(missing)
-        with self._lock:
-            for t, v in zip(missing, vecs, strict=True):
-                self._queries[t] = v
-            while len(self._queries) > QUERY_CACHE_SIZE:
-                self._queries.popitem(last=False)
+        self._keep(self._queries, missing, self._embed(missing), QUERY_CACHE_SIZE)
         return len(missing)
 
     def forget_queries(self) -> None:
