@@ -47,8 +47,8 @@ def kin_only(text: str, objects: Sequence[ObjectInfo]) -> tuple[str, list[str]] 
     for m in re.finditer(r"\b(?:the|a|an|that|this|your|my)\s+([a-z]+(?:\s+[a-z]+){0,2})", text.lower()):
         phrase = f"the {m.group(1)}"
         head = nouns.head_noun(phrase)
-        if not head or head in NOT_NOUNS or head in REGIONS:
-            continue  # "the bottom", "the handle": a place on a thing, not a thing
+        if not head or head in NOT_NOUNS or head in REGIONS or nouns.an_act(head):
+            continue  # "the bottom", "the handle": a place on a thing; "your hold": an act
         rels = {o.name: nouns.relation(head, o) for o in objects}
         if not any(r is not None for r in rels.values()) or max(r or 0.0 for r in rels.values()) >= 1.0:
             continue

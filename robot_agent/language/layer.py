@@ -185,14 +185,15 @@ class LanguageLayer:
         t0 = time.perf_counter()
         said = text if isinstance(text, str) else str(text)
         meant = self._respelled(said, objects) if typed else said  # "pls put teh cube in the drawr"
-        request = steps.restated(clean(meant)) if self.mode == "full" else clean(meant)
+        # a story or a remark around the request is left out ("... my back is killing me. Would you ...?")
+        request = steps.restated(steps.requested(clean(meant), objects)) if self.mode == "full" else clean(meant)
         with self._lock:
             self._phrases_first(lambda: self._task(meant if request == clean(meant) else request, list(objects)))
             before = self._pending
             u = self._task(meant if request == clean(meant) else request, list(objects))
             if meant != said and u.decision != "act":  # no reading either way: ask in the words typed
                 self._pending = before
-                plain = steps.restated(clean(said))
+                plain = steps.restated(steps.requested(clean(said), objects))
                 meant, u = said, self._task(said if plain == clean(said) else plain, list(objects))
             if self.mode == "full" and u.decision == "act" and u.source != "answer":
                 whole = guards.whole(u, clean(meant), list(objects))  # never done in part
@@ -282,6 +283,9 @@ class LanguageLayer:
         if self.mode == "full" and (fixed := without_limit_words(without_company(repaired(text)))) != text:
             u = self._correction(fixed, ctx)
             return replace(u, text=text)
+        # "You came down on it from a great height. Could you start lower? ...": the sentence that asks
+        if self.mode == "full" and (asked := steps.asked_of_robot(clean(text), ctx.objects)) != clean(text):
+            return replace(self._correction(asked, ctx), text=text)
         request = clean(text) if self.mode == "grammar" else naming.request_part(clean(text))
         g = self.parser.parse(request, ctx)
         g.text = text

@@ -99,6 +99,15 @@ def head_noun(phrase: str) -> str:
     return words[-1] if _senses(words[-1]) else ""
 
 
+def an_act(word: str) -> bool:
+    """The noun is first of all an act or event, said as a verb's object ("maintain your hold",
+    "give it a push", "a quick spin"), not a thing, though WordNet also knows a thing so called
+    (a ship's hold, a handle's grip)."""
+    wn = wordnet.load()
+    senses = wn.synsets(word, "n") if wn is not None and word else []
+    return bool(senses) and senses[0].lexname in ("noun.act", "noun.event")
+
+
 def names_a_position(phrase: str) -> bool:
     """Whether the phrase's head noun is first of all a position ("at the bottom", "in the middle",
     "on the far side"): WordNet's most frequent sense is a location, so it names no thing."""

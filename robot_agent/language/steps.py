@@ -356,3 +356,218 @@ def not_done_cue(text: str, cands: Sequence[Any], scores: list[float]) -> list[f
     if not _NOT_DONE.search(text.lower()):
         return scores
     return [s - NOT_DONE * (c.family == "step") for c, s in zip(cands, scores, strict=True)]
+
+
+#: a sentence's end ("... for me, please? She never listens"), not a number's point ("0.48")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+#: words before a sentence's first verb that leave it a request ("now, if you wouldn't mind, ...")
+_OPENER = re.compile(
+    r"^(?:(?:ok|okay|so|now|right|alright|well|oh|um|uh|er|hey|yo|and|then|please|just|kindly|maybe|perhaps|"
+    r"also|next|first|finally|go on|come on)\b\s*,?\s*)+"
+)
+#: the robot called by name ("robot, pick the glass up"): what follows is said to it
+_VOCATIVE = re.compile(r"(?:^|[,.!?]\s*|\b(?:so|ok|okay|now|and|hey|yo)\s+)(?:robot|bot|arm)\s*[,:!-]\s*(?P<rest>.+)$")
+#: a request made as a question or a wish addressed to the robot
+_ASKED = re.compile(
+    r"\b(?:would|could|can|will|won't)\s+you\b|\bif you (?:would|could|wouldn't|don't) mind\b|\bplease\b|"
+    r"\bi(?:'d| would) like you to\b|\bi (?:need|want) you to\b|\bpossible for you to\b|\blet'?s\b|"
+    r"\byou (?:should|need to|have to|must)\b|\b(?:the robot|it) (?:is going to|will|should|can)\b"
+)
+#: a sentence that says how things are or were ("my back is killing me", "that's the glass"):
+#: it starts with its subject
+_STATES = re.compile(
+    r"^(?:i|i'm|i've|i'd|i'll|we|we're|we've|she|she's|he|he's|they|they're|it|it's|its|that|that's|this|"
+    r"there|there's|here|here's|my|our|his|her|their|everyone|someone|somebody|nobody|who|what|why|how|"
+    r"when|is|are|was|does|did|do)\b"
+)
+#: a subject and its verb ("we're", "she is"): a sentence that says how things are
+_SUBJECT_VERB = re.compile(
+    r"\b(?:i|we|they|he|she|it|that|this|there)(?:'re|'m|'s|'ve|'d|\s+(?:are|am|is|was|were|have|had))\b"
+)
+#: "X goes on Y": where a thing is to be
+_TO_GO = re.compile(r"\b(?:goes|go|belongs?|lives?)\s+(?:in|into|on|onto|up|inside|to)\b")
+#: the robot said in the third person ("the robot is going to put ..."): what follows is asked
+_THIRD_PERSON = re.compile(r"^(?:the robot|it|robot)\s+(?:is going to|is gonna|'s going to|will|should|can)\s+", re.I)
+#: a sentence that goes on from the one before ("and the yellow too", "then close it")
+_GOES_ON = re.compile(r"^(?:and|then|also|plus|or)\b|\b(?:too|as well|also)\W*$")
+
+
+def _says_a_request(sentence: str) -> bool:
+    """The sentence asks the robot for something it can do: an imperative, a question or wish
+    addressed to it, or a bare placement ("black mug on the shelf"), with a verb that moves a
+    thing or a place said ("thank you" and "keep an eye on it" ask nothing of the arm)."""
+    low = sentence.lower().strip(" .!?")
+    reading = verbs.read(low)
+    content = (
+        len(reading.foreign) < len(reading.verbs)
+        or any(placement_phrases(c) is not None for c in re.split(r"\s*[,;:]\s*", low))
+        or bool(re.search(r"\bhome\b|\bopen\b|\bclose\b|\bshut\b", low))
+    )
+    if not content:
+        return False
+    if _ASKED.search(low) or _VOCATIVE.search(low):
+        return True
+    rest = _OPENER.sub("", low)
+    if _SUBJECT_VERB.search(rest):
+        return False  # "chat we're on the office map now": says where someone is
+    if _TO_GO.search(rest) and placement_phrases(rest) is not None:
+        return True  # "that one goes on the plate"
+    if _STATES.match(rest):
+        return False
+    wn = wordnet.load()
+    first = (re.findall(r"[a-z]+", rest) or [""])[0]
+    return placement_phrases(rest) is not None or (wn is not None and first in wn.base_forms(first, "v"))
+
+
+def requested(text: str, objects: Sequence[ObjectInfo]) -> str:
+    """A task said in several sentences as only the ones that ask for it: "I've been potting all
+    morning and my back is killing me. Would you lift the big block onto the shelf?" -> the second.
+    Sentences that say how things are, why, or to whom (a story, a remark to an audience, "she never
+    listens to me") ask for nothing: read as part of the task, their words pull the meaning away.
+
+    A sentence is kept when it asks (:func:`_says_a_request`), goes on from the one before ("and the
+    yellow one too"), or is a fragment naming a thing here ("Two items: orange and lemon"); the
+    others are left out. Only when some sentence asks and some is left out: else ``text`` as it is.
+    A pronoun of the request ("would you close it") stands for the one thing a left-out sentence
+    before it named ("my daughter's left the drawer open again"). The robot called by name in a
+    sentence ("robot, black mug on the shelf") starts the request there."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    if len(sentences) < 2:
+        return text
+    from robot_agent.language.scene_words import all_words
+
+    words = all_words(objects)
+    kept: list[str] = []
+    before: list[str] = []  # left-out sentences said before the first request, and after it
+    after: list[str] = []
+    asked = False
+    for s in sentences:
+        low = s.lower()
+        v = _VOCATIVE.search(low)
+        if v is not None and _says_a_request(v.group("rest")):
+            kept.append(s[len(s) - len(v.group("rest")) :])
+            asked = True
+        elif _says_a_request(s):
+            kept.append(s)
+            asked = True
+        elif kept and _GOES_ON.search(low.strip(" .!?")):
+            kept.append(s)
+        elif (
+            asked
+            and not re.search(r"\b[a-z]+\b(?:'s)?\s+(?:is|are|was|were|has|have|had|'s)\b", low)
+            and set(re.findall(r"[a-z]+", low)) & words
+            and not _STATES.match(_OPENER.sub("", low))
+        ):
+            kept.append(s)  # a fragment naming something here after the request ("Two items: orange and lemon")
+        else:
+            (after if asked else before).append(s)
+    if not asked or len(kept) == len(sentences):
+        return text
+    out = " ".join(_THIRD_PERSON.sub("", k.strip()) for k in kept)
+    # "would you close it": the thing a left-out sentence named, else the sentences stay together
+    m = _POINTS_BACK.search(out.lower())
+    if m is None:
+        return out
+    here = _things(out, objects)
+    left = [*reversed(before), *after]  # the nearest one said before first
+    said = next((d for d in (_things(s, objects) for s in left) if set(d) - set(here)), {})
+    said = {n: p for n, p in said.items() if n not in here}
+    if len(said) != 1:
+        return text if any(set(re.findall(r"[a-z]+", s.lower())) & words for s in left) else out
+    phrase = f"the {next(iter(said.values()))}"
+    if m.group("p") == "there" and not m.group("prep"):
+        phrase = f"in {phrase}"
+    return f"{out[: m.start('p')]}{phrase}{out[m.end('p') :]}"
+
+
+#: a pronoun a verb or a place word takes ("close it", "up on it", "put it in there"), not the
+#: one of "would it be possible"
+_POINTS_BACK = re.compile(
+    r"\b(?:(?P<prep>on|in|into|onto|inside|to|at|from|off|up on)|(?!(?:would|could|will|can|is|was|if|make|makes)\b)"
+    r"[a-z]+)\s+(?P<p>it|them|there)\b"
+)
+
+
+def _things(sentence: str, objects: Sequence[ObjectInfo]) -> dict[str, str]:
+    """The objects a sentence names by a phrase only one of them answers to, by word or by kind
+    ("the glass" for the one tumbler): name -> phrase (without its article)."""
+    from robot_agent.language import nouns
+    from robot_agent.language.guards import named
+
+    out = {n: p for n, (_, p) in named(sentence, objects).items()}
+    for m in re.finditer(r"\b(?:the|that|this|a|an|your|my)\s+([a-z]+(?:\s+[a-z]+){0,2})", sentence.lower()):
+        phrase = nouns.noun_phrase(f"the {m.group(1)}")
+        head = nouns.head_noun(phrase)
+        kin = [o.name for o in objects if head and (nouns.relation(head, o) or 0.0) >= 1.0]
+        if len(kin) == 1 and kin[0] not in out:
+            out[kin[0]] = phrase[4:]
+    return out
+
+
+#: a sentence that starts with its subject, the operator's words about the robot included ("you
+#: came down on it from a great height"): it says how things went, a correction's reason
+_SAYS_HOW = re.compile(
+    rf"{_STATES.pattern}|^(?:you|you're|you've|your)\b|"
+    r"^(?:the\s+|your\s+|my\s+)?[a-z]+(?:\s+[a-z]+)?(?:'s|\s+(?:is|are|was|were|looks|seems))\b"
+)
+#: what the speaker means to have done ("we'll have the orange cube at the bottom"): a request
+_INTENDS = re.compile(r"^(?:we'll|we will|we're going to|let's)\b")
+#: what a left-out sentence must not carry: an amount or a way ("it's 8 mm high. drop it")
+_AMOUNT_OR_WAY = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|half|quarter|left|right|up|down|forward|"
+    r"forwards|back|backwards|higher|lower|far|further|closer)\b"
+)
+#: verbs that ask nothing on their own at a sentence's start ("can it", "do you")
+_AUXILIARY = frozenset(
+    "be is are was were am do does did have has had can could would will shall should may might must".split()
+)
+
+
+#: words that make a sentence ask the arm for something besides its verbs ("again, please")
+_CHANGE = re.compile(
+    r"\b(?:slow|slower|slowly|faster|quick|quicker|gentle|gentler|gently|careful|carefully|softer|harder|"
+    r"again|retry|easy|ease|stop|wait)\b"
+)
+
+
+def asked_of_robot(text: str, objects: Sequence[ObjectInfo] = ()) -> str:
+    """A correction said in several sentences as the ones that ask ("You came down on it from a
+    great height there. Could you start a little lower, dear? You're making me nervous." -> the
+    second): sentences that start with their subject say how it went and why, and read together
+    with the request they pull its meaning toward the complaint's words. ``text`` as it is when no
+    sentence asks (an imperative, a question or wish to the robot, the robot called by name), when
+    none is left out, or when what is asked is to go on ("That's too fast. Keep going." is no
+    approval of the speed)."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    if len(sentences) < 2:
+        return text
+    from robot_agent.language.scene_words import all_words
+
+    wn = wordnet.load()
+    words = all_words(objects)
+    kept: list[str] = []
+    asks = False
+    for s in sentences:
+        low = s.lower().strip(" .!?")
+        v = _VOCATIVE.search(low)
+        rest = _OPENER.sub("", v.group("rest") if v is not None else low)
+        first = (re.findall(r"[a-z]+", rest) or [""])[0]
+        reading = verbs.read(rest)
+        content = len(reading.foreign) < len(reading.verbs) or bool(_AMOUNT_OR_WAY.search(rest) or _CHANGE.search(rest))
+        if (v is not None or _ASKED.search(low)) and content:
+            kept.append(s if v is None else s[len(s) - len(v.group("rest")) - (len(s) - len(s.rstrip(" .!?"))) :])
+            asks = True
+        elif _SAYS_HOW.match(rest) and not _INTENDS.match(rest):
+            if _AMOUNT_OR_WAY.search(low) or set(re.findall(r"[a-z]+", low)) & words:
+                return text  # how far, which way or which thing is said there, not in the request
+            continue
+        else:
+            kept.append(s)
+            asks = asks or (wn is not None and first in wn.base_forms(first, "v") and first not in _AUXILIARY)
+    if not asks or len(kept) == len(sentences) or not kept:
+        return text
+    out = " ".join(kept)
+    from robot_agent.language.judgement import approval
+
+    plain = out.lower().strip(" .!?")
+    return text if verbs.continuing(plain) or approval(plain) > 0 else out

@@ -100,7 +100,10 @@ LIGHT = frozenset(
     "want need like let lets try please kindly go come get make help mind wish".split()
 )
 #: words after which a clause, and so a main verb, starts
-_CLAUSE = frozenset("please and then now just so you to also first next finally ok okay right actually".split())
+_CLAUSE = frozenset(
+    "please and then now just so you to also first next finally ok okay right actually maybe perhaps kindly "
+    "carefully gently quickly slowly simply".split()
+)
 #: words that open the verb's object
 _OBJECT = frozenset("the a an this that these those it them my your our its their all every both each some one".split())
 _PARTICLES = frozenset("up down away out in on off over back along aside around".split())
