@@ -580,3 +580,28 @@ def clean(text: str) -> str:
     t = re.sub(r"\b(\w+)(?:,?\s+\1\b)+", r"\1", t, flags=re.IGNORECASE)  # "the, the cylinder" too
     t = _plain_adjectives(t)
     return re.sub(r"\s+", " ", t).strip(" ,") or text
+
+
+def learner(text: str) -> str:
+    """A learner's forms said as a native speaker says them: "more"/"most" with a short adjective
+    ("lift more high" -> "lift higher", "the most near" -> "the nearest"), "of" after a word of
+    nearness ("nearest of the mug" -> "nearest to the mug"), the article before a side ("more to
+    front" -> "more to the front")."""
+    t = _MORE_ADJ.sub(_comparative, text)
+    t = re.sub(r"\b(nearest|closest|furthest|farthest|next|near|close) of\b", r"\1 to", t, flags=re.IGNORECASE)
+    return re.sub(r"\b(to|on|at) (front|left|right|back|middle|centre|center)\b", r"\1 the \2", t, flags=re.IGNORECASE)
+
+
+#: short adjectives whose comparative is one word, said with "more"/"most" (a learner's "more high",
+#: "the most near"): the one word is what the rest of the layer reads
+_ONE_SYLLABLE = "high low fast slow quick far near close big small hard soft tight loose deep wide long short light"
+_MORE_ADJ = re.compile(rf"\b(?P<m>more|most)\s+(?P<a>{'|'.join(_ONE_SYLLABLE.split())})\b", re.IGNORECASE)
+_IRREGULAR = {"far": ("further", "furthest")}
+
+
+def _comparative(m: re.Match) -> str:
+    adj, most = m.group("a").lower(), m.group("m").lower() == "most"
+    if adj in _IRREGULAR:
+        return _IRREGULAR[adj][most]
+    stem = adj[:-1] if adj.endswith("e") else adj + adj[-1] if adj in ("big", "wet", "hot", "fat", "thin") else adj
+    return f"{stem}{'est' if most else 'er'}"

@@ -176,14 +176,55 @@ _SHORT = re.compile(rf"\b(?:{SCARCELY}|not (?:far|high|low|much) enough)\b")
 APPROVAL_BONUS = 0.3
 
 
+#: words that change or point at something, which no idle clause of an approval says
+_POINTS = re.compile(
+    r"\d|\b(?:other|instead|again|more|less|too|not|no|don't|never|wait|stop|but|first|next|then|now|only)\b"
+)
+
+
+def whole_approval(text: str) -> int:
+    """+1 when an utterance of several clauses approves in one or more and says nothing else in the
+    others ("Splendid. Yes, right there, that's just how I'd have done it myself"; "Good, that's nice
+    and shut. Well done, robot."): each other clause is idle, with no verb that acts on things, no
+    word of a correction, no number and no thing named. 0 otherwise (what :func:`approval` says of
+    one short clause is left to it)."""
+    from robot_agent.language import nouns
+    from robot_agent.language.polarity import ANCHORS
+    from robot_agent.language.structure import right_judged
+
+    parts = [p.strip() for p in _CLAUSE.findall(text.lower().replace("’", "'")) if p.strip()]
+    votes = [approval(p) for p in parts]
+    if len(parts) < 2 or -1 in votes or 1 not in votes:
+        return 0
+    anchors = {w for values in ANCHORS.values() for ws in values.values() for w in ws}
+    for p, v in zip(parts, votes, strict=True):
+        if v:
+            continue
+        reading = verbs.read(p)
+        acts = [x for x in reading.verbs if x not in reading.foreign and x not in verbs.LIGHT and x != "do"]
+        words = set(re.findall(r"[a-z]+", p))
+        if acts or _POINTS.search(p) or (words & anchors and not right_judged(p)):
+            return 0
+        if any(nouns.head_noun(f"the {m}") for m in re.findall(r"\b(?:the|a|an|that|this|your|my)\s+([a-z]+)", p)):
+            return 0  # "nice, the mug": a thing named is no judgement
+    return 1
+
+
+#: a correction that starts by saying no ("not that one", "nah, the other", "wrong one")
+_DENIED = re.compile(r"^\W*(?:no|nope|nah|not|wrong|never)\b")
+
+
 def rescore(text: str, cands: list, scores: list[float], about: frozenset[str] = frozenset()) -> list[float]:
     """Correction scores with an evaluation weighed: approval makes "keep going" the meaning (a
     stop word is decided before any scoring, so this never cancels a stop the word list knows);
     disapproval rules "keep going" out. ``about``: see :func:`approval`."""
-    a = approval(text, about)
+    a = approval(text, about) or whole_approval(text)
     low = text.lower()
     if a > 0 and _GO_ON.search(low) and (_SHORT.search(low) or approval(_GO_ON.sub(" ", low), about) < 0):
         a = -1  # "you barely moved it, keep going": go on further, no approval of what was done
+    if a == 0 and _DENIED.match(low):
+        # "not that one, the other one": said against what is happening, never an approval of it
+        return [s - APPROVAL_BONUS if c.family == "confirm" else s for c, s in zip(cands, scores, strict=True)]
     if a == 0:
         return scores
     out = list(scores)

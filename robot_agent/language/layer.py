@@ -49,6 +49,7 @@ from robot_agent.language.checks import (
     clean,
     goal_form,
     impossible_goal,
+    learner,
     less_said,
     names_unused_object,
     plain_task,
@@ -165,6 +166,7 @@ class LanguageLayer:
         said = text if isinstance(text, str) else str(text)
         ctx = ctx or CorrectionContext()
         meant = self._respelled(said, ctx.objects) if typed else said  # "lowr ur fingers": typos, chat
+        meant = learner(meant) if self.mode == "full" else meant  # "more high" -> "higher"
         with self._lock:
             before = self._pending
             u = self._correction(meant, ctx)
@@ -185,6 +187,7 @@ class LanguageLayer:
         t0 = time.perf_counter()
         said = text if isinstance(text, str) else str(text)
         meant = self._respelled(said, objects) if typed else said  # "pls put teh cube in the drawr"
+        meant = learner(meant) if self.mode == "full" else meant
         # a story or a remark around the request is left out ("... my back is killing me. Would you ...?")
         request = steps.restated(steps.requested(clean(meant), objects)) if self.mode == "full" else clean(meant)
         with self._lock:
@@ -542,6 +545,8 @@ class LanguageLayer:
         d = decision(g)
         if d != "ask":
             self._pending = None
+        if self.mode == "full" and d == "act":
+            g = polarity.limit_said(text, g)  # "12 centimetres only, not more": to, not by
         return Understanding(
             text,
             "correction",

@@ -132,7 +132,7 @@ def describes_fault(text: str) -> bool:
 _AMOUNT = re.compile(
     r"(?:\d+(?:[.,]\d+)?|\b(?:half|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
     r"fifteen|twenty|thirty|a couple of|a few)\b)(?:\s+(?:and a half|point \w+))?\s*(?:(?:more|extra)\s+)?"
-    r"(?:mm|cm|m|millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|inch(?:es)?|\")(?=\W|$)"
+    r"(?:mm|cm|m|mils?|millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|inch(?:es)?|\")(?=\W|$)"
 )
 
 
@@ -147,7 +147,10 @@ _NUMBER_WORDS = {
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
     "a couple of": 2, "a few": 3,
 }  # fmt: skip
-_UNIT_M = (("mm", 0.001), ("milli", 0.001), ("cm", 0.01), ("centi", 0.01), ("inch", 0.0254), ('"', 0.0254))
+#: "mil" is the machinist's millimetre (as the grammar's lexicon reads it)
+_UNIT_M = (
+    ("mm", 0.001), ("milli", 0.001), ("mil", 0.001), ("cm", 0.01), ("centi", 0.01), ("inch", 0.0254), ('"', 0.0254)
+)  # fmt: skip
 
 
 def amount_metres(text: str) -> float | None:
@@ -204,6 +207,7 @@ def read_value(text: str, query: Any, fam: str, scorer: Any) -> str | None:
     """The value of family ``fam`` the words ask for, or None when they do not say clearly."""
     values = ANCHORS[fam]
     low = _SO_EXCLAIMED.sub(r"\g<pre>too ", text.lower())  # "sooo slow.", "why are you so sluggish today"
+    low = _WHY_SO.sub(r"\g<why> too ", low)  # "why is it so slow bro, ...": "so" is no conjunction here
     if fam in DISTANCE_FAMILIES and _SHORT.search(low) and not _EXCESS.search(low):
         return "more"  # it stopped short: go on
     if fam == "lift" and _SHORT_LIFT.search(low):
@@ -271,6 +275,11 @@ def says(word: str, low: str) -> bool:
 _SO_EXCLAIMED = re.compile(
     r"(?P<pre>^|[.!?,;]\s*|\b(?:why are you|why is it|you'?re|you are|it'?s|it is|that'?s|that is|this is)\s+"
     r"(?:being\s+)?)(?:so+|such)\s+(?=[a-z]+\s*(?:[.!?,;]|$|\btoday\b|\bnow\b))"
+)
+#: asked why it is so ("why is it so slow bro", "why's it this high"): a complaint, whatever follows
+_WHY_SO = re.compile(
+    r"\b(?P<why>why(?:'s|\s+(?:is|are|was|were))\s+(?:it|you|this|that|he|she|the\s+[a-z]+)(?:\s+being)?)\s+"
+    r"(?:so+|such|this|that)\s+(?=(?:high|low|fast|quick|slow|far|close|hard)\b)"
 )
 #: where one clause ends and the next begins ("too slow, hurry it along"; "not the body but the
 #: handle"; "it's low - raise it"; "that's slow so speed up")
@@ -381,6 +390,7 @@ def _release_or_descent(low: str, cands: Sequence[Any], scores: list[float]) -> 
 
 #: words that make an amount a change of the distance, not the distance ("two centimetres further")
 _COMPARATIVE = re.compile(r"\b(?:further|farther|more|less|extra|another|again|longer|shorter|harder|wider|deeper)\b")
+_NOT_MORE = re.compile(r"\b(?:not|no|nothing|never)\s+(?:any\s+)?(?:more|further|farther|longer|less)\b")
 
 
 def distance_said(text: str, fam: str, c: Any) -> Any:
@@ -397,8 +407,33 @@ def distance_said(text: str, fam: str, c: Any) -> Any:
     spec = next((p for p in SKILL_PARAMS.get(c.skill or "", ()) if p.name == name), None)
     if spec is None or "add" not in change or not (spec.low <= metres <= spec.high):
         return c
-    if _COMPARATIVE.search(text.lower()):
+    # "10 centimetres only, not more": a limit said, no change by the amount
+    if _COMPARATIVE.search(_NOT_MORE.sub(" ", text.lower())):
         c.parameters = {name: {"add": math.copysign(metres, float(change["add"]))}}
     else:
         c.parameters = {name: {"set": metres}}
+    return c
+
+
+#: an amount said as a limit ("ten centimetres only", "5 cm, not more", "just 8 cm and no further")
+_LIMIT = re.compile(r"\bonly\b|\bjust\b|\bno more than\b|\b(?:not|no|nothing)\s+(?:any\s+)?(?:more|further|farther)\b")
+
+
+def limit_said(text: str, c: Any) -> Any:
+    """``c`` with a distance change of the amount said set, not added, when the amount is said as a
+    limit ("pull it 12 centimetres only, not more"); ``c`` as it is otherwise."""
+    if len(c.parameters) != 1 or not _LIMIT.search(text.lower()):
+        return c
+    ((name, change),) = c.parameters.items()
+    metres = amount_metres(text)
+    if name not in ("pull_distance", "push_distance", "distance") or "add" not in change or metres is None:
+        return c
+    if abs(abs(float(change["add"])) - metres) > 1e-6 or _COMPARATIVE.search(_NOT_MORE.sub(" ", text.lower())):
+        return c
+    from skills.params import SKILL_PARAMS
+
+    spec = next((p for p in SKILL_PARAMS.get(c.skill or "", ()) if p.name == name), None)
+    if spec is None or not (spec.low <= metres <= spec.high):
+        return c  # beyond the limits: the change as read, which the limits then judge
+    c.parameters = {name: {"set": metres}}
     return c

@@ -600,7 +600,10 @@ def direction_cues(text: str, cands: Sequence[Any], scores: list[float]) -> list
 #: time words: "first"/"before" ask for another order, "after"/"then"/"next" for a later step;
 #: neither is a swap of the object ("do the blue one after this" is not "use the blue one")
 _FIRST = re.compile(r"\b(?:first|before|beforehand|start with|begin with|to begin with)\b")
-_LATER = re.compile(r"\b(?:after|afterwards|afterward|later|next|then|at the end|once you're done|when you're done)\b")
+_LATER = re.compile(
+    r"\b(?:after|afterwards|afterward|later|next|then|at the end|once you're done|when you're done|as well|also)\b"
+    r"|\bonce (?:that|it|this)(?:'s| is) (?:in|done|there|down|finished|on)\b|\btoo\W*$"
+)
 
 
 def later_step(text: str) -> bool:
@@ -681,12 +684,14 @@ def rescore_parts(
 #: a part named after a negation ("not by the handle", "never the rim")
 NEGATED_PART_RE = re.compile(
     r"\b(?:not|no|never|isn't|n't|instead of|rather than)\s+(?:by\s+|at\s+|from\s+)?(?:the|its)\s+(?P<w>[a-z]+)\b"
+    # the verb and its object between ("don't take it by the rim", "never grab the mug at its handle")
+    r"|(?:\bnot|\bnever|n't)\s+(?:[a-z]+\s+){1,3}?(?:by|at|from)\s+(?:the|its)\s+(?P<v>[a-z]+)\b"
 )
 
 
 def _negated_parts(text: str, cands: Sequence[Any], scores: list[float], idx: list[int]) -> list[float]:
     """A part said after a negation is not the one to grasp by ("the handle, not the rim")."""
-    said = {m.group("w") for m in NEGATED_PART_RE.finditer(text.lower())}
+    said = {m.group("w") or m.group("v") for m in NEGATED_PART_RE.finditer(text.lower())}
     out = list(scores)
     for i in idx:
         value = cands[i].value

@@ -98,3 +98,62 @@ def test_an_act_said_as_a_noun_is_no_missing_thing() -> None:
 def test_an_adverb_before_the_verb_leaves_it_the_main_verb() -> None:
     assert verbs.main_verbs("maybe give the pear a nudge") == ["nudge"]
     assert verbs.main_verbs("gently push the red cube") == ["push"]
+
+
+def test_a_learners_forms_are_read_as_a_native_speaker_says_them() -> None:
+    from robot_agent.language.checks import learner
+
+    assert learner("raise it more high before you turn") == "raise it higher before you turn"
+    assert learner("take the most big one") == "take the biggest one"
+    assert learner("the cup most near of the plate") == "the cup nearest to the plate"
+    assert learner("a little more to left") == "a little more to the left"
+    assert learner("more careful please") == "more careful please"  # no one-word comparative
+
+
+def test_a_learners_correction_is_understood(layer: LanguageLayer) -> None:
+    layer.forget_question()
+    ctx = CorrectionContext(skill="pick", object="red_cube", objects=PORCH)
+    u = layer.understand_correction("lift more high when you have it, the drawer edge is high", ctx)
+    assert u.decision == "act" and u.correction.parameters.get("lift_height", {}).get("add", 0.0) > 0, u.question
+
+
+def test_asking_why_it_is_so_slow_asks_for_faster(layer: LanguageLayer) -> None:
+    layer.forget_question()
+    ctx = CorrectionContext(skill="pick", object="pear", objects=PORCH)
+    u = layer.understand_correction("why is it so slow mate, hurry it up, we're closing soon", ctx)
+    assert u.decision != "act" or u.correction.parameters.get("speed", {}).get("scale", 1.0) >= 1, (
+        u.correction.to_dict()
+    )
+
+
+def test_a_correction_that_starts_with_no_is_no_approval(layer: LanguageLayer) -> None:
+    layer.forget_question()
+    ctx = CorrectionContext(skill="pick", object="pear", objects=PORCH)
+    u = layer.understand_correction("nah, not that one, the other one", ctx)
+    assert not (u.decision == "act" and u.correction.kind.value == "confirm"), u.correction.to_dict()
+
+
+def test_a_part_ruled_out_after_its_verb_is_not_the_grasp(layer: LanguageLayer) -> None:
+    layer.forget_question()
+    mug = object_info("mug", "mug", "standard", "white", (0.4, 0.3), (0.08, 0.08, 0.1))
+    ctx = CorrectionContext(skill="pick", object="mug", objects=[*PORCH, mug])
+    u = layer.understand_correction("please don't grab it by the rim, the handle is safer", ctx)
+    region = u.correction.parameters.get("grasp_region", {}).get("set") if u.correction is not None else None
+    assert region != "rim", u.correction.to_dict()
+
+
+def test_a_limit_said_with_not_more_sets_the_distance(layer: LanguageLayer) -> None:
+    layer.forget_question()
+    ctx = CorrectionContext(skill="open", object="cabinet", objects=PORCH)
+    u = layer.understand_correction("pull it 12 centimetres only, not more", ctx)
+    assert u.decision == "act" and u.correction.parameters.get("pull_distance") == {"set": 0.12}, u.correction.to_dict()
+
+
+def test_an_approval_in_several_clauses_is_one() -> None:
+    from robot_agent.language.judgement import whole_approval
+
+    assert whole_approval("Lovely. That's nice and tidy. Well done, robot.") == 1
+    assert whole_approval("perfect, yes, exactly there") == 1
+    # a clause that asks for something, names a thing or changes something: no approval alone
+    for said in ("nice, now put it on the plate", "great, the mug", "lovely, but slower", "good. two more to go"):
+        assert whole_approval(said) == 0, said
