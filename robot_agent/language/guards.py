@@ -167,12 +167,73 @@ def left_out(text: str, atoms: Sequence[dict], objects: Sequence[ObjectInfo]) ->
 
 
 def whole(u: Any, text: str, objects: Sequence[ObjectInfo]) -> Any:
-    """The task understanding ``u``, or a question when its goal leaves out a thing the task names
-    (:func:`left_out`): acting would do part of the task as if it were all of it."""
+    """The task understanding ``u``, or a question when its goal moves a thing the task makes an
+    exception of (:func:`excepted`), or leaves out a thing the task names (:func:`left_out`): acting
+    would do the opposite of part of the task, or part of it as if it were all of it."""
     from robot_agent.language.types import Understanding
 
+    moved = {n for a in u.atoms or [] for n in a.get("objects") or []}
+    against = sorted(moved & excepted(text, objects))
+    if against:  # "everything except the apples": never the apples
+        why = f"I read '{u.goal}', which moves the {', '.join(against)} you made an exception of"
+        return Understanding(text, "task", "ask", reason=why, question=f"{why}. Could you say the task again?")
     missed = left_out(text, u.atoms or [], objects)
     if missed is None:
         return u
     why = f"I read '{u.goal}', which leaves out the {missed} you named"
     return Understanding(text, "task", "ask", reason=why, question=f"{why}. Could you say the whole task again?")
+
+
+#: a thing said as an exception to what is asked ("everything except the apples", "all of it but
+#: the glass", "everything that isn't a cube", "glass excluded")
+_EXCEPTED = (
+    re.compile(
+        r"\b(?:except(?: for)?|but(?! also\b| then\b)|apart from|other than|besides|save for|excluding|not)\s+"
+        r"(?P<x>(?:(?:the|a|an|any|those|these|that|this|your|my)\s+)?[a-z]+"
+        r"(?:\s+(?!(?:the|a|an|that|this|those|these|your|my|one)\b)[a-z]+){0,2})"
+    ),
+    re.compile(
+        r"\b(?:that|which)\s*(?:isn't|is not|'s not|aren't|are not)\s+(?:a\s+|an\s+)?(?P<x>[a-z]+(?:\s+[a-z]+)?)"
+    ),
+    re.compile(r"\b(?P<x>[a-z]+(?:\s+[a-z]+)?)\s+(?:excluded|excepted|aside)\b"),
+)
+
+
+def sw_words(o: ObjectInfo) -> set[str]:
+    """The words that name ``o`` (:func:`scene_words.words`)."""
+    from robot_agent.language.scene_words import words
+
+    return words(o)
+
+
+_DETERMINER = re.compile(r"^(?:the|a|an|any|those|these|that|this|your|my)\s+")
+
+
+def excepted(text: str, objects: Sequence[ObjectInfo]) -> set[str]:
+    """Objects the words make an exception of, by kind or by name, plurals included ("everything
+    except the apples": both apples; "that isn't glass": the glasses)."""
+    out: set[str] = set()
+    low = text.lower()
+    for pattern in _EXCEPTED:
+        for m in pattern.finditer(low):
+            phrase = nouns.noun_phrase(f"the {_DETERMINER.sub('', m.group('x'))}")
+            kind = []
+            for said_as in (phrase, " ".join(phrase.split()[:2])):  # "an apple goes": its first word
+                head = nouns.head_noun(said_as)
+                one = {head, re.sub(r"(?:es|s)$", "", head), re.sub(r"s$", "", head)} - {""}
+                # the object's own words first ("not the cube": no cylinder, though WordNet's cube
+                # is a kind of block), else a kind WordNet knows ("that isn't glass": the tumbler)
+                kind = [o for o in objects if one & sw_words(o)] or [
+                    o for o in objects if head and (nouns.relation(head, o) or 0.0) >= 1.0
+                ]
+                if kind:
+                    break
+            if not kind:
+                kind = [o for o in objects if o.name in named(phrase, objects)]
+            said = colours.said_colour(phrase)
+            if said is not None and len(kind) > 1:
+                kind = colours.nearest(said, kind) or kind
+            elif said is not None and not kind and len(near := colours.nearest(said, objects)) == 1:
+                kind = near  # "except the green one"
+            out |= {o.name for o in kind}
+    return out

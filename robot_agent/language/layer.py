@@ -617,6 +617,9 @@ class LanguageLayer:
             return Understanding(text, "task", "ask", reason=why, question=f"{why}. What should I do?")
         cands = task_candidates(objects)
         ruled_out = structure.negated(clean(text), objects, self.scorer)  # once: ranking and referring words
+        excepted = guards.excepted(clean(text), objects)
+        if atoms and any(set(a.get("objects") or []) & excepted for a in atoms):
+            atoms = []  # "put everything except the apples in the drawer" read as the apples
         ranked = self._rank(text, cands, None, objects, ruled_out)
         cats = {o.name: o.category for o in objects}
         if atoms and HEDGED.search(text.lower()) and len(goal_keys(atoms, cats)) == 0:

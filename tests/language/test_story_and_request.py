@@ -157,3 +157,16 @@ def test_an_approval_in_several_clauses_is_one() -> None:
     # a clause that asks for something, names a thing or changes something: no approval alone
     for said in ("nice, now put it on the plate", "great, the mug", "lovely, but slower", "good. two more to go"):
         assert whole_approval(said) == 0, said
+
+
+def test_a_thing_made_an_exception_of_is_never_moved(layer: LanguageLayer) -> None:
+    scene = [*PORCH, object_info("green_cube", "block", "cube", "green", (0.46, 0.26), (0.05, 0.05, 0.05))]
+    assert guards.excepted("put everything except the cubes in the drawer", scene) == {"red_cube", "green_cube"}
+    assert guards.excepted("everything that isn't a cube goes on the plate", scene) == {"red_cube", "green_cube"}
+    assert guards.excepted("all of it on the plate, cubes excluded", scene) == {"red_cube", "green_cube"}
+    # the goal parser reads "everything except the cubes" as the cubes: asked, never done
+    for said in ("put everything except the cubes in the drawer", "put everything but the cubes in the drawer"):
+        layer.forget_question()
+        u = layer.understand_task(said, scene)
+        moved = {n for a in u.atoms or [] for n in a.get("objects") or []}
+        assert not (u.decision == "act" and moved & {"red_cube", "green_cube"}), (said, u.atoms)
