@@ -588,6 +588,7 @@ def learner(text: str) -> str:
     nearness ("nearest of the mug" -> "nearest to the mug"), the article before a side ("more to
     front" -> "more to the front")."""
     t = _MORE_ADJ.sub(_comparative, text)
+    t = _HIM.sub(_thing_him, t)  # "close him", "the bottom of him": a thing, in a learner's words
     t = re.sub(r"\b(nearest|closest|furthest|farthest|next|near|close) of\b", r"\1 to", t, flags=re.IGNORECASE)
     return re.sub(r"\b(to|on|at) (front|left|right|back|middle|centre|center)\b", r"\1 the \2", t, flags=re.IGNORECASE)
 
@@ -597,6 +598,54 @@ def learner(text: str) -> str:
 _ONE_SYLLABLE = "high low fast slow quick far near close big small hard soft tight loose deep wide long short light"
 _MORE_ADJ = re.compile(rf"\b(?P<m>more|most)\s+(?P<a>{'|'.join(_ONE_SYLLABLE.split())})\b", re.IGNORECASE)
 _IRREGULAR = {"far": ("further", "furthest")}
+
+
+def learner_task(text: str) -> str:
+    """A task in a learner's words (:func:`learner`), and the request said with its subject ("you
+    take the apple and put in the bowl" -> "take the apple and put it in the bowl"): "you" before
+    a verb in its base form the arm can be asked to do, and the object a second verb leaves out."""
+    t = _YOU_DO.sub(_without_you, learner(text))
+    return _PUT_IN.sub(r"\g<c> \g<v> it ", t)
+
+
+#: a second verb of placing said without its object ("... and put in the bowl")
+_PUT_IN = re.compile(
+    r"\b(?P<c>and|then)\s+(?P<v>put|place|set|drop|pop|stick|move)\s+(?=(?:in|into|on|onto|inside)\s)", re.IGNORECASE
+)
+#: "him"/"her" after a verb or "of" ("open him 10 centimetres", "push on the bottom of him"): a thing
+_HIM = re.compile(r"\b(?P<v>[a-z]+)\s+(?P<p>him|her)\b(?!\s*(?:self|'s))", re.IGNORECASE)
+#: verbs a person is their object of, not a thing ("give it to him", "tell her", "show him")
+_TO_PERSON = frozenset("to for with tell told show showed ask asked let help thank give gave call".split())
+
+
+def _thing_him(m: re.Match) -> str:
+    verb = m.group("v").lower()
+    if verb in _TO_PERSON:
+        return m.group(0)
+    wn = wordnet.load()
+    if verb == "of" or (wn is not None and verb in wn.base_forms(verb, "v")):
+        return f"{m.group('v')} it"
+    return m.group(0)
+
+
+#: the request said with its subject ("you take the apple", "and you put it in the bowl")
+_YOU_DO = re.compile(r"(?P<pre>^|[,.;!?]\s*|\b(?:and|then|please|now|so)\s+)you\s+(?P<v>[a-z]+)\b", re.IGNORECASE)
+_NOT_ASKED = frozenset(
+    "are were have had can could would will shall should may might must do did does know see think mean "
+    "said say want need like get got look seem went go gonna wanna".split()
+)
+
+
+def _without_you(m: re.Match) -> str:
+    """``m`` without "you" when its verb is one the arm is asked to do, in the base form."""
+    verb = m.group("v").lower()
+    wn = wordnet.load()
+    if verb in _NOT_ASKED or wn is None or verb not in wn.base_forms(verb, "v"):
+        return m.group(0)
+    rest = m.string[m.end() :].split(",")[0].lower()
+    if not rest.strip(" .!?") or re.search(r"\b(?:too|so|very|way|not|never|always|again|wrong|still)\b", rest):
+        return m.group(0)  # "you push too high": how it went, not a request; "then you close": its object left out
+    return f"{m.group('pre')}{m.group('v')}"
 
 
 def _comparative(m: re.Match) -> str:

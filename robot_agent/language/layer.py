@@ -50,6 +50,7 @@ from robot_agent.language.checks import (
     goal_form,
     impossible_goal,
     learner,
+    learner_task,
     less_said,
     names_unused_object,
     plain_task,
@@ -187,7 +188,7 @@ class LanguageLayer:
         t0 = time.perf_counter()
         said = text if isinstance(text, str) else str(text)
         meant = self._respelled(said, objects) if typed else said  # "pls put teh cube in the drawr"
-        meant = learner(meant) if self.mode == "full" else meant
+        meant = learner_task(meant) if self.mode == "full" else meant
         # a story or a remark around the request is left out ("... my back is killing me. Would you ...?")
         request = steps.restated(steps.requested(clean(meant), objects)) if self.mode == "full" else clean(meant)
         with self._lock:
@@ -712,9 +713,13 @@ class LanguageLayer:
             akin = guards.akin_choices(clean(text), ranked, objects)
             if akin is not None:
                 return self._ask(text, "task", akin[1], None, None, objects=objects, reason=akin[0])
-            # the verb's kind and the object's kind leave one meaning, the one ranked first
-            kinds = top.key == naming.verb_and_object(clean(text), objects, self.scorer) and s1 >= self.th.ask / 2
-            if self._clear(s1, s2) or kinds or (top.family == "home" and self._home(s1, s2)):
+            # the verb's kind and the object's kind leave one meaning, among the best three: no place
+            # is said, so a placement ranked above it is the sentence model's guess ("hold the
+            # orange block up for the camera" is nearer "put the orange cuboid on the shelf")
+            vo = naming.verb_and_object(clean(text), objects, self.scorer)
+            meant = next(((c, s) for c, s in ranked[:3] if c.key == vo and s >= self.th.ask / 2), None)
+            if self._clear(s1, s2) or meant is not None or (top.family == "home" and self._home(s1, s2)):
+                top, s1 = meant if meant is not None and not self._clear(s1, s2) else (top, s1)
                 u = self._task_from(text, top, objects, float(s1), "model")
                 if u is not None:
                     return u

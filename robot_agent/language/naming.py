@@ -244,6 +244,8 @@ def verb_and_object(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> st
     if _NEGATION.search(low) or placement_phrases(low) is not None:
         return None
     fams = verbs.read(low).families
+    if "put" in fams and len(fams) > 1 and not re.search(r"\b(?:away|down|back|aside)\b", low):
+        fams = fams - {"put"}  # "hold the mug up": a verb of holding and of putting, with no place said
     if len(fams) != 1 or not fams <= {"pick", "push"}:
         return None
     found = named(text, objects, scorer)

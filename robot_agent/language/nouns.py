@@ -37,7 +37,7 @@ PENALTY = 0.08
 _CUT = re.compile(
     r"(?:\s*[,;.!?]|\s+(?:on|in|into|onto|at|by|near|next|beside|behind|between|closest|nearest|furthest|"
     r"farthest|from|to|with|that|which|who|of|for|shaped|like|over|under|above|below|and|but|or|then|"
-    r"except|not|please|instead|too|first)\b).*$"
+    r"except|not|please|instead|too|first|up|down|away|out|off|aside)\b).*$"
 )
 _WORD = re.compile(r"[a-z]+")
 _SKIP = frozenset("the a an this that these those it one ones thing things stuff object item bit piece".split())

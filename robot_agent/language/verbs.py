@@ -102,7 +102,7 @@ LIGHT = frozenset(
 #: words after which a clause, and so a main verb, starts
 _CLAUSE = frozenset(
     "please and then now just so you to also first next finally ok okay right actually maybe perhaps kindly "
-    "carefully gently quickly slowly simply".split()
+    "carefully gently quickly slowly simply possibly".split()
 )
 #: words that open the verb's object
 _OBJECT = frozenset("the a an this that these those it them my your our its their all every both each some one".split())

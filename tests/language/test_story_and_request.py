@@ -170,3 +170,23 @@ def test_a_thing_made_an_exception_of_is_never_moved(layer: LanguageLayer) -> No
         u = layer.understand_task(said, scene)
         moved = {n for a in u.atoms or [] for n in a.get("objects") or []}
         assert not (u.decision == "act" and moved & {"red_cube", "green_cube"}), (said, u.atoms)
+
+
+def test_a_learners_request_said_with_its_subject() -> None:
+    from robot_agent.language.checks import learner, learner_task
+
+    assert learner_task("you take the pear and put in the drawer") == "take the pear and put it in the drawer"
+    assert learner_task("you push it too hard") == "you push it too hard"  # how it went, not a request
+    assert learner_task("you know, the pear goes in the drawer") == "you know, the pear goes in the drawer"
+    assert learner("pull him 5 centimetre more") == "pull it 5 centimetre more"
+    assert learner("push on the top of him") == "push on the top of it"
+    assert learner("give the pear to him") == "give the pear to him"  # a person
+
+
+def test_a_learners_task_is_understood(layer: LanguageLayer) -> None:
+    layer.forget_question()
+    u = layer.understand_task("you take the blue cylinder and put in the drawer, after you close him", PORCH)
+    assert u.decision == "act", u.question
+    assert ("blue_cylinder", "cabinet") in _placed(u) and {"kind": "drawer", "objects": ["cabinet"], "open": False} in (
+        u.atoms
+    ), u.atoms
