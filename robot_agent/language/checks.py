@@ -586,7 +586,8 @@ def learner(text: str) -> str:
     """A learner's forms said as a native speaker says them: "more"/"most" with a short adjective
     ("lift more high" -> "lift higher", "the most near" -> "the nearest"), "of" after a word of
     nearness ("nearest of the mug" -> "nearest to the mug"), the article before a side ("more to
-    front" -> "more to the front")."""
+    front" -> "more to the front"), "him"/"her" after a verb or "of" for a thing ("close him" ->
+    "close it"; not after "to", "tell", "give" and other verbs whose object is a person)."""
     t = _MORE_ADJ.sub(_comparative, text)
     t = _HIM.sub(_thing_him, t)  # "close him", "the bottom of him": a thing, in a learner's words
     t = re.sub(r"\b(nearest|closest|furthest|farthest|next|near|close) of\b", r"\1 to", t, flags=re.IGNORECASE)

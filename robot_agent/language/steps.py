@@ -428,9 +428,11 @@ def requested(text: str, objects: Sequence[ObjectInfo]) -> str:
     A sentence is kept when it asks (:func:`_says_a_request`), goes on from the one before ("and the
     yellow one too"), or is a fragment naming a thing here ("Two items: orange and lemon"); the
     others are left out. Only when some sentence asks and some is left out: else ``text`` as it is.
-    A pronoun of the request ("would you close it") stands for the one thing a left-out sentence
-    before it named ("my daughter's left the drawer open again"). The robot called by name in a
-    sentence ("robot, black mug on the shelf") starts the request there."""
+    A pronoun of the request ("would you close it") stands for the one thing the nearest left-out
+    sentence before it (else after it) named and the request does not ("my daughter's left the
+    drawer open again"); when that is not one thing and a left-out sentence names something here,
+    ``text`` stays whole. The robot called by name in a sentence ("robot, black mug on the shelf")
+    starts the request there, and "the robot is going to" before it is left out."""
     sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
     if len(sentences) < 2:
         return text
