@@ -199,19 +199,14 @@ _EXCEPTED = (
 )
 
 
-def sw_words(o: ObjectInfo) -> set[str]:
-    """The words that name ``o`` (:func:`scene_words.words`)."""
-    from robot_agent.language.scene_words import words
-
-    return words(o)
-
-
 _DETERMINER = re.compile(r"^(?:the|a|an|any|those|these|that|this|your|my)\s+")
 
 
 def excepted(text: str, objects: Sequence[ObjectInfo]) -> set[str]:
     """Objects the words make an exception of, by kind or by name, plurals included ("everything
     except the apples": both apples; "that isn't glass": the glasses)."""
+    from robot_agent.language.scene_words import words
+
     out: set[str] = set()
     low = text.lower()
     for pattern in _EXCEPTED:
@@ -223,7 +218,7 @@ def excepted(text: str, objects: Sequence[ObjectInfo]) -> set[str]:
                 one = {head, re.sub(r"(?:es|s)$", "", head), re.sub(r"s$", "", head)} - {""}
                 # the object's own words first ("not the cube": no cylinder, though WordNet's cube
                 # is a kind of block), else a kind WordNet knows ("that isn't glass": the tumbler)
-                kind = [o for o in objects if one & sw_words(o)] or [
+                kind = [o for o in objects if one & words(o)] or [
                     o for o in objects if head and (nouns.relation(head, o) or 0.0) >= 1.0
                 ]
                 if kind:

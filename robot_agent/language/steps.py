@@ -392,6 +392,11 @@ _THIRD_PERSON = re.compile(r"^(?:the robot|it|robot)\s+(?:is going to|is gonna|'
 _GOES_ON = re.compile(r"^(?:and|then|also|plus|or)\b|\b(?:too|as well|also)\W*$")
 
 
+def _sentences(text: str) -> list[str]:
+    """``text``'s sentences, split at a sentence's end (not at a number's point)."""
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
 def _says_a_request(sentence: str) -> bool:
     """The sentence asks the robot for something it can do: an imperative, a question or wish
     addressed to it, or a bare placement ("black mug on the shelf"), with a verb that moves a
@@ -433,7 +438,7 @@ def requested(text: str, objects: Sequence[ObjectInfo]) -> str:
     drawer open again"); when that is not one thing and a left-out sentence names something here,
     ``text`` stays whole. The robot called by name in a sentence ("robot, black mug on the shelf")
     starts the request there, and "the robot is going to" before it is left out."""
-    sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    sentences = _sentences(text)
     if len(sentences) < 2:
         return text
     from robot_agent.language.scene_words import all_words
@@ -540,7 +545,7 @@ def asked_of_robot(text: str, objects: Sequence[ObjectInfo] = ()) -> str:
     sentence asks (an imperative, a question or wish to the robot, the robot called by name), when
     none is left out, or when what is asked is to go on ("That's too fast. Keep going." is no
     approval of the speed)."""
-    sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    sentences = _sentences(text)
     if len(sentences) < 2:
         return text
     from robot_agent.language.scene_words import all_words
