@@ -392,6 +392,40 @@ _THIRD_PERSON = re.compile(r"^(?:the robot|it|robot)\s+(?:is going to|is gonna|'
 _GOES_ON = re.compile(r"^(?:and|then|also|plus|or)\b|\b(?:too|as well|also)\W*$")
 
 
+#: a person addressed at a sentence's end or start ("..., chef.", "..., love?", "Mate, ...")
+_ADDRESSED_END = re.compile(
+    r"[,;]\s*(?:(?:my|ya|you|old|dear|young)\s+)*(?P<w>[a-z]+)(?P<end>\s*[.!?]*)\s*$", re.IGNORECASE
+)
+_ADDRESSED_START = re.compile(r"^(?:(?:hey|oi|ok|okay|now|listen)\s+)?(?P<w>[a-z]+)\s*,\s*(?=\S)", re.IGNORECASE)
+
+
+def without_address(text: str, words: set[str] | frozenset[str] = frozenset()) -> str:
+    """``text`` without the person it is said to ("Yes, chef." -> "Yes.", "put the glass on the
+    plate for me, love?", "Mate, shut the drawer"): a word WordNet knows as a person (any sense),
+    alone at a sentence's edge after or before a comma, no adverb ("down") and no word of the
+    scene (``words``: a "tumbler" is also an acrobat). Read with it, the sentence model takes the person for a thing."""
+    wn = wordnet.load()
+    if wn is None or "," not in text:
+        return text
+
+    def person(w: str) -> bool:
+        w = w.lower()
+        if w in words or wn.synsets(w, "r"):  # "down, down": a way, not a person
+            return False
+        return any(s.lexname == "noun.person" for s in wn.synsets(w, "n"))
+
+    out = []
+    for sentence in _sentences(text):
+        m = _ADDRESSED_END.search(sentence)
+        if m is not None and m.start() > 0 and person(m.group("w")):
+            sentence = sentence[: m.start()] + m.group("end")
+        m = _ADDRESSED_START.match(sentence)
+        if m is not None and person(m.group("w")):
+            sentence = sentence[m.end() :]
+        out.append(sentence)
+    return " ".join(out)
+
+
 def _sentences(text: str) -> list[str]:
     """``text``'s sentences, split at a sentence's end (not at a number's point)."""
     return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
@@ -519,11 +553,11 @@ _SAYS_HOW = re.compile(
 )
 #: what the speaker means to have done ("we'll have the orange cube at the bottom"): a request
 _INTENDS = re.compile(r"^(?:we'll|we will|we're going to|let's)\b")
-#: what a left-out sentence must not carry: an amount or a way ("it's 8 mm high. drop it")
-_AMOUNT_OR_WAY = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|half|quarter|left|right|up|down|forward|"
-    r"forwards|back|backwards|higher|lower|far|further|closer)\b"
-)
+#: what a left-out sentence must not carry: an amount ("it's 8 mm high. drop it", unless the
+#: request says its own: "I'm reading 80 mil. Pull it out to 180" says how it is now) or a way
+_AMOUNT = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|half|quarter)\b")
+_WAY = re.compile(r"\b(?:left|right|up|down|forward|forwards|back|backwards|higher|lower|far|further|closer)\b")
+_AMOUNT_OR_WAY = re.compile(f"{_AMOUNT.pattern}|{_WAY.pattern}")
 #: verbs that ask nothing on their own at a sentence's start ("can it", "do you")
 _AUXILIARY = frozenset(
     "be is are was were am do does did have has had can could would will shall should may might must".split()
@@ -553,7 +587,7 @@ def asked_of_robot(text: str, objects: Sequence[ObjectInfo] = ()) -> str:
     wn = wordnet.load()
     words = all_words(objects)
     kept: list[str] = []
-    asks = False
+    asks = told_amount = False
     for s in sentences:
         low = s.lower().strip(" .!?")
         v = _VOCATIVE.search(low)
@@ -565,8 +599,9 @@ def asked_of_robot(text: str, objects: Sequence[ObjectInfo] = ()) -> str:
             kept.append(s if v is None else s[len(s) - len(v.group("rest")) - (len(s) - len(s.rstrip(" .!?"))) :])
             asks = True
         elif _SAYS_HOW.match(rest) and not _INTENDS.match(rest):
-            if _AMOUNT_OR_WAY.search(low) or set(re.findall(r"[a-z]+", low)) & words:
-                return text  # how far, which way or which thing is said there, not in the request
+            if _WAY.search(low) or set(re.findall(r"[a-z]+", low)) & words:
+                return text  # which way or which thing is said there, not in the request
+            told_amount = told_amount or bool(_AMOUNT.search(low))
             continue
         else:
             kept.append(s)
@@ -574,6 +609,9 @@ def asked_of_robot(text: str, objects: Sequence[ObjectInfo] = ()) -> str:
     if not asks or len(kept) == len(sentences) or not kept:
         return text
     out = " ".join(kept)
+    if told_amount and not _AMOUNT.search(out.lower()):
+        return text  # how far is said only there
+
     from robot_agent.language.judgement import approval
 
     plain = out.lower().strip(" .!?")

@@ -79,6 +79,23 @@ def test_a_correction_is_the_sentence_that_asks() -> None:
     assert asked_of_robot(said, PORCH) == said
 
 
+def test_an_amount_in_the_complaint_is_how_it_is_when_the_request_says_its_own() -> None:
+    # the request says how far: the complaint's figure is a reading of how it is now
+    said = "The stroke was only about 60 millimetres. Pull it out to 250 millimetres."
+    assert asked_of_robot(said, PORCH) == "Pull it out to 250 millimetres."
+    # the request says no amount: the complaint's figure is the only one, so both are read
+    said = "The gap is some 3 centimetres. Pull it out further."
+    assert asked_of_robot(said, PORCH) == said
+
+
+def test_the_amount_asked_for_is_set_not_the_one_complained_about(layer: LanguageLayer) -> None:
+    layer.forget_question()
+    ctx = CorrectionContext(skill="open", object="cabinet", objects=PORCH)
+    said = "The stroke was only about 60 millimetres. Pull it out to 250 millimetres."
+    u = layer.understand_correction(said, ctx)
+    assert u.decision == "act" and u.correction.parameters.get("pull_distance") == {"set": 0.25}, u.question
+
+
 def test_a_correction_among_complaints_is_understood(layer: LanguageLayer) -> None:
     layer.forget_question()
     ctx = CorrectionContext(skill="pick", object="pear", objects=PORCH)
