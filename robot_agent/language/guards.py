@@ -184,19 +184,36 @@ def whole(u: Any, text: str, objects: Sequence[ObjectInfo]) -> Any:
     return Understanding(text, "task", "ask", reason=why, question=f"{why}. Could you say the whole task again?")
 
 
+#: a thing's phrase: a determiner, a word and at most two more (no "and", no second determiner,
+#: no preposition or verb that goes on with the sentence: "except the apples in the drawer")
+_THING = (
+    r"(?:(?:the|a|an|any|those|these|that|this|your|my)\s+)?[a-z]+"
+    r"(?:\s+(?!(?:the|a|an|that|this|those|these|your|my|one|and|or|nor|in|into|on|onto|to|at|from|with|"
+    r"inside|under|over|by|near|next|go|goes|is|are|should|must|stay|stays|can)\b)[a-z]+){0,2}"
+)
 #: a thing said as an exception to what is asked ("everything except the apples", "all of it but
 #: the glass", "everything that isn't a cube", "glass excluded")
 _EXCEPTED = (
     re.compile(
-        r"\b(?:except(?: for)?|but(?! also\b| then\b)|apart from|other than|besides|save for|excluding|not)\s+"
-        r"(?P<x>(?:(?:the|a|an|any|those|these|that|this|your|my)\s+)?[a-z]+"
-        r"(?:\s+(?!(?:the|a|an|that|this|those|these|your|my|one)\b)[a-z]+){0,2})"
+        r"\b(?:except(?: for)?|but(?! also\b| then\b)|apart from|other than|besides|save for|excluding|"
+        r"with the exception of|not)\s+"
+        rf"(?P<x>{_THING}(?:,?\s+(?:and|or|nor)\s+{_THING})?)"  # "not X, Y" is a contrast: Y is meant
     ),
     re.compile(
         r"\b(?:that|which)\s*(?:isn't|is not|'s not|aren't|are not)\s+(?:a\s+|an\s+)?(?P<x>[a-z]+(?:\s+[a-z]+)?)"
     ),
     re.compile(r"\b(?P<x>[a-z]+(?:\s+[a-z]+)?)\s+(?:excluded|excepted|aside)\b"),
 )
+
+
+def without_exceptions(text: str) -> str:
+    """``text`` without what it makes an exception of ("put all the blocks in the tray except the
+    cube" -> "put all the blocks in the tray")."""
+    low = text.lower()
+    for pattern in _EXCEPTED:
+        low = pattern.sub(" ", low)
+    low = re.sub(r"(?:\s*,)+", ",", re.sub(r"\s+", " ", low))
+    return re.sub(r"\s+([.!?])", r"\1", low).strip(" ,")
 
 
 _DETERMINER = re.compile(r"^(?:the|a|an|any|those|these|that|this|your|my)\s+")
@@ -209,26 +226,28 @@ def excepted(text: str, objects: Sequence[ObjectInfo]) -> set[str]:
 
     out: set[str] = set()
     low = text.lower()
-    for pattern in _EXCEPTED:
-        for m in pattern.finditer(low):
-            phrase = nouns.noun_phrase(f"the {_DETERMINER.sub('', m.group('x'))}")
-            kind = []
-            for said_as in (phrase, " ".join(phrase.split()[:2])):  # "an apple goes": its first word
-                head = nouns.head_noun(said_as)
-                one = {head, re.sub(r"(?:es|s)$", "", head), re.sub(r"s$", "", head)} - {""}
-                # the object's own words first ("not the cube": no cylinder, though WordNet's cube
-                # is a kind of block), else a kind WordNet knows ("that isn't glass": the tumbler)
-                kind = [o for o in objects if one & words(o)] or [
-                    o for o in objects if head and (nouns.relation(head, o) or 0.0) >= 1.0
-                ]
-                if kind:
-                    break
-            if not kind:
-                kind = [o for o in objects if o.name in named(phrase, objects)]
-            said = colours.said_colour(phrase)
-            if said is not None and len(kind) > 1:
-                kind = colours.nearest(said, kind) or kind
-            elif said is not None and not kind and len(near := colours.nearest(said, objects)) == 1:
-                kind = near  # "except the green one"
-            out |= {o.name for o in kind}
+    phrases = [
+        x.strip() for p in _EXCEPTED for m in p.finditer(low) for x in re.split(r",?\s+(?:and|or|nor)\s+", m["x"])
+    ]
+    for x in filter(None, phrases):  # "except the lemon and the beaker": each of them
+        phrase = nouns.noun_phrase(f"the {_DETERMINER.sub('', x)}")
+        kind = []
+        for said_as in (phrase, " ".join(phrase.split()[:2])):  # "an apple goes": its first word
+            head = nouns.head_noun(said_as)
+            one = {head, re.sub(r"(?:es|s)$", "", head), re.sub(r"s$", "", head)} - {""}
+            # the object's own words first ("not the cube": no cylinder, though WordNet's cube
+            # is a kind of block), else a kind WordNet knows ("that isn't glass": the tumbler)
+            kind = [o for o in objects if one & words(o)] or [
+                o for o in objects if head and (nouns.relation(head, o) or 0.0) >= 1.0
+            ]
+            if kind:
+                break
+        if not kind:
+            kind = [o for o in objects if o.name in named(phrase, objects)]
+        said = colours.said_colour(phrase)
+        if said is not None and len(kind) > 1:
+            kind = colours.nearest(said, kind) or kind
+        elif said is not None and not kind and len(near := colours.nearest(said, objects)) == 1:
+            kind = near  # "except the green one"
+        out |= {o.name for o in kind}
     return out

@@ -67,6 +67,7 @@ from robot_agent.language.grammar.state import without_limit_words
 from robot_agent.language.meaning import correction_keys, decision, family
 from robot_agent.language.tasks import TaskReading
 from robot_agent.language.types import Choice, Thresholds, Understanding
+from robot_agent.language.voice import active
 from skills.params import SKILL_PARAMS
 from skills.types import ObjectInfo
 
@@ -167,7 +168,8 @@ class LanguageLayer(TaskReading):
         said = text if isinstance(text, str) else str(text)
         ctx = ctx or CorrectionContext()
         meant = self._respelled(said, ctx.objects) if typed else said  # "lowr ur fingers": typos, chat
-        meant = learner(meant) if self.mode == "full" else meant  # "more high" -> "higher"
+        if self.mode == "full":  # "more high" -> "higher"; "..., chef": no thing; the passive turned round
+            meant = active(learner(steps.without_address(meant, sw.all_words(ctx.objects))))
         with self._lock:
             before = self._pending
             u = self._correction(meant, ctx)
@@ -188,7 +190,9 @@ class LanguageLayer(TaskReading):
         t0 = time.perf_counter()
         said = text if isinstance(text, str) else str(text)
         meant = self._respelled(said, objects) if typed else said  # "pls put teh cube in the drawr"
-        meant = learner_task(meant) if self.mode == "full" else meant
+        # a learner's forms, the person addressed, a request in the passive ("the cup is to be placed on the tray")
+        if self.mode == "full":
+            meant = active(learner_task(steps.without_address(meant, sw.all_words(objects))))
         # a story or a remark around the request is left out ("... my back is killing me. Would you ...?")
         request = steps.restated(steps.requested(clean(meant), objects)) if self.mode == "full" else clean(meant)
         with self._lock:

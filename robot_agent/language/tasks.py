@@ -16,6 +16,7 @@ gives it the grammar, the scorer, the thresholds, the ranking and the questions
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -27,6 +28,9 @@ from robot_agent.language.checks import HEDGED, clauses, clean, goal_form, impos
 from robot_agent.language.meaning import goal_act, goal_atoms, goal_keys
 from robot_agent.language.types import Understanding
 from skills.types import ObjectInfo
+
+#: a quantifier over everything ("all the blocks", "everything", "the lot")
+_ALL = re.compile(r"\b(?:all|every|everything|each|the lot|whatever)\b")
 
 
 class TaskReading:
@@ -87,7 +91,12 @@ class TaskReading:
         ruled_out = structure.negated(clean(text), objects, self.scorer)  # once: ranking and referring words
         excepted = guards.excepted(clean(text), objects)
         if atoms and any(set(a.get("objects") or []) & excepted for a in atoms):
-            atoms = []  # "put everything except the apples in the drawer" read as the apples
+            # "put everything except the apples in the drawer": all of them less the exceptions
+            # when the grammar read "all" (never when it read the apples themselves)
+            u = self._all_but(text, atoms, excepted, objects)
+            if u is not None:
+                return u
+            atoms = []
         ranked = self._rank(text, cands, None, objects, ruled_out)
         cats = {o.name: o.category for o in objects}
         if atoms and HEDGED.search(text.lower()) and len(goal_keys(atoms, cats)) == 0:
@@ -196,6 +205,36 @@ class TaskReading:
         why = why or "I could not match the task to anything I can do with the objects here"
         names = ", ".join(o.name for o in objects)
         return Understanding(text, "task", "ask", reason=why, question=f"{why}. I can see: {names}. What should I do?")
+
+    def _all_but(
+        self, text: str, atoms: list[dict[str, Any]], excepted: set[str], objects: list[ObjectInfo]
+    ) -> Understanding | None:
+        """Everything the grammar's "all" placed, less the things made an exception of, when
+        they all go to one place; else None."""
+        if not _ALL.search(text.lower()):
+            return None
+        kept = [a for a in atoms if not set(a.get("objects") or []) & excepted]
+        if any(set(a.get("targets") or []) & excepted for a in atoms):
+            # "all the blocks in the tray with the exception of the cylinder": the grammar took
+            # the last thing named for the place; read without the exception, then leave it out
+            from robot_agent.policy.goals import parse_goal
+
+            try:
+                atoms = goal_atoms(parse_goal(clean(guards.without_exceptions(text)), objects))
+            except PolicyError:
+                return None
+            kept = [a for a in atoms if not set(a.get("objects") or []) & excepted]
+        if not kept or len(kept) == len(atoms):
+            return None
+        if any(a.get("kind") != "at" or a.get("targets") != kept[0].get("targets") for a in atoms):
+            return None
+        if len(kept[0].get("targets") or []) != 1 or any(len(a.get("objects") or []) != 1 for a in atoms):
+            return None
+        target = next((o for o in objects if o.name == kept[0]["targets"][0]), None)
+        if target is None or target.name in excepted:
+            return None
+        movers = " and ".join(a["objects"][0] for a in kept)
+        return self._acting_on(text, f"put {movers} {sw.preposition(target)} {target.name}", objects, 1.0, "grammar")
 
     def _by_part(self, text: str, parts: list[str], objects: list[ObjectInfo], said: str = "") -> Understanding:
         """A task said in parts (steps or clauses), each understood on its own and combined, else

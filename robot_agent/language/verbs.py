@@ -326,7 +326,8 @@ HALT = (
 )
 #: a verb said alone, maybe with "it"/"that" and a particle, and words that only urge
 _BARE = re.compile(
-    r"^(?P<v>[a-z]+)(?:\s+(?:it|that|this|everything|all))?(?:\s+(?P<p>off|out|up|on|down|back|ahead|along))?"
+    r"^(?P<v>[a-z]+)(?:\s+(?:it|that|this|everything|all|(?:(?:the|this|that|your|all)\s+)?(?P<n>[a-z]+)))??"
+    r"(?:\s+(?P<p>off|out|up|on|down|back|ahead|along))?"
     r"(?:\s+(?:right\s+)?(?:now|there|here|already|immediately|at once|this instant|a sec(?:ond)?|a moment|"
     r"for a (?:sec(?:ond)?|moment|bit|minute)))*$"
 )
@@ -342,13 +343,38 @@ def _bare_verb(text: str) -> tuple[str, bool] | None:
     m = _BARE.match(low) if wn is not None and low else None
     if m is None:
         return None
-    v, p = m.group("v"), m.group("p")
+    v, p, n = m.group("v"), m.group("p"), m.group("n")
+    if n and not any(s.lexname in _ACTIVITY for s in wn.synsets(n, "n")[:2]):
+        return None  # "halt the operation", "cease all work": an activity named, not a thing
     if not p:
         return v, False
     return (f"{v}_{p}", True) if wn.synsets(f"{v}_{p}", "v") else None
 
 
+#: what a noun names when a command to stop names it: the activity ("the operation", "all work")
+_ACTIVITY = frozenset({"noun.act", "noun.process", "noun.event"})
+#: why or until when, after a command to stop ("... until I've checked", "pending review")
+_UNTIL = re.compile(r"\s+(?:until|till|til|pending|while|whilst|for now|because|so i can|so that)\b.*$")
+
+
+#: everyone at work as the subject ("everything stops here", "we'll pause there")
+_ALL_OF_US = re.compile(r"^(?:everything|we'll|we will|we're|we are|we|all of us|all)\s+(?=[a-z])", re.IGNORECASE)
+
+
 def halting(text: str) -> str | None:
+    """:func:`halted` of the whole text, or of its first sentence said on its own ("Discontinue.
+    I need to re-measure the shelf."), without why or until when ("cease all work pending
+    review"), and said of everyone at work ("everything stops here until I've checked")."""
+    first = re.split(r"(?<=[.!?;])\s+", text.strip(), maxsplit=1)[0]
+    for said in dict.fromkeys((text, first)):
+        said = _UNTIL.sub("", _ALL_OF_US.sub("", said.strip().rstrip(".!?;").strip()))
+        verb = halted(said)
+        if verb is not None:
+            return verb
+    return None
+
+
+def halted(text: str) -> str | None:
     """The verb of a bare command to stop that no word list needs to know ("knock it off",
     "pause", "cease", "break it off"): its most common sense (a phrasal verb: one of its first five)
     ceases to act (:data:`HALT`, or a direct kind of one); "close it" and "finish it" (a kind of
