@@ -221,7 +221,7 @@ def correction_candidates(ctx: CorrectionContext) -> list[Candidate]:
             out.append(
                 Candidate(f"forbid:{verb}:{c.name}", "forbid", c.name, rends[0], f"don't {verb} the {c.name}", rends)
             )
-        if not busy and is_open:
+        if not busy and (is_open or ctx.target == c.name):  # placing into it: shut or open by then
             out.append(
                 Candidate(
                     f"step:close:{c.name}",

@@ -119,7 +119,7 @@ def object_cue(
 #: a place the words rule out: "shouldn't go in the bowl", "not on the plate", "never into the
 #: drawer" (not a suggestion: "why don't you put it in the bowl")
 _PLACE_RULED_OUT = re.compile(
-    r"(?:\bnot|\bnever|\bno longer|n't(?!\s+(?:you|we|i)\b))\s+(?:(?:[a-z']+\s+){0,3}?"
+    r"(?:\bnot|\bnever|\bno longer|\brather than|\binstead of|n't(?!\s+(?:you|we|i)\b))\s+(?:(?:[a-z']+\s+){0,3}?"
     r"(?:in|into|inside|on|onto|on top of|atop)\s+)?(?P<x>(?:the|a|an|that|this|my|your)\s+[a-z][a-z -]*?)"
     r"(?=\s*(?:[,;.!?]|$|\bbut\b|\band\b))"
 )
@@ -131,7 +131,8 @@ PLACE_RULED_OUT = 0.3
 
 def places_ruled_out(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> set[str]:
     """Receptacles the words say things do not go in or on ("mugs shouldn't go in the bowl", "a
-    bowl thing, never the drawer"): the phrase ruled out names a receptacle, of all the objects."""
+    bowl thing, never the drawer", "in the bin rather than the drawer"): the phrase ruled out names
+    a receptacle, of all the objects."""
     recs = {o.name for o in sw.receptacles(objects)}
     out: set[str] = set()
     for m in _PLACE_RULED_OUT.finditer(text.lower()) if recs else ():

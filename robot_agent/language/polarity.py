@@ -312,6 +312,24 @@ def _by_clause(fam: str, values: dict[str, tuple[str, ...]], low: str) -> str | 
     return left.pop() if len(left) == 1 else None
 
 
+def ruled_out(text: str, fam: str) -> set[str]:
+    """Values of ``fam`` a clause negates at its own verb ("don't lower it", "never go any
+    faster", "not left"), when no clause asks for a value of it; else nothing. A negation further
+    from the value ("don't let go until it's down") rules nothing out: its verb is another."""
+    values = ANCHORS[fam]
+    out: set[str] = set()
+    for clause in _CLAUSE.split(text.lower()):
+        if not _said(values, clause):
+            continue
+        if _NOT_MORE.search(clause) and amount_metres(text) is not None:
+            continue  # "12 centimetres only, not more": a limit on the amount said
+        m = _RULED_OUT.search(clause)
+        if m is None or _EXCESS.search(clause):
+            return set()  # a clause asks for a value of it, or says one is too much
+        out |= set(_said(values, " ".join(clause[m.end() :].split()[:4])))
+    return out
+
+
 def _warned(fam: str, low: str) -> bool:
     """The manner is said inside a warning ("you'll knock it over coming in that fast"), not as a
     request before one ("slower it's gonna fly off", said without a comma)."""
@@ -350,6 +368,11 @@ def adjust(text: str, query: Any, cands: Sequence[Any], scores: list[float], sco
     said = any(v is not None for v in read.values())
     for fam, idx in fams.items():
         value = read[fam]
+        negated = ruled_out(text, fam)
+        if negated and (value is None or value in negated):  # "don't lower it": never lower ("no rush": slower)
+            for i in idx:
+                out[i] -= 2 * PENALTY if cands[i].value in negated else 0.0
+            continue
         if value is None:
             low = text.lower()
             named = bool(_PART_SAID.search(low)) or any(says(w, low) for ws in ANCHORS[fam].values() for w in ws)

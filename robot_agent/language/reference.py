@@ -287,7 +287,9 @@ class Resolver:
 
     def _one(self, text: str, pool: Sequence[ObjectInfo], context_head: str = "") -> Reference | None:
         words = _words(text)
-        count = next((_NUMBERS[w] for w in words if w in _NUMBERS), 0)
+        # "the smaller of the two red ones": one of them, the count is of those it is chosen from
+        one_of = _ONE_OF.search(text.lower()) is not None
+        count = 0 if one_of else next((_NUMBERS[w] for w in words if w in _NUMBERS), 0)
         every = any(w in _ALL for w in words)
         rest = " ".join(words)
         how: list[str] = []
@@ -316,7 +318,7 @@ class Resolver:
             rest = _MIDDLE.sub(" ", rest)
         head_words = [w for w in _words(rest) if w not in _FILLER and w not in {"on", "in", "at", "of", "to", "the"}]
         plural = bool(count and count > 1) or every
-        if head_words and _PLURAL_END.fullmatch(head_words[-1]) and head_words[-1] not in _GENERIC:
+        if head_words and _PLURAL_END.fullmatch(head_words[-1]) and head_words[-1] not in _GENERIC and not one_of:
             plural = True
             head_words[-1] = _singular(head_words[-1])
         if head_words and head_words[-1] in _GENERIC and context_head:
@@ -431,6 +433,11 @@ class Resolver:
 
 # -- placements said with a referring expression -------------------------------------------------------
 
+#: one chosen among a number of them ("the smaller of the two", "the left one of those three")
+_ONE_OF = re.compile(
+    r"\b(?:one|[a-z]+er|[a-z]+est|left|right|middle|other|first|last)\s+of\s+(?:the|those|these|them|both)"
+    r"(?:\s+(?:two|three|four|five|pair))?\b"
+)
 _LEAD_WORDS = {"the", "a", "an", "that", "this", "those", "these", "my", "your", "every", "each", "all", "both"}
 _LEAD_WORDS |= set(_NUMBERS) | {"everything"}
 _TAIL_VERB = re.compile(

@@ -123,3 +123,36 @@ def test_where_the_arm_is_said_with_way_or_well_is_a_fault() -> None:
     assert describes_fault("you're way over to the right")
     assert describes_fault("you are well out to the left there")
     assert not describes_fault("go way over to the right")
+
+
+def test_a_value_negated_at_its_verb_is_never_acted_on(layer: LanguageLayer) -> None:
+    ctx = CorrectionContext(skill="place", object="lemon", target="gray_tray", objects=BENCH)
+    for said, sign in (("don't lower it", -1), ("do not raise it any higher", 1), ("never bring it down", -1)):
+        layer.forget_question()
+        u = layer.understand_correction(said, ctx)
+        c = u.correction
+        height = (c.parameters or {}).get("place_height", {}).get("add", 0.0) if c is not None else 0.0
+        dz = c.delta_m[2] if c is not None and c.delta_m is not None else 0.0
+        assert u.decision != "act" or (height * sign <= 0 and dz * sign <= 0), (said, c.describe())
+
+
+def test_closing_the_drawer_being_filled_is_a_later_step(layer: LanguageLayer) -> None:
+    # the scene says the drawer is shut, but the arm is placing into it: it was opened first
+    layer.forget_question()
+    ctx = CorrectionContext(skill="place", object="lemon", target="cabinet", objects=BENCH)
+    u = layer.understand_correction("Afterwards, shut the drawer.", ctx)
+    assert u.decision == "act" and u.correction.plan is not None, u.question
+    assert u.correction.plan.get("type") == "step" and u.correction.plan["call"]["skill"] == "close", u.correction.plan
+
+
+def test_one_chosen_among_a_number_is_one(layer: LanguageLayer) -> None:
+    two_cubes = [
+        object_info("big_cube", "block", "cube", "green", (0.4, 0.16), (0.07, 0.07, 0.07)),
+        object_info("small_cube", "block", "cube", "green", (0.5, -0.1), (0.035, 0.035, 0.035)),
+        object_info("gray_tray", "tray", "flat", "gray", (0.64, 0.2), (0.2, 0.2, 0.03)),
+    ]
+    layer.forget_question()
+    u = layer.understand_task("the larger of the two green cubes goes on the tray", two_cubes)
+    assert u.decision == "act" and _placed(u) == {("big_cube", "gray_tray")}, u.question
+    u = layer.understand_task("put both green cubes on the tray", two_cubes)  # a count still counts
+    assert u.decision == "act" and _placed(u) == {("big_cube", "gray_tray"), ("small_cube", "gray_tray")}, u.question
