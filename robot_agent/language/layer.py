@@ -43,7 +43,7 @@ from robot_agent.language import (
     verbs,
 )
 from robot_agent.language import scene_words as sw
-from robot_agent.language.candidates import Candidate, correction_candidates
+from robot_agent.language.candidates import Candidate, correction_candidates, task_candidates
 from robot_agent.language.checks import (
     HEDGED,
     PLAN_FAMILIES,
@@ -271,6 +271,8 @@ class LanguageLayer(TaskReading):
                 c = c if said else Correction(text, CorrectionKind.STOP, confidence=0.9)
                 source = ("model", "grammar")[said]
                 rest = after_stop(text) if said and self.mode == "full" else ""
+                if polarity.gerund_first(rest):
+                    rest = ""  # "stop lowering it": what to stop doing, no request after the stop
                 if rest and len(rest) < len(text.strip()):  # shorter each time: it ends
                     # what the rest asks, once halted, read by the whole layer ("hang on, the
                     # drawer's shut. open that before anything else"); nothing when it is unsure
@@ -461,7 +463,7 @@ class LanguageLayer(TaskReading):
             scores = judgement.rescore(clean(text), cands, scores, about)
             if ctx is not None:
                 scores = structure.scene_cues(clean(text), cands, scores, ctx, self.scorer)
-                scores = naming.object_cue(clean(text), cands, scores, ctx.objects, self.scorer)
+                scores = naming.object_cue(clean(text), cands, scores, ctx.objects, self.scorer, ctx.object)
                 scores = naming.place_cue(clean(text), cands, scores, ctx.objects, self.scorer)
                 scores = steps.not_done_cue(clean(text), cands, scores)
                 now = (ctx.object, ctx.target)
@@ -643,6 +645,15 @@ class LanguageLayer(TaskReading):
             return None
         return p
 
+    def _says_another(self, text: str, p: _Pending, score: float) -> bool:
+        """The words mean something the question did not offer, clearly better than what they
+        pick among its choices ("from now on glasses go on the tray" after "1. put it on the
+        tray, 2. keep away from the tray?"): a new request, not an answer."""
+        offered = {c.key for c in p.cands}
+        every = task_candidates(p.objects) if p.what == "task" else correction_candidates(p.ctx or CorrectionContext())
+        ranked = self._rank(text, every, p.ctx, p.objects if p.what == "task" else None)
+        return bool(ranked) and ranked[0][0].key not in offered and ranked[0][1] >= score + self.th.margin
+
     def _answer(self, text: str, p: _Pending) -> Understanding | None:
         """``text`` as an answer to the pending question, or None when it is not one."""
         idx = answers.chosen_index(text, len(p.choices))
@@ -663,6 +674,7 @@ class LanguageLayer(TaskReading):
                 ranked
                 and ranked[0][1] >= self.th.answer
                 and (len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= self.th.margin)
+                and not self._says_another(text, p, ranked[0][1])
             ):
                 idx = next(i for i, c in enumerate(p.choices) if c.canonical == ranked[0][0].canonical)
         if idx is None or not 0 <= idx < len(p.choices):

@@ -92,11 +92,18 @@ def named(text: str, objects: Sequence[ObjectInfo], scorer: Any) -> list[Named]:
 
 
 def object_cue(
-    text: str, cands: Sequence[Any], scores: list[float], objects: Sequence[ObjectInfo], scorer: Any
+    text: str,
+    cands: Sequence[Any],
+    scores: list[float],
+    objects: Sequence[ObjectInfo],
+    scorer: Any,
+    held: str | None = None,
 ) -> list[float]:
     """Scores of meanings on objects weighed by the objects the words name (see the module): a
     meaning on an object no phrase names loses, and so does keeping away from a whole kind when
-    only one of it is named. Nothing gains: naming an object says which object, not whether the
+    only one of it is named, and a rule about a kind when the one named is the one in hand
+    (``held``) and nothing is said of a kind or of always ("put the mug on the plate instead":
+    this mug, not mugs). Nothing gains: naming an object says which object, not whether the
     words ask for a plan change at all ("lift it higher over the bowl" names the bowl)."""
     found = named(text, objects, scorer)
     if not found:
@@ -104,8 +111,11 @@ def object_cue(
     one = {n for f in found if not f.plural for n in f.names}
     kinds = [f.names for f in found if f.plural]
     every = one.union(*kinds)
+    this_one = held is not None and held in one and not kinds and not _AS_A_RULE.search(text.lower())
     out = list(scores)
     for i, c in enumerate(cands):
+        if this_one and c.family == "preference":
+            out[i] -= 2 * NAMED
         if c.family == "avoid_all":
             if frozenset(c.value.split("+")) not in kinds and one:
                 out[i] -= NAMED  # "the champagne glass": one glass, not all of them
@@ -116,6 +126,11 @@ def object_cue(
     return out
 
 
+#: words that make a placement a rule ("always", "from now on", "as a rule")
+_AS_A_RULE = re.compile(
+    r"\b(?:always|every|all|any|whenever|from now on|in general|generally|as a rule|each|usually|never|"
+    r"in future|from here on)\b"
+)
 #: a place the words rule out: "shouldn't go in the bowl", "not on the plate", "never into the
 #: drawer" (not a suggestion: "why don't you put it in the bowl")
 _PLACE_RULED_OUT = re.compile(

@@ -326,8 +326,24 @@ def ruled_out(text: str, fam: str) -> set[str]:
         m = _RULED_OUT.search(clause)
         if m is None or _EXCESS.search(clause):
             return set()  # a clause asks for a value of it, or says one is too much
-        out |= set(_said(values, " ".join(clause[m.end() :].split()[:4])))
+        out |= set(_said(values, " ".join(_base(w) for w in clause[m.end() :].split()[:4])))
     return out
+
+
+def gerund_first(text: str) -> bool:
+    """The words start with a verb's -ing form ("lowering it"): after "stop", what to stop doing."""
+    first = (re.findall(r"[a-z]+", text.lower()) or [""])[0]
+    return first.endswith("ing") and _base(first) != first
+
+
+def _base(word: str) -> str:
+    """A verb's -ing form as its base ("don't bother lowering it": lower), other words as they are."""
+    from robot_agent.language import wordnet
+
+    wn = wordnet.load()
+    if wn is None or not word.endswith("ing"):
+        return word
+    return next((b for b in wn.base_forms(word, "v") if b != word), word)
 
 
 def _warned(fam: str, low: str) -> bool:

@@ -156,3 +156,24 @@ def test_one_chosen_among_a_number_is_one(layer: LanguageLayer) -> None:
     assert u.decision == "act" and _placed(u) == {("big_cube", "gray_tray")}, u.question
     u = layer.understand_task("put both green cubes on the tray", two_cubes)  # a count still counts
     assert u.decision == "act" and _placed(u) == {("big_cube", "gray_tray"), ("small_cube", "gray_tray")}, u.question
+
+
+def test_what_to_stop_doing_is_no_request_after_the_stop(layer: LanguageLayer) -> None:
+    layer.forget_question()
+    ctx = CorrectionContext(skill="place", object="lemon", target="gray_tray", objects=BENCH)
+    u = layer.understand_correction("stop raising it", ctx)
+    assert u.decision == "stop" and u.correction.followup is None, u.correction.describe()
+    u = layer.understand_correction("don't bother raising it", ctx)
+    c = u.correction
+    assert u.decision != "act" or (c.delta_m is None or c.delta_m[2] <= 0), c.describe()
+
+
+def test_the_thing_in_hand_put_elsewhere_is_this_one_not_a_rule(layer: LanguageLayer) -> None:
+    layer.forget_question()
+    ctx = CorrectionContext(skill="place", object="beaker", target="cabinet", objects=BENCH)
+    u = layer.understand_correction("let's put the beaker on the tray instead", ctx)
+    best = u.correction.to_dict() if u.decision == "act" else u.choices[0].meaning
+    assert best["plan"]["type"] == "target", best
+    # said of a kind, or of always: a rule
+    u = layer.understand_correction("from now on glasses always go on the tray", ctx)
+    assert u.decision == "ask" or u.correction.plan["type"] == "preference", u.correction.describe()
