@@ -180,6 +180,10 @@ TABLE: list[tuple[str, str, str, dict[str, Any]]] = [
     ("again", "last_left", S, {"delta": [0, 0.02, 0]}),
     ("the other way", "last_left", S, {"delta": [0, -0.04, 0]}),
     ("too far", "last_left", S, {"delta": [0, -0.01, 0]}),
+    # taking the last change back: where it was before it, not past it the other way
+    ("undo the last adjustment", "last_left", S, {"delta": [0, -0.02, 0]}),
+    ("put it back where it was", "last_left", S, {"delta": [0, -0.02, 0]}),
+    ("undo that", "last_slower", S, {"params": {"speed": {"scale": 2.0}}}),
     ("even more", "last_slower", S, {"params": {"speed": {"scale": 0.5}}}),
     # --- place: vertical moves are the release height, horizontal ones the offset on the target
     (

@@ -362,11 +362,14 @@ _ALL_OF_US = re.compile(r"^(?:everything|we'll|we will|we're|we are|we|all of us
 
 
 def halting(text: str) -> str | None:
-    """:func:`halted` of the whole text, or of its first sentence said on its own ("Discontinue.
-    I need to re-measure the shelf."), without why or until when ("cease all work pending
-    review"), and said of everyone at work ("everything stops here until I've checked")."""
+    """:func:`halted` of the whole text, of its first sentence said on its own ("Discontinue.
+    I need to re-measure the shelf."), or of the one command said over and over ("pack it in,
+    pack it in"); without why or until when ("cease all work pending review"), and said of
+    everyone at work ("everything stops here until I've checked")."""
     first = re.split(r"(?<=[.!?;])\s+", text.strip(), maxsplit=1)[0]
-    for said in dict.fromkeys((text, first)):
+    parts = [p.strip().lower() for p in re.split(r"[,!.;]+|\s-+\s", text) if p.strip()]
+    once = parts[0] if len(parts) > 1 and len(set(parts)) == 1 else text  # "knock it off, knock it off!"
+    for said in dict.fromkeys((text, first, once)):
         said = _UNTIL.sub("", _ALL_OF_US.sub("", said.strip().rstrip(".!?;").strip()))
         verb = halted(said)
         if verb is not None:

@@ -103,6 +103,7 @@ def test_a_command_to_stop_with_an_activity_a_reason_or_everyone_as_subject() ->
         "Cease. The tray is cracked.",  # the command on its own, then why
         "Everything pauses here while I fetch the calipers.",
         "We'll stop there for now.",
+        "Leave off, leave off!",  # one command said over and over
     ):
         assert halting(said) is not None, said
     # a thing named is no activity; a complaint about stopping is no command; other verbs stay

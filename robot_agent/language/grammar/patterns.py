@@ -169,6 +169,13 @@ _OTHER_WAY_RE = re.compile(
     r"\b(?:the )?(?:other|opposite) (?:way|direction|side)\b|\bwrong (?:way|direction)\b|"
     r"\b(?:reverse|go back the other way)\b"
 )
+#: taking the last change back, to where it was before it ("undo that", "reverse the last
+#: adjustment", "put it back where it was"): the last change the other way, once
+_UNDO_RE = re.compile(
+    r"\b(?:undo|revert|take back|reverse)\s+(?:(?:the|that|your|this)\s+)?(?:(?:last|previous|preceding|earlier)\s+)?"
+    r"(?:adjustment|change|correction|move|movement|nudge|shift|step|that|it)\b|\bundo\b|"
+    r"\b(?:back|return|go back|put it back)\s+(?:to\s+)?(?:where|how)\s+(?:it|you|we)\s+(?:was|were|had it)\b"
+)
 #: "the other way": a reading relative to the previous correction (public for the layer)
 OTHER_WAY = _OTHER_WAY_RE
 _RETRY_RE = re.compile(

@@ -21,6 +21,7 @@ from robot_agent.language.grammar.patterns import (
     _SAME_WAY_RE,
     _TOO_DIR_RE,
     _TOO_FAR_RE,
+    _UNDO_RE,
 )
 from robot_agent.language.grammar.state import _Change, _Dir, _round
 from robot_agent.language.grammar.types import Correction
@@ -190,13 +191,22 @@ class _Translation(_Mentions):
         return delta, explicit
 
     def relative_to_last(self) -> tuple[list[float] | None, bool]:
-        """ "more", "again", "too far", "the other way": relative to the previous correction."""
+        """ "more", "again", "too far", "the other way", "undo that": relative to the previous correction."""
         last = self.ctx.last
         last_delta = last.delta_m if last is not None and last.refusal is None else None
-        other = self.find(_OTHER_WAY_RE)
-        too_far = [] if other else self.find(_TOO_FAR_RE)
-        more = [] if other or too_far else self.find(_MORE_RE)
-        if not (other or too_far or more):
+        undo = self.find(_UNDO_RE)
+        other = [] if undo else self.find(_OTHER_WAY_RE)
+        too_far = [] if other or undo else self.find(_TOO_FAR_RE)
+        more = [] if other or too_far or undo else self.find(_MORE_RE)
+        if not (undo or other or too_far or more):
+            return None, False
+        if undo:
+            if last_delta:
+                return [-v for v in last_delta], False  # back to where it was before the last change
+            if last is not None and last.parameters and last.refusal is None:
+                self.repeat_parameters(last, -1.0)
+                return None, False
+            self.questions.append("Which change should I take back?")
             return None, False
         if other:
             if last_delta:
