@@ -131,7 +131,8 @@ def approval(text: str, about: frozenset[str] = frozenset()) -> int:
     """+1: the utterance only approves ("that's grand", "nice one"); -1: it only disapproves;
     0: it says something else (or WordNet is not installed). ``about``: words naming the object
     being handled and its target ("on the tray's fine, nice" judges where the tray is)."""
-    low = _WANTED.sub("good", _GO_ON.sub("good", _going_on(text.lower().replace("’", "'"))))
+    low = _ALLOWED.sub("", _going_on(text.lower().replace("’", "'")))  # "you may proceed": proceed
+    low = _WANTED.sub("good", _GO_ON.sub("good", low))
     words = re.findall(r"[a-z]+(?:'[a-z]+)?", low)
     if about:
         named = [w.removesuffix("'s") in about for w in words]
@@ -143,7 +144,8 @@ def approval(text: str, about: frozenset[str] = frozenset()) -> int:
     if "right" in words and "on" in words:
         words = [w for w in words if w != "on"] + ["right_on"]  # the interjection, as WordNet spells it
     words = _without_result_verbs(words)  # "that's lined up nicely": how it was done is judged
-    content = [w for w in words if w not in _FUNCTION]
+    acts = _acts_judged(words)
+    content = [w for i, w in enumerate(words) if w not in _FUNCTION and i not in acts]
     if not content:
         return 0
     # A word that names a correction ("easy" = slower, "right" = a direction, "high") makes it no
@@ -162,6 +164,25 @@ def approval(text: str, about: frozenset[str] = frozenset()) -> int:
 
 
 _CLAUSE = re.compile(r"[^,;.!?]+")
+#: leave to go on ("you may proceed", "feel free to carry on"): the going on it allows
+_ALLOWED = re.compile(r"\b(?:you (?:may|can|could)(?: now)?|feel free to)\s+(?=(?:carry on|go on|continue|proceed)\b)")
+_THE = frozenset("the that this your its".split())
+
+
+def _acts_judged(words: list[str]) -> set[int]:
+    """Where a noun for what the arm did follows "the/that/this/your" and is judged by the rest
+    ("the placement is satisfactory", "that grasp looks fine"): one of its first senses is an act,
+    an event or a way of being placed (WordNet)."""
+    wn = wordnet.load()
+    if wn is None:
+        return set()
+    out = set()
+    for i in range(1, len(words)):
+        if words[i - 1] in _THE and any(
+            s.lexname in ("noun.act", "noun.event", "noun.attribute") for s in wn.synsets(words[i], "n")[:2]
+        ):
+            out.add(i)
+    return out
 
 
 def _going_on(low: str) -> str:

@@ -178,3 +178,14 @@ def test_the_thing_in_hand_put_elsewhere_is_this_one_not_a_rule(layer: LanguageL
     # said of a kind, or of always: a rule
     u = layer.understand_correction("from now on glasses always go on the tray", ctx)
     assert u.decision == "ask" or u.correction.plan["type"] == "preference", u.correction.describe()
+
+
+def test_an_act_judged_and_leave_to_go_on_are_approval() -> None:
+    from robot_agent.language.judgement import approval
+
+    assert approval("that approach was excellent") == 1  # the act named is what is judged
+    assert approval("you can carry on") == 1
+    assert approval("the placement is poor") == -1
+    # a word of a correction still makes it one; a verb at the front is a request
+    assert approval("the lift is fine, go higher") == 0
+    assert approval("grasp it, good") == 0
