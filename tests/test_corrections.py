@@ -184,6 +184,7 @@ TABLE: list[tuple[str, str, str, dict[str, Any]]] = [
     ("undo the last adjustment", "last_left", S, {"delta": [0, -0.02, 0]}),
     ("put it back where it was", "last_left", S, {"delta": [0, -0.02, 0]}),
     ("undo that", "last_slower", S, {"params": {"speed": {"scale": 2.0}}}),
+    ("again but less", "last_left", S, {"delta": [0, 0.01, 0]}),  # the same way, not back
     ("even more", "last_slower", S, {"params": {"speed": {"scale": 0.5}}}),
     # --- place: vertical moves are the release height, horizontal ones the offset on the target
     (

@@ -62,7 +62,7 @@ from robot_agent.language.checks import (
 )
 from robot_agent.language.grammar import Correction, CorrectionContext, CorrectionKind, CorrectionParser, is_stop
 from robot_agent.language.grammar.parse import after_stop
-from robot_agent.language.grammar.patterns import OTHER_WAY
+from robot_agent.language.grammar.patterns import OTHER_WAY, TAKEN_BACK
 from robot_agent.language.grammar.state import without_limit_words
 from robot_agent.language.meaning import correction_keys, decision, family
 from robot_agent.language.tasks import TaskReading
@@ -72,6 +72,16 @@ from skills.params import SKILL_PARAMS
 from skills.types import ObjectInfo
 
 log = logging.getLogger(__name__)
+
+
+def taken_back(text: str) -> bool:
+    """The words take the last correction back ("the other way", "too far", "undo that") and say
+    no direction of their own ("too far left" is a direction said)."""
+    low = text.lower()
+    if OTHER_WAY.search(low):
+        return True
+    return bool(TAKEN_BACK.search(low)) and not polarity.said_values("move", low)
+
 
 MODES = ("grammar", "full")
 
@@ -331,8 +341,9 @@ class LanguageLayer(TaskReading):
             gkeys
             and allowed
             and g.confidence >= 0.999
-            # "the other way" reverses the last correction, which the sentence models cannot see
-            and (not HEDGED.search(request.lower()) or (ctx.last is not None and OTHER_WAY.search(text.lower())))
+            # "the other way", "too far", "undo that" take the last correction back, which the
+            # sentence models cannot see (a direction said with them is read by the models)
+            and (not HEDGED.search(request.lower()) or (ctx.last is not None and taken_back(text)))
             and not polarity.describes_fault(text)
             and not (structure.stack_order(text) and not any(family(k).startswith("stack") for k in gkeys))
             and not (structure.later_step(text) and any(family(k) == "swap_object" for k in gkeys))

@@ -189,3 +189,11 @@ def test_an_act_judged_and_leave_to_go_on_are_approval() -> None:
     # a word of a correction still makes it one; a verb at the front is a request
     assert approval("the lift is fine, go higher") == 0
     assert approval("grasp it, good") == 0
+
+
+def test_too_far_after_a_correction_takes_it_back_in_part(layer: LanguageLayer) -> None:
+    layer.forget_question()
+    ctx = CorrectionContext(skill="pick", object="green_cube", objects=BENCH)
+    ctx.last = layer.understand_correction("eight centimetres to the right", ctx).correction
+    u = layer.understand_correction("hmm, too far", ctx)
+    assert u.decision == "act" and u.correction.delta_m[1] > 0.02, u.question  # back left, half of it

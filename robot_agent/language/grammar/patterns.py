@@ -178,6 +178,9 @@ _UNDO_RE = re.compile(
 )
 #: "the other way": a reading relative to the previous correction (public for the layer)
 OTHER_WAY = _OTHER_WAY_RE
+#: every reading relative to the previous correction that takes it back, whole or in part
+#: ("the other way", "undo that", "too far", "half that"): what the sentence models cannot see
+TAKEN_BACK = re.compile(f"{_OTHER_WAY_RE.pattern}|{_UNDO_RE.pattern}|{_TOO_FAR_RE.pattern}")
 _RETRY_RE = re.compile(
     r"\b(?:try (?:it |that )?again|retry|try once more|have another go|give it another (?:go|try)|"
     r"(?:that|it) didn't work|(?:that|it) did not work|(?:that|it) failed|"

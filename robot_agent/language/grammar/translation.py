@@ -15,7 +15,6 @@ from robot_agent.language.grammar.params import apply_parameter_changes
 from robot_agent.language.grammar.patterns import (
     _DIR_MASKS,
     _DIR_RE,
-    _HALF,
     _MORE_RE,
     _OTHER_WAY_RE,
     _SAME_WAY_RE,
@@ -214,8 +213,8 @@ class _Translation(_Mentions):
             self.questions.append("Which way should I go instead: left, right, forward, back, up or down?")
             return None, False
         if too_far:
-            if last_delta and re.search(rf"\b(?:{_HALF})\b", too_far[0].group(0)) and self.find(_SAME_WAY_RE):
-                return [0.5 * v for v in last_delta], False  # "half of that, same direction"
+            if last_delta and self.find(_SAME_WAY_RE):
+                return [0.5 * v for v in last_delta], False  # "half of that, same direction", "again but less"
             if last_delta:
                 return [-0.5 * v for v in last_delta], False
             if last is not None and last.parameters and last.refusal is None:
