@@ -170,7 +170,7 @@ def sequence(text: str) -> list[str] | None:
     """A task said as steps in order ("biggest cube on the plate, then the middle one on top of
     it"): the steps, each pronoun that points back ("it", "that one") replaced by the object phrase
     of the step before; None when the words name no order of steps."""
-    low = text.lower().strip(" .!?")  # "could you take that orange and pop it on the tray?"
+    low = text.lower().strip(" .!?;")  # "could you take that orange and pop it on the tray?"
     parts = [q for p in _SEQUENCE.split(low) if p.strip(" ,") for q in _requests(p.strip(" ,"))]
     if len(parts) < 2:
         # "open the drawer and put the mug inside": two requests, each with its own verb
@@ -236,7 +236,7 @@ def said_order(text: str, objects: Sequence[ObjectInfo]) -> tuple[set[str], set[
     """(the objects to do first, those to do after) when the words say an order of scene things
     outright ("glasses before mugs", "apples first and then the rest"), else None. Any order among
     the first ones is the order said: "the apples first" is either apple first."""
-    low = text.lower().strip(" .!?")
+    low = text.lower().strip(" .!?;")
     m = _BEFORE.match(low) or _AFTER.match(low) or _FIRST_SAID.match(low)
     if m is None:
         return None
@@ -359,7 +359,7 @@ def not_done_cue(text: str, cands: Sequence[Any], scores: list[float]) -> list[f
 
 
 #: a sentence's end ("... for me, please? She never listens"), not a number's point ("0.48")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
 #: words before a sentence's first verb that leave it a request ("now, if you wouldn't mind, ...")
 _OPENER = re.compile(
     r"^(?:(?:ok|okay|so|now|right|alright|well|oh|um|uh|er|hey|yo|and|then|please|just|kindly|maybe|perhaps|"
@@ -435,11 +435,11 @@ def _says_a_request(sentence: str) -> bool:
     """The sentence asks the robot for something it can do: an imperative, a question or wish
     addressed to it, or a bare placement ("black mug on the shelf"), with a verb that moves a
     thing or a place said ("thank you" and "keep an eye on it" ask nothing of the arm)."""
-    low = sentence.lower().strip(" .!?")
+    low = sentence.lower().strip(" .!?;")
     reading = verbs.read(low)
     content = (
         len(reading.foreign) < len(reading.verbs)
-        or any(placement_phrases(c) is not None for c in re.split(r"\s*[,;:]\s*", low))
+        or any(_placement(c) for c in re.split(r"\s*[,;:]\s*", low))
         or bool(re.search(r"\bhome\b|\bopen\b|\bclose\b|\bshut\b", low))
     )
     if not content:
@@ -449,13 +449,22 @@ def _says_a_request(sentence: str) -> bool:
     rest = _OPENER.sub("", low)
     if _SUBJECT_VERB.search(rest):
         return False  # "chat we're on the office map now": says where someone is
-    if _TO_GO.search(rest) and placement_phrases(rest) is not None:
+    if _TO_GO.search(rest) and _placement(rest):
         return True  # "that one goes on the plate"
+    if _SAYS_HOW.match(rest):
+        return False  # "the banana is in the wrong spot": where it is, not where it is to go
     if _STATES.match(rest):
         return False
     wn = wordnet.load()
     first = (re.findall(r"[a-z]+", rest) or [""])[0]
-    return placement_phrases(rest) is not None or (wn is not None and first in wn.base_forms(first, "v"))
+    return _placement(rest) or (wn is not None and first in wn.base_forms(first, "v"))
+
+
+def _placement(clause: str) -> bool:
+    """The clause places a thing ("cylinder into the drawer"), the article of its place said or
+    not ("yellow cylinder into drawer")."""
+    bare = re.sub(r"\b(in|into|on|onto|inside)\s+(?!(?:the|a|an|this|that|my|your)\b)(?=[a-z])", r"\1 the ", clause)
+    return placement_phrases(clause) is not None or placement_phrases(bare) is not None
 
 
 def requested(text: str, objects: Sequence[ObjectInfo]) -> str:
@@ -491,7 +500,7 @@ def requested(text: str, objects: Sequence[ObjectInfo]) -> str:
         elif _says_a_request(s):
             kept.append(s)
             asked = True
-        elif kept and _GOES_ON.search(low.strip(" .!?")):
+        elif kept and _GOES_ON.search(low.strip(" .!?;")):
             kept.append(s)
         elif (
             asked
@@ -506,7 +515,7 @@ def requested(text: str, objects: Sequence[ObjectInfo]) -> str:
         return text
     out = " ".join(_THIRD_PERSON.sub("", k.strip()) for k in kept)
     # "would you close it": the thing a left-out sentence named, else the sentences stay together
-    m = _POINTS_BACK.search(out.lower())
+    m = _POINTS_BACK.search(out.lower()) or _IT_SUBJECT.match(out.lower())
     if m is None:
         return out
     here = _things(out, objects)
@@ -527,6 +536,10 @@ _POINTS_BACK = re.compile(
     r"\b(?:(?P<prep>on|in|into|onto|inside|to|at|from|off|up on)|(?!(?:would|could|will|can|is|was|if|make|makes)\b)"
     r"[a-z]+)\s+(?P<p>it|them|there)\b"
 )
+
+
+#: the request's subject a pronoun ("it belongs on the plate")
+_IT_SUBJECT = re.compile(r"(?P<prep>)(?P<p>it)\b(?!'s\b)")
 
 
 def _things(sentence: str, objects: Sequence[ObjectInfo]) -> dict[str, str]:
@@ -589,14 +602,14 @@ def asked_of_robot(text: str, objects: Sequence[ObjectInfo] = ()) -> str:
     kept: list[str] = []
     asks = told_amount = False
     for s in sentences:
-        low = s.lower().strip(" .!?")
+        low = s.lower().strip(" .!?;")
         v = _VOCATIVE.search(low)
         rest = _OPENER.sub("", v.group("rest") if v is not None else low)
         first = (re.findall(r"[a-z]+", rest) or [""])[0]
         reading = verbs.read(rest)
         content = len(reading.foreign) < len(reading.verbs) or bool(_AMOUNT_OR_WAY.search(rest) or _CHANGE.search(rest))
         if (v is not None or _ASKED.search(low)) and content:
-            kept.append(s if v is None else s[len(s) - len(v.group("rest")) - (len(s) - len(s.rstrip(" .!?"))) :])
+            kept.append(s if v is None else s[len(s) - len(v.group("rest")) - (len(s) - len(s.rstrip(" .!?;"))) :])
             asks = True
         elif _SAYS_HOW.match(rest) and not _INTENDS.match(rest):
             if _WAY.search(low) or set(re.findall(r"[a-z]+", low)) & words:
@@ -614,5 +627,5 @@ def asked_of_robot(text: str, objects: Sequence[ObjectInfo] = ()) -> str:
 
     from robot_agent.language.judgement import approval
 
-    plain = out.lower().strip(" .!?")
+    plain = out.lower().strip(" .!?;")
     return text if verbs.continuing(plain) or approval(plain) > 0 else out

@@ -197,3 +197,9 @@ def test_too_far_after_a_correction_takes_it_back_in_part(layer: LanguageLayer) 
     ctx.last = layer.understand_correction("eight centimetres to the right", ctx).correction
     u = layer.understand_correction("hmm, too far", ctx)
     assert u.decision == "act" and u.correction.delta_m[1] > 0.02, u.question  # back left, half of it
+
+
+def test_where_a_thing_is_then_where_it_belongs(layer: LanguageLayer) -> None:
+    layer.forget_question()
+    u = layer.understand_task("The lemon is on the wrong side; it belongs in the drawer.", BENCH)
+    assert u.decision == "act" and _placed(u) == {("lemon", "cabinet")}, u.question
