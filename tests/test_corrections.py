@@ -332,6 +332,8 @@ TABLE: list[tuple[str, str, str, dict[str, Any]]] = [
     ),
     ("don't pick the mug", "scene", P, {"plan": {"type": "forbid", "call": {"skill": "pick", "object": "mug"}}}),
     ("that didn't work, try again", "pick_block", P, {"plan": {"type": "retry", "call": {"skill": "pick"}}}),
+    # "once more" with no move or change before it to repeat: the attempt again, not "more of what?"
+    ("once more, exactly the same", "pick_block", P, {"plan": {"type": "retry", "call": {"skill": "pick"}}}),
     ("no, the blue one", "none", P, {"plan": {"type": "target", "object": None, "description": "blue one"}}),
     ("don't go over the laptop", "none", P, {"plan": {"type": "avoid", "object": None, "description": "laptop"}}),
     ("the block on the right", "scene", P, {"plan": {"type": "target", "object": "blue_block"}}),

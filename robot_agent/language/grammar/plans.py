@@ -148,7 +148,8 @@ class _Plans(_Mentions):
         return {"type": "step", "call": call, "position": "next"}
 
     def plan_retry(self) -> dict[str, Any] | None:
-        if not self.find(_RETRY_RE):
+        # "try again", or "again"/"once more" said with no correction before it to repeat
+        if not self.find(_RETRY_RE) and not getattr(self, "repeated", False):
             return None
         if self.ctx.skill is None:
             self.questions.append("What should I try again?")

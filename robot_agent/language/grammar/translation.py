@@ -229,6 +229,9 @@ class _Translation(_Mentions):
         if last is not None and last.parameters and last.refusal is None:
             self.repeat_parameters(last, factor)
             return None, False
+        if not re.fullmatch(r"(?:even )?(?:more|further|farther)", more[0].group(0)):
+            self.repeated = True  # "once more, exactly the same", no move or change before it: the attempt again
+            return None, False
         self.questions.append(
             "More of what? Please say which way (left, right, forward, back, up, down) or what to change."
         )
