@@ -299,8 +299,11 @@ class LanguageLayer(TaskReading):
             self._pending = None
             c = Correction(text, CorrectionKind.UNCLEAR, refusal=why, confidence=1.0)
             return Understanding(text, "correction", "refuse", correction=c, reason=why, source="model")
-        # "go right - sorry, left"; "eight centimetres, no more than that"
-        if self.mode == "full" and (fixed := without_limit_words(without_company(repaired(text)))) != text:
+        # "go right - sorry, left"; "eight centimetres, no more than that"; "have another crack at it"
+        if (
+            self.mode == "full"
+            and (fixed := verbs.another_try(without_limit_words(without_company(repaired(text))))) != text
+        ):
             u = self._correction(fixed, ctx)
             return replace(u, text=text)
         # "You came down on it from a great height. Could you start lower? ...": the sentence that asks

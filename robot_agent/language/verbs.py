@@ -527,3 +527,27 @@ def imperative(clause: str) -> bool:
     n_verb = len(wn.synsets(first, "v"))
     others = max(len(wn.synsets(first, p)) for p in ("n", "a", "r"))
     return n_verb > 0 and n_verb >= others
+
+
+#: another of something, said as the thing to have or give ("have another crack at it")
+_ANOTHER = re.compile(
+    r"\b(?:have|give it|take|make|try)\s+(?:another|one more|a second|a fresh|a new)\s+(?P<n>[a-z]+)"
+    r"(?:\s+(?:at|of)\s+(?:it|that|this))?"
+)
+
+
+def another_try(text: str) -> str:
+    """``text`` with another attempt said by any noun for one ("have another crack at it", "give
+    it another whirl", "take a second stab at that": WordNet's attempt, or a kind of it within two
+    steps) said as "try again"; else as it is."""
+    wn = wordnet.load()
+    low = text.lower()
+    m = _ANOTHER.search(low)
+    if wn is None or m is None:
+        return text
+    n = m.group("n")
+    tries = any(
+        "attempt" in s.lemmas or any("attempt" in h.lemmas for h, _ in wn.hypernym_closure(s, 2))
+        for s in wn.synsets(n, "n")
+    )
+    return f"{text[: m.start()]}try again{text[m.end() :]}" if tries else text

@@ -203,3 +203,14 @@ def test_where_a_thing_is_then_where_it_belongs(layer: LanguageLayer) -> None:
     layer.forget_question()
     u = layer.understand_task("The lemon is on the wrong side; it belongs in the drawer.", BENCH)
     assert u.decision == "act" and _placed(u) == {("lemon", "cabinet")}, u.question
+
+
+def test_another_attempt_said_by_any_noun_for_one_is_a_retry(layer: LanguageLayer) -> None:
+    from robot_agent.language.verbs import another_try
+
+    assert another_try("go on, give it another whirl") == "go on, try again"
+    assert another_try("give it another push") == "give it another push"  # a push is no attempt
+    layer.forget_question()
+    ctx = CorrectionContext(skill="pick", object="lemon", objects=BENCH)
+    u = layer.understand_correction("take a second stab at that", ctx)
+    assert u.decision == "act" and u.correction.plan["type"] == "retry", u.question
