@@ -103,6 +103,8 @@ def _lead_and_subject(prefix: str) -> tuple[str, str, str] | None:
 
 
 def _clause(clause: str) -> str:
+    """One clause said as an imperative when it is a request in the passive, a need said with a
+    gerund or a wish about a thing (see the module doc); else as it is."""
     m = _OBLIGED.search(clause)
     if m is not None:
         base = _participle(m.group("part"))
