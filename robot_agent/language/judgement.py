@@ -171,8 +171,9 @@ _THE = frozenset("the that this your its".split())
 
 def _acts_judged(words: list[str]) -> set[int]:
     """Where a noun for what the arm did follows "the/that/this/your" and is judged by the rest
-    ("the placement is satisfactory", "that grasp looks fine"): one of its first senses is an act,
-    an event or a way of being placed (WordNet)."""
+    ("the placement is satisfactory", "that approach was excellent"): one of its first two senses
+    is an act, an event or an attribute (WordNet's "placement" is first "the spatial property of
+    the way in which something is placed")."""
     wn = wordnet.load()
     if wn is None:
         return set()

@@ -98,9 +98,8 @@ _WARNING = re.compile(
     r"\b(?:you'?ll|you will|it'?ll|it will|(?:you'?re|it'?s|you are|it is|that'?s|that is)\s+(?:gonna|going to))\s+"
     r"(?!need\b|have\b|want\b|be (?:fine|ok|okay|good|alright|all right)\b)[a-z]"
 )
-#: where the arm is now, said as a fault ("you're off to the right a touch", "drifting left", "you're
-#: way over to the left"): the
-#: correction is the other way
+#: where the arm is now, said as a fault ("you're off to the right a touch", "drifting left",
+#: "you're way over to the left"): the correction is the other way
 _DEVIATION = re.compile(
     r"\b(?:off|drifting|drifted|veering|veered|straying|strayed|sitting|landing)\s+(?:a (?:bit|touch|little|tad)\s+|"
     r"slightly\s+|too far\s+)?(?:to(?:wards)? the\s+)?(?:left|right|forward|back|high|low)\b"

@@ -403,7 +403,8 @@ def without_address(text: str, words: set[str] | frozenset[str] = frozenset()) -
     """``text`` without the person it is said to ("Yes, chef." -> "Yes.", "put the glass on the
     plate for me, love?", "Mate, shut the drawer"): a word WordNet knows as a person (any sense),
     alone at a sentence's edge after or before a comma, no adverb ("down") and no word of the
-    scene (``words``: a "tumbler" is also an acrobat). Read with it, the sentence model takes the person for a thing."""
+    scene (``words``: a "tumbler" is also an acrobat). Read with it, the sentence model takes the
+    person for a thing."""
     wn = wordnet.load()
     if wn is None or "," not in text:
         return text
